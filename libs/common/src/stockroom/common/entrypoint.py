@@ -1,0 +1,53 @@
+"""The command line every service shares: ``serve`` (migrating first) or ``migrate``.
+
+``python -m stockroom.<service>`` ends in ``run_service``; production can run
+``migrate`` once as a job and start replicas with ``serve --no-migrate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from stockroom.common.config import ServerConfig
+from stockroom.common.database import migrate
+from stockroom.common.logs import configure_logging
+from stockroom.common.server import GrpcServer
+
+
+def run_service(
+    config: ServerConfig,
+    build_server: Callable[[], Awaitable[GrpcServer]],
+    migrations: Path,
+    argv: Sequence[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m stockroom.{config.service_name}")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate"],
+        help="serve (the default; migrates the database first unless --no-migrate) or migrate",
+    )
+    parser.add_argument("--no-migrate", action="store_true", help="serve without migrating")
+    args = parser.parse_args(argv)
+    configure_logging(config.service_name, config.log_level)
+    if args.command == "migrate":
+        asyncio.run(migrate(migrations, config.database_url))
+        return
+    asyncio.run(_serve(config, build_server, migrations, migrate_first=not args.no_migrate))
+
+
+async def _serve(
+    config: ServerConfig,
+    build_server: Callable[[], Awaitable[GrpcServer]],
+    migrations: Path,
+    *,
+    migrate_first: bool,
+) -> None:
+    if migrate_first:
+        await migrate(migrations, config.database_url)
+    server = await build_server()
+    await server.serve()
