@@ -1,0 +1,3 @@
+from stockroom.cli.main import main
+
+main()

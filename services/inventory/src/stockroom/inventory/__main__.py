@@ -1,0 +1,3 @@
+from stockroom.inventory.app import main
+
+main()

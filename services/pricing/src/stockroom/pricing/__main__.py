@@ -1,0 +1,3 @@
+from stockroom.pricing.app import main
+
+main()
