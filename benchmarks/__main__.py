@@ -1,0 +1,74 @@
+"""``make bench``: run every scenario, print the table, keep the numbers under .bench/.
+
+python -m benchmarks [--duration 10] [--only echo] [--driver h2load|python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import grpc
+
+from benchmarks.h2load import H2Load
+from benchmarks.pydriver import PyDriver
+from benchmarks.report import save, table
+from benchmarks.scenarios import SCENARIOS
+from benchmarks.stats import RunResult
+
+
+async def preflight(address: str, method: str, message: bytes) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
+        await call(message, timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--only", default="", help="run scenarios whose name contains this")
+    parser.add_argument("--driver", choices=["h2load", "python", "both"], default="both")
+    args = parser.parse_args()
+
+    h2load = H2Load(duration_s=args.duration, warmup_s=args.warmup)
+    python = PyDriver(duration_s=args.duration, warmup_s=args.warmup)
+    use_h2load = args.driver in ("h2load", "both")
+    if use_h2load and not H2Load.available():
+        print("h2load not found (Debian package nghttp2-client); using the Python driver only")
+        use_h2load = False
+    use_python = args.driver in ("python", "both")
+
+    results: list[RunResult] = []
+    for scenario in SCENARIOS:
+        if args.only and args.only not in scenario.name and scenario.name != SCENARIOS[0].name:
+            continue
+        with scenario.servers() as address:
+            if use_h2load and scenario.h2load_message is not None:
+                # h2load counts HTTP 200 as success even when the gRPC status in the
+                # trailers is an error, so prove the replayed request succeeds first.
+                asyncio.run(preflight(address, scenario.method, scenario.h2load_message))
+                results.append(
+                    h2load.run(scenario.name, address, scenario.method, scenario.h2load_message)
+                )
+                print(table(results).splitlines()[-1], flush=True)
+            if use_python and scenario.python_factory is not None:
+                results.append(python.run(scenario.name, address, scenario.python_factory))
+                print(table(results).splitlines()[-1], flush=True)
+
+    print()
+    print(table(results))
+    settings = {
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "h2load": h2load.__dict__,
+        "python": python.__dict__,
+    }
+    print(f"\nsaved {save(results, Path('.bench'), settings)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The baseline: a grpc.aio echo server with nothing on the path, or the same handler
+behind the full Stockroom server stack (``--stack``), to price our interceptors.
+
+    python -m benchmarks.echo_server --port 50100 [--stack]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+import grpc
+
+from stockroom.common.config import ServerConfig
+from stockroom.common.server import GrpcServer, ServiceRegistration
+from stockroom.common.testing.echo import SERVICE_NAME
+
+
+async def _echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+    return request
+
+
+def add_bare_echo(server: grpc.aio.Server) -> None:
+    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(_echo)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE_NAME, {"Echo": handler}),)
+    )
+
+
+async def serve_bare(port: int) -> None:
+    server = grpc.aio.server()
+    add_bare_echo(server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await _until_terminated()
+    await server.stop(0)
+
+
+async def serve_with_stack(port: int) -> None:
+    config = ServerConfig.from_env("echo", "ECHO", defaults={"port": port})
+    await GrpcServer(config, [ServiceRegistration(SERVICE_NAME, add_bare_echo)]).serve()
+
+
+async def _until_terminated() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--stack", action="store_true", help="serve through GrpcServer")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_with_stack(args.port) if args.stack else serve_bare(args.port))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""What ``make bench`` measures. Each scenario starts its servers, then is driven by
+h2load (fixed request) and/or the Python driver (a fresh request per call)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+
+from benchmarks.processes import free_port, server_process
+from benchmarks.report import BASELINE
+from stockroom.common.testing.echo import METHOD as ECHO_METHOD
+
+ECHO_PAYLOAD = b"stockroom-bench-payload-32-bytes"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    servers: Callable[[], contextlib.AbstractContextManager[str]]
+    method: str
+    h2load_message: bytes | None = None
+    python_factory: str | None = None
+
+
+@contextlib.contextmanager
+def echo_server(*, stack: bool) -> Iterator[str]:
+    port = free_port()
+    args = ["benchmarks.echo_server", "--port", str(port), *(["--stack"] if stack else [])]
+    with server_process(args, port, {"ECHO_LOG_LEVEL": "WARNING"}) as address:
+        yield address
+
+
+def echo_call(channel: grpc.aio.Channel, worker: int) -> Callable[[int], Awaitable[None]]:
+    echo: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(ECHO_METHOD)
+
+    async def call(n: int) -> None:
+        await echo(ECHO_PAYLOAD, timeout=5)
+
+    return call
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        BASELINE,
+        lambda: echo_server(stack=False),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "echo (Stockroom server stack)",
+        lambda: echo_server(stack=True),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+]
