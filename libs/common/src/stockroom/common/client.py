@@ -1,4 +1,4 @@
-"""Client side: one call, ``connect(target)``, gives a channel whose calls raise typed errors.
+"""Client side: one call, ``connect(target, policy)``, gives a channel that calls safely.
 
 Code that calls another service writes::
 
@@ -9,18 +9,25 @@ Code that calls another service writes::
     except FailedPrecondition as error:
         ...  # error.reason, error.precondition_violations
 
-and gets the same ``StockroomError`` classes the server raised, rebuilt from
-the status details (``stockroom.common.status``).
+and every unary call on the channel gets a deadline (its own, or what is left
+of the one being served), retries when that is safe and affordable, goes
+through the downstream's circuit breaker, and fails with the same
+``StockroomError`` classes the server raised (``stockroom.common.status``).
+Streams get deadlines and typed errors; they are never retried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
 import grpc
 
-from stockroom.common.status import error_from_rpc_error
+from stockroom.common.downstream import Downstream, register
+from stockroom.common.policy import Policy
+from stockroom.common.typed_errors import TypedErrorInterceptor
+
+__all__ = ["CHANNEL_OPTIONS", "TypedErrorInterceptor", "channel_credentials", "connect"]
 
 # Keepalive for long-lived service-to-service channels: a ping every 30 s keeps
 # NATs and load balancers (which drop idle flows after ~60 s) from silently
@@ -35,27 +42,36 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
-class TypedErrorInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Raises the ``StockroomError`` a failed unary call carries instead of ``AioRpcError``."""
-
-    async def intercept_unary_unary(
-        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        call = await continuation(client_call_details, request)
-        try:
-            return await call
-        except grpc.aio.AioRpcError as error:
-            raise error_from_rpc_error(error) from error
-
-
 def connect(
     target: str,
+    policy: Policy | None = None,
     *,
     credentials: grpc.ChannelCredentials | None = None,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
 ) -> grpc.aio.Channel:
-    """Open a channel to ``target`` with the Stockroom client interceptors."""
-    chain = [*interceptors, TypedErrorInterceptor()]
+    """Open a channel to ``target`` whose calls follow ``policy`` (``Policy()`` by default).
+
+    ``interceptors`` run outside the resilience chain (a tracing interceptor
+    there sees one client span per call, with the attempts on it).
+    """
+    downstream = Downstream(target, policy or Policy())
+    chain = [*interceptors, *downstream.interceptors()]
     if credentials is None:
-        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=chain)
-    return grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS, interceptors=chain)
+        channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=chain)
+    else:
+        channel = grpc.aio.secure_channel(
+            target, credentials, options=CHANNEL_OPTIONS, interceptors=chain
+        )
+    register(channel, downstream)
+    return channel
+
+
+def channel_credentials(
+    ca_file: str | Path, cert_file: str | Path | None = None, key_file: str | Path | None = None
+) -> grpc.ChannelCredentials:
+    """TLS trusting ``ca_file``; with a certificate and key, mTLS (the server learns who calls)."""
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(ca_file).read_bytes(),
+        private_key=Path(key_file).read_bytes() if key_file else None,
+        certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
+    )

@@ -28,11 +28,17 @@ class ServerConfig:
     drain_grace_s: float = 20.0
     # Calls handled at once before new ones are shed with RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 256
+    # The RetryInfo delay a shed call gets: about one call's time, so some
+    # in-flight calls have finished when it comes back.
+    shed_retry_after_s: float = 0.1
     health_check_interval_s: float = 2.0
     log_level: str = "INFO"
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
+    # Comma-separated client-certificate identities (SAN or CN) allowed to call
+    # mutating methods; empty means no per-caller authorization. Needs mTLS.
+    mutating_callers: str = ""
 
     @classmethod
     def from_env(
@@ -55,6 +61,10 @@ class ServerConfig:
                 continue
             values[f.name] = _parse(name, raw, type(getattr(cls, f.name, "")))
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def mutating_caller_set(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.mutating_callers.split(",") if name.strip())
 
     @property
     def address(self) -> str:

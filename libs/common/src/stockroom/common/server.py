@@ -2,8 +2,16 @@
 
 A service's ``app`` module builds a ``GrpcServer`` from its config, its
 servicers and its readiness checks, then ``await server.serve()``; everything
-that every service needs (the standard health service tied to readiness,
-server reflection, TLS or mTLS, SIGTERM drain) happens here, once.
+that every service needs happens here, once: the standard health service tied
+to readiness, server reflection, TLS or mTLS, SIGTERM drain, and the server
+interceptors, outermost first:
+
+1. ``outer_interceptors`` (tracing belongs here, so its span covers the rest);
+2. error mapping (domain errors to rich statuses, bugs to opaque INTERNAL);
+3. load shedding (``max_concurrent_rpcs``, never health checks);
+4. deadlines (refuse expired calls, publish the deadline to outbound calls);
+5. per-caller authorization of mutating methods (when ``mutating_callers`` is set);
+6. ``interceptors`` (the service's own).
 """
 
 from __future__ import annotations
@@ -16,12 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stockroom.common.config import ServerConfig
+from stockroom.common.authorization import MutationAuthorizer
+from stockroom.common.config import ConfigError, ServerConfig
+from stockroom.common.deadlines import ServerDeadlineInterceptor
 from stockroom.common.error_interceptor import ErrorMappingInterceptor
 from stockroom.common.health import ReadinessCheck, ReadinessMonitor
+from stockroom.common.shedding import LoadShedder
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +53,32 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 
 @dataclass(frozen=True)
 class ServiceRegistration:
-    """A servicer and the full proto name it serves (for health and reflection)."""
+    """A servicer and the full proto name it serves (for health and reflection).
+
+    ``read_only_methods`` (short names, e.g. ``"CheckAvailability"``) are open
+    to every authenticated caller when per-caller authorization is on; so are
+    methods the proto marks ``idempotency_level = NO_SIDE_EFFECTS``. Every
+    other method counts as mutating.
+    """
 
     name: str
     add_to_server: Callable[[grpc.aio.Server], None]
+    read_only_methods: frozenset[str] = frozenset()
+
+    def read_only_paths(self) -> frozenset[str]:
+        """Full paths (``/package.Service/Method``) of the methods that change nothing."""
+        names = set(self.read_only_methods)
+        try:
+            service = descriptor_pool.Default().FindServiceByName(self.name)
+        except KeyError:
+            service = None
+        if service is not None:
+            names |= {
+                m.name
+                for m in service.methods
+                if m.GetOptions().idempotency_level == descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS
+            }
+        return frozenset(f"/{self.name}/{name}" for name in names)
 
 
 class GrpcServer:
@@ -58,12 +92,25 @@ class GrpcServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         readiness_checks: Sequence[ReadinessCheck] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self.config = config
         self._services = tuple(services)
-        # Error mapping is outermost, so whatever an inner interceptor raises is mapped too.
+        # In-flight and shed counts live here for metrics to read.
+        self.shedder = LoadShedder(
+            config.max_concurrent_rpcs, retry_after_s=config.shed_retry_after_s
+        )
         self._server = grpc.aio.server(
-            interceptors=(ErrorMappingInterceptor(), *interceptors), options=SERVER_OPTIONS
+            interceptors=(
+                *outer_interceptors,
+                # Error mapping outside the rest, so whatever they raise is mapped too.
+                ErrorMappingInterceptor(),
+                self.shedder,
+                ServerDeadlineInterceptor(),
+                *self._authorization(),
+                *interceptors,
+            ),
+            options=SERVER_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
         self._readiness = ReadinessMonitor(
@@ -75,6 +122,18 @@ class GrpcServer:
         self._on_stop = tuple(on_stop)
         self._stopped = asyncio.Event()
         self.port = 0
+
+    def _authorization(self) -> list[grpc.aio.ServerInterceptor]:
+        allowed = self.config.mutating_caller_set
+        if not allowed:
+            return []
+        if not self.config.tls_client_ca_file:
+            raise ConfigError(
+                "MUTATING_CALLERS needs TLS_CLIENT_CA_FILE: caller identities come from "
+                "client certificates"
+            )
+        read_only = frozenset().union(*(s.read_only_paths() for s in self._services))
+        return [MutationAuthorizer(allowed, read_only)]
 
     async def start(self) -> int:
         """Bind, start serving and return the bound port (useful with port 0)."""
