@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 from stockroom.common.errors import Internal, StockroomError
 from stockroom.common.server_interceptor import AroundCallInterceptor, Context
-from stockroom.common.status import to_rpc_status
+from stockroom.common.status import DETAILS_TRAILER, to_rpc_status
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +35,20 @@ class ErrorMappingInterceptor(AroundCallInterceptor):
         except StockroomError as error:
             if error.code == "INTERNAL":
                 logger.error("internal error", extra={"method": method}, exc_info=error)
-            await context.abort_with_status(to_rpc_status(error))
+            await _abort(context, error)
         except Exception as error:
             logger.error("unexpected error", extra={"method": method}, exc_info=error)
-            await context.abort_with_status(to_rpc_status(_opaque_internal()))
+            await _abort(context, _opaque_internal())
+
+
+async def _abort(context: Context, error: StockroomError) -> None:
+    """End the call with ``error``'s status, keeping the trailers the servicer already set
+    (``abort`` would replace them with the details trailer alone)."""
+    status = to_rpc_status(error)
+    kept = tuple(
+        (key, value) for key, value in context.trailing_metadata() or () if key != DETAILS_TRAILER
+    )
+    await context.abort(status.code, status.details, (*kept, *status.trailing_metadata))
 
 
 def _opaque_internal() -> Internal:
