@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
@@ -68,7 +68,10 @@ class ServerDeadlineInterceptor(AroundCallInterceptor):
         try:
             yield
         finally:
-            _deadline_at.reset(token)
+            # A streaming handler's generator may be closed from another context (garbage
+            # collection), where the token is not valid; that context never saw the value.
+            with suppress(ValueError):
+                _deadline_at.reset(token)
 
 
 def outbound_timeout(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message import Message
@@ -125,19 +124,26 @@ class Policy:
         return declared_idempotent(method) if declared is None else declared
 
 
-@lru_cache(maxsize=1024)
 def declared_idempotent(method: str) -> bool:
     """True when the proto marks the method NO_SIDE_EFFECTS or IDEMPOTENT.
 
     Looks in the default descriptor pool, which holds every generated module
-    the process has imported (a client has imported its stub).
+    the process has imported (a client has imported its stub). Only found
+    methods are cached: one looked up before its module was imported is
+    looked up again.
     """
-    full_name = method.lstrip("/").replace("/", ".")
-    try:
-        descriptor = descriptor_pool.Default().FindMethodByName(full_name)
-    except KeyError:
-        return False
-    return descriptor.GetOptions().idempotency_level in _SAFE_LEVELS
+    level = _idempotency_levels.get(method)
+    if level is None:
+        full_name = method.lstrip("/").replace("/", ".")
+        try:
+            descriptor = descriptor_pool.Default().FindMethodByName(full_name)
+        except KeyError:
+            return False
+        level = _idempotency_levels[method] = descriptor.GetOptions().idempotency_level
+    return level in _SAFE_LEVELS
+
+
+_idempotency_levels: dict[str, int] = {}
 
 
 def carries_request_id(request: object) -> bool:

@@ -1,0 +1,91 @@
+"""Pricing keeps quoting, within its caller's deadline, while inventory is slow or gone.
+
+Real servers on loopback with the fault proxy between pricing and inventory:
+the deadline a caller gives pricing bounds pricing's call to inventory
+(propagation), and a dead inventory opens pricing's breaker for it instead of
+costing every quote a failed call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from google.type import money_pb2
+
+from stockroom.common.breaker import BreakerState
+from stockroom.common.client import connect
+from stockroom.common.config import ServerConfig
+from stockroom.common.database import migrate
+from stockroom.common.downstream import live_downstreams
+from stockroom.common.testing.faultproxy import FaultProxy
+from stockroom.common.testing.servers import serving
+from stockroom.inventory import app as inventory_app
+from stockroom.pricing import app as pricing_app
+from stockroom.pricing.v1 import pricing_pb2 as pb
+from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
+
+# A correctness bound, not a benchmark: generous for a loaded 2-core machine.
+SLACK_S = 0.5
+QUOTE = pb.QuoteRequest(currency_code="USD", lines=[pb.CartLine(sku="MUG", quantity=1)])
+
+
+@pytest.fixture
+async def inventory_behind_proxy(tmp_path: Path) -> AsyncIterator[FaultProxy]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
+    await migrate(inventory_app.MIGRATIONS, url)
+    config = ServerConfig(service_name="inventory", port=0, database_url=url)
+    async with serving(inventory_app.build_server(config)) as address, FaultProxy(address) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def pricing(
+    tmp_path: Path, inventory_behind_proxy: FaultProxy
+) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pricing.db'}"
+    await migrate(pricing_app.MIGRATIONS, url)
+    config = pricing_app.PricingConfig(
+        ServerConfig(service_name="pricing", port=0, database_url=url),
+        inventory_behind_proxy.address,
+    )
+    async with (
+        serving(pricing_app.build_server(config)) as address,
+        connect(address) as channel,
+    ):
+        stub = pb_grpc.PricingServiceStub(channel)
+        await stub.SetPrice(
+            pb.SetPriceRequest(sku="MUG", unit_price=money_pb2.Money(currency_code="USD", units=3))
+        )
+        yield stub
+
+
+async def test_a_slow_inventory_costs_a_quote_no_more_than_its_callers_deadline(
+    pricing: pb_grpc.PricingServiceAsyncStub, inventory_behind_proxy: FaultProxy
+) -> None:
+    await pricing.Quote(QUOTE, timeout=5)  # connections warm
+    inventory_behind_proxy.latency_s = 3.0
+
+    started = time.monotonic()
+    response = await pricing.Quote(QUOTE, timeout=0.4)
+    elapsed = time.monotonic() - started
+
+    assert response.lines[0].availability == pb.AVAILABILITY_UNKNOWN
+    assert response.subtotal.units == 3
+    assert elapsed < 0.4 + SLACK_S
+
+
+async def test_a_dead_inventory_opens_pricings_breaker_and_quotes_go_on(
+    pricing: pb_grpc.PricingServiceAsyncStub, inventory_behind_proxy: FaultProxy
+) -> None:
+    await pricing.Quote(QUOTE, timeout=5)
+    (inventory,) = [d for d in live_downstreams() if d.target == inventory_behind_proxy.address]
+    inventory_behind_proxy.cut()
+
+    answers = [await pricing.Quote(QUOTE, timeout=2) for _ in range(30)]
+
+    assert {a.lines[0].availability for a in answers} == {pb.AVAILABILITY_UNKNOWN}
+    assert inventory.breaker.state is BreakerState.OPEN
+    assert inventory.breaker.rejected_calls > 0
