@@ -50,7 +50,7 @@ async def test_calls_beyond_the_concurrency_limit_are_shed_with_retry_info() -> 
     async with serving(server) as address, connect(address, NO_RETRIES) as channel:
         echo = echo_callable(channel)
         slow = [
-            asyncio.ensure_future(echo(b"slow", metadata=(("echo-delay-ms", "500"),), timeout=5))
+            asyncio.ensure_future(echo(b"slow", metadata=(("echo-delay-ms", "1500"),), timeout=5))
             for _ in range(2)
         ]
         for _ in range(200):

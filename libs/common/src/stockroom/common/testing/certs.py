@@ -32,14 +32,14 @@ def _openssl(*args: str | Path) -> None:
     subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
 
 
-def _issue(directory: Path, ca: KeyPair, name: str, extensions: str) -> KeyPair:
+def _issue(directory: Path, ca: KeyPair, name: str, serial: int, extensions: str) -> KeyPair:
     pair = KeyPair(directory / f"{name}.pem", directory / f"{name}.key")
     csr, ext = directory / f"{name}.csr", directory / f"{name}.ext"
     ext.write_text(extensions)
     _openssl("req", *_KEY, "-keyout", pair.key_file, "-out", csr, "-subj", f"/CN={name}")
     _openssl(
         "x509", "-req", "-in", csr, "-CA", ca.cert_file, "-CAkey", ca.key_file,
-        "-set_serial", str(abs(hash(name)) % 2**62), "-days", "1",
+        "-set_serial", str(serial), "-days", "1",
         "-out", pair.cert_file, "-extfile", ext,
     )  # fmt: skip
     return pair
@@ -58,12 +58,13 @@ def make_pki(directory: Path, clients: Sequence[str] = ("client",)) -> Pki:
         directory,
         ca,
         "server",
+        1,
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
     )
     issued = {
         name: _issue(
-            directory, ca, name, f"subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth\n"
+            directory, ca, name, serial, f"subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth\n"
         )
-        for name in clients
+        for serial, name in enumerate(clients, start=2)
     }
     return Pki(ca.cert_file, server, issued)
