@@ -22,30 +22,69 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"stockroom/pricing/v1/pricing.proto\x12\x14stockroom.pricing.v1\x1a\x17google/type/money.proto\"F\n\x0fSetPriceRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12&\n\nunit_price\x18\x02 \x01(\x0b\x32\x12.google.type.Money\":\n\x10SetPriceResponse\x12&\n\nunit_price\x18\x01 \x01(\x0b\x32\x12.google.type.Money\")\n\x08\x43\x61rtLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"T\n\x0cQuoteRequest\x12-\n\x05lines\x18\x01 \x03(\x0b\x32\x1e.stockroom.pricing.v1.CartLine\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\"\xcb\x01\n\tQuoteLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12&\n\nunit_price\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12!\n\x05total\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12\x38\n\x0c\x61vailability\x18\x05 \x01(\x0e\x32\".stockroom.pricing.v1.Availability\x12\x1a\n\x12\x61vailable_quantity\x18\x06 \x01(\x03\"\x80\x01\n\rQuoteResponse\x12.\n\x05lines\x18\x01 \x03(\x0b\x32\x1f.stockroom.pricing.v1.QuoteLine\x12$\n\x08subtotal\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x19\n\x11\x61vailability_note\x18\x03 \x01(\t*\x80\x01\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41VAILABILITY_IN_STOCK\x10\x01\x12\x1d\n\x19\x41VAILABILITY_INSUFFICIENT\x10\x02\x12\x18\n\x14\x41VAILABILITY_UNKNOWN\x10\x03\x32\xbd\x01\n\x0ePricingService\x12Y\n\x08SetPrice\x12%.stockroom.pricing.v1.SetPriceRequest\x1a&.stockroom.pricing.v1.SetPriceResponse\x12P\n\x05Quote\x12\".stockroom.pricing.v1.QuoteRequest\x1a#.stockroom.pricing.v1.QuoteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"stockroom/pricing/v1/pricing.proto\x12\x14stockroom.pricing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"l\n\tPriceTier\x12\r\n\x05up_to\x18\x01 \x01(\x03\x12\'\n\x0bunit_amount\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\'\n\x0b\x66lat_amount\x18\x03 \x01(\x0b\x32\x12.google.type.Money\"\x85\x03\n\x05Price\x12\x10\n\x08price_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x16\n\x0e\x63ustomer_group\x18\x05 \x01(\t\x12.\n\x05tiers\x18\x06 \x03(\x0b\x32\x1f.stockroom.pricing.v1.PriceTier\x12\x33\n\ntiers_mode\x18\x07 \x01(\x0e\x32\x1f.stockroom.pricing.v1.TiersMode\x12&\n\nunit_price\x18\x08 \x01(\x0b\x32\x12.google.type.Money\x12.\n\nvalid_from\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecord_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc9\x02\n\x0fSetPriceRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12&\n\nunit_price\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x16\n\x0e\x63ustomer_group\x18\x05 \x01(\t\x12.\n\x05tiers\x18\x06 \x03(\x0b\x32\x1f.stockroom.pricing.v1.PriceTier\x12\x33\n\ntiers_mode\x18\x07 \x01(\x0e\x32\x1f.stockroom.pricing.v1.TiersMode\x12.\n\nvalid_from\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"f\n\x10SetPriceResponse\x12&\n\nunit_price\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12*\n\x05price\x18\x02 \x01(\x0b\x32\x1b.stockroom.pricing.v1.Price\"\x8e\x01\n\x0fGetPriceRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x16\n\x0e\x63ustomer_group\x18\x04 \x01(\t\x12.\n\nprice_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\">\n\x10GetPriceResponse\x12*\n\x05price\x18\x01 \x01(\x0b\x32\x1b.stockroom.pricing.v1.Price\"^\n\x11ListPricesRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Z\n\x12ListPricesResponse\x12+\n\x06prices\x18\x01 \x03(\x0b\x32\x1b.stockroom.pricing.v1.Price\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbf\x03\n\tPromotion\x12\x14\n\x0cpromotion_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\x35\n\x06target\x18\x04 \x01(\x0e\x32%.stockroom.pricing.v1.PromotionTarget\x12\x0c\n\x04skus\x18\x05 \x03(\t\x12\x1a\n\x10\x62\x61sis_points_off\x18\x06 \x01(\x05H\x00\x12(\n\namount_off\x18\x07 \x01(\x0b\x32\x12.google.type.MoneyH\x00\x12\x18\n\x10minimum_quantity\x18\x08 \x01(\x03\x12,\n\x10minimum_subtotal\x18\t \x01(\x0b\x32\x12.google.type.Money\x12.\n\nvalid_from\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\n\n\x08\x64iscount\"`\n\x16\x43reatePromotionRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x32\n\tpromotion\x18\x02 \x01(\x0b\x32\x1f.stockroom.pricing.v1.Promotion\"M\n\x17\x43reatePromotionResponse\x12\x32\n\tpromotion\x18\x01 \x01(\x0b\x32\x1f.stockroom.pricing.v1.Promotion\"+\n\x13GetPromotionRequest\x12\x14\n\x0cpromotion_id\x18\x01 \x01(\t\"J\n\x14GetPromotionResponse\x12\x32\n\tpromotion\x18\x01 \x01(\x0b\x32\x1f.stockroom.pricing.v1.Promotion\"o\n\x15ListPromotionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12/\n\x0b\x61\x63tive_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"f\n\x16ListPromotionsResponse\x12\x33\n\npromotions\x18\x01 \x03(\x0b\x32\x1f.stockroom.pricing.v1.Promotion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x08\x43\x61rtLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"\xc1\x01\n\x0cQuoteRequest\x12-\n\x05lines\x18\x01 \x03(\x0b\x32\x1e.stockroom.pricing.v1.CartLine\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x16\n\x0e\x63ustomer_group\x18\x05 \x01(\t\x12.\n\nprice_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb8\x01\n\x0b\x41ppliedTier\x12\x12\n\ntier_index\x18\x01 \x01(\x05\x12\r\n\x05up_to\x18\x02 \x01(\x03\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\'\n\x0bunit_amount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12\'\n\x0b\x66lat_amount\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12\"\n\x06\x61mount\x18\x06 \x01(\x0b\x32\x12.google.type.Money\"\xa8\x01\n\x0f\x41ppliedDiscount\x12\x14\n\x0cpromotion_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x35\n\x06target\x18\x03 \x01(\x0e\x32%.stockroom.pricing.v1.PromotionTarget\x12\"\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xd9\x03\n\tQuoteLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12&\n\nunit_price\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12!\n\x05total\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12\x38\n\x0c\x61vailability\x18\x05 \x01(\x0e\x32\".stockroom.pricing.v1.Availability\x12\x1a\n\x12\x61vailable_quantity\x18\x06 \x01(\x03\x12\x33\n\ntiers_mode\x18\x07 \x01(\x0e\x32\x1f.stockroom.pricing.v1.TiersMode\x12\x38\n\rtiers_applied\x18\x08 \x03(\x0b\x32!.stockroom.pricing.v1.AppliedTier\x12\x38\n\tdiscounts\x18\t \x03(\x0b\x32%.stockroom.pricing.v1.AppliedDiscount\x12*\n\x0e\x64iscount_total\x18\n \x01(\x0b\x32\x12.google.type.Money\x12%\n\tnet_total\x18\x0b \x01(\x0b\x32\x12.google.type.Money\x12\x10\n\x08price_id\x18\x0c \x01(\t\"\x8f\x04\n\rQuoteResponse\x12.\n\x05lines\x18\x01 \x03(\x0b\x32\x1f.stockroom.pricing.v1.QuoteLine\x12$\n\x08subtotal\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x19\n\x11\x61vailability_note\x18\x03 \x01(\t\x12\x10\n\x08quote_id\x18\x04 \x01(\t\x12\x15\n\rcurrency_code\x18\x05 \x01(\t\x12.\n\nprice_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12=\n\x0e\x63\x61rt_discounts\x18\t \x03(\x0b\x32%.stockroom.pricing.v1.AppliedDiscount\x12*\n\x0e\x64iscount_total\x18\n \x01(\x0b\x32\x12.google.type.Money\x12!\n\x05total\x18\x0b \x01(\x0b\x32\x12.google.type.Money\x12\x1b\n\x13\x61vailability_reason\x18\x0c \x01(\t\x12\x0f\n\x07\x63hannel\x18\r \x01(\t\x12\x16\n\x0e\x63ustomer_group\x18\x0e \x01(\t\"#\n\x0fGetQuoteRequest\x12\x10\n\x08quote_id\x18\x01 \x01(\t\"F\n\x10GetQuoteResponse\x12\x32\n\x05quote\x18\x01 \x01(\x0b\x32#.stockroom.pricing.v1.QuoteResponse*X\n\tTiersMode\x12\x1a\n\x16TIERS_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11TIERS_MODE_VOLUME\x10\x01\x12\x18\n\x14TIERS_MODE_GRADUATED\x10\x02*i\n\x0fPromotionTarget\x12 \n\x1cPROMOTION_TARGET_UNSPECIFIED\x10\x00\x12\x19\n\x15PROMOTION_TARGET_SKUS\x10\x01\x12\x19\n\x15PROMOTION_TARGET_CART\x10\x02*\x80\x01\n\x0c\x41vailability\x12\x1c\n\x18\x41VAILABILITY_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41VAILABILITY_IN_STOCK\x10\x01\x12\x1d\n\x19\x41VAILABILITY_INSUFFICIENT\x10\x02\x12\x18\n\x14\x41VAILABILITY_UNKNOWN\x10\x03\x32\x98\x06\n\x0ePricingService\x12Y\n\x08SetPrice\x12%.stockroom.pricing.v1.SetPriceRequest\x1a&.stockroom.pricing.v1.SetPriceResponse\x12P\n\x05Quote\x12\".stockroom.pricing.v1.QuoteRequest\x1a#.stockroom.pricing.v1.QuoteResponse\x12Y\n\x08GetPrice\x12%.stockroom.pricing.v1.GetPriceRequest\x1a&.stockroom.pricing.v1.GetPriceResponse\x12_\n\nListPrices\x12\'.stockroom.pricing.v1.ListPricesRequest\x1a(.stockroom.pricing.v1.ListPricesResponse\x12n\n\x0f\x43reatePromotion\x12,.stockroom.pricing.v1.CreatePromotionRequest\x1a-.stockroom.pricing.v1.CreatePromotionResponse\x12\x65\n\x0cGetPromotion\x12).stockroom.pricing.v1.GetPromotionRequest\x1a*.stockroom.pricing.v1.GetPromotionResponse\x12k\n\x0eListPromotions\x12+.stockroom.pricing.v1.ListPromotionsRequest\x1a,.stockroom.pricing.v1.ListPromotionsResponse\x12Y\n\x08GetQuote\x12%.stockroom.pricing.v1.GetQuoteRequest\x1a&.stockroom.pricing.v1.GetQuoteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stockroom.pricing.v1.pricing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AVAILABILITY']._serialized_start=684
-  _globals['_AVAILABILITY']._serialized_end=812
-  _globals['_SETPRICEREQUEST']._serialized_start=85
-  _globals['_SETPRICEREQUEST']._serialized_end=155
-  _globals['_SETPRICERESPONSE']._serialized_start=157
-  _globals['_SETPRICERESPONSE']._serialized_end=215
-  _globals['_CARTLINE']._serialized_start=217
-  _globals['_CARTLINE']._serialized_end=258
-  _globals['_QUOTEREQUEST']._serialized_start=260
-  _globals['_QUOTEREQUEST']._serialized_end=344
-  _globals['_QUOTELINE']._serialized_start=347
-  _globals['_QUOTELINE']._serialized_end=550
-  _globals['_QUOTERESPONSE']._serialized_start=553
-  _globals['_QUOTERESPONSE']._serialized_end=681
-  _globals['_PRICINGSERVICE']._serialized_start=815
-  _globals['_PRICINGSERVICE']._serialized_end=1004
+  _globals['_TIERSMODE']._serialized_start=4130
+  _globals['_TIERSMODE']._serialized_end=4218
+  _globals['_PROMOTIONTARGET']._serialized_start=4220
+  _globals['_PROMOTIONTARGET']._serialized_end=4325
+  _globals['_AVAILABILITY']._serialized_start=4328
+  _globals['_AVAILABILITY']._serialized_end=4456
+  _globals['_PRICETIER']._serialized_start=118
+  _globals['_PRICETIER']._serialized_end=226
+  _globals['_PRICE']._serialized_start=229
+  _globals['_PRICE']._serialized_end=618
+  _globals['_SETPRICEREQUEST']._serialized_start=621
+  _globals['_SETPRICEREQUEST']._serialized_end=950
+  _globals['_SETPRICERESPONSE']._serialized_start=952
+  _globals['_SETPRICERESPONSE']._serialized_end=1054
+  _globals['_GETPRICEREQUEST']._serialized_start=1057
+  _globals['_GETPRICEREQUEST']._serialized_end=1199
+  _globals['_GETPRICERESPONSE']._serialized_start=1201
+  _globals['_GETPRICERESPONSE']._serialized_end=1263
+  _globals['_LISTPRICESREQUEST']._serialized_start=1265
+  _globals['_LISTPRICESREQUEST']._serialized_end=1359
+  _globals['_LISTPRICESRESPONSE']._serialized_start=1361
+  _globals['_LISTPRICESRESPONSE']._serialized_end=1451
+  _globals['_PROMOTION']._serialized_start=1454
+  _globals['_PROMOTION']._serialized_end=1901
+  _globals['_CREATEPROMOTIONREQUEST']._serialized_start=1903
+  _globals['_CREATEPROMOTIONREQUEST']._serialized_end=1999
+  _globals['_CREATEPROMOTIONRESPONSE']._serialized_start=2001
+  _globals['_CREATEPROMOTIONRESPONSE']._serialized_end=2078
+  _globals['_GETPROMOTIONREQUEST']._serialized_start=2080
+  _globals['_GETPROMOTIONREQUEST']._serialized_end=2123
+  _globals['_GETPROMOTIONRESPONSE']._serialized_start=2125
+  _globals['_GETPROMOTIONRESPONSE']._serialized_end=2199
+  _globals['_LISTPROMOTIONSREQUEST']._serialized_start=2201
+  _globals['_LISTPROMOTIONSREQUEST']._serialized_end=2312
+  _globals['_LISTPROMOTIONSRESPONSE']._serialized_start=2314
+  _globals['_LISTPROMOTIONSRESPONSE']._serialized_end=2416
+  _globals['_CARTLINE']._serialized_start=2418
+  _globals['_CARTLINE']._serialized_end=2459
+  _globals['_QUOTEREQUEST']._serialized_start=2462
+  _globals['_QUOTEREQUEST']._serialized_end=2655
+  _globals['_APPLIEDTIER']._serialized_start=2658
+  _globals['_APPLIEDTIER']._serialized_end=2842
+  _globals['_APPLIEDDISCOUNT']._serialized_start=2845
+  _globals['_APPLIEDDISCOUNT']._serialized_end=3013
+  _globals['_QUOTELINE']._serialized_start=3016
+  _globals['_QUOTELINE']._serialized_end=3489
+  _globals['_QUOTERESPONSE']._serialized_start=3492
+  _globals['_QUOTERESPONSE']._serialized_end=4019
+  _globals['_GETQUOTEREQUEST']._serialized_start=4021
+  _globals['_GETQUOTEREQUEST']._serialized_end=4056
+  _globals['_GETQUOTERESPONSE']._serialized_start=4058
+  _globals['_GETQUOTERESPONSE']._serialized_end=4128
+  _globals['_PRICINGSERVICE']._serialized_start=4459
+  _globals['_PRICINGSERVICE']._serialized_end=5251
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.type import money_pb2 as _money_pb2
@@ -19,6 +20,54 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _TiersMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TiersModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TiersMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TIERS_MODE_UNSPECIFIED: _TiersMode.ValueType  # 0
+    """A plain per-unit price: one tier, no flat amount."""
+    TIERS_MODE_VOLUME: _TiersMode.ValueType  # 1
+    """The tier the whole quantity falls in prices every unit."""
+    TIERS_MODE_GRADUATED: _TiersMode.ValueType  # 2
+    """Each tier prices the units that fall within it."""
+
+class TiersMode(_TiersMode, metaclass=_TiersModeEnumTypeWrapper):
+    """How a tiered price charges a quantity (as Stripe and commercetools define it)."""
+
+TIERS_MODE_UNSPECIFIED: TiersMode.ValueType  # 0
+"""A plain per-unit price: one tier, no flat amount."""
+TIERS_MODE_VOLUME: TiersMode.ValueType  # 1
+"""The tier the whole quantity falls in prices every unit."""
+TIERS_MODE_GRADUATED: TiersMode.ValueType  # 2
+"""Each tier prices the units that fall within it."""
+Global___TiersMode: _TypeAlias = TiersMode  # noqa: Y015
+
+class _PromotionTarget:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromotionTargetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromotionTarget.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMOTION_TARGET_UNSPECIFIED: _PromotionTarget.ValueType  # 0
+    """Not set."""
+    PROMOTION_TARGET_SKUS: _PromotionTarget.ValueType  # 1
+    """The cart lines of the promotion's SKUs."""
+    PROMOTION_TARGET_CART: _PromotionTarget.ValueType  # 2
+    """The whole cart, after SKU discounts."""
+
+class PromotionTarget(_PromotionTarget, metaclass=_PromotionTargetEnumTypeWrapper):
+    """What a promotion discounts."""
+
+PROMOTION_TARGET_UNSPECIFIED: PromotionTarget.ValueType  # 0
+"""Not set."""
+PROMOTION_TARGET_SKUS: PromotionTarget.ValueType  # 1
+"""The cart lines of the promotion's SKUs."""
+PROMOTION_TARGET_CART: PromotionTarget.ValueType  # 2
+"""The whole cart, after SKU discounts."""
+Global___PromotionTarget: _TypeAlias = PromotionTarget  # noqa: Y015
 
 class _Availability:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -49,6 +98,114 @@ AVAILABILITY_UNKNOWN: Availability.ValueType  # 3
 Global___Availability: _TypeAlias = Availability  # noqa: Y015
 
 @_typing.final
+class PriceTier(_message.Message):
+    """One step of a tiered price."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UP_TO_FIELD_NUMBER: _builtins.int
+    UNIT_AMOUNT_FIELD_NUMBER: _builtins.int
+    FLAT_AMOUNT_FIELD_NUMBER: _builtins.int
+    up_to: _builtins.int
+    """The last quantity (inclusive) this tier covers; 0 on the last tier means
+    "and above". Bounds strictly increase from tier to tier.
+    """
+    @_builtins.property
+    def unit_amount(self) -> _money_pb2.Money:
+        """Price of each unit charged in this tier."""
+
+    @_builtins.property
+    def flat_amount(self) -> _money_pb2.Money:
+        """Charged once when the tier is used (optional)."""
+
+    def __init__(
+        self,
+        *,
+        up_to: _builtins.int = ...,
+        unit_amount: _money_pb2.Money | None = ...,
+        flat_amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flat_amount", b"flat_amount", "unit_amount", b"unit_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flat_amount", b"flat_amount", "unit_amount", b"unit_amount", "up_to", b"up_to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceTier: _TypeAlias = PriceTier  # noqa: Y015
+
+@_typing.final
+class Price(_message.Message):
+    """One recorded price version of a SKU in a price list."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_ID_FIELD_NUMBER: _builtins.int
+    SKU_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    TIERS_MODE_FIELD_NUMBER: _builtins.int
+    UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    price_id: _builtins.str
+    """Server-assigned id of this version."""
+    sku: _builtins.str
+    """The stock keeping unit."""
+    currency_code: _builtins.str
+    """ISO 4217 code of the price list."""
+    channel: _builtins.str
+    """Sales channel of the price list; empty for every channel."""
+    customer_group: _builtins.str
+    """Customer group of the price list; empty for every customer."""
+    tiers_mode: Global___TiersMode.ValueType
+    """How the tiers charge a quantity; UNSPECIFIED for a per-unit price."""
+    @_builtins.property
+    def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceTier]:
+        """The tiers, in order; a per-unit price has one."""
+
+    @_builtins.property
+    def unit_price(self) -> _money_pb2.Money:
+        """The unit price, set only for a per-unit price."""
+
+    @_builtins.property
+    def valid_from(self) -> _timestamp_pb2.Timestamp:
+        """When this version starts to apply."""
+
+    @_builtins.property
+    def valid_until(self) -> _timestamp_pb2.Timestamp:
+        """When it stops applying; unset when open-ended."""
+
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        price_id: _builtins.str = ...,
+        sku: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        tiers: _abc.Iterable[Global___PriceTier] | None = ...,
+        tiers_mode: Global___TiersMode.ValueType = ...,
+        unit_price: _money_pb2.Money | None = ...,
+        valid_from: _timestamp_pb2.Timestamp | None = ...,
+        valid_until: _timestamp_pb2.Timestamp | None = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Price: _TypeAlias = Price  # noqa: Y015
+
+@_typing.final
 class SetPriceRequest(_message.Message):
     """Request for PricingService.SetPrice."""
 
@@ -56,21 +213,57 @@ class SetPriceRequest(_message.Message):
 
     SKU_FIELD_NUMBER: _builtins.int
     UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    TIERS_MODE_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
+    request_id: _builtins.str
+    """Makes a retried SetPrice record the price once (AIP-155): a UUID."""
+    channel: _builtins.str
+    """Sales channel of the price list; empty for every channel."""
+    customer_group: _builtins.str
+    """Customer group of the price list; empty for every customer."""
+    tiers_mode: Global___TiersMode.ValueType
+    """Required with more than one tier, or with a flat amount."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
-        """The price of one unit; its currency_code names the price list."""
+        """The price of one unit; its currency_code names the price list. Set either
+        this or tiers.
+        """
+
+    @_builtins.property
+    def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceTier]:
+        """A tiered price instead of unit_price; every amount in one currency."""
+
+    @_builtins.property
+    def valid_from(self) -> _timestamp_pb2.Timestamp:
+        """When the price starts to apply; unset means now. Must not be in the past."""
+
+    @_builtins.property
+    def valid_until(self) -> _timestamp_pb2.Timestamp:
+        """When it stops applying; unset means open-ended."""
 
     def __init__(
         self,
         *,
         sku: _builtins.str = ...,
         unit_price: _money_pb2.Money | None = ...,
+        request_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        tiers: _abc.Iterable[Global___PriceTier] | None = ...,
+        tiers_mode: Global___TiersMode.ValueType = ...,
+        valid_from: _timestamp_pb2.Timestamp | None = ...,
+        valid_until: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sku", b"sku", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -83,22 +276,394 @@ class SetPriceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     UNIT_PRICE_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
-        """The price now in effect."""
+        """The unit price just recorded, for a per-unit price (see price)."""
+
+    @_builtins.property
+    def price(self) -> Global___Price:
+        """The price version just recorded."""
 
     def __init__(
         self,
         *,
         unit_price: _money_pb2.Money | None = ...,
+        price: Global___Price | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetPriceResponse: _TypeAlias = SetPriceResponse  # noqa: Y015
+
+@_typing.final
+class GetPriceRequest(_message.Message):
+    """Request for PricingService.GetPrice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    PRICE_TIME_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The stock keeping unit."""
+    currency_code: _builtins.str
+    """ISO 4217 code of the price list."""
+    channel: _builtins.str
+    """Sales channel; falls back to the price list for every channel."""
+    customer_group: _builtins.str
+    """Customer group; falls back to the price list for every customer."""
+    @_builtins.property
+    def price_time(self) -> _timestamp_pb2.Timestamp:
+        """The moment asked about; unset means now."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        price_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPriceRequest: _TypeAlias = GetPriceRequest  # noqa: Y015
+
+@_typing.final
+class GetPriceResponse(_message.Message):
+    """Response for PricingService.GetPrice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def price(self) -> Global___Price:
+        """The price version in effect at price_time."""
+
+    def __init__(
+        self,
+        *,
+        price: Global___Price | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPriceResponse: _TypeAlias = GetPriceResponse  # noqa: Y015
+
+@_typing.final
+class ListPricesRequest(_message.Message):
+    """Request for PricingService.ListPrices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The stock keeping unit."""
+    currency_code: _builtins.str
+    """Only this currency's price lists, when set."""
+    page_size: _builtins.int
+    """At most this many prices (default 50, at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "page_size", b"page_size", "page_token", b"page_token", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPricesRequest: _TypeAlias = ListPricesRequest  # noqa: Y015
+
+@_typing.final
+class ListPricesResponse(_message.Message):
+    """Response for PricingService.ListPrices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Price]:
+        """Price versions in the order they were recorded."""
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___Price] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPricesResponse: _TypeAlias = ListPricesResponse  # noqa: Y015
+
+@_typing.final
+class Promotion(_message.Message):
+    """A discount with a validity window and conditions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    SKUS_FIELD_NUMBER: _builtins.int
+    BASIS_POINTS_OFF_FIELD_NUMBER: _builtins.int
+    AMOUNT_OFF_FIELD_NUMBER: _builtins.int
+    MINIMUM_QUANTITY_FIELD_NUMBER: _builtins.int
+    MINIMUM_SUBTOTAL_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """Server-assigned id."""
+    display_name: _builtins.str
+    """Shown in quotes as the discount's name, e.g. "Spring sale"."""
+    currency_code: _builtins.str
+    """ISO 4217 code; required with amount_off or minimum_subtotal. Empty means
+    the promotion applies in every currency.
+    """
+    target: Global___PromotionTarget.ValueType
+    """What is discounted."""
+    basis_points_off: _builtins.int
+    """Percentage off in basis points: 1000 is 10 %, 10000 is 100 %."""
+    minimum_quantity: _builtins.int
+    """Units the eligible lines must add up to (0: no minimum)."""
+    @_builtins.property
+    def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The SKUs discounted, for target SKUS."""
+
+    @_builtins.property
+    def amount_off(self) -> _money_pb2.Money:
+        """Amount off each unit (target SKUS) or off the cart once (target CART)."""
+
+    @_builtins.property
+    def minimum_subtotal(self) -> _money_pb2.Money:
+        """Amount the eligible lines must add up to (unset: no minimum)."""
+
+    @_builtins.property
+    def valid_from(self) -> _timestamp_pb2.Timestamp:
+        """When the promotion starts; unset at creation means now."""
+
+    @_builtins.property
+    def valid_until(self) -> _timestamp_pb2.Timestamp:
+        """When it ends; unset means open-ended."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        target: Global___PromotionTarget.ValueType = ...,
+        skus: _abc.Iterable[_builtins.str] | None = ...,
+        basis_points_off: _builtins.int = ...,
+        amount_off: _money_pb2.Money | None = ...,
+        minimum_quantity: _builtins.int = ...,
+        minimum_subtotal: _money_pb2.Money | None = ...,
+        valid_from: _timestamp_pb2.Timestamp | None = ...,
+        valid_until: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "discount", b"discount", "minimum_subtotal", b"minimum_subtotal", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "currency_code", b"currency_code", "discount", b"discount", "display_name", b"display_name", "minimum_quantity", b"minimum_quantity", "minimum_subtotal", b"minimum_subtotal", "promotion_id", b"promotion_id", "skus", b"skus", "target", b"target", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_discount: _TypeAlias = _typing.Literal["basis_points_off", "amount_off"]  # noqa: Y015
+    _WhichOneofArgType_discount: _TypeAlias = _typing.Literal["discount", b"discount"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_discount) -> _WhichOneofReturnType_discount | None: ...
+
+Global___Promotion: _TypeAlias = Promotion  # noqa: Y015
+
+@_typing.final
+class CreatePromotionRequest(_message.Message):
+    """Request for PricingService.CreatePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Makes a retried create create once (AIP-155): a UUID."""
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion; promotion_id and create_time are ignored."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePromotionRequest: _TypeAlias = CreatePromotionRequest  # noqa: Y015
+
+@_typing.final
+class CreatePromotionResponse(_message.Message):
+    """Response for PricingService.CreatePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion created."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePromotionResponse: _TypeAlias = CreatePromotionResponse  # noqa: Y015
+
+@_typing.final
+class GetPromotionRequest(_message.Message):
+    """Request for PricingService.GetPromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPromotionRequest: _TypeAlias = GetPromotionRequest  # noqa: Y015
+
+@_typing.final
+class GetPromotionResponse(_message.Message):
+    """Response for PricingService.GetPromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPromotionResponse: _TypeAlias = GetPromotionResponse  # noqa: Y015
+
+@_typing.final
+class ListPromotionsRequest(_message.Message):
+    """Request for PricingService.ListPromotions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ACTIVE_TIME_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many promotions (default 50, at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    @_builtins.property
+    def active_time(self) -> _timestamp_pb2.Timestamp:
+        """Only promotions in effect at this moment, when set."""
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        active_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPromotionsRequest: _TypeAlias = ListPromotionsRequest  # noqa: Y015
+
+@_typing.final
+class ListPromotionsResponse(_message.Message):
+    """Response for PricingService.ListPromotions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Promotion]:
+        """Promotions in the order they were created."""
+
+    def __init__(
+        self,
+        *,
+        promotions: _abc.Iterable[Global___Promotion] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "promotions", b"promotions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPromotionsResponse: _TypeAlias = ListPromotionsResponse  # noqa: Y015
 
 @_typing.final
 class CartLine(_message.Message):
@@ -109,7 +674,7 @@ class CartLine(_message.Message):
     SKU_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
-    """The stock keeping unit."""
+    """The stock keeping unit; each SKU at most once per cart."""
     quantity: _builtins.int
     """Units wanted; must be positive."""
     def __init__(
@@ -134,25 +699,131 @@ class QuoteRequest(_message.Message):
 
     LINES_FIELD_NUMBER: _builtins.int
     CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    PRICE_TIME_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
+    request_id: _builtins.str
+    """Makes a retried Quote return the first quote (AIP-155): a UUID."""
+    channel: _builtins.str
+    """Sales channel; prices fall back to the list for every channel."""
+    customer_group: _builtins.str
+    """Customer group; prices fall back to the list for every customer."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
         """The cart to price."""
+
+    @_builtins.property
+    def price_time(self) -> _timestamp_pb2.Timestamp:
+        """The moment whose prices and promotions apply; unset means now."""
 
     def __init__(
         self,
         *,
         lines: _abc.Iterable[Global___CartLine] | None = ...,
         currency_code: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        price_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "lines", b"lines"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "lines", b"lines", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuoteRequest: _TypeAlias = QuoteRequest  # noqa: Y015
+
+@_typing.final
+class AppliedTier(_message.Message):
+    """The part of a quantity one tier charged."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIER_INDEX_FIELD_NUMBER: _builtins.int
+    UP_TO_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    UNIT_AMOUNT_FIELD_NUMBER: _builtins.int
+    FLAT_AMOUNT_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    tier_index: _builtins.int
+    """Position of the tier in the price, from 0."""
+    up_to: _builtins.int
+    """The tier's upper bound; 0 for "and above"."""
+    quantity: _builtins.int
+    """Units charged in this tier."""
+    @_builtins.property
+    def unit_amount(self) -> _money_pb2.Money:
+        """The tier's unit amount."""
+
+    @_builtins.property
+    def flat_amount(self) -> _money_pb2.Money:
+        """The tier's flat amount."""
+
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """quantity x unit_amount + flat_amount."""
+
+    def __init__(
+        self,
+        *,
+        tier_index: _builtins.int = ...,
+        up_to: _builtins.int = ...,
+        quantity: _builtins.int = ...,
+        unit_amount: _money_pb2.Money | None = ...,
+        flat_amount: _money_pb2.Money | None = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "flat_amount", b"flat_amount", "unit_amount", b"unit_amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "flat_amount", b"flat_amount", "quantity", b"quantity", "tier_index", b"tier_index", "unit_amount", b"unit_amount", "up_to", b"up_to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedTier: _TypeAlias = AppliedTier  # noqa: Y015
+
+@_typing.final
+class AppliedDiscount(_message.Message):
+    """A discount a promotion gave."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion that gave it."""
+    display_name: _builtins.str
+    """The promotion's display name."""
+    target: Global___PromotionTarget.ValueType
+    """SKUS for a line promotion, CART for a cart promotion (or a line's share of it)."""
+    reason: _builtins.str
+    """Why it applied, for people, e.g. "10 % off: 3 units reached the minimum of 3"."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The amount taken off."""
+
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        target: Global___PromotionTarget.ValueType = ...,
+        amount: _money_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "display_name", b"display_name", "promotion_id", b"promotion_id", "reason", b"reason", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppliedDiscount: _TypeAlias = AppliedDiscount  # noqa: Y015
 
 @_typing.final
 class QuoteLine(_message.Message):
@@ -166,6 +837,12 @@ class QuoteLine(_message.Message):
     TOTAL_FIELD_NUMBER: _builtins.int
     AVAILABILITY_FIELD_NUMBER: _builtins.int
     AVAILABLE_QUANTITY_FIELD_NUMBER: _builtins.int
+    TIERS_MODE_FIELD_NUMBER: _builtins.int
+    TIERS_APPLIED_FIELD_NUMBER: _builtins.int
+    DISCOUNTS_FIELD_NUMBER: _builtins.int
+    DISCOUNT_TOTAL_FIELD_NUMBER: _builtins.int
+    NET_TOTAL_FIELD_NUMBER: _builtins.int
+    PRICE_ID_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU priced."""
     quantity: _builtins.int
@@ -174,13 +851,33 @@ class QuoteLine(_message.Message):
     """Whether inventory can serve the line."""
     available_quantity: _builtins.int
     """Units inventory has available (when availability is known)."""
+    tiers_mode: Global___TiersMode.ValueType
+    """How the price's tiers charged the quantity."""
+    price_id: _builtins.str
+    """The price version that priced the line."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
-        """Price of one unit."""
+        """Price of one unit; unset for a graduated price (see tiers_applied)."""
 
     @_builtins.property
     def total(self) -> _money_pb2.Money:
-        """Line total."""
+        """Line total before discounts."""
+
+    @_builtins.property
+    def tiers_applied(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedTier]:
+        """The tiers that charged units, in order."""
+
+    @_builtins.property
+    def discounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedDiscount]:
+        """Discounts on this line: its SKU promotion and its share of the cart promotion."""
+
+    @_builtins.property
+    def discount_total(self) -> _money_pb2.Money:
+        """Sum of discounts."""
+
+    @_builtins.property
+    def net_total(self) -> _money_pb2.Money:
+        """total - discount_total; never negative."""
 
     def __init__(
         self,
@@ -191,10 +888,16 @@ class QuoteLine(_message.Message):
         total: _money_pb2.Money | None = ...,
         availability: Global___Availability.ValueType = ...,
         available_quantity: _builtins.int = ...,
+        tiers_mode: Global___TiersMode.ValueType = ...,
+        tiers_applied: _abc.Iterable[Global___AppliedTier] | None = ...,
+        discounts: _abc.Iterable[Global___AppliedDiscount] | None = ...,
+        discount_total: _money_pb2.Money | None = ...,
+        net_total: _money_pb2.Money | None = ...,
+        price_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "net_total", b"net_total", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "quantity", b"quantity", "sku", b"sku", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -209,8 +912,31 @@ class QuoteResponse(_message.Message):
     LINES_FIELD_NUMBER: _builtins.int
     SUBTOTAL_FIELD_NUMBER: _builtins.int
     AVAILABILITY_NOTE_FIELD_NUMBER: _builtins.int
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    PRICE_TIME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CART_DISCOUNTS_FIELD_NUMBER: _builtins.int
+    DISCOUNT_TOTAL_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_REASON_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
     availability_note: _builtins.str
     """Why availability is UNKNOWN, when it is."""
+    quote_id: _builtins.str
+    """Id for GetQuote."""
+    currency_code: _builtins.str
+    """The quote's currency."""
+    availability_reason: _builtins.str
+    """Stable reason availability is UNKNOWN (UNAVAILABLE, DEADLINE_EXCEEDED,
+    CIRCUIT_OPEN, ...); empty when inventory answered.
+    """
+    channel: _builtins.str
+    """The sales channel the cart was priced for."""
+    customer_group: _builtins.str
+    """The customer group the cart was priced for."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Priced lines in request order."""
@@ -219,17 +945,98 @@ class QuoteResponse(_message.Message):
     def subtotal(self) -> _money_pb2.Money:
         """Sum of the line totals."""
 
+    @_builtins.property
+    def price_time(self) -> _timestamp_pb2.Timestamp:
+        """The moment whose prices and promotions apply."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the quote was made."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """After this GetQuote answers QUOTE_EXPIRED."""
+
+    @_builtins.property
+    def cart_discounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppliedDiscount]:
+        """The cart promotion applied, with its whole amount (lines carry their shares)."""
+
+    @_builtins.property
+    def discount_total(self) -> _money_pb2.Money:
+        """Sum of every discount."""
+
+    @_builtins.property
+    def total(self) -> _money_pb2.Money:
+        """subtotal - discount_total: the sum of the lines' net totals; never negative."""
+
     def __init__(
         self,
         *,
         lines: _abc.Iterable[Global___QuoteLine] | None = ...,
         subtotal: _money_pb2.Money | None = ...,
         availability_note: _builtins.str = ...,
+        quote_id: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        price_time: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        cart_discounts: _abc.Iterable[Global___AppliedDiscount] | None = ...,
+        discount_total: _money_pb2.Money | None = ...,
+        total: _money_pb2.Money | None = ...,
+        availability_reason: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["subtotal", b"subtotal"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability_note", b"availability_note", "lines", b"lines", "subtotal", b"subtotal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "discount_total", b"discount_total", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuoteResponse: _TypeAlias = QuoteResponse  # noqa: Y015
+
+@_typing.final
+class GetQuoteRequest(_message.Message):
+    """Request for PricingService.GetQuote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    quote_id: _builtins.str
+    """QuoteResponse.quote_id."""
+    def __init__(
+        self,
+        *,
+        quote_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote_id", b"quote_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQuoteRequest: _TypeAlias = GetQuoteRequest  # noqa: Y015
+
+@_typing.final
+class GetQuoteResponse(_message.Message):
+    """Response for PricingService.GetQuote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def quote(self) -> Global___QuoteResponse:
+        """The quote as Quote returned it."""
+
+    def __init__(
+        self,
+        *,
+        quote: Global___QuoteResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQuoteResponse: _TypeAlias = GetQuoteResponse  # noqa: Y015

@@ -27,6 +27,11 @@ if _version_not_supported:
 
 class PricingServiceStub:
     """Prices per currency, tiers and promotions, and quotes for carts.
+
+    Amounts are google.type.Money with a whole number of the currency's ISO 4217
+    minor units (cents for USD, none for JPY, fils for KWD). Price history is
+    never overwritten: every SetPrice records a new price version with its own
+    validity window. See services/pricing/README.md for the rules.
     """
 
     def __init__(self, channel):
@@ -45,21 +50,101 @@ class PricingServiceStub:
                 request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.QuoteRequest.SerializeToString,
                 response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.QuoteResponse.FromString,
                 _registered_method=True)
+        self.GetPrice = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/GetPrice',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceResponse.FromString,
+                _registered_method=True)
+        self.ListPrices = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ListPrices',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesResponse.FromString,
+                _registered_method=True)
+        self.CreatePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/CreatePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePromotionResponse.FromString,
+                _registered_method=True)
+        self.GetPromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/GetPromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPromotionResponse.FromString,
+                _registered_method=True)
+        self.ListPromotions = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ListPromotions',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPromotionsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPromotionsResponse.FromString,
+                _registered_method=True)
+        self.GetQuote = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/GetQuote',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.FromString,
+                _registered_method=True)
 
 
 class PricingServiceServicer:
     """Prices per currency, tiers and promotions, and quotes for carts.
+
+    Amounts are google.type.Money with a whole number of the currency's ISO 4217
+    minor units (cents for USD, none for JPY, fils for KWD). Price history is
+    never overwritten: every SetPrice records a new price version with its own
+    validity window. See services/pricing/README.md for the rules.
     """
 
     def SetPrice(self, request, context):
-        """Sets the unit price of a SKU in a currency.
+        """Records a price for a SKU in a price list, in effect from valid_from
+        (default now) until valid_until (default open-ended).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Quote(self, request, context):
-        """Prices a cart and asks inventory whether it can be served.
+        """Prices a cart and asks inventory whether it can be served. The quote is
+        stored: GetQuote returns the same numbers until it expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPrice(self, request, context):
+        """The price in effect for a SKU at a moment (default now).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPrices(self, request, context):
+        """Every price version ever recorded for a SKU, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePromotion(self, request, context):
+        """Creates a promotion: a percentage or fixed-amount discount on SKUs or on
+        the cart, with a validity window and minimum conditions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPromotion(self, request, context):
+        """One promotion by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPromotions(self, request, context):
+        """Promotions, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuote(self, request, context):
+        """A quote made earlier, with the numbers it was given.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +163,36 @@ def add_PricingServiceServicer_to_server(servicer, server):
                     request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.QuoteRequest.FromString,
                     response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.QuoteResponse.SerializeToString,
             ),
+            'GetPrice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPrice,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceResponse.SerializeToString,
+            ),
+            'ListPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPrices,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesResponse.SerializeToString,
+            ),
+            'CreatePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePromotionResponse.SerializeToString,
+            ),
+            'GetPromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPromotionResponse.SerializeToString,
+            ),
+            'ListPromotions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPromotions,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPromotionsRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPromotionsResponse.SerializeToString,
+            ),
+            'GetQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuote,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'stockroom.pricing.v1.PricingService', rpc_method_handlers)
@@ -88,6 +203,11 @@ def add_PricingServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PricingService:
     """Prices per currency, tiers and promotions, and quotes for carts.
+
+    Amounts are google.type.Money with a whole number of the currency's ISO 4217
+    minor units (cents for USD, none for JPY, fils for KWD). Price history is
+    never overwritten: every SetPrice records a new price version with its own
+    validity window. See services/pricing/README.md for the rules.
     """
 
     @staticmethod
@@ -134,6 +254,168 @@ class PricingService:
             '/stockroom.pricing.v1.PricingService/Quote',
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.QuoteRequest.SerializeToString,
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.QuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPrice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/GetPrice',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ListPrices',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/CreatePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/GetPromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPromotions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ListPromotions',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPromotionsRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPromotionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/GetQuote',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.FromString,
             options,
             channel_credentials,
             insecure,

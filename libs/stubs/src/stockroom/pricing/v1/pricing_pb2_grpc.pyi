@@ -27,29 +27,83 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PricingServiceStub:
-    """Prices per currency, tiers and promotions, and quotes for carts."""
+    """Prices per currency, tiers and promotions, and quotes for carts.
+
+    Amounts are google.type.Money with a whole number of the currency's ISO 4217
+    minor units (cents for USD, none for JPY, fils for KWD). Price history is
+    never overwritten: every SetPrice records a new price version with its own
+    validity window. See services/pricing/README.md for the rules.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PricingServiceAsyncStub: ...
     SetPrice: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.SetPriceRequest, _pricing_pb2.SetPriceResponse]
-    """Sets the unit price of a SKU in a currency."""
+    """Records a price for a SKU in a price list, in effect from valid_from
+    (default now) until valid_until (default open-ended).
+    """
     Quote: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.QuoteRequest, _pricing_pb2.QuoteResponse]
-    """Prices a cart and asks inventory whether it can be served."""
+    """Prices a cart and asks inventory whether it can be served. The quote is
+    stored: GetQuote returns the same numbers until it expires.
+    """
+    GetPrice: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetPriceRequest, _pricing_pb2.GetPriceResponse]
+    """The price in effect for a SKU at a moment (default now)."""
+    ListPrices: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListPricesRequest, _pricing_pb2.ListPricesResponse]
+    """Every price version ever recorded for a SKU, oldest first."""
+    CreatePromotion: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.CreatePromotionRequest, _pricing_pb2.CreatePromotionResponse]
+    """Creates a promotion: a percentage or fixed-amount discount on SKUs or on
+    the cart, with a validity window and minimum conditions.
+    """
+    GetPromotion: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetPromotionRequest, _pricing_pb2.GetPromotionResponse]
+    """One promotion by id."""
+    ListPromotions: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListPromotionsRequest, _pricing_pb2.ListPromotionsResponse]
+    """Promotions, oldest first."""
+    GetQuote: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetQuoteRequest, _pricing_pb2.GetQuoteResponse]
+    """A quote made earlier, with the numbers it was given."""
 
 @_typing.type_check_only
 class PricingServiceAsyncStub(PricingServiceStub):
-    """Prices per currency, tiers and promotions, and quotes for carts."""
+    """Prices per currency, tiers and promotions, and quotes for carts.
+
+    Amounts are google.type.Money with a whole number of the currency's ISO 4217
+    minor units (cents for USD, none for JPY, fils for KWD). Price history is
+    never overwritten: every SetPrice records a new price version with its own
+    validity window. See services/pricing/README.md for the rules.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SetPrice: _aio.UnaryUnaryMultiCallable[_pricing_pb2.SetPriceRequest, _pricing_pb2.SetPriceResponse]  # type: ignore[assignment]
-    """Sets the unit price of a SKU in a currency."""
+    """Records a price for a SKU in a price list, in effect from valid_from
+    (default now) until valid_until (default open-ended).
+    """
     Quote: _aio.UnaryUnaryMultiCallable[_pricing_pb2.QuoteRequest, _pricing_pb2.QuoteResponse]  # type: ignore[assignment]
-    """Prices a cart and asks inventory whether it can be served."""
+    """Prices a cart and asks inventory whether it can be served. The quote is
+    stored: GetQuote returns the same numbers until it expires.
+    """
+    GetPrice: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetPriceRequest, _pricing_pb2.GetPriceResponse]  # type: ignore[assignment]
+    """The price in effect for a SKU at a moment (default now)."""
+    ListPrices: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListPricesRequest, _pricing_pb2.ListPricesResponse]  # type: ignore[assignment]
+    """Every price version ever recorded for a SKU, oldest first."""
+    CreatePromotion: _aio.UnaryUnaryMultiCallable[_pricing_pb2.CreatePromotionRequest, _pricing_pb2.CreatePromotionResponse]  # type: ignore[assignment]
+    """Creates a promotion: a percentage or fixed-amount discount on SKUs or on
+    the cart, with a validity window and minimum conditions.
+    """
+    GetPromotion: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetPromotionRequest, _pricing_pb2.GetPromotionResponse]  # type: ignore[assignment]
+    """One promotion by id."""
+    ListPromotions: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListPromotionsRequest, _pricing_pb2.ListPromotionsResponse]  # type: ignore[assignment]
+    """Promotions, oldest first."""
+    GetQuote: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetQuoteRequest, _pricing_pb2.GetQuoteResponse]  # type: ignore[assignment]
+    """A quote made earlier, with the numbers it was given."""
 
 class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Prices per currency, tiers and promotions, and quotes for carts."""
+    """Prices per currency, tiers and promotions, and quotes for carts.
+
+    Amounts are google.type.Money with a whole number of the currency's ISO 4217
+    minor units (cents for USD, none for JPY, fils for KWD). Price history is
+    never overwritten: every SetPrice records a new price version with its own
+    validity window. See services/pricing/README.md for the rules.
+    """
 
     @_abc_1.abstractmethod
     def SetPrice(
@@ -57,7 +111,9 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _pricing_pb2.SetPriceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_pricing_pb2.SetPriceResponse, _abc.Awaitable[_pricing_pb2.SetPriceResponse]]:
-        """Sets the unit price of a SKU in a currency."""
+        """Records a price for a SKU in a price list, in effect from valid_from
+        (default now) until valid_until (default open-ended).
+        """
 
     @_abc_1.abstractmethod
     def Quote(
@@ -65,6 +121,58 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _pricing_pb2.QuoteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_pricing_pb2.QuoteResponse, _abc.Awaitable[_pricing_pb2.QuoteResponse]]:
-        """Prices a cart and asks inventory whether it can be served."""
+        """Prices a cart and asks inventory whether it can be served. The quote is
+        stored: GetQuote returns the same numbers until it expires.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPrice(
+        self,
+        request: _pricing_pb2.GetPriceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetPriceResponse, _abc.Awaitable[_pricing_pb2.GetPriceResponse]]:
+        """The price in effect for a SKU at a moment (default now)."""
+
+    @_abc_1.abstractmethod
+    def ListPrices(
+        self,
+        request: _pricing_pb2.ListPricesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListPricesResponse, _abc.Awaitable[_pricing_pb2.ListPricesResponse]]:
+        """Every price version ever recorded for a SKU, oldest first."""
+
+    @_abc_1.abstractmethod
+    def CreatePromotion(
+        self,
+        request: _pricing_pb2.CreatePromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.CreatePromotionResponse, _abc.Awaitable[_pricing_pb2.CreatePromotionResponse]]:
+        """Creates a promotion: a percentage or fixed-amount discount on SKUs or on
+        the cart, with a validity window and minimum conditions.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPromotion(
+        self,
+        request: _pricing_pb2.GetPromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetPromotionResponse, _abc.Awaitable[_pricing_pb2.GetPromotionResponse]]:
+        """One promotion by id."""
+
+    @_abc_1.abstractmethod
+    def ListPromotions(
+        self,
+        request: _pricing_pb2.ListPromotionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListPromotionsResponse, _abc.Awaitable[_pricing_pb2.ListPromotionsResponse]]:
+        """Promotions, oldest first."""
+
+    @_abc_1.abstractmethod
+    def GetQuote(
+        self,
+        request: _pricing_pb2.GetQuoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetQuoteResponse, _abc.Awaitable[_pricing_pb2.GetQuoteResponse]]:
+        """A quote made earlier, with the numbers it was given."""
 
 def add_PricingServiceServicer_to_server(servicer: PricingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
