@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
+
 from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
+from stockroom.common.config import ConfigError, ServerConfig
 from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
 from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.inventory.v1 import inventory_pb2_grpc
-from stockroom.pricing.api import PricingServicer
+from stockroom.pricing.api.servicer import PricingServicer
 from stockroom.pricing.availability import InventoryAvailability
-from stockroom.pricing.store import PriceStore
+from stockroom.pricing.price_book import PriceBook
+from stockroom.pricing.promotion_book import PromotionBook
+from stockroom.pricing.quoter import Quoter
+from stockroom.pricing.store.prices import PriceStore
+from stockroom.pricing.store.promotions import PromotionStore
+from stockroom.pricing.store.quotes import QuoteStore
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
@@ -23,32 +32,91 @@ DEFAULTS: dict[str, object] = {
     "port": 50052,
     "database_url": "sqlite+aiosqlite:///var/pricing.db",
 }
-INVENTORY_TARGET_ENV = "PRICING_INVENTORY_TARGET"
-DEFAULT_INVENTORY_TARGET = "127.0.0.1:50051"
+Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
 class PricingConfig:
     server: ServerConfig
-    inventory_target: str = DEFAULT_INVENTORY_TARGET
+    # PRICING_INVENTORY_TARGET: where inventory's CheckAvailability is.
+    inventory_target: str = "127.0.0.1:50051"
+    # PRICING_AVAILABILITY_MAX_WAIT_S: the longest a quote waits for inventory;
+    # all of it when the caller set no deadline.
+    availability_max_wait_s: float = 1.0
+    # PRICING_AVAILABILITY_RESERVE_S: kept back from the caller's deadline for
+    # storing the quote and replying after inventory answers.
+    availability_reserve_s: float = 0.1
+    # PRICING_QUOTE_TTL_S: how long GetQuote honours a quote.
+    quote_ttl_s: float = 900.0
 
 
-def load_config() -> PricingConfig:
+def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
+    source = os.environ if env is None else env
     return PricingConfig(
-        server=ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS),
-        inventory_target=os.environ.get(INVENTORY_TARGET_ENV, DEFAULT_INVENTORY_TARGET),
+        server=ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=source),
+        inventory_target=source.get("PRICING_INVENTORY_TARGET", PricingConfig.inventory_target),
+        availability_max_wait_s=_seconds(source, "PRICING_AVAILABILITY_MAX_WAIT_S", 1.0),
+        availability_reserve_s=_seconds(source, "PRICING_AVAILABILITY_RESERVE_S", 0.1),
+        quote_ttl_s=_seconds(source, "PRICING_QUOTE_TTL_S", 900.0),
     )
 
 
-async def build_server(config: PricingConfig) -> GrpcServer:
-    """Everything a running pricing server depends on, on one screen."""
+def _seconds(source: Mapping[str, str], name: str, default: float) -> float:
+    raw = source.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
+    """The channel to inventory: the one place its client policy is chosen."""
+    return connect(config.inventory_target)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def build_server(
+    config: PricingConfig,
+    *,
+    inventory_channel: grpc.aio.Channel | None = None,
+    clock: Clock = utc_now,
+) -> GrpcServer:
+    """Everything a running pricing server depends on, on one screen.
+
+    ``inventory_channel`` replaces the channel ``connect_inventory`` opens (tests
+    inject one); the server closes it either way when it stops.
+    """
     engine = create_engine(config.server.database_url)
-    inventory_channel = connect(config.inventory_target)
-    availability = InventoryAvailability(inventory_pb2_grpc.InventoryServiceStub(inventory_channel))
-    servicer = PricingServicer(PriceStore(engine), availability)
+    channel = inventory_channel or connect_inventory(config)
+    availability = InventoryAvailability(
+        inventory_pb2_grpc.InventoryServiceStub(channel),
+        max_wait_s=config.availability_max_wait_s,
+        reserve_s=config.availability_reserve_s,
+    )
+    price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
+    servicer = PricingServicer(
+        PriceBook(price_store, clock),
+        PromotionBook(promotion_store, clock),
+        Quoter(
+            price_store,
+            promotion_store,
+            QuoteStore(engine),
+            availability,
+            clock,
+            timedelta(seconds=config.quote_ttl_s),
+        ),
+    )
 
     async def close_inventory_channel() -> None:
-        await inventory_channel.close()
+        await channel.close()
 
     return GrpcServer(
         config.server,

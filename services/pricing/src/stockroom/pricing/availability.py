@@ -1,47 +1,93 @@
 """Asks inventory whether a cart can be served, and never lets it fail a quote.
 
-Prices do not depend on stock: when inventory is slow or down, the quote still
-goes out with availability UNKNOWN and the reason, within the caller's time.
+Prices do not depend on stock: when inventory is slow, down or cut off by a
+circuit breaker, the quote still goes out, within the caller's deadline,
+with availability UNKNOWN and the reason. The call gets an explicit timeout:
+what is left of the caller's deadline (or ``max_wait_s`` when the caller set
+none, and never more than it), less ``reserve_s`` for the work pricing does
+after the answer (storing the quote, replying).
+
+One failure is not swallowed: inventory answering INVALID_ARGUMENT. Pricing
+checks a cart by inventory's own rules before asking, so that answer means
+the cart has something inventory refuses that pricing let through; the
+caller gets INVALID_ARGUMENT (reason INVENTORY_REJECTED_CART, with
+inventory's field violations) rather than a quote that hides it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from stockroom.common.errors import StockroomError
+from stockroom.common.errors import InvalidArgument, StockroomError
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from stockroom.pricing.domain.money import DOMAIN
+from stockroom.pricing.domain.quotes import CartLine, StockCheck
 
 logger = logging.getLogger(__name__)
 
-# How long a quote waits for inventory before answering without availability.
-DEFAULT_TIMEOUT_S = 0.5
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Units available per SKU, or None with the reason when inventory could not say."""
-
-    available: dict[str, int] | None
-    note: str = ""
+# Below this, a call cannot even cross the loopback and back; not worth starting.
+MIN_CALL_S = 0.005
 
 
 class InventoryAvailability:
     def __init__(
         self,
         stub: inventory_pb2_grpc.InventoryServiceAsyncStub,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        *,
+        max_wait_s: float,
+        reserve_s: float,
     ) -> None:
         self._stub = stub
-        self._timeout_s = timeout_s
+        self.max_wait_s = max_wait_s
+        self.reserve_s = reserve_s
 
-    async def check(self, lines: list[tuple[str, int]]) -> Availability:
+    def timeout_s(self, time_remaining_s: float | None) -> float:
+        """How long the inventory call may take, given what is left of the caller's time."""
+        waited = self.max_wait_s if time_remaining_s is None else time_remaining_s
+        return min(waited, self.max_wait_s) - self.reserve_s
+
+    async def check(self, lines: Sequence[CartLine], time_remaining_s: float | None) -> StockCheck:
+        timeout_s = self.timeout_s(time_remaining_s)
+        if timeout_s < MIN_CALL_S:
+            return StockCheck.unknown(
+                "DEADLINE_TOO_SHORT",
+                "inventory was not asked: the caller's deadline left no time for it",
+            )
         request = inventory_pb2.CheckAvailabilityRequest(
-            lines=[inventory_pb2.AvailabilityLine(sku=sku, quantity=qty) for sku, qty in lines]
+            lines=[
+                inventory_pb2.AvailabilityLine(sku=line.sku, quantity=line.quantity)
+                for line in lines
+            ]
         )
         try:
-            response = await self._stub.CheckAvailability(request, timeout=self._timeout_s)
+            # The gRPC timeout bounds the call on the wire; asyncio.timeout bounds it
+            # here too, whatever interceptors the injected channel carries.
+            async with asyncio.timeout(timeout_s):
+                response = await self._stub.CheckAvailability(request, timeout=timeout_s)
+        except InvalidArgument as error:
+            logger.error(
+                "inventory rejected a cart pricing accepted",
+                extra={"reason": error.reason, "violations": len(error.field_violations)},
+            )
+            raise InvalidArgument(
+                f"inventory rejected the cart: {error.message}",
+                reason="INVENTORY_REJECTED_CART",
+                domain=DOMAIN,
+                field_violations=error.field_violations,
+                metadata={"inventory_reason": error.reason},
+            ) from error
         except StockroomError as error:
-            logger.warning("availability unknown", extra={"reason": error.reason})
-            return Availability(None, f"inventory did not answer: {error.reason}")
-        return Availability({line.sku: line.available for line in response.lines})
+            logger.warning(
+                "availability unknown", extra={"code": error.code, "reason": error.reason}
+            )
+            return StockCheck.unknown(
+                error.reason, f"inventory did not answer: {error.code} ({error.message})"
+            )
+        except TimeoutError:
+            logger.warning("availability unknown", extra={"reason": "DEADLINE_EXCEEDED"})
+            return StockCheck.unknown(
+                "DEADLINE_EXCEEDED", f"inventory did not answer within {timeout_s:.3f} s"
+            )
+        return StockCheck({line.sku: line.available for line in response.lines})

@@ -1,0 +1,222 @@
+"""Quotes: a cart priced line by line, discounted, totalled, with its availability.
+
+The numbers hold together by construction, in integer minor units:
+``line.total = sum of its tier charges``, ``subtotal = sum of line totals``,
+``line.net_total = line.total - line discounts >= 0`` and
+``total = subtotal - discount_total = sum of line net totals >= 0``. The cart
+promotion's amount is split over the lines by ``money.allocate``, so the
+shares add up to it exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from stockroom.common.errors import FieldErrors
+from stockroom.pricing.domain.discounts import (
+    AppliedDiscount,
+    LineAmount,
+    cart_discount,
+    line_discounts,
+)
+from stockroom.pricing.domain.money import allocate, check_amount, minor_unit_exponent
+from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, validate_scope
+from stockroom.pricing.domain.promotions import Promotion
+from stockroom.pricing.domain.tiers import MAX_QUANTITY, TierCharge, TiersMode
+from stockroom.pricing.domain.validation import check_id
+
+# Inventory's CheckAvailability takes at most 500 lines
+# (stockroom.inventory.domain.MAX_LINES); a cart is asked about in one call.
+MAX_LINES = 500
+
+
+@dataclass(frozen=True)
+class CartLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Cart:
+    """What a caller asks to have quoted; ``price_time`` None means now."""
+
+    lines: tuple[CartLine, ...]
+    scope: PriceListScope
+    price_time: datetime | None = None
+
+
+def validate_cart(problems: FieldErrors, cart: Cart) -> None:
+    """Add every problem with ``cart`` to ``problems``, under the request's field names."""
+    validate_scope(problems, cart.scope)
+    if not cart.lines:
+        problems.add("lines", "at least one line is required", "EMPTY")
+    if len(cart.lines) > MAX_LINES:
+        problems.add("lines", f"at most {MAX_LINES} lines per cart", "TOO_MANY")
+    first_line: dict[str, int] = {}
+    for i, line in enumerate(cart.lines[:MAX_LINES]):
+        check_id(problems, f"lines[{i}].sku", line.sku)
+        if line.sku in first_line:
+            problems.add(
+                f"lines[{i}].sku",
+                f"{line.sku!r} is already on line {first_line[line.sku]}; "
+                "put every unit of a SKU on one line",
+                "DUPLICATE_SKU",
+            )
+        first_line.setdefault(line.sku, i)
+        if line.quantity <= 0:
+            problems.add(f"lines[{i}].quantity", "must be positive", "NOT_POSITIVE")
+        elif line.quantity > MAX_QUANTITY:
+            problems.add(f"lines[{i}].quantity", f"must be at most {MAX_QUANTITY}", "TOO_LARGE")
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    sku: str
+    quantity: int
+    price_id: str
+    tiers_mode: TiersMode | None
+    charges: tuple[TierCharge, ...]
+    unit_amount_minor: int | None
+    total_minor: int
+    discounts: tuple[AppliedDiscount, ...]
+
+    @property
+    def discount_minor(self) -> int:
+        return sum(discount.amount_minor for discount in self.discounts)
+
+    @property
+    def net_total_minor(self) -> int:
+        return self.total_minor - self.discount_minor
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    currency_code: str
+    lines: tuple[PricedLine, ...]
+    cart_discounts: tuple[AppliedDiscount, ...]
+
+    @property
+    def subtotal_minor(self) -> int:
+        return sum(line.total_minor for line in self.lines)
+
+    @property
+    def discount_minor(self) -> int:
+        return sum(line.discount_minor for line in self.lines)
+
+    @property
+    def total_minor(self) -> int:
+        return sum(line.net_total_minor for line in self.lines)
+
+
+def price_cart(
+    lines: Sequence[CartLine],
+    prices: Mapping[str, PriceVersion],
+    promotions: Sequence[Promotion],
+    currency_code: str,
+) -> PricedCart:
+    """Price every line with its price version, then apply promotions by the combination
+    rule of ``discounts``. ``prices`` has a version for every line's SKU."""
+    exponent = minor_unit_exponent(currency_code)
+    if exponent is None:
+        raise ValueError(f"{currency_code} has no minor unit")
+    applicable = [p for p in promotions if p.applies_in(currency_code)]
+    charges = [prices[line.sku].schedule.charge(line.quantity) for line in lines]
+    amounts = [
+        LineAmount(
+            line.sku,
+            line.quantity,
+            check_amount(sum(c.amount_minor for c in line_charges), f"the total of {line.sku}"),
+        )
+        for line, line_charges in zip(lines, charges, strict=True)
+    ]
+    check_amount(sum(a.total_minor for a in amounts), "the subtotal")
+    by_line = line_discounts(amounts, applicable, currency_code, exponent)
+    after_lines = [
+        amount.total_minor - (discount.amount_minor if discount else 0)
+        for amount, discount in zip(amounts, by_line, strict=True)
+    ]
+    quantity = sum(line.quantity for line in lines)
+    on_cart = cart_discount(quantity, sum(after_lines), applicable, currency_code, exponent)
+    shares = allocate(on_cart.amount_minor if on_cart else 0, after_lines)
+    priced = []
+    for line, line_charges, amount, discount, share in zip(
+        lines, charges, amounts, by_line, shares, strict=True
+    ):
+        discounts = [discount] if discount else []
+        if on_cart and share:
+            discounts.append(
+                AppliedDiscount(
+                    on_cart.promotion_id,
+                    on_cart.display_name,
+                    on_cart.target,
+                    share,
+                    f"this line's share of the cart discount ({on_cart.reason})",
+                )
+            )
+        schedule = prices[line.sku].schedule
+        priced.append(
+            PricedLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                price_id=prices[line.sku].price_id,
+                tiers_mode=schedule.mode,
+                charges=line_charges,
+                unit_amount_minor=_unit_amount(schedule.mode, line_charges),
+                total_minor=amount.total_minor,
+                discounts=tuple(discounts),
+            )
+        )
+    return PricedCart(currency_code, tuple(priced), (on_cart,) if on_cart else ())
+
+
+def _unit_amount(mode: TiersMode | None, charges: tuple[TierCharge, ...]) -> int | None:
+    """One unit's price, where there is one: per-unit and volume prices (without a flat
+    amount) have it; a graduated price charges units differently."""
+    if mode is TiersMode.GRADUATED or charges[0].tier.flat_amount_minor:
+        return None
+    return charges[0].tier.unit_amount_minor
+
+
+class Availability(Enum):
+    IN_STOCK = "IN_STOCK"
+    INSUFFICIENT = "INSUFFICIENT"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class StockCheck:
+    """What inventory said: units available per SKU, or None with a reason and a note."""
+
+    available: Mapping[str, int] | None
+    reason: str = ""
+    note: str = ""
+
+    @classmethod
+    def unknown(cls, reason: str, note: str) -> StockCheck:
+        return cls(None, reason, note)
+
+    def of(self, sku: str, quantity: int) -> tuple[Availability, int | None]:
+        if self.available is None:
+            return Availability.UNKNOWN, None
+        available = self.available.get(sku, 0)
+        enough = available >= quantity
+        return (Availability.IN_STOCK if enough else Availability.INSUFFICIENT), available
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A priced cart with its availability, kept so it can be honoured until it expires."""
+
+    quote_id: str
+    scope: PriceListScope
+    price_time: datetime
+    created_at: datetime
+    expire_at: datetime
+    priced: PricedCart
+    stock: StockCheck
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expire_at

@@ -1,0 +1,77 @@
+"""Use cases for prices: record a price version, ask for the price at a moment, list history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from stockroom.common.errors import NotFound, ResourceRef
+from stockroom.pricing.domain.money import DOMAIN
+from stockroom.pricing.domain.prices import (
+    NewPrice,
+    PriceListScope,
+    PriceVersion,
+    effective_window,
+    validate_scope,
+)
+from stockroom.pricing.domain.tiers import validate_schedule
+from stockroom.pricing.domain.validation import (
+    check_currency,
+    check_id,
+    check_request_id,
+    new_problems,
+    raise_if_any,
+)
+from stockroom.pricing.store.idempotency import request_hash
+from stockroom.pricing.store.prices import PriceStore
+
+Clock = Callable[[], datetime]
+
+
+class PriceBook:
+    def __init__(self, store: PriceStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def set_price(self, price: NewPrice, request_id: str = "") -> PriceVersion:
+        """Record ``price`` as a new version; a retry with the same request id records once."""
+        now = self._clock()
+        problems = new_problems()
+        check_request_id(problems, request_id)
+        check_id(problems, "sku", price.sku)
+        validate_scope(problems, price.scope)
+        validate_schedule(problems, price.schedule, "tiers")
+        window = effective_window(price, now, problems)
+        raise_if_any(problems)
+        return await self._store.record(
+            price.sku, price.scope, price.schedule, window, now, request_id, request_hash(price)
+        )
+
+    async def price_at(
+        self, sku: str, scope: PriceListScope, moment: datetime | None
+    ) -> PriceVersion:
+        """The version in effect at ``moment`` (default now), from the most specific list."""
+        problems = new_problems()
+        check_id(problems, "sku", sku)
+        validate_scope(problems, scope)
+        raise_if_any(problems)
+        at = moment or self._clock()
+        version = (await self._store.in_effect([sku], scope, at)).get(sku)
+        if version is None:
+            raise NotFound(
+                f"no {scope.currency_code} price for {sku} at {at.isoformat()}",
+                reason="PRICE_NOT_FOUND",
+                domain=DOMAIN,
+                resource=ResourceRef("price", f"{sku}/{scope.currency_code}"),
+            )
+        return version
+
+    async def history(
+        self, sku: str, currency_code: str, after_id: int, limit: int
+    ) -> list[PriceVersion]:
+        problems = new_problems()
+        check_id(problems, "sku", sku)
+        if currency_code:
+            check_currency(problems, "currency_code", currency_code)
+        raise_if_any(problems)
+        return await self._store.history(sku, currency_code, after_id, limit)

@@ -1,0 +1,1 @@
+"""Pricing persistence (SQLAlchemy Core, async): each public method is one transaction."""
