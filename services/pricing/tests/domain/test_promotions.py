@@ -53,7 +53,9 @@ def test_a_percentage_off_a_sku_discounts_its_line_only() -> None:
 
     mug, tee = line_discounts([MUGS, TEES], [ten_off_mugs], "USD", 2)
 
-    assert mug is not None and mug.amount_minor == 500
+    assert mug is not None
+
+    assert mug.amount_minor == 500
     assert tee is None
 
 
@@ -62,7 +64,9 @@ def test_a_fixed_amount_off_a_sku_is_taken_off_each_unit() -> None:
 
     _, tee = line_discounts([MUGS, TEES], [two_off_each_tee], "USD", 2)
 
-    assert tee is not None and tee.amount_minor == 5 * 200
+    assert tee is not None
+
+    assert tee.amount_minor == 5 * 200
     assert tee.reason == "2.00 USD off each unit of TEE"
 
 
@@ -71,7 +75,9 @@ def test_a_fixed_amount_never_takes_more_than_the_line() -> None:
 
     (mug,) = line_discounts([MUGS], [huge], "USD", 2)
 
-    assert mug is not None and mug.amount_minor == MUGS.total_minor
+    assert mug is not None
+
+    assert mug.amount_minor == MUGS.total_minor
 
 
 def test_the_minimum_quantity_counts_every_unit_of_the_promotions_skus() -> None:
@@ -84,8 +90,10 @@ def test_the_minimum_quantity_counts_every_unit_of_the_promotions_skus() -> None
 
     mug, tee = line_discounts([MUGS, TEES], [mix_and_match, needs_ten], "USD", 2)
 
-    assert mug is not None and mug.promotion_id == "1" and mug.amount_minor == 500
-    assert tee is not None and tee.promotion_id == "1" and tee.amount_minor == 1000  # 999.5 -> 1000
+    assert mug is not None
+    assert tee is not None
+    assert (mug.promotion_id, mug.amount_minor) == ("1", 500)
+    assert (tee.promotion_id, tee.amount_minor) == ("1", 1000)  # 999.5 -> 1000, half to even
     assert "9 units reached the minimum of 9" in mug.reason
 
 
@@ -99,7 +107,9 @@ def test_the_minimum_subtotal_counts_the_eligible_lines_before_discounts() -> No
 
     (mug,) = line_discounts([MUGS], [over_fifty, over_fifty_one], "USD", 2)
 
-    assert mug is not None and mug.promotion_id == "1"
+    assert mug is not None
+
+    assert mug.promotion_id == "1"
 
 
 def test_a_line_gets_only_the_sku_promotion_that_takes_the_most_off() -> None:
@@ -108,7 +118,9 @@ def test_a_line_gets_only_the_sku_promotion_that_takes_the_most_off() -> None:
 
     (mug,) = line_discounts([MUGS], [ten_percent, two_each], "USD", 2)
 
-    assert mug is not None and (mug.promotion_id, mug.amount_minor) == ("2", 800)
+    assert mug is not None
+
+    assert (mug.promotion_id, mug.amount_minor) == ("2", 800)
 
 
 def test_between_equal_discounts_the_older_promotion_wins() -> None:
@@ -119,7 +131,9 @@ def test_between_equal_discounts_the_older_promotion_wins() -> None:
 
     (mug,) = line_discounts([MUGS], [newer, older], "USD", 2)
 
-    assert mug is not None and mug.promotion_id == "2"
+    assert mug is not None
+
+    assert mug.promotion_id == "2"
 
 
 def test_the_cart_gets_the_cart_promotion_that_takes_the_most_off() -> None:
@@ -147,7 +161,9 @@ def test_a_cart_minimum_subtotal_is_checked_after_line_discounts() -> None:
 def test_a_fixed_cart_discount_never_takes_more_than_the_cart() -> None:
     applied = cart_discount(1, 300, [promotion("1", CART, amount_off_minor=1000)], "USD", 2)
 
-    assert applied is not None and applied.amount_minor == 300
+    assert applied is not None
+
+    assert applied.amount_minor == 300
 
 
 def test_percentages_print_without_trailing_zeros() -> None:
@@ -155,7 +171,9 @@ def test_percentages_print_without_trailing_zeros() -> None:
         [MUGS], [promotion("1", SKUS, skus=("MUG",), basis_points_off=1250)], "USD", 2
     )
 
-    assert mug is not None and mug.reason == "12.5 % off of MUG"
+    assert mug is not None
+
+    assert mug.reason == "12.5 % off of MUG"
 
 
 def valid_terms(**changes: object) -> PromotionTerms:
