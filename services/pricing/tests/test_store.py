@@ -1,0 +1,243 @@
+"""The store on SQLite and PostgreSQL: history kept, the in-effect rule in SQL, one row
+per request id even under concurrent retries, quotes read back exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stockroom.common.database import create_engine, migrate
+from stockroom.common.errors import InvalidArgument
+from stockroom.pricing import app
+from stockroom.pricing.domain.discounts import AppliedDiscount
+from stockroom.pricing.domain.prices import PriceListScope, PriceVersion
+from stockroom.pricing.domain.promotions import PromotionTarget, PromotionTerms
+from stockroom.pricing.domain.quotes import CartLine, Quote, StockCheck, price_cart
+from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
+from stockroom.pricing.store.prices import PriceStore
+from stockroom.pricing.store.promotions import PromotionStore
+from stockroom.pricing.store.quotes import QuoteStore
+from stockroom.pricing.tables import prices, promotions, quotes
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+USD = PriceListScope("USD")
+REQUEST_ID = "0b5c1f0e-8a55-4f55-9d1e-6b8f6f2a9d11"
+
+
+def at(days: float) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await migrate(app.MIGRATIONS, database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def record(
+    store: PriceStore,
+    sku: str,
+    unit_minor: int,
+    valid_from: datetime,
+    valid_until: datetime | None = None,
+    scope: PriceListScope = USD,
+) -> PriceVersion:
+    return await store.record(
+        sku, scope, PriceSchedule.per_unit(unit_minor), (valid_from, valid_until), valid_from
+    )
+
+
+def unit_price(versions: dict[str, PriceVersion], sku: str) -> int | None:
+    version = versions.get(sku)
+    return None if version is None else version.schedule.unit_amount_minor
+
+
+async def test_later_versions_replace_and_windowed_versions_overlay(engine: AsyncEngine) -> None:
+    store = PriceStore(engine)
+    await record(store, "MUG", 1000, at(0))
+    await record(store, "MUG", 800, at(10), at(20))  # a sale
+    await record(store, "MUG", 1200, at(15))  # a price rise during the sale
+    await record(store, "MUG", 700, at(30), at(31))
+
+    async def price(days: float) -> int | None:
+        return unit_price(await store.in_effect(["MUG"], USD, at(days)), "MUG")
+
+    assert await price(-1) is None
+    assert await price(5) == 1000
+    assert await price(10) == 800
+    assert await price(15) == 1200  # later valid_from wins over the sale
+    assert await price(25) == 1200
+    assert await price(30) == 700
+    assert await price(31) == 1200  # the window ends, the rise shows again
+
+
+async def test_a_correction_with_the_same_valid_from_wins_and_history_keeps_both(
+    engine: AsyncEngine,
+) -> None:
+    store = PriceStore(engine)
+    first = await record(store, "MUG", 1000, at(1))
+    second = await record(store, "MUG", 999, at(1))
+
+    in_effect = await store.in_effect(["MUG"], USD, at(2))
+    history = await store.history("MUG", "USD", 0, 10)
+
+    assert in_effect["MUG"].price_id == second.price_id
+    assert [v.price_id for v in history] == [first.price_id, second.price_id]
+
+
+async def test_the_most_specific_price_list_with_a_price_wins(engine: AsyncEngine) -> None:
+    store = PriceStore(engine)
+    await record(store, "MUG", 1000, at(0))
+    await record(store, "TEE", 2000, at(0))
+    await record(store, "MUG", 950, at(0), scope=PriceListScope("USD", channel="web"))
+    await record(store, "MUG", 900, at(0), scope=PriceListScope("USD", customer_group="b2b"))
+    await record(store, "TEE", 1900, at(0), scope=PriceListScope("USD", channel="web"))
+    await record(store, "TEE", 5, at(0), scope=PriceListScope("EUR", channel="web"))
+
+    web_b2b = await store.in_effect(["MUG", "TEE"], PriceListScope("USD", "web", "b2b"), at(1))
+    web = await store.in_effect(["MUG", "TEE"], PriceListScope("USD", "web"), at(1))
+    shop = await store.in_effect(["MUG", "TEE"], PriceListScope("USD", "shop"), at(1))
+
+    assert (unit_price(web_b2b, "MUG"), unit_price(web_b2b, "TEE")) == (900, 1900)
+    assert (unit_price(web, "MUG"), unit_price(web, "TEE")) == (950, 1900)
+    assert (unit_price(shop, "MUG"), unit_price(shop, "TEE")) == (1000, 2000)
+
+
+async def test_tiers_survive_the_round_trip(engine: AsyncEngine) -> None:
+    store = PriceStore(engine)
+    schedule = PriceSchedule((Tier(10, 500, 100), Tier(None, 400)), TiersMode.GRADUATED)
+
+    recorded = await store.record("MUG", USD, schedule, (at(0), None), at(0))
+    found = await store.in_effect(["MUG"], USD, at(1))
+
+    assert found["MUG"] == recorded
+    assert found["MUG"].schedule == schedule
+
+
+async def test_history_pages_in_recording_order(engine: AsyncEngine) -> None:
+    store = PriceStore(engine)
+    for cents in range(5):
+        await record(store, "MUG", cents, at(cents))
+
+    first = await store.history("MUG", "", 0, 3)
+    rest = await store.history("MUG", "", int(first[-1].price_id), 3)
+
+    assert [v.schedule.unit_amount_minor for v in first + rest] == [0, 1, 2, 3, 4]
+
+
+async def test_concurrent_retries_of_one_request_record_one_price(engine: AsyncEngine) -> None:
+    store = PriceStore(engine)
+    schedule = PriceSchedule.per_unit(1250)
+
+    recorded = await asyncio.gather(
+        *(
+            store.record("MUG", USD, schedule, (at(0), None), at(0), REQUEST_ID, "digest")
+            for _ in range(8)
+        )
+    )
+
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(func.count()).select_from(prices))).scalar_one()
+    assert rows == 1
+    assert {v.price_id for v in recorded} == {recorded[0].price_id}
+
+
+async def test_a_request_id_reused_for_another_request_is_refused(engine: AsyncEngine) -> None:
+    store = PriceStore(engine)
+    schedule = PriceSchedule.per_unit(1250)
+    await store.record("MUG", USD, schedule, (at(0), None), at(0), REQUEST_ID, "digest")
+
+    with pytest.raises(InvalidArgument) as raised:
+        await store.record("TEE", USD, schedule, (at(0), None), at(0), REQUEST_ID, "other")
+
+    assert raised.value.reason == "REQUEST_ID_REUSED"
+    assert raised.value.field_violations[0].field == "request_id"
+
+
+def promotion_terms(target: PromotionTarget, skus: frozenset[str], currency: str) -> PromotionTerms:
+    return PromotionTerms("promo", currency, target, skus, 1000, None)
+
+
+async def test_a_cart_sees_the_promotions_in_effect_for_its_currency_and_skus(
+    engine: AsyncEngine,
+) -> None:
+    store = PromotionStore(engine)
+    mugs = await store.create(
+        promotion_terms(PromotionTarget.SKUS, frozenset({"MUG", "BOWL"}), "USD"), at(0), at(0)
+    )
+    cart = await store.create(promotion_terms(PromotionTarget.CART, frozenset(), ""), at(0), at(0))
+    await store.create(
+        promotion_terms(PromotionTarget.SKUS, frozenset({"HAT"}), "USD"), at(0), at(0)
+    )
+    await store.create(promotion_terms(PromotionTarget.CART, frozenset(), "EUR"), at(0), at(0))
+    later = promotion_terms(PromotionTarget.CART, frozenset(), "USD")
+    await store.create(later, at(5), at(0))
+
+    found = await store.for_cart("USD", ["MUG", "TEE"], at(1))
+
+    assert [p.promotion_id for p in found] == [mugs.promotion_id, cart.promotion_id]
+    assert found[0].terms.skus == {"MUG"}  # cut down to the cart's SKUs
+    assert (await store.get(int(mugs.promotion_id))) == mugs
+
+
+async def test_concurrent_retries_of_one_create_make_one_promotion(engine: AsyncEngine) -> None:
+    store = PromotionStore(engine)
+    terms = promotion_terms(PromotionTarget.SKUS, frozenset({"MUG"}), "USD")
+
+    created = await asyncio.gather(
+        *(store.create(terms, at(0), at(0), REQUEST_ID, "digest") for _ in range(6))
+    )
+
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(func.count()).select_from(promotions))).scalar_one()
+    assert rows == 1
+    assert all(p == created[0] for p in created)
+    assert created[0].terms.skus == {"MUG"}
+
+
+def a_quote(quote_id: str, stock: StockCheck) -> Quote:
+    version = PriceVersion("1", "MUG", USD, PriceSchedule.per_unit(1250), T0, None, T0)
+    priced = price_cart([CartLine("MUG", 3)], {"MUG": version}, [], "USD")
+    discount = AppliedDiscount("9", "Nine", PromotionTarget.CART, 100, "why")
+    discounted = replace(
+        priced,
+        lines=tuple(replace(line, discounts=(discount,)) for line in priced.lines),
+        cart_discounts=(discount,),
+    )
+    return Quote(quote_id, USD, T0, T0, at(1), discounted, stock)
+
+
+async def test_a_quote_reads_back_exactly_as_it_was_kept(engine: AsyncEngine) -> None:
+    store = QuoteStore(engine)
+    kept = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a00", StockCheck({"MUG": 2}))
+    unknown = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a01", StockCheck.unknown("X", "why"))
+
+    await store.save(kept)
+    await store.save(unknown)
+
+    assert await store.get(kept.quote_id) == kept
+    assert await store.get(unknown.quote_id) == unknown
+    assert await store.get("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a02") is None
+
+
+async def test_a_retried_quote_returns_the_first_one(engine: AsyncEngine) -> None:
+    store = QuoteStore(engine)
+    first = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a00", StockCheck({"MUG": 2}))
+    second = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a01", StockCheck({"MUG": 9}))
+
+    kept = await asyncio.gather(
+        store.save(first, REQUEST_ID, "digest"), store.save(second, REQUEST_ID, "digest")
+    )
+
+    assert kept[0] == kept[1]
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(func.count()).select_from(quotes))).scalar_one()
+    assert rows == 1
