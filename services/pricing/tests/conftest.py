@@ -1,0 +1,74 @@
+"""Real servers on loopback for the pricing tests: an inventory and a pricing server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from stockroom.common.client import connect
+from stockroom.common.config import ServerConfig
+from stockroom.common.database import migrate
+from stockroom.common.server import GrpcServer
+from stockroom.common.testing.servers import serving
+from stockroom.inventory import app as inventory_app
+from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from stockroom.pricing import app as pricing_app
+from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    PricingFactory = Callable[..., AbstractAsyncContextManager[pb_grpc.PricingServiceAsyncStub]]
+
+
+@pytest.fixture
+async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
+    """A real inventory server holding 2 MUG and 40 TEE."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
+    await migrate(inventory_app.MIGRATIONS, url)
+    config = ServerConfig(service_name="inventory", port=0, database_url=url)
+    async with serving(inventory_app.build_server(config)) as address, connect(address) as channel:
+        stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+        for sku, quantity in (("MUG", 2), ("TEE", 40)):
+            await stub.ReceiveStock(
+                inventory_pb2.ReceiveStockRequest(sku=sku, location_id="WH-1", quantity=quantity)
+            )
+        yield address
+
+
+def build_pricing(
+    database_url: str, inventory_target: str, **settings: float
+) -> Awaitable[GrpcServer]:
+    async def build() -> GrpcServer:
+        await migrate(pricing_app.MIGRATIONS, database_url)
+        server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
+        config = pricing_app.PricingConfig(server, inventory_target, **settings)
+        return await pricing_app.build_server(config)
+
+    return build()
+
+
+@pytest.fixture
+def pricing_for(database_url: str) -> PricingFactory:
+    """Starts a pricing server that asks ``inventory_target``, with optional settings."""
+
+    @asynccontextmanager
+    async def start(
+        inventory_target: str, **settings: float
+    ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
+        server = build_pricing(database_url, inventory_target, **settings)
+        async with serving(server) as address, connect(address) as channel:
+            yield pb_grpc.PricingServiceStub(channel)
+
+    return start
+
+
+@pytest.fixture
+async def pricing(
+    pricing_for: PricingFactory, inventory_target: str
+) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
+    """A pricing server asking the real inventory server."""
+    async with pricing_for(inventory_target) as stub:
+        yield stub
