@@ -1,0 +1,195 @@
+"""A quote never fails because inventory is slow, down or refusing: it arrives within
+the caller's deadline with availability UNKNOWN and the reason. Real gRPC servers on
+loopback play a missing, a slow and a failing inventory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from google.type import money_pb2
+
+from stockroom.common.config import ServerConfig
+from stockroom.common.errors import (
+    FieldViolation,
+    InvalidArgument,
+    ResourceExhausted,
+    StockroomError,
+    Unavailable,
+)
+from stockroom.common.server import GrpcServer, ServiceRegistration
+from stockroom.common.testing.servers import serving
+from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from stockroom.pricing.v1 import pricing_pb2 as pb
+from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
+
+INVENTORY_SERVICE = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
+CART = pb.QuoteRequest(currency_code="USD", lines=[pb.CartLine(sku="MUG", quantity=2)])
+
+
+class FakeInventory(inventory_pb2_grpc.InventoryServiceServicer):
+    """Answers CheckAvailability after ``delay_s``, or fails with ``error``."""
+
+    def __init__(self, delay_s: float = 0.0, error: StockroomError | None = None) -> None:
+        self.delay_s = delay_s
+        self.error = error
+        self.calls = 0
+
+    async def CheckAvailability(
+        self, request: inventory_pb2.CheckAvailabilityRequest, context: Any
+    ) -> inventory_pb2.CheckAvailabilityResponse:
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        if self.error is not None:
+            raise self.error
+        return inventory_pb2.CheckAvailabilityResponse(
+            lines=[
+                inventory_pb2.LineAvailability(
+                    sku=line.sku, requested=line.quantity, available=100, satisfiable=True
+                )
+                for line in request.lines
+            ]
+        )
+
+
+@asynccontextmanager
+async def inventory(fake: FakeInventory) -> AsyncIterator[str]:
+    server = GrpcServer(
+        ServerConfig(service_name="inventory", port=0),
+        [
+            ServiceRegistration(
+                INVENTORY_SERVICE,
+                lambda s: inventory_pb2_grpc.add_InventoryServiceServicer_to_server(fake, s),
+            )
+        ],
+    )
+    async with serving(server) as address:
+        yield address
+
+
+@asynccontextmanager
+async def priced_mug(
+    pricing_for: Callable[..., Any], target: str, **settings: float
+) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
+    async with pricing_for(target, **settings) as stub:
+        price = money_pb2.Money(currency_code="USD", units=12, nanos=500_000_000)
+        await stub.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=price))
+        yield stub
+
+
+async def test_a_quote_without_inventory_still_prices_within_the_deadline(
+    pricing_for: Callable[..., Any], unused_tcp_port: int
+) -> None:
+    async with priced_mug(pricing_for, f"127.0.0.1:{unused_tcp_port}") as pricing:
+        quote = await pricing.Quote(CART, timeout=2.0)
+
+    assert quote.total.units == 25
+    assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
+    assert quote.availability_reason == "UNAVAILABLE"
+    assert "UNAVAILABLE" in quote.availability_note
+
+
+async def test_a_slow_inventory_is_cut_off_by_the_callers_deadline(
+    pricing_for: Callable[..., Any],
+) -> None:
+    slow = FakeInventory(delay_s=30.0)
+    async with (
+        inventory(slow) as target,
+        # Pricing would wait 20 s on its own: only the caller's deadline can cut it short.
+        priced_mug(pricing_for, target, availability_max_wait_s=20.0) as pricing,
+    ):
+        # Quote raises DEADLINE_EXCEEDED if the answer misses the caller's 1 s deadline.
+        quote = await pricing.Quote(CART, timeout=1.0)
+
+    assert slow.calls == 1
+    assert quote.total.units == 25
+    assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
+    assert quote.availability_reason == "DEADLINE_EXCEEDED"
+
+
+async def test_without_a_caller_deadline_pricing_waits_its_configured_time(
+    pricing_for: Callable[..., Any],
+) -> None:
+    slow = FakeInventory(delay_s=30.0)
+    async with (
+        inventory(slow) as target,
+        priced_mug(pricing_for, target, availability_max_wait_s=0.3) as pricing,
+    ):
+        quote = await pricing.Quote(CART)
+
+    assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
+    assert quote.availability_reason == "DEADLINE_EXCEEDED"
+
+
+async def test_a_deadline_too_short_for_inventory_skips_asking_it(
+    pricing_for: Callable[..., Any],
+) -> None:
+    fake = FakeInventory()
+    async with (
+        inventory(fake) as target,
+        priced_mug(pricing_for, target, availability_reserve_s=5.0) as pricing,
+    ):
+        quote = await pricing.Quote(CART, timeout=2.0)
+
+    assert fake.calls == 0
+    assert quote.availability_reason == "DEADLINE_TOO_SHORT"
+    assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (Unavailable("breaker open", reason="CIRCUIT_OPEN"), "CIRCUIT_OPEN"),
+        (Unavailable("inventory is draining"), "UNAVAILABLE"),
+        (ResourceExhausted("shedding load", retry_after_s=1.0), "RESOURCE_EXHAUSTED"),
+    ],
+)
+async def test_inventory_failures_leave_availability_unknown_with_the_reason(
+    pricing_for: Callable[..., Any], error: StockroomError, reason: str
+) -> None:
+    async with (
+        inventory(FakeInventory(error=error)) as target,
+        priced_mug(pricing_for, target) as pricing,
+    ):
+        quote = await pricing.Quote(CART, timeout=2.0)
+
+    assert quote.availability_reason == reason
+    assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
+    assert quote.total.units == 25
+
+
+async def test_a_cart_inventory_rejects_is_the_callers_error_not_unknown(
+    pricing_for: Callable[..., Any],
+) -> None:
+    rejection = InvalidArgument(
+        "bad sku",
+        reason="INVALID_REQUEST",
+        field_violations=[FieldViolation("lines[0].sku", "not a SKU we know how to read")],
+    )
+    async with (
+        inventory(FakeInventory(error=rejection)) as target,
+        priced_mug(pricing_for, target) as pricing,
+    ):
+        with pytest.raises(InvalidArgument) as raised:
+            await pricing.Quote(CART, timeout=2.0)
+
+    assert raised.value.reason == "INVENTORY_REJECTED_CART"
+    assert raised.value.metadata["inventory_reason"] == "INVALID_REQUEST"
+    assert [v.field for v in raised.value.field_violations] == ["lines[0].sku"]
+
+
+async def test_a_healthy_inventory_answers_inside_the_quote(
+    pricing_for: Callable[..., Any],
+) -> None:
+    async with (
+        inventory(FakeInventory(delay_s=0.05)) as target,
+        priced_mug(pricing_for, target) as pricing,
+    ):
+        quote = await pricing.Quote(CART, timeout=2.0)
+
+    assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK
+    assert quote.lines[0].available_quantity == 100
+    assert quote.availability_reason == ""
