@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import grpc
 import pytest
 from google.type import money_pb2
 
@@ -22,7 +23,7 @@ from stockroom.common.errors import (
 )
 from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.common.testing.servers import serving
-from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from stockroom.inventory.v1 import inventory_pb2
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
@@ -30,8 +31,12 @@ INVENTORY_SERVICE = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"
 CART = pb.QuoteRequest(currency_code="USD", lines=[pb.CartLine(sku="MUG", quantity=2)])
 
 
-class FakeInventory(inventory_pb2_grpc.InventoryServiceServicer):
-    """Answers CheckAvailability after ``delay_s``, or fails with ``error``."""
+class FakeInventory:
+    """Inventory's CheckAvailability, answering after ``delay_s`` or failing with ``error``.
+
+    Served as a generic handler on inventory's own method path, so it stays a
+    faithful stand-in however many other methods InventoryService grows.
+    """
 
     def __init__(self, delay_s: float = 0.0, error: StockroomError | None = None) -> None:
         self.delay_s = delay_s
@@ -55,16 +60,22 @@ class FakeInventory(inventory_pb2_grpc.InventoryServiceServicer):
         )
 
 
+def add_check_availability(fake: FakeInventory, server: grpc.aio.Server) -> None:
+    handler = grpc.unary_unary_rpc_method_handler(
+        fake.CheckAvailability,
+        request_deserializer=inventory_pb2.CheckAvailabilityRequest.FromString,
+        response_serializer=inventory_pb2.CheckAvailabilityResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(INVENTORY_SERVICE, {"CheckAvailability": handler}),)
+    )
+
+
 @asynccontextmanager
 async def inventory(fake: FakeInventory) -> AsyncIterator[str]:
     server = GrpcServer(
         ServerConfig(service_name="inventory", port=0),
-        [
-            ServiceRegistration(
-                INVENTORY_SERVICE,
-                lambda s: inventory_pb2_grpc.add_InventoryServiceServicer_to_server(fake, s),
-            )
-        ],
+        [ServiceRegistration(INVENTORY_SERVICE, lambda s: add_check_availability(fake, s))],
     )
     async with serving(server) as address:
         yield address
