@@ -9,7 +9,9 @@ Which version applies at moment ``t``, within one price list: among the
 versions whose window contains ``t``, the one with the latest ``valid_from``;
 on a tie, the one recorded last. So a new open-ended version replaces the
 old one from its ``valid_from`` on, and a windowed version (a sale) overlays
-whatever applied before and uncovers it again when it ends.
+whatever applied before and uncovers it again when it ends. The store applies
+this rule in SQL (one window function), so history of any length stays one
+query.
 
 Which list applies: the most specific list with a version in effect, in the
 order of ``PriceListScope.fallbacks``.
@@ -63,9 +65,6 @@ class PriceVersion:
     valid_from: datetime
     valid_until: datetime | None
     recorded_at: datetime
-
-    def in_effect_at(self, moment: datetime) -> bool:
-        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 A promotion applies to a cart when it is in effect at the quote's moment
 (``[valid_from, valid_until)``), is in the quote's currency (or in every
 currency) and its eligible lines meet its minimums. Eligible lines are the
-lines of its SKUs (target SKUS) or every line (target CART).
+lines of its SKUs (target SKUS) or every line (target CART). The store
+selects the promotions in effect and in the currency; ``discounts`` checks
+the minimums.
 
 How promotions combine (``stockroom.pricing.domain.discounts`` applies it):
 each line gets at most one SKU promotion, the one that takes the most off
@@ -64,13 +66,6 @@ class Promotion:
     terms: PromotionTerms
     valid_from: datetime
     created_at: datetime
-
-    @property
-    def valid_until(self) -> datetime | None:
-        return self.terms.valid_until
-
-    def in_effect_at(self, moment: datetime) -> bool:
-        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
 
     def applies_in(self, currency_code: str) -> bool:
         return self.terms.currency_code in ("", currency_code)
