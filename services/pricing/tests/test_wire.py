@@ -69,3 +69,23 @@ def test_an_amount_in_another_currency_is_a_mismatch() -> None:
     assert [(v.field, v.reason) for v in problems.violations] == [
         ("fee.currency_code", "CURRENCY_MISMATCH")
     ]
+
+
+@given(
+    st.sampled_from([*CURRENCIES, "XAU", "usd", ""]),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(-(2**31), 2**31 - 1),
+)
+def test_any_money_is_either_taken_exactly_or_refused_with_a_reason(
+    currency_code: str, units: int, nanos: int
+) -> None:
+    money = money_pb2.Money(currency_code=currency_code, units=units, nanos=nanos)
+    problems = FieldErrors()
+
+    amount = amount_minor(problems, "price", money)
+
+    if amount is None:
+        assert len(problems.violations) == 1
+    else:
+        assert problems.violations == []
+        assert to_money(amount, currency_code) == money

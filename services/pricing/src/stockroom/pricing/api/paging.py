@@ -11,6 +11,7 @@ from stockroom.pricing.domain.validation import new_problems, raise_if_any
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 TOKEN_PREFIX = "after:"
+MAX_ROW_ID = 2**63  # ids are BIGINTs
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ def parse_page(page_size: int, page_token: str) -> Page:
             if not decoded.startswith(TOKEN_PREFIX):
                 raise ValueError(decoded)
             after_id = int(decoded.removeprefix(TOKEN_PREFIX))
+            if not 0 <= after_id < MAX_ROW_ID:
+                raise ValueError(decoded)
         except (ValueError, UnicodeDecodeError, binascii.Error):
             problems.add("page_token", "is not a token this service gave out", "MALFORMED")
     raise_if_any(problems)
