@@ -38,9 +38,12 @@ class FakeInventory:
     faithful stand-in however many other methods InventoryService grows.
     """
 
-    def __init__(self, delay_s: float = 0.0, error: StockroomError | None = None) -> None:
+    def __init__(
+        self, delay_s: float = 0.0, error: StockroomError | None = None, failures: int = -1
+    ) -> None:
         self.delay_s = delay_s
         self.error = error
+        self.failures = failures  # how many calls ``error`` fails; -1 means all of them
         self.calls = 0
 
     async def CheckAvailability(
@@ -48,7 +51,7 @@ class FakeInventory:
     ) -> inventory_pb2.CheckAvailabilityResponse:
         self.calls += 1
         await asyncio.sleep(self.delay_s)
-        if self.error is not None:
+        if self.error is not None and (self.failures < 0 or self.calls <= self.failures):
             raise self.error
         return inventory_pb2.CheckAvailabilityResponse(
             lines=[
@@ -203,4 +206,16 @@ async def test_a_healthy_inventory_answers_inside_the_quote(
 
     assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK
     assert quote.lines[0].available_quantity == 100
+    assert quote.availability_reason == ""
+
+
+async def test_a_passing_inventory_outage_is_retried_inside_the_quote(
+    pricing_for: Callable[..., Any],
+) -> None:
+    flaky = FakeInventory(error=Unavailable("restarting"), failures=1)
+    async with inventory(flaky) as target, priced_mug(pricing_for, target) as pricing:
+        quote = await pricing.Quote(CART, timeout=2.0)
+
+    assert flaky.calls == 2
+    assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK
     assert quote.availability_reason == ""
