@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +22,10 @@ from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
 
+def uid() -> str:
+    return str(uuid.uuid4())
+
+
 async def start_pricing(database_url: str, inventory_target: str) -> GrpcServer:
     await migrate(pricing_app.MIGRATIONS, database_url)
     server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
@@ -34,8 +39,21 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
     async with serving(inventory_app.build_server(config)) as address, connect(address) as channel:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+        await stub.CreateItem(
+            inventory_pb2.CreateItemRequest(item=inventory_pb2.Item(sku="MUG"), request_id=uid())
+        )
+        await stub.CreateLocation(
+            inventory_pb2.CreateLocationRequest(
+                location=inventory_pb2.Location(
+                    location_id="WH-1", kind=inventory_pb2.LOCATION_KIND_WAREHOUSE
+                ),
+                request_id=uid(),
+            )
+        )
         await stub.ReceiveStock(
-            inventory_pb2.ReceiveStockRequest(sku="MUG", location_id="WH-1", quantity=2)
+            inventory_pb2.ReceiveStockRequest(
+                sku="MUG", location_id="WH-1", quantity=2, request_id=uid()
+            )
         )
         yield address
 

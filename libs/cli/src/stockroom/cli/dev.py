@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import uuid
 from pathlib import Path
 
 from google.type import money_pb2
@@ -94,6 +95,23 @@ async def demo(inventory_address: str, pricing_address: str) -> None:
     ):
         inventory = inventory_pb2_grpc.InventoryServiceStub(inventory_channel)
         pricing = pricing_pb2_grpc.PricingServiceStub(pricing_channel)
+        for sku in ("MUG", "TEE"):
+            await inventory.CreateItem(
+                inventory_pb2.CreateItemRequest(
+                    item=inventory_pb2.Item(sku=sku), request_id=str(uuid.uuid4())
+                ),
+                timeout=5,
+            )
+        for location in ("WH-1", "WH-2"):
+            await inventory.CreateLocation(
+                inventory_pb2.CreateLocationRequest(
+                    location=inventory_pb2.Location(
+                        location_id=location, kind=inventory_pb2.LOCATION_KIND_WAREHOUSE
+                    ),
+                    request_id=str(uuid.uuid4()),
+                ),
+                timeout=5,
+            )
         for sku, location, quantity in (
             ("MUG", "WH-1", 40),
             ("MUG", "WH-2", 10),
@@ -101,7 +119,11 @@ async def demo(inventory_address: str, pricing_address: str) -> None:
         ):
             await inventory.ReceiveStock(
                 inventory_pb2.ReceiveStockRequest(
-                    sku=sku, location_id=location, quantity=quantity, reference="demo"
+                    sku=sku,
+                    location_id=location,
+                    quantity=quantity,
+                    reference="demo",
+                    request_id=str(uuid.uuid4()),
                 ),
                 timeout=5,
             )

@@ -1,7 +1,11 @@
-"""Wiring for the inventory service: config, database, servicer, server. The entry point."""
+"""Wiring for the inventory service: config, database, stores, servicer, background jobs,
+server. The entry point."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from stockroom.common.config import ServerConfig
@@ -9,8 +13,15 @@ from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
 from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.inventory.api import InventoryServicer
-from stockroom.inventory.store import InventoryStore
+from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
+from stockroom.inventory.store.catalog import CatalogStore
+from stockroom.inventory.store.clock import Clock, utc_now
+from stockroom.inventory.store.history import LedgerHistory
+from stockroom.inventory.store.reservations import ReservationStore
+from stockroom.inventory.store.stock import StockStore
+from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from stockroom.inventory.watch import LedgerTail
 
 SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,14 +31,55 @@ DEFAULTS: dict[str, object] = {
 }
 
 
+@dataclass(frozen=True)
+class InventorySettings:
+    """Settings of the inventory's own jobs (``INVENTORY_SWEEP_INTERVAL_S``, ...)."""
+
+    # How often each replica looks for expired reservations; expiry is at most this late.
+    sweep_interval_s: float = 1.0
+    # How often the ledger tail looks for commits made by other replicas.
+    watch_poll_interval_s: float = 0.2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InventorySettings:
+        source = os.environ if env is None else env
+        return cls(
+            sweep_interval_s=float(source.get("INVENTORY_SWEEP_INTERVAL_S", cls.sweep_interval_s)),
+            watch_poll_interval_s=float(
+                source.get("INVENTORY_WATCH_POLL_INTERVAL_S", cls.watch_poll_interval_s)
+            ),
+        )
+
+
 def load_config() -> ServerConfig:
     return ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS)
 
 
-async def build_server(config: ServerConfig) -> GrpcServer:
+async def build_server(
+    config: ServerConfig,
+    settings: InventorySettings | None = None,
+    clock: Clock = utc_now,
+) -> GrpcServer:
     """Everything a running inventory server depends on, on one screen."""
+    settings = settings or InventorySettings.from_env()
     engine = create_engine(config.database_url)
-    servicer = InventoryServicer(InventoryStore(engine))
+    transactions = Transactions(engine)
+    history = LedgerHistory(transactions)
+    tail = LedgerTail(history, settings.watch_poll_interval_s)
+    reservations = ReservationStore(transactions, clock, on_commit=tail.nudge)
+    servicer = InventoryServicer(
+        CatalogStore(transactions, clock),
+        StockStore(transactions, clock, on_commit=tail.nudge),
+        reservations,
+        history,
+        tail,
+    )
+    jobs = BackgroundJobs()
+    jobs.start("ledger-tail", tail.run)
+    jobs.start(
+        "expiry-sweeper",
+        lambda: sweep_expired_reservations(reservations, settings.sweep_interval_s),
+    )
     return GrpcServer(
         config,
         [
@@ -39,7 +91,7 @@ async def build_server(config: ServerConfig) -> GrpcServer:
             )
         ],
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[engine.dispose],
+        on_stop=[jobs.stop, engine.dispose],
     )
 
 

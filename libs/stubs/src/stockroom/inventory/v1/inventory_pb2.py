@@ -22,27 +22,117 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&stockroom/inventory/v1/inventory.proto\x12\x16stockroom.inventory.v1\"1\n\x10\x41vailabilityLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"S\n\x18\x43heckAvailabilityRequest\x12\x37\n\x05lines\x18\x01 \x03(\x0b\x32(.stockroom.inventory.v1.AvailabilityLine\"Z\n\x10LineAvailability\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x11\n\trequested\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12\x13\n\x0bsatisfiable\x18\x04 \x01(\x08\"T\n\x19\x43heckAvailabilityResponse\x12\x37\n\x05lines\x18\x01 \x03(\x0b\x32(.stockroom.inventory.v1.LineAvailability\"\\\n\x13ReceiveStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\"\'\n\x14ReceiveStockResponse\x12\x0f\n\x07on_hand\x18\x01 \x01(\x03\x32\xf7\x01\n\x10InventoryService\x12i\n\x0cReceiveStock\x12+.stockroom.inventory.v1.ReceiveStockRequest\x1a,.stockroom.inventory.v1.ReceiveStockResponse\x12x\n\x11\x43heckAvailability\x12\x30.stockroom.inventory.v1.CheckAvailabilityRequest\x1a\x31.stockroom.inventory.v1.CheckAvailabilityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&stockroom/inventory/v1/inventory.proto\x12\x16stockroom.inventory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"1\n\x10\x41vailabilityLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"S\n\x18\x43heckAvailabilityRequest\x12\x37\n\x05lines\x18\x01 \x03(\x0b\x32(.stockroom.inventory.v1.AvailabilityLine\"Z\n\x10LineAvailability\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x11\n\trequested\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12\x13\n\x0bsatisfiable\x18\x04 \x01(\x08\"T\n\x19\x43heckAvailabilityResponse\x12\x37\n\x05lines\x18\x01 \x03(\x0b\x32(.stockroom.inventory.v1.LineAvailability\"\x80\x01\n\x13ReceiveStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12\x11\n\treference\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\x8e\x01\n\x14ReceiveStockResponse\x12\x0f\n\x07on_hand\x18\x01 \x01(\x03\x12\x31\n\x05level\x18\x02 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x32\n\x08movement\x18\x03 \x01(\x0b\x32 .stockroom.inventory.v1.Movement\"Z\n\x04Item\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x11\x43reateItemRequest\x12*\n\x04item\x18\x01 \x01(\x0b\x32\x1c.stockroom.inventory.v1.Item\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x1d\n\x0eGetItemRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"9\n\x10ListItemsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Y\n\x11ListItemsResponse\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.stockroom.inventory.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9a\x01\n\x08Location\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x32\n\x04kind\x18\x03 \x01(\x0e\x32$.stockroom.inventory.v1.LocationKind\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x15\x43reateLocationRequest\x12\x32\n\x08location\x18\x01 \x01(\x0b\x32 .stockroom.inventory.v1.Location\x12\x12\n\nrequest_id\x18\x02 \x01(\t\")\n\x12GetLocationRequest\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\"=\n\x14ListLocationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"e\n\x15ListLocationsResponse\x12\x33\n\tlocations\x18\x01 \x03(\x0b\x32 .stockroom.inventory.v1.Location\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x88\x01\n\nStockLevel\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x0f\n\x07on_hand\x18\x03 \x01(\x03\x12\x10\n\x08reserved\x18\x04 \x01(\x03\x12\x14\n\x0csafety_stock\x18\x05 \x01(\x03\x12\x11\n\tavailable\x18\x06 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x07 \x01(\t\"\x81\x01\n\x08SkuStock\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x32\n\x06levels\x18\x02 \x03(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x0f\n\x07on_hand\x18\x03 \x01(\x03\x12\x10\n\x08reserved\x18\x04 \x01(\x03\x12\x11\n\tavailable\x18\x05 \x01(\x03\"*\n\x1a\x42\x61tchGetStockLevelsRequest\x12\x0c\n\x04skus\x18\x01 \x03(\t\"M\n\x1b\x42\x61tchGetStockLevelsResponse\x12.\n\x04skus\x18\x01 \x03(\x0b\x32 .stockroom.inventory.v1.SkuStock\"q\n\x15SetSafetyStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x14\n\x0csafety_stock\x18\x03 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\x7f\n\x16SetSafetyStockResponse\x12\x31\n\x05level\x18\x01 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x32\n\x08movement\x18\x02 \x01(\x0b\x32 .stockroom.inventory.v1.Movement\"\xb2\x01\n\x12\x41\x64justStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x0f\n\x07on_hand\x18\x03 \x01(\x03\x12\x1d\n\x10\x65xpected_on_hand\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\treference\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\tB\x13\n\x11_expected_on_hand\"|\n\x13\x41\x64justStockResponse\x12\x31\n\x05level\x18\x01 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x32\n\x08movement\x18\x02 \x01(\x0b\x32 .stockroom.inventory.v1.Movement\"\x9e\x01\n\x14TransferStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x18\n\x10\x66rom_location_id\x18\x02 \x01(\t\x12\x16\n\x0eto_location_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\x03\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x11\n\treference\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\xba\x01\n\x15TransferStockResponse\x12\x36\n\nfrom_level\x18\x01 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x34\n\x08to_level\x18\x02 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x33\n\tmovements\x18\x03 \x03(\x0b\x32 .stockroom.inventory.v1.Movement\"\xd4\x02\n\x08Movement\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12\x13\n\x0blocation_id\x18\x03 \x01(\t\x12\x32\n\x04kind\x18\x04 \x01(\x0e\x32$.stockroom.inventory.v1.MovementKind\x12\x15\n\ron_hand_delta\x18\x05 \x01(\x03\x12\x16\n\x0ereserved_delta\x18\x06 \x01(\x03\x12\x31\n\x05level\x18\x07 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x11\n\treference\x18\t \x01(\t\x12\x16\n\x0ereservation_id\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x14ListMovementsRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x13\n\x0blocation_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x15ListMovementsResponse\x12\x33\n\tmovements\x18\x01 \x03(\x0b\x32 .stockroom.inventory.v1.Movement\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x10ReserveStockLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"\xb3\x01\n\x13ReserveStockRequest\x12\x37\n\x05lines\x18\x01 \x03(\x0b\x32(.stockroom.inventory.v1.ReserveStockLine\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\treference\x18\x03 \x01(\t\x12\x14\n\x0clocation_ids\x18\x04 \x03(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"3\n\nAllocation\x12\x13\n\x0blocation_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"i\n\x0fReservationLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x37\n\x0b\x61llocations\x18\x03 \x03(\x0b\x32\".stockroom.inventory.v1.Allocation\"\xbc\x02\n\x0bReservation\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x36\n\x05lines\x18\x02 \x03(\x0b\x32\'.stockroom.inventory.v1.ReservationLine\x12\x37\n\x05state\x18\x03 \x01(\x0e\x32(.stockroom.inventory.v1.ReservationState\x12\x11\n\treference\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\x15GetReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"Z\n\x19\x43onfirmReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"W\n\x19ReleaseReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"9\n\x11WatchStockRequest\x12\x0c\n\x04skus\x18\x01 \x03(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"I\n\x12WatchStockResponse\x12\x33\n\tmovements\x18\x01 \x03(\x0b\x32 .stockroom.inventory.v1.Movement\"@\n\x12\x43reateItemResponse\x12*\n\x04item\x18\x01 \x01(\x0b\x32\x1c.stockroom.inventory.v1.Item\"=\n\x0fGetItemResponse\x12*\n\x04item\x18\x01 \x01(\x0b\x32\x1c.stockroom.inventory.v1.Item\"L\n\x16\x43reateLocationResponse\x12\x32\n\x08location\x18\x01 \x01(\x0b\x32 .stockroom.inventory.v1.Location\"I\n\x13GetLocationResponse\x12\x32\n\x08location\x18\x01 \x01(\x0b\x32 .stockroom.inventory.v1.Location\"P\n\x14ReserveStockResponse\x12\x38\n\x0breservation\x18\x01 \x01(\x0b\x32#.stockroom.inventory.v1.Reservation\"R\n\x16GetReservationResponse\x12\x38\n\x0breservation\x18\x01 \x01(\x0b\x32#.stockroom.inventory.v1.Reservation\"V\n\x1a\x43onfirmReservationResponse\x12\x38\n\x0breservation\x18\x01 \x01(\x0b\x32#.stockroom.inventory.v1.Reservation\"V\n\x1aReleaseReservationResponse\x12\x38\n\x0breservation\x18\x01 \x01(\x0b\x32#.stockroom.inventory.v1.Reservation*c\n\x0cLocationKind\x12\x1d\n\x19LOCATION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17LOCATION_KIND_WAREHOUSE\x10\x01\x12\x17\n\x13LOCATION_KIND_STORE\x10\x02*\xb5\x02\n\x0cMovementKind\x12\x1d\n\x19MOVEMENT_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15MOVEMENT_KIND_RECEIPT\x10\x01\x12\x1c\n\x18MOVEMENT_KIND_ADJUSTMENT\x10\x02\x12\x1e\n\x1aMOVEMENT_KIND_TRANSFER_OUT\x10\x03\x12\x1d\n\x19MOVEMENT_KIND_TRANSFER_IN\x10\x04\x12\x1d\n\x19MOVEMENT_KIND_RESERVATION\x10\x05\x12\x1a\n\x16MOVEMENT_KIND_SHIPMENT\x10\x06\x12\x19\n\x15MOVEMENT_KIND_RELEASE\x10\x07\x12\x18\n\x14MOVEMENT_KIND_EXPIRY\x10\x08\x12\x1e\n\x1aMOVEMENT_KIND_SAFETY_STOCK\x10\t*\xb3\x01\n\x10ReservationState\x12!\n\x1dRESERVATION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18RESERVATION_STATE_ACTIVE\x10\x01\x12\x1f\n\x1bRESERVATION_STATE_CONFIRMED\x10\x02\x12\x1e\n\x1aRESERVATION_STATE_RELEASED\x10\x03\x12\x1d\n\x19RESERVATION_STATE_EXPIRED\x10\x04\x32\xd3\x0f\n\x10InventoryService\x12i\n\x0cReceiveStock\x12+.stockroom.inventory.v1.ReceiveStockRequest\x1a,.stockroom.inventory.v1.ReceiveStockResponse\x12x\n\x11\x43heckAvailability\x12\x30.stockroom.inventory.v1.CheckAvailabilityRequest\x1a\x31.stockroom.inventory.v1.CheckAvailabilityResponse\x12\x63\n\nCreateItem\x12).stockroom.inventory.v1.CreateItemRequest\x1a*.stockroom.inventory.v1.CreateItemResponse\x12Z\n\x07GetItem\x12&.stockroom.inventory.v1.GetItemRequest\x1a\'.stockroom.inventory.v1.GetItemResponse\x12`\n\tListItems\x12(.stockroom.inventory.v1.ListItemsRequest\x1a).stockroom.inventory.v1.ListItemsResponse\x12o\n\x0e\x43reateLocation\x12-.stockroom.inventory.v1.CreateLocationRequest\x1a..stockroom.inventory.v1.CreateLocationResponse\x12\x66\n\x0bGetLocation\x12*.stockroom.inventory.v1.GetLocationRequest\x1a+.stockroom.inventory.v1.GetLocationResponse\x12l\n\rListLocations\x12,.stockroom.inventory.v1.ListLocationsRequest\x1a-.stockroom.inventory.v1.ListLocationsResponse\x12~\n\x13\x42\x61tchGetStockLevels\x12\x32.stockroom.inventory.v1.BatchGetStockLevelsRequest\x1a\x33.stockroom.inventory.v1.BatchGetStockLevelsResponse\x12o\n\x0eSetSafetyStock\x12-.stockroom.inventory.v1.SetSafetyStockRequest\x1a..stockroom.inventory.v1.SetSafetyStockResponse\x12\x66\n\x0b\x41\x64justStock\x12*.stockroom.inventory.v1.AdjustStockRequest\x1a+.stockroom.inventory.v1.AdjustStockResponse\x12l\n\rTransferStock\x12,.stockroom.inventory.v1.TransferStockRequest\x1a-.stockroom.inventory.v1.TransferStockResponse\x12l\n\rListMovements\x12,.stockroom.inventory.v1.ListMovementsRequest\x1a-.stockroom.inventory.v1.ListMovementsResponse\x12i\n\x0cReserveStock\x12+.stockroom.inventory.v1.ReserveStockRequest\x1a,.stockroom.inventory.v1.ReserveStockResponse\x12o\n\x0eGetReservation\x12-.stockroom.inventory.v1.GetReservationRequest\x1a..stockroom.inventory.v1.GetReservationResponse\x12{\n\x12\x43onfirmReservation\x12\x31.stockroom.inventory.v1.ConfirmReservationRequest\x1a\x32.stockroom.inventory.v1.ConfirmReservationResponse\x12{\n\x12ReleaseReservation\x12\x31.stockroom.inventory.v1.ReleaseReservationRequest\x1a\x32.stockroom.inventory.v1.ReleaseReservationResponse\x12\x65\n\nWatchStock\x12).stockroom.inventory.v1.WatchStockRequest\x1a*.stockroom.inventory.v1.WatchStockResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stockroom.inventory.v1.inventory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AVAILABILITYLINE']._serialized_start=66
-  _globals['_AVAILABILITYLINE']._serialized_end=115
-  _globals['_CHECKAVAILABILITYREQUEST']._serialized_start=117
-  _globals['_CHECKAVAILABILITYREQUEST']._serialized_end=200
-  _globals['_LINEAVAILABILITY']._serialized_start=202
-  _globals['_LINEAVAILABILITY']._serialized_end=292
-  _globals['_CHECKAVAILABILITYRESPONSE']._serialized_start=294
-  _globals['_CHECKAVAILABILITYRESPONSE']._serialized_end=378
-  _globals['_RECEIVESTOCKREQUEST']._serialized_start=380
-  _globals['_RECEIVESTOCKREQUEST']._serialized_end=472
-  _globals['_RECEIVESTOCKRESPONSE']._serialized_start=474
-  _globals['_RECEIVESTOCKRESPONSE']._serialized_end=513
-  _globals['_INVENTORYSERVICE']._serialized_start=516
-  _globals['_INVENTORYSERVICE']._serialized_end=763
+  _globals['_LOCATIONKIND']._serialized_start=5080
+  _globals['_LOCATIONKIND']._serialized_end=5179
+  _globals['_MOVEMENTKIND']._serialized_start=5182
+  _globals['_MOVEMENTKIND']._serialized_end=5491
+  _globals['_RESERVATIONSTATE']._serialized_start=5494
+  _globals['_RESERVATIONSTATE']._serialized_end=5673
+  _globals['_AVAILABILITYLINE']._serialized_start=131
+  _globals['_AVAILABILITYLINE']._serialized_end=180
+  _globals['_CHECKAVAILABILITYREQUEST']._serialized_start=182
+  _globals['_CHECKAVAILABILITYREQUEST']._serialized_end=265
+  _globals['_LINEAVAILABILITY']._serialized_start=267
+  _globals['_LINEAVAILABILITY']._serialized_end=357
+  _globals['_CHECKAVAILABILITYRESPONSE']._serialized_start=359
+  _globals['_CHECKAVAILABILITYRESPONSE']._serialized_end=443
+  _globals['_RECEIVESTOCKREQUEST']._serialized_start=446
+  _globals['_RECEIVESTOCKREQUEST']._serialized_end=574
+  _globals['_RECEIVESTOCKRESPONSE']._serialized_start=577
+  _globals['_RECEIVESTOCKRESPONSE']._serialized_end=719
+  _globals['_ITEM']._serialized_start=721
+  _globals['_ITEM']._serialized_end=811
+  _globals['_CREATEITEMREQUEST']._serialized_start=813
+  _globals['_CREATEITEMREQUEST']._serialized_end=896
+  _globals['_GETITEMREQUEST']._serialized_start=898
+  _globals['_GETITEMREQUEST']._serialized_end=927
+  _globals['_LISTITEMSREQUEST']._serialized_start=929
+  _globals['_LISTITEMSREQUEST']._serialized_end=986
+  _globals['_LISTITEMSRESPONSE']._serialized_start=988
+  _globals['_LISTITEMSRESPONSE']._serialized_end=1077
+  _globals['_LOCATION']._serialized_start=1080
+  _globals['_LOCATION']._serialized_end=1234
+  _globals['_CREATELOCATIONREQUEST']._serialized_start=1236
+  _globals['_CREATELOCATIONREQUEST']._serialized_end=1331
+  _globals['_GETLOCATIONREQUEST']._serialized_start=1333
+  _globals['_GETLOCATIONREQUEST']._serialized_end=1374
+  _globals['_LISTLOCATIONSREQUEST']._serialized_start=1376
+  _globals['_LISTLOCATIONSREQUEST']._serialized_end=1437
+  _globals['_LISTLOCATIONSRESPONSE']._serialized_start=1439
+  _globals['_LISTLOCATIONSRESPONSE']._serialized_end=1540
+  _globals['_STOCKLEVEL']._serialized_start=1543
+  _globals['_STOCKLEVEL']._serialized_end=1679
+  _globals['_SKUSTOCK']._serialized_start=1682
+  _globals['_SKUSTOCK']._serialized_end=1811
+  _globals['_BATCHGETSTOCKLEVELSREQUEST']._serialized_start=1813
+  _globals['_BATCHGETSTOCKLEVELSREQUEST']._serialized_end=1855
+  _globals['_BATCHGETSTOCKLEVELSRESPONSE']._serialized_start=1857
+  _globals['_BATCHGETSTOCKLEVELSRESPONSE']._serialized_end=1934
+  _globals['_SETSAFETYSTOCKREQUEST']._serialized_start=1936
+  _globals['_SETSAFETYSTOCKREQUEST']._serialized_end=2049
+  _globals['_SETSAFETYSTOCKRESPONSE']._serialized_start=2051
+  _globals['_SETSAFETYSTOCKRESPONSE']._serialized_end=2178
+  _globals['_ADJUSTSTOCKREQUEST']._serialized_start=2181
+  _globals['_ADJUSTSTOCKREQUEST']._serialized_end=2359
+  _globals['_ADJUSTSTOCKRESPONSE']._serialized_start=2361
+  _globals['_ADJUSTSTOCKRESPONSE']._serialized_end=2485
+  _globals['_TRANSFERSTOCKREQUEST']._serialized_start=2488
+  _globals['_TRANSFERSTOCKREQUEST']._serialized_end=2646
+  _globals['_TRANSFERSTOCKRESPONSE']._serialized_start=2649
+  _globals['_TRANSFERSTOCKRESPONSE']._serialized_end=2835
+  _globals['_MOVEMENT']._serialized_start=2838
+  _globals['_MOVEMENT']._serialized_end=3178
+  _globals['_LISTMOVEMENTSREQUEST']._serialized_start=3180
+  _globals['_LISTMOVEMENTSREQUEST']._serialized_end=3275
+  _globals['_LISTMOVEMENTSRESPONSE']._serialized_start=3277
+  _globals['_LISTMOVEMENTSRESPONSE']._serialized_end=3378
+  _globals['_RESERVESTOCKLINE']._serialized_start=3380
+  _globals['_RESERVESTOCKLINE']._serialized_end=3429
+  _globals['_RESERVESTOCKREQUEST']._serialized_start=3432
+  _globals['_RESERVESTOCKREQUEST']._serialized_end=3611
+  _globals['_ALLOCATION']._serialized_start=3613
+  _globals['_ALLOCATION']._serialized_end=3664
+  _globals['_RESERVATIONLINE']._serialized_start=3666
+  _globals['_RESERVATIONLINE']._serialized_end=3771
+  _globals['_RESERVATION']._serialized_start=3774
+  _globals['_RESERVATION']._serialized_end=4090
+  _globals['_GETRESERVATIONREQUEST']._serialized_start=4092
+  _globals['_GETRESERVATIONREQUEST']._serialized_end=4139
+  _globals['_CONFIRMRESERVATIONREQUEST']._serialized_start=4141
+  _globals['_CONFIRMRESERVATIONREQUEST']._serialized_end=4231
+  _globals['_RELEASERESERVATIONREQUEST']._serialized_start=4233
+  _globals['_RELEASERESERVATIONREQUEST']._serialized_end=4320
+  _globals['_WATCHSTOCKREQUEST']._serialized_start=4322
+  _globals['_WATCHSTOCKREQUEST']._serialized_end=4379
+  _globals['_WATCHSTOCKRESPONSE']._serialized_start=4381
+  _globals['_WATCHSTOCKRESPONSE']._serialized_end=4454
+  _globals['_CREATEITEMRESPONSE']._serialized_start=4456
+  _globals['_CREATEITEMRESPONSE']._serialized_end=4520
+  _globals['_GETITEMRESPONSE']._serialized_start=4522
+  _globals['_GETITEMRESPONSE']._serialized_end=4583
+  _globals['_CREATELOCATIONRESPONSE']._serialized_start=4585
+  _globals['_CREATELOCATIONRESPONSE']._serialized_end=4661
+  _globals['_GETLOCATIONRESPONSE']._serialized_start=4663
+  _globals['_GETLOCATIONRESPONSE']._serialized_end=4736
+  _globals['_RESERVESTOCKRESPONSE']._serialized_start=4738
+  _globals['_RESERVESTOCKRESPONSE']._serialized_end=4818
+  _globals['_GETRESERVATIONRESPONSE']._serialized_start=4820
+  _globals['_GETRESERVATIONRESPONSE']._serialized_end=4902
+  _globals['_CONFIRMRESERVATIONRESPONSE']._serialized_start=4904
+  _globals['_CONFIRMRESERVATIONRESPONSE']._serialized_end=4990
+  _globals['_RELEASERESERVATIONRESPONSE']._serialized_start=4992
+  _globals['_RELEASERESERVATIONRESPONSE']._serialized_end=5078
+  _globals['_INVENTORYSERVICE']._serialized_start=5676
+  _globals['_INVENTORYSERVICE']._serialized_end=7679
 # @@protoc_insertion_point(module_scope)

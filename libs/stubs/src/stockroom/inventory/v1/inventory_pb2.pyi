@@ -5,8 +5,11 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,6 +20,114 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _LocationKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LocationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LocationKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LOCATION_KIND_UNSPECIFIED: _LocationKind.ValueType  # 0
+    """Not set."""
+    LOCATION_KIND_WAREHOUSE: _LocationKind.ValueType  # 1
+    """A warehouse or distribution center."""
+    LOCATION_KIND_STORE: _LocationKind.ValueType  # 2
+    """A retail store."""
+
+class LocationKind(_LocationKind, metaclass=_LocationKindEnumTypeWrapper):
+    """What a location is."""
+
+LOCATION_KIND_UNSPECIFIED: LocationKind.ValueType  # 0
+"""Not set."""
+LOCATION_KIND_WAREHOUSE: LocationKind.ValueType  # 1
+"""A warehouse or distribution center."""
+LOCATION_KIND_STORE: LocationKind.ValueType  # 2
+"""A retail store."""
+Global___LocationKind: _TypeAlias = LocationKind  # noqa: Y015
+
+class _MovementKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MovementKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MovementKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MOVEMENT_KIND_UNSPECIFIED: _MovementKind.ValueType  # 0
+    """Not set."""
+    MOVEMENT_KIND_RECEIPT: _MovementKind.ValueType  # 1
+    """Units received (on_hand up)."""
+    MOVEMENT_KIND_ADJUSTMENT: _MovementKind.ValueType  # 2
+    """A count set by AdjustStock (on_hand up or down)."""
+    MOVEMENT_KIND_TRANSFER_OUT: _MovementKind.ValueType  # 3
+    """Units transferred away (on_hand down)."""
+    MOVEMENT_KIND_TRANSFER_IN: _MovementKind.ValueType  # 4
+    """Units transferred in (on_hand up)."""
+    MOVEMENT_KIND_RESERVATION: _MovementKind.ValueType  # 5
+    """Units reserved (reserved up)."""
+    MOVEMENT_KIND_SHIPMENT: _MovementKind.ValueType  # 6
+    """A reservation shipped (on_hand and reserved down)."""
+    MOVEMENT_KIND_RELEASE: _MovementKind.ValueType  # 7
+    """A reservation released (reserved down)."""
+    MOVEMENT_KIND_EXPIRY: _MovementKind.ValueType  # 8
+    """A reservation expired (reserved down)."""
+    MOVEMENT_KIND_SAFETY_STOCK: _MovementKind.ValueType  # 9
+    """Safety stock set (no unit moves; available may change)."""
+
+class MovementKind(_MovementKind, metaclass=_MovementKindEnumTypeWrapper):
+    """What a ledger entry records."""
+
+MOVEMENT_KIND_UNSPECIFIED: MovementKind.ValueType  # 0
+"""Not set."""
+MOVEMENT_KIND_RECEIPT: MovementKind.ValueType  # 1
+"""Units received (on_hand up)."""
+MOVEMENT_KIND_ADJUSTMENT: MovementKind.ValueType  # 2
+"""A count set by AdjustStock (on_hand up or down)."""
+MOVEMENT_KIND_TRANSFER_OUT: MovementKind.ValueType  # 3
+"""Units transferred away (on_hand down)."""
+MOVEMENT_KIND_TRANSFER_IN: MovementKind.ValueType  # 4
+"""Units transferred in (on_hand up)."""
+MOVEMENT_KIND_RESERVATION: MovementKind.ValueType  # 5
+"""Units reserved (reserved up)."""
+MOVEMENT_KIND_SHIPMENT: MovementKind.ValueType  # 6
+"""A reservation shipped (on_hand and reserved down)."""
+MOVEMENT_KIND_RELEASE: MovementKind.ValueType  # 7
+"""A reservation released (reserved down)."""
+MOVEMENT_KIND_EXPIRY: MovementKind.ValueType  # 8
+"""A reservation expired (reserved down)."""
+MOVEMENT_KIND_SAFETY_STOCK: MovementKind.ValueType  # 9
+"""Safety stock set (no unit moves; available may change)."""
+Global___MovementKind: _TypeAlias = MovementKind  # noqa: Y015
+
+class _ReservationState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReservationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReservationState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RESERVATION_STATE_UNSPECIFIED: _ReservationState.ValueType  # 0
+    """Not set."""
+    RESERVATION_STATE_ACTIVE: _ReservationState.ValueType  # 1
+    """Holding stock until confirmed, released or expired."""
+    RESERVATION_STATE_CONFIRMED: _ReservationState.ValueType  # 2
+    """Shipped: its units left on hand."""
+    RESERVATION_STATE_RELEASED: _ReservationState.ValueType  # 3
+    """Given back by the caller."""
+    RESERVATION_STATE_EXPIRED: _ReservationState.ValueType  # 4
+    """Given back because its time ran out."""
+
+class ReservationState(_ReservationState, metaclass=_ReservationStateEnumTypeWrapper):
+    """Where a reservation is in its life."""
+
+RESERVATION_STATE_UNSPECIFIED: ReservationState.ValueType  # 0
+"""Not set."""
+RESERVATION_STATE_ACTIVE: ReservationState.ValueType  # 1
+"""Holding stock until confirmed, released or expired."""
+RESERVATION_STATE_CONFIRMED: ReservationState.ValueType  # 2
+"""Shipped: its units left on hand."""
+RESERVATION_STATE_RELEASED: ReservationState.ValueType  # 3
+"""Given back by the caller."""
+RESERVATION_STATE_EXPIRED: ReservationState.ValueType  # 4
+"""Given back because its time ran out."""
+Global___ReservationState: _TypeAlias = ReservationState  # noqa: Y015
 
 @_typing.final
 class AvailabilityLine(_message.Message):
@@ -136,14 +247,20 @@ class ReceiveStockRequest(_message.Message):
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
-    """The SKU received."""
+    """The SKU received; must be registered."""
     location_id: _builtins.str
-    """Where it was received."""
+    """Where it was received; must be registered."""
     quantity: _builtins.int
     """Units received; must be positive."""
     reference: _builtins.str
     """The caller's reference, e.g. a purchase order number."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    reason: _builtins.str
+    """Why, in the caller's words (e.g. "PURCHASE_ORDER"); may be empty."""
     def __init__(
         self,
         *,
@@ -151,10 +268,12 @@ class ReceiveStockRequest(_message.Message):
         location_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
         reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "quantity", b"quantity", "reference", b"reference", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "quantity", b"quantity", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -167,17 +286,1321 @@ class ReceiveStockResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ON_HAND_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
     on_hand: _builtins.int
     """Units on hand at the location after the receipt."""
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level after the receipt."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The ledger entry the receipt wrote."""
+
     def __init__(
         self,
         *,
         on_hand: _builtins.int = ...,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["on_hand", b"on_hand"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement", "on_hand", b"on_hand"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReceiveStockResponse: _TypeAlias = ReceiveStockResponse  # noqa: Y015
+
+@_typing.final
+class Item(_message.Message):
+    """A registered SKU."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The stock keeping unit: 1-64 letters, digits, '.', '_' or '-', starting
+    with a letter or digit.
+    """
+    display_name: _builtins.str
+    """A name for people."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the SKU was registered."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Item: _TypeAlias = Item  # noqa: Y015
+
+@_typing.final
+class CreateItemRequest(_message.Message):
+    """Request for InventoryService.CreateItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The SKU to register."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateItemRequest: _TypeAlias = CreateItemRequest  # noqa: Y015
+
+@_typing.final
+class GetItemRequest(_message.Message):
+    """Request for InventoryService.GetItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetItemRequest: _TypeAlias = GetItemRequest  # noqa: Y015
+
+@_typing.final
+class ListItemsRequest(_message.Message):
+    """Request for InventoryService.ListItems."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many items (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to continue from there."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListItemsRequest: _TypeAlias = ListItemsRequest  # noqa: Y015
+
+@_typing.final
+class ListItemsResponse(_message.Message):
+    """Response for InventoryService.ListItems."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Item]:
+        """The items, in SKU order."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___Item] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListItemsResponse: _TypeAlias = ListItemsResponse  # noqa: Y015
+
+@_typing.final
+class Location(_message.Message):
+    """A place that holds stock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    """The location id: same format as a SKU."""
+    display_name: _builtins.str
+    """A name for people."""
+    kind: Global___LocationKind.ValueType
+    """Warehouse or store."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the location was registered."""
+
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        kind: Global___LocationKind.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "kind", b"kind", "location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Location: _TypeAlias = Location  # noqa: Y015
+
+@_typing.final
+class CreateLocationRequest(_message.Message):
+    """Request for InventoryService.CreateLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """The location to register."""
+
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLocationRequest: _TypeAlias = CreateLocationRequest  # noqa: Y015
+
+@_typing.final
+class GetLocationRequest(_message.Message):
+    """Request for InventoryService.GetLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    """The location id."""
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationRequest: _TypeAlias = GetLocationRequest  # noqa: Y015
+
+@_typing.final
+class ListLocationsRequest(_message.Message):
+    """Request for InventoryService.ListLocations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many locations (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to continue from there."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLocationsRequest: _TypeAlias = ListLocationsRequest  # noqa: Y015
+
+@_typing.final
+class ListLocationsResponse(_message.Message):
+    """Response for InventoryService.ListLocations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def locations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Location]:
+        """The locations, in id order."""
+
+    def __init__(
+        self,
+        *,
+        locations: _abc.Iterable[Global___Location] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["locations", b"locations", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLocationsResponse: _TypeAlias = ListLocationsResponse  # noqa: Y015
+
+@_typing.final
+class StockLevel(_message.Message):
+    """The stock of one SKU at one location."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    ON_HAND_FIELD_NUMBER: _builtins.int
+    RESERVED_FIELD_NUMBER: _builtins.int
+    SAFETY_STOCK_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU."""
+    location_id: _builtins.str
+    """The location."""
+    on_hand: _builtins.int
+    """Units physically at the location."""
+    reserved: _builtins.int
+    """Units held by active reservations."""
+    safety_stock: _builtins.int
+    """Units never promised to orders."""
+    available: _builtins.int
+    """Units that can be promised: max(0, on_hand - reserved - safety_stock)."""
+    etag: _builtins.str
+    """Changes whenever the level changes; pass it back to SetSafetyStock to
+    change only what was read.
+    """
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        on_hand: _builtins.int = ...,
+        reserved: _builtins.int = ...,
+        safety_stock: _builtins.int = ...,
+        available: _builtins.int = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "etag", b"etag", "location_id", b"location_id", "on_hand", b"on_hand", "reserved", b"reserved", "safety_stock", b"safety_stock", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StockLevel: _TypeAlias = StockLevel  # noqa: Y015
+
+@_typing.final
+class SkuStock(_message.Message):
+    """The stock of one SKU at every location that ever held it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LEVELS_FIELD_NUMBER: _builtins.int
+    ON_HAND_FIELD_NUMBER: _builtins.int
+    RESERVED_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU."""
+    on_hand: _builtins.int
+    """Sum of on_hand over the locations."""
+    reserved: _builtins.int
+    """Sum of reserved over the locations."""
+    available: _builtins.int
+    """Sum of available over the locations."""
+    @_builtins.property
+    def levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockLevel]:
+        """One entry per location, in location order."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        levels: _abc.Iterable[Global___StockLevel] | None = ...,
+        on_hand: _builtins.int = ...,
+        reserved: _builtins.int = ...,
+        available: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "levels", b"levels", "on_hand", b"on_hand", "reserved", b"reserved", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkuStock: _TypeAlias = SkuStock  # noqa: Y015
+
+@_typing.final
+class BatchGetStockLevelsRequest(_message.Message):
+    """Request for InventoryService.BatchGetStockLevels."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Registered SKUs, at most 500, no repeats."""
+
+    def __init__(
+        self,
+        *,
+        skus: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["skus", b"skus"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetStockLevelsRequest: _TypeAlias = BatchGetStockLevelsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetStockLevelsResponse(_message.Message):
+    """Response for InventoryService.BatchGetStockLevels."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def skus(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkuStock]:
+        """One entry per requested SKU, in request order."""
+
+    def __init__(
+        self,
+        *,
+        skus: _abc.Iterable[Global___SkuStock] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["skus", b"skus"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetStockLevelsResponse: _TypeAlias = BatchGetStockLevelsResponse  # noqa: Y015
+
+@_typing.final
+class SetSafetyStockRequest(_message.Message):
+    """Request for InventoryService.SetSafetyStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    SAFETY_STOCK_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    location_id: _builtins.str
+    """The location; must be registered."""
+    safety_stock: _builtins.int
+    """Units to keep back; zero or more."""
+    etag: _builtins.str
+    """If set, the change is made only if the level's etag still is this
+    (ABORTED otherwise).
+    """
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        safety_stock: _builtins.int = ...,
+        etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "location_id", b"location_id", "request_id", b"request_id", "safety_stock", b"safety_stock", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSafetyStockRequest: _TypeAlias = SetSafetyStockRequest  # noqa: Y015
+
+@_typing.final
+class SetSafetyStockResponse(_message.Message):
+    """Response for InventoryService.SetSafetyStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level after the change."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The ledger entry the change wrote."""
+
+    def __init__(
+        self,
+        *,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSafetyStockResponse: _TypeAlias = SetSafetyStockResponse  # noqa: Y015
+
+@_typing.final
+class AdjustStockRequest(_message.Message):
+    """Request for InventoryService.AdjustStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    ON_HAND_FIELD_NUMBER: _builtins.int
+    EXPECTED_ON_HAND_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    location_id: _builtins.str
+    """The location; must be registered."""
+    on_hand: _builtins.int
+    """The new on-hand count; zero or more, and not below the reserved units."""
+    expected_on_hand: _builtins.int
+    """If set, the count is changed only if on hand still is this value
+    (ABORTED with reason ON_HAND_CHANGED otherwise).
+    """
+    reason: _builtins.str
+    """Why, in the caller's words (e.g. "CYCLE_COUNT", "DAMAGED"); required."""
+    reference: _builtins.str
+    """The caller's reference, e.g. a count sheet number."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        on_hand: _builtins.int = ...,
+        expected_on_hand: _builtins.int | None = ...,
+        reason: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_on_hand", b"_expected_on_hand", "expected_on_hand", b"expected_on_hand"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_on_hand", b"_expected_on_hand", "expected_on_hand", b"expected_on_hand", "location_id", b"location_id", "on_hand", b"on_hand", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expected_on_hand: _TypeAlias = _typing.Literal["expected_on_hand"]  # noqa: Y015
+    _WhichOneofArgType__expected_on_hand: _TypeAlias = _typing.Literal["_expected_on_hand", b"_expected_on_hand"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_on_hand) -> _WhichOneofReturnType__expected_on_hand | None: ...
+
+Global___AdjustStockRequest: _TypeAlias = AdjustStockRequest  # noqa: Y015
+
+@_typing.final
+class AdjustStockResponse(_message.Message):
+    """Response for InventoryService.AdjustStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level after the adjustment."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The ledger entry the adjustment wrote (with a zero delta when the count
+        confirmed what was recorded).
+        """
+
+    def __init__(
+        self,
+        *,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdjustStockResponse: _TypeAlias = AdjustStockResponse  # noqa: Y015
+
+@_typing.final
+class TransferStockRequest(_message.Message):
+    """Request for InventoryService.TransferStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    FROM_LOCATION_ID_FIELD_NUMBER: _builtins.int
+    TO_LOCATION_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    from_location_id: _builtins.str
+    """Where the units leave; must hold that many unreserved units."""
+    to_location_id: _builtins.str
+    """Where the units arrive; a different registered location."""
+    quantity: _builtins.int
+    """Units moved; must be positive."""
+    reason: _builtins.str
+    """Why, in the caller's words; may be empty."""
+    reference: _builtins.str
+    """The caller's reference, e.g. a transfer order number."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        from_location_id: _builtins.str = ...,
+        to_location_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_location_id", b"from_location_id", "quantity", b"quantity", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "sku", b"sku", "to_location_id", b"to_location_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferStockRequest: _TypeAlias = TransferStockRequest  # noqa: Y015
+
+@_typing.final
+class TransferStockResponse(_message.Message):
+    """Response for InventoryService.TransferStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_LEVEL_FIELD_NUMBER: _builtins.int
+    TO_LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def from_level(self) -> Global___StockLevel:
+        """The level the units left, after the transfer."""
+
+    @_builtins.property
+    def to_level(self) -> Global___StockLevel:
+        """The level the units arrived at, after the transfer."""
+
+    @_builtins.property
+    def movements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """The two ledger entries: out of the source, into the destination."""
+
+    def __init__(
+        self,
+        *,
+        from_level: Global___StockLevel | None = ...,
+        to_level: Global___StockLevel | None = ...,
+        movements: _abc.Iterable[Global___Movement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_level", b"from_level", "to_level", b"to_level"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_level", b"from_level", "movements", b"movements", "to_level", b"to_level"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransferStockResponse: _TypeAlias = TransferStockResponse  # noqa: Y015
+
+@_typing.final
+class Movement(_message.Message):
+    """One entry of the append-only ledger. For every stock level, on_hand and
+    reserved equal the sums of on_hand_delta and reserved_delta over its entries.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ON_HAND_DELTA_FIELD_NUMBER: _builtins.int
+    RESERVED_DELTA_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Position in the ledger: dense, increasing, in commit order."""
+    sku: _builtins.str
+    """The SKU."""
+    location_id: _builtins.str
+    """The location."""
+    kind: Global___MovementKind.ValueType
+    """What happened."""
+    on_hand_delta: _builtins.int
+    """Change of on_hand."""
+    reserved_delta: _builtins.int
+    """Change of reserved."""
+    reason: _builtins.str
+    """Why, in the caller's words."""
+    reference: _builtins.str
+    """The caller's external reference."""
+    reservation_id: _builtins.str
+    """The reservation this entry belongs to, if any."""
+    request_id: _builtins.str
+    """The request that wrote this entry (empty for expiries)."""
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level right after this entry."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the entry was written."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        kind: Global___MovementKind.ValueType = ...,
+        on_hand_delta: _builtins.int = ...,
+        reserved_delta: _builtins.int = ...,
+        level: Global___StockLevel | None = ...,
+        reason: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        reservation_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "level", b"level"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "kind", b"kind", "level", b"level", "location_id", b"location_id", "on_hand_delta", b"on_hand_delta", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id", "reserved_delta", b"reserved_delta", "sequence", b"sequence", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Movement: _TypeAlias = Movement  # noqa: Y015
+
+@_typing.final
+class ListMovementsRequest(_message.Message):
+    """Request for InventoryService.ListMovements."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """Only entries of this SKU, if set."""
+    location_id: _builtins.str
+    """Only entries at this location, if set."""
+    page_size: _builtins.int
+    """At most this many entries (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call with the same filters."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMovementsRequest: _TypeAlias = ListMovementsRequest  # noqa: Y015
+
+@_typing.final
+class ListMovementsResponse(_message.Message):
+    """Response for InventoryService.ListMovements."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVEMENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def movements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """The entries, in sequence order."""
+
+    def __init__(
+        self,
+        *,
+        movements: _abc.Iterable[Global___Movement] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movements", b"movements", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMovementsResponse: _TypeAlias = ListMovementsResponse  # noqa: Y015
+
+@_typing.final
+class ReserveStockLine(_message.Message):
+    """One line of a reservation request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered; at most once per request."""
+    quantity: _builtins.int
+    """Units to hold; must be positive."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveStockLine: _TypeAlias = ReserveStockLine  # noqa: Y015
+
+@_typing.final
+class ReserveStockRequest(_message.Message):
+    """Request for InventoryService.ReserveStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LINES_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    LOCATION_IDS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """The caller's reference, e.g. an order or cart id."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReserveStockLine]:
+        """The lines, at most 100: all are reserved or none is."""
+
+    @_builtins.property
+    def ttl(self) -> _duration_pb2.Duration:
+        """How long the reservation holds (1 s to 7 days; default 15 minutes)."""
+
+    @_builtins.property
+    def location_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """If set, allocate only from these registered locations (e.g. one store)."""
+
+    def __init__(
+        self,
+        *,
+        lines: _abc.Iterable[Global___ReserveStockLine] | None = ...,
+        ttl: _duration_pb2.Duration | None = ...,
+        reference: _builtins.str = ...,
+        location_ids: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ttl", b"ttl"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "location_ids", b"location_ids", "reference", b"reference", "request_id", b"request_id", "ttl", b"ttl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveStockRequest: _TypeAlias = ReserveStockRequest  # noqa: Y015
+
+@_typing.final
+class Allocation(_message.Message):
+    """Where one reservation line's units are held."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    """The location."""
+    quantity: _builtins.int
+    """Units held there."""
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "quantity", b"quantity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Allocation: _TypeAlias = Allocation  # noqa: Y015
+
+@_typing.final
+class ReservationLine(_message.Message):
+    """A reserved line and where its units are held."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    ALLOCATIONS_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU."""
+    quantity: _builtins.int
+    """Units reserved."""
+    @_builtins.property
+    def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Allocation]:
+        """One allocation per location, largest first."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        allocations: _abc.Iterable[Global___Allocation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReservationLine: _TypeAlias = ReservationLine  # noqa: Y015
+
+@_typing.final
+class Reservation(_message.Message):
+    """Stock held for an order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """Server-assigned UUID."""
+    state: Global___ReservationState.ValueType
+    """Where the reservation is in its life."""
+    reference: _builtins.str
+    """The caller's reference."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReservationLine]:
+        """The lines, in request order."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was made."""
+
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When it stops holding stock unless confirmed or released first."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When its state last changed."""
+
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___ReservationLine] | None = ...,
+        state: Global___ReservationState.ValueType = ...,
+        reference: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "lines", b"lines", "reference", b"reference", "reservation_id", b"reservation_id", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reservation: _TypeAlias = Reservation  # noqa: Y015
+
+@_typing.final
+class GetReservationRequest(_message.Message):
+    """Request for InventoryService.GetReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """The reservation id."""
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetReservationRequest: _TypeAlias = GetReservationRequest  # noqa: Y015
+
+@_typing.final
+class ConfirmReservationRequest(_message.Message):
+    """Request for InventoryService.ConfirmReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """The reservation id; must be active and not past its expire_time."""
+    reference: _builtins.str
+    """The caller's reference for the shipment."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmReservationRequest: _TypeAlias = ConfirmReservationRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseReservationRequest(_message.Message):
+    """Request for InventoryService.ReleaseReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """The reservation id; must not be confirmed."""
+    reason: _builtins.str
+    """Why, in the caller's words; may be empty."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "request_id", b"request_id", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseReservationRequest: _TypeAlias = ReleaseReservationRequest  # noqa: Y015
+
+@_typing.final
+class WatchStockRequest(_message.Message):
+    """Request for InventoryService.WatchStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKUS_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    after_sequence: _builtins.int
+    """Send ledger entries with a sequence greater than this (0: from the start
+    of the ledger). A client that reconnects passes the last sequence it saw.
+    """
+    @_builtins.property
+    def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Registered SKUs to watch, at most 100."""
+
+    def __init__(
+        self,
+        *,
+        skus: _abc.Iterable[_builtins.str] | None = ...,
+        after_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "skus", b"skus"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchStockRequest: _TypeAlias = WatchStockRequest  # noqa: Y015
+
+@_typing.final
+class WatchStockResponse(_message.Message):
+    """One message of the WatchStock stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MOVEMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def movements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """Ledger entries of the watched SKUs, in sequence order."""
+
+    def __init__(
+        self,
+        *,
+        movements: _abc.Iterable[Global___Movement] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["movements", b"movements"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchStockResponse: _TypeAlias = WatchStockResponse  # noqa: Y015
+
+@_typing.final
+class CreateItemResponse(_message.Message):
+    """Response for InventoryService.CreateItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The registered SKU."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateItemResponse: _TypeAlias = CreateItemResponse  # noqa: Y015
+
+@_typing.final
+class GetItemResponse(_message.Message):
+    """Response for InventoryService.GetItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The SKU."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetItemResponse: _TypeAlias = GetItemResponse  # noqa: Y015
+
+@_typing.final
+class CreateLocationResponse(_message.Message):
+    """Response for InventoryService.CreateLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """The registered location."""
+
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLocationResponse: _TypeAlias = CreateLocationResponse  # noqa: Y015
+
+@_typing.final
+class GetLocationResponse(_message.Message):
+    """Response for InventoryService.GetLocation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """The location."""
+
+    def __init__(
+        self,
+        *,
+        location: Global___Location | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLocationResponse: _TypeAlias = GetLocationResponse  # noqa: Y015
+
+@_typing.final
+class ReserveStockResponse(_message.Message):
+    """Response for InventoryService.ReserveStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservation(self) -> Global___Reservation:
+        """The new reservation."""
+
+    def __init__(
+        self,
+        *,
+        reservation: Global___Reservation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReserveStockResponse: _TypeAlias = ReserveStockResponse  # noqa: Y015
+
+@_typing.final
+class GetReservationResponse(_message.Message):
+    """Response for InventoryService.GetReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservation(self) -> Global___Reservation:
+        """The reservation."""
+
+    def __init__(
+        self,
+        *,
+        reservation: Global___Reservation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetReservationResponse: _TypeAlias = GetReservationResponse  # noqa: Y015
+
+@_typing.final
+class ConfirmReservationResponse(_message.Message):
+    """Response for InventoryService.ConfirmReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservation(self) -> Global___Reservation:
+        """The reservation, now confirmed."""
+
+    def __init__(
+        self,
+        *,
+        reservation: Global___Reservation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmReservationResponse: _TypeAlias = ConfirmReservationResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseReservationResponse(_message.Message):
+    """Response for InventoryService.ReleaseReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservation(self) -> Global___Reservation:
+        """The reservation, now released (or as it was, if it had expired)."""
+
+    def __init__(
+        self,
+        *,
+        reservation: Global___Reservation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseReservationResponse: _TypeAlias = ReleaseReservationResponse  # noqa: Y015

@@ -28,6 +28,11 @@ if _version_not_supported:
 class InventoryServiceStub:
     """Stock of each SKU per location, every change to it, and the reservations
     that hold it for orders.
+
+    Every mutation takes a request_id (a UUID chosen by the caller): repeating a
+    request with the same request_id and the same payload returns the original
+    response without applying it again; the same request_id with a different
+    payload fails with INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
     """
 
     def __init__(self, channel):
@@ -46,11 +51,96 @@ class InventoryServiceStub:
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityRequest.SerializeToString,
                 response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityResponse.FromString,
                 _registered_method=True)
+        self.CreateItem = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/CreateItem',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemResponse.FromString,
+                _registered_method=True)
+        self.GetItem = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/GetItem',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetItemRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetItemResponse.FromString,
+                _registered_method=True)
+        self.ListItems = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ListItems',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListItemsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListItemsResponse.FromString,
+                _registered_method=True)
+        self.CreateLocation = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/CreateLocation',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateLocationRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateLocationResponse.FromString,
+                _registered_method=True)
+        self.GetLocation = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/GetLocation',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetLocationRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetLocationResponse.FromString,
+                _registered_method=True)
+        self.ListLocations = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ListLocations',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListLocationsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListLocationsResponse.FromString,
+                _registered_method=True)
+        self.BatchGetStockLevels = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/BatchGetStockLevels',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetStockLevelsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetStockLevelsResponse.FromString,
+                _registered_method=True)
+        self.SetSafetyStock = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/SetSafetyStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetSafetyStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetSafetyStockResponse.FromString,
+                _registered_method=True)
+        self.AdjustStock = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/AdjustStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.AdjustStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.AdjustStockResponse.FromString,
+                _registered_method=True)
+        self.TransferStock = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/TransferStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.TransferStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.TransferStockResponse.FromString,
+                _registered_method=True)
+        self.ListMovements = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ListMovements',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListMovementsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListMovementsResponse.FromString,
+                _registered_method=True)
+        self.ReserveStock = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ReserveStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReserveStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReserveStockResponse.FromString,
+                _registered_method=True)
+        self.GetReservation = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/GetReservation',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationResponse.FromString,
+                _registered_method=True)
+        self.ConfirmReservation = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ConfirmReservation',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmReservationRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmReservationResponse.FromString,
+                _registered_method=True)
+        self.ReleaseReservation = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ReleaseReservation',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationResponse.FromString,
+                _registered_method=True)
+        self.WatchStock = channel.unary_stream(
+                '/stockroom.inventory.v1.InventoryService/WatchStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
     """Stock of each SKU per location, every change to it, and the reservations
     that hold it for orders.
+
+    Every mutation takes a request_id (a UUID chosen by the caller): repeating a
+    request with the same request_id and the same payload returns the original
+    response without applying it again; the same request_id with a different
+    payload fails with INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
     """
 
     def ReceiveStock(self, request, context):
@@ -63,6 +153,120 @@ class InventoryServiceServicer:
     def CheckAvailability(self, request, context):
         """Reports, line by line, whether the requested quantities can be served
         right now. Read-only and idempotent: pricing calls it for every quote.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateItem(self, request, context):
+        """Registers a SKU. Stock of a SKU can only be received once it is registered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItem(self, request, context):
+        """Returns one registered SKU.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListItems(self, request, context):
+        """Lists registered SKUs in SKU order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLocation(self, request, context):
+        """Registers a location (a warehouse or a store).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLocation(self, request, context):
+        """Returns one registered location.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLocations(self, request, context):
+        """Lists registered locations in id order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetStockLevels(self, request, context):
+        """Stock levels of many SKUs at every location, in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSafetyStock(self, request, context):
+        """Sets the units of a SKU at a location that are never promised to orders.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdjustStock(self, request, context):
+        """Sets the on-hand count of a SKU at a location (a cycle count or a
+        correction), optionally only if it still is what the caller saw.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferStock(self, request, context):
+        """Moves unreserved units of a SKU from one location to another, atomically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMovements(self, request, context):
+        """Pages through the ledger: every change to every stock level, in sequence order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveStock(self, request, context):
+        """Holds stock for an order: every line or none, for a limited time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReservation(self, request, context):
+        """Returns one reservation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmReservation(self, request, context):
+        """Ships a reservation: its units leave on hand and reserved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseReservation(self, request, context):
+        """Gives a reservation's units back before it expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchStock(self, request, context):
+        """Streams every change to the stock levels of the given SKUs, starting after
+        a sequence number, so a client that reconnects misses nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,6 +285,86 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityRequest.FromString,
                     response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityResponse.SerializeToString,
             ),
+            'CreateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateItem,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemResponse.SerializeToString,
+            ),
+            'GetItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItem,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetItemRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetItemResponse.SerializeToString,
+            ),
+            'ListItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListItems,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListItemsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'CreateLocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLocation,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateLocationRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateLocationResponse.SerializeToString,
+            ),
+            'GetLocation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLocation,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetLocationRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetLocationResponse.SerializeToString,
+            ),
+            'ListLocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLocations,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListLocationsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListLocationsResponse.SerializeToString,
+            ),
+            'BatchGetStockLevels': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetStockLevels,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetStockLevelsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetStockLevelsResponse.SerializeToString,
+            ),
+            'SetSafetyStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSafetyStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetSafetyStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetSafetyStockResponse.SerializeToString,
+            ),
+            'AdjustStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdjustStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.AdjustStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.AdjustStockResponse.SerializeToString,
+            ),
+            'TransferStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.TransferStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.TransferStockResponse.SerializeToString,
+            ),
+            'ListMovements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMovements,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListMovementsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListMovementsResponse.SerializeToString,
+            ),
+            'ReserveStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReserveStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReserveStockResponse.SerializeToString,
+            ),
+            'GetReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReservation,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationResponse.SerializeToString,
+            ),
+            'ConfirmReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmReservation,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmReservationRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmReservationResponse.SerializeToString,
+            ),
+            'ReleaseReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseReservation,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationResponse.SerializeToString,
+            ),
+            'WatchStock': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'stockroom.inventory.v1.InventoryService', rpc_method_handlers)
@@ -92,6 +376,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
 class InventoryService:
     """Stock of each SKU per location, every change to it, and the reservations
     that hold it for orders.
+
+    Every mutation takes a request_id (a UUID chosen by the caller): repeating a
+    request with the same request_id and the same payload returns the original
+    response without applying it again; the same request_id with a different
+    payload fails with INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
     """
 
     @staticmethod
@@ -138,6 +427,438 @@ class InventoryService:
             '/stockroom.inventory.v1.InventoryService/CheckAvailability',
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityRequest.SerializeToString,
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/CreateItem',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/GetItem',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetItemRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ListItems',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListItemsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/CreateLocation',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateLocationRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateLocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLocation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/GetLocation',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetLocationRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetLocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ListLocations',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListLocationsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListLocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetStockLevels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/BatchGetStockLevels',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetStockLevelsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetStockLevelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSafetyStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/SetSafetyStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetSafetyStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetSafetyStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdjustStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/AdjustStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.AdjustStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.AdjustStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/TransferStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.TransferStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.TransferStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMovements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ListMovements',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListMovementsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListMovementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ReserveStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReserveStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReserveStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/GetReservation',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ConfirmReservation',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmReservationRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ConfirmReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ReleaseReservation',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReleaseReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/WatchStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockResponse.FromString,
             options,
             channel_credentials,
             insecure,

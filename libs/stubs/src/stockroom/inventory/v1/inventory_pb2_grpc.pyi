@@ -29,6 +29,11 @@ GRPC_VERSION: str
 class InventoryServiceStub:
     """Stock of each SKU per location, every change to it, and the reservations
     that hold it for orders.
+
+    Every mutation takes a request_id (a UUID chosen by the caller): repeating a
+    request with the same request_id and the same payload returns the original
+    response without applying it again; the same request_id with a different
+    payload fails with INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
     """
 
     @_typing.overload
@@ -41,11 +46,52 @@ class InventoryServiceStub:
     """Reports, line by line, whether the requested quantities can be served
     right now. Read-only and idempotent: pricing calls it for every quote.
     """
+    CreateItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateItemRequest, _inventory_pb2.CreateItemResponse]
+    """Registers a SKU. Stock of a SKU can only be received once it is registered."""
+    GetItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetItemRequest, _inventory_pb2.GetItemResponse]
+    """Returns one registered SKU."""
+    ListItems: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListItemsRequest, _inventory_pb2.ListItemsResponse]
+    """Lists registered SKUs in SKU order."""
+    CreateLocation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateLocationRequest, _inventory_pb2.CreateLocationResponse]
+    """Registers a location (a warehouse or a store)."""
+    GetLocation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetLocationRequest, _inventory_pb2.GetLocationResponse]
+    """Returns one registered location."""
+    ListLocations: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListLocationsRequest, _inventory_pb2.ListLocationsResponse]
+    """Lists registered locations in id order."""
+    BatchGetStockLevels: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.BatchGetStockLevelsRequest, _inventory_pb2.BatchGetStockLevelsResponse]
+    """Stock levels of many SKUs at every location, in one call."""
+    SetSafetyStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetSafetyStockRequest, _inventory_pb2.SetSafetyStockResponse]
+    """Sets the units of a SKU at a location that are never promised to orders."""
+    AdjustStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.AdjustStockRequest, _inventory_pb2.AdjustStockResponse]
+    """Sets the on-hand count of a SKU at a location (a cycle count or a
+    correction), optionally only if it still is what the caller saw.
+    """
+    TransferStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.TransferStockRequest, _inventory_pb2.TransferStockResponse]
+    """Moves unreserved units of a SKU from one location to another, atomically."""
+    ListMovements: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListMovementsRequest, _inventory_pb2.ListMovementsResponse]
+    """Pages through the ledger: every change to every stock level, in sequence order."""
+    ReserveStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReserveStockRequest, _inventory_pb2.ReserveStockResponse]
+    """Holds stock for an order: every line or none, for a limited time."""
+    GetReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetReservationRequest, _inventory_pb2.GetReservationResponse]
+    """Returns one reservation."""
+    ConfirmReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ConfirmReservationRequest, _inventory_pb2.ConfirmReservationResponse]
+    """Ships a reservation: its units leave on hand and reserved."""
+    ReleaseReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReleaseReservationRequest, _inventory_pb2.ReleaseReservationResponse]
+    """Gives a reservation's units back before it expires."""
+    WatchStock: _grpc.UnaryStreamMultiCallable[_inventory_pb2.WatchStockRequest, _inventory_pb2.WatchStockResponse]
+    """Streams every change to the stock levels of the given SKUs, starting after
+    a sequence number, so a client that reconnects misses nothing.
+    """
 
 @_typing.type_check_only
 class InventoryServiceAsyncStub(InventoryServiceStub):
     """Stock of each SKU per location, every change to it, and the reservations
     that hold it for orders.
+
+    Every mutation takes a request_id (a UUID chosen by the caller): repeating a
+    request with the same request_id and the same payload returns the original
+    response without applying it again; the same request_id with a different
+    payload fails with INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -55,10 +101,51 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     """Reports, line by line, whether the requested quantities can be served
     right now. Read-only and idempotent: pricing calls it for every quote.
     """
+    CreateItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateItemRequest, _inventory_pb2.CreateItemResponse]  # type: ignore[assignment]
+    """Registers a SKU. Stock of a SKU can only be received once it is registered."""
+    GetItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.GetItemRequest, _inventory_pb2.GetItemResponse]  # type: ignore[assignment]
+    """Returns one registered SKU."""
+    ListItems: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListItemsRequest, _inventory_pb2.ListItemsResponse]  # type: ignore[assignment]
+    """Lists registered SKUs in SKU order."""
+    CreateLocation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateLocationRequest, _inventory_pb2.CreateLocationResponse]  # type: ignore[assignment]
+    """Registers a location (a warehouse or a store)."""
+    GetLocation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.GetLocationRequest, _inventory_pb2.GetLocationResponse]  # type: ignore[assignment]
+    """Returns one registered location."""
+    ListLocations: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListLocationsRequest, _inventory_pb2.ListLocationsResponse]  # type: ignore[assignment]
+    """Lists registered locations in id order."""
+    BatchGetStockLevels: _aio.UnaryUnaryMultiCallable[_inventory_pb2.BatchGetStockLevelsRequest, _inventory_pb2.BatchGetStockLevelsResponse]  # type: ignore[assignment]
+    """Stock levels of many SKUs at every location, in one call."""
+    SetSafetyStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetSafetyStockRequest, _inventory_pb2.SetSafetyStockResponse]  # type: ignore[assignment]
+    """Sets the units of a SKU at a location that are never promised to orders."""
+    AdjustStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.AdjustStockRequest, _inventory_pb2.AdjustStockResponse]  # type: ignore[assignment]
+    """Sets the on-hand count of a SKU at a location (a cycle count or a
+    correction), optionally only if it still is what the caller saw.
+    """
+    TransferStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.TransferStockRequest, _inventory_pb2.TransferStockResponse]  # type: ignore[assignment]
+    """Moves unreserved units of a SKU from one location to another, atomically."""
+    ListMovements: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListMovementsRequest, _inventory_pb2.ListMovementsResponse]  # type: ignore[assignment]
+    """Pages through the ledger: every change to every stock level, in sequence order."""
+    ReserveStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReserveStockRequest, _inventory_pb2.ReserveStockResponse]  # type: ignore[assignment]
+    """Holds stock for an order: every line or none, for a limited time."""
+    GetReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.GetReservationRequest, _inventory_pb2.GetReservationResponse]  # type: ignore[assignment]
+    """Returns one reservation."""
+    ConfirmReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ConfirmReservationRequest, _inventory_pb2.ConfirmReservationResponse]  # type: ignore[assignment]
+    """Ships a reservation: its units leave on hand and reserved."""
+    ReleaseReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReleaseReservationRequest, _inventory_pb2.ReleaseReservationResponse]  # type: ignore[assignment]
+    """Gives a reservation's units back before it expires."""
+    WatchStock: _aio.UnaryStreamMultiCallable[_inventory_pb2.WatchStockRequest, _inventory_pb2.WatchStockResponse]  # type: ignore[assignment]
+    """Streams every change to the stock levels of the given SKUs, starting after
+    a sequence number, so a client that reconnects misses nothing.
+    """
 
 class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Stock of each SKU per location, every change to it, and the reservations
     that hold it for orders.
+
+    Every mutation takes a request_id (a UUID chosen by the caller): repeating a
+    request with the same request_id and the same payload returns the original
+    response without applying it again; the same request_id with a different
+    payload fails with INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
     """
 
     @_abc_1.abstractmethod
@@ -77,6 +164,138 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_inventory_pb2.CheckAvailabilityResponse, _abc.Awaitable[_inventory_pb2.CheckAvailabilityResponse]]:
         """Reports, line by line, whether the requested quantities can be served
         right now. Read-only and idempotent: pricing calls it for every quote.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateItem(
+        self,
+        request: _inventory_pb2.CreateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.CreateItemResponse, _abc.Awaitable[_inventory_pb2.CreateItemResponse]]:
+        """Registers a SKU. Stock of a SKU can only be received once it is registered."""
+
+    @_abc_1.abstractmethod
+    def GetItem(
+        self,
+        request: _inventory_pb2.GetItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.GetItemResponse, _abc.Awaitable[_inventory_pb2.GetItemResponse]]:
+        """Returns one registered SKU."""
+
+    @_abc_1.abstractmethod
+    def ListItems(
+        self,
+        request: _inventory_pb2.ListItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListItemsResponse, _abc.Awaitable[_inventory_pb2.ListItemsResponse]]:
+        """Lists registered SKUs in SKU order."""
+
+    @_abc_1.abstractmethod
+    def CreateLocation(
+        self,
+        request: _inventory_pb2.CreateLocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.CreateLocationResponse, _abc.Awaitable[_inventory_pb2.CreateLocationResponse]]:
+        """Registers a location (a warehouse or a store)."""
+
+    @_abc_1.abstractmethod
+    def GetLocation(
+        self,
+        request: _inventory_pb2.GetLocationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.GetLocationResponse, _abc.Awaitable[_inventory_pb2.GetLocationResponse]]:
+        """Returns one registered location."""
+
+    @_abc_1.abstractmethod
+    def ListLocations(
+        self,
+        request: _inventory_pb2.ListLocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListLocationsResponse, _abc.Awaitable[_inventory_pb2.ListLocationsResponse]]:
+        """Lists registered locations in id order."""
+
+    @_abc_1.abstractmethod
+    def BatchGetStockLevels(
+        self,
+        request: _inventory_pb2.BatchGetStockLevelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.BatchGetStockLevelsResponse, _abc.Awaitable[_inventory_pb2.BatchGetStockLevelsResponse]]:
+        """Stock levels of many SKUs at every location, in one call."""
+
+    @_abc_1.abstractmethod
+    def SetSafetyStock(
+        self,
+        request: _inventory_pb2.SetSafetyStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.SetSafetyStockResponse, _abc.Awaitable[_inventory_pb2.SetSafetyStockResponse]]:
+        """Sets the units of a SKU at a location that are never promised to orders."""
+
+    @_abc_1.abstractmethod
+    def AdjustStock(
+        self,
+        request: _inventory_pb2.AdjustStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.AdjustStockResponse, _abc.Awaitable[_inventory_pb2.AdjustStockResponse]]:
+        """Sets the on-hand count of a SKU at a location (a cycle count or a
+        correction), optionally only if it still is what the caller saw.
+        """
+
+    @_abc_1.abstractmethod
+    def TransferStock(
+        self,
+        request: _inventory_pb2.TransferStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.TransferStockResponse, _abc.Awaitable[_inventory_pb2.TransferStockResponse]]:
+        """Moves unreserved units of a SKU from one location to another, atomically."""
+
+    @_abc_1.abstractmethod
+    def ListMovements(
+        self,
+        request: _inventory_pb2.ListMovementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListMovementsResponse, _abc.Awaitable[_inventory_pb2.ListMovementsResponse]]:
+        """Pages through the ledger: every change to every stock level, in sequence order."""
+
+    @_abc_1.abstractmethod
+    def ReserveStock(
+        self,
+        request: _inventory_pb2.ReserveStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ReserveStockResponse, _abc.Awaitable[_inventory_pb2.ReserveStockResponse]]:
+        """Holds stock for an order: every line or none, for a limited time."""
+
+    @_abc_1.abstractmethod
+    def GetReservation(
+        self,
+        request: _inventory_pb2.GetReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.GetReservationResponse, _abc.Awaitable[_inventory_pb2.GetReservationResponse]]:
+        """Returns one reservation."""
+
+    @_abc_1.abstractmethod
+    def ConfirmReservation(
+        self,
+        request: _inventory_pb2.ConfirmReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ConfirmReservationResponse, _abc.Awaitable[_inventory_pb2.ConfirmReservationResponse]]:
+        """Ships a reservation: its units leave on hand and reserved."""
+
+    @_abc_1.abstractmethod
+    def ReleaseReservation(
+        self,
+        request: _inventory_pb2.ReleaseReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ReleaseReservationResponse, _abc.Awaitable[_inventory_pb2.ReleaseReservationResponse]]:
+        """Gives a reservation's units back before it expires."""
+
+    @_abc_1.abstractmethod
+    def WatchStock(
+        self,
+        request: _inventory_pb2.WatchStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_inventory_pb2.WatchStockResponse], _abc.AsyncIterator[_inventory_pb2.WatchStockResponse]]:
+        """Streams every change to the stock levels of the given SKUs, starting after
+        a sequence number, so a client that reconnects misses nothing.
         """
 
 def add_InventoryServiceServicer_to_server(servicer: InventoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,284 @@
+"""Requests in: check every field, report every problem at once, build the domain command.
+
+Each function takes a proto request and returns what the store takes, or
+raises InvalidArgument with one field violation per bad field (field paths
+as in the proto, e.g. ``lines[2].quantity``).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from stockroom.common.errors import FieldErrors
+from stockroom.common.idempotency import validate_request_id
+from stockroom.inventory.domain.model import (
+    DOMAIN,
+    Adjustment,
+    Line,
+    LocationKind,
+    Receipt,
+    ReservationRequest,
+    SafetyStockChange,
+    Transfer,
+)
+from stockroom.inventory.v1 import inventory_pb2 as pb
+
+MAX_AVAILABILITY_LINES = 500
+MAX_RESERVATION_LINES = 100
+MAX_BATCH_SKUS = 500
+MAX_WATCH_SKUS = 100
+MAX_LOCATION_FILTER = 100
+MAX_TEXT = 256
+# Far below int64: sums over many movements can never overflow.
+MAX_QUANTITY = 1_000_000_000
+DEFAULT_TTL = timedelta(minutes=15)
+MIN_TTL, MAX_TTL = timedelta(seconds=1), timedelta(days=7)
+
+# SKUs and location ids: letters, digits, '.', '_', '-'; they appear in resource
+# names and URLs unescaped.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+_LOCATION_KINDS = {
+    pb.LOCATION_KIND_WAREHOUSE: LocationKind.WAREHOUSE,
+    pb.LOCATION_KIND_STORE: LocationKind.STORE,
+}
+
+
+def problems() -> FieldErrors:
+    return FieldErrors(domain=DOMAIN)
+
+
+def check_id(errors: FieldErrors, field: str, value: str) -> None:
+    if not value:
+        errors.add(field, "is required", "REQUIRED")
+    elif not ID_PATTERN.fullmatch(value):
+        errors.add(
+            field,
+            "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "MALFORMED",
+        )
+
+
+def check_ids(errors: FieldErrors, field: str, values: Sequence[str], limit: int) -> None:
+    if len(values) > limit:
+        errors.add(field, f"at most {limit} per request", "TOO_MANY")
+    for i, value in enumerate(values[:limit]):
+        check_id(errors, f"{field}[{i}]", value)
+    if len(set(values)) != len(values):
+        errors.add(field, "must not repeat an id", "DUPLICATE")
+
+
+def check_quantity(
+    errors: FieldErrors, field: str, value: int, *, allow_zero: bool = False
+) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        errors.add(
+            field,
+            "must not be negative" if allow_zero else "must be positive",
+            "NEGATIVE" if allow_zero else "NOT_POSITIVE",
+        )
+    elif value > MAX_QUANTITY:
+        errors.add(field, f"must be at most {MAX_QUANTITY}", "TOO_LARGE")
+
+
+def check_text(errors: FieldErrors, field: str, value: str, *, required: bool = False) -> None:
+    if required and not value.strip():
+        errors.add(field, "is required", "REQUIRED")
+    elif len(value) > MAX_TEXT:
+        errors.add(field, f"must be at most {MAX_TEXT} characters", "TOO_LONG")
+    elif not value.isprintable():
+        errors.add(field, "must be printable text", "MALFORMED")
+
+
+def check_reservation_id(errors: FieldErrors, field: str, value: str) -> None:
+    if not value:
+        errors.add(field, "is required", "REQUIRED")
+        return
+    try:
+        valid = str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        valid = False
+    if not valid:
+        errors.add(field, "must be a reservation id (a UUID)", "MALFORMED")
+
+
+def availability_lines(request: pb.CheckAvailabilityRequest) -> list[Line]:
+    errors = problems()
+    if not request.lines:
+        errors.add("lines", "at least one line is required", "EMPTY")
+    if len(request.lines) > MAX_AVAILABILITY_LINES:
+        errors.add("lines", f"at most {MAX_AVAILABILITY_LINES} lines per request", "TOO_MANY")
+    for i, line in enumerate(request.lines[:MAX_AVAILABILITY_LINES]):
+        check_id(errors, f"lines[{i}].sku", line.sku)
+        check_quantity(errors, f"lines[{i}].quantity", line.quantity)
+    errors.raise_if_any()
+    return [Line(line.sku, line.quantity) for line in request.lines]
+
+
+def receipt(request: pb.ReceiveStockRequest) -> Receipt:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_id(errors, "location_id", request.location_id)
+    check_quantity(errors, "quantity", request.quantity)
+    check_text(errors, "reason", request.reason)
+    check_text(errors, "reference", request.reference)
+    errors.raise_if_any()
+    return Receipt(
+        request.sku, request.location_id, request.quantity, request.reason, request.reference
+    )
+
+
+def adjustment(request: pb.AdjustStockRequest) -> Adjustment:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_id(errors, "location_id", request.location_id)
+    check_quantity(errors, "on_hand", request.on_hand, allow_zero=True)
+    expected = request.expected_on_hand if request.HasField("expected_on_hand") else None
+    if expected is not None:
+        check_quantity(errors, "expected_on_hand", expected, allow_zero=True)
+    check_text(errors, "reason", request.reason, required=True)
+    check_text(errors, "reference", request.reference)
+    errors.raise_if_any()
+    return Adjustment(
+        request.sku,
+        request.location_id,
+        request.on_hand,
+        expected,
+        request.reason,
+        request.reference,
+    )
+
+
+def transfer(request: pb.TransferStockRequest) -> Transfer:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_id(errors, "from_location_id", request.from_location_id)
+    check_id(errors, "to_location_id", request.to_location_id)
+    if request.from_location_id and request.from_location_id == request.to_location_id:
+        errors.add("to_location_id", "must differ from from_location_id", "SAME_LOCATION")
+    check_quantity(errors, "quantity", request.quantity)
+    check_text(errors, "reason", request.reason)
+    check_text(errors, "reference", request.reference)
+    errors.raise_if_any()
+    return Transfer(
+        request.sku,
+        request.from_location_id,
+        request.to_location_id,
+        request.quantity,
+        request.reason,
+        request.reference,
+    )
+
+
+def safety_stock(request: pb.SetSafetyStockRequest) -> SafetyStockChange:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_id(errors, "location_id", request.location_id)
+    check_quantity(errors, "safety_stock", request.safety_stock, allow_zero=True)
+    errors.raise_if_any()
+    return SafetyStockChange(
+        request.sku, request.location_id, request.safety_stock, request.etag or None
+    )
+
+
+def reservation(request: pb.ReserveStockRequest) -> ReservationRequest:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    if not request.lines:
+        errors.add("lines", "at least one line is required", "EMPTY")
+    if len(request.lines) > MAX_RESERVATION_LINES:
+        errors.add("lines", f"at most {MAX_RESERVATION_LINES} lines per request", "TOO_MANY")
+    for i, line in enumerate(request.lines[:MAX_RESERVATION_LINES]):
+        check_id(errors, f"lines[{i}].sku", line.sku)
+        check_quantity(errors, f"lines[{i}].quantity", line.quantity)
+    skus = [line.sku for line in request.lines]
+    if len(set(skus)) != len(skus):
+        errors.add("lines", "each SKU at most once per reservation", "DUPLICATE")
+    ttl = request.ttl.ToTimedelta() if request.HasField("ttl") else DEFAULT_TTL
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        errors.add("ttl", "must be between 1 second and 7 days", "OUT_OF_RANGE")
+    check_text(errors, "reference", request.reference)
+    check_ids(errors, "location_ids", list(request.location_ids), MAX_LOCATION_FILTER)
+    errors.raise_if_any()
+    return ReservationRequest(
+        tuple(Line(line.sku, line.quantity) for line in request.lines),
+        ttl,
+        request.reference,
+        tuple(request.location_ids),
+    )
+
+
+def item(request: pb.CreateItemRequest) -> tuple[str, str]:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "item.sku", request.item.sku)
+    check_text(errors, "item.display_name", request.item.display_name)
+    errors.raise_if_any()
+    return request.item.sku, request.item.display_name
+
+
+def location(request: pb.CreateLocationRequest) -> tuple[str, str, LocationKind]:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "location.location_id", request.location.location_id)
+    check_text(errors, "location.display_name", request.location.display_name)
+    kind = _LOCATION_KINDS.get(request.location.kind)
+    if kind is None:
+        errors.add("location.kind", "must be WAREHOUSE or STORE", "REQUIRED")
+    errors.raise_if_any()
+    assert kind is not None
+    return request.location.location_id, request.location.display_name, kind
+
+
+def one_id(field: str, value: str) -> str:
+    errors = problems()
+    check_id(errors, field, value)
+    errors.raise_if_any()
+    return value
+
+
+def reservation_id(
+    value: str, request_id: str | None = None, note: str = "", note_field: str = ""
+) -> str:
+    errors = problems()
+    check_reservation_id(errors, "reservation_id", value)
+    if request_id is not None:
+        validate_request_id(errors, request_id)
+    if note_field:
+        check_text(errors, note_field, note)
+    errors.raise_if_any()
+    return value
+
+
+def batch_skus(skus: Sequence[str], limit: int = MAX_BATCH_SKUS) -> list[str]:
+    errors = problems()
+    if not skus:
+        errors.add("skus", "at least one SKU is required", "EMPTY")
+    check_ids(errors, "skus", list(skus), limit)
+    errors.raise_if_any()
+    return list(skus)
+
+
+def movement_filters(request: pb.ListMovementsRequest) -> None:
+    errors = problems()
+    if request.sku:
+        check_id(errors, "sku", request.sku)
+    if request.location_id:
+        check_id(errors, "location_id", request.location_id)
+    errors.raise_if_any()
+
+
+def watch(request: pb.WatchStockRequest) -> tuple[list[str], int]:
+    skus = batch_skus(request.skus, MAX_WATCH_SKUS)
+    if request.after_sequence < 0:
+        errors = problems()
+        errors.add("after_sequence", "must not be negative", "NEGATIVE")
+        errors.raise_if_any()
+    return skus, request.after_sequence

@@ -1,0 +1,218 @@
+"""The InventoryService servicer: each method converts the request, calls one store
+method, converts the result. Errors are domain errors, mapped centrally."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from stockroom.common.idempotency import request_key
+from stockroom.common.pagination import decode_page_token, encode_page_token, page_size
+from stockroom.inventory.api import requests, responses
+from stockroom.inventory.store.catalog import CatalogStore
+from stockroom.inventory.store.history import LedgerHistory
+from stockroom.inventory.store.reservations import ReservationStore
+from stockroom.inventory.store.stock import StockStore
+from stockroom.inventory.v1 import inventory_pb2 as pb
+from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
+from stockroom.inventory.watch import LedgerTail, watch_movements
+
+Context = Any
+
+
+class InventoryServicer(pb_grpc.InventoryServiceServicer):
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        stock: StockStore,
+        reservations: ReservationStore,
+        history: LedgerHistory,
+        tail: LedgerTail,
+    ) -> None:
+        self.catalog = catalog
+        self.stock = stock
+        self.reservations = reservations
+        self.history = history
+        self.tail = tail
+
+    async def ReceiveStock(
+        self, request: pb.ReceiveStockRequest, context: Context
+    ) -> pb.ReceiveStockResponse:
+        receipt = requests.receipt(request)
+        change = await self.stock.receive(receipt, request_key("ReceiveStock", request))
+        return pb.ReceiveStockResponse(
+            on_hand=change.level.on_hand,
+            level=responses.level(change.level),
+            movement=responses.movement(change.movement),
+        )
+
+    async def CheckAvailability(
+        self, request: pb.CheckAvailabilityRequest, context: Context
+    ) -> pb.CheckAvailabilityResponse:
+        result = await self.stock.availability(requests.availability_lines(request))
+        return pb.CheckAvailabilityResponse(
+            lines=[
+                pb.LineAvailability(
+                    sku=a.sku,
+                    requested=a.requested,
+                    available=a.available,
+                    satisfiable=a.satisfiable,
+                )
+                for a in result
+            ]
+        )
+
+    async def CreateItem(
+        self, request: pb.CreateItemRequest, context: Context
+    ) -> pb.CreateItemResponse:
+        sku, display_name = requests.item(request)
+        item = await self.catalog.create_item(sku, display_name, request_key("CreateItem", request))
+        return pb.CreateItemResponse(item=responses.item(item))
+
+    async def GetItem(self, request: pb.GetItemRequest, context: Context) -> pb.GetItemResponse:
+        item = await self.catalog.get_item(requests.one_id("sku", request.sku))
+        return pb.GetItemResponse(item=responses.item(item))
+
+    async def ListItems(
+        self, request: pb.ListItemsRequest, context: Context
+    ) -> pb.ListItemsResponse:
+        size = page_size(request.page_size)
+        cursor = decode_page_token(request.page_token, {}, (str,))
+        page = await self.catalog.items(str(cursor[0]) if cursor else None, size)
+        return pb.ListItemsResponse(
+            items=[responses.item(i) for i in page.items],
+            next_page_token=encode_page_token(page.next_cursor, {}) if page.next_cursor else "",
+        )
+
+    async def CreateLocation(
+        self, request: pb.CreateLocationRequest, context: Context
+    ) -> pb.CreateLocationResponse:
+        location_id, display_name, kind = requests.location(request)
+        location = await self.catalog.create_location(
+            location_id, display_name, kind, request_key("CreateLocation", request)
+        )
+        return pb.CreateLocationResponse(location=responses.location(location))
+
+    async def GetLocation(
+        self, request: pb.GetLocationRequest, context: Context
+    ) -> pb.GetLocationResponse:
+        location = await self.catalog.get_location(
+            requests.one_id("location_id", request.location_id)
+        )
+        return pb.GetLocationResponse(location=responses.location(location))
+
+    async def ListLocations(
+        self, request: pb.ListLocationsRequest, context: Context
+    ) -> pb.ListLocationsResponse:
+        size = page_size(request.page_size)
+        cursor = decode_page_token(request.page_token, {}, (str,))
+        page = await self.catalog.locations(str(cursor[0]) if cursor else None, size)
+        return pb.ListLocationsResponse(
+            locations=[responses.location(loc) for loc in page.items],
+            next_page_token=encode_page_token(page.next_cursor, {}) if page.next_cursor else "",
+        )
+
+    async def BatchGetStockLevels(
+        self, request: pb.BatchGetStockLevelsRequest, context: Context
+    ) -> pb.BatchGetStockLevelsResponse:
+        skus = requests.batch_skus(request.skus)
+        levels = await self.stock.levels_of(skus)
+        return pb.BatchGetStockLevelsResponse(
+            skus=[responses.sku_stock(sku, levels[sku]) for sku in skus]
+        )
+
+    async def SetSafetyStock(
+        self, request: pb.SetSafetyStockRequest, context: Context
+    ) -> pb.SetSafetyStockResponse:
+        change = await self.stock.set_safety_stock(
+            requests.safety_stock(request), request_key("SetSafetyStock", request)
+        )
+        return pb.SetSafetyStockResponse(
+            level=responses.level(change.level), movement=responses.movement(change.movement)
+        )
+
+    async def AdjustStock(
+        self, request: pb.AdjustStockRequest, context: Context
+    ) -> pb.AdjustStockResponse:
+        change = await self.stock.adjust(
+            requests.adjustment(request), request_key("AdjustStock", request)
+        )
+        return pb.AdjustStockResponse(
+            level=responses.level(change.level), movement=responses.movement(change.movement)
+        )
+
+    async def TransferStock(
+        self, request: pb.TransferStockRequest, context: Context
+    ) -> pb.TransferStockResponse:
+        result = await self.stock.transfer(
+            requests.transfer(request), request_key("TransferStock", request)
+        )
+        return pb.TransferStockResponse(
+            from_level=responses.level(result.from_level),
+            to_level=responses.level(result.to_level),
+            movements=[responses.movement(m) for m in result.movements],
+        )
+
+    async def ListMovements(
+        self, request: pb.ListMovementsRequest, context: Context
+    ) -> pb.ListMovementsResponse:
+        requests.movement_filters(request)
+        filters = {"sku": request.sku, "location_id": request.location_id}
+        size = page_size(request.page_size)
+        cursor = decode_page_token(request.page_token, filters, (int,))
+        page = await self.history.page(
+            sku=request.sku,
+            location_id=request.location_id,
+            after=int(cursor[0]) if cursor else 0,
+            size=size,
+        )
+        return pb.ListMovementsResponse(
+            movements=[responses.movement(m) for m in page.items],
+            next_page_token=(
+                encode_page_token(page.next_cursor, filters) if page.next_cursor else ""
+            ),
+        )
+
+    async def ReserveStock(
+        self, request: pb.ReserveStockRequest, context: Context
+    ) -> pb.ReserveStockResponse:
+        reservation = await self.reservations.reserve(
+            requests.reservation(request), request_key("ReserveStock", request)
+        )
+        return pb.ReserveStockResponse(reservation=responses.reservation(reservation))
+
+    async def GetReservation(
+        self, request: pb.GetReservationRequest, context: Context
+    ) -> pb.GetReservationResponse:
+        reservation = await self.reservations.get(requests.reservation_id(request.reservation_id))
+        return pb.GetReservationResponse(reservation=responses.reservation(reservation))
+
+    async def ConfirmReservation(
+        self, request: pb.ConfirmReservationRequest, context: Context
+    ) -> pb.ConfirmReservationResponse:
+        reservation_id = requests.reservation_id(
+            request.reservation_id, request.request_id, request.reference, "reference"
+        )
+        reservation = await self.reservations.confirm(
+            reservation_id, request.reference, request_key("ConfirmReservation", request)
+        )
+        return pb.ConfirmReservationResponse(reservation=responses.reservation(reservation))
+
+    async def ReleaseReservation(
+        self, request: pb.ReleaseReservationRequest, context: Context
+    ) -> pb.ReleaseReservationResponse:
+        reservation_id = requests.reservation_id(
+            request.reservation_id, request.request_id, request.reason, "reason"
+        )
+        reservation = await self.reservations.release(
+            reservation_id, request.reason, request_key("ReleaseReservation", request)
+        )
+        return pb.ReleaseReservationResponse(reservation=responses.reservation(reservation))
+
+    async def WatchStock(
+        self, request: pb.WatchStockRequest, context: Context
+    ) -> AsyncIterator[pb.WatchStockResponse]:
+        skus, after = requests.watch(request)
+        await self.catalog.require_items(skus)
+        async for batch in watch_movements(self.tail, self.history, skus, after):
+            yield pb.WatchStockResponse(movements=[responses.movement(m) for m in batch])

@@ -1,0 +1,49 @@
+"""Long-running jobs of a replica (the expiry sweeper, the ledger tail), started
+with the server and cancelled when it stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from stockroom.inventory.store.reservations import ReservationStore
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundJobs:
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            await job()
+
+        self._tasks.append(asyncio.create_task(run(), name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+
+async def sweep_expired_reservations(
+    reservations: ReservationStore, interval_s: float, batch: int = 100
+) -> None:
+    """Expire due reservations forever: a full batch means more are due, so go on at once;
+    otherwise wait ``interval_s``. Failures are logged and tried again next round."""
+    while True:
+        try:
+            expired = await reservations.expire_due(batch)
+        except Exception:
+            logger.exception("expiry sweep failed; retrying")
+            expired = []
+        if expired:
+            logger.info("expired reservations", extra={"count": len(expired)})
+        if len(expired) < batch:
+            await asyncio.sleep(interval_s)

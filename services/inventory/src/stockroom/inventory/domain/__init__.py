@@ -1,0 +1,1 @@
+"""The inventory domain: plain values and rules, no gRPC, no SQL."""

@@ -1,0 +1,143 @@
+"""The inventory's errors, each with a stable reason callers may branch on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from stockroom.common.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    NotFound,
+    PreconditionViolation,
+    ResourceRef,
+)
+from stockroom.inventory.domain.model import DOMAIN, ReservationState
+
+ITEM = "stockroom.inventory.v1.Item"
+LOCATION = "stockroom.inventory.v1.Location"
+RESERVATION = "stockroom.inventory.v1.Reservation"
+
+
+@dataclass(frozen=True)
+class Shortage:
+    sku: str
+    requested: int
+    available: int
+
+
+def insufficient_stock(shortages: Sequence[Shortage]) -> FailedPrecondition:
+    """Not enough stock for some lines: one violation per short line, with the numbers."""
+    violations = [
+        PreconditionViolation(
+            "INSUFFICIENT_STOCK", s.sku, f"requested {s.requested}, available {s.available}"
+        )
+        for s in shortages
+    ]
+    return FailedPrecondition(
+        "not enough stock for "
+        + ", ".join(
+            f"{s.sku} (requested {s.requested}, available {s.available})" for s in shortages
+        ),
+        reason="INSUFFICIENT_STOCK",
+        domain=DOMAIN,
+        precondition_violations=violations,
+    )
+
+
+def item_not_found(sku: str) -> NotFound:
+    return NotFound(
+        f"no item with SKU {sku!r}",
+        reason="ITEM_NOT_FOUND",
+        domain=DOMAIN,
+        resource=ResourceRef(ITEM, sku, "register it with CreateItem first"),
+    )
+
+
+def location_not_found(location_id: str) -> NotFound:
+    return NotFound(
+        f"no location {location_id!r}",
+        reason="LOCATION_NOT_FOUND",
+        domain=DOMAIN,
+        resource=ResourceRef(LOCATION, location_id, "register it with CreateLocation first"),
+    )
+
+
+def reservation_not_found(reservation_id: str) -> NotFound:
+    return NotFound(
+        f"no reservation {reservation_id}",
+        reason="RESERVATION_NOT_FOUND",
+        domain=DOMAIN,
+        resource=ResourceRef(RESERVATION, reservation_id),
+    )
+
+
+def item_exists(sku: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"an item with SKU {sku!r} exists already",
+        reason="ITEM_EXISTS",
+        domain=DOMAIN,
+        resource=ResourceRef(ITEM, sku),
+    )
+
+
+def location_exists(location_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"location {location_id!r} exists already",
+        reason="LOCATION_EXISTS",
+        domain=DOMAIN,
+        resource=ResourceRef(LOCATION, location_id),
+    )
+
+
+def on_hand_changed(expected: int, actual: int) -> Aborted:
+    return Aborted(
+        f"on hand is {actual}, not the expected {expected}; read it again and recount",
+        reason="ON_HAND_CHANGED",
+        domain=DOMAIN,
+        metadata={"onHand": str(actual)},
+    )
+
+
+def etag_mismatch(expected: str, actual: str) -> Aborted:
+    return Aborted(
+        f"the stock level changed (etag {actual}, not {expected}); read it again",
+        reason="ETAG_MISMATCH",
+        domain=DOMAIN,
+        metadata={"etag": actual},
+    )
+
+
+def below_reserved(sku: str, location_id: str, on_hand: int, reserved: int) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"cannot set on hand of {sku} at {location_id} to {on_hand}: {reserved} units are reserved;"
+        " release or confirm reservations first",
+        reason="BELOW_RESERVED",
+        domain=DOMAIN,
+        precondition_violations=[
+            PreconditionViolation(
+                "BELOW_RESERVED", sku, f"{reserved} units reserved at {location_id}"
+            )
+        ],
+    )
+
+
+_STATE_REASONS = {
+    ReservationState.CONFIRMED: "RESERVATION_CONFIRMED",
+    ReservationState.RELEASED: "RESERVATION_RELEASED",
+    ReservationState.EXPIRED: "RESERVATION_EXPIRED",
+}
+
+
+def reservation_not_active(reservation_id: str, state: ReservationState) -> FailedPrecondition:
+    """The reservation cannot take this transition any more (``state`` is its real state,
+    EXPIRED also when its time ran out but the sweeper has not come by yet)."""
+    reason = _STATE_REASONS.get(state, "RESERVATION_NOT_ACTIVE")
+    return FailedPrecondition(
+        f"reservation {reservation_id} is {state.value.lower()}",
+        reason=reason,
+        domain=DOMAIN,
+        precondition_violations=[PreconditionViolation(reason, reservation_id, state.value)],
+        resource=ResourceRef(RESERVATION, reservation_id),
+    )

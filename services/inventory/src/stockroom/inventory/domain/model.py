@@ -1,0 +1,232 @@
+"""The things the inventory talks about: items, locations, stock levels, movements, reservations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+# The error domain of every inventory error (google.rpc.ErrorInfo.domain).
+DOMAIN = "inventory.stockroom"
+
+
+class LocationKind(StrEnum):
+    WAREHOUSE = "WAREHOUSE"
+    STORE = "STORE"
+
+
+class MovementKind(StrEnum):
+    """What a ledger entry records; each kind touches on_hand, reserved or neither."""
+
+    RECEIPT = "RECEIPT"
+    ADJUSTMENT = "ADJUSTMENT"
+    TRANSFER_OUT = "TRANSFER_OUT"
+    TRANSFER_IN = "TRANSFER_IN"
+    RESERVATION = "RESERVATION"
+    SHIPMENT = "SHIPMENT"
+    RELEASE = "RELEASE"
+    EXPIRY = "EXPIRY"
+    SAFETY_STOCK = "SAFETY_STOCK"
+
+
+class ReservationState(StrEnum):
+    ACTIVE = "ACTIVE"
+    CONFIRMED = "CONFIRMED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    display_name: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Location:
+    location_id: str
+    display_name: str
+    kind: LocationKind
+    create_time: datetime
+
+
+@dataclass(frozen=True, order=True)
+class StockKey:
+    """A (SKU, location) pair. Sorting keys gives the one global lock order."""
+
+    sku: str
+    location_id: str
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    """The stock of one SKU at one location. ``version`` counts its changes."""
+
+    sku: str
+    location_id: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    version: int
+
+    @property
+    def key(self) -> StockKey:
+        return StockKey(self.sku, self.location_id)
+
+    @property
+    def available(self) -> int:
+        """Units that can be promised; safety stock above what is free counts as none."""
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+    @property
+    def unreserved(self) -> int:
+        """Units no reservation holds: what may leave the location by transfer."""
+        return self.on_hand - self.reserved
+
+    @property
+    def etag(self) -> str:
+        return str(self.version)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger entry and the level right after it."""
+
+    sequence: int
+    kind: MovementKind
+    on_hand_delta: int
+    reserved_delta: int
+    level: StockLevel
+    reason: str
+    reference: str
+    reservation_id: str
+    request_id: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Line:
+    """A quantity of one SKU."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class LineAvailability:
+    sku: str
+    requested: int
+    available: int
+
+    @property
+    def satisfiable(self) -> bool:
+        return self.available >= self.requested
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Units of one SKU held at one location."""
+
+    sku: str
+    location_id: str
+    quantity: int
+
+    @property
+    def key(self) -> StockKey:
+        return StockKey(self.sku, self.location_id)
+
+
+@dataclass(frozen=True)
+class ReservationLine:
+    sku: str
+    quantity: int
+    allocations: tuple[Allocation, ...]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reservation_id: str
+    state: ReservationState
+    lines: tuple[ReservationLine, ...]
+    reference: str
+    create_time: datetime
+    expire_time: datetime
+    update_time: datetime
+
+    def allocations(self) -> list[Allocation]:
+        return [a for line in self.lines for a in line.allocations]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the cursor to continue after it (None on the last page)."""
+
+    items: tuple[T, ...]
+    next_cursor: tuple[str | int, ...] | None
+
+
+# Commands: what a caller asks for, already validated at the edge.
+
+
+@dataclass(frozen=True)
+class Receipt:
+    sku: str
+    location_id: str
+    quantity: int
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    sku: str
+    location_id: str
+    on_hand: int
+    expected_on_hand: int | None
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    sku: str
+    from_location_id: str
+    to_location_id: str
+    quantity: int
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class SafetyStockChange:
+    sku: str
+    location_id: str
+    safety_stock: int
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    lines: tuple[Line, ...]
+    ttl: timedelta
+    reference: str
+    location_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """The outcome of a movement command: the level after it and its ledger entry."""
+
+    level: StockLevel
+    movement: Movement
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    from_level: StockLevel
+    to_level: StockLevel
+    movements: tuple[Movement, ...]

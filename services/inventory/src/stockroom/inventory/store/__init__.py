@@ -1,0 +1,1 @@
+"""Inventory persistence: SQLAlchemy Core, one transaction per public store method."""

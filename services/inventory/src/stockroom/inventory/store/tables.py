@@ -1,0 +1,160 @@
+"""The inventory schema (SQLAlchemy Core). Alembic migrations create it; this is
+what the store's queries are written against (a test checks the two agree)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from stockroom.common.idempotency import request_records_table
+
+ID = 64  # SKUs, location ids
+UUID = 36  # reservation and request ids
+TEXT = 256  # reasons, references, names
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps in UTC, timezone-aware on the way out on every dialect.
+
+    SQLite has no time zones: it stores the UTC wall time and gives back a
+    naive value, which this type marks as UTC again. Comparisons in SQL stay
+    right because every stored value is UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the store only takes timezone-aware times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+items = Table(
+    "items",
+    metadata,
+    Column("sku", String(ID), primary_key=True),
+    Column("display_name", String(TEXT), nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("location_id", String(ID), primary_key=True),
+    Column("display_name", String(TEXT), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+)
+
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("sku", String(ID), ForeignKey("items.sku"), primary_key=True),
+    Column("location_id", String(ID), ForeignKey("locations.location_id"), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("safety_stock", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    # The last line of defence of "never oversell, never negative".
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+    CheckConstraint("safety_stock >= 0", name="safety_stock_not_negative"),
+)
+
+# One row whose counter hands out ledger sequence numbers. Taking it is the last
+# lock of every writing transaction, so sequence order is commit order and the
+# ledger has no gaps: a watcher that read up to N never sees an N-1 appear later.
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_sequence", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+movements = Table(
+    "movements",
+    metadata,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("sku", String(ID), nullable=False),
+    Column("location_id", String(ID), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("on_hand_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
+    # The level right after this entry.
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("safety_stock", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("reason", String(TEXT), nullable=False),
+    Column("reference", String(TEXT), nullable=False),
+    Column("reservation_id", String(UUID), nullable=True),
+    Column("request_id", String(UUID), nullable=True),
+    Column("create_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
+    Index("movements_by_sku", "sku", "sequence"),
+    Index("movements_by_location", "location_id", "sequence"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("reservation_id", String(UUID), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("reference", String(TEXT), nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("expire_time", UtcDateTime(), nullable=False),
+    Column("update_time", UtcDateTime(), nullable=False),
+    # What the sweeper scans: only active reservations, soonest expiry first.
+    Index(
+        "active_reservations_by_expiry",
+        "expire_time",
+        postgresql_where=text("state = 'ACTIVE'"),
+        sqlite_where=text("state = 'ACTIVE'"),
+    ),
+)
+
+reservation_allocations = Table(
+    "reservation_allocations",
+    metadata,
+    Column(
+        "reservation_id",
+        String(UUID),
+        ForeignKey("reservations.reservation_id"),
+        primary_key=True,
+    ),
+    Column("sku", String(ID), primary_key=True),
+    Column("location_id", String(ID), primary_key=True),
+    Column("line_number", Integer, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
+    CheckConstraint("quantity > 0", name="allocation_positive"),
+)
+
+request_records = request_records_table(metadata)

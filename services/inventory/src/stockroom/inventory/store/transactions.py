@@ -1,0 +1,121 @@
+"""How the store runs a transaction: SQLite's write lock up front, conflicts retried inside.
+
+PostgreSQL (and the distributed engines that speak its protocol) may abort a
+transaction with a serialization failure or a deadlock; SQLite may report
+itself busy. Those are not the caller's business: the whole transaction runs
+again, a bounded number of times, with jittered backoff. What still fails
+reaches the caller as ABORTED, which is safe to retry with the same request_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stockroom.common.errors import Aborted
+from stockroom.inventory.domain.model import DOMAIN
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# serialization_failure, deadlock_detected (PostgreSQL error codes, appendix A).
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_S = 0.005
+BACKOFF_CAP_S = 0.2
+_BEGIN_OPTION = "stockroom_sqlite_begin"
+
+
+class ConcurrentChange(Exception):
+    """A conditional write matched fewer rows than the transaction planned for."""
+
+
+def configure_engine(engine: AsyncEngine) -> None:
+    """On SQLite, let the store emit BEGIN itself so writers can take the write lock at once.
+
+    SQLite upgrades a read transaction to a write transaction lazily; two
+    transactions that both read, then both want to write, wait on each other
+    until one fails with SQLITE_BUSY. BEGIN IMMEDIATE takes the write lock at
+    the start, so writers queue instead (SQLAlchemy's documented recipe for
+    pysqlite/aiosqlite transaction control).
+    """
+    if engine.dialect.name != "sqlite" or event.contains(engine.sync_engine, "begin", _begin):
+        return
+    event.listen(engine.sync_engine, "connect", _driver_autocommit)
+    event.listen(engine.sync_engine, "begin", _begin)
+
+
+def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Transactions:
+    """Runs units of work in transactions, again when the database asks for it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        configure_engine(engine)
+        self.engine = engine
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as connection:
+            if write:
+                await connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            async with connection.begin():
+                yield connection
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in a writing transaction, retried on conflicts."""
+        return await self._run(work, write=True)
+
+    async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in a read-only transaction (one snapshot on SQLite)."""
+        return await self._run(work, write=False)
+
+    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._transaction(write=write) as connection:
+                    return await work(connection)
+            except (DBAPIError, ConcurrentChange) as error:
+                if not is_retryable(error):
+                    raise
+                if attempt == MAX_ATTEMPTS:
+                    logger.warning("transaction conflict persisted", extra={"attempts": attempt})
+                    raise Aborted(
+                        "the transaction kept conflicting with concurrent ones; retry the request",
+                        reason="TRANSACTION_CONFLICT",
+                        domain=DOMAIN,
+                        retry_after_s=BACKOFF_CAP_S,
+                    ) from error
+                # Full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+                await asyncio.sleep(
+                    random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+                )
+
+
+def is_retryable(error: Exception) -> bool:
+    if isinstance(error, ConcurrentChange):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
