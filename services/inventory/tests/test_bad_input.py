@@ -1,0 +1,217 @@
+"""Bad input gets INVALID_ARGUMENT naming the field, and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from stockroom.common.errors import AlreadyExists, InvalidArgument
+from stockroom.inventory.testing import Inventory, request_id
+from stockroom.inventory.v1 import inventory_pb2 as pb
+
+RID = "7b0c4a52-3f4e-4c43-9a43-3bd7f04a3c71"
+RESERVATION = "3f1c8f2e-9a35-4f8b-8d0e-5b2f1f4c9a10"
+
+Call = Callable[[Inventory], Any]
+
+CASES: list[tuple[str, Call, str, str]] = [
+    (
+        "receipt without request id",
+        lambda i: i.stub.ReceiveStock(
+            pb.ReceiveStockRequest(sku="MUG", location_id="WH-1", quantity=1)
+        ),
+        "request_id",
+        "REQUIRED",
+    ),
+    (
+        "receipt with a request id that is no UUID",
+        lambda i: i.stub.ReceiveStock(
+            pb.ReceiveStockRequest(sku="MUG", location_id="WH-1", quantity=1, request_id="abc")
+        ),
+        "request_id",
+        "MALFORMED",
+    ),
+    (
+        "receipt of zero units",
+        lambda i: i.stub.ReceiveStock(
+            pb.ReceiveStockRequest(sku="MUG", location_id="WH-1", quantity=0, request_id=RID)
+        ),
+        "quantity",
+        "NOT_POSITIVE",
+    ),
+    (
+        "receipt of negative units",
+        lambda i: i.stub.ReceiveStock(
+            pb.ReceiveStockRequest(sku="MUG", location_id="WH-1", quantity=-3, request_id=RID)
+        ),
+        "quantity",
+        "NOT_POSITIVE",
+    ),
+    (
+        "receipt with a malformed SKU",
+        lambda i: i.stub.ReceiveStock(
+            pb.ReceiveStockRequest(sku="MU G/1", location_id="WH-1", quantity=1, request_id=RID)
+        ),
+        "sku",
+        "MALFORMED",
+    ),
+    (
+        "adjustment to a negative count",
+        lambda i: i.stub.AdjustStock(
+            pb.AdjustStockRequest(
+                sku="MUG", location_id="WH-1", on_hand=-1, reason="X", request_id=RID
+            )
+        ),
+        "on_hand",
+        "NEGATIVE",
+    ),
+    (
+        "adjustment without a reason",
+        lambda i: i.stub.AdjustStock(
+            pb.AdjustStockRequest(sku="MUG", location_id="WH-1", on_hand=1, request_id=RID)
+        ),
+        "reason",
+        "REQUIRED",
+    ),
+    (
+        "transfer to the same location",
+        lambda i: i.stub.TransferStock(
+            pb.TransferStockRequest(
+                sku="MUG",
+                from_location_id="WH-1",
+                to_location_id="WH-1",
+                quantity=1,
+                request_id=RID,
+            )
+        ),
+        "to_location_id",
+        "SAME_LOCATION",
+    ),
+    (
+        "reservation without lines",
+        lambda i: i.stub.ReserveStock(pb.ReserveStockRequest(request_id=RID)),
+        "lines",
+        "EMPTY",
+    ),
+    (
+        "reservation with a SKU twice",
+        lambda i: i.stub.ReserveStock(
+            pb.ReserveStockRequest(
+                lines=[pb.ReserveStockLine(sku="MUG", quantity=1)] * 2, request_id=RID
+            )
+        ),
+        "lines",
+        "DUPLICATE",
+    ),
+    (
+        "reservation with too many lines",
+        lambda i: i.stub.ReserveStock(
+            pb.ReserveStockRequest(
+                lines=[pb.ReserveStockLine(sku=f"S{n}", quantity=1) for n in range(101)],
+                request_id=RID,
+            )
+        ),
+        "lines",
+        "TOO_MANY",
+    ),
+    (
+        "reservation with a negative TTL",
+        lambda i: i.stub.ReserveStock(
+            pb.ReserveStockRequest(
+                lines=[pb.ReserveStockLine(sku="MUG", quantity=1)],
+                ttl=Duration(seconds=-5),
+                request_id=RID,
+            )
+        ),
+        "ttl",
+        "OUT_OF_RANGE",
+    ),
+    (
+        "confirmation of a malformed reservation id",
+        lambda i: i.stub.ConfirmReservation(
+            pb.ConfirmReservationRequest(reservation_id="R-1", request_id=RID)
+        ),
+        "reservation_id",
+        "MALFORMED",
+    ),
+    (
+        "release without request id",
+        lambda i: i.stub.ReleaseReservation(
+            pb.ReleaseReservationRequest(reservation_id=RESERVATION)
+        ),
+        "request_id",
+        "REQUIRED",
+    ),
+    (
+        "batch get of too many SKUs",
+        lambda i: i.stub.BatchGetStockLevels(
+            pb.BatchGetStockLevelsRequest(skus=[f"S{n}" for n in range(501)])
+        ),
+        "skus",
+        "TOO_MANY",
+    ),
+    (
+        "availability check of too many lines",
+        lambda i: i.stub.CheckAvailability(
+            pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku="MUG", quantity=1)] * 501)
+        ),
+        "lines",
+        "TOO_MANY",
+    ),
+    (
+        "negative page size",
+        lambda i: i.stub.ListMovements(pb.ListMovementsRequest(page_size=-1)),
+        "page_size",
+        "NEGATIVE",
+    ),
+    (
+        "item with a malformed SKU",
+        lambda i: i.stub.CreateItem(
+            pb.CreateItemRequest(item=pb.Item(sku="-lead"), request_id=RID)
+        ),
+        "item.sku",
+        "MALFORMED",
+    ),
+    (
+        "location without a kind",
+        lambda i: i.stub.CreateLocation(
+            pb.CreateLocationRequest(location=pb.Location(location_id="WH-3"), request_id=RID)
+        ),
+        "location.kind",
+        "REQUIRED",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "reason"),
+    [pytest.param(call, field, reason, id=name) for name, call, field, reason in CASES],
+)
+async def test_bad_input_is_invalid_argument_naming_the_field_and_writes_nothing(
+    inventory: Inventory, call: Call, field: str, reason: str
+) -> None:
+    await inventory.register(["MUG"], ["WH-1"])
+    await inventory.receive("MUG", "WH-1", 5)
+    before = await inventory.stub.ListMovements(pb.ListMovementsRequest())
+
+    with pytest.raises(InvalidArgument) as raised:
+        await call(inventory)
+
+    assert (field, reason) in {(v.field, v.reason) for v in raised.value.field_violations}
+    after = await inventory.stub.ListMovements(pb.ListMovementsRequest())
+    assert after == before
+    assert (await inventory.level("MUG", "WH-1")).reserved == 0
+
+
+async def test_a_repeated_sku_registration_is_already_exists(inventory: Inventory) -> None:
+    await inventory.register(["MUG"], [])
+
+    with pytest.raises(AlreadyExists) as raised:
+        await inventory.stub.CreateItem(
+            pb.CreateItemRequest(item=pb.Item(sku="MUG"), request_id=request_id())
+        )
+
+    assert raised.value.reason == "ITEM_EXISTS"
