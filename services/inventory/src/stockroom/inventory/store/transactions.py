@@ -5,6 +5,8 @@ transaction with a serialization failure or a deadlock; SQLite may report
 itself busy. Those are not the caller's business: the whole transaction runs
 again, a bounded number of times, with jittered backoff. What still fails
 reaches the caller as ABORTED, which is safe to retry with the same request_id.
+A database that cannot be reached, or a connection pool with no free
+connection, is UNAVAILABLE (retryable) rather than INTERNAL.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.errors import Aborted
+from stockroom.common.errors import Aborted, Unavailable
 from stockroom.inventory.domain.model import DOMAIN
 
 logger = logging.getLogger(__name__)
@@ -94,7 +97,18 @@ class Transactions:
             try:
                 async with self._transaction(write=write) as connection:
                     return await work(connection)
+            except PoolTimeout as error:
+                raise Unavailable(
+                    "every database connection is busy; retry shortly",
+                    reason="DATABASE_BUSY",
+                    domain=DOMAIN,
+                    retry_after_s=BACKOFF_CAP_S,
+                ) from error
+            except OSError as error:
+                raise _database_unavailable() from error
             except (DBAPIError, ConcurrentChange) as error:
+                if isinstance(error, DBAPIError) and _lost_connection(error):
+                    raise _database_unavailable() from error
                 if not is_retryable(error):
                     raise
                 if attempt == MAX_ATTEMPTS:
@@ -109,6 +123,19 @@ class Transactions:
                 await asyncio.sleep(
                     random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
                 )
+
+
+def _lost_connection(error: DBAPIError) -> bool:
+    return error.connection_invalidated or isinstance(error, InterfaceError)
+
+
+def _database_unavailable() -> Unavailable:
+    return Unavailable(
+        "the inventory database is unreachable; retry shortly",
+        reason="DATABASE_UNAVAILABLE",
+        domain=DOMAIN,
+        retry_after_s=1.0,
+    )
 
 
 def is_retryable(error: Exception) -> bool:

@@ -1,0 +1,182 @@
+"""Many clients over gRPC, two replicas, one PostgreSQL: no oversell, no deadlock, no double expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from stockroom.common.database import migrate
+from stockroom.common.errors import FailedPrecondition
+from stockroom.inventory.app import MIGRATIONS
+from stockroom.inventory.testing import Inventory, ManualClock, request_id, running_inventory
+from stockroom.inventory.v1 import inventory_pb2 as pb
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+async def replicas(postgres_url: str) -> AsyncIterator[list[Inventory]]:
+    """Two inventory servers on one database, sharing one hand-moved clock."""
+    await migrate(MIGRATIONS, postgres_url)
+    clock = ManualClock()
+    async with (
+        running_inventory(postgres_url, clock) as first,
+        running_inventory(postgres_url, clock) as second,
+    ):
+        yield [first, second]
+
+
+async def database_facts(url: str) -> dict[str, object]:
+    """What the database says: levels, ledger sums, active holds, deadlocks seen."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            levels = {
+                (r.sku, r.location_id): (r.on_hand, r.reserved)
+                for r in await connection.execute(text("SELECT * FROM stock_levels"))
+            }
+            ledger = {
+                (r.sku, r.location_id): (int(r.on_hand), int(r.reserved))
+                for r in await connection.execute(
+                    text(
+                        "SELECT sku, location_id, sum(on_hand_delta) AS on_hand,"
+                        " sum(reserved_delta) AS reserved FROM movements GROUP BY 1, 2"
+                    )
+                )
+            }
+            held = {
+                (r.sku, r.location_id): int(r.quantity)
+                for r in await connection.execute(
+                    text(
+                        "SELECT a.sku, a.location_id, sum(a.quantity) AS quantity"
+                        " FROM reservation_allocations a JOIN reservations r USING (reservation_id)"
+                        " WHERE r.state = 'ACTIVE' GROUP BY 1, 2"
+                    )
+                )
+            }
+            expiries = Counter(
+                r.reservation_id
+                for r in await connection.execute(
+                    text("SELECT reservation_id FROM movements WHERE kind = 'EXPIRY'")
+                )
+            )
+            deadlocks = (
+                await connection.execute(
+                    text(
+                        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+                    )
+                )
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    return {
+        "levels": levels,
+        "ledger": ledger,
+        "held": held,
+        "expiries": expiries,
+        "deadlocks": deadlocks,
+    }
+
+
+async def reserve_or_none(
+    inventory: Inventory, lines: Sequence[tuple[str, int]]
+) -> pb.Reservation | None:
+    try:
+        response = await inventory.stub.ReserveStock(
+            pb.ReserveStockRequest(
+                lines=[pb.ReserveStockLine(sku=s, quantity=q) for s, q in lines],
+                request_id=request_id(),
+            )
+        )
+    except FailedPrecondition as error:
+        assert error.reason == "INSUFFICIENT_STOCK"
+        return None
+    return response.reservation
+
+
+async def test_concurrent_reservations_of_the_last_units_never_oversell(
+    replicas: list[Inventory], postgres_url: str
+) -> None:
+    await replicas[0].register(["HOT"], ["WH-1", "WH-2"])
+    await replicas[0].receive("HOT", "WH-1", 30)
+    await replicas[0].receive("HOT", "WH-2", 20)
+
+    outcomes = await asyncio.gather(
+        *(reserve_or_none(replicas[n % 2], [("HOT", 1)]) for n in range(200))
+    )
+
+    assert sum(1 for o in outcomes if o is not None) == 50
+    facts = await database_facts(postgres_url)
+    assert facts["levels"] == {("HOT", "WH-1"): (30, 30), ("HOT", "WH-2"): (20, 20)}
+    assert facts["ledger"] == facts["levels"]
+
+
+async def test_concurrent_multi_line_reservations_in_any_line_order_never_deadlock(
+    replicas: list[Inventory], postgres_url: str
+) -> None:
+    skus, locations = ["A", "B", "C", "D"], ["WH-1", "WH-2", "WH-3"]
+    await replicas[0].register(skus, locations)
+    for sku in skus:
+        for location in locations:
+            await replicas[0].receive(sku, location, 15)
+    rng = random.Random(7)
+    orders = [rng.sample(skus, rng.randint(2, 4)) for _ in range(300)]
+
+    async def client(n: int, order: list[str]) -> None:
+        inventory = replicas[n % 2]
+        reservation = await reserve_or_none(inventory, [(s, rng.randint(1, 4)) for s in order])
+        if reservation is not None and n % 3 == 0:
+            await inventory.stub.ReleaseReservation(
+                pb.ReleaseReservationRequest(
+                    reservation_id=reservation.reservation_id, request_id=request_id()
+                )
+            )
+        elif reservation is not None and n % 3 == 1:
+            await inventory.stub.ConfirmReservation(
+                pb.ConfirmReservationRequest(
+                    reservation_id=reservation.reservation_id, request_id=request_id()
+                )
+            )
+
+    await asyncio.gather(*(client(n, order) for n, order in enumerate(orders)))
+
+    facts = await database_facts(postgres_url)
+    levels: dict[tuple[str, str], tuple[int, int]] = facts["levels"]  # type: ignore[assignment]
+    assert facts["deadlocks"] == 0
+    assert facts["ledger"] == levels
+    assert {k: r for k, (_, r) in levels.items() if r} == facts["held"]
+    assert all(0 <= reserved <= on_hand for on_hand, reserved in levels.values())
+
+
+async def test_expiry_sweepers_on_two_replicas_expire_each_reservation_once(
+    replicas: list[Inventory], postgres_url: str
+) -> None:
+    await replicas[0].register(["A", "B"], ["WH-1", "WH-2"])
+    for sku in ("A", "B"):
+        for location in ("WH-1", "WH-2"):
+            await replicas[0].receive(sku, location, 100)
+    reservations = await asyncio.gather(
+        *(replicas[n % 2].reserve({"A": 3, "B": 4}, ttl_s=5) for n in range(40))
+    )
+
+    replicas[0].clock.advance(6)
+    facts = await database_facts(postgres_url)
+    for _ in range(500):
+        if not facts["held"]:
+            break
+        await asyncio.sleep(0.02)
+        facts = await database_facts(postgres_url)
+
+    expected = Counter(
+        {r.reservation_id: sum(len(line.allocations) for line in r.lines) for r in reservations}
+    )
+    assert facts["held"] == {}
+    assert facts["expiries"] == expected
+    assert facts["ledger"] == facts["levels"]
+    assert all(reserved == 0 for _, reserved in facts["levels"].values())  # type: ignore[attr-defined]
