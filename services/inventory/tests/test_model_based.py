@@ -1,0 +1,317 @@
+"""Random operation sequences against the store and a simple model; invariants after every step.
+
+Hypothesis drives receipts, counts, transfers, safety stock, reservations,
+confirmations, releases, expiry and replays of earlier requests in any order.
+After each step the database must agree with the model, the levels must equal
+the ledger's sums, reserved must equal what active reservations hold, and no
+level may be negative or oversold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import delete, func, select, update
+
+from stockroom.common.database import create_engine, migrate
+from stockroom.common.errors import Aborted, FailedPrecondition
+from stockroom.common.idempotency import RequestKey
+from stockroom.inventory.app import MIGRATIONS
+from stockroom.inventory.domain.model import (
+    Adjustment,
+    Line,
+    LocationKind,
+    Receipt,
+    ReservationRequest,
+    SafetyStockChange,
+    Transfer,
+)
+from stockroom.inventory.store import tables
+from stockroom.inventory.store.catalog import CatalogStore
+from stockroom.inventory.store.reservations import ReservationStore
+from stockroom.inventory.store.stock import StockStore
+from stockroom.inventory.store.transactions import Transactions
+from stockroom.inventory.testing import ManualClock
+
+SKUS = ("A", "B", "C")
+LOCATIONS = ("L1", "L2")
+Key = tuple[str, str]
+
+skus = st.sampled_from(SKUS)
+locations = st.sampled_from(LOCATIONS)
+quantities = st.integers(1, 15)
+
+
+@dataclass
+class Model:
+    """What the inventory should hold: plain dictionaries and arithmetic."""
+
+    on_hand: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    reserved: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    safety: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    # reservation id -> (state, expire offset in seconds, allocations)
+    reservations: dict[str, tuple[str, float, dict[Key, int]]] = field(default_factory=dict)
+
+    def available(self, key: Key) -> int:
+        return max(0, self.on_hand[key] - self.reserved[key] - self.safety[key])
+
+    def give_back(self, reservation_id: str, state: str, ship: bool) -> None:
+        _, expires, held = self.reservations[reservation_id]
+        for key, quantity in held.items():
+            self.reserved[key] -= quantity
+            if ship:
+                self.on_hand[key] -= quantity
+        self.reservations[reservation_id] = (state, expires, held)
+
+
+class InventoryMachine(RuleBasedStateMachine):
+    url = ""
+
+    reservations = Bundle("reservations")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.clock = ManualClock()
+        self.elapsed = 0.0
+        self.model = Model()
+        self.engine = create_engine(self.url)
+        transactions = Transactions(self.engine)
+        self.stock = StockStore(transactions, self.clock)
+        self.reservations_store = ReservationStore(transactions, self.clock)
+        self.catalog = CatalogStore(transactions, self.clock)
+        self.replays: list[tuple[Any, Any, Any]] = []
+        self.run(self._reset())
+
+    def run(self, awaitable: Any) -> Any:
+        return self.loop.run_until_complete(awaitable)
+
+    async def _reset(self) -> None:
+        async with self.engine.begin() as connection:
+            for table in reversed(tables.metadata.sorted_tables):
+                if table is not tables.ledger_head:
+                    await connection.execute(delete(table))
+            await connection.execute(update(tables.ledger_head).values(last_sequence=0))
+        for sku in SKUS:
+            await self.catalog.create_item(sku, sku, self.key())
+        for location in LOCATIONS:
+            await self.catalog.create_location(location, location, LocationKind.STORE, self.key())
+        # Some stock from the start, so early reservations can succeed.
+        for sku in SKUS:
+            for location in LOCATIONS:
+                await self.stock.receive(Receipt(sku, location, 10, "", ""), self.key())
+                self.model.on_hand[sku, location] = 10
+
+    def key(self) -> RequestKey:
+        return RequestKey(str(uuid.uuid4()), "test", "fingerprint")
+
+    def attempt(self, call: Any, *args: Any) -> Any:
+        """Run a store call; remember it for a later replay when it succeeded."""
+        key = self.key()
+        result = self.run(call(*args, key))
+        self.replays.append((call, (*args, key), result))
+        return result
+
+    def teardown(self) -> None:
+        self.run(self.engine.dispose())
+        self.loop.close()
+
+    @rule(sku=skus, location=locations, quantity=quantities)
+    def receive(self, sku: str, location: str, quantity: int) -> None:
+        self.attempt(self.stock.receive, Receipt(sku, location, quantity, "", ""))
+        self.model.on_hand[sku, location] += quantity
+
+    @rule(
+        sku=skus,
+        location=locations,
+        count=st.integers(0, 30),
+        compare=st.sampled_from(["none", "right", "wrong"]),
+    )
+    def adjust(self, sku: str, location: str, count: int, compare: str) -> None:
+        key = (sku, location)
+        seen = {
+            "none": None,
+            "right": self.model.on_hand[key],
+            "wrong": self.model.on_hand[key] + 1,
+        }[compare]
+        adjustment = Adjustment(sku, location, count, seen, "COUNT", "")
+        if compare == "wrong":
+            with pytest.raises(Aborted):
+                self.attempt(self.stock.adjust, adjustment)
+        elif count < self.model.reserved[key]:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.stock.adjust, adjustment)
+        else:
+            self.attempt(self.stock.adjust, adjustment)
+            self.model.on_hand[key] = count
+
+    @rule(sku=skus, quantity=quantities, source=locations)
+    def transfer(self, sku: str, quantity: int, source: str) -> None:
+        target = next(loc for loc in LOCATIONS if loc != source)
+        transfer = Transfer(sku, source, target, quantity, "", "")
+        if self.model.on_hand[sku, source] - self.model.reserved[sku, source] < quantity:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.stock.transfer, transfer)
+            return
+        self.attempt(self.stock.transfer, transfer)
+        self.model.on_hand[sku, source] -= quantity
+        self.model.on_hand[sku, target] += quantity
+
+    @rule(sku=skus, location=locations, units=st.integers(0, 8))
+    def set_safety_stock(self, sku: str, location: str, units: int) -> None:
+        self.attempt(self.stock.set_safety_stock, SafetyStockChange(sku, location, units, None))
+        self.model.safety[sku, location] = units
+
+    @rule(
+        target=reservations,
+        wanted=st.dictionaries(skus, quantities, min_size=1, max_size=3),
+        ttl_s=st.integers(10, 100),
+    )
+    def reserve(self, wanted: dict[str, int], ttl_s: int) -> str:
+        request = ReservationRequest(
+            tuple(Line(s, q) for s, q in wanted.items()), timedelta(seconds=ttl_s), "", ()
+        )
+        enough = all(
+            sum(self.model.available((s, loc)) for loc in LOCATIONS) >= q for s, q in wanted.items()
+        )
+        if not enough:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.reservations_store.reserve, request)
+            return ""
+        reservation = self.attempt(self.reservations_store.reserve, request)
+        held: dict[Key, int] = {}
+        for line in reservation.lines:
+            assert sum(a.quantity for a in line.allocations) == wanted[line.sku]
+            if any(self.model.available((line.sku, loc)) >= line.quantity for loc in LOCATIONS):
+                assert len(line.allocations) == 1, "one location could serve the whole line"
+            for a in line.allocations:
+                assert 0 < a.quantity <= self.model.available((a.sku, a.location_id))
+                held[a.sku, a.location_id] = a.quantity
+        for key, quantity in held.items():
+            self.model.reserved[key] += quantity
+        self.model.reservations[reservation.reservation_id] = ("ACTIVE", self.elapsed + ttl_s, held)
+        return str(reservation.reservation_id)
+
+    @rule(reservation_id=reservations)
+    def confirm(self, reservation_id: str) -> None:
+        if not reservation_id:
+            return
+        state, expires, _ = self.model.reservations[reservation_id]
+        if state == "ACTIVE" and self.elapsed < expires:
+            self.attempt(self.reservations_store.confirm, reservation_id, "")
+            self.model.give_back(reservation_id, "CONFIRMED", ship=True)
+        elif state == "CONFIRMED":
+            self.attempt(self.reservations_store.confirm, reservation_id, "")
+        else:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.reservations_store.confirm, reservation_id, "")
+
+    @rule(reservation_id=reservations)
+    def release(self, reservation_id: str) -> None:
+        if not reservation_id:
+            return
+        state, _, _ = self.model.reservations[reservation_id]
+        if state == "CONFIRMED":
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.reservations_store.release, reservation_id, "")
+            return
+        self.attempt(self.reservations_store.release, reservation_id, "")
+        if state == "ACTIVE":
+            self.model.give_back(reservation_id, "RELEASED", ship=False)
+
+    @rule(seconds=st.integers(1, 60))
+    def time_passes_and_the_sweeper_runs(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+        self.elapsed += seconds
+        self.run(self.reservations_store.expire_due(1000))
+        for reservation_id, (state, expires, _) in list(self.model.reservations.items()):
+            if state == "ACTIVE" and expires <= self.elapsed:
+                self.model.give_back(reservation_id, "EXPIRED", ship=False)
+
+    @rule(data=st.data())
+    def replay_an_earlier_request(self, data: st.DataObject) -> None:
+        if not self.replays:
+            return
+        call, args, first = data.draw(st.sampled_from(self.replays))
+        assert self.run(call(*args)) == first
+
+    @invariant()
+    def the_database_agrees_with_the_model_and_the_ledger(self) -> None:
+        levels, ledger, held = self.run(self._read())
+        for key, (on_hand, reserved, safety) in levels.items():
+            assert 0 <= reserved <= on_hand
+            assert (on_hand, reserved, safety) == (
+                self.model.on_hand[key],
+                self.model.reserved[key],
+                self.model.safety[key],
+            )
+            assert ledger.get(key, (0, 0)) == (on_hand, reserved)
+            assert held.get(key, 0) == reserved
+        assert set(ledger) <= set(levels)
+        assert all(self.model.on_hand[key] == 0 for key in self.model.on_hand if key not in levels)
+
+    async def _read(
+        self,
+    ) -> tuple[dict[Key, tuple[int, int, int]], dict[Key, tuple[int, int]], dict[Key, int]]:
+        s, m, a, r = (
+            tables.stock_levels.c,
+            tables.movements.c,
+            tables.reservation_allocations.c,
+            tables.reservations.c,
+        )
+        async with self.engine.connect() as connection:
+            levels = {
+                (row.sku, row.location_id): (row.on_hand, row.reserved, row.safety_stock)
+                for row in await connection.execute(select(tables.stock_levels))
+            }
+            ledger = {
+                (row[0], row[1]): (int(row[2]), int(row[3]))
+                for row in await connection.execute(
+                    select(
+                        m.sku, m.location_id, func.sum(m.on_hand_delta), func.sum(m.reserved_delta)
+                    ).group_by(m.sku, m.location_id)
+                )
+            }
+            held = {
+                (row[0], row[1]): int(row[2])
+                for row in await connection.execute(
+                    select(a.sku, a.location_id, func.sum(a.quantity))
+                    .join(tables.reservations, r.reservation_id == a.reservation_id)
+                    .where(r.state == "ACTIVE")
+                    .group_by(a.sku, a.location_id)
+                )
+            }
+        return levels, ledger, held
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # shrinking a failure replays many sequences
+async def test_random_operation_sequences_keep_every_invariant(database_url: str) -> None:
+    await migrate(MIGRATIONS, database_url)
+    machine = type("Machine", (InventoryMachine,), {"url": database_url})
+    examples = 25 if database_url.startswith("sqlite") else 12
+    await asyncio.to_thread(
+        run_state_machine_as_test,
+        machine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
