@@ -268,8 +268,7 @@ class InventoryMachine(RuleBasedStateMachine):
     async def _read(
         self,
     ) -> tuple[dict[Key, tuple[int, int, int]], dict[Key, tuple[int, int]], dict[Key, int]]:
-        s, m, a, r = (
-            tables.stock_levels.c,
+        m, a, r = (
             tables.movements.c,
             tables.reservation_allocations.c,
             tables.reservations.c,
