@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stockroom.cli import dev, pricing
+from stockroom.cli import dev, inventory, pricing
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockroom", description=__doc__)
     subcommands = parser.add_subparsers(dest="command", required=True)
     dev.add_parser(subcommands)
+    inventory.add_parser(subcommands)
     pricing.add_parser(subcommands)
     return parser
 
