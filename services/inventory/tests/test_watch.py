@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 
+from stockroom.common.errors import NotFound
 from stockroom.inventory.testing import Inventory
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -70,7 +70,8 @@ async def test_a_watcher_that_reconnects_after_its_last_sequence_misses_nothing(
 async def test_watching_an_unknown_sku_is_not_found(inventory: Inventory) -> None:
     call = inventory.stub.WatchStock(pb.WatchStockRequest(skus=["NOPE"]))
 
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
+    with pytest.raises(NotFound) as raised:
         await take(call.__aiter__(), 1)
 
-    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert raised.value.resource is not None
+    assert raised.value.resource.resource_name == "NOPE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -31,9 +32,24 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
     async with serving(inventory_app.build_server(config)) as address, connect(address) as channel:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+        await stub.CreateLocation(
+            inventory_pb2.CreateLocationRequest(
+                location=inventory_pb2.Location(
+                    location_id="WH-1", kind=inventory_pb2.LOCATION_KIND_WAREHOUSE
+                ),
+                request_id=str(uuid.uuid4()),
+            )
+        )
         for sku, quantity in (("MUG", 2), ("TEE", 40)):
+            await stub.CreateItem(
+                inventory_pb2.CreateItemRequest(
+                    item=inventory_pb2.Item(sku=sku), request_id=str(uuid.uuid4())
+                )
+            )
             await stub.ReceiveStock(
-                inventory_pb2.ReceiveStockRequest(sku=sku, location_id="WH-1", quantity=quantity)
+                inventory_pb2.ReceiveStockRequest(
+                    sku=sku, location_id="WH-1", quantity=quantity, request_id=str(uuid.uuid4())
+                )
             )
         yield address
 
