@@ -14,7 +14,7 @@ from stockroom.common.client import connect
 from stockroom.common.config import ConfigError, ServerConfig
 from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
-from stockroom.common.policy import MethodPolicy, Policy
+from stockroom.common.policy import Policy
 from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
@@ -75,24 +75,16 @@ def _seconds(source: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-# CheckAvailability reads and was published before protos declared idempotency
-# levels (changing one is a breaking change to buf), so it is declared here.
-INVENTORY_POLICY = Policy(
-    methods={
-        "/stockroom.inventory.v1.InventoryService/CheckAvailability": MethodPolicy(idempotent=True),
-    },
-)
-
-
 def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
     """The channel to inventory: the one place its client policy is chosen.
 
-    Deadlines come from the quote being served (propagated by the common
-    library, and bounded again by ``InventoryAvailability``), retries of the
-    read are budgeted, and a breaker fails fast while inventory is sick, so
+    The common library's defaults fit: deadlines come from the quote being
+    served (and are bounded again by ``InventoryAvailability``), the read is
+    retried within a budget because the proto marks CheckAvailability
+    ``NO_SIDE_EFFECTS``, and a breaker fails fast while inventory is sick, so
     quotes answer with availability UNKNOWN at once instead of waiting.
     """
-    return connect(config.inventory_target, INVENTORY_POLICY)
+    return connect(config.inventory_target, Policy())
 
 
 def utc_now() -> datetime:
