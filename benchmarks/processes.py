@@ -9,6 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+LOG_DIR = Path(".bench")
 
 
 def free_port() -> int:
@@ -21,12 +24,17 @@ def free_port() -> int:
 def server_process(
     module_args: Sequence[str], port: int, env: Mapping[str, str] | None = None
 ) -> Iterator[str]:
-    """Run ``python -m <module_args>`` until the block ends; yield its address."""
+    """Run ``python -m <module_args>`` until the block ends; yield its address.
+
+    Its output goes to ``.bench/<module>.log`` (kept for a look after a failure).
+    """
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = (LOG_DIR / f"{module_args[0]}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", *module_args],
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     address = f"127.0.0.1:{port}"
     try:
@@ -39,6 +47,7 @@ def server_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port: int, timeout_s: float = 30) -> None:

@@ -11,6 +11,15 @@ import grpc
 
 from benchmarks.processes import free_port, server_process
 from benchmarks.report import BASELINE
+from benchmarks.services import (
+    AVAILABILITY_REQUEST,
+    CHECK_AVAILABILITY,
+    QUOTE,
+    QUOTE_REQUEST,
+    RESERVE_STOCK,
+    inventory_server,
+    pricing_and_inventory,
+)
 from stockroom.common.testing.echo import METHOD as ECHO_METHOD
 
 ECHO_PAYLOAD = b"stockroom-bench-payload-32-bytes"
@@ -56,5 +65,23 @@ SCENARIOS: list[Scenario] = [
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "inventory CheckAvailability, 3 lines (PostgreSQL)",
+        inventory_server,
+        CHECK_AVAILABILITY,
+        h2load_message=AVAILABILITY_REQUEST,
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line (PostgreSQL)",
+        inventory_server,
+        RESERVE_STOCK,
+        python_factory="benchmarks.services:reserve_call",
+    ),
+    Scenario(
+        "pricing Quote, 3 lines, asks inventory (PostgreSQL)",
+        pricing_and_inventory,
+        QUOTE,
+        h2load_message=QUOTE_REQUEST,
     ),
 ]

@@ -35,21 +35,33 @@ async def postgres_reachable(url: str | None = None, timeout_s: float = 3.0) -> 
     return None
 
 
+async def create_database(prefix: str = "stockroom_test") -> str:
+    """Create a fresh, uniquely named database and return its SQLAlchemy URL."""
+    base = admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    return make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database at ``url``, disconnecting whoever still uses it."""
+    name = make_url(url).database
+    await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @asynccontextmanager
 async def temporary_database(prefix: str = "stockroom_test") -> AsyncIterator[str]:
     """Create a fresh database, yield its SQLAlchemy URL, drop it afterwards."""
-    base = admin_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_dsn(base))
+    url = await create_database(prefix)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url
+    finally:
+        await drop_database(url)
+
+
+async def _admin_execute(statement: str) -> None:
+    admin = await asyncpg.connect(_dsn(admin_url()))
+    try:
+        await admin.execute(statement)
     finally:
         await admin.close()
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = await asyncpg.connect(_dsn(base))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()

@@ -1,0 +1,135 @@
+"""The real services under load: each on its own fresh PostgreSQL database, as processes,
+seeded over gRPC with enough stock and prices that no call is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+
+import grpc
+from google.type import money_pb2
+
+from benchmarks.processes import free_port, server_process
+from stockroom.common.client import connect
+from stockroom.common.testing.postgres import create_database, drop_database
+from stockroom.inventory.v1 import inventory_pb2 as inv
+from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
+from stockroom.pricing.v1 import pricing_pb2 as pr
+from stockroom.pricing.v1 import pricing_pb2_grpc as pr_grpc
+
+SKUS = [f"SKU-{n:03d}" for n in range(50)]
+LOCATIONS = ["WH-1", "WH-2"]
+# Enough that a whole benchmark run cannot exhaust it: no call is refused for stock.
+UNITS_PER_LOCATION = 10**9
+QUIET = {"LOG_LEVEL": "WARNING"}
+
+CHECK_AVAILABILITY = "/stockroom.inventory.v1.InventoryService/CheckAvailability"
+RESERVE_STOCK = "/stockroom.inventory.v1.InventoryService/ReserveStock"
+QUOTE = "/stockroom.pricing.v1.PricingService/Quote"
+
+CART = [("SKU-001", 2), ("SKU-002", 1), ("SKU-003", 5)]
+AVAILABILITY_REQUEST = inv.CheckAvailabilityRequest(
+    lines=[inv.AvailabilityLine(sku=s, quantity=q) for s, q in CART]
+).SerializeToString()
+QUOTE_REQUEST = pr.QuoteRequest(
+    currency_code="USD", lines=[pr.CartLine(sku=s, quantity=q) for s, q in CART]
+).SerializeToString()
+
+
+@contextlib.contextmanager
+def inventory_server() -> Iterator[str]:
+    with _database() as url:
+        port = free_port()
+        env = {"INVENTORY_PORT": str(port), "INVENTORY_DATABASE_URL": url}
+        env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
+        with server_process(["stockroom.inventory"], port, env) as address:
+            asyncio.run(_seed_inventory(address))
+            yield address
+
+
+@contextlib.contextmanager
+def pricing_and_inventory() -> Iterator[str]:
+    """Pricing, asking its own inventory; yields pricing's address."""
+    with inventory_server() as inventory_address, _database() as url:
+        port = free_port()
+        env = {
+            "PRICING_PORT": str(port),
+            "PRICING_DATABASE_URL": url,
+            "PRICING_INVENTORY_TARGET": inventory_address,
+        }
+        env |= {f"PRICING_{k}": v for k, v in QUIET.items()}
+        with server_process(["stockroom.pricing"], port, env) as address:
+            asyncio.run(_seed_prices(address))
+            yield address
+
+
+def reserve_call(channel: grpc.aio.Channel, worker: int) -> Callable[[int], Awaitable[None]]:
+    """One-line reservations of a random SKU, each with a fresh request id."""
+    reserve = inv_grpc.InventoryServiceStub(channel).ReserveStock
+    rng = random.Random(worker)
+
+    async def call(n: int) -> None:
+        await reserve(
+            inv.ReserveStockRequest(
+                lines=[inv.ReserveStockLine(sku=rng.choice(SKUS), quantity=1)],
+                request_id=str(uuid.uuid4()),
+            ),
+            timeout=10,
+        )
+
+    return call
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the block, dropped after it."""
+    url = asyncio.run(create_database("stockroom_bench"))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+async def _seed_inventory(address: str) -> None:
+    async with connect(address) as channel:
+        stub = inv_grpc.InventoryServiceStub(channel)
+        for location_id in LOCATIONS:
+            await stub.CreateLocation(
+                inv.CreateLocationRequest(
+                    location=inv.Location(
+                        location_id=location_id, kind=inv.LOCATION_KIND_WAREHOUSE
+                    ),
+                    request_id=str(uuid.uuid4()),
+                )
+            )
+        for sku in SKUS:
+            await stub.CreateItem(
+                inv.CreateItemRequest(item=inv.Item(sku=sku), request_id=str(uuid.uuid4()))
+            )
+            for location_id in LOCATIONS:
+                await stub.ReceiveStock(
+                    inv.ReceiveStockRequest(
+                        sku=sku,
+                        location_id=location_id,
+                        quantity=UNITS_PER_LOCATION,
+                        request_id=str(uuid.uuid4()),
+                    )
+                )
+
+
+async def _seed_prices(address: str) -> None:
+    async with connect(address) as channel:
+        stub = pr_grpc.PricingServiceStub(channel)
+        for n, sku in enumerate(SKUS):
+            await stub.SetPrice(
+                pr.SetPriceRequest(
+                    sku=sku,
+                    unit_price=money_pb2.Money(
+                        currency_code="USD", units=10 + n, nanos=500_000_000
+                    ),
+                    request_id=str(uuid.uuid4()),
+                )
+            )
