@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy.engine import Connection
-
-from stockroom.common.database import create_engine, migrate
-from stockroom.pricing import app
+from stockroom.common.testing.migrations import schema_drift
+from stockroom.pricing.app import MIGRATIONS
 from stockroom.pricing.tables import metadata
 
 
-async def test_migrated_database_matches_the_table_definitions(database_url: str) -> None:
-    await migrate(app.MIGRATIONS, database_url)
-    engine = create_engine(database_url)
+async def test_migrations_match_the_table_definitions(database_url: str) -> None:
+    drift = await schema_drift(database_url, MIGRATIONS, metadata, "alembic_version_pricing")
 
-    def differences(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": "alembic_version_pricing"}
-        )
-        return list(compare_metadata(context, metadata))
-
-    try:
-        async with engine.connect() as connection:
-            found = await connection.run_sync(differences)
-    finally:
-        await engine.dispose()
-
-    assert found == []
+    assert drift == []
