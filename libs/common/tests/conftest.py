@@ -11,10 +11,11 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
 from stockroom.common.config import ServerConfig
 from stockroom.common.server import GrpcServer, ServiceRegistration
+from stockroom.common.telemetry.providers import Telemetry
 from stockroom.common.testing.servers import serving
 
 
@@ -25,9 +26,16 @@ class SpanRecorder:
 
     tracer: Tracer
     exporter: InMemorySpanExporter
+    # Hand this to connect / GrpcServer / create_engine to record their spans here too.
+    telemetry: Telemetry
 
     def finished(self, name: str) -> ReadableSpan:
         return next(s for s in self.exporter.get_finished_spans() if s.name == name)
+
+    def client_span(self) -> ReadableSpan:
+        """The one client span recorded (a call made through ``connect``)."""
+        (span,) = [s for s in self.exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+        return span
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def span_recorder() -> SpanRecorder:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return SpanRecorder(provider.get_tracer("stockroom.tests"), exporter)
+    return SpanRecorder(provider.get_tracer("stockroom.tests"), exporter, Telemetry(provider))
 
 
 ServeFactory = Callable[..., AbstractAsyncContextManager[str]]

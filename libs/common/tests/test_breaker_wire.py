@@ -31,16 +31,14 @@ async def test_the_breaker_opens_and_then_fails_fast_without_calling(
     faults.fail_all(errors.Unavailable("database down"))
     async with (
         serve(Ledger().registration(), interceptors=[faults]) as address,
-        connect(address, POLICY) as channel,
+        connect(address, POLICY, telemetry=span_recorder.telemetry) as channel,
     ):
         for _ in range(BREAKER.minimum_calls):
             with pytest.raises(errors.Unavailable):
                 await balance_callable(channel)(BalanceRequest())
+        span_recorder.exporter.clear()  # keep only the span of the call that fails fast
         calls_before = faults.calls
-        with (
-            span_recorder.tracer.start_as_current_span("caller"),
-            pytest.raises(errors.Unavailable) as raised,
-        ):
+        with pytest.raises(errors.Unavailable) as raised:
             await balance_callable(channel)(BalanceRequest())
         breaker = downstream_of(channel).breaker
 
@@ -51,7 +49,7 @@ async def test_the_breaker_opens_and_then_fails_fast_without_calling(
     assert 0 < raised.value.retry_after_s <= 0.3
     assert breaker.state is BreakerState.OPEN
     assert breaker.rejected_calls == 1
-    (rejected,) = span_recorder.finished("caller").events
+    (rejected,) = span_recorder.client_span().events
     assert rejected.name == spans.EVENT_BREAKER_REJECTED
     assert rejected.attributes == {spans.BREAKER_TARGET: address, spans.BREAKER_STATE: "open"}
     opened = [r for r in caplog.records if r.getMessage() == "circuit breaker open"]

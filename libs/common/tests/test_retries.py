@@ -39,18 +39,17 @@ async def test_an_idempotent_read_is_retried_until_it_succeeds(
     faults.fail_next(2, errors.Unavailable("flaky"))
     async with (
         serve(ledger.registration(), interceptors=[faults]) as address,
-        connect(address, FAST) as channel,
+        connect(address, FAST, telemetry=span_recorder.telemetry) as channel,
     ):
-        with span_recorder.tracer.start_as_current_span("caller"):
-            response = await balance_callable(channel)(BalanceRequest())
+        response = await balance_callable(channel)(BalanceRequest())
 
     assert response.balance == 0
     assert faults.calls == 3
-    caller = span_recorder.finished("caller")
-    retries = [e for e in caller.events if e.name == spans.EVENT_RETRY]
+    call = span_recorder.client_span()  # one span for the call, every attempt on it
+    retries = [e for e in call.events if e.name == spans.EVENT_RETRY]
     assert [e.attributes[spans.ATTEMPT] for e in retries] == [1, 2]  # type: ignore[index]
     assert {e.attributes[spans.RETRY_REASON] for e in retries} == {"UNAVAILABLE/UNAVAILABLE"}  # type: ignore[index]
-    assert caller.attributes[spans.ATTEMPT] == 3  # type: ignore[index]
+    assert call.attributes[spans.ATTEMPT] == 3  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -152,13 +151,12 @@ async def test_server_pushback_sets_the_pause_before_the_retry(
     faults.fail_next(1, errors.ResourceExhausted("busy", retry_after_s=0.25))
     async with (
         serve(Ledger().registration(), interceptors=[faults]) as address,
-        connect(address, FAST) as channel,
+        connect(address, FAST, telemetry=span_recorder.telemetry) as channel,
     ):
-        with span_recorder.tracer.start_as_current_span("caller"):
-            await balance_callable(channel)(BalanceRequest())
+        await balance_callable(channel)(BalanceRequest())
 
     assert faults.calls == 2
-    (retry,) = [e for e in span_recorder.finished("caller").events if e.name == spans.EVENT_RETRY]
+    (retry,) = [e for e in span_recorder.client_span().events if e.name == spans.EVENT_RETRY]
     assert retry.attributes[spans.RETRY_BACKOFF_MS] == 250  # type: ignore[index]
     assert retry.attributes[spans.RETRY_PUSHBACK] is True  # type: ignore[index]
 
@@ -211,13 +209,12 @@ async def test_the_retry_budget_stops_retries_in_an_outage(
     no_breaker = Policy(retry=FAST.retry, breaker=None)  # so every call reaches the server
     async with (
         serve(Ledger().registration(), interceptors=[faults]) as address,
-        connect(address, no_breaker) as channel,
+        connect(address, no_breaker, telemetry=span_recorder.telemetry) as channel,
     ):
         budget = downstream_of(channel).budget
-        with span_recorder.tracer.start_as_current_span("caller"):
-            for _ in range(calls):
-                with pytest.raises(errors.Unavailable):
-                    await balance_callable(channel)(BalanceRequest())
+        for _ in range(calls):
+            with pytest.raises(errors.Unavailable):
+                await balance_callable(channel)(BalanceRequest())
 
     retries = faults.calls - calls
     # Without a budget: 20 calls x 3 attempts = 60. With gRFC A6's 10 tokens, retries stop
@@ -227,7 +224,8 @@ async def test_the_retry_budget_stops_retries_in_an_outage(
     assert budget.retries_denied == calls - 1
     stopped = [
         e.attributes[spans.RETRY_STOPPED]  # type: ignore[index]
-        for e in span_recorder.finished("caller").events
+        for span in span_recorder.exporter.get_finished_spans()
+        for e in span.events
         if e.name == spans.EVENT_RETRY_STOPPED
     ]
     assert stopped.count("budget_exhausted") == calls - 1

@@ -25,6 +25,8 @@ import grpc
 
 from stockroom.common.downstream import Downstream, register
 from stockroom.common.policy import Policy
+from stockroom.common.telemetry.client import AttemptCounter, client_interceptors
+from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
 from stockroom.common.typed_errors import TypedErrorInterceptor
 
 __all__ = ["CHANNEL_OPTIONS", "TypedErrorInterceptor", "channel_credentials", "connect"]
@@ -48,14 +50,22 @@ def connect(
     *,
     credentials: grpc.ChannelCredentials | None = None,
     interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    telemetry: Telemetry = GLOBAL_TELEMETRY,
 ) -> grpc.aio.Channel:
     """Open a channel to ``target`` whose calls follow ``policy`` (``Policy()`` by default).
 
-    ``interceptors`` run outside the resilience chain (a tracing interceptor
-    there sees one client span per call, with the attempts on it).
+    Each call gets one client span (``stockroom.common.telemetry.client``),
+    outermost, with every attempt, retry and breaker decision on it; its trace
+    context travels in the metadata. ``interceptors`` run inside that span and
+    outside the resilience chain.
     """
     downstream = Downstream(target, policy or Policy())
-    chain = [*interceptors, *downstream.interceptors()]
+    chain = [
+        *client_interceptors(telemetry, target),
+        *interceptors,
+        *downstream.interceptors(),
+        AttemptCounter(telemetry),  # innermost: sees each attempt that goes on the wire
+    ]
     if credentials is None:
         channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=chain)
     else:
@@ -63,6 +73,7 @@ def connect(
             target, credentials, options=CHANNEL_OPTIONS, interceptors=chain
         )
     register(channel, downstream)
+    telemetry.resilience.track_downstream(downstream)
     return channel
 
 

@@ -39,6 +39,9 @@ class ServerConfig:
     # Comma-separated client-certificate identities (SAN or CN) allowed to call
     # mutating methods; empty means no per-caller authorization. Needs mTLS.
     mutating_callers: str = ""
+    # Serve Prometheus metrics on this port (same host); 0 means no endpoint.
+    # Traces and metrics otherwise follow the standard OTEL_* variables.
+    prometheus_port: int = 0
 
     @classmethod
     def from_env(

@@ -18,6 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from stockroom.common.telemetry.database import instrument_engine
+from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
+
 # SQLite waits this long for a competing writer instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -26,12 +29,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **engine_options: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, telemetry: Telemetry = GLOBAL_TELEMETRY, **engine_options: Any
+) -> AsyncEngine:
     """Create an async engine with settings that suit a gRPC service.
 
     SQLite gets WAL, a busy timeout and foreign keys on every connection;
     PostgreSQL gets pre-ping so a restarted database does not fail the first
-    call after it returns.
+    call after it returns. Every statement is a span (a child of the call
+    being served) and the pool's use is a metric
+    (``stockroom.common.telemetry.database``).
     """
     if is_sqlite(url):
         database = make_url(url).database
@@ -46,12 +53,13 @@ def create_engine(url: str, **engine_options: Any) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-
-        return engine
-    engine_options.setdefault("pool_pre_ping", True)
-    engine_options.setdefault("pool_size", 10)
-    engine_options.setdefault("max_overflow", 10)
-    return create_async_engine(url, **engine_options)
+    else:
+        engine_options.setdefault("pool_pre_ping", True)
+        engine_options.setdefault("pool_size", 10)
+        engine_options.setdefault("max_overflow", 10)
+        engine = create_async_engine(url, **engine_options)
+    instrument_engine(engine, telemetry)
+    return engine
 
 
 def upsert_insert(connection: AsyncConnection, table: Table) -> Any:

@@ -2,6 +2,8 @@
 
 ``python -m stockroom.<service>`` ends in ``run_service``; production can run
 ``migrate`` once as a job and start replicas with ``serve --no-migrate``.
+Serving configures logging and the OpenTelemetry SDK (``OTEL_*``) first, and
+flushes telemetry, briefly, after the server has drained.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from stockroom.common.config import ServerConfig
 from stockroom.common.database import migrate
 from stockroom.common.logs import configure_logging
 from stockroom.common.server import GrpcServer
+from stockroom.common.telemetry.sdk import configure_telemetry
 
 
 def run_service(
@@ -37,7 +40,14 @@ def run_service(
     if args.command == "migrate":
         asyncio.run(migrate(migrations, config.database_url))
         return
-    asyncio.run(_serve(config, build_server, migrations, migrate_first=not args.no_migrate))
+    telemetry = configure_telemetry(
+        config.service_name, prometheus_host=config.host, prometheus_port=config.prometheus_port
+    )
+    try:
+        asyncio.run(_serve(config, build_server, migrations, migrate_first=not args.no_migrate))
+    finally:
+        if telemetry is not None:
+            telemetry.shutdown()
 
 
 async def _serve(

@@ -6,7 +6,9 @@ that every service needs happens here, once: the standard health service tied
 to readiness, server reflection, TLS or mTLS, SIGTERM drain, and the server
 interceptors, outermost first:
 
-1. ``outer_interceptors`` (tracing belongs here, so its span covers the rest);
+0. tracing (``stockroom.common.telemetry.server``): the server span, current for
+   everything below, with the final status code, ErrorInfo and duration;
+1. ``outer_interceptors``;
 2. error mapping (domain errors to rich statuses, bugs to opaque INTERNAL);
 3. load shedding (``max_concurrent_rpcs``, never health checks);
 4. deadlines (refuse expired calls, publish the deadline to outbound calls);
@@ -34,6 +36,8 @@ from stockroom.common.deadlines import ServerDeadlineInterceptor
 from stockroom.common.error_interceptor import ErrorMappingInterceptor
 from stockroom.common.health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.shedding import LoadShedder
+from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
+from stockroom.common.telemetry.server import server_interceptors
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class GrpcServer:
         readiness_checks: Sequence[ReadinessCheck] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
         outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        telemetry: Telemetry = GLOBAL_TELEMETRY,
     ) -> None:
         self.config = config
         self._services = tuple(services)
@@ -102,6 +107,8 @@ class GrpcServer:
         )
         self._server = grpc.aio.server(
             interceptors=(
+                # Outermost, so the span covers error mapping and records the final status.
+                *server_interceptors(telemetry),
                 *outer_interceptors,
                 # Error mapping outside the rest, so whatever they raise is mapped too.
                 ErrorMappingInterceptor(),
@@ -122,6 +129,12 @@ class GrpcServer:
         self._on_stop = tuple(on_stop)
         self._stopped = asyncio.Event()
         self.port = 0
+        telemetry.resilience.track_server(self)
+
+    @property
+    def serving(self) -> bool:
+        """What the health service says now: ready and not draining."""
+        return self._readiness.serving is True and not self._stopped.is_set()
 
     def _authorization(self) -> list[grpc.aio.ServerInterceptor]:
         allowed = self.config.mutating_caller_set
