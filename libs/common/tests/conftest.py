@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -15,27 +19,53 @@ from opentelemetry.trace import SpanKind, Tracer
 
 from stockroom.common.config import ServerConfig
 from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.telemetry.providers import Telemetry
+from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
 from stockroom.common.testing.servers import serving
 
 
 @dataclass
 class SpanRecorder:
-    """A tracer that is not installed globally: spans it starts are current only where the
-    test makes them so, and land in ``exporter``."""
+    """A tracer and a meter that are not installed globally: spans it starts are current
+    only where the test makes them so, and land in ``exporter``; measurements in ``metrics``."""
 
     tracer: Tracer
     exporter: InMemorySpanExporter
     # Hand this to connect / GrpcServer / create_engine to record their spans here too.
     telemetry: Telemetry
+    metrics: InMemoryMetricReader
 
     def finished(self, name: str) -> ReadableSpan:
         return next(s for s in self.exporter.get_finished_spans() if s.name == name)
 
     def client_span(self) -> ReadableSpan:
         """The one client span recorded (a call made through ``connect``)."""
-        (span,) = [s for s in self.exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+        (span,) = self.spans(SpanKind.CLIENT)
         return span
+
+    def spans(self, kind: SpanKind) -> list[ReadableSpan]:
+        return [s for s in self.exporter.get_finished_spans() if s.kind is kind]
+
+    def points(self, metric: str) -> list[Any]:
+        """The data points of ``metric`` collected now (empty if nothing was recorded)."""
+        data = self.metrics.get_metrics_data()
+        return [
+            point
+            for resource in (data.resource_metrics if data else ())
+            for scope in resource.scope_metrics
+            for found in scope.metrics
+            if found.name == metric
+            for point in found.data.data_points
+        ]
+
+    def value(self, metric: str, **attributes: object) -> float | None:
+        """The value of a sum or gauge point whose attributes include ``attributes``."""
+        for point in self.points(metric):
+            if (
+                isinstance(point, NumberDataPoint)
+                and attributes.items() <= dict(point.attributes or {}).items()
+            ):
+                return point.value
+        return None
 
 
 @pytest.fixture
@@ -43,10 +73,26 @@ def span_recorder() -> SpanRecorder:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return SpanRecorder(provider.get_tracer("stockroom.tests"), exporter, Telemetry(provider))
+    reader = InMemoryMetricReader()
+    telemetry = Telemetry(provider, MeterProvider(metric_readers=[reader]))
+    return SpanRecorder(provider.get_tracer("stockroom.tests"), exporter, telemetry, reader)
 
 
 ServeFactory = Callable[..., AbstractAsyncContextManager[str]]
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    """The span id of ``span``'s parent (None for a root)."""
+    return span.parent.span_id if span.parent is not None else None
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait for ``condition`` (checked every 10 ms), e.g. a span ended by a server-side task."""
+    for _ in range(round(timeout_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"still not true after {timeout_s} s")
 
 
 @pytest.fixture
@@ -58,6 +104,7 @@ def serve() -> ServeFactory:
         *registrations: ServiceRegistration,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        telemetry: Telemetry = GLOBAL_TELEMETRY,
         **config: object,
     ) -> AsyncIterator[str]:
         server = GrpcServer(
@@ -65,6 +112,7 @@ def serve() -> ServeFactory:
             registrations,
             interceptors=interceptors,
             outer_interceptors=outer_interceptors,
+            telemetry=telemetry,
         )
         async with serving(server) as address:
             yield address
