@@ -1,4 +1,5 @@
-"""The newcomer's first command: both services start as processes and talk to each other."""
+"""The newcomer's first command: both services start as processes, talk to each other, and
+show the quote's trace without any collector installed."""
 
 from __future__ import annotations
 
@@ -40,3 +41,9 @@ def test_dev_up_runs_the_demo_across_both_services(
     assert "MUG 4 x 12.50 USD = 50.00 USD IN_STOCK (50 available)" in lines
     assert "TEE 5 x 19.99 USD = 99.95 USD INSUFFICIENT (3 available)" in lines
     assert "subtotal 149.95 USD" in lines
+    # The trace tree: pricing's span, its call to inventory, inventory's span under it.
+    quote = "pricing stockroom.pricing.v1.PricingService/Quote "
+    call = "pricing ├─ stockroom.inventory.v1.InventoryService/CheckAvailability "
+    served = "inventory │ └─ stockroom.inventory.v1.InventoryService/CheckAvailability "
+    for start, end in ((quote, " OK"), (call, " OK attempt 1, breaker closed"), (served, " OK")):
+        assert any(line.startswith(start) and line.endswith(end) for line in lines), start

@@ -1,7 +1,10 @@
 """``stockroom dev up``: both services on this machine, a short demo, then keep serving.
 
 Everything lives under ``var/dev`` (SQLite files, logs); nothing else needs
-to be installed or running.
+to be installed or running. Without a collector configured, the services
+export their telemetry to a receiver inside this command, which prints the
+quote's trace as a tree; with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, they send
+everything there (Jaeger, Tempo, a collector) and the command says so.
 """
 
 from __future__ import annotations
@@ -9,18 +12,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import uuid
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from google.type import money_pb2
 
 from stockroom.cli.processes import ServiceProcess, start_service, wait_until_serving
 from stockroom.common.client import connect
+from stockroom.common.telemetry.receiver import OtlpReceiver
+from stockroom.common.telemetry.summary import complete_trace, render_trace
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 STATE_DIR = Path("var/dev")
+QUOTE_SPAN = "stockroom.pricing.v1.PricingService/Quote"
+# How long the demo waits for both services to export the quote's spans (they batch
+# for OTEL_BSP_SCHEDULE_DELAY, set to 100 ms below).
+TRACE_WAIT_S = 5.0
 
 
 def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,8 +54,36 @@ def prepare_state_dir(keep_data: bool) -> None:
             database.unlink()
 
 
+def collector_endpoint(env: Mapping[str, str]) -> str | None:
+    """The operator's OTLP endpoint for traces, if one is configured."""
+    return env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+@contextlib.asynccontextmanager
+async def telemetry_destination() -> AsyncIterator[tuple[dict[str, str], OtlpReceiver | None]]:
+    """The services' OTEL_* settings, and the receiver in this process when no collector is
+    configured (the services inherit the operator's settings otherwise)."""
+    if collector_endpoint(os.environ):
+        yield {}, None
+        return
+    async with OtlpReceiver() as receiver:
+        settings = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        }
+        yield settings, receiver
+
+
 async def up_command(args: argparse.Namespace) -> int:
     prepare_state_dir(args.keep_data)
+    async with telemetry_destination() as (telemetry_env, receiver):
+        return await run_services(args, telemetry_env, receiver)
+
+
+async def run_services(
+    args: argparse.Namespace, telemetry_env: dict[str, str], receiver: OtlpReceiver | None
+) -> int:
+    """Start both services, run the demo, show its trace, then serve until asked to stop."""
     inventory_address = f"127.0.0.1:{args.inventory_port}"
     pricing_address = f"127.0.0.1:{args.pricing_port}"
     services: list[ServiceProcess] = []
@@ -55,6 +94,7 @@ async def up_command(args: argparse.Namespace) -> int:
                     "inventory",
                     inventory_address,
                     {
+                        **telemetry_env,
                         "INVENTORY_PORT": str(args.inventory_port),
                         "INVENTORY_DATABASE_URL": f"sqlite+aiosqlite:///{STATE_DIR}/inventory.db",
                     },
@@ -66,6 +106,7 @@ async def up_command(args: argparse.Namespace) -> int:
                     "pricing",
                     pricing_address,
                     {
+                        **telemetry_env,
                         "PRICING_PORT": str(args.pricing_port),
                         "PRICING_DATABASE_URL": f"sqlite+aiosqlite:///{STATE_DIR}/pricing.db",
                         "PRICING_INVENTORY_TARGET": inventory_address,
@@ -77,6 +118,10 @@ async def up_command(args: argparse.Namespace) -> int:
                 await wait_until_serving(service)
                 print(f"{service.name:<10} serving on {service.address}")
             await demo(inventory_address, pricing_address)
+            if receiver is None:
+                print(f"traces and metrics: sent over OTLP to {collector_endpoint(os.environ)}")
+            else:
+                await print_quote_trace(receiver)
             print(f"logs: {STATE_DIR / 'services.log'}")
             if not args.exit_after_demo:
                 print("serving; Ctrl-C stops both services")
@@ -156,6 +201,21 @@ async def demo(inventory_address: str, pricing_address: str) -> None:
             f" ({line.available_quantity} available)"
         )
     print(f"  subtotal {format_money(quote.subtotal):>31}\n")
+
+
+async def print_quote_trace(receiver: OtlpReceiver) -> None:
+    """The quote's trace as a tree: what each service did, how long it took, how it ended."""
+    try:
+        trace = await receiver.wait_for(
+            lambda: complete_trace(receiver.spans(), QUOTE_SPAN), timeout_s=TRACE_WAIT_S
+        )
+    except TimeoutError:
+        print(f"the quote's trace did not arrive within {TRACE_WAIT_S:.0f} s\n")
+        return
+    print(f"trace of the quote, {trace[0].trace_id}:")
+    for line in render_trace(trace):
+        print(f"  {line}")
+    print("(no collector configured: set OTEL_EXPORTER_OTLP_ENDPOINT to send traces to Jaeger)\n")
 
 
 def format_money(money: money_pb2.Money) -> str:

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -206,8 +207,9 @@ class InstalledTelemetry:
         ]
         for worker in workers:
             worker.start()
+        give_up_at = time.monotonic() + timeout_s
         for worker in workers:
-            worker.join(timeout_s)  # both run at once, so the whole wait is about timeout_s
+            worker.join(max(0.0, give_up_at - time.monotonic()))
         if any(worker.is_alive() for worker in workers):
             logger.warning(
                 "telemetry not flushed: the collector did not take it in time",

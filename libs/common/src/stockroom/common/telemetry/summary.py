@@ -25,6 +25,18 @@ _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 MAX_NAME = 72
 
 
+def complete_trace(received: Sequence[ReceivedSpan], root_name: str) -> list[ReceivedSpan] | None:
+    """The latest trace whose root span is ``root_name``, once every RPC it made has been
+    answered by a server span (which another process exports later); None until then."""
+    roots = [s for s in received if s.name == root_name and not s.parent_span_id]
+    if not roots:
+        return None
+    trace = [s for s in received if s.trace_id == roots[-1].trace_id]
+    parents = {s.parent_span_id for s in trace}
+    calls = [s for s in trace if s.kind == "CLIENT" and names.RPC_SYSTEM in s.attributes]
+    return trace if all(call.span_id in parents for call in calls) else None
+
+
 def render_trace(trace: Sequence[ReceivedSpan]) -> list[str]:
     """One line per span of one trace, as a tree; spans whose parent is missing are roots."""
     ids = {span.span_id for span in trace}
