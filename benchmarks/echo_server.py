@@ -1,7 +1,8 @@
 """The baseline: a grpc.aio echo server with nothing on the path, or the same handler
-behind the full Stockroom server stack (``--stack``), to price our interceptors.
+behind the full Stockroom server stack (``--stack``), to price our interceptors, with the
+OpenTelemetry SDK configured from the OTEL_* variables as a service has it (``--tracing``).
 
-    python -m benchmarks.echo_server --port 50100 [--stack]
+    python -m benchmarks.echo_server --port 50100 [--stack [--tracing]]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import grpc
 
 from stockroom.common.config import ServerConfig
 from stockroom.common.server import GrpcServer, ServiceRegistration
+from stockroom.common.telemetry.sdk import configure_telemetry
 from stockroom.common.testing.echo import SERVICE_NAME
 
 
@@ -55,9 +57,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--stack", action="store_true", help="serve through GrpcServer")
+    parser.add_argument("--tracing", action="store_true", help="configure the SDK from OTEL_*")
     args = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_with_stack(args.port) if args.stack else serve_bare(args.port))
+    telemetry = configure_telemetry("echo") if args.tracing else None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_with_stack(args.port) if args.stack else serve_bare(args.port))
+    finally:
+        if telemetry is not None:
+            telemetry.shutdown()
 
 
 if __name__ == "__main__":

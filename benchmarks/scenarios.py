@@ -42,6 +42,23 @@ def echo_server(*, stack: bool) -> Iterator[str]:
         yield address
 
 
+@contextlib.contextmanager
+def traced_echo_server(sampler_ratio: float) -> Iterator[str]:
+    """The stack with the SDK on, every span (or ``sampler_ratio`` of the traces) batched and
+    exported over OTLP to a sink process that discards them."""
+    sink_port, port = free_port(), free_port()
+    with server_process(["benchmarks.otlp_sink", "--port", str(sink_port)], sink_port) as sink:
+        env = {
+            "ECHO_LOG_LEVEL": "WARNING",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink}",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": str(sampler_ratio),
+        }
+        args = ["benchmarks.echo_server", "--port", str(port), "--stack", "--tracing"]
+        with server_process(args, port, env) as address:
+            yield address
+
+
 def echo_call(channel: grpc.aio.Channel, worker: int) -> Callable[[int], Awaitable[None]]:
     echo: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(ECHO_METHOD)
 
@@ -62,6 +79,20 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "echo (Stockroom server stack)",
         lambda: echo_server(stack=True),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "echo (stack + tracing, every call)",
+        lambda: traced_echo_server(1.0),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "echo (stack + tracing, 10% sampled)",
+        lambda: traced_echo_server(0.1),
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
