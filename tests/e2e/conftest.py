@@ -16,7 +16,6 @@ from google.type import money_pb2
 from stockroom.cli.processes import ServiceProcess, start_service, wait_until_serving
 from stockroom.common.client import connect
 from stockroom.common.telemetry.receiver import OtlpReceiver
-from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 QUOTE = "stockroom.pricing.v1.PricingService/Quote"
@@ -84,16 +83,9 @@ async def receiver() -> AsyncIterator[OtlpReceiver]:
         yield started
 
 
-async def stock_and_price(inventory_address: str, pricing_address: str) -> None:
-    """What the quote needs: MUG in stock and priced."""
-    async with connect(inventory_address) as inventory:
-        await inventory_pb2_grpc.InventoryServiceStub(inventory).ReceiveStock(
-            inventory_pb2.ReceiveStockRequest(sku="MUG", location_id="WH-1", quantity=5)
-        )
-    await set_price(pricing_address)
-
-
 async def set_price(pricing_address: str) -> None:
+    """What the quote needs: a price for MUG. Inventory holds none of it (no catalog entry
+    needed): it answers 0 available, which is an answer, so the call is still traced."""
     async with connect(pricing_address) as pricing:
         await pricing_pb2_grpc.PricingServiceStub(pricing).SetPrice(
             pricing_pb2.SetPriceRequest(

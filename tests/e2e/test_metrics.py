@@ -11,7 +11,7 @@ import pytest
 from stockroom.common.telemetry import names
 from stockroom.common.telemetry.receiver import OtlpReceiver, ReceivedPoint
 
-from .conftest import exporting_to, quote, service, stock_and_price
+from .conftest import exporting_to, quote, service, set_price
 
 
 def scrape(port: int) -> list[str]:
@@ -45,7 +45,7 @@ async def test_rpc_resilience_and_pool_metrics_reach_the_collector_and_prometheu
             tmp_path,
         ) as pricing,
     ):
-        await stock_and_price(inventory.address, pricing.address)
+        await set_price(pricing.address)
         await quote(pricing.address)
 
         def point(service: str, metric: str, **attributes: object) -> ReceivedPoint | None:

@@ -10,7 +10,7 @@ import pytest
 
 from stockroom.pricing.v1 import pricing_pb2
 
-from .conftest import quote, service, stock_and_price
+from .conftest import quote, service, set_price
 
 
 def closed_port() -> int:
@@ -58,12 +58,14 @@ async def test_quotes_are_served_and_services_stop_cleanly_whatever_happens_to_t
             tmp_path,
         ) as pricing,
     ):
-        await stock_and_price(inventory.address, pricing.address)
+        await set_price(pricing.address)
         answer = await quote(pricing.address)
         # SIGTERM, then SIGKILL only if draining and flushing took longer than the Kubernetes
         # grace period's share left after DRAIN_GRACE_S.
         exit_code = await pricing.process.stop(timeout_s=10)
 
-    assert answer.lines[0].availability == pricing_pb2.AVAILABILITY_IN_STOCK
+    assert (
+        answer.lines[0].availability == pricing_pb2.AVAILABILITY_INSUFFICIENT
+    )  # inventory answered
     assert exit_code == 0
     assert logged in [line["msg"] for line in pricing.log()]

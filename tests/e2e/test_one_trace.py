@@ -15,7 +15,7 @@ from stockroom.common.testing.fixtures import require_postgres
 from stockroom.common.testing.postgres import temporary_database
 from stockroom.pricing.v1 import pricing_pb2
 
-from .conftest import CHECK_AVAILABILITY, QUOTE, exporting_to, quote, service, stock_and_price
+from .conftest import CHECK_AVAILABILITY, QUOTE, exporting_to, quote, service, set_price
 
 
 def complete_quote_trace(receiver: OtlpReceiver) -> list[ReceivedSpan] | None:
@@ -61,11 +61,13 @@ async def test_a_quote_is_one_trace_from_pricing_through_inventory_to_both_datab
             tmp_path,
         ) as pricing,
     ):
-        await stock_and_price(inventory.address, pricing.address)
+        await set_price(pricing.address)
         answer = await quote(pricing.address)
         trace = await receiver.wait_for(lambda: complete_quote_trace(receiver), timeout_s=10)
 
-    assert answer.lines[0].availability == pricing_pb2.AVAILABILITY_IN_STOCK
+    assert (
+        answer.lines[0].availability == pricing_pb2.AVAILABILITY_INSUFFICIENT
+    )  # inventory answered
     root = only(trace, "pricing", "SERVER", QUOTE)
     call = only(trace, "pricing", "CLIENT", CHECK_AVAILABILITY)
     served = only(trace, "inventory", "SERVER", CHECK_AVAILABILITY)

@@ -1,10 +1,8 @@
 """``stockroom dev up``: both services on this machine, a short demo, then keep serving.
 
 Everything lives under ``var/dev`` (SQLite files, logs); nothing else needs
-to be installed or running. Without a collector configured, the services
-export their telemetry to a receiver inside this command, which prints the
-quote's trace as a tree; with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, they send
-everything there (Jaeger, Tempo, a collector) and the command says so.
+to be installed or running. The quote's trace is printed as a tree, or sent to
+the collector ``OTEL_EXPORTER_OTLP_ENDPOINT`` names (``demo_trace``).
 """
 
 from __future__ import annotations
@@ -12,26 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from google.type import money_pb2
 
+from stockroom.cli.demo_trace import show_quote_trace, telemetry_destination
 from stockroom.cli.processes import ServiceProcess, start_service, wait_until_serving
 from stockroom.common.client import connect
 from stockroom.common.telemetry.receiver import OtlpReceiver
-from stockroom.common.telemetry.summary import complete_trace, render_trace
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 STATE_DIR = Path("var/dev")
-QUOTE_SPAN = "stockroom.pricing.v1.PricingService/Quote"
-# How long the demo waits for both services to export the quote's spans (they batch
-# for OTEL_BSP_SCHEDULE_DELAY, set to 100 ms below).
-TRACE_WAIT_S = 5.0
 
 
 def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,26 +44,6 @@ def prepare_state_dir(keep_data: bool) -> None:
     if not keep_data:
         for database in STATE_DIR.glob("*.db*"):
             database.unlink()
-
-
-def collector_endpoint(env: Mapping[str, str]) -> str | None:
-    """The operator's OTLP endpoint for traces, if one is configured."""
-    return env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-
-
-@contextlib.asynccontextmanager
-async def telemetry_destination() -> AsyncIterator[tuple[dict[str, str], OtlpReceiver | None]]:
-    """The services' OTEL_* settings, and the receiver in this process when no collector is
-    configured (the services inherit the operator's settings otherwise)."""
-    if collector_endpoint(os.environ):
-        yield {}, None
-        return
-    async with OtlpReceiver() as receiver:
-        settings = {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "100",
-        }
-        yield settings, receiver
 
 
 async def up_command(args: argparse.Namespace) -> int:
@@ -118,10 +90,7 @@ async def run_services(
                 await wait_until_serving(service)
                 print(f"{service.name:<10} serving on {service.address}")
             await demo(inventory_address, pricing_address)
-            if receiver is None:
-                print(f"traces and metrics: sent over OTLP to {collector_endpoint(os.environ)}")
-            else:
-                await print_quote_trace(receiver)
+            await show_quote_trace(receiver)
             print(f"logs: {STATE_DIR / 'services.log'}")
             if not args.exit_after_demo:
                 print("serving; Ctrl-C stops both services")
@@ -201,21 +170,6 @@ async def demo(inventory_address: str, pricing_address: str) -> None:
             f" ({line.available_quantity} available)"
         )
     print(f"  subtotal {format_money(quote.subtotal):>31}\n")
-
-
-async def print_quote_trace(receiver: OtlpReceiver) -> None:
-    """The quote's trace as a tree: what each service did, how long it took, how it ended."""
-    try:
-        trace = await receiver.wait_for(
-            lambda: complete_trace(receiver.spans(), QUOTE_SPAN), timeout_s=TRACE_WAIT_S
-        )
-    except TimeoutError:
-        print(f"the quote's trace did not arrive within {TRACE_WAIT_S:.0f} s\n")
-        return
-    print(f"trace of the quote, {trace[0].trace_id}:")
-    for line in render_trace(trace):
-        print(f"  {line}")
-    print("(no collector configured: set OTEL_EXPORTER_OTLP_ENDPOINT to send traces to Jaeger)\n")
 
 
 def format_money(money: money_pb2.Money) -> str:
