@@ -112,6 +112,8 @@ class ResilienceMetrics:
             weakref.ref(downstream), downstream.target, downstream.breaker.state
         )
         with self._lock:
+            # Pruned here too: without a metric reader the callbacks below never run.
+            self._downstreams = [t for t in self._downstreams if t.downstream() is not None]
             self._downstreams.append(tracked)
 
         def on_change(change: StateChange) -> None:
@@ -124,6 +126,7 @@ class ResilienceMetrics:
 
     def track_server(self, server: ObservedServer) -> None:
         with self._lock:
+            self._servers = [ref for ref in self._servers if ref() is not None]
             self._servers.append(weakref.ref(server))
         counter = self._shed
         server.shedder.on_shed.add(lambda method: counter.add(1, rpc_attributes(method)))
