@@ -21,23 +21,17 @@ def closed_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("setting", "logged"),
-    [
-        (
+@pytest.mark.parametrize("telemetry", ["collector-unreachable", "sdk-disabled"])
+async def test_quotes_are_served_and_services_stop_cleanly_whatever_happens_to_telemetry(
+    telemetry: str, tmp_path: Path, unused_tcp_port_factory: pytest.FixtureDef[int]
+) -> None:
+    setting, logged = {
+        "collector-unreachable": (
             {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed_port()}"},
             "telemetry not flushed: the collector did not take it in time",
         ),
-        ({"OTEL_SDK_DISABLED": "true"}, "telemetry disabled (OTEL_SDK_DISABLED)"),
-    ],
-    ids=["collector-unreachable", "sdk-disabled"],
-)
-async def test_quotes_are_served_and_services_stop_cleanly_whatever_happens_to_telemetry(
-    setting: dict[str, str],
-    logged: str,
-    tmp_path: Path,
-    unused_tcp_port_factory: pytest.FixtureDef[int],
-) -> None:
+        "sdk-disabled": ({"OTEL_SDK_DISABLED": "true"}, "telemetry disabled (OTEL_SDK_DISABLED)"),
+    }[telemetry]
     inventory_port, pricing_port = unused_tcp_port_factory(), unused_tcp_port_factory()  # type: ignore[operator]
     env = {"OTEL_SDK_DISABLED": "false", "OTEL_BSP_SCHEDULE_DELAY": "50", **setting}
     async with (
