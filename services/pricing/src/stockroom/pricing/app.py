@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from stockroom.common.client import connect
+from stockroom.common.client import channel_credentials, connect
 from stockroom.common.config import ConfigError, ServerConfig
 from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
@@ -49,6 +49,11 @@ class PricingConfig:
     availability_reserve_s: float = 0.1
     # PRICING_QUOTE_TTL_S: how long GetQuote honours a quote.
     quote_ttl_s: float = 900.0
+    # PRICING_INVENTORY_TLS_CA_FILE: call inventory over TLS, trusting this CA;
+    # with PRICING_INVENTORY_TLS_CERT_FILE and _KEY_FILE, over mTLS as that identity.
+    inventory_tls_ca_file: str = ""
+    inventory_tls_cert_file: str = ""
+    inventory_tls_key_file: str = ""
 
 
 def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
@@ -59,6 +64,9 @@ def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
         availability_max_wait_s=_seconds(source, "PRICING_AVAILABILITY_MAX_WAIT_S", 1.0),
         availability_reserve_s=_seconds(source, "PRICING_AVAILABILITY_RESERVE_S", 0.1),
         quote_ttl_s=_seconds(source, "PRICING_QUOTE_TTL_S", 900.0),
+        inventory_tls_ca_file=source.get("PRICING_INVENTORY_TLS_CA_FILE", ""),
+        inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
+        inventory_tls_key_file=source.get("PRICING_INVENTORY_TLS_KEY_FILE", ""),
     )
 
 
@@ -84,7 +92,14 @@ def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
     ``NO_SIDE_EFFECTS``, and a breaker fails fast while inventory is sick, so
     quotes answer with availability UNKNOWN at once instead of waiting.
     """
-    return connect(config.inventory_target, Policy())
+    credentials = None
+    if config.inventory_tls_ca_file:
+        credentials = channel_credentials(
+            config.inventory_tls_ca_file,
+            config.inventory_tls_cert_file or None,
+            config.inventory_tls_key_file or None,
+        )
+    return connect(config.inventory_target, Policy(), credentials=credentials)
 
 
 def utc_now() -> datetime:
