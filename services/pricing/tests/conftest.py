@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -55,7 +55,7 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
 
 
 def build_pricing(
-    database_url: str, inventory_target: str, **settings: float
+    database_url: str, inventory_target: str, **settings: Any
 ) -> Awaitable[GrpcServer]:
     async def build() -> GrpcServer:
         await migrate(pricing_app.MIGRATIONS, database_url)
