@@ -46,7 +46,7 @@ def inventory_server() -> Iterator[str]:
         env = {"INVENTORY_PORT": str(port), "INVENTORY_DATABASE_URL": url}
         env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.inventory"], port, env) as address:
-            asyncio.run(_seed_inventory(address))
+            asyncio.run(seed_inventory(address))
             yield address
 
 
@@ -62,7 +62,7 @@ def pricing_and_inventory() -> Iterator[str]:
         }
         env |= {f"PRICING_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.pricing"], port, env) as address:
-            asyncio.run(_seed_prices(address))
+            asyncio.run(seed_prices(address))
             yield address
 
 
@@ -93,7 +93,7 @@ def _database() -> Iterator[str]:
         asyncio.run(drop_database(url))
 
 
-async def _seed_inventory(address: str) -> None:
+async def seed_inventory(address: str) -> None:
     async with connect(address) as channel:
         stub = inv_grpc.InventoryServiceStub(channel)
         for location_id in LOCATIONS:
@@ -120,7 +120,7 @@ async def _seed_inventory(address: str) -> None:
                 )
 
 
-async def _seed_prices(address: str) -> None:
+async def seed_prices(address: str) -> None:
     async with connect(address) as channel:
         stub = pr_grpc.PricingServiceStub(channel)
         for n, sku in enumerate(SKUS):
