@@ -7,8 +7,11 @@ production database; a service passes any SQLAlchemy URL.
 from __future__ import annotations
 
 import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +19,7 @@ from sqlalchemy import Table, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from stockroom.common.telemetry.database import instrument_engine
@@ -23,6 +27,11 @@ from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
 
 # SQLite waits this long for a competing writer instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[T]]
 
 
 def is_sqlite(url: str) -> bool:
@@ -34,10 +43,12 @@ def create_engine(
 ) -> AsyncEngine:
     """Create an async engine with settings that suit a gRPC service.
 
-    SQLite gets WAL, a busy timeout and foreign keys on every connection;
-    PostgreSQL gets pre-ping so a restarted database does not fail the first
-    call after it returns. Every statement is a span (a child of the call
-    being served) and the pool's use is a metric
+    SQLite gets WAL, a busy timeout and foreign keys on every connection.
+    PostgreSQL connections are not pinged before use (a ping is a round trip,
+    three with SQLAlchemy's asyncpg dialect); a restarted database or a killed
+    backend is handled optimistically instead: see ``discard_closed_connections``
+    and ``run_read``/``run_transaction``. Every statement is a span (a child of
+    the call being served) and the pool's use is a metric
     (``stockroom.common.telemetry.database``).
     """
     if is_sqlite(url):
@@ -54,10 +65,10 @@ def create_engine(
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     else:
-        engine_options.setdefault("pool_pre_ping", True)
         engine_options.setdefault("pool_size", 10)
         engine_options.setdefault("max_overflow", 10)
         engine = create_async_engine(url, **engine_options)
+        discard_closed_connections(engine)
     instrument_engine(engine, telemetry)
     return engine
 
@@ -75,8 +86,121 @@ def upsert_insert(connection: AsyncConnection, table: Table) -> Any:
 
 async def ping(engine: AsyncEngine) -> None:
     """Raise if the database does not answer a trivial query."""
-    async with engine.connect() as connection:
+
+    async def select_one(connection: AsyncConnection) -> None:
         await connection.execute(text("SELECT 1"))
+
+    await run_autocommit(engine, select_one)
+
+
+def discard_closed_connections(engine: AsyncEngine) -> None:
+    """Never hand out a pooled connection whose server side is known to be gone.
+
+    asyncpg notices when the server closes a socket (a restart, a terminated
+    backend, an idle timeout) and says so in ``is_closed()``, which costs no
+    round trip, unlike a ping; such a connection is replaced at checkout. A
+    connection that dies unnoticed is caught by the runners below.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` is a statement failing because its connection was dead.
+
+    SQLAlchemy has then invalidated the connection (and every pooled one
+    older than it), so the next checkout gets a fresh one.
+    """
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+async def run_transaction(
+    engine: AsyncEngine,
+    work: Work[T],
+    *,
+    execution_options: Mapping[str, Any] | None = None,
+    repeatable: bool = False,
+) -> T:
+    """Run ``work`` in one transaction and commit it.
+
+    If the connection turns out to be dead before COMMIT was sent, nothing can
+    have been committed, so ``work`` runs once more on a fresh connection.
+    A connection lost during COMMIT leaves the outcome unknown: the error is
+    raised, unless ``repeatable`` says a repeat of a committed attempt changes
+    nothing (the work is keyed by a request id).
+    """
+    committing = False
+
+    async def attempt() -> T:
+        nonlocal committing
+        committing = False
+        async with engine.connect() as connection:
+            if execution_options:
+                await connection.execution_options(**execution_options)
+            async with connection.begin():
+                result = await work(connection)
+                committing = True
+            return result
+
+    return await _once_more_if_lost(attempt, lambda: repeatable or not committing)
+
+
+async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool = True) -> T:
+    """Run ``work`` with each statement committing on its own (PostgreSQL).
+
+    For reads and for writes that are one statement: no BEGIN and COMMIT, so
+    one round trip per statement instead of three. A read loses nothing:
+    under READ COMMITTED, PostgreSQL's default, each statement of a
+    transaction takes a new snapshot anyway. Other databases (SQLite, where
+    a transaction costs no round trip) run ``work`` in one transaction.
+
+    ``work`` runs once more on a fresh connection if its connection was dead;
+    for a write, pass ``repeatable=False`` unless repeating an attempt that
+    did commit changes nothing.
+    """
+    if engine.dialect.name != "postgresql":
+        return await run_transaction(engine, work, repeatable=repeatable)
+    autocommit = _autocommit_engine(engine)
+
+    async def attempt() -> T:
+        async with autocommit.connect() as connection:
+            return await work(connection)
+
+    return await _once_more_if_lost(attempt, lambda: repeatable)
+
+
+_AUTOCOMMIT_ENGINES: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` with AUTOCOMMIT connections, on the same pool (made once per engine)."""
+    autocommit = _AUTOCOMMIT_ENGINES.get(engine)
+    if autocommit is None:
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT_ENGINES[engine] = autocommit
+    return autocommit
+
+
+async def _once_more_if_lost(
+    attempt: Callable[[], Awaitable[T]], may_repeat: Callable[[], bool]
+) -> T:
+    try:
+        return await attempt()
+    except DBAPIError as error:
+        if not (error.connection_invalidated and may_repeat()):
+            raise
+        logger.warning(
+            "the database connection was dead; running the work once more on a fresh one",
+            extra={"error": str(error.orig)},
+        )
+    return await attempt()
 
 
 def alembic_config(script_location: Path, url: str) -> Config:

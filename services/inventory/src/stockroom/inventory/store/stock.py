@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.idempotency import RequestKey
@@ -33,6 +33,16 @@ from stockroom.inventory.store.tables import stock_levels
 from stockroom.inventory.store.transactions import Transactions
 
 R = TypeVar("R")
+
+_level = stock_levels.c
+_free = _level.on_hand - _level.reserved - _level.safety_stock
+# Built once: CheckAvailability is the hottest read, and building a statement
+# costs more than running it (SQLAlchemy then also reuses its compiled form).
+AVAILABLE_BY_SKU = (
+    select(_level.sku, func.sum(_free))
+    .where(_level.sku.in_(bindparam("skus", expanding=True)), _free > 0)
+    .group_by(_level.sku)
+)
 
 
 class StockStore:
@@ -158,16 +168,10 @@ class StockStore:
         is in a cart, and a quote must not fail because a SKU is new.
         """
         skus = sorted({line.sku for line in lines})
-        level = stock_levels.c
-        free = level.on_hand - level.reserved - level.safety_stock
-        query = (
-            select(level.sku, func.sum(free))
-            .where(level.sku.in_(skus), free > 0)
-            .group_by(level.sku)
-        )
 
         async def work(connection: AsyncConnection) -> dict[str, int]:
-            return {sku: int(total) for sku, total in await connection.execute(query)}
+            rows = await connection.execute(AVAILABLE_BY_SKU, {"skus": skus})
+            return {sku: int(total) for sku, total in rows}
 
         available = await self._transactions.read(work)
         return [

@@ -6,7 +6,10 @@ itself busy. Those are not the caller's business: the whole transaction runs
 again, a bounded number of times, with jittered backoff. What still fails
 reaches the caller as ABORTED, which is safe to retry with the same request_id.
 A database that cannot be reached, or a connection pool with no free
-connection, is UNAVAILABLE (retryable) rather than INTERNAL.
+connection, is UNAVAILABLE (retryable) rather than INTERNAL. A pooled
+connection found dead (the database restarted, its backend was terminated)
+is not: the work runs once more on a fresh connection first
+(``stockroom.common.database``).
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -24,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockroom.common.database import run_autocommit, run_transaction
 from stockroom.common.errors import Aborted, Unavailable
 from stockroom.inventory.domain.model import DOMAIN
 
@@ -37,6 +40,7 @@ MAX_ATTEMPTS = 6
 BACKOFF_BASE_S = 0.005
 BACKOFF_CAP_S = 0.2
 _BEGIN_OPTION = "stockroom_sqlite_begin"
+_WRITE_OPTIONS = {_BEGIN_OPTION: "IMMEDIATE"}
 
 
 class ConcurrentChange(Exception):
@@ -74,29 +78,39 @@ class Transactions:
         configure_engine(engine)
         self.engine = engine
 
-    @asynccontextmanager
-    async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as connection:
-            if write:
-                await connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-            async with connection.begin():
-                yield connection
+    @property
+    def one_statement_writes(self) -> bool:
+        """Whether the hot writes run as single statements (PostgreSQL's data-modifying CTEs)."""
+        return self.engine.dialect.name == "postgresql"
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in a writing transaction, retried on conflicts."""
-        return await self._run(work, write=True)
+        return await self._run(
+            lambda: run_transaction(self.engine, work, execution_options=_WRITE_OPTIONS)
+        )
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work`` in a read-only transaction (one snapshot on SQLite)."""
-        return await self._run(work, write=False)
+        """Run ``work``, which only reads: on PostgreSQL without BEGIN and COMMIT (each
+        statement its own snapshot, as under READ COMMITTED anyway); on SQLite in one
+        transaction, so in one snapshot."""
+        return await self._run(lambda: run_autocommit(self.engine, work))
 
-    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool) -> T:
-        attempt = 0
+    async def write_statement(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work``, one statement that is a whole request-keyed write, as its own
+        transaction (one round trip), retried on conflicts.
+
+        It also runs again after a connection lost at any point, even while
+        committing: a repeat of an attempt that did commit finds its request
+        record and changes nothing.
+        """
+        return await self._run(lambda: run_autocommit(self.engine, work, repeatable=True))
+
+    async def _run(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        tries = 0
         while True:
-            attempt += 1
+            tries += 1
             try:
-                async with self._transaction(write=write) as connection:
-                    return await work(connection)
+                return await attempt()
             except PoolTimeout as error:
                 raise Unavailable(
                     "every database connection is busy; retry shortly",
@@ -111,8 +125,8 @@ class Transactions:
                     raise _database_unavailable() from error
                 if not is_retryable(error):
                     raise
-                if attempt == MAX_ATTEMPTS:
-                    logger.warning("transaction conflict persisted", extra={"attempts": attempt})
+                if tries == MAX_ATTEMPTS:
+                    logger.warning("transaction conflict persisted", extra={"attempts": tries})
                     raise Aborted(
                         "the transaction kept conflicting with concurrent ones; retry the request",
                         reason="TRANSACTION_CONFLICT",
@@ -121,7 +135,7 @@ class Transactions:
                     ) from error
                 # Full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
                 await asyncio.sleep(
-                    random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+                    random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**tries))
                 )
 
 
