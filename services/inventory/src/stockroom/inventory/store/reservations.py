@@ -3,6 +3,11 @@
 Lock order in every method: the request record, then reservation rows (by
 id), then stock levels (by SKU, then location), then the ledger head. The
 sweeper skips reservation rows that are locked instead of waiting for them.
+
+On PostgreSQL the plain cases of reserve, confirm and release run first as
+one statement each (``one_statement``: the request record is inserted last
+there); when that does not apply, it writes nothing and the transaction
+below decides.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from stockroom.inventory.domain.model import (
     ReservationState,
     StockKey,
 )
-from stockroom.inventory.store import catalog, ledger, levels, reservation_rows
+from stockroom.inventory.store import catalog, ledger, levels, one_statement, reservation_rows
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.idempotent import Work, idempotent_write
 from stockroom.inventory.store.ledger import Entry
@@ -55,6 +60,13 @@ class ReservationStore:
 
     async def reserve(self, request: ReservationRequest, key: RequestKey) -> Reservation:
         """Hold every line or none; INSUFFICIENT_STOCK names each short line."""
+        if self._transactions.one_statement_writes:
+            held = await one_statement.reserve(
+                self._transactions, request, str(uuid.uuid4()), key, self._clock()
+            )
+            if held is not None:
+                self._on_commit()
+                return held
 
         async def work(connection: AsyncConnection, now: datetime) -> Reservation:
             skus = [line.sku for line in request.lines]
@@ -116,6 +128,11 @@ class ReservationStore:
 
     async def confirm(self, reservation_id: str, reference: str, key: RequestKey) -> Reservation:
         """Ship: the units leave on hand and reserved. Refused once released or expired."""
+        shipped = await self._give_back_at_once(
+            reservation_id, ReservationState.CONFIRMED, reference, key
+        )
+        if shipped is not None:
+            return shipped
 
         async def work(connection: AsyncConnection, now: datetime) -> Reservation:
             reservation = await _lock_one(connection, reservation_id)
@@ -135,6 +152,11 @@ class ReservationStore:
 
     async def release(self, reservation_id: str, reason: str, key: RequestKey) -> Reservation:
         """Give the units back. A no-op once released or expired; refused once shipped."""
+        released = await self._give_back_at_once(
+            reservation_id, ReservationState.RELEASED, reason, key
+        )
+        if released is not None:
+            return released
 
         async def work(connection: AsyncConnection, now: datetime) -> Reservation:
             reservation = await _lock_one(connection, reservation_id)
@@ -166,6 +188,21 @@ class ReservationStore:
         if expired:
             self._on_commit()
         return expired
+
+    async def _give_back_at_once(
+        self, reservation_id: str, state: ReservationState, note: str, key: RequestKey
+    ) -> Reservation | None:
+        """The plain case of a confirmation or release as one statement (PostgreSQL);
+        None when that does not apply and the transaction must decide."""
+        if not self._transactions.one_statement_writes:
+            return None
+        kind, on_hand_sign, _ = _GIVE_BACK[state]
+        done = await one_statement.give_back(
+            self._transactions, reservation_id, state, kind, on_hand_sign, note, key, self._clock()
+        )
+        if done is not None:
+            self._on_commit()
+        return done
 
     async def _write(self, key: RequestKey, result_type: type[R], work: Work[R]) -> R:
         result = await idempotent_write(self._transactions, key, result_type, self._clock, work)

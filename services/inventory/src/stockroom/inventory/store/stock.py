@@ -24,7 +24,7 @@ from stockroom.inventory.domain.model import (
     Transfer,
     TransferResult,
 )
-from stockroom.inventory.store import catalog, ledger, levels
+from stockroom.inventory.store import catalog, ledger, levels, one_statement
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.idempotent import Work, idempotent_write
 from stockroom.inventory.store.ledger import Entry
@@ -59,6 +59,12 @@ class StockStore:
         self._on_commit = on_commit
 
     async def receive(self, receipt: Receipt, key: RequestKey) -> LevelChange:
+        if self._transactions.one_statement_writes:
+            received = await one_statement.receive(self._transactions, receipt, key, self._clock())
+            if received is not None:
+                self._on_commit()
+                return received
+
         async def work(connection: AsyncConnection, now: datetime) -> LevelChange:
             level = (
                 await _lock_creating(connection, [StockKey(receipt.sku, receipt.location_id)])
