@@ -74,14 +74,16 @@ def _begin(connection: Connection) -> None:
 class Transactions:
     """Runs units of work in transactions, again when the database asks for it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, one_statement_writes: bool | None = None) -> None:
+        """``one_statement_writes``: whether the hot writes run first as single statements
+        (``store.one_statement``); by default on PostgreSQL, the only database they are
+        written for. Tests turn them off to compare them with the transactions."""
         configure_engine(engine)
         self.engine = engine
-
-    @property
-    def one_statement_writes(self) -> bool:
-        """Whether the hot writes run as single statements (PostgreSQL's data-modifying CTEs)."""
-        return self.engine.dialect.name == "postgresql"
+        postgres = engine.dialect.name == "postgresql"
+        self.one_statement_writes = (
+            postgres if one_statement_writes is None else (one_statement_writes and postgres)
+        )
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in a writing transaction, retried on conflicts."""
