@@ -241,3 +241,16 @@ async def test_a_retried_quote_returns_the_first_one(engine: AsyncEngine) -> Non
     async with engine.connect() as connection:
         rows = (await connection.execute(select(func.count()).select_from(quotes))).scalar_one()
     assert rows == 1
+
+
+async def test_saving_a_quote_again_keeps_one_row(engine: AsyncEngine) -> None:
+    store = QuoteStore(engine)
+    quote = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a00", StockCheck({"MUG": 2}))
+
+    first = await store.save(quote)
+    repeated = await store.save(quote)  # what a save repeated after a lost connection does
+
+    assert repeated == first == quote
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(func.count()).select_from(quotes))).scalar_one()
+    assert rows == 1

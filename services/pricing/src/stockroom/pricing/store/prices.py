@@ -6,14 +6,57 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import Row, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import upsert_insert
+from stockroom.common.database import run_autocommit, run_transaction, upsert_insert
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, most_specific
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
 from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import price_lists, prices
+
+
+def _in_effect() -> Select[Any]:
+    """The version in effect per (list, SKU) for some lists of one currency, at a moment.
+
+    Within each list, the latest valid_from wins, then the latest recorded:
+    one window function keeps only that version per (list, SKU). Built once
+    (Quote runs it on every call); the lists come as (channel, customer_group)
+    pairs of ``PriceListScope.fallbacks``.
+    """
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(prices.c.price_list_id, prices.c.sku),
+            order_by=(prices.c.valid_from.desc(), prices.c.id.desc()),
+        )
+        .label("rank")
+    )
+    moment = bindparam("moment", type_=prices.c.valid_from.type)
+    ranked = (
+        select(
+            *prices.c,
+            price_lists.c.currency_code,
+            price_lists.c.channel,
+            price_lists.c.customer_group,
+            rank,
+        )
+        .join(price_lists, price_lists.c.id == prices.c.price_list_id)
+        .where(
+            price_lists.c.currency_code == bindparam("currency_code"),
+            tuple_(price_lists.c.channel, price_lists.c.customer_group).in_(
+                bindparam("scopes", expanding=True)
+            ),
+            prices.c.sku.in_(bindparam("skus", expanding=True)),
+            prices.c.valid_from <= moment,
+            or_(prices.c.valid_until.is_(None), prices.c.valid_until > moment),
+        )
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank == 1)
+
+
+IN_EFFECT = _in_effect()
 
 
 class PriceStore:
@@ -32,7 +75,8 @@ class PriceStore:
     ) -> PriceVersion:
         """Add a price version (once per request id), creating its price list on first use."""
         valid_from, valid_until = window
-        async with self.engine.begin() as connection:
+
+        async def work(connection: AsyncConnection) -> Row[Any]:
             price_list_id = await _price_list_id(connection, scope)
             row, _ = await insert_once(
                 connection,
@@ -49,53 +93,26 @@ class PriceStore:
                 request_id,
                 request_digest,
             )
-        return _version(row, scope)
+            return row
+
+        return _version(await run_transaction(self.engine, work), scope)
 
     async def in_effect(
         self, skus: Sequence[str], scope: PriceListScope, moment: datetime
     ) -> dict[str, PriceVersion]:
         """The version that applies at ``moment`` for each SKU that has one, from the most
         specific of ``scope``'s fallback lists (``domain.prices`` states the rule)."""
-        # Within each list, the latest valid_from wins, then the latest recorded:
-        # one window function keeps only that version per (list, SKU).
-        scopes = scope.fallbacks()
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=(prices.c.price_list_id, prices.c.sku),
-                order_by=(prices.c.valid_from.desc(), prices.c.id.desc()),
-            )
-            .label("rank")
-        )
-        ranked = (
-            select(
-                *prices.c,
-                price_lists.c.currency_code,
-                price_lists.c.channel,
-                price_lists.c.customer_group,
-                rank,
-            )
-            .join(price_lists, price_lists.c.id == prices.c.price_list_id)
-            .where(
-                price_lists.c.currency_code == scope.currency_code,
-                or_(
-                    *(
-                        and_(
-                            price_lists.c.channel == s.channel,
-                            price_lists.c.customer_group == s.customer_group,
-                        )
-                        for s in scopes
-                    )
-                ),
-                prices.c.sku.in_(sorted(set(skus))),
-                prices.c.valid_from <= moment,
-                or_(prices.c.valid_until.is_(None), prices.c.valid_until > moment),
-            )
-            .subquery()
-        )
-        query = select(ranked).where(ranked.c.rank == 1)
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        parameters = {
+            "currency_code": scope.currency_code,
+            "scopes": [(s.channel, s.customer_group) for s in scope.fallbacks()],
+            "skus": sorted(set(skus)),
+            "moment": moment,
+        }
+
+        async def work(connection: AsyncConnection) -> list[Any]:
+            return list(await connection.execute(IN_EFFECT, parameters))
+
+        rows = await run_autocommit(self.engine, work)
         by_sku: dict[str, dict[PriceListScope, PriceVersion]] = {}
         for row in rows:
             row_scope = PriceListScope(row.currency_code, row.channel, row.customer_group)
@@ -121,8 +138,11 @@ class PriceStore:
         )
         if currency_code:
             query = query.where(price_lists.c.currency_code == currency_code)
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+
+        async def work(connection: AsyncConnection) -> list[Any]:
+            return list(await connection.execute(query))
+
+        rows = await run_autocommit(self.engine, work)
         return [
             _version(row, PriceListScope(row.currency_code, row.channel, row.customer_group))
             for row in rows

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, exists, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockroom.common.database import run_autocommit, run_transaction
 from stockroom.pricing.domain.promotions import Promotion, PromotionTarget, PromotionTerms
 from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import promotion_skus, promotions
@@ -27,7 +28,8 @@ class PromotionStore:
         request_digest: str = "",
     ) -> Promotion:
         """Record a promotion with its SKUs (once per request id)."""
-        async with self.engine.begin() as connection:
+
+        async def work(connection: AsyncConnection) -> Promotion:
             row, created = await insert_once(
                 connection,
                 promotions,
@@ -53,11 +55,15 @@ class PromotionStore:
                 )
             return (await _with_skus(connection, [row]))[0]
 
+        return await run_transaction(self.engine, work)
+
     async def get(self, promotion_id: int) -> Promotion | None:
-        async with self.engine.connect() as connection:
+        async def work(connection: AsyncConnection) -> Promotion | None:
             query = select(promotions).where(promotions.c.id == promotion_id)
             row = (await connection.execute(query)).one_or_none()
             return None if row is None else (await _with_skus(connection, [row]))[0]
+
+        return await run_autocommit(self.engine, work)
 
     async def page(self, after_id: int, limit: int, active_at: datetime | None) -> list[Promotion]:
         """Promotions in creation order after ``after_id``, at most ``limit``; only those in
@@ -66,9 +72,12 @@ class PromotionStore:
         if active_at is not None:
             query = _in_effect(query, active_at)
         query = query.order_by(promotions.c.id).limit(limit)
-        async with self.engine.connect() as connection:
+
+        async def work(connection: AsyncConnection) -> list[Promotion]:
             rows = (await connection.execute(query)).all()
             return await _with_skus(connection, rows)
+
+        return await run_autocommit(self.engine, work)
 
     async def for_cart(
         self, currency_code: str, skus: Sequence[str], moment: datetime
@@ -76,18 +85,54 @@ class PromotionStore:
         """The promotions that may apply to a cart of ``skus`` at ``moment``: cart
         promotions, and SKU promotions of those SKUs (their ``skus`` cut down to the
         cart's), in the cart's currency or in every currency."""
-        cart_skus = sorted(set(skus))
-        covers_cart_sku = exists().where(
-            promotion_skus.c.promotion_id == promotions.c.id,
-            promotion_skus.c.sku.in_(cart_skus),
+        parameters = {"currency_code": currency_code, "skus": sorted(set(skus)), "moment": moment}
+
+        async def work(connection: AsyncConnection) -> list[Any]:
+            return list(await connection.execute(FOR_CART, parameters))
+
+        found: dict[int, tuple[Row[Any], set[str]]] = {}
+        for row in await run_autocommit(self.engine, work):
+            _, cart_skus = found.setdefault(row.id, (row, set()))
+            if row.cart_sku is not None:
+                cart_skus.add(row.cart_sku)
+        return [_promotion(row, frozenset(cart_skus)) for row, cart_skus in found.values()]
+
+
+def _for_cart() -> Select[Any]:
+    """The promotions in effect for a cart, one row per promotion and cart SKU it lists.
+
+    One statement (Quote runs it on every call), built once: each promotion
+    in effect at the moment and in the cart's currency (or in every
+    currency), joined to those of its SKUs that are in the cart; SKU
+    promotions without one drop out, cart promotions stay (with no SKU).
+    """
+    moment = bindparam("moment", type_=promotions.c.valid_from.type)
+    return (
+        select(promotions, promotion_skus.c.sku.label("cart_sku"))
+        .outerjoin(
+            promotion_skus,
+            and_(
+                promotion_skus.c.promotion_id == promotions.c.id,
+                promotion_skus.c.sku.in_(bindparam("skus", expanding=True)),
+            ),
         )
-        query = _in_effect(select(promotions), moment).where(
-            promotions.c.currency_code.in_(("", currency_code)),
-            or_(promotions.c.target == PromotionTarget.CART.value, covers_cart_sku),
+        .where(
+            promotions.c.valid_from <= moment,
+            or_(promotions.c.valid_until.is_(None), promotions.c.valid_until > moment),
+            or_(
+                promotions.c.currency_code == "",
+                promotions.c.currency_code == bindparam("currency_code"),
+            ),
+            or_(
+                promotions.c.target == PromotionTarget.CART.value,
+                promotion_skus.c.sku.is_not(None),
+            ),
         )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query.order_by(promotions.c.id))).all()
-            return await _with_skus(connection, rows, only=cart_skus)
+        .order_by(promotions.c.id, promotion_skus.c.sku)
+    )
+
+
+FOR_CART = _for_cart()
 
 
 def _in_effect(query: Select[Any], moment: datetime) -> Select[Any]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockroom.common.database import run_autocommit
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import PromotionTarget
 from stockroom.pricing.domain.quotes import PricedCart, PricedLine, Quote, StockCheck
 from stockroom.pricing.domain.tiers import Tier, TierCharge, TiersMode
-from stockroom.pricing.store.idempotency import find_by_request_id, insert_once
+from stockroom.pricing.store.idempotency import find_by_request_id
 from stockroom.pricing.tables import quotes
 
 
@@ -22,10 +25,18 @@ class QuoteStore:
         self.engine = engine
 
     async def save(self, quote: Quote, request_id: str = "", request_digest: str = "") -> Quote:
-        """Keep ``quote``; when ``request_id`` already made a quote, return that one instead."""
+        """Keep ``quote``; when ``request_id`` already made a quote, return that one instead.
+
+        One statement that is its own transaction. It inserts nothing when the
+        quote's id or its request id is taken, by an earlier request with this
+        id (whose quote is read back, or REQUEST_ID_REUSED) or by this very
+        insert, committed before its connection was lost: so it may run again.
+        """
         priced = quote.priced
         values = {
             "id": quote.quote_id,
+            "request_id": request_id or None,
+            "request_hash": request_digest or None,
             "currency_code": quote.scope.currency_code,
             "channel": quote.scope.channel,
             "customer_group": quote.scope.customer_group,
@@ -38,22 +49,45 @@ class QuoteStore:
             "availability_reason": quote.stock.reason,
             "document": _document(quote),
         }
-        async with self.engine.begin() as connection:
-            row, _ = await insert_once(connection, quotes, values, request_id, request_digest)
-        return _quote(row)
+
+        async def work(connection: AsyncConnection) -> Row[Any]:
+            insert = _INSERT_UNLESS_TAKEN[connection.dialect.name]
+            created = (await connection.execute(insert, values)).one_or_none()
+            if created is not None:
+                return created
+            if request_id:
+                existing = await find_by_request_id(connection, quotes, request_id, request_digest)
+            else:
+                existing = (await connection.execute(_BY_ID, {"id": quote.quote_id})).one_or_none()
+            if existing is None:  # the conflicting row vanished: quotes are never deleted
+                raise RuntimeError(f"quote {quote.quote_id} conflicted but has no row")
+            return existing
+
+        return _quote(await run_autocommit(self.engine, work, repeatable=True))
 
     async def get(self, quote_id: str) -> Quote | None:
-        async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(select(quotes).where(quotes.c.id == quote_id))
-            ).one_or_none()
+        async def work(connection: AsyncConnection) -> Row[Any] | None:
+            return (await connection.execute(_BY_ID, {"id": quote_id})).one_or_none()
+
+        row = await run_autocommit(self.engine, work)
         return None if row is None else _quote(row)
 
     async def made_for(self, request_id: str, request_digest: str) -> Quote | None:
         """The quote ``request_id`` made, if any (InvalidArgument if made for another cart)."""
-        async with self.engine.connect() as connection:
-            row = await find_by_request_id(connection, quotes, request_id, request_digest)
+
+        async def work(connection: AsyncConnection) -> Row[Any] | None:
+            return await find_by_request_id(connection, quotes, request_id, request_digest)
+
+        row = await run_autocommit(self.engine, work)
         return None if row is None else _quote(row)
+
+
+# Built once: Quote inserts on every call.
+_INSERT_UNLESS_TAKEN = {
+    "postgresql": postgresql_insert(quotes).on_conflict_do_nothing().returning(*quotes.c),
+    "sqlite": sqlite_insert(quotes).on_conflict_do_nothing().returning(*quotes.c),
+}
+_BY_ID = select(quotes).where(quotes.c.id == bindparam("id"))
 
 
 def _document(quote: Quote) -> dict[str, Any]:
