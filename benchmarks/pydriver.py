@@ -19,7 +19,7 @@ import grpc
 
 from benchmarks.stats import RunResult, summarize
 
-CallFactory = Callable[[grpc.aio.Channel, int], Callable[[int], Awaitable[None]]]
+CallFactory = Callable[[grpc.aio.Channel, int], Callable[[int], Awaitable[object]]]
 
 
 @dataclass(frozen=True)

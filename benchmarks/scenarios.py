@@ -110,6 +110,18 @@ SCENARIOS: list[Scenario] = [
         python_factory="benchmarks.services:reserve_call",
     ),
     Scenario(
+        "inventory ReserveStock, 3 lines (PostgreSQL)",
+        inventory_server,
+        RESERVE_STOCK,
+        python_factory="benchmarks.services:reserve_3_lines_call",
+    ),
+    Scenario(
+        "inventory ReserveStock + ConfirmReservation, 1 line (PostgreSQL; pairs/s)",
+        inventory_server,
+        RESERVE_STOCK,
+        python_factory="benchmarks.services:reserve_and_confirm_call",
+    ),
+    Scenario(
         "pricing Quote, 3 lines, asks inventory (PostgreSQL)",
         pricing_and_inventory,
         QUOTE,

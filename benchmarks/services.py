@@ -66,19 +66,54 @@ def pricing_and_inventory() -> Iterator[str]:
             yield address
 
 
-def reserve_call(channel: grpc.aio.Channel, worker: int) -> Callable[[int], Awaitable[None]]:
+def reserve_call(channel: grpc.aio.Channel, worker: int) -> Callable[[int], Awaitable[object]]:
     """One-line reservations of a random SKU, each with a fresh request id."""
-    reserve = inv_grpc.InventoryServiceStub(channel).ReserveStock
-    rng = random.Random(worker)
+    return _reservations(channel, worker, lines=1)
+
+
+def reserve_3_lines_call(
+    channel: grpc.aio.Channel, worker: int
+) -> Callable[[int], Awaitable[object]]:
+    """Reservations of three random SKUs (a typical cart), each with a fresh request id."""
+    return _reservations(channel, worker, lines=3)
+
+
+def reserve_and_confirm_call(
+    channel: grpc.aio.Channel, worker: int
+) -> Callable[[int], Awaitable[None]]:
+    """An order's two writes: reserve one random SKU, then confirm (ship) the reservation."""
+    stub = inv_grpc.InventoryServiceStub(channel)
+    reserve = _reservations(channel, worker, lines=1)
 
     async def call(n: int) -> None:
-        await reserve(
+        reservation = await reserve(n)
+        await stub.ConfirmReservation(
+            inv.ConfirmReservationRequest(
+                reservation_id=reservation.reservation_id, request_id=str(uuid.uuid4())
+            ),
+            timeout=10,
+        )
+
+    return call
+
+
+def _reservations(
+    channel: grpc.aio.Channel, worker: int, *, lines: int
+) -> Callable[[int], Awaitable[inv.Reservation]]:
+    stub = inv_grpc.InventoryServiceStub(channel)
+    rng = random.Random(worker)
+
+    async def call(n: int) -> inv.Reservation:
+        response = await stub.ReserveStock(
             inv.ReserveStockRequest(
-                lines=[inv.ReserveStockLine(sku=rng.choice(SKUS), quantity=1)],
+                lines=[
+                    inv.ReserveStockLine(sku=sku, quantity=1) for sku in rng.sample(SKUS, lines)
+                ],
                 request_id=str(uuid.uuid4()),
             ),
             timeout=10,
         )
+        return response.reservation
 
     return call
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event, text
+from sqlalchemy import ARRAY, ColumnElement, Table, any_, bindparam, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -71,6 +71,23 @@ def create_engine(
         discard_closed_connections(engine)
     instrument_engine(engine, telemetry)
     return engine
+
+
+DIALECTS = ("postgresql", "sqlite")
+
+
+def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` equals one of the values of the list bound as ``name``, on ``dialect``.
+
+    PostgreSQL gets ``= ANY(:name)`` with the list as one array parameter, so
+    a statement built once compiles once; an expanding IN (what SQLite needs)
+    is re-rendered for every execution, which costs more than the query on
+    a hot path. Build such statements per dialect (``DIALECTS``) and pick
+    one by ``connection.dialect.name``.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def upsert_insert(connection: AsyncConnection, table: Table) -> Any:

@@ -77,7 +77,7 @@ class Quoter:
         check_request_id(problems, request_id)
         validate_cart(problems, cart)
         raise_if_any(problems)
-        digest = request_hash(cart)
+        digest = request_hash(cart) if request_id else ""
         if request_id:
             earlier = await self._quotes.made_for(request_id, digest)
             if earlier is not None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stockroom.common.database import DIALECTS, one_of
 from stockroom.common.idempotency import RequestKey
 from stockroom.inventory.domain import rules
 from stockroom.inventory.domain.model import (
@@ -34,15 +35,20 @@ from stockroom.inventory.store.transactions import Transactions
 
 R = TypeVar("R")
 
-_level = stock_levels.c
-_free = _level.on_hand - _level.reserved - _level.safety_stock
-# Built once: CheckAvailability is the hottest read, and building a statement
-# costs more than running it (SQLAlchemy then also reuses its compiled form).
-AVAILABLE_BY_SKU = (
-    select(_level.sku, func.sum(_free))
-    .where(_level.sku.in_(bindparam("skus", expanding=True)), _free > 0)
-    .group_by(_level.sku)
-)
+
+def _available_by_sku(dialect: str) -> Select[Any]:
+    level = stock_levels.c
+    free = level.on_hand - level.reserved - level.safety_stock
+    return (
+        select(level.sku, func.sum(free))
+        .where(one_of(level.sku, "skus", dialect), free > 0)
+        .group_by(level.sku)
+    )
+
+
+# Built once per dialect: CheckAvailability is the hottest read, and building a
+# statement costs more than running it.
+AVAILABLE_BY_SKU = {dialect: _available_by_sku(dialect) for dialect in DIALECTS}
 
 
 class StockStore:
@@ -176,7 +182,8 @@ class StockStore:
         skus = sorted({line.sku for line in lines})
 
         async def work(connection: AsyncConnection) -> dict[str, int]:
-            rows = await connection.execute(AVAILABLE_BY_SKU, {"skus": skus})
+            statement = AVAILABLE_BY_SKU[connection.dialect.name]
+            rows = await connection.execute(statement, {"skus": skus})
             return {sku: int(total) for sku, total in rows}
 
         available = await self._transactions.read(work)

@@ -7,6 +7,7 @@ said. Timestamps are kept to the microsecond.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
@@ -70,9 +71,13 @@ def amount_minor(
     return minor
 
 
+# The ISO 4217 table does not change while we run; a quote converts a dozen amounts.
+_known_exponent = functools.lru_cache(maxsize=256)(minor_unit_exponent)
+
+
 def to_money(amount_minor: int, currency_code: str) -> money_pb2.Money:
     """The exact google.type.Money for an amount in minor units."""
-    exponent = minor_unit_exponent(currency_code)
+    exponent = _known_exponent(currency_code)
     if exponent is None:
         raise ValueError(f"{currency_code} has no minor unit")
     sign = -1 if amount_minor < 0 else 1

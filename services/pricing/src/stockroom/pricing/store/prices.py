@@ -6,23 +6,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, or_, select, tuple_
+from sqlalchemy import Row, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import run_autocommit, run_transaction, upsert_insert
+from stockroom.common.database import (
+    DIALECTS,
+    one_of,
+    run_autocommit,
+    run_transaction,
+    upsert_insert,
+)
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, most_specific
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
 from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import price_lists, prices
 
 
-def _in_effect() -> Select[Any]:
-    """The version in effect per (list, SKU) for some lists of one currency, at a moment.
+def _in_effect(dialect: str) -> Select[Any]:
+    """The version in effect per (list, SKU) at a moment, in the lists a scope falls back to.
 
     Within each list, the latest valid_from wins, then the latest recorded:
-    one window function keeps only that version per (list, SKU). Built once
-    (Quote runs it on every call); the lists come as (channel, customer_group)
-    pairs of ``PriceListScope.fallbacks``.
+    one window function keeps only that version per (list, SKU). The lists of
+    ``PriceListScope.fallbacks`` are those of the currency whose channel is
+    the scope's or any ('') and whose customer group is the scope's or any.
+    Built once per dialect: Quote runs it on every call.
     """
     rank = (
         func.row_number()
@@ -44,10 +51,9 @@ def _in_effect() -> Select[Any]:
         .join(price_lists, price_lists.c.id == prices.c.price_list_id)
         .where(
             price_lists.c.currency_code == bindparam("currency_code"),
-            tuple_(price_lists.c.channel, price_lists.c.customer_group).in_(
-                bindparam("scopes", expanding=True)
-            ),
-            prices.c.sku.in_(bindparam("skus", expanding=True)),
+            price_lists.c.channel.in_((bindparam("channel"), "")),
+            price_lists.c.customer_group.in_((bindparam("customer_group"), "")),
+            one_of(prices.c.sku, "skus", dialect),
             prices.c.valid_from <= moment,
             or_(prices.c.valid_until.is_(None), prices.c.valid_until > moment),
         )
@@ -56,7 +62,7 @@ def _in_effect() -> Select[Any]:
     return select(ranked).where(ranked.c.rank == 1)
 
 
-IN_EFFECT = _in_effect()
+IN_EFFECT = {dialect: _in_effect(dialect) for dialect in DIALECTS}
 
 
 class PriceStore:
@@ -104,13 +110,14 @@ class PriceStore:
         specific of ``scope``'s fallback lists (``domain.prices`` states the rule)."""
         parameters = {
             "currency_code": scope.currency_code,
-            "scopes": [(s.channel, s.customer_group) for s in scope.fallbacks()],
+            "channel": scope.channel,
+            "customer_group": scope.customer_group,
             "skus": sorted(set(skus)),
             "moment": moment,
         }
 
         async def work(connection: AsyncConnection) -> list[Any]:
-            return list(await connection.execute(IN_EFFECT, parameters))
+            return list(await connection.execute(IN_EFFECT[connection.dialect.name], parameters))
 
         rows = await run_autocommit(self.engine, work)
         by_sku: dict[str, dict[PriceListScope, PriceVersion]] = {}

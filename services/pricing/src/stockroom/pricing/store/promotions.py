@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import run_autocommit, run_transaction
+from stockroom.common.database import DIALECTS, one_of, run_autocommit, run_transaction
 from stockroom.pricing.domain.promotions import Promotion, PromotionTarget, PromotionTerms
 from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import promotion_skus, promotions
@@ -88,7 +88,7 @@ class PromotionStore:
         parameters = {"currency_code": currency_code, "skus": sorted(set(skus)), "moment": moment}
 
         async def work(connection: AsyncConnection) -> list[Any]:
-            return list(await connection.execute(FOR_CART, parameters))
+            return list(await connection.execute(FOR_CART[connection.dialect.name], parameters))
 
         found: dict[int, tuple[Row[Any], set[str]]] = {}
         for row in await run_autocommit(self.engine, work):
@@ -98,10 +98,10 @@ class PromotionStore:
         return [_promotion(row, frozenset(cart_skus)) for row, cart_skus in found.values()]
 
 
-def _for_cart() -> Select[Any]:
+def _for_cart(dialect: str) -> Select[Any]:
     """The promotions in effect for a cart, one row per promotion and cart SKU it lists.
 
-    One statement (Quote runs it on every call), built once: each promotion
+    One statement (Quote runs it on every call), built once per dialect: each promotion
     in effect at the moment and in the cart's currency (or in every
     currency), joined to those of its SKUs that are in the cart; SKU
     promotions without one drop out, cart promotions stay (with no SKU).
@@ -113,7 +113,7 @@ def _for_cart() -> Select[Any]:
             promotion_skus,
             and_(
                 promotion_skus.c.promotion_id == promotions.c.id,
-                promotion_skus.c.sku.in_(bindparam("skus", expanding=True)),
+                one_of(promotion_skus.c.sku, "skus", dialect),
             ),
         )
         .where(
@@ -132,7 +132,7 @@ def _for_cart() -> Select[Any]:
     )
 
 
-FOR_CART = _for_cart()
+FOR_CART = {dialect: _for_cart(dialect) for dialect in DIALECTS}
 
 
 def _in_effect(query: Select[Any], moment: datetime) -> Select[Any]:

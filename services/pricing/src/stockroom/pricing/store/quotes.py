@@ -50,11 +50,10 @@ class QuoteStore:
             "document": _document(quote),
         }
 
-        async def work(connection: AsyncConnection) -> Row[Any]:
+        async def work(connection: AsyncConnection) -> Row[Any] | None:
             insert = _INSERT_UNLESS_TAKEN[connection.dialect.name]
-            created = (await connection.execute(insert, values)).one_or_none()
-            if created is not None:
-                return created
+            if (await connection.execute(insert, values)).first() is not None:
+                return None  # kept as given
             if request_id:
                 existing = await find_by_request_id(connection, quotes, request_id, request_digest)
             else:
@@ -63,7 +62,8 @@ class QuoteStore:
                 raise RuntimeError(f"quote {quote.quote_id} conflicted but has no row")
             return existing
 
-        return _quote(await run_autocommit(self.engine, work, repeatable=True))
+        existing = await run_autocommit(self.engine, work, repeatable=True)
+        return quote if existing is None else _quote(existing)
 
     async def get(self, quote_id: str) -> Quote | None:
         async def work(connection: AsyncConnection) -> Row[Any] | None:
@@ -84,8 +84,8 @@ class QuoteStore:
 
 # Built once: Quote inserts on every call.
 _INSERT_UNLESS_TAKEN = {
-    "postgresql": postgresql_insert(quotes).on_conflict_do_nothing().returning(*quotes.c),
-    "sqlite": sqlite_insert(quotes).on_conflict_do_nothing().returning(*quotes.c),
+    "postgresql": postgresql_insert(quotes).on_conflict_do_nothing().returning(quotes.c.id),
+    "sqlite": sqlite_insert(quotes).on_conflict_do_nothing().returning(quotes.c.id),
 }
 _BY_ID = select(quotes).where(quotes.c.id == bindparam("id"))
 
