@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.inventory.domain.model import Movement, MovementKind, StockLevel
@@ -106,6 +106,10 @@ async def read(
     location_id: str = "",
 ) -> list[Movement]:
     """Entries with a sequence above ``after``, in sequence order, optionally filtered."""
+    if not skus and not location_id:
+        # The ledger tail's read after every commit: built once.
+        rows = await connection.execute(_ALL_AFTER, {"after": after, "limit": limit})
+        return [movement_from_row(row) for row in rows]
     query = select(movements).where(movements.c.sequence > after)
     if skus:
         query = query.where(movements.c.sku.in_(sorted(set(skus))))
@@ -113,6 +117,14 @@ async def read(
         query = query.where(movements.c.location_id == location_id)
     rows = await connection.execute(query.order_by(movements.c.sequence).limit(limit))
     return [movement_from_row(row) for row in rows]
+
+
+_ALL_AFTER = (
+    select(movements)
+    .where(movements.c.sequence > bindparam("after"))
+    .order_by(movements.c.sequence)
+    .limit(bindparam("limit"))
+)
 
 
 async def last_sequence(connection: AsyncConnection) -> int:
