@@ -41,6 +41,12 @@ BACKOFF_BASE_S = 0.005
 BACKOFF_CAP_S = 0.2
 _BEGIN_OPTION = "stockroom_sqlite_begin"
 _WRITE_OPTIONS = {_BEGIN_OPTION: "IMMEDIATE"}
+# Writes in flight at once per process. Every write ends on the ledger head's
+# one row, so writes commit one at a time whatever the concurrency; more in
+# flight only adds waiters that hold pooled connections (which reads then
+# lack) and CPU. On the 2-core benchmark machine 2-4 gave the most
+# reservations/s and a p99 half that of 64 in flight (docs/performance.md).
+MAX_CONCURRENT_WRITES = 4
 
 
 class ConcurrentChange(Exception):
@@ -80,6 +86,7 @@ class Transactions:
         written for. Tests turn them off to compare them with the transactions."""
         configure_engine(engine)
         self.engine = engine
+        self._writers = asyncio.Semaphore(MAX_CONCURRENT_WRITES)
         postgres = engine.dialect.name == "postgresql"
         self.one_statement_writes = (
             postgres if one_statement_writes is None else (one_statement_writes and postgres)
@@ -87,9 +94,10 @@ class Transactions:
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in a writing transaction, retried on conflicts."""
-        return await self._run(
-            lambda: run_transaction(self.engine, work, execution_options=_WRITE_OPTIONS)
-        )
+        async with self._writers:
+            return await self._run(
+                lambda: run_transaction(self.engine, work, execution_options=_WRITE_OPTIONS)
+            )
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work``, which only reads: on PostgreSQL without BEGIN and COMMIT (each
@@ -105,7 +113,8 @@ class Transactions:
         committing: a repeat of an attempt that did commit finds its request
         record and changes nothing.
         """
-        return await self._run(lambda: run_autocommit(self.engine, work, repeatable=True))
+        async with self._writers:
+            return await self._run(lambda: run_autocommit(self.engine, work, repeatable=True))
 
     async def _run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         tries = 0
