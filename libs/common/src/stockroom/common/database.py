@@ -47,8 +47,8 @@ def create_engine(
     PostgreSQL connections are not pinged before use (a ping is a round trip,
     three with SQLAlchemy's asyncpg dialect); a restarted database or a killed
     backend is handled optimistically instead: see ``discard_closed_connections``
-    and ``run_read``/``run_transaction``. Every statement is a span (a child of
-    the call being served) and the pool's use is a metric
+    and ``run_autocommit``/``run_transaction``. Every statement is a span (a
+    child of the call being served) and the pool's use is a metric
     (``stockroom.common.telemetry.database``).
     """
     if is_sqlite(url):
