@@ -23,6 +23,7 @@ numbers) and the caller gets back exactly what was recorded.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from importlib import resources
 from typing import Any, TypeVar
@@ -46,6 +47,11 @@ from stockroom.inventory.domain.model import (
 from stockroom.inventory.store.transactions import Transactions
 
 R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
+
+# unique_violation, foreign_key_violation (PostgreSQL error codes, appendix A).
+EXPECTED_VIOLATIONS = frozenset({"23505", "23503"})
 
 
 def _statement(name: str) -> TextClause:
@@ -177,6 +183,12 @@ async def _run(
 
     try:
         recorded = await transactions.write_statement(work)
-    except IntegrityError:
-        return None  # the whole statement was rolled back; the transaction answers
+    except IntegrityError as error:
+        # The whole statement was rolled back; the transaction answers. A
+        # repeated request id or an unknown SKU or location is expected here;
+        # anything else (a CHECK constraint) means the statement planned a
+        # change the schema forbids: a bug to look at, not to hide.
+        if getattr(error.orig, "sqlstate", None) not in EXPECTED_VIOLATIONS:
+            logger.error("a constraint stopped a one-statement write", exc_info=True)
+        return None
     return None if recorded is None else msgspec.json.decode(recorded, type=result_type)
