@@ -40,9 +40,24 @@ class AroundCallInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or not self.applies_to(method):
+        if handler is None:
             return cast("grpc.RpcMethodHandler[Any, Any]", handler)
-        return wrap_handler(handler, lambda context: self.around(method, context))
+        # The wrapped handler depends only on the method and the inner handler, which
+        # stays the same object call after call: build it once, not on every call
+        # (rebuilding per call cost a measurable share of an echo server's throughput).
+        cache: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = self.__dict__.setdefault(
+            "_wrapped_handlers", {}
+        )
+        cached = cache.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = (
+            wrap_handler(handler, lambda context: self.around(method, context))
+            if self.applies_to(method)
+            else handler
+        )
+        cache[method] = (handler, wrapped)
+        return wrapped
 
 
 def wrap_handler(
