@@ -77,6 +77,7 @@ async def test_rpc_resilience_and_pool_metrics_reach_the_collector_and_prometheu
         serving = await received("inventory", names.SERVER_SERVING)
         in_flight = await received("pricing", names.SERVER_IN_FLIGHT)
         pool = await received("inventory", names.DB_CLIENT_CONNECTIONS_USAGE, state="idle")
+        held = await received("inventory", "stockroom.inventory.reservations.held")
         prometheus = await asyncio.to_thread(scrape, prometheus_port)
 
     assert quote_duration.count == 1
@@ -91,6 +92,7 @@ async def test_rpc_resilience_and_pool_metrics_reach_the_collector_and_prometheu
     assert serving.value == 1
     assert in_flight.value == 0
     assert (pool.value or 0) >= 1  # the connection inventory keeps for its readiness checks
+    assert (held.value, held.unit) == (0, "{reservation}")  # set by the expiry sweeper
     quote_count = [
         line
         for line in prometheus

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
+from stockroom.common.database import create_engine
 from stockroom.common.errors import FailedPrecondition, NotFound
+from stockroom.inventory.background import sweep_expired_reservations
+from stockroom.inventory.store.reservations import ReservationStore
+from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.testing import Inventory, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -222,3 +227,33 @@ async def wait_for_state(
             break
         await asyncio.sleep(0.02)
     return state
+
+
+async def test_the_sweeper_reports_how_many_reservations_hold_stock(
+    inventory: Inventory, database_url: str
+) -> None:
+    await stocked(inventory)
+    await inventory.reserve({"MUG": 2}, ttl_s=60)
+    await inventory.reserve({"TEE": 1}, ttl_s=1)
+    inventory.clock.advance(30)  # the TEE reservation is due, the MUG one is not
+    engine = create_engine(database_url)
+    reported: list[int] = []
+    sweeper = asyncio.create_task(
+        sweep_expired_reservations(
+            ReservationStore(Transactions(engine), inventory.clock),
+            interval_s=0.02,
+            report_active=reported.append,
+        )
+    )
+    try:
+        for _ in range(500):  # at most 10 s for a first round
+            if reported:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await engine.dispose()
+
+    assert reported[0] == 1

@@ -12,6 +12,7 @@ from stockroom.common.config import ServerConfig
 from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
 from stockroom.common.server import GrpcServer, ServiceRegistration
+from stockroom.common.telemetry.gauges import gauge
 from stockroom.inventory.api import InventoryServicer
 from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
 from stockroom.inventory.store.catalog import CatalogStore
@@ -76,9 +77,16 @@ async def build_server(
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)
+    held = gauge(
+        "stockroom.inventory.reservations.held",
+        unit="{reservation}",
+        description="Reservations holding stock, counted after each expiry sweep",
+    )
     jobs.start(
         "expiry-sweeper",
-        lambda: sweep_expired_reservations(reservations, settings.sweep_interval_s),
+        lambda: sweep_expired_reservations(
+            reservations, settings.sweep_interval_s, report_active=held.set
+        ),
     )
     return GrpcServer(
         config,

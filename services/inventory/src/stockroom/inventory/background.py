@@ -33,13 +33,19 @@ class BackgroundJobs:
 
 
 async def sweep_expired_reservations(
-    reservations: ReservationStore, interval_s: float, batch: int = 100
+    reservations: ReservationStore,
+    interval_s: float,
+    batch: int = 100,
+    report_active: Callable[[int], None] = lambda count: None,
 ) -> None:
     """Expire due reservations forever: a full batch means more are due, so go on at once;
-    otherwise wait ``interval_s``. Failures are logged and tried again next round."""
+    otherwise wait ``interval_s``. After each round ``report_active`` gets the number of
+    reservations still holding stock (for the ``reservations.held`` gauge). Failures are
+    logged and tried again next round."""
     while True:
         try:
             expired = await reservations.expire_due(batch)
+            report_active(await reservations.count_active())
         except Exception:
             logger.exception("expiry sweep failed; retrying")
             expired = []

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.inventory.domain.model import (
@@ -81,6 +81,16 @@ async def lock_due(connection: AsyncConnection, now: datetime, limit: int) -> li
         .with_for_update(skip_locked=True)
     )
     return await _with_allocations(connection, list(await connection.execute(query)))
+
+
+async def count_active(connection: AsyncConnection) -> int:
+    """How many reservations hold stock now (served by the partial index on active ones)."""
+    query = (
+        select(func.count())
+        .select_from(reservations)
+        .where(reservations.c.state == ReservationState.ACTIVE.value)
+    )
+    return int((await connection.execute(query)).scalar_one())
 
 
 async def set_state(

@@ -169,6 +169,10 @@ class ReservationStore:
 
         return await self._write(key, Reservation, work)
 
+    async def count_active(self) -> int:
+        """Reservations holding stock right now (the ``reservations.held`` gauge)."""
+        return await self._transactions.read(reservation_rows.count_active)
+
     async def expire_due(self, limit: int) -> list[Reservation]:
         """Expire up to ``limit`` reservations past their time and give their units back.
 
