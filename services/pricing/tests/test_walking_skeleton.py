@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from google.type import money_pb2
@@ -15,47 +13,15 @@ from stockroom.common.database import migrate
 from stockroom.common.errors import InvalidArgument, NotFound
 from stockroom.common.server import GrpcServer
 from stockroom.common.testing.servers import serving
-from stockroom.inventory import app as inventory_app
-from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing import app as pricing_app
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
-
-
-def uid() -> str:
-    return str(uuid.uuid4())
 
 
 async def start_pricing(database_url: str, inventory_target: str) -> GrpcServer:
     await migrate(pricing_app.MIGRATIONS, database_url)
     server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
     return await pricing_app.build_server(pricing_app.PricingConfig(server, inventory_target))
-
-
-@pytest.fixture
-async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
-    await migrate(inventory_app.MIGRATIONS, url)
-    config = ServerConfig(service_name="inventory", port=0, database_url=url)
-    async with serving(inventory_app.build_server(config)) as address, connect(address) as channel:
-        stub = inventory_pb2_grpc.InventoryServiceStub(channel)
-        await stub.CreateItem(
-            inventory_pb2.CreateItemRequest(item=inventory_pb2.Item(sku="MUG"), request_id=uid())
-        )
-        await stub.CreateLocation(
-            inventory_pb2.CreateLocationRequest(
-                location=inventory_pb2.Location(
-                    location_id="WH-1", kind=inventory_pb2.LOCATION_KIND_WAREHOUSE
-                ),
-                request_id=uid(),
-            )
-        )
-        await stub.ReceiveStock(
-            inventory_pb2.ReceiveStockRequest(
-                sku="MUG", location_id="WH-1", quantity=2, request_id=uid()
-            )
-        )
-        yield address
 
 
 @pytest.fixture
