@@ -69,6 +69,78 @@ PROMOTION_TARGET_CART: PromotionTarget.ValueType  # 2
 """The whole cart, after SKU discounts."""
 Global___PromotionTarget: _TypeAlias = PromotionTarget  # noqa: Y015
 
+class _PromotionState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromotionStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromotionState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMOTION_STATE_UNSPECIFIED: _PromotionState.ValueType  # 0
+    """Not set."""
+    PROMOTION_STATE_ACTIVE: _PromotionState.ValueType  # 1
+    """In its validity window and not paused: it applies."""
+    PROMOTION_STATE_SCHEDULED: _PromotionState.ValueType  # 2
+    """Its validity window has not started yet."""
+    PROMOTION_STATE_PAUSED: _PromotionState.ValueType  # 3
+    """Paused: it does not apply until it is resumed."""
+    PROMOTION_STATE_ENDED: _PromotionState.ValueType  # 4
+    """Ended, or its validity window is over: it never applies again."""
+
+class PromotionState(_PromotionState, metaclass=_PromotionStateEnumTypeWrapper):
+    """Where a promotion is in its lifecycle."""
+
+PROMOTION_STATE_UNSPECIFIED: PromotionState.ValueType  # 0
+"""Not set."""
+PROMOTION_STATE_ACTIVE: PromotionState.ValueType  # 1
+"""In its validity window and not paused: it applies."""
+PROMOTION_STATE_SCHEDULED: PromotionState.ValueType  # 2
+"""Its validity window has not started yet."""
+PROMOTION_STATE_PAUSED: PromotionState.ValueType  # 3
+"""Paused: it does not apply until it is resumed."""
+PROMOTION_STATE_ENDED: PromotionState.ValueType  # 4
+"""Ended, or its validity window is over: it never applies again."""
+Global___PromotionState: _TypeAlias = PromotionState  # noqa: Y015
+
+class _DiscountCodeStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DiscountCodeStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DiscountCodeStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISCOUNT_CODE_STATUS_UNSPECIFIED: _DiscountCodeStatus.ValueType  # 0
+    """Not set."""
+    DISCOUNT_CODE_STATUS_APPLIED: _DiscountCodeStatus.ValueType  # 1
+    """Its promotion gave a discount."""
+    DISCOUNT_CODE_STATUS_UNKNOWN: _DiscountCodeStatus.ValueType  # 2
+    """No such code."""
+    DISCOUNT_CODE_STATUS_EXPIRED: _DiscountCodeStatus.ValueType  # 3
+    """Its promotion is ended, over, paused or not started."""
+    DISCOUNT_CODE_STATUS_USED_UP: _DiscountCodeStatus.ValueType  # 4
+    """The code, its promotion, or the customer's share of it is used up."""
+    DISCOUNT_CODE_STATUS_NOT_ELIGIBLE: _DiscountCodeStatus.ValueType  # 5
+    """The cart does not qualify (currency, SKUs, minimums, no customer given)."""
+    DISCOUNT_CODE_STATUS_NOT_BEST: _DiscountCodeStatus.ValueType  # 6
+    """The cart qualifies, but another promotion took more off."""
+
+class DiscountCodeStatus(_DiscountCodeStatus, metaclass=_DiscountCodeStatusEnumTypeWrapper):
+    """Why a discount code did or did not apply to a quote."""
+
+DISCOUNT_CODE_STATUS_UNSPECIFIED: DiscountCodeStatus.ValueType  # 0
+"""Not set."""
+DISCOUNT_CODE_STATUS_APPLIED: DiscountCodeStatus.ValueType  # 1
+"""Its promotion gave a discount."""
+DISCOUNT_CODE_STATUS_UNKNOWN: DiscountCodeStatus.ValueType  # 2
+"""No such code."""
+DISCOUNT_CODE_STATUS_EXPIRED: DiscountCodeStatus.ValueType  # 3
+"""Its promotion is ended, over, paused or not started."""
+DISCOUNT_CODE_STATUS_USED_UP: DiscountCodeStatus.ValueType  # 4
+"""The code, its promotion, or the customer's share of it is used up."""
+DISCOUNT_CODE_STATUS_NOT_ELIGIBLE: DiscountCodeStatus.ValueType  # 5
+"""The cart does not qualify (currency, SKUs, minimums, no customer given)."""
+DISCOUNT_CODE_STATUS_NOT_BEST: DiscountCodeStatus.ValueType  # 6
+"""The cart qualifies, but another promotion took more off."""
+Global___DiscountCodeStatus: _TypeAlias = DiscountCodeStatus  # noqa: Y015
+
 class _Availability:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -96,6 +168,30 @@ AVAILABILITY_INSUFFICIENT: Availability.ValueType  # 2
 AVAILABILITY_UNKNOWN: Availability.ValueType  # 3
 """Inventory could not be asked in time; the prices still hold."""
 Global___Availability: _TypeAlias = Availability  # noqa: Y015
+
+class _RedemptionState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RedemptionStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RedemptionState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REDEMPTION_STATE_UNSPECIFIED: _RedemptionState.ValueType  # 0
+    """Not set."""
+    REDEMPTION_STATE_REDEEMED: _RedemptionState.ValueType  # 1
+    """It holds its promotions' uses and budget."""
+    REDEMPTION_STATE_RELEASED: _RedemptionState.ValueType  # 2
+    """It gave them back."""
+
+class RedemptionState(_RedemptionState, metaclass=_RedemptionStateEnumTypeWrapper):
+    """Whether a redemption still holds what it consumed."""
+
+REDEMPTION_STATE_UNSPECIFIED: RedemptionState.ValueType  # 0
+"""Not set."""
+REDEMPTION_STATE_REDEEMED: RedemptionState.ValueType  # 1
+"""It holds its promotions' uses and budget."""
+REDEMPTION_STATE_RELEASED: RedemptionState.ValueType  # 2
+"""It gave them back."""
+Global___RedemptionState: _TypeAlias = RedemptionState  # noqa: Y015
 
 @_typing.final
 class PriceTier(_message.Message):
@@ -150,6 +246,7 @@ class Price(_message.Message):
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
+    TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
     price_id: _builtins.str
     """Server-assigned id of this version."""
     sku: _builtins.str
@@ -162,6 +259,8 @@ class Price(_message.Message):
     """Customer group of the price list; empty for every customer."""
     tiers_mode: Global___TiersMode.ValueType
     """How the tiers charge a quantity; UNSPECIFIED for a per-unit price."""
+    tax_inclusive: _builtins.bool
+    """Whether the amounts include tax (gross) or not (net)."""
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceTier]:
         """The tiers, in order; a per-unit price has one."""
@@ -196,10 +295,11 @@ class Price(_message.Message):
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
+        tax_inclusive: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -220,6 +320,7 @@ class SetPriceRequest(_message.Message):
     TIERS_MODE_FIELD_NUMBER: _builtins.int
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     request_id: _builtins.str
@@ -230,6 +331,8 @@ class SetPriceRequest(_message.Message):
     """Customer group of the price list; empty for every customer."""
     tiers_mode: Global___TiersMode.ValueType
     """Required with more than one tier, or with a flat amount."""
+    tax_inclusive: _builtins.bool
+    """Whether the amounts include tax (gross) or not (net, the default)."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """The price of one unit; its currency_code names the price list. Set either
@@ -260,10 +363,11 @@ class SetPriceRequest(_message.Message):
         tiers_mode: Global___TiersMode.ValueType = ...,
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
+        tax_inclusive: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -443,6 +547,12 @@ class Promotion(_message.Message):
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REQUIRES_CODE_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     promotion_id: _builtins.str
     """Server-assigned id."""
     display_name: _builtins.str
@@ -457,6 +567,12 @@ class Promotion(_message.Message):
     """Percentage off in basis points: 1000 is 10 %, 10000 is 100 %."""
     minimum_quantity: _builtins.int
     """Units the eligible lines must add up to (0: no minimum)."""
+    state: Global___PromotionState.ValueType
+    """Its state at the moment it was read (output only)."""
+    version: _builtins.int
+    """1 at creation, one more on every update, pause, resume or end (output only)."""
+    requires_code: _builtins.bool
+    """Whether it applies only to quotes that give one of its discount codes."""
     @_builtins.property
     def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The SKUs discounted, for target SKUS."""
@@ -481,6 +597,18 @@ class Promotion(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""
 
+    @_builtins.property
+    def limits(self) -> Global___PromotionLimits:
+        """How often and for how much it may be redeemed; unset: without limit."""
+
+    @_builtins.property
+    def usage(self) -> Global___PromotionUsage:
+        """What redemptions have consumed so far (output only)."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When its current version was made (output only)."""
+
     def __init__(
         self,
         *,
@@ -496,16 +624,88 @@ class Promotion(_message.Message):
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        state: Global___PromotionState.ValueType = ...,
+        version: _builtins.int = ...,
+        requires_code: _builtins.bool = ...,
+        limits: Global___PromotionLimits | None = ...,
+        usage: Global___PromotionUsage | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "discount", b"discount", "minimum_subtotal", b"minimum_subtotal", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "discount", b"discount", "limits", b"limits", "minimum_subtotal", b"minimum_subtotal", "update_time", b"update_time", "usage", b"usage", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "currency_code", b"currency_code", "discount", b"discount", "display_name", b"display_name", "minimum_quantity", b"minimum_quantity", "minimum_subtotal", b"minimum_subtotal", "promotion_id", b"promotion_id", "skus", b"skus", "target", b"target", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "currency_code", b"currency_code", "discount", b"discount", "display_name", b"display_name", "limits", b"limits", "minimum_quantity", b"minimum_quantity", "minimum_subtotal", b"minimum_subtotal", "promotion_id", b"promotion_id", "requires_code", b"requires_code", "skus", b"skus", "state", b"state", "target", b"target", "update_time", b"update_time", "usage", b"usage", "valid_from", b"valid_from", "valid_until", b"valid_until", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_discount: _TypeAlias = _typing.Literal["basis_points_off", "amount_off"]  # noqa: Y015
     _WhichOneofArgType_discount: _TypeAlias = _typing.Literal["discount", b"discount"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_discount) -> _WhichOneofReturnType_discount | None: ...
 
 Global___Promotion: _TypeAlias = Promotion  # noqa: Y015
+
+@_typing.final
+class PromotionLimits(_message.Message):
+    """Usage limits and money budgets of a promotion; 0 or unset means no limit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_USES_FIELD_NUMBER: _builtins.int
+    MAX_USES_PER_CUSTOMER_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    BUDGET_PER_CUSTOMER_FIELD_NUMBER: _builtins.int
+    max_uses: _builtins.int
+    """Redemptions of the promotion, over all customers."""
+    max_uses_per_customer: _builtins.int
+    """Redemptions by one customer (quotes need a customer_id)."""
+    @_builtins.property
+    def budget(self) -> _money_pb2.Money:
+        """Total discount the promotion may give, in its currency."""
+
+    @_builtins.property
+    def budget_per_customer(self) -> _money_pb2.Money:
+        """Total discount one customer may get, in its currency."""
+
+    def __init__(
+        self,
+        *,
+        max_uses: _builtins.int = ...,
+        max_uses_per_customer: _builtins.int = ...,
+        budget: _money_pb2.Money | None = ...,
+        budget_per_customer: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_per_customer", b"budget_per_customer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_per_customer", b"budget_per_customer", "max_uses", b"max_uses", "max_uses_per_customer", b"max_uses_per_customer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionLimits: _TypeAlias = PromotionLimits  # noqa: Y015
+
+@_typing.final
+class PromotionUsage(_message.Message):
+    """What redemptions of a promotion have consumed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USES_FIELD_NUMBER: _builtins.int
+    SPENT_FIELD_NUMBER: _builtins.int
+    uses: _builtins.int
+    """Redemptions not released."""
+    @_builtins.property
+    def spent(self) -> _money_pb2.Money:
+        """Discount given by them, in the promotion's currency (unset without one)."""
+
+    def __init__(
+        self,
+        *,
+        uses: _builtins.int = ...,
+        spent: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spent", b"spent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["spent", b"spent", "uses", b"uses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionUsage: _TypeAlias = PromotionUsage  # noqa: Y015
 
 @_typing.final
 class CreatePromotionRequest(_message.Message):
@@ -614,6 +814,7 @@ class ListPromotionsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ACTIVE_TIME_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many promotions (default 50, at most 500)."""
     page_token: _builtins.str
@@ -622,16 +823,21 @@ class ListPromotionsRequest(_message.Message):
     def active_time(self) -> _timestamp_pb2.Timestamp:
         """Only promotions in effect at this moment, when set."""
 
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[Global___PromotionState.ValueType]:
+        """Only promotions in one of these states (at active_time, or now), when set."""
+
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         active_time: _timestamp_pb2.Timestamp | None = ...,
+        states: _abc.Iterable[Global___PromotionState.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -673,23 +879,167 @@ class CartLine(_message.Message):
 
     SKU_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
+    TAX_RATES_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit; each SKU at most once per cart."""
     quantity: _builtins.int
     """Units wanted; must be positive."""
+    @_builtins.property
+    def tax_rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaxRate]:
+        """The taxes of this line, decided by the caller (pricing decides no
+        jurisdiction); none means untaxed.
+        """
+
     def __init__(
         self,
         *,
         sku: _builtins.str = ...,
         quantity: _builtins.int = ...,
+        tax_rates: _abc.Iterable[Global___TaxRate] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku", b"sku", "tax_rates", b"tax_rates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CartLine: _TypeAlias = CartLine  # noqa: Y015
+
+@_typing.final
+class TaxRate(_message.Message):
+    """One tax on a line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RATE_PERCENT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """A name for people and reports, e.g. "CH VAT" (optional)."""
+    rate_percent: _builtins.str
+    """The rate in percent as a decimal string with at most 4 decimal places,
+    e.g. "8.1" or "8.875"; between 0 and 100.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        rate_percent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "rate_percent", b"rate_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaxRate: _TypeAlias = TaxRate  # noqa: Y015
+
+@_typing.final
+class TaxAmount(_message.Message):
+    """A tax and what it came to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RATE_PERCENT_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The tax's name, as given."""
+    rate_percent: _builtins.str
+    """The rate, as given."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The tax charged."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        rate_percent: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "name", b"name", "rate_percent", b"rate_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaxAmount: _TypeAlias = TaxAmount  # noqa: Y015
+
+@_typing.final
+class TaxBreakdown(_message.Message):
+    """An amount split into net and tax: net + tax = gross, exactly."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NET_FIELD_NUMBER: _builtins.int
+    TAX_FIELD_NUMBER: _builtins.int
+    GROSS_FIELD_NUMBER: _builtins.int
+    TAXES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def net(self) -> _money_pb2.Money:
+        """Without tax."""
+
+    @_builtins.property
+    def tax(self) -> _money_pb2.Money:
+        """The tax: the sum of taxes."""
+
+    @_builtins.property
+    def gross(self) -> _money_pb2.Money:
+        """With tax."""
+
+    @_builtins.property
+    def taxes(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaxAmount]:
+        """Each tax (lines only), in the order given; they add up to tax."""
+
+    def __init__(
+        self,
+        *,
+        net: _money_pb2.Money | None = ...,
+        tax: _money_pb2.Money | None = ...,
+        gross: _money_pb2.Money | None = ...,
+        taxes: _abc.Iterable[Global___TaxAmount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["gross", b"gross", "net", b"net", "tax", b"tax"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gross", b"gross", "net", b"net", "tax", b"tax", "taxes", b"taxes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaxBreakdown: _TypeAlias = TaxBreakdown  # noqa: Y015
+
+@_typing.final
+class DiscountCodeResult(_message.Message):
+    """The answer for one code given to Quote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code as given."""
+    status: Global___DiscountCodeStatus.ValueType
+    """Applied, or why not."""
+    promotion_id: _builtins.str
+    """Its promotion, when the code is known."""
+    detail: _builtins.str
+    """A sentence for people."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        status: Global___DiscountCodeStatus.ValueType = ...,
+        promotion_id: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "detail", b"detail", "promotion_id", b"promotion_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscountCodeResult: _TypeAlias = DiscountCodeResult  # noqa: Y015
 
 @_typing.final
 class QuoteRequest(_message.Message):
@@ -703,6 +1053,8 @@ class QuoteRequest(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
     PRICE_TIME_FIELD_NUMBER: _builtins.int
+    DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
     request_id: _builtins.str
@@ -711,6 +1063,8 @@ class QuoteRequest(_message.Message):
     """Sales channel; prices fall back to the list for every channel."""
     customer_group: _builtins.str
     """Customer group; prices fall back to the list for every customer."""
+    customer_id: _builtins.str
+    """Who the cart is for; needed by promotions limited per customer."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
         """The cart to price."""
@@ -718,6 +1072,12 @@ class QuoteRequest(_message.Message):
     @_builtins.property
     def price_time(self) -> _timestamp_pb2.Timestamp:
         """The moment whose prices and promotions apply; unset means now."""
+
+    @_builtins.property
+    def discount_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Discount codes the customer entered; each is answered in
+        QuoteResponse.discount_codes and none fails the quote.
+        """
 
     def __init__(
         self,
@@ -728,10 +1088,12 @@ class QuoteRequest(_message.Message):
         channel: _builtins.str = ...,
         customer_group: _builtins.str = ...,
         price_time: _timestamp_pb2.Timestamp | None = ...,
+        discount_codes: _abc.Iterable[_builtins.str] | None = ...,
+        customer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "lines", b"lines", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "lines", b"lines", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -796,6 +1158,8 @@ class AppliedDiscount(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    PROMOTION_VERSION_FIELD_NUMBER: _builtins.int
     promotion_id: _builtins.str
     """The promotion that gave it."""
     display_name: _builtins.str
@@ -804,6 +1168,10 @@ class AppliedDiscount(_message.Message):
     """SKUS for a line promotion, CART for a cart promotion (or a line's share of it)."""
     reason: _builtins.str
     """Why it applied, for people, e.g. "10 % off: 3 units reached the minimum of 3"."""
+    code: _builtins.str
+    """The discount code that unlocked it, if one did."""
+    promotion_version: _builtins.int
+    """The version of the promotion that gave it."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """The amount taken off."""
@@ -816,10 +1184,12 @@ class AppliedDiscount(_message.Message):
         target: Global___PromotionTarget.ValueType = ...,
         amount: _money_pb2.Money | None = ...,
         reason: _builtins.str = ...,
+        code: _builtins.str = ...,
+        promotion_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "display_name", b"display_name", "promotion_id", b"promotion_id", "reason", b"reason", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "code", b"code", "display_name", b"display_name", "promotion_id", b"promotion_id", "promotion_version", b"promotion_version", "reason", b"reason", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -843,6 +1213,8 @@ class QuoteLine(_message.Message):
     DISCOUNT_TOTAL_FIELD_NUMBER: _builtins.int
     NET_TOTAL_FIELD_NUMBER: _builtins.int
     PRICE_ID_FIELD_NUMBER: _builtins.int
+    TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
+    TAX_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU priced."""
     quantity: _builtins.int
@@ -855,6 +1227,8 @@ class QuoteLine(_message.Message):
     """How the price's tiers charged the quantity."""
     price_id: _builtins.str
     """The price version that priced the line."""
+    tax_inclusive: _builtins.bool
+    """Whether the price (and so total and net_total) includes tax."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """Price of one unit; unset for a graduated price (see tiers_applied)."""
@@ -879,6 +1253,10 @@ class QuoteLine(_message.Message):
     def net_total(self) -> _money_pb2.Money:
         """total - discount_total; never negative."""
 
+    @_builtins.property
+    def tax(self) -> Global___TaxBreakdown:
+        """net_total split into net, tax and gross with the line's tax rates."""
+
     def __init__(
         self,
         *,
@@ -894,10 +1272,12 @@ class QuoteLine(_message.Message):
         discount_total: _money_pb2.Money | None = ...,
         net_total: _money_pb2.Money | None = ...,
         price_id: _builtins.str = ...,
+        tax_inclusive: _builtins.bool = ...,
+        tax: Global___TaxBreakdown | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "net_total", b"net_total", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "net_total", b"net_total", "tax", b"tax", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tax", b"tax", "tax_inclusive", b"tax_inclusive", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -923,6 +1303,11 @@ class QuoteResponse(_message.Message):
     AVAILABILITY_REASON_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    TAX_TOTAL_FIELD_NUMBER: _builtins.int
+    AMOUNT_DUE_FIELD_NUMBER: _builtins.int
+    CASH_ROUNDING_FIELD_NUMBER: _builtins.int
+    DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     availability_note: _builtins.str
     """Why availability is UNKNOWN, when it is."""
     quote_id: _builtins.str
@@ -937,6 +1322,8 @@ class QuoteResponse(_message.Message):
     """The sales channel the cart was priced for."""
     customer_group: _builtins.str
     """The customer group the cart was priced for."""
+    customer_id: _builtins.str
+    """Who the cart was priced for."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Priced lines in request order."""
@@ -969,6 +1356,24 @@ class QuoteResponse(_message.Message):
     def total(self) -> _money_pb2.Money:
         """subtotal - discount_total: the sum of the lines' net totals; never negative."""
 
+    @_builtins.property
+    def tax_total(self) -> Global___TaxBreakdown:
+        """The lines' tax breakdowns added up: net, tax, gross."""
+
+    @_builtins.property
+    def amount_due(self) -> _money_pb2.Money:
+        """What to pay: tax_total.gross, rounded to the currency's cash increment
+        when one is configured (e.g. CHF 0.05).
+        """
+
+    @_builtins.property
+    def cash_rounding(self) -> _money_pb2.Money:
+        """amount_due - tax_total.gross (may be negative)."""
+
+    @_builtins.property
+    def discount_codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiscountCodeResult]:
+        """One answer per discount code given, in request order."""
+
     def __init__(
         self,
         *,
@@ -986,10 +1391,15 @@ class QuoteResponse(_message.Message):
         availability_reason: _builtins.str = ...,
         channel: _builtins.str = ...,
         customer_group: _builtins.str = ...,
+        tax_total: Global___TaxBreakdown | None = ...,
+        amount_due: _money_pb2.Money | None = ...,
+        cash_rounding: _money_pb2.Money | None = ...,
+        discount_codes: _abc.Iterable[Global___DiscountCodeResult] | None = ...,
+        customer_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "total", b"total"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "cash_rounding", b"cash_rounding", "create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "discount_total", b"discount_total", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1040,3 +1450,479 @@ class GetQuoteResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetQuoteResponse: _TypeAlias = GetQuoteResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePromotionRequest(_message.Message):
+    """Request for PricingService.UpdatePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    expected_version: _builtins.int
+    """Refuse with FAILED_PRECONDITION VERSION_MISMATCH unless the promotion is
+    at this version (0: no check).
+    """
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion's new terms; promotion_id names it. currency_code and
+        target cannot change; valid_from only while it has not started.
+        """
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePromotionRequest: _TypeAlias = UpdatePromotionRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePromotionResponse(_message.Message):
+    """Response for PricingService.UpdatePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, at its new version."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePromotionResponse: _TypeAlias = UpdatePromotionResponse  # noqa: Y015
+
+@_typing.final
+class PausePromotionRequest(_message.Message):
+    """Request for PricingService.PausePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PausePromotionRequest: _TypeAlias = PausePromotionRequest  # noqa: Y015
+
+@_typing.final
+class PausePromotionResponse(_message.Message):
+    """Response for PricingService.PausePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, paused."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PausePromotionResponse: _TypeAlias = PausePromotionResponse  # noqa: Y015
+
+@_typing.final
+class ResumePromotionRequest(_message.Message):
+    """Request for PricingService.ResumePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumePromotionRequest: _TypeAlias = ResumePromotionRequest  # noqa: Y015
+
+@_typing.final
+class ResumePromotionResponse(_message.Message):
+    """Response for PricingService.ResumePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, no longer paused."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumePromotionResponse: _TypeAlias = ResumePromotionResponse  # noqa: Y015
+
+@_typing.final
+class EndPromotionRequest(_message.Message):
+    """Request for PricingService.EndPromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndPromotionRequest: _TypeAlias = EndPromotionRequest  # noqa: Y015
+
+@_typing.final
+class EndPromotionResponse(_message.Message):
+    """Response for PricingService.EndPromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, ended."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndPromotionResponse: _TypeAlias = EndPromotionResponse  # noqa: Y015
+
+@_typing.final
+class DiscountCode(_message.Message):
+    """A code that unlocks a promotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    MAX_USES_FIELD_NUMBER: _builtins.int
+    USES_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code (upper case; compared without regard to case)."""
+    promotion_id: _builtins.str
+    """The promotion it unlocks."""
+    max_uses: _builtins.int
+    """Redemptions the code allows; 0 without limit."""
+    uses: _builtins.int
+    """Redemptions so far, not released."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        promotion_id: _builtins.str = ...,
+        max_uses: _builtins.int = ...,
+        uses: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "max_uses", b"max_uses", "promotion_id", b"promotion_id", "uses", b"uses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscountCode: _TypeAlias = DiscountCode  # noqa: Y015
+
+@_typing.final
+class CreateDiscountCodesRequest(_message.Message):
+    """Request for PricingService.CreateDiscountCodes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    CODES_FIELD_NUMBER: _builtins.int
+    GENERATE_COUNT_FIELD_NUMBER: _builtins.int
+    PREFIX_FIELD_NUMBER: _builtins.int
+    MAX_USES_PER_CODE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion the codes unlock."""
+    generate_count: _builtins.int
+    """This many codes to generate besides (at most 10000)."""
+    prefix: _builtins.str
+    """Put before each generated code, e.g. "SPRING-"."""
+    max_uses_per_code: _builtins.int
+    """Redemptions each code allows; 0 without limit."""
+    request_id: _builtins.str
+    """Makes a retried call create the codes once (AIP-155): a UUID."""
+    @_builtins.property
+    def codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Codes to create as named: 3-32 letters, digits or dashes."""
+
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        codes: _abc.Iterable[_builtins.str] | None = ...,
+        generate_count: _builtins.int = ...,
+        prefix: _builtins.str = ...,
+        max_uses_per_code: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes", "generate_count", b"generate_count", "max_uses_per_code", b"max_uses_per_code", "prefix", b"prefix", "promotion_id", b"promotion_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDiscountCodesRequest: _TypeAlias = CreateDiscountCodesRequest  # noqa: Y015
+
+@_typing.final
+class CreateDiscountCodesResponse(_message.Message):
+    """Response for PricingService.CreateDiscountCodes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiscountCode]:
+        """The codes created: the named ones, then the generated ones."""
+
+    def __init__(
+        self,
+        *,
+        codes: _abc.Iterable[Global___DiscountCode] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDiscountCodesResponse: _TypeAlias = CreateDiscountCodesResponse  # noqa: Y015
+
+@_typing.final
+class RedeemedPromotion(_message.Message):
+    """What a redemption consumed of one promotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion."""
+    code: _builtins.str
+    """The code used, if any."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The discount the quote gave with it."""
+
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "code", b"code", "promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemedPromotion: _TypeAlias = RedeemedPromotion  # noqa: Y015
+
+@_typing.final
+class Redemption(_message.Message):
+    """A quote's promotions consumed for an order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PROMOTIONS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    RELEASE_TIME_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """Server-assigned id."""
+    quote_id: _builtins.str
+    """The quote redeemed."""
+    state: Global___RedemptionState.ValueType
+    """REDEEMED or RELEASED."""
+    customer_id: _builtins.str
+    """The quote's customer."""
+    @_builtins.property
+    def promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedeemedPromotion]:
+        """One per promotion the quote used."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was redeemed."""
+
+    @_builtins.property
+    def release_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was released, if it was."""
+
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+        quote_id: _builtins.str = ...,
+        state: Global___RedemptionState.ValueType = ...,
+        promotions: _abc.Iterable[Global___RedeemedPromotion] | None = ...,
+        customer_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        release_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "release_time", b"release_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "customer_id", b"customer_id", "promotions", b"promotions", "quote_id", b"quote_id", "redemption_id", b"redemption_id", "release_time", b"release_time", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Redemption: _TypeAlias = Redemption  # noqa: Y015
+
+@_typing.final
+class RedeemQuoteRequest(_message.Message):
+    """Request for PricingService.RedeemQuote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    quote_id: _builtins.str
+    """The quote; it must not have expired."""
+    request_id: _builtins.str
+    """Makes a retried redeem consume once (AIP-155): a UUID, required."""
+    def __init__(
+        self,
+        *,
+        quote_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote_id", b"quote_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemQuoteRequest: _TypeAlias = RedeemQuoteRequest  # noqa: Y015
+
+@_typing.final
+class RedeemQuoteResponse(_message.Message):
+    """Response for PricingService.RedeemQuote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemQuoteResponse: _TypeAlias = RedeemQuoteResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseRedemptionRequest(_message.Message):
+    """Request for PricingService.ReleaseRedemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """The redemption to release."""
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption_id", b"redemption_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseRedemptionRequest: _TypeAlias = ReleaseRedemptionRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseRedemptionResponse(_message.Message):
+    """Response for PricingService.ReleaseRedemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption, released."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseRedemptionResponse: _TypeAlias = ReleaseRedemptionResponse  # noqa: Y015

@@ -80,6 +80,41 @@ class PricingServiceStub:
                 request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.SerializeToString,
                 response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.FromString,
                 _registered_method=True)
+        self.UpdatePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/UpdatePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionResponse.FromString,
+                _registered_method=True)
+        self.PausePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/PausePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionResponse.FromString,
+                _registered_method=True)
+        self.ResumePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ResumePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionResponse.FromString,
+                _registered_method=True)
+        self.EndPromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/EndPromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionResponse.FromString,
+                _registered_method=True)
+        self.CreateDiscountCodes = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/CreateDiscountCodes',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesResponse.FromString,
+                _registered_method=True)
+        self.RedeemQuote = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/RedeemQuote',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.FromString,
+                _registered_method=True)
+        self.ReleaseRedemption = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ReleaseRedemption',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.FromString,
+                _registered_method=True)
 
 
 class PricingServiceServicer:
@@ -150,6 +185,59 @@ class PricingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePromotion(self, request, context):
+        """Changes a promotion's terms. Every change is a new version: quotes made
+        before keep the numbers of the version they used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PausePromotion(self, request, context):
+        """Stops a promotion from applying until it is resumed (a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumePromotion(self, request, context):
+        """Lets a paused promotion apply again (a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndPromotion(self, request, context):
+        """Ends a promotion for good (a new version); it cannot be resumed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDiscountCodes(self, request, context):
+        """Adds discount codes to a promotion: named ones, or generated in bulk
+        (unique and unguessable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemQuote(self, request, context):
+        """Consumes a quote's promotions, codes, usage limits and budgets, all or
+        nothing, when its order is placed. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseRedemption(self, request, context):
+        """Gives back what a redemption consumed (the order was cancelled).
+        Releasing a released redemption changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PricingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +280,41 @@ def add_PricingServiceServicer_to_server(servicer, server):
                     servicer.GetQuote,
                     request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.FromString,
                     response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.SerializeToString,
+            ),
+            'UpdatePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionResponse.SerializeToString,
+            ),
+            'PausePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.PausePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionResponse.SerializeToString,
+            ),
+            'ResumePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionResponse.SerializeToString,
+            ),
+            'EndPromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndPromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionResponse.SerializeToString,
+            ),
+            'CreateDiscountCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDiscountCodes,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesResponse.SerializeToString,
+            ),
+            'RedeemQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemQuote,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.SerializeToString,
+            ),
+            'ReleaseRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseRedemption,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -416,6 +539,195 @@ class PricingService:
             '/stockroom.pricing.v1.PricingService/GetQuote',
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.SerializeToString,
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/UpdatePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PausePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/PausePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ResumePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndPromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/EndPromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDiscountCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/CreateDiscountCodes',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/RedeemQuote',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ReleaseRedemption',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.FromString,
             options,
             channel_credentials,
             insecure,
