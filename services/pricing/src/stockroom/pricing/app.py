@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import grpc
@@ -19,12 +20,16 @@ from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
 from stockroom.pricing.availability import InventoryAvailability
+from stockroom.pricing.domain.money import RoundingMode, minor_unit_exponent
+from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.price_book import PriceBook
 from stockroom.pricing.promotion_book import PromotionBook
 from stockroom.pricing.quoter import Quoter
+from stockroom.pricing.redemption_book import RedemptionBook
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
+from stockroom.pricing.store.redemptions import RedemptionStore
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
@@ -54,6 +59,9 @@ class PricingConfig:
     inventory_tls_ca_file: str = ""
     inventory_tls_cert_file: str = ""
     inventory_tls_key_file: str = ""
+    # PRICING_ROUNDING_MODES ("CHF=HALF_UP,SEK=HALF_UP") and PRICING_CASH_ROUNDING
+    # ("CHF=0.05"): per-currency rounding; half to even and no cash rounding otherwise.
+    currency_rules: CurrencyRules = field(default_factory=CurrencyRules)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
@@ -67,7 +75,46 @@ def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
         inventory_tls_ca_file=source.get("PRICING_INVENTORY_TLS_CA_FILE", ""),
         inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
         inventory_tls_key_file=source.get("PRICING_INVENTORY_TLS_KEY_FILE", ""),
+        currency_rules=currency_rules(
+            source.get("PRICING_ROUNDING_MODES", ""), source.get("PRICING_CASH_ROUNDING", "")
+        ),
     )
+
+
+def currency_rules(modes: str, cash: str) -> CurrencyRules:
+    """The rounding settings from their environment form; ConfigError names a bad entry."""
+    parsed_modes: dict[str, RoundingMode] = {}
+    for code, value in _pairs("PRICING_ROUNDING_MODES", modes):
+        try:
+            parsed_modes[code] = RoundingMode(value.upper())
+        except ValueError:
+            raise ConfigError(
+                f"PRICING_ROUNDING_MODES: {code}={value!r} is not HALF_EVEN or HALF_UP"
+            ) from None
+    increments: dict[str, int] = {}
+    for code, value in _pairs("PRICING_CASH_ROUNDING", cash):
+        exponent = minor_unit_exponent(code)
+        try:
+            minor = Decimal(value).scaleb(exponent or 0)
+        except InvalidOperation:
+            minor = Decimal(-1)
+        if exponent is None or minor != minor.to_integral_value() or minor <= 0:
+            raise ConfigError(
+                f"PRICING_CASH_ROUNDING: {code}={value!r} is not a positive amount of {code}"
+                " in whole minor units"
+            )
+        increments[code] = int(minor)
+    return CurrencyRules(parsed_modes, increments)
+
+
+def _pairs(name: str, raw: str) -> list[tuple[str, str]]:
+    pairs = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        code, separator, value = entry.partition("=")
+        if not separator or minor_unit_exponent(code.strip()) is None:
+            raise ConfigError(f"{name}: {entry!r} is not CURRENCY=VALUE with an ISO 4217 code")
+        pairs.append((code.strip(), value.strip()))
+    return pairs
 
 
 def _seconds(source: Mapping[str, str], name: str, default: float) -> float:
@@ -125,17 +172,20 @@ async def build_server(
         reserve_s=config.availability_reserve_s,
     )
     price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
+    quoter = Quoter(
+        price_store,
+        promotion_store,
+        QuoteStore(engine),
+        availability,
+        clock,
+        timedelta(seconds=config.quote_ttl_s),
+        config.currency_rules,
+    )
     servicer = PricingServicer(
         PriceBook(price_store, clock),
         PromotionBook(promotion_store, clock),
-        Quoter(
-            price_store,
-            promotion_store,
-            QuoteStore(engine),
-            availability,
-            clock,
-            timedelta(seconds=config.quote_ttl_s),
-        ),
+        quoter,
+        RedemptionBook(RedemptionStore(engine), quoter, clock),
     )
 
     async def close_inventory_channel() -> None:

@@ -44,7 +44,14 @@ class PriceBook:
         window = effective_window(price, now, problems)
         raise_if_any(problems)
         return await self._store.record(
-            price.sku, price.scope, price.schedule, window, now, request_id, request_hash(price)
+            price.sku,
+            price.scope,
+            price.schedule,
+            window,
+            now,
+            request_id,
+            request_hash(price),
+            price.tax_inclusive,
         )
 
     async def price_at(

@@ -16,8 +16,11 @@ from stockroom.common.errors import (
     ResourceRef,
 )
 from stockroom.pricing.domain.money import DOMAIN
+from stockroom.pricing.domain.offers import Selection, answer_codes, select_offers
 from stockroom.pricing.domain.prices import PriceVersion
+from stockroom.pricing.domain.promotions import Promotion
 from stockroom.pricing.domain.quotes import (
+    DEFAULT_RULES,
     Cart,
     CartLine,
     Quote,
@@ -25,6 +28,7 @@ from stockroom.pricing.domain.quotes import (
     price_cart,
     validate_cart,
 )
+from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
 from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.prices import PriceStore
@@ -56,7 +60,9 @@ class Quoter:
         stock: StockChecker,
         clock: Clock,
         quote_ttl: timedelta,
+        rules: CurrencyRules = DEFAULT_RULES,
     ) -> None:
+        self._rules = rules
         self._prices = prices
         self._promotions = promotions
         self._quotes = quotes
@@ -91,7 +97,15 @@ class Quoter:
             prices = await self._prices.in_effect(skus, cart.scope, price_time)
             _require_prices(cart, prices, price_time)
             promotions = await self._promotions.for_cart(currency_code, skus, price_time)
-            priced = price_cart(cart.lines, prices, promotions, currency_code)
+            selection = await self._select(cart, promotions, price_time)
+            priced = price_cart(
+                cart.lines,
+                prices,
+                selection.promotions,
+                currency_code,
+                self._rules,
+                selection.offers,
+            )
             stock = await stock_check
         except BaseException:
             stock_check.cancel()
@@ -105,8 +119,20 @@ class Quoter:
             expire_at=now + self._quote_ttl,
             priced=priced,
             stock=stock,
+            customer_id=cart.customer_id,
+            codes=answer_codes(cart.discount_codes, selection, priced),
         )
         return await self._quotes.save(quote, request_id, digest)
+
+    async def _select(self, cart: Cart, promotions: list[Promotion], moment: datetime) -> Selection:
+        """The promotions that may discount the cart: reads codes and the customer's
+        usage only when the quote has codes or a promotion has per-customer limits."""
+        found = await self._promotions.codes(cart.discount_codes)
+        limited = [p.promotion_id for p in promotions if p.terms.limits.per_customer]
+        usage = await self._promotions.customer_usage(cart.customer_id, limited)
+        return select_offers(
+            promotions, cart.discount_codes, found, usage, cart.customer_id, moment
+        )
 
     async def get(self, quote_id: str) -> Quote:
         """The quote as it was made; FAILED_PRECONDITION once it has expired."""

@@ -66,6 +66,7 @@ def new_price(request: pb.SetPriceRequest) -> NewPrice:
         schedule=PriceSchedule(tuple(tiers), MODE_FROM_PROTO[request.tiers_mode]),
         valid_from=valid_from,
         valid_until=valid_until,
+        tax_inclusive=request.tax_inclusive,
     )
 
 
@@ -82,6 +83,7 @@ def price_message(version: PriceVersion) -> pb.Price:
         tiers_mode=MODE_TO_PROTO[schedule.mode],
         valid_from=to_timestamp(version.valid_from),
         record_time=to_timestamp(version.recorded_at),
+        tax_inclusive=version.tax_inclusive,
     )
     if version.valid_until is not None:
         message.valid_until.CopyFrom(to_timestamp(version.valid_until))

@@ -65,6 +65,7 @@ class PriceVersion:
     valid_from: datetime
     valid_until: datetime | None
     recorded_at: datetime
+    tax_inclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class NewPrice:
     schedule: PriceSchedule
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    tax_inclusive: bool = False
 
 
 def most_specific(

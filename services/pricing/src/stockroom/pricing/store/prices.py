@@ -78,6 +78,7 @@ class PriceStore:
         recorded_at: datetime,
         request_id: str = "",
         request_digest: str = "",
+        tax_inclusive: bool = False,
     ) -> PriceVersion:
         """Add a price version (once per request id), creating its price list on first use."""
         valid_from, valid_until = window
@@ -95,6 +96,7 @@ class PriceStore:
                     "valid_from": valid_from,
                     "valid_until": valid_until,
                     "recorded_at": recorded_at,
+                    "tax_inclusive": tax_inclusive,
                 },
                 request_id,
                 request_digest,
@@ -203,4 +205,5 @@ def _version(row: Row[*tuple[Any, ...]], scope: PriceListScope) -> PriceVersion:
         valid_from=row.valid_from,
         valid_until=row.valid_until,
         recorded_at=row.recorded_at,
+        tax_inclusive=bool(row.tax_inclusive),
     )

@@ -11,10 +11,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.database import run_autocommit
+from stockroom.pricing.domain.codes import CodeResult, CodeStatus
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import PromotionTarget
 from stockroom.pricing.domain.quotes import PricedCart, PricedLine, Quote, StockCheck
+from stockroom.pricing.domain.tax import TaxRate, TaxSplit
 from stockroom.pricing.domain.tiers import Tier, TierCharge, TiersMode
 from stockroom.pricing.store.idempotency import find_by_request_id
 from stockroom.pricing.tables import quotes
@@ -48,6 +50,11 @@ class QuoteStore:
             "total_minor": priced.total_minor,
             "availability_reason": quote.stock.reason,
             "document": _document(quote),
+            "customer_id": quote.customer_id,
+            "net_minor": priced.tax_total.net_minor,
+            "tax_minor": priced.tax_total.tax_minor,
+            "gross_minor": priced.tax_total.gross_minor,
+            "amount_due_minor": priced.amount_due_minor,
         }
 
         async def work(connection: AsyncConnection) -> Row[Any] | None:
@@ -111,8 +118,21 @@ def _document(quote: Quote) -> dict[str, Any]:
                 "unit_amount_minor": line.unit_amount_minor,
                 "total_minor": line.total_minor,
                 "discounts": [_discount_document(d) for d in line.discounts],
+                "tax_inclusive": line.tax_inclusive,
+                "tax_rates": [{"name": r.name, "rate_ppm": r.rate_ppm} for r in line.tax_rates],
+                "tax": None if line.tax is None else _split_document(line.tax),
             }
             for line in quote.priced.lines
+        ],
+        "amount_due_minor": quote.priced.amount_due_minor,
+        "codes": [
+            {
+                "code": result.code,
+                "status": result.status.value,
+                "promotion_id": result.promotion_id,
+                "detail": result.detail,
+            }
+            for result in quote.codes
         ],
         "cart_discounts": [_discount_document(d) for d in quote.priced.cart_discounts],
         "stock": {
@@ -130,7 +150,29 @@ def _discount_document(discount: AppliedDiscount) -> dict[str, Any]:
         "target": discount.target.value,
         "amount_minor": discount.amount_minor,
         "reason": discount.reason,
+        "code": discount.code,
+        "promotion_version": discount.promotion_version,
     }
+
+
+def _split_document(split: TaxSplit) -> dict[str, Any]:
+    return {
+        "net_minor": split.net_minor,
+        "tax_minor": split.tax_minor,
+        "gross_minor": split.gross_minor,
+        "taxes_minor": list(split.taxes_minor),
+    }
+
+
+def _split(document: dict[str, Any] | None) -> TaxSplit | None:
+    if document is None:
+        return None
+    return TaxSplit(
+        document["net_minor"],
+        document["tax_minor"],
+        document["gross_minor"],
+        tuple(document["taxes_minor"]),
+    )
 
 
 def _quote(row: Row[Any]) -> Quote:
@@ -152,6 +194,9 @@ def _quote(row: Row[Any]) -> Quote:
             unit_amount_minor=line["unit_amount_minor"],
             total_minor=line["total_minor"],
             discounts=tuple(_discount(d) for d in line["discounts"]),
+            tax_inclusive=line.get("tax_inclusive", False),
+            tax_rates=tuple(TaxRate(r["name"], r["rate_ppm"]) for r in line.get("tax_rates", [])),
+            tax=_split(line.get("tax")),
         )
         for line in document["lines"]
     )
@@ -163,9 +208,17 @@ def _quote(row: Row[Any]) -> Quote:
         created_at=row.created_at,
         expire_at=row.expire_at,
         priced=PricedCart(
-            row.currency_code, lines, tuple(_discount(d) for d in document["cart_discounts"])
+            row.currency_code,
+            lines,
+            tuple(_discount(d) for d in document["cart_discounts"]),
+            document.get("amount_due_minor"),
         ),
         stock=StockCheck(stock["available"], stock["reason"], stock["note"]),
+        customer_id=row.customer_id,
+        codes=tuple(
+            CodeResult(c["code"], CodeStatus(c["status"]), c["promotion_id"], c["detail"])
+            for c in document.get("codes", [])
+        ),
     )
 
 
@@ -176,4 +229,6 @@ def _discount(document: dict[str, Any]) -> AppliedDiscount:
         PromotionTarget(document["target"]),
         document["amount_minor"],
         document["reason"],
+        document.get("code", ""),
+        document.get("promotion_version", 0),
     )
