@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from stockroom.common.listeners import Listeners
+from stockroom.common.client._listeners import Listeners
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import grpc
 
-from stockroom.common import spans
-from stockroom.common.breaker import CircuitBreaker
-from stockroom.common.errors import StockroomError, Unavailable
-from stockroom.common.retries import CIRCUIT_OPEN
+from stockroom.common.client import _spans as spans
+from stockroom.common.client._breaker import CircuitBreaker
+from stockroom.common.client._retries import CIRCUIT_OPEN
+from stockroom.common.errors._errors import StockroomError, Unavailable
 
 
 class CircuitBreakerInterceptor(grpc.aio.UnaryUnaryClientInterceptor):

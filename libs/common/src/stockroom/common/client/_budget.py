@@ -9,7 +9,7 @@ a dependency that is already down; as calls succeed again, retries return.
 
 from __future__ import annotations
 
-from stockroom.common.listeners import Listeners
+from stockroom.common.client._listeners import Listeners
 
 
 class RetryBudget:

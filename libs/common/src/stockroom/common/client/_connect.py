@@ -12,7 +12,7 @@ Code that calls another service writes::
 and every unary call on the channel gets a deadline (its own, or what is left
 of the one being served), retries when that is safe and affordable, goes
 through the downstream's circuit breaker, and fails with the same
-``StockroomError`` classes the server raised (``stockroom.common.status``).
+``StockroomError`` classes the server raised (``stockroom.common.errors``).
 Streams get deadlines and typed errors; they are never retried.
 """
 
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import grpc
 
-from stockroom.common.downstream import Downstream, register
-from stockroom.common.policy import Policy
-from stockroom.common.telemetry.client import AttemptCounter, client_interceptors
-from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
-from stockroom.common.typed_errors import TypedErrorInterceptor
+from stockroom.common.client._downstream import Downstream, register
+from stockroom.common.client._policy import Policy
+from stockroom.common.client._typed_errors import TypedErrorInterceptor
+from stockroom.common.telemetry._client import AttemptCounter, client_interceptors
+from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 __all__ = ["CHANNEL_OPTIONS", "TypedErrorInterceptor", "channel_credentials", "connect"]
 
@@ -54,7 +54,7 @@ def connect(
 ) -> grpc.aio.Channel:
     """Open a channel to ``target`` whose calls follow ``policy`` (``Policy()`` by default).
 
-    Each call gets one client span (``stockroom.common.telemetry.client``),
+    Each call gets one client span (``stockroom.common.telemetry``),
     outermost, with every attempt, retry and breaker decision on it; its trace
     context travels in the metadata. ``interceptors`` run inside that span and
     outside the resilience chain.

@@ -21,10 +21,10 @@ from typing import Any
 
 import grpc
 
-from stockroom.common import spans
-from stockroom.common.errors import DeadlineExceeded
-from stockroom.common.policy import Policy
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.client import _spans as spans
+from stockroom.common.client._policy import Policy
+from stockroom.common.errors._errors import DeadlineExceeded
 
 # Absolute deadline (time.monotonic()) of the work the current task is doing, if any.
 _deadline_at: ContextVar[float | None] = ContextVar("stockroom_deadline_at", default=None)

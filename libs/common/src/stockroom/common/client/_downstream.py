@@ -14,15 +14,20 @@ import weakref
 
 import grpc
 
-from stockroom.common import spans
-from stockroom.common.breaker import BreakerPolicy, BreakerState, CircuitBreaker, StateChange
-from stockroom.common.breaker_interceptor import CircuitBreakerInterceptor
-from stockroom.common.budget import RetryBudget
-from stockroom.common.deadlines import deadline_interceptors
-from stockroom.common.listeners import Listeners
-from stockroom.common.policy import Policy, RetryPolicy
-from stockroom.common.retries import RetryInterceptor
-from stockroom.common.typed_errors import typed_error_interceptors
+from stockroom.common.client import _spans as spans
+from stockroom.common.client._breaker import (
+    BreakerPolicy,
+    BreakerState,
+    CircuitBreaker,
+    StateChange,
+)
+from stockroom.common.client._breaker_interceptor import CircuitBreakerInterceptor
+from stockroom.common.client._budget import RetryBudget
+from stockroom.common.client._deadlines import deadline_interceptors
+from stockroom.common.client._listeners import Listeners
+from stockroom.common.client._policy import Policy, RetryPolicy
+from stockroom.common.client._retries import RetryInterceptor
+from stockroom.common.client._typed_errors import typed_error_interceptors
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message import Message
 
-from stockroom.common.breaker import BreakerPolicy
+from stockroom.common.client._breaker import BreakerPolicy
 
 _SAFE_LEVELS = frozenset(
     {

@@ -28,11 +28,11 @@ from typing import Any
 
 import grpc
 
-from stockroom.common import spans
-from stockroom.common.budget import RetryBudget
-from stockroom.common.deadlines import method_name
-from stockroom.common.errors import StockroomError
-from stockroom.common.policy import Policy, RetryPolicy, carries_request_id
+from stockroom.common.client import _spans as spans
+from stockroom.common.client._budget import RetryBudget
+from stockroom.common.client._deadlines import method_name
+from stockroom.common.client._policy import Policy, RetryPolicy, carries_request_id
+from stockroom.common.errors._errors import StockroomError
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The interceptors hand back the call itself, wrapped, rather than its
 response: ``initial_metadata()``, ``trailing_metadata()``, ``code()`` and
 ``details()`` keep working for the caller, and only awaiting or iterating the
 call turns an ``AioRpcError`` into the typed error rebuilt from the
-``grpc-status-details-bin`` trailer (``stockroom.common.status``). The
+``grpc-status-details-bin`` trailer (``stockroom.common.errors``). The
 original ``AioRpcError`` stays reachable as ``error.__cause__``.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from grpc.aio import _base_call
 
-from stockroom.common.status import error_from_rpc_error
+from stockroom.common.errors._status import error_from_rpc_error
 
 
 class _DelegatingCall:

@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from stockroom.common.telemetry.database import instrument_engine
-from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
+from stockroom.common.telemetry._database import instrument_engine
+from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 # SQLite waits this long for a competing writer instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -49,7 +49,7 @@ def create_engine(
     backend is handled optimistically instead: see ``discard_closed_connections``
     and ``run_autocommit``/``run_transaction``. Every statement is a span (a
     child of the call being served) and the pool's use is a metric
-    (``stockroom.common.telemetry.database``).
+    (``stockroom.common.telemetry``).
     """
     if is_sqlite(url):
         database = make_url(url).database

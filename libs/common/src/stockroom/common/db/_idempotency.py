@@ -36,8 +36,8 @@ from google.protobuf.message import Message
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import upsert_insert
-from stockroom.common.errors import FieldErrors, FieldViolation, InvalidArgument
+from stockroom.common.db._engine import upsert_insert
+from stockroom.common.errors._errors import FieldErrors, FieldViolation, InvalidArgument
 
 REQUEST_ID_FIELD = "request_id"
 

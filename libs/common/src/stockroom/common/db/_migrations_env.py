@@ -2,7 +2,7 @@
 
 A service's env.py is two lines::
 
-    from stockroom.common.migrations_env import run_migrations
+    from stockroom.common.db._migrations_env import run_migrations
     run_migrations(metadata, version_table="alembic_version_inventory")
 
 A version table per service lets two services share one PostgreSQL database

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
-from stockroom.common.errors import invalid_argument
+from stockroom.common.errors._errors import invalid_argument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -2,7 +2,7 @@
 
 Domain code raises these; it never imports grpc. The common library maps each
 class to one gRPC status code with ``google.rpc`` details, once, centrally
-(``stockroom.common.status``), and turns those details back into the same
+(``stockroom.common.errors``), and turns those details back into the same
 classes on the client side. ``reason`` is a stable UPPER_SNAKE identifier
 callers may branch on; ``message`` is for humans and may change.
 """

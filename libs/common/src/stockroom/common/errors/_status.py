@@ -18,8 +18,8 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from stockroom.common import errors
-from stockroom.common.errors import (
+from stockroom.common.errors import _errors as errors
+from stockroom.common.errors._errors import (
     FieldViolation,
     PreconditionViolation,
     ResourceRef,

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from stockroom.common.errors import PermissionDenied, Unauthenticated
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.errors._errors import PermissionDenied, Unauthenticated
 
 _IDENTITY_KEYS = ("x509_subject_alternative_name", "x509_common_name")
 

@@ -13,11 +13,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.logs import configure_logging
-from stockroom.common.server import GrpcServer
-from stockroom.common.telemetry.sdk import configure_telemetry
+from stockroom.common.server._config import ServerConfig
+from stockroom.common.server._grpc_server import GrpcServer
+from stockroom.common.server._logs import configure_logging
+from stockroom.common.telemetry import configure_telemetry
 
 
 def run_service(
@@ -38,7 +37,7 @@ def run_service(
     args = parser.parse_args(argv)
     configure_logging(config.service_name, config.log_level)
     if args.command == "migrate":
-        asyncio.run(migrate(migrations, config.database_url))
+        asyncio.run(_migrate(migrations, config.database_url))
         return
     telemetry = configure_telemetry(
         config.service_name, prometheus_host=config.host, prometheus_port=config.prometheus_port
@@ -58,6 +57,13 @@ async def _serve(
     migrate_first: bool,
 ) -> None:
     if migrate_first:
-        await migrate(migrations, config.database_url)
+        await _migrate(migrations, config.database_url)
     server = await build_server()
     await server.serve()
+
+
+async def _migrate(migrations: Path, database_url: str) -> None:
+    """Upgrade the database to head; imported on call, the ``db`` extra is the service's."""
+    from stockroom.common.db._engine import migrate as upgrade
+
+    await upgrade(migrations, database_url)

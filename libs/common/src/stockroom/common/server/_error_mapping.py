@@ -16,9 +16,9 @@ from contextlib import asynccontextmanager
 import grpc
 from opentelemetry import trace
 
-from stockroom.common.errors import Internal, StockroomError
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
-from stockroom.common.status import DETAILS_TRAILER, to_rpc_status
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.errors._errors import Internal, StockroomError
+from stockroom.common.errors._status import DETAILS_TRAILER, to_rpc_status
 
 logger = logging.getLogger(__name__)
 

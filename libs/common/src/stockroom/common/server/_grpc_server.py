@@ -6,7 +6,7 @@ that every service needs happens here, once: the standard health service tied
 to readiness, server reflection, TLS or mTLS, SIGTERM drain, and the server
 interceptors, outermost first:
 
-0. tracing (``stockroom.common.telemetry.server``): the server span, current for
+0. tracing (``stockroom.common.telemetry``): the server span, current for
    everything below, with the final status code, ErrorInfo and duration;
 1. ``outer_interceptors``;
 2. error mapping (domain errors to rich statuses, bugs to opaque INTERNAL);
@@ -30,14 +30,14 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stockroom.common.authorization import MutationAuthorizer
-from stockroom.common.config import ConfigError, ServerConfig
-from stockroom.common.deadlines import ServerDeadlineInterceptor
-from stockroom.common.error_interceptor import ErrorMappingInterceptor
-from stockroom.common.health import ReadinessCheck, ReadinessMonitor
-from stockroom.common.shedding import LoadShedder
-from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
-from stockroom.common.telemetry.server import server_interceptors
+from stockroom.common.client._deadlines import ServerDeadlineInterceptor
+from stockroom.common.server._authorization import MutationAuthorizer
+from stockroom.common.server._config import ConfigError, ServerConfig
+from stockroom.common.server._error_mapping import ErrorMappingInterceptor
+from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
+from stockroom.common.server._shedding import LoadShedder
+from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
+from stockroom.common.telemetry._server import server_interceptors
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from stockroom.common.errors import ResourceExhausted
-from stockroom.common.listeners import Listeners
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.client._listeners import Listeners
+from stockroom.common.errors._errors import ResourceExhausted
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from typing import Any
 import grpc
 from opentelemetry import propagate, trace
 
-from stockroom.common.deadlines import method_name
-from stockroom.common.retries import ATTEMPT_METADATA
-from stockroom.common.status import error_from_status
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.providers import Telemetry
-from stockroom.common.telemetry.rpc import OK, Outcome, rpc_attributes, span_name
+from stockroom.common.client._deadlines import method_name
+from stockroom.common.client._retries import ATTEMPT_METADATA
+from stockroom.common.errors._status import error_from_status
+from stockroom.common.telemetry import _names as names
+from stockroom.common.telemetry._providers import Telemetry
+from stockroom.common.telemetry._rpc import OK, Outcome, rpc_attributes, span_name
 
 
 class _ClientTelemetry:

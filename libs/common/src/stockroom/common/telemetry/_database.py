@@ -12,16 +12,23 @@ directly, through the async engine's ``sync_engine``, with our providers.
 
 from __future__ import annotations
 
-from opentelemetry.instrumentation.sqlalchemy.engine import (
-    EngineTracer,
-)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stockroom.common.telemetry.providers import Telemetry
+from stockroom.common.telemetry._providers import Telemetry
 
 
 def instrument_engine(engine: AsyncEngine, telemetry: Telemetry) -> None:
-    """Trace every statement ``engine`` runs and count its pooled connections."""
+    """Trace every statement ``engine`` runs and count its pooled connections.
+
+    Without the ``telemetry`` extra (no SQLAlchemy instrumentation installed)
+    the engine runs untraced: the database spans are the extra's job.
+    """
+    try:
+        from opentelemetry.instrumentation.sqlalchemy.engine import (
+            EngineTracer,
+        )
+    except ImportError:
+        return
     EngineTracer(  # type: ignore[no-untyped-call]
         telemetry.database_tracer, engine.sync_engine, telemetry.database_connections
     )

@@ -28,7 +28,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
+from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 PREFIX = "stockroom."
 

@@ -1,5 +1,5 @@
 """Span attribute and metric names the telemetry package records, in one place so
-dashboards, docs and tests agree (the resilience names are in ``stockroom.common.spans``).
+dashboards, docs and tests agree (the resilience names are in ``stockroom.common.client._spans``).
 
 RPC names follow the OpenTelemetry semantic conventions for gRPC; ours carry
 the ``stockroom.`` prefix.

@@ -12,11 +12,14 @@ once it has.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics, trace
 
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.resilience import ResilienceMetrics
+from stockroom.common.telemetry import _names as names
+
+if TYPE_CHECKING:
+    from stockroom.common.telemetry._resilience import ResilienceMetrics
 
 SCOPE = "stockroom.common"
 
@@ -80,6 +83,10 @@ class Telemetry:
 
     @cached_property
     def resilience(self) -> ResilienceMetrics:
+        # Imported here: the resilience metrics observe client types (breakers,
+        # downstreams) and the client imports this module.
+        from stockroom.common.telemetry._resilience import ResilienceMetrics
+
         return ResilienceMetrics(self.meter)
 
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Protocol
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from stockroom.common.breaker import BreakerState, StateChange
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.rpc import rpc_attributes
+from stockroom.common.client._breaker import BreakerState, StateChange
+from stockroom.common.telemetry import _names as names
+from stockroom.common.telemetry._rpc import rpc_attributes
 
 if TYPE_CHECKING:
-    from stockroom.common.downstream import Downstream
-    from stockroom.common.shedding import LoadShedder
+    from stockroom.common.client._downstream import Downstream
+    from stockroom.common.server._shedding import LoadShedder
 
 # The breaker gauge's values: higher is worse, so "max over targets" finds trouble.
 BREAKER_STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}

@@ -19,9 +19,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from stockroom.common.errors import StockroomError
-from stockroom.common.status import error_from_rpc_error
-from stockroom.common.telemetry import names
+from stockroom.common.errors._errors import StockroomError
+from stockroom.common.errors._status import error_from_rpc_error
+from stockroom.common.telemetry import _names as names
 
 SERVER_FAULTS = frozenset(
     {

@@ -61,8 +61,8 @@ from opentelemetry.sdk.resources import (
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
-from stockroom.common.config import ConfigError
-from stockroom.common.telemetry import names
+from stockroom.common.server._config import ConfigError
+from stockroom.common.telemetry import _names as names
 
 logger = logging.getLogger(__name__)
 

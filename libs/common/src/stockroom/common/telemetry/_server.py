@@ -33,10 +33,10 @@ from opentelemetry.instrumentation.grpc import (
     aio_server_interceptor,
 )
 
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
-from stockroom.common.status import error_from_status
-from stockroom.common.telemetry.providers import Telemetry
-from stockroom.common.telemetry.rpc import OK, Outcome, span_name
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.errors._status import error_from_status
+from stockroom.common.telemetry._providers import Telemetry
+from stockroom.common.telemetry._rpc import OK, Outcome, span_name
 
 UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}

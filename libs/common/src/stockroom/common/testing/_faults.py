@@ -17,8 +17,8 @@ import copy
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 
-from stockroom.common.errors import StockroomError
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.errors._errors import StockroomError
 
 
 class FaultInjector(AroundCallInterceptor):

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from stockroom.common.server import ServiceRegistration
+from stockroom.common.server._grpc_server import ServiceRegistration
 
 PACKAGE = "stockroom.testing"
 SERVICE_NAME = f"{PACKAGE}.Ledger"

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
-from stockroom.common.database import create_engine, migrate
+from stockroom.common.db._engine import create_engine, migrate
 
 
 async def schema_drift(

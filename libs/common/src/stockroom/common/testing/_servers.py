@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
-from stockroom.common.server import GrpcServer
+from stockroom.common.server._grpc_server import GrpcServer
 
 
 @asynccontextmanager

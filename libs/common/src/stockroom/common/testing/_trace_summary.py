@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 import grpc
 
-from stockroom.common import spans as resilience
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.receiver import ReceivedSpan
+from stockroom.common.client import _spans as resilience
+from stockroom.common.telemetry import _names as names
+from stockroom.common.testing._otlp_receiver import ReceivedSpan
 
 _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 MAX_NAME = 72

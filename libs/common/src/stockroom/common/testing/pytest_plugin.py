@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stockroom.common.testing.postgres import admin_url, postgres_reachable, temporary_database
+from stockroom.common.testing._postgres import admin_url, postgres_reachable, temporary_database
 
 
 def in_ci() -> bool:
