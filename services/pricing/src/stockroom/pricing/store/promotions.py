@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import (
+from stockroom.common.db import (
     DIALECTS,
     one_of,
     run_autocommit,

@@ -20,7 +20,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import run_autocommit, run_transaction, upsert_insert
+from stockroom.common.db import run_autocommit, run_transaction, upsert_insert
 from stockroom.common.errors import FailedPrecondition, PreconditionViolation
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.promotions import PromotionLimits, Usage, fits
