@@ -95,7 +95,8 @@ def test_parts_always_add_up_and_match_the_decimal_reference(
 
     assert split.net_minor + split.tax_minor == split.gross_minor
     assert sum(split.taxes_minor) == split.tax_minor
-    assert split.net_minor >= 0 and all(tax >= 0 for tax in split.taxes_minor)
+    assert split.net_minor >= 0
+    assert all(tax >= 0 for tax in split.taxes_minor)
     expected = reference(amount, inclusive, texts, mode.value, 1)
     assert split.net_minor == expected["net_minor"]
     assert list(split.taxes_minor) == expected["taxes_minor"]
