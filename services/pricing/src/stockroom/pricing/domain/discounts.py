@@ -157,7 +157,7 @@ def _reason(
         return f"{to_decimal(amount_minor, exponent)} {currency_code}"
 
     if terms.basis_points_off is not None:
-        percent = (Decimal(terms.basis_points_off) / 100).normalize()
+        percent = Decimal(terms.basis_points_off).scaleb(-2).normalize()
         what = f"{percent:f} % off"
     elif terms.target is PromotionTarget.SKUS:
         what = f"{money(terms.amount_off_minor or 0)} off each unit"
