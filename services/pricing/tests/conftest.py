@@ -71,7 +71,7 @@ def pricing_for(database_url: str) -> PricingFactory:
 
     @asynccontextmanager
     async def start(
-        inventory_target: str, **settings: float
+        inventory_target: str, **settings: Any
     ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
         server = build_pricing(database_url, inventory_target, **settings)
         async with serving(server) as address, connect(address) as channel:

@@ -214,6 +214,21 @@ async def _consume(
 async def _add_customer_usage(
     connection: AsyncConnection, promotion_id: int, customer_id: str, uses: int, amount: int
 ) -> Usage:
+    if uses < 0:  # giving back: the row exists (its redemption made it)
+        given_back = (
+            update(customer_usage)
+            .where(
+                customer_usage.c.promotion_id == promotion_id,
+                customer_usage.c.customer_id == customer_id,
+            )
+            .values(
+                uses=customer_usage.c.uses + uses,
+                spent_minor=customer_usage.c.spent_minor + amount,
+            )
+            .returning(customer_usage.c.uses, customer_usage.c.spent_minor)
+        )
+        row = (await connection.execute(given_back)).one()
+        return Usage(int(row.uses), int(row.spent_minor))
     statement = upsert_insert(connection, customer_usage).values(
         promotion_id=promotion_id, customer_id=customer_id, uses=uses, spent_minor=amount
     )
