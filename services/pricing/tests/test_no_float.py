@@ -26,6 +26,8 @@ DURATIONS_IN_SECONDS = {
     "availability.py",
     # passes the caller's remaining time (grpc's context.time_remaining()) along
     "quoter.py",
+    # the cache refresher's poll interval and reconnect pause, for asyncio's waits
+    "refresher.py",
 }
 INEXACT_SQL_TYPES = {"Float", "REAL", "DOUBLE", "DOUBLE_PRECISION", "Numeric", "FLOAT"}
 

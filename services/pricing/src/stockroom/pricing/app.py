@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,12 +26,15 @@ from stockroom.common.server import (
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
 from stockroom.pricing.availability import InventoryAvailability
+from stockroom.pricing.cache import CatalogCache
 from stockroom.pricing.domain.money import RoundingMode, minor_unit_exponent
 from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.price_book import PriceBook
 from stockroom.pricing.promotion_book import PromotionBook
 from stockroom.pricing.quoter import Quoter
 from stockroom.pricing.redemption_book import RedemptionBook
+from stockroom.pricing.refresher import keep_fresh
+from stockroom.pricing.store.changes import ChangeLog
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
@@ -65,6 +71,9 @@ class PricingConfig:
     # PRICING_ROUNDING_MODES ("CHF=HALF_UP,SEK=HALF_UP") and PRICING_CASH_ROUNDING
     # ("CHF=0.05"): per-currency rounding; half to even and no cash rounding otherwise.
     currency_rules: CurrencyRules = field(default_factory=CurrencyRules)
+    # PRICING_CACHE_STALENESS_MS: no quote uses a price or promotion superseded
+    # longer than this before it started (see cache.py).
+    cache_staleness_ms: int = 1000
 
 
 def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
@@ -78,10 +87,20 @@ def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
         inventory_tls_ca_file=source.get("PRICING_INVENTORY_TLS_CA_FILE", ""),
         inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
         inventory_tls_key_file=source.get("PRICING_INVENTORY_TLS_KEY_FILE", ""),
+        cache_staleness_ms=_milliseconds(source, "PRICING_CACHE_STALENESS_MS", 1000),
         currency_rules=currency_rules(
             source.get("PRICING_ROUNDING_MODES", ""), source.get("PRICING_CASH_ROUNDING", "")
         ),
     )
+
+
+def _milliseconds(source: Mapping[str, str], name: str, default: int) -> int:
+    raw = source.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name}={raw!r} is not a positive number of milliseconds")
+    return int(raw)
 
 
 def currency_rules(modes: str, cash: str) -> CurrencyRules:
@@ -161,6 +180,7 @@ async def build_server(
     *,
     inventory_channel: grpc.aio.Channel | None = None,
     clock: Clock = utc_now,
+    monotonic_ns: Callable[[], int] = time.monotonic_ns,
 ) -> GrpcServer:
     """Everything a running pricing server depends on, on one screen.
 
@@ -175,9 +195,17 @@ async def build_server(
         reserve_s=config.availability_reserve_s,
     )
     price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
-    quoter = Quoter(
+    cache = CatalogCache(
         price_store,
         promotion_store,
+        ChangeLog(engine),
+        staleness_ms=config.cache_staleness_ms,
+        clock=clock,
+        monotonic_ns=monotonic_ns,
+    )
+    quoter = Quoter(
+        cache,
+        cache,
         QuoteStore(engine),
         availability,
         clock,
@@ -191,8 +219,17 @@ async def build_server(
         RedemptionBook(RedemptionStore(engine), quoter, clock),
     )
 
+    refresher = asyncio.create_task(
+        keep_fresh(cache, config.server.database_url), name="pricing-cache-refresher"
+    )
+
     async def close_inventory_channel() -> None:
         await channel.close()
+
+    async def stop_refresher() -> None:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
 
     return GrpcServer(
         config.server,
@@ -205,7 +242,7 @@ async def build_server(
             )
         ],
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[close_inventory_channel, engine.dispose],
+        on_stop=[stop_refresher, close_inventory_channel, engine.dispose],
     )
 
 

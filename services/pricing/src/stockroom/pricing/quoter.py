@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,10 +16,11 @@ from stockroom.common.errors import (
     PreconditionViolation,
     ResourceRef,
 )
+from stockroom.pricing.domain.codes import DiscountCode
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.offers import Selection, answer_codes, select_offers
-from stockroom.pricing.domain.prices import PriceVersion
-from stockroom.pricing.domain.promotions import Promotion
+from stockroom.pricing.domain.prices import PriceListScope, PriceVersion
+from stockroom.pricing.domain.promotions import Promotion, PromotionLimits, Usage
 from stockroom.pricing.domain.quotes import (
     DEFAULT_RULES,
     Cart,
@@ -31,12 +33,34 @@ from stockroom.pricing.domain.quotes import (
 from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
 from stockroom.pricing.store.idempotency import request_hash
-from stockroom.pricing.store.prices import PriceStore
-from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 
 Clock = Callable[[], datetime]
 TimeRemaining = Callable[[], float | None]
+
+
+class PriceSource(Protocol):
+    """Where quotes read prices: the store, or the per-process cache in front of it."""
+
+    async def in_effect(
+        self, skus: Sequence[str], scope: PriceListScope, moment: datetime
+    ) -> dict[str, PriceVersion]: ...
+
+
+class PromotionSource(Protocol):
+    """Where quotes read promotions, codes and usage: the store, or the cache."""
+
+    async def for_cart(
+        self, currency_code: str, skus: Sequence[str], moment: datetime
+    ) -> list[Promotion]: ...
+
+    async def codes(self, codes: Sequence[str]) -> dict[str, tuple[DiscountCode, Promotion]]: ...
+
+    async def customer_usage(
+        self, customer_id: str, promotion_ids: Sequence[str]
+    ) -> dict[str, Usage]: ...
+
+    async def usage(self, promotion_ids: Sequence[str]) -> dict[str, Usage]: ...
 
 
 class StockChecker(Protocol):
@@ -54,8 +78,8 @@ def no_deadline() -> float | None:
 class Quoter:
     def __init__(
         self,
-        prices: PriceStore,
-        promotions: PromotionStore,
+        prices: PriceSource,
+        promotions: PromotionSource,
         quotes: QuoteStore,
         stock: StockChecker,
         clock: Clock,
@@ -127,9 +151,13 @@ class Quoter:
     async def _select(self, cart: Cart, promotions: list[Promotion], moment: datetime) -> Selection:
         """The promotions that may discount the cart: reads codes and the customer's
         usage only when the quote has codes or a promotion has per-customer limits."""
+        limited = [p.promotion_id for p in promotions if p.terms.limits != PromotionLimits()]
+        if limited:  # counts change with every redemption: read them now, never cached
+            used = await self._promotions.usage(limited)
+            promotions = [replace(p, usage=used.get(p.promotion_id, p.usage)) for p in promotions]
         found = await self._promotions.codes(cart.discount_codes)
-        limited = [p.promotion_id for p in promotions if p.terms.limits.per_customer]
-        usage = await self._promotions.customer_usage(cart.customer_id, limited)
+        per_customer = [p.promotion_id for p in promotions if p.terms.limits.per_customer]
+        usage = await self._promotions.customer_usage(cart.customer_id, per_customer)
         return select_offers(
             promotions, cart.discount_codes, found, usage, cart.customer_id, moment
         )

@@ -261,3 +261,28 @@ quotes = Table(
         name="quotes_total_is_subtotal_less_discount",
     ),
 )
+
+
+# The change log: one row per change to a price or a promotion, written in the
+# change's own transaction. Positions come from the one-row head, whose row lock
+# is held until commit, so they are dense and in commit order: a reader that has
+# everything up to N and reads "after N" misses nothing. Replicas refresh their
+# caches from it; it is also the outbox of change events.
+change_head = Table(
+    "change_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="change_head_one_row"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    # PRICE (entity_key: the SKU) or PROMOTION (entity_key: its id)
+    Column("kind", String(16), nullable=False),
+    Column("entity_key", String(64), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+)

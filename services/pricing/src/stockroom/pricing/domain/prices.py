@@ -9,16 +9,16 @@ Which version applies at moment ``t``, within one price list: among the
 versions whose window contains ``t``, the one with the latest ``valid_from``;
 on a tie, the one recorded last. So a new open-ended version replaces the
 old one from its ``valid_from`` on, and a windowed version (a sale) overlays
-whatever applied before and uncovers it again when it ends. The store applies
-this rule in SQL (one window function), so history of any length stays one
-query.
+whatever applied before and uncovers it again when it ends.
 
 Which list applies: the most specific list with a version in effect, in the
-order of ``PriceListScope.fallbacks``.
+order of ``PriceListScope.fallbacks``. ``in_effect_at`` is the rule in code; the
+store and the per-process cache both apply it to the versions they read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,6 +78,33 @@ class NewPrice:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     tax_inclusive: bool = False
+
+
+def in_effect_at(
+    versions: Iterable[PriceVersion], scope: PriceListScope, moment: datetime
+) -> PriceVersion | None:
+    """The version that applies at ``moment`` from the most specific of ``scope``'s lists.
+
+    Within a list: of the versions whose window contains ``moment``, the one
+    with the latest ``valid_from``; on a tie, the one recorded last (ids grow
+    in recording order). ``versions`` may hold any SKU's versions of any list;
+    those of other lists are ignored.
+    """
+    lists = set(scope.fallbacks())
+    best: dict[PriceListScope, PriceVersion] = {}
+    for version in versions:
+        if version.scope not in lists or not version.valid_from <= moment:
+            continue
+        if version.valid_until is not None and version.valid_until <= moment:
+            continue
+        current = best.get(version.scope)
+        if current is None or _later(version, current):
+            best[version.scope] = version
+    return most_specific(best, scope)
+
+
+def _later(version: PriceVersion, than: PriceVersion) -> bool:
+    return (version.valid_from, int(version.price_id)) > (than.valid_from, int(than.price_id))
 
 
 def most_specific(

@@ -16,6 +16,7 @@ that, and no discount takes more than what is left of the amount it acts on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -225,6 +226,29 @@ class Promotion:
     def precedence(self) -> tuple[datetime, str]:
         """Breaks ties between promotions that take off the same: the older one wins."""
         return (self.created_at, self.promotion_id)
+
+
+def for_cart(
+    promotions: Iterable[Promotion], currency_code: str, skus: Iterable[str], moment: datetime
+) -> list[Promotion]:
+    """The promotions that may apply to a cart of ``skus`` at ``moment``: active (not
+    paused or ended) and in effect, in the cart's currency or in every currency; cart
+    promotions, and SKU promotions of the cart's SKUs with their ``skus`` cut down to
+    the cart's. Oldest first."""
+    in_cart = frozenset(skus)
+    found = []
+    for promotion in promotions:
+        if promotion.state_at(moment) is not PromotionState.ACTIVE:
+            continue
+        if not promotion.applies_in(currency_code):
+            continue
+        if promotion.terms.target is PromotionTarget.SKUS:
+            cut = promotion.terms.skus & in_cart
+            if not cut:
+                continue
+            promotion = replace(promotion, terms=replace(promotion.terms, skus=cut))
+        found.append(promotion)
+    return sorted(found, key=lambda p: int(p.promotion_id))
 
 
 def change_status(promotion: Promotion, change: LifecycleChange, now: datetime) -> Promotion | None:

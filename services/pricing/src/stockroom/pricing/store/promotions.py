@@ -11,8 +11,6 @@ from sqlalchemy import Row, Select, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.db import (
-    DIALECTS,
-    one_of,
     run_autocommit,
     run_transaction,
     upsert_insert,
@@ -28,7 +26,9 @@ from stockroom.pricing.domain.promotions import (
     PromotionTarget,
     PromotionTerms,
     Usage,
+    for_cart,
 )
+from stockroom.pricing.store.changes import PROMOTION, record_change
 from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import (
     code_batches,
@@ -78,6 +78,7 @@ class PromotionStore:
                 promotion = replace(promotion, terms=replace(promotion.terms, skus=terms.skus))
                 await _insert_skus(connection, row.id, terms.skus)
                 await _insert_version(connection, promotion)
+                await _record(connection, promotion)
             return promotion
 
         return await run_transaction(self.engine, work)
@@ -108,6 +109,7 @@ class PromotionStore:
             )
             await _insert_skus(connection, pid, terms.skus)
             await _insert_version(connection, promotion)
+            await _record(connection, promotion)
             return promotion
 
         return await run_transaction(self.engine, work)
@@ -147,20 +149,34 @@ class PromotionStore:
     async def for_cart(
         self, currency_code: str, skus: Sequence[str], moment: datetime
     ) -> list[Promotion]:
-        """The promotions that may apply to a cart of ``skus`` at ``moment``: active cart
-        promotions, and active SKU promotions of those SKUs (their ``skus`` cut down to
-        the cart's), in the cart's currency or in every currency."""
-        parameters = {"currency_code": currency_code, "skus": sorted(set(skus)), "moment": moment}
+        """The promotions that may apply to a cart (``domain.promotions.for_cart``)."""
+        return for_cart(await self.active(moment), currency_code, skus, moment)
 
-        async def work(connection: AsyncConnection) -> list[Any]:
-            return list(await connection.execute(FOR_CART[connection.dialect.name], parameters))
+    async def active(self, horizon: datetime) -> list[Promotion]:
+        """Every promotion not paused or ended whose window is open at or after
+        ``horizon``, with all its SKUs: what carts from ``horizon`` on choose from."""
 
-        found: dict[int, tuple[Row[Any], set[str]]] = {}
-        for row in await run_autocommit(self.engine, work):
-            _, cart_skus = found.setdefault(row.id, (row, set()))
-            if row.cart_sku is not None:
-                cart_skus.add(row.cart_sku)
-        return [_promotion(row, frozenset(cart_skus)) for row, cart_skus in found.values()]
+        async def work(connection: AsyncConnection) -> list[Promotion]:
+            rows = (await connection.execute(_ACTIVE, {"horizon": horizon})).all()
+            return await _with_skus(connection, rows)
+
+        return await run_autocommit(self.engine, work)
+
+    async def usage(self, promotion_ids: Sequence[str]) -> dict[str, Usage]:
+        """What redemptions consumed of each promotion, read now (caches hold terms only)."""
+        if not promotion_ids:
+            return {}
+        query = select(promotions.c.id, promotions.c.uses, promotions.c.spent_minor).where(
+            promotions.c.id.in_(sorted(int(p) for p in promotion_ids))
+        )
+
+        async def work(connection: AsyncConnection) -> dict[str, Usage]:
+            return {
+                str(row.id): Usage(int(row.uses), int(row.spent_minor))
+                for row in await connection.execute(query)
+            }
+
+        return await run_autocommit(self.engine, work)
 
     async def create_codes(
         self,
@@ -309,61 +325,50 @@ async def _insert_skus(
         )
 
 
+async def _record(connection: AsyncConnection, promotion: Promotion) -> None:
+    await record_change(
+        connection,
+        PROMOTION,
+        promotion.promotion_id,
+        {"promotion_id": promotion.promotion_id, **_version_document(promotion)},
+        promotion.updated_at or promotion.created_at,
+    )
+
+
 async def _insert_version(connection: AsyncConnection, promotion: Promotion) -> None:
-    terms = promotion.terms
-    document = {
-        **{k: v for k, v in _terms_values(terms).items() if k != "valid_until"},
-        "skus": sorted(terms.skus),
-        "valid_from": promotion.valid_from.isoformat(),
-        "valid_until": terms.valid_until.isoformat() if terms.valid_until else None,
-        "status": promotion.status.value,
-    }
     await connection.execute(
         promotion_versions.insert().values(
             promotion_id=int(promotion.promotion_id),
             version=promotion.version,
-            document=document,
+            document=_version_document(promotion),
             recorded_at=promotion.updated_at or promotion.created_at,
         )
     )
 
 
-def _for_cart(dialect: str) -> Select[Any]:
-    """The active promotions in effect for a cart, one row per promotion and cart SKU.
+def _version_document(promotion: Promotion) -> dict[str, Any]:
+    terms = promotion.terms
+    return {
+        **{k: v for k, v in _terms_values(terms).items() if k != "valid_until"},
+        "skus": sorted(terms.skus),
+        "valid_from": promotion.valid_from.isoformat(),
+        "valid_until": terms.valid_until.isoformat() if terms.valid_until else None,
+        "status": promotion.status.value,
+        "version": promotion.version,
+    }
 
-    One statement (Quote runs it on every call), built once per dialect: each
-    promotion not paused or ended, in effect at the moment and in the cart's
-    currency (or in every currency), joined to those of its SKUs that are in
-    the cart; SKU promotions without one drop out, cart promotions stay.
-    """
-    moment = bindparam("moment", type_=promotions.c.valid_from.type)
-    return (
-        select(promotions, promotion_skus.c.sku.label("cart_sku"))
-        .outerjoin(
-            promotion_skus,
-            and_(
-                promotion_skus.c.promotion_id == promotions.c.id,
-                one_of(promotion_skus.c.sku, "skus", dialect),
-            ),
-        )
-        .where(
-            promotions.c.status == PromotionStatus.ACTIVE.value,
-            promotions.c.valid_from <= moment,
-            or_(promotions.c.valid_until.is_(None), promotions.c.valid_until > moment),
-            or_(
-                promotions.c.currency_code == "",
-                promotions.c.currency_code == bindparam("currency_code"),
-            ),
-            or_(
-                promotions.c.target == PromotionTarget.CART.value,
-                promotion_skus.c.sku.is_not(None),
-            ),
-        )
-        .order_by(promotions.c.id, promotion_skus.c.sku)
+
+_ACTIVE = (
+    select(promotions)
+    .where(
+        promotions.c.status == PromotionStatus.ACTIVE.value,
+        or_(
+            promotions.c.valid_until.is_(None),
+            promotions.c.valid_until > bindparam("horizon", type_=promotions.c.valid_until.type),
+        ),
     )
-
-
-FOR_CART = {dialect: _for_cart(dialect) for dialect in DIALECTS}
+    .order_by(promotions.c.id)
+)
 
 
 def _in_effect(query: Select[Any], moment: datetime) -> Select[Any]:
