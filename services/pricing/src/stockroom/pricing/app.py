@@ -213,8 +213,8 @@ async def build_server(
         config.currency_rules,
     )
     servicer = PricingServicer(
-        PriceBook(price_store, clock),
-        PromotionBook(promotion_store, clock),
+        PriceBook(price_store, clock, cache.mark_stale),
+        PromotionBook(promotion_store, clock, cache.mark_stale),
         quoter,
         RedemptionBook(RedemptionStore(engine), quoter, clock),
     )

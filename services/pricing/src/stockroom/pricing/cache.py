@@ -69,6 +69,7 @@ class CatalogCache:
         self._horizon: datetime | None = None
         self._position = -1  # nothing applied yet: the first refresh starts at the head
         self._confirmed_ns: int | None = None
+        self._written_ns = 0
         self._generation = 0
         self._lock = asyncio.Lock()
         self.refreshes = 0  # for tests and metrics: how often the change log was read
@@ -78,9 +79,19 @@ class CatalogCache:
         """The last change-log position this cache has applied."""
         return self._position
 
+    def mark_stale(self) -> None:
+        """This replica changed the catalog: the next quote reads the change log first,
+        so a replica always quotes with its own writes (read-your-writes), even when a
+        refresh that started before the write ends after it."""
+        self._written_ns = self._monotonic_ns()
+
     def fresh(self) -> bool:
         confirmed = self._confirmed_ns
-        return confirmed is not None and self._monotonic_ns() - confirmed <= self.staleness_ns
+        return (
+            confirmed is not None
+            and confirmed >= self._written_ns
+            and self._monotonic_ns() - confirmed <= self.staleness_ns
+        )
 
     async def ensure_fresh(self) -> None:
         if not self.fresh():
@@ -90,7 +101,8 @@ class CatalogCache:
         """Apply the change log up to now; coalesces with a refresh that started meanwhile."""
         requested = self._monotonic_ns()
         async with self._lock:
-            if self._confirmed_ns is not None and self._confirmed_ns >= requested:
+            confirmed = self._confirmed_ns
+            if confirmed is not None and confirmed >= requested:
                 return
             started = self._monotonic_ns()
             self.refreshes += 1

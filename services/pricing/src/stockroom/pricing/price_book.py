@@ -28,10 +28,17 @@ from stockroom.pricing.store.prices import PriceStore
 Clock = Callable[[], datetime]
 
 
+def nothing() -> None:
+    return None
+
+
 class PriceBook:
-    def __init__(self, store: PriceStore, clock: Clock) -> None:
+    def __init__(
+        self, store: PriceStore, clock: Clock, on_change: Callable[[], None] = nothing
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._on_change = on_change
 
     async def set_price(self, price: NewPrice, request_id: str = "") -> PriceVersion:
         """Record ``price`` as a new version; a retry with the same request id records once."""
@@ -43,7 +50,7 @@ class PriceBook:
         validate_schedule(problems, price.schedule, "tiers")
         window = effective_window(price, now, problems)
         raise_if_any(problems)
-        return await self._store.record(
+        version = await self._store.record(
             price.sku,
             price.scope,
             price.schedule,
@@ -53,6 +60,8 @@ class PriceBook:
             request_hash(price),
             price.tax_inclusive,
         )
+        self._on_change()  # after the write: the next quote here sees it
+        return version
 
     async def price_at(
         self, sku: str, scope: PriceListScope, moment: datetime | None

@@ -29,10 +29,17 @@ MAX_CHANGE_ATTEMPTS = 5
 Clock = Callable[[], datetime]
 
 
+def nothing() -> None:
+    return None
+
+
 class PromotionBook:
-    def __init__(self, store: PromotionStore, clock: Clock) -> None:
+    def __init__(
+        self, store: PromotionStore, clock: Clock, on_change: Callable[[], None] = nothing
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._on_change = on_change
 
     def now(self) -> datetime:
         return self._clock()
@@ -43,7 +50,10 @@ class PromotionBook:
         check_request_id(problems, request_id)
         valid_from = validate_terms(problems, terms, now)
         raise_if_any(problems)
-        return await self._store.create(terms, valid_from, now, request_id, request_hash(terms))
+        try:
+            return await self._store.create(terms, valid_from, now, request_id, request_hash(terms))
+        finally:
+            self._on_change()
 
     async def get(self, promotion_id: str) -> Promotion:
         promotion = None
@@ -79,6 +89,8 @@ class PromotionBook:
             )
         except VersionConflict:
             raise _conflict(promotion_id) from None
+        finally:
+            self._on_change()
 
     async def change(self, promotion_id: str, change: LifecycleChange) -> Promotion:
         """Pause, resume or end: a new version, or the promotion as it is when it is
@@ -92,6 +104,8 @@ class PromotionBook:
                 return await self._store.save_version(changed, current.version)
             except VersionConflict:
                 continue
+            finally:
+                self._on_change()
         raise _conflict(promotion_id)
 
     async def create_codes(
