@@ -138,20 +138,26 @@ class CatalogCache:
         self, skus: Sequence[str], scope: PriceListScope, moment: datetime
     ) -> dict[str, PriceVersion]:
         """``PriceStore.in_effect``, from the cache."""
+        versions = await self.versions(skus, scope.currency_code)
+        chosen = {sku: in_effect_at(v, scope, moment) for sku, v in versions.items()}
+        return {sku: version for sku, version in chosen.items() if version is not None}
+
+    async def versions(
+        self, skus: Sequence[str], currency_code: str
+    ) -> dict[str, list[PriceVersion]]:
+        """``PriceStore.versions``, from the cache."""
         await self.ensure_fresh()
-        currency = scope.currency_code
-        missing = [sku for sku in skus if (currency, sku) not in self._versions]
-        versions = {sku: self._versions[(currency, sku)] for sku in skus if sku not in missing}
+        missing = [sku for sku in skus if (currency_code, sku) not in self._versions]
+        versions = {sku: self._versions[(currency_code, sku)] for sku in skus if sku not in missing}
         if missing:
             generation = self._generation
-            loaded = await self._prices.versions(missing, currency)
+            loaded = await self._prices.versions(missing, currency_code)
             versions.update(loaded)
             if generation == self._generation:
                 if len(self._versions) + len(loaded) > MAX_CACHED_SKUS:
                     self._versions.clear()
-                self._versions.update(((currency, sku), v) for sku, v in loaded.items())
-        chosen = {sku: in_effect_at(v, scope, moment) for sku, v in versions.items()}
-        return {sku: version for sku, version in chosen.items() if version is not None}
+                self._versions.update(((currency_code, sku), v) for sku, v in loaded.items())
+        return versions
 
     async def for_cart(
         self, currency_code: str, skus: Sequence[str], moment: datetime

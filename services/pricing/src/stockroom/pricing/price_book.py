@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from stockroom.common.errors import NotFound, ResourceRef
+from stockroom.pricing.domain.explain import PriceExplanation, explain_price
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.prices import (
     NewPrice,
@@ -81,6 +82,15 @@ class PriceBook:
                 resource=ResourceRef("price", f"{sku}/{scope.currency_code}"),
             )
         return version
+
+    async def explain(
+        self, sku: str, scope: PriceListScope, moment: datetime | None
+    ) -> tuple[PriceVersion, PriceExplanation]:
+        """``price_at`` with why: every version of the SKU in the currency, labelled."""
+        version = await self.price_at(sku, scope, moment)
+        at = moment or self._clock()
+        versions = (await self._store.versions([sku], scope.currency_code))[sku]
+        return version, explain_price(versions, scope, at)
 
     async def history(
         self, sku: str, currency_code: str, after_id: int, limit: int

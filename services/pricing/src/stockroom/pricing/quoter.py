@@ -17,10 +17,27 @@ from stockroom.common.errors import (
     ResourceRef,
 )
 from stockroom.pricing.domain.codes import DiscountCode
+from stockroom.pricing.domain.explain import (
+    LineExplanation,
+    explain_price,
+    explain_promotions,
+    explain_tiers,
+)
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.offers import Selection, answer_codes, select_offers
-from stockroom.pricing.domain.prices import PriceListScope, PriceVersion
-from stockroom.pricing.domain.promotions import Promotion, PromotionLimits, Usage
+from stockroom.pricing.domain.prices import (
+    PriceListScope,
+    PriceVersion,
+    in_effect_at,
+    pending_version,
+)
+from stockroom.pricing.domain.promotions import (
+    Promotion,
+    PromotionLimits,
+    Usage,
+    for_cart,
+    pending_promotion,
+)
 from stockroom.pricing.domain.quotes import (
     DEFAULT_RULES,
     Cart,
@@ -45,6 +62,10 @@ class PriceSource(Protocol):
     async def in_effect(
         self, skus: Sequence[str], scope: PriceListScope, moment: datetime
     ) -> dict[str, PriceVersion]: ...
+
+    async def versions(
+        self, skus: Sequence[str], currency_code: str
+    ) -> dict[str, list[PriceVersion]]: ...
 
 
 class PromotionSource(Protocol):
@@ -107,20 +128,41 @@ class Quoter:
         check_request_id(problems, request_id)
         validate_cart(problems, cart)
         raise_if_any(problems)
+        now = self._clock()
+        pending_prices = [
+            pending_version(i, price, now, problems) for i, price in enumerate(cart.pending_prices)
+        ]
+        pending_promotions = [
+            pending_promotion(i, terms, now, problems)
+            for i, terms in enumerate(cart.pending_promotions)
+        ]
+        raise_if_any(problems)
         digest = request_hash(cart) if request_id else ""
-        if request_id:
+        if request_id and not cart.dry_run:
             earlier = await self._quotes.made_for(request_id, digest)
             if earlier is not None:
                 return earlier
-        now = self._clock()
         price_time = cart.price_time or now
         currency_code = cart.scope.currency_code
         skus = [line.sku for line in cart.lines]
         stock_check = asyncio.create_task(self._stock.check(cart.lines, time_remaining()))
         try:
-            prices = await self._prices.in_effect(skus, cart.scope, price_time)
+            versions: dict[str, list[PriceVersion]] = {}
+            if cart.explain or pending_prices:
+                versions = await self._prices.versions(skus, currency_code)
+                for version in pending_prices:
+                    if version.sku in versions and version.scope.currency_code == currency_code:
+                        versions[version.sku] = [*versions[version.sku], version]
+                prices = {
+                    sku: chosen
+                    for sku, candidates in versions.items()
+                    if (chosen := in_effect_at(candidates, cart.scope, price_time)) is not None
+                }
+            else:
+                prices = await self._prices.in_effect(skus, cart.scope, price_time)
             _require_prices(cart, prices, price_time)
             promotions = await self._promotions.for_cart(currency_code, skus, price_time)
+            promotions += for_cart(pending_promotions, currency_code, skus, price_time)
             selection = await self._select(cart, promotions, price_time)
             priced = price_cart(
                 cart.lines,
@@ -135,8 +177,20 @@ class Quoter:
             stock_check.cancel()
             await asyncio.gather(stock_check, return_exceptions=True)
             raise
+        explanations: tuple[LineExplanation, ...] = ()
+        if cart.explain:
+            explanations = tuple(
+                LineExplanation(
+                    explain_price(versions[line.sku], cart.scope, price_time),
+                    explain_tiers(line),
+                    explain_promotions(
+                        line, promotions, selection.promotions, selection.allowances, priced
+                    ),
+                )
+                for line in priced.lines
+            )
         quote = Quote(
-            quote_id=str(uuid.uuid4()),
+            quote_id="" if cart.dry_run else str(uuid.uuid4()),
             scope=cart.scope,
             price_time=price_time,
             created_at=now,
@@ -145,8 +199,13 @@ class Quoter:
             stock=stock,
             customer_id=cart.customer_id,
             codes=answer_codes(cart.discount_codes, selection, priced),
+            explanations=explanations,
+            dry_run=cart.dry_run,
         )
-        return await self._quotes.save(quote, request_id, digest)
+        if cart.dry_run:
+            return quote
+        saved = await self._quotes.save(quote, request_id, digest)
+        return replace(saved, explanations=explanations) if saved is quote else saved
 
     async def _select(self, cart: Cart, promotions: list[Promotion], moment: datetime) -> Selection:
         """The promotions that may discount the cart: reads codes and the customer's

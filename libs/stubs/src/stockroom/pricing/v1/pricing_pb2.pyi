@@ -45,6 +45,42 @@ TIERS_MODE_GRADUATED: TiersMode.ValueType  # 2
 """Each tier prices the units that fall within it."""
 Global___TiersMode: _TypeAlias = TiersMode  # noqa: Y015
 
+class _CandidateVerdict:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CandidateVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CandidateVerdict.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CANDIDATE_VERDICT_UNSPECIFIED: _CandidateVerdict.ValueType  # 0
+    """Not set."""
+    CANDIDATE_VERDICT_CHOSEN: _CandidateVerdict.ValueType  # 1
+    """The version that applies."""
+    CANDIDATE_VERDICT_SUPERSEDED: _CandidateVerdict.ValueType  # 2
+    """In effect in its list, but a later version of the same list replaced it."""
+    CANDIDATE_VERDICT_LESS_SPECIFIC: _CandidateVerdict.ValueType  # 3
+    """The version in effect in a less specific list than the one chosen."""
+    CANDIDATE_VERDICT_NOT_IN_EFFECT: _CandidateVerdict.ValueType  # 4
+    """Its validity window does not contain the moment."""
+    CANDIDATE_VERDICT_OTHER_SCOPE: _CandidateVerdict.ValueType  # 5
+    """Its list is for another channel or customer group."""
+
+class CandidateVerdict(_CandidateVerdict, metaclass=_CandidateVerdictEnumTypeWrapper):
+    """What happened to one price version when a price was chosen."""
+
+CANDIDATE_VERDICT_UNSPECIFIED: CandidateVerdict.ValueType  # 0
+"""Not set."""
+CANDIDATE_VERDICT_CHOSEN: CandidateVerdict.ValueType  # 1
+"""The version that applies."""
+CANDIDATE_VERDICT_SUPERSEDED: CandidateVerdict.ValueType  # 2
+"""In effect in its list, but a later version of the same list replaced it."""
+CANDIDATE_VERDICT_LESS_SPECIFIC: CandidateVerdict.ValueType  # 3
+"""The version in effect in a less specific list than the one chosen."""
+CANDIDATE_VERDICT_NOT_IN_EFFECT: CandidateVerdict.ValueType  # 4
+"""Its validity window does not contain the moment."""
+CANDIDATE_VERDICT_OTHER_SCOPE: CandidateVerdict.ValueType  # 5
+"""Its list is for another channel or customer group."""
+Global___CandidateVerdict: _TypeAlias = CandidateVerdict  # noqa: Y015
+
 class _PromotionTarget:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -140,6 +176,42 @@ DISCOUNT_CODE_STATUS_NOT_ELIGIBLE: DiscountCodeStatus.ValueType  # 5
 DISCOUNT_CODE_STATUS_NOT_BEST: DiscountCodeStatus.ValueType  # 6
 """The cart qualifies, but another promotion took more off."""
 Global___DiscountCodeStatus: _TypeAlias = DiscountCodeStatus  # noqa: Y015
+
+class _PromotionOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromotionOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromotionOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMOTION_OUTCOME_UNSPECIFIED: _PromotionOutcome.ValueType  # 0
+    """Not set."""
+    PROMOTION_OUTCOME_APPLIED: _PromotionOutcome.ValueType  # 1
+    """It gave this line a discount (its own, or its share of the cart's)."""
+    PROMOTION_OUTCOME_LOST: _PromotionOutcome.ValueType  # 2
+    """It qualified, but another promotion took more off."""
+    PROMOTION_OUTCOME_NOT_ELIGIBLE: _PromotionOutcome.ValueType  # 3
+    """It is not for this line's SKU, or the cart does not meet its minimums."""
+    PROMOTION_OUTCOME_NEEDS_CODE: _PromotionOutcome.ValueType  # 4
+    """It needs a code the quote did not give."""
+    PROMOTION_OUTCOME_LIMITED: _PromotionOutcome.ValueType  # 5
+    """Its limits or budget are used up, or it needs a customer_id."""
+
+class PromotionOutcome(_PromotionOutcome, metaclass=_PromotionOutcomeEnumTypeWrapper):
+    """What happened to a promotion when a line was priced."""
+
+PROMOTION_OUTCOME_UNSPECIFIED: PromotionOutcome.ValueType  # 0
+"""Not set."""
+PROMOTION_OUTCOME_APPLIED: PromotionOutcome.ValueType  # 1
+"""It gave this line a discount (its own, or its share of the cart's)."""
+PROMOTION_OUTCOME_LOST: PromotionOutcome.ValueType  # 2
+"""It qualified, but another promotion took more off."""
+PROMOTION_OUTCOME_NOT_ELIGIBLE: PromotionOutcome.ValueType  # 3
+"""It is not for this line's SKU, or the cart does not meet its minimums."""
+PROMOTION_OUTCOME_NEEDS_CODE: PromotionOutcome.ValueType  # 4
+"""It needs a code the quote did not give."""
+PROMOTION_OUTCOME_LIMITED: PromotionOutcome.ValueType  # 5
+"""Its limits or budget are used up, or it needs a customer_id."""
+Global___PromotionOutcome: _TypeAlias = PromotionOutcome  # noqa: Y015
 
 class _Availability:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -414,6 +486,7 @@ class GetPriceRequest(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
     PRICE_TIME_FIELD_NUMBER: _builtins.int
+    EXPLAIN_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     currency_code: _builtins.str
@@ -422,6 +495,8 @@ class GetPriceRequest(_message.Message):
     """Sales channel; falls back to the price list for every channel."""
     customer_group: _builtins.str
     """Customer group; falls back to the price list for every customer."""
+    explain: _builtins.bool
+    """Also say why this price: every candidate and the fallback taken."""
     @_builtins.property
     def price_time(self) -> _timestamp_pb2.Timestamp:
         """The moment asked about; unset means now."""
@@ -434,10 +509,11 @@ class GetPriceRequest(_message.Message):
         channel: _builtins.str = ...,
         customer_group: _builtins.str = ...,
         price_time: _timestamp_pb2.Timestamp | None = ...,
+        explain: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "explain", b"explain", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -450,22 +526,96 @@ class GetPriceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRICE_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def price(self) -> Global___Price:
         """The price version in effect at price_time."""
+
+    @_builtins.property
+    def explanation(self) -> Global___PriceExplanation:
+        """Why, when explain was set."""
 
     def __init__(
         self,
         *,
         price: Global___Price | None = ...,
+        explanation: Global___PriceExplanation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "price", b"price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "price", b"price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPriceResponse: _TypeAlias = GetPriceResponse  # noqa: Y015
+
+@_typing.final
+class PriceCandidate(_message.Message):
+    """One price version considered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    verdict: Global___CandidateVerdict.ValueType
+    """What happened to it."""
+    reason: _builtins.str
+    """A sentence for people."""
+    @_builtins.property
+    def price(self) -> Global___Price:
+        """The version."""
+
+    def __init__(
+        self,
+        *,
+        price: Global___Price | None = ...,
+        verdict: Global___CandidateVerdict.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "reason", b"reason", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceCandidate: _TypeAlias = PriceCandidate  # noqa: Y015
+
+@_typing.final
+class PriceExplanation(_message.Message):
+    """Why a price is the one that applies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    LISTS_TRIED_FIELD_NUMBER: _builtins.int
+    FALLBACK_FIELD_NUMBER: _builtins.int
+    fallback: _builtins.str
+    """The fallback taken, for people, e.g. "no price in USD/web/*; took USD/*/*"."""
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceCandidate]:
+        """Every version of the SKU in the currency, oldest first."""
+
+    @_builtins.property
+    def lists_tried(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The lists tried, most specific first, as "currency/channel/group" (empty
+        parts: every), each with whether it had a version in effect.
+        """
+
+    def __init__(
+        self,
+        *,
+        candidates: _abc.Iterable[Global___PriceCandidate] | None = ...,
+        lists_tried: _abc.Iterable[_builtins.str] | None = ...,
+        fallback: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "fallback", b"fallback", "lists_tried", b"lists_tried"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceExplanation: _TypeAlias = PriceExplanation  # noqa: Y015
 
 @_typing.final
 class ListPricesRequest(_message.Message):
@@ -1055,6 +1205,10 @@ class QuoteRequest(_message.Message):
     PRICE_TIME_FIELD_NUMBER: _builtins.int
     DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    EXPLAIN_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    PENDING_PRICES_FIELD_NUMBER: _builtins.int
+    PENDING_PROMOTIONS_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
     request_id: _builtins.str
@@ -1065,6 +1219,12 @@ class QuoteRequest(_message.Message):
     """Customer group; prices fall back to the list for every customer."""
     customer_id: _builtins.str
     """Who the cart is for; needed by promotions limited per customer."""
+    explain: _builtins.bool
+    """Each line explains its price, tier and every promotion considered."""
+    dry_run: _builtins.bool
+    """Evaluate without storing anything: no quote is kept (quote_id is empty)
+    and pending_prices and pending_promotions count as if recorded now.
+    """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
         """The cart to price."""
@@ -1079,6 +1239,14 @@ class QuoteRequest(_message.Message):
         QuoteResponse.discount_codes and none fails the quote.
         """
 
+    @_builtins.property
+    def pending_prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetPriceRequest]:
+        """Dry run only: prices as SetPrice would record them (request_id ignored)."""
+
+    @_builtins.property
+    def pending_promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Promotion]:
+        """Dry run only: promotions as CreatePromotion would create them."""
+
     def __init__(
         self,
         *,
@@ -1090,14 +1258,86 @@ class QuoteRequest(_message.Message):
         price_time: _timestamp_pb2.Timestamp | None = ...,
         discount_codes: _abc.Iterable[_builtins.str] | None = ...,
         customer_id: _builtins.str = ...,
+        explain: _builtins.bool = ...,
+        dry_run: _builtins.bool = ...,
+        pending_prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
+        pending_promotions: _abc.Iterable[Global___Promotion] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "lines", b"lines", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuoteRequest: _TypeAlias = QuoteRequest  # noqa: Y015
+
+@_typing.final
+class PromotionConsidered(_message.Message):
+    """One promotion considered for a line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion ("pending-N" for a dry run's pending promotion)."""
+    display_name: _builtins.str
+    """Its name."""
+    outcome: Global___PromotionOutcome.ValueType
+    """What happened."""
+    reason: _builtins.str
+    """Why, for people."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        outcome: Global___PromotionOutcome.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "outcome", b"outcome", "promotion_id", b"promotion_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionConsidered: _TypeAlias = PromotionConsidered  # noqa: Y015
+
+@_typing.final
+class LineExplanation(_message.Message):
+    """Why a quote line has its numbers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    PROMOTIONS_FIELD_NUMBER: _builtins.int
+    tiers: _builtins.str
+    """How the tiers charged the quantity, for people."""
+    @_builtins.property
+    def price(self) -> Global___PriceExplanation:
+        """The price chosen and the candidates."""
+
+    @_builtins.property
+    def promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromotionConsidered]:
+        """Every promotion that could apply to the cart, and what it did here."""
+
+    def __init__(
+        self,
+        *,
+        price: Global___PriceExplanation | None = ...,
+        tiers: _builtins.str = ...,
+        promotions: _abc.Iterable[Global___PromotionConsidered] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "promotions", b"promotions", "tiers", b"tiers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineExplanation: _TypeAlias = LineExplanation  # noqa: Y015
 
 @_typing.final
 class AppliedTier(_message.Message):
@@ -1215,6 +1455,7 @@ class QuoteLine(_message.Message):
     PRICE_ID_FIELD_NUMBER: _builtins.int
     TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
     TAX_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU priced."""
     quantity: _builtins.int
@@ -1257,6 +1498,10 @@ class QuoteLine(_message.Message):
     def tax(self) -> Global___TaxBreakdown:
         """net_total split into net, tax and gross with the line's tax rates."""
 
+    @_builtins.property
+    def explanation(self) -> Global___LineExplanation:
+        """Why these numbers, when the quote was asked to explain."""
+
     def __init__(
         self,
         *,
@@ -1274,10 +1519,11 @@ class QuoteLine(_message.Message):
         price_id: _builtins.str = ...,
         tax_inclusive: _builtins.bool = ...,
         tax: Global___TaxBreakdown | None = ...,
+        explanation: Global___LineExplanation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "net_total", b"net_total", "tax", b"tax", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "explanation", b"explanation", "net_total", b"net_total", "tax", b"tax", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tax", b"tax", "tax_inclusive", b"tax_inclusive", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "explanation", b"explanation", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tax", b"tax", "tax_inclusive", b"tax_inclusive", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1308,6 +1554,7 @@ class QuoteResponse(_message.Message):
     CASH_ROUNDING_FIELD_NUMBER: _builtins.int
     DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
     availability_note: _builtins.str
     """Why availability is UNKNOWN, when it is."""
     quote_id: _builtins.str
@@ -1324,6 +1571,8 @@ class QuoteResponse(_message.Message):
     """The customer group the cart was priced for."""
     customer_id: _builtins.str
     """Who the cart was priced for."""
+    dry_run: _builtins.bool
+    """A dry run: nothing was stored."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Priced lines in request order."""
@@ -1396,10 +1645,11 @@ class QuoteResponse(_message.Message):
         cash_rounding: _money_pb2.Money | None = ...,
         discount_codes: _abc.Iterable[Global___DiscountCodeResult] | None = ...,
         customer_id: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "cash_rounding", b"cash_rounding", "create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "dry_run", b"dry_run", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from stockroom.pricing.api.prices import MODE_TO_PROTO
-from stockroom.pricing.api.promotions import TARGET_TO_PROTO
+from stockroom.pricing.api.explanations import line_explanation_message
+from stockroom.pricing.api.prices import MODE_TO_PROTO, new_price
+from stockroom.pricing.api.promotions import TARGET_TO_PROTO, promotion_terms
 from stockroom.pricing.api.wire import moment, to_money, to_timestamp
 from stockroom.pricing.domain.codes import CodeStatus, normalize
 from stockroom.pricing.domain.discounts import AppliedDiscount
@@ -53,6 +54,11 @@ def cart(request: pb.QuoteRequest) -> Cart:
                 problems.add(f"lines[{i}].tax_rates[{j}].name", "is too long", "MALFORMED")
             rates.append(TaxRate(rate.name, ppm or 0))
         lines.append(CartLine(line.sku, line.quantity, tuple(rates)))
+    pending_prices = tuple(new_price(pending) for pending in request.pending_prices)
+    pending_promotions = tuple(
+        promotion_terms(pb.CreatePromotionRequest(promotion=pending))
+        for pending in request.pending_promotions
+    )
     raise_if_any(problems)
     return Cart(
         lines=tuple(lines),
@@ -60,6 +66,10 @@ def cart(request: pb.QuoteRequest) -> Cart:
         price_time=price_time,
         discount_codes=tuple(normalize(code) for code in request.discount_codes),
         customer_id=request.customer_id,
+        explain=request.explain,
+        dry_run=request.dry_run,
+        pending_prices=pending_prices,
+        pending_promotions=pending_promotions,
     )
 
 
@@ -86,7 +96,7 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
     priced = quote.priced
 
     lines = []
-    for line in priced.lines:
+    for i, line in enumerate(priced.lines):
         availability, available = quote.stock.of(line.sku, line.quantity)
         message = pb.QuoteLine(
             sku=line.sku,
@@ -105,6 +115,8 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
         )
         if line.unit_amount_minor is not None:
             message.unit_price.CopyFrom(to_money(line.unit_amount_minor, currency_code))
+        if quote.explanations:
+            message.explanation.CopyFrom(line_explanation_message(quote.explanations[i]))
         lines.append(message)
     return pb.QuoteResponse(
         lines=lines,
@@ -134,6 +146,7 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
             for result in quote.codes
         ],
         customer_id=quote.customer_id,
+        dry_run=quote.dry_run,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockroom.pricing.api import prices, promotions, quotes, redemptions
+from stockroom.pricing.api import explanations, prices, promotions, quotes, redemptions
 from stockroom.pricing.api.paging import next_page_token, parse_page
 from stockroom.pricing.api.wire import moment, to_money
 from stockroom.pricing.domain.prices import PriceListScope
@@ -46,8 +46,14 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         at = moment(problems, "price_time", request.price_time, request.HasField("price_time"))
         raise_if_any(problems)
         scope = PriceListScope(request.currency_code, request.channel, request.customer_group)
-        version = await self.price_book.price_at(request.sku, scope, at)
-        return pb.GetPriceResponse(price=prices.price_message(version))
+        if not request.explain:
+            version = await self.price_book.price_at(request.sku, scope, at)
+            return pb.GetPriceResponse(price=prices.price_message(version))
+        version, explanation = await self.price_book.explain(request.sku, scope, at)
+        return pb.GetPriceResponse(
+            price=prices.price_message(version),
+            explanation=explanations.price_explanation_message(explanation),
+        )
 
     async def ListPrices(
         self, request: pb.ListPricesRequest, context: Context

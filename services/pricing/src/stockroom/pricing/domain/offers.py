@@ -23,7 +23,13 @@ from stockroom.pricing.domain.codes import (
     choose_codes,
 )
 from stockroom.pricing.domain.discounts import Offers
-from stockroom.pricing.domain.promotions import Promotion, PromotionTarget, Usage, allowance
+from stockroom.pricing.domain.promotions import (
+    Allowance,
+    Promotion,
+    PromotionTarget,
+    Usage,
+    allowance,
+)
 from stockroom.pricing.domain.quotes import PricedCart
 
 
@@ -32,6 +38,7 @@ class Selection:
     promotions: tuple[Promotion, ...]
     offers: Offers
     choice: CodeChoice
+    allowances: Mapping[str, Allowance]
 
 
 def select_offers(
@@ -63,7 +70,8 @@ def select_offers(
         for pid, allowed in allowances.items()
         if (left := allowed.budget_left_minor) is not None
     }
-    return Selection(offered, Offers(budget_left=budget_left, codes=choice.unlocked), choice)
+    offers = Offers(budget_left=budget_left, codes=choice.unlocked)
+    return Selection(offered, offers, choice, allowances)
 
 
 def answer_codes(
@@ -81,7 +89,7 @@ def answer_codes(
         pid = by_code[code]
         if pid in applied:
             results.append(CodeResult(code, CodeStatus.APPLIED, pid, "applied"))
-        elif _qualifies(offered[pid], priced):
+        elif qualifies(offered[pid], priced):
             results.append(
                 CodeResult(code, CodeStatus.NOT_BEST, pid, "another promotion took more off")
             )
@@ -94,7 +102,8 @@ def answer_codes(
     return tuple(results)
 
 
-def _qualifies(promotion: Promotion, priced: PricedCart) -> bool:
+def qualifies(promotion: Promotion, priced: PricedCart) -> bool:
+    """Whether the priced cart meets the promotion's minimums on its eligible lines."""
     if promotion.terms.target is PromotionTarget.SKUS:
         eligible = [line for line in priced.lines if promotion.eligible(line.sku)]
         return bool(eligible) and promotion.minimums_met(

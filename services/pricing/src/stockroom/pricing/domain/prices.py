@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stockroom.common.errors import FieldErrors
-from stockroom.pricing.domain.tiers import PriceSchedule
+from stockroom.pricing.domain.tiers import PriceSchedule, validate_schedule
 from stockroom.pricing.domain.validation import check_currency, check_id
 
 # A valid_from this little in the past is taken as "now" (client clocks drift);
@@ -104,7 +104,21 @@ def in_effect_at(
 
 
 def _later(version: PriceVersion, than: PriceVersion) -> bool:
-    return (version.valid_from, int(version.price_id)) > (than.valid_from, int(than.price_id))
+    return (version.valid_from, recording_order(version.price_id)) > (
+        than.valid_from,
+        recording_order(than.price_id),
+    )
+
+
+# A dry run's pending versions ("pending-0", ...) count as recorded after every stored one.
+PENDING_ORDER = 2**63
+
+
+def recording_order(record_id: str) -> int:
+    """Stored ids grow in recording order; a pending one comes after all of them."""
+    if record_id.isdigit():
+        return int(record_id)
+    return PENDING_ORDER + int(record_id.rpartition("-")[2] or 0)
 
 
 def most_specific(
@@ -139,3 +153,28 @@ def validate_scope(problems: FieldErrors, scope: PriceListScope) -> None:
     check_currency(problems, "currency_code", scope.currency_code)
     check_id(problems, "channel", scope.channel, required=False)
     check_id(problems, "customer_group", scope.customer_group, required=False)
+
+
+def pending_version(
+    index: int, price: NewPrice, now: datetime, problems: FieldErrors
+) -> PriceVersion:
+    """A price a dry run evaluates as if recorded now, checked as SetPrice checks it
+    (problems under ``pending_prices[index]``)."""
+    own = FieldErrors(domain=problems.domain)
+    validate_scope(own, price.scope)
+    validate_schedule(own, price.schedule, "tiers")
+    valid_from, valid_until = effective_window(price, now, own)
+    for violation in own.violations:
+        problems.add(
+            f"pending_prices[{index}].{violation.field}", violation.description, violation.reason
+        )
+    return PriceVersion(
+        f"pending-{index}",
+        price.sku,
+        price.scope,
+        price.schedule,
+        valid_from,
+        valid_until,
+        now,
+        price.tax_inclusive,
+    )

@@ -29,7 +29,7 @@ from stockroom.pricing.domain.money import (
     RoundingMode,
     percentage_of,
 )
-from stockroom.pricing.domain.prices import CLOCK_SKEW_ALLOWANCE
+from stockroom.pricing.domain.prices import CLOCK_SKEW_ALLOWANCE, recording_order
 from stockroom.pricing.domain.tiers import MAX_QUANTITY
 from stockroom.pricing.domain.validation import (
     check_currency,
@@ -248,7 +248,7 @@ def for_cart(
                 continue
             promotion = replace(promotion, terms=replace(promotion.terms, skus=cut))
         found.append(promotion)
-    return sorted(found, key=lambda p: int(p.promotion_id))
+    return sorted(found, key=lambda p: recording_order(p.promotion_id))
 
 
 def change_status(promotion: Promotion, change: LifecycleChange, now: datetime) -> Promotion | None:
@@ -406,3 +406,16 @@ def _validate_limits(problems: FieldErrors, terms: PromotionTerms, field: str) -
     money_limits = limits.budget_minor is not None or limits.budget_per_customer_minor is not None
     if money_limits and not terms.currency_code:
         problems.add(f"{field}.currency_code", "is required with a budget", "REQUIRED")
+
+
+def pending_promotion(
+    index: int, terms: PromotionTerms, now: datetime, problems: FieldErrors
+) -> Promotion:
+    """A promotion a dry run evaluates as if created now, checked as CreatePromotion
+    checks it (problems under ``pending_promotions[index]``)."""
+    own = FieldErrors(domain=problems.domain)
+    valid_from = validate_terms(own, terms, now)
+    for violation in own.violations:
+        field = violation.field.removeprefix("promotion")
+        problems.add(f"pending_promotions[{index}]{field}", violation.description, violation.reason)
+    return Promotion(f"pending-{index}", replace(terms, valid_from=valid_from), valid_from, now)

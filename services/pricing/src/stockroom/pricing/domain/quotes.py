@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.codes import MAX_CODES_PER_QUOTE, CodeResult, check_code
@@ -26,8 +27,13 @@ from stockroom.pricing.domain.discounts import (
     line_discounts,
 )
 from stockroom.pricing.domain.money import allocate, check_amount, minor_unit_exponent
-from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, validate_scope
-from stockroom.pricing.domain.promotions import Promotion
+from stockroom.pricing.domain.prices import (
+    NewPrice,
+    PriceListScope,
+    PriceVersion,
+    validate_scope,
+)
+from stockroom.pricing.domain.promotions import Promotion, PromotionTerms
 from stockroom.pricing.domain.rounding import CurrencyRules, cash_round
 from stockroom.pricing.domain.tax import (
     MAX_RATE_PPM,
@@ -63,6 +69,10 @@ class Cart:
     price_time: datetime | None = None
     discount_codes: tuple[str, ...] = ()
     customer_id: str = ""
+    explain: bool = False
+    dry_run: bool = False
+    pending_prices: tuple[NewPrice, ...] = ()
+    pending_promotions: tuple[PromotionTerms, ...] = ()
 
 
 def validate_cart(problems: FieldErrors, cart: Cart) -> None:
@@ -94,6 +104,10 @@ def validate_cart(problems: FieldErrors, cart: Cart) -> None:
         if sum(rate.rate_ppm for rate in line.tax_rates) > MAX_RATE_PPM:
             problems.add(f"lines[{i}].tax_rates", "add up to more than 100 %", "OUT_OF_RANGE")
     check_id(problems, "customer_id", cart.customer_id, required=False)
+    if (cart.pending_prices or cart.pending_promotions) and not cart.dry_run:
+        problems.add(
+            "dry_run", "pending prices and promotions are for dry runs only", "DRY_RUN_ONLY"
+        )
     if len(cart.discount_codes) > MAX_CODES_PER_QUOTE:
         problems.add("discount_codes", f"at most {MAX_CODES_PER_QUOTE}", "TOO_MANY")
     for i, code in enumerate(cart.discount_codes[:MAX_CODES_PER_QUOTE]):
@@ -283,6 +297,9 @@ class Quote:
     stock: StockCheck
     customer_id: str = ""
     codes: tuple[CodeResult, ...] = ()
+    # Per line, in line order, when the quote was asked to explain (never stored).
+    explanations: tuple[Any, ...] = ()
+    dry_run: bool = False
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expire_at
