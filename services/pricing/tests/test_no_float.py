@@ -28,6 +28,8 @@ DURATIONS_IN_SECONDS = {
     "quoter.py",
     # the cache refresher's poll interval and reconnect pause, for asyncio's waits
     "refresher.py",
+    # the event publisher's poll interval and broker timeouts
+    "publisher.py",
 }
 INEXACT_SQL_TYPES = {"Float", "REAL", "DOUBLE", "DOUBLE_PRECISION", "Numeric", "FLOAT"}
 

@@ -31,6 +31,7 @@ from stockroom.pricing.domain.money import RoundingMode, minor_unit_exponent
 from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.price_book import PriceBook
 from stockroom.pricing.promotion_book import PromotionBook
+from stockroom.pricing.publisher import ChangePublisher, EventSettings
 from stockroom.pricing.quoter import Quoter
 from stockroom.pricing.redemption_book import RedemptionBook
 from stockroom.pricing.refresher import keep_fresh
@@ -74,6 +75,8 @@ class PricingConfig:
     # PRICING_CACHE_STALENESS_MS: no quote uses a price or promotion superseded
     # longer than this before it started (see cache.py).
     cache_staleness_ms: int = 1000
+    # PRICING_EVENTS_*: change events to NATS JetStream (off without a URL).
+    events: EventSettings = field(default_factory=EventSettings)
 
 
 def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
@@ -88,6 +91,11 @@ def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
         inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
         inventory_tls_key_file=source.get("PRICING_INVENTORY_TLS_KEY_FILE", ""),
         cache_staleness_ms=_milliseconds(source, "PRICING_CACHE_STALENESS_MS", 1000),
+        events=EventSettings(
+            nats_url=source.get("PRICING_EVENTS_NATS_URL", ""),
+            stream=source.get("PRICING_EVENTS_STREAM", EventSettings.stream),
+            subject=source.get("PRICING_EVENTS_SUBJECT", EventSettings.subject),
+        ),
         currency_rules=currency_rules(
             source.get("PRICING_ROUNDING_MODES", ""), source.get("PRICING_CASH_ROUNDING", "")
         ),
@@ -226,10 +234,17 @@ async def build_server(
     async def close_inventory_channel() -> None:
         await channel.close()
 
+    background = [refresher]
+    if config.events.nats_url:
+        publisher = ChangePublisher(engine, config.events)
+        background.append(asyncio.create_task(publisher.run(), name="pricing-events"))
+
     async def stop_refresher() -> None:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     return GrpcServer(
         config.server,

@@ -286,3 +286,13 @@ changes = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("payload", JSON, nullable=False),
 )
+
+
+# How far each consumer of the change log got: "nats" is the event publisher.
+# Its row lock elects one publishing replica at a time.
+change_cursors = Table(
+    "change_cursors",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)

@@ -34,8 +34,15 @@ def upgrade() -> None:
         sa.Column("recorded_at", Time, nullable=False),
         sa.Column("payload", sa.JSON, nullable=False),
     )
+    cursors = op.create_table(
+        "change_cursors",
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("position", sa.BigInteger, nullable=False),
+    )
+    op.bulk_insert(cursors, [{"name": "nats", "position": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("change_cursors")
     op.drop_table("changes")
     op.drop_table("change_head")
