@@ -120,3 +120,32 @@ async def test_a_dry_run_evaluates_pending_prices_and_promotions_without_writing
     assert cents(price_after.price.unit_price) == 1000
     assert promotions_after.promotions == []
     assert cents(real.total) == 2000
+
+
+async def test_a_country_price_beats_a_channel_price_and_a_region_falls_back_to_its_country(
+    pricing: pb_grpc.PricingServiceAsyncStub,
+) -> None:
+    await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(10)))
+    web = (
+        await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(9), channel="web"))
+    ).price
+    us = (
+        await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(11), country="US"))
+    ).price
+    california = (
+        await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(12), country="US-CA"))
+    ).price
+
+    in_oregon = await pricing.Quote(cart(("MUG", 1), channel="web", country="US-OR"))
+    in_california = await pricing.Quote(cart(("MUG", 1), channel="web", country="US-CA"))
+    in_canada = await pricing.Quote(cart(("MUG", 1), channel="web", country="CA"))
+    explained = await pricing.GetPrice(
+        pb.GetPriceRequest(sku="MUG", currency_code="USD", country="US-OR", explain=True)
+    )
+
+    assert in_oregon.lines[0].price_id == us.price_id
+    assert in_oregon.country == "US-OR"
+    assert in_california.lines[0].price_id == california.price_id
+    assert in_canada.lines[0].price_id == web.price_id
+    assert us.country == "US"
+    assert explained.explanation.fallback == "no price in USD/*/*/US-OR; took USD/*/*/US"

@@ -268,3 +268,33 @@ def test_each_code_is_answered_and_none_fails_the_quote() -> None:
     mug_discount = priced.lines[0].discounts[0]
     assert (mug_discount.promotion_id, mug_discount.code) == ("1", "MUG10")
     assert [d.promotion_id for d in priced.lines[1].discounts] == ["2"]
+
+
+# --- scopes -------------------------------------------------------------------------------
+
+
+def test_the_one_precedence_is_group_then_country_region_first_then_channel() -> None:
+    scope = PriceListScope("USD", "web", "vip", "US-CA")
+
+    names = [(s.customer_group, s.country, s.channel) for s in scope.fallbacks()]
+
+    assert names == [
+        ("vip", "US-CA", "web"),
+        ("vip", "US-CA", ""),
+        ("vip", "US", "web"),
+        ("vip", "US", ""),
+        ("vip", "", "web"),
+        ("vip", "", ""),
+        ("", "US-CA", "web"),
+        ("", "US-CA", ""),
+        ("", "US", "web"),
+        ("", "US", ""),
+        ("", "", "web"),
+        ("", "", ""),
+    ]
+    assert PriceListScope("USD", "web", "vip").fallbacks() == (
+        PriceListScope("USD", "web", "vip"),
+        PriceListScope("USD", "", "vip"),
+        PriceListScope("USD", "web", ""),
+        PriceListScope("USD"),
+    )

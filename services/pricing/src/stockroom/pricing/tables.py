@@ -72,7 +72,11 @@ price_lists = Table(
     # '' means "every channel" / "every customer group".
     Column("channel", String(64), nullable=False, server_default=""),
     Column("customer_group", String(64), nullable=False, server_default=""),
-    UniqueConstraint("currency_code", "channel", "customer_group", name="price_lists_scope"),
+    # ISO 3166-1 alpha-2 or ISO 3166-2 region; '' means every country.
+    Column("country", String(6), nullable=False, server_default=""),
+    UniqueConstraint(
+        "currency_code", "channel", "customer_group", "country", name="price_lists_scope"
+    ),
 )
 
 prices = Table(

@@ -319,6 +319,7 @@ class Price(_message.Message):
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
     TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     price_id: _builtins.str
     """Server-assigned id of this version."""
     sku: _builtins.str
@@ -333,6 +334,10 @@ class Price(_message.Message):
     """How the tiers charge a quantity; UNSPECIFIED for a per-unit price."""
     tax_inclusive: _builtins.bool
     """Whether the amounts include tax (gross) or not (net)."""
+    country: _builtins.str
+    """Country or region of the price list (ISO 3166-1 alpha-2 or ISO 3166-2);
+    empty for every country.
+    """
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceTier]:
         """The tiers, in order; a per-unit price has one."""
@@ -368,10 +373,11 @@ class Price(_message.Message):
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
         tax_inclusive: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -393,6 +399,7 @@ class SetPriceRequest(_message.Message):
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     request_id: _builtins.str
@@ -405,6 +412,8 @@ class SetPriceRequest(_message.Message):
     """Required with more than one tier, or with a flat amount."""
     tax_inclusive: _builtins.bool
     """Whether the amounts include tax (gross) or not (net, the default)."""
+    country: _builtins.str
+    """Country ("CH") or region ("US-CA") of the price list; empty for every country."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """The price of one unit; its currency_code names the price list. Set either
@@ -436,10 +445,11 @@ class SetPriceRequest(_message.Message):
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         tax_inclusive: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -487,6 +497,7 @@ class GetPriceRequest(_message.Message):
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
     PRICE_TIME_FIELD_NUMBER: _builtins.int
     EXPLAIN_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     currency_code: _builtins.str
@@ -497,6 +508,8 @@ class GetPriceRequest(_message.Message):
     """Customer group; falls back to the price list for every customer."""
     explain: _builtins.bool
     """Also say why this price: every candidate and the fallback taken."""
+    country: _builtins.str
+    """Country or region; falls back to the region's country, then to every country."""
     @_builtins.property
     def price_time(self) -> _timestamp_pb2.Timestamp:
         """The moment asked about; unset means now."""
@@ -510,10 +523,11 @@ class GetPriceRequest(_message.Message):
         customer_group: _builtins.str = ...,
         price_time: _timestamp_pb2.Timestamp | None = ...,
         explain: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "explain", b"explain", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "explain", b"explain", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1209,6 +1223,7 @@ class QuoteRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PENDING_PRICES_FIELD_NUMBER: _builtins.int
     PENDING_PROMOTIONS_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
     request_id: _builtins.str
@@ -1224,6 +1239,10 @@ class QuoteRequest(_message.Message):
     dry_run: _builtins.bool
     """Evaluate without storing anything: no quote is kept (quote_id is empty)
     and pending_prices and pending_promotions count as if recorded now.
+    """
+    country: _builtins.str
+    """Country or region; prices fall back to the region's country, then to the
+    list for every country (precedence: customer group, country, channel).
     """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
@@ -1262,10 +1281,11 @@ class QuoteRequest(_message.Message):
         dry_run: _builtins.bool = ...,
         pending_prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
         pending_promotions: _abc.Iterable[Global___Promotion] | None = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1555,6 +1575,7 @@ class QuoteResponse(_message.Message):
     DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     availability_note: _builtins.str
     """Why availability is UNKNOWN, when it is."""
     quote_id: _builtins.str
@@ -1573,6 +1594,8 @@ class QuoteResponse(_message.Message):
     """Who the cart was priced for."""
     dry_run: _builtins.bool
     """A dry run: nothing was stored."""
+    country: _builtins.str
+    """The country or region the cart was priced for."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Priced lines in request order."""
@@ -1646,10 +1669,11 @@ class QuoteResponse(_message.Message):
         discount_codes: _abc.Iterable[Global___DiscountCodeResult] | None = ...,
         customer_id: _builtins.str = ...,
         dry_run: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "cash_rounding", b"cash_rounding", "create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "dry_run", b"dry_run", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "country", b"country", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "dry_run", b"dry_run", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

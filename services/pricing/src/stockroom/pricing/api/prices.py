@@ -62,7 +62,9 @@ def new_price(request: pb.SetPriceRequest) -> NewPrice:
     raise_if_any(problems)
     return NewPrice(
         sku=request.sku,
-        scope=PriceListScope(currency_code, request.channel, request.customer_group),
+        scope=PriceListScope(
+            currency_code, request.channel, request.customer_group, request.country
+        ),
         schedule=PriceSchedule(tuple(tiers), MODE_FROM_PROTO[request.tiers_mode]),
         valid_from=valid_from,
         valid_until=valid_until,
@@ -79,6 +81,7 @@ def price_message(version: PriceVersion) -> pb.Price:
         currency_code=currency_code,
         channel=version.scope.channel,
         customer_group=version.scope.customer_group,
+        country=version.scope.country,
         tiers=[tier_message(tier, currency_code) for tier in schedule.tiers],
         tiers_mode=MODE_TO_PROTO[schedule.mode],
         valid_from=to_timestamp(version.valid_from),

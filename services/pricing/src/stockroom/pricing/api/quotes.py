@@ -62,7 +62,9 @@ def cart(request: pb.QuoteRequest) -> Cart:
     raise_if_any(problems)
     return Cart(
         lines=tuple(lines),
-        scope=PriceListScope(request.currency_code, request.channel, request.customer_group),
+        scope=PriceListScope(
+            request.currency_code, request.channel, request.customer_group, request.country
+        ),
         price_time=price_time,
         discount_codes=tuple(normalize(code) for code in request.discount_codes),
         customer_id=request.customer_id,
@@ -133,6 +135,7 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
         availability_reason=quote.stock.reason,
         channel=quote.scope.channel,
         customer_group=quote.scope.customer_group,
+        country=quote.scope.country,
         tax_total=_breakdown(priced.tax_total, currency_code, None),
         amount_due=to_money(priced.amount_due_minor, currency_code),
         cash_rounding=to_money(priced.cash_rounding_minor, currency_code),

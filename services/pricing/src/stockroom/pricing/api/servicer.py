@@ -45,7 +45,9 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         problems = new_problems()
         at = moment(problems, "price_time", request.price_time, request.HasField("price_time"))
         raise_if_any(problems)
-        scope = PriceListScope(request.currency_code, request.channel, request.customer_group)
+        scope = PriceListScope(
+            request.currency_code, request.channel, request.customer_group, request.country
+        )
         if not request.explain:
             version = await self.price_book.price_at(request.sku, scope, at)
             return pb.GetPriceResponse(price=prices.price_message(version))

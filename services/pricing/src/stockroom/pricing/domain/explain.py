@@ -67,7 +67,9 @@ class LineExplanation:
 
 
 def list_name(scope: PriceListScope) -> str:
-    return "/".join((scope.currency_code, scope.channel or "*", scope.customer_group or "*"))
+    """currency/channel/group, and /country when the list has one ("*": every)."""
+    parts = [scope.currency_code, scope.channel or "*", scope.customer_group or "*"]
+    return "/".join(parts + ([scope.country] if scope.country else []))
 
 
 def explain_price(

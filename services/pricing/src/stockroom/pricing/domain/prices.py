@@ -12,12 +12,14 @@ old one from its ``valid_from`` on, and a windowed version (a sale) overlays
 whatever applied before and uncovers it again when it ends.
 
 Which list applies: the most specific list with a version in effect, in the
-order of ``PriceListScope.fallbacks``. ``in_effect_at`` is the rule in code; the
+order of ``PriceListScope.fallbacks`` (customer group, then country or region,
+then channel). ``in_effect_at`` is the rule in code; the
 store and the per-process cache both apply it to the versions they read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,25 +35,35 @@ CLOCK_SKEW_ALLOWANCE = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class PriceListScope:
-    """The price list a price belongs to; empty channel or group means "every"."""
+    """The price list a price belongs to; an empty channel, group or country means "every".
+
+    ``country`` is an ISO 3166-1 alpha-2 code ("CH") or an ISO 3166-2 region of
+    one ("US-CA"); a region's cart falls back to its country's list.
+    """
 
     currency_code: str
     channel: str = ""
     customer_group: str = ""
+    country: str = ""
 
     def fallbacks(self) -> tuple[PriceListScope, ...]:
         """The lists to try for a cart in this scope, most specific first.
 
-        A customer group's list beats a channel's: group prices are usually
-        negotiated contracts, channel prices a sales tactic.
+        The one precedence: customer group first, then country (region before
+        country), then channel. A customer group's list beats all others: group
+        prices are usually negotiated contracts; a country's list beats a
+        channel's: prices per market follow law and tax; a channel's price is a
+        sales tactic within them.
         """
-        candidates = (
-            self,
-            PriceListScope(self.currency_code, "", self.customer_group),
-            PriceListScope(self.currency_code, self.channel, ""),
-            PriceListScope(self.currency_code),
+        groups = dict.fromkeys((self.customer_group, ""))
+        countries = dict.fromkeys((self.country, self.country.partition("-")[0], ""))
+        channels = dict.fromkeys((self.channel, ""))
+        return tuple(
+            PriceListScope(self.currency_code, channel, group, country)
+            for group in groups
+            for country in countries
+            for channel in channels
         )
-        return tuple(dict.fromkeys(candidates))
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,15 @@ def validate_scope(problems: FieldErrors, scope: PriceListScope) -> None:
     check_currency(problems, "currency_code", scope.currency_code)
     check_id(problems, "channel", scope.channel, required=False)
     check_id(problems, "customer_group", scope.customer_group, required=False)
+    if scope.country and not COUNTRY.fullmatch(scope.country):
+        problems.add(
+            "country",
+            "must be an ISO 3166-1 alpha-2 code (CH) or an ISO 3166-2 region (US-CA)",
+            "MALFORMED",
+        )
+
+
+COUNTRY = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
 
 
 def pending_version(

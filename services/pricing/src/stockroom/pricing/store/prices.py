@@ -27,6 +27,7 @@ def _versions(dialect: str) -> Select[Any]:
             price_lists.c.currency_code,
             price_lists.c.channel,
             price_lists.c.customer_group,
+            price_lists.c.country,
         )
         .join(price_lists, price_lists.c.id == prices.c.price_list_id)
         .where(
@@ -109,7 +110,9 @@ class PriceStore:
 
         by_sku: dict[str, list[PriceVersion]] = {sku: [] for sku in skus}
         for row in await run_autocommit(self.engine, work):
-            row_scope = PriceListScope(row.currency_code, row.channel, row.customer_group)
+            row_scope = PriceListScope(
+                row.currency_code, row.channel, row.customer_group, row.country
+            )
             by_sku[row.sku].append(_version(row, row_scope))
         return by_sku
 
@@ -123,6 +126,7 @@ class PriceStore:
                 price_lists.c.currency_code,
                 price_lists.c.channel,
                 price_lists.c.customer_group,
+                price_lists.c.country,
             )
             .join(price_lists, price_lists.c.id == prices.c.price_list_id)
             .where(prices.c.sku == sku, prices.c.id > after_id)
@@ -137,7 +141,9 @@ class PriceStore:
 
         rows = await run_autocommit(self.engine, work)
         return [
-            _version(row, PriceListScope(row.currency_code, row.channel, row.customer_group))
+            _version(
+                row, PriceListScope(row.currency_code, row.channel, row.customer_group, row.country)
+            )
             for row in rows
         ]
 
@@ -147,6 +153,7 @@ async def _price_list_id(connection: AsyncConnection, scope: PriceListScope) -> 
         "currency_code": scope.currency_code,
         "channel": scope.channel,
         "customer_group": scope.customer_group,
+        "country": scope.country,
     }
     await connection.execute(
         upsert_insert(connection, price_lists)
@@ -156,6 +163,7 @@ async def _price_list_id(connection: AsyncConnection, scope: PriceListScope) -> 
                 price_lists.c.currency_code,
                 price_lists.c.channel,
                 price_lists.c.customer_group,
+                price_lists.c.country,
             ]
         )
     )

@@ -125,6 +125,7 @@ def _document(quote: Quote) -> dict[str, Any]:
             for line in quote.priced.lines
         ],
         "amount_due_minor": quote.priced.amount_due_minor,
+        "country": quote.scope.country,
         "codes": [
             {
                 "code": result.code,
@@ -203,7 +204,9 @@ def _quote(row: Row[Any]) -> Quote:
     stock = document["stock"]
     return Quote(
         quote_id=row.id,
-        scope=PriceListScope(row.currency_code, row.channel, row.customer_group),
+        scope=PriceListScope(
+            row.currency_code, row.channel, row.customer_group, document.get("country", "")
+        ),
         price_time=row.price_time,
         created_at=row.created_at,
         expire_at=row.expire_at,
