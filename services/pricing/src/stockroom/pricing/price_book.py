@@ -92,6 +92,12 @@ class PriceBook:
         versions = (await self._store.versions([sku], scope.currency_code))[sku]
         return version, explain_price(versions, scope, at)
 
+    async def in_list(self, scope: PriceListScope, after_id: int, limit: int) -> list[PriceVersion]:
+        problems = new_problems()
+        validate_scope(problems, scope)
+        raise_if_any(problems)
+        return await self._store.in_list(scope, after_id, limit)
+
     async def history(
         self, sku: str, currency_code: str, after_id: int, limit: int
     ) -> list[PriceVersion]:

@@ -2200,3 +2200,233 @@ class ReleaseRedemptionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseRedemptionResponse: _TypeAlias = ReleaseRedemptionResponse  # noqa: Y015
+
+@_typing.final
+class PriceRowResult(_message.Message):
+    """The outcome of one row of a bulk price write."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELDS_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The row's position in its request (SetPrices) or in the import (ImportPrices)."""
+    error_reason: _builtins.str
+    """Empty when recorded; else the error's reason, e.g. TOO_PRECISE."""
+    error_message: _builtins.str
+    """The error, for people."""
+    @_builtins.property
+    def price(self) -> Global___Price:
+        """The price version recorded (or recorded before, for a retried request_id)."""
+
+    @_builtins.property
+    def error_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields at fault, as in SetPrice's field violations."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        price: Global___Price | None = ...,
+        error_reason: _builtins.str = ...,
+        error_message: _builtins.str = ...,
+        error_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_fields", b"error_fields", "error_message", b"error_message", "error_reason", b"error_reason", "index", b"index", "price", b"price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceRowResult: _TypeAlias = PriceRowResult  # noqa: Y015
+
+@_typing.final
+class SetPricesRequest(_message.Message):
+    """Request for PricingService.SetPrices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetPriceRequest]:
+        """At most 1000 rows, each as SetPrice takes it."""
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPricesRequest: _TypeAlias = SetPricesRequest  # noqa: Y015
+
+@_typing.final
+class SetPricesResponse(_message.Message):
+    """Response for PricingService.SetPrices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    RECORDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.int
+    """Rows recorded."""
+    failed: _builtins.int
+    """Rows refused."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceRowResult]:
+        """One per row, in order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___PriceRowResult] | None = ...,
+        recorded: _builtins.int = ...,
+        failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "recorded", b"recorded", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPricesResponse: _TypeAlias = SetPricesResponse  # noqa: Y015
+
+@_typing.final
+class ImportPricesRequest(_message.Message):
+    """One batch of an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetPriceRequest]:
+        """At most 1000 rows, each as SetPrice takes it (give each a request_id so a
+        restarted import records each row once).
+        """
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportPricesRequest: _TypeAlias = ImportPricesRequest  # noqa: Y015
+
+@_typing.final
+class ImportPricesResponse(_message.Message):
+    """Progress after one batch of an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    RECORDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    received: _builtins.int
+    """Rows received so far."""
+    recorded: _builtins.int
+    """Rows recorded so far."""
+    failed: _builtins.int
+    """Rows refused so far."""
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceRowResult]:
+        """The refused rows of this batch (index counts rows since the import began)."""
+
+    def __init__(
+        self,
+        *,
+        received: _builtins.int = ...,
+        recorded: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        failures: _abc.Iterable[Global___PriceRowResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "failures", b"failures", "received", b"received", "recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportPricesResponse: _TypeAlias = ImportPricesResponse  # noqa: Y015
+
+@_typing.final
+class ListPricesInListRequest(_message.Message):
+    """Request for PricingService.ListPricesInList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    """The list: currency, channel, customer group and country ("" for every)."""
+    channel: _builtins.str
+    """Sales channel of the list."""
+    customer_group: _builtins.str
+    """Customer group of the list."""
+    country: _builtins.str
+    """Country or region of the list."""
+    page_size: _builtins.int
+    """At most this many prices (default 50, at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        country: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPricesInListRequest: _TypeAlias = ListPricesInListRequest  # noqa: Y015
+
+@_typing.final
+class ListPricesInListResponse(_message.Message):
+    """Response for PricingService.ListPricesInList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Price]:
+        """Price versions of the list, in recording order."""
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___Price] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPricesInListResponse: _TypeAlias = ListPricesInListResponse  # noqa: Y015

@@ -110,6 +110,21 @@ class PricingServiceStub:
                 request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.SerializeToString,
                 response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.FromString,
                 _registered_method=True)
+        self.SetPrices = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/SetPrices',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesResponse.FromString,
+                _registered_method=True)
+        self.ImportPrices = channel.stream_stream(
+                '/stockroom.pricing.v1.PricingService/ImportPrices',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesResponse.FromString,
+                _registered_method=True)
+        self.ListPricesInList = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ListPricesInList',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListResponse.FromString,
+                _registered_method=True)
         self.ReleaseRedemption = channel.unary_unary(
                 '/stockroom.pricing.v1.PricingService/ReleaseRedemption',
                 request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
@@ -230,6 +245,29 @@ class PricingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPrices(self, request, context):
+        """Records many prices in one call: one result per row, each row idempotent
+        by its own request_id; a bad row fails alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportPrices(self, request_iterator, context):
+        """Imports prices streamed in batches; answers each batch with the progress
+        so far and that batch's failed rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPricesInList(self, request, context):
+        """Every price version of one price list, in recording order, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReleaseRedemption(self, request, context):
         """Gives back what a redemption consumed (the order was cancelled).
         Releasing a released redemption changes nothing.
@@ -310,6 +348,21 @@ def add_PricingServiceServicer_to_server(servicer, server):
                     servicer.RedeemQuote,
                     request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.FromString,
                     response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.SerializeToString,
+            ),
+            'SetPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPrices,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesResponse.SerializeToString,
+            ),
+            'ImportPrices': grpc.stream_stream_rpc_method_handler(
+                    servicer.ImportPrices,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesResponse.SerializeToString,
+            ),
+            'ListPricesInList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPricesInList,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListResponse.SerializeToString,
             ),
             'ReleaseRedemption': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseRedemption,
@@ -701,6 +754,87 @@ class PricingService:
             '/stockroom.pricing.v1.PricingService/RedeemQuote',
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.SerializeToString,
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/SetPrices',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportPrices(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/stockroom.pricing.v1.PricingService/ImportPrices',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPricesInList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ListPricesInList',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListResponse.FromString,
             options,
             channel_credentials,
             insecure,

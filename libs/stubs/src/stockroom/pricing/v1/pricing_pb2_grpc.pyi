@@ -79,6 +79,16 @@ class PricingServiceStub:
     """Consumes a quote's promotions, codes, usage limits and budgets, all or
     nothing, when its order is placed. Idempotent by request_id.
     """
+    SetPrices: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.SetPricesRequest, _pricing_pb2.SetPricesResponse]
+    """Records many prices in one call: one result per row, each row idempotent
+    by its own request_id; a bad row fails alone.
+    """
+    ImportPrices: _grpc.StreamStreamMultiCallable[_pricing_pb2.ImportPricesRequest, _pricing_pb2.ImportPricesResponse]
+    """Imports prices streamed in batches; answers each batch with the progress
+    so far and that batch's failed rows.
+    """
+    ListPricesInList: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListPricesInListRequest, _pricing_pb2.ListPricesInListResponse]
+    """Every price version of one price list, in recording order, paged."""
     ReleaseRedemption: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ReleaseRedemptionRequest, _pricing_pb2.ReleaseRedemptionResponse]
     """Gives back what a redemption consumed (the order was cancelled).
     Releasing a released redemption changes nothing.
@@ -135,6 +145,16 @@ class PricingServiceAsyncStub(PricingServiceStub):
     """Consumes a quote's promotions, codes, usage limits and budgets, all or
     nothing, when its order is placed. Idempotent by request_id.
     """
+    SetPrices: _aio.UnaryUnaryMultiCallable[_pricing_pb2.SetPricesRequest, _pricing_pb2.SetPricesResponse]  # type: ignore[assignment]
+    """Records many prices in one call: one result per row, each row idempotent
+    by its own request_id; a bad row fails alone.
+    """
+    ImportPrices: _aio.StreamStreamMultiCallable[_pricing_pb2.ImportPricesRequest, _pricing_pb2.ImportPricesResponse]  # type: ignore[assignment]
+    """Imports prices streamed in batches; answers each batch with the progress
+    so far and that batch's failed rows.
+    """
+    ListPricesInList: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListPricesInListRequest, _pricing_pb2.ListPricesInListResponse]  # type: ignore[assignment]
+    """Every price version of one price list, in recording order, paged."""
     ReleaseRedemption: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ReleaseRedemptionRequest, _pricing_pb2.ReleaseRedemptionResponse]  # type: ignore[assignment]
     """Gives back what a redemption consumed (the order was cancelled).
     Releasing a released redemption changes nothing.
@@ -272,6 +292,34 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Consumes a quote's promotions, codes, usage limits and budgets, all or
         nothing, when its order is placed. Idempotent by request_id.
         """
+
+    @_abc_1.abstractmethod
+    def SetPrices(
+        self,
+        request: _pricing_pb2.SetPricesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.SetPricesResponse, _abc.Awaitable[_pricing_pb2.SetPricesResponse]]:
+        """Records many prices in one call: one result per row, each row idempotent
+        by its own request_id; a bad row fails alone.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportPrices(
+        self,
+        request_iterator: _MaybeAsyncIterator[_pricing_pb2.ImportPricesRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_pricing_pb2.ImportPricesResponse], _abc.AsyncIterator[_pricing_pb2.ImportPricesResponse]]:
+        """Imports prices streamed in batches; answers each batch with the progress
+        so far and that batch's failed rows.
+        """
+
+    @_abc_1.abstractmethod
+    def ListPricesInList(
+        self,
+        request: _pricing_pb2.ListPricesInListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListPricesInListResponse, _abc.Awaitable[_pricing_pb2.ListPricesInListResponse]]:
+        """Every price version of one price list, in recording order, paged."""
 
     @_abc_1.abstractmethod
     def ReleaseRedemption(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from stockroom.pricing.api import explanations, prices, promotions, quotes, redemptions
+from stockroom.pricing.api import bulk, explanations, prices, promotions, quotes, redemptions
 from stockroom.pricing.api.paging import next_page_token, parse_page
 from stockroom.pricing.api.wire import moment, to_money
 from stockroom.pricing.domain.prices import PriceListScope
@@ -168,3 +169,30 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
 
     def _promotion(self, promotion: Promotion) -> pb.Promotion:
         return promotions.promotion_message(promotion, self.promotion_book.now())
+
+    async def SetPrices(
+        self, request: pb.SetPricesRequest, context: Context
+    ) -> pb.SetPricesResponse:
+        bulk.check_batch(request.prices)
+        results = await bulk.record_rows(self.price_book, request.prices)
+        failed = sum(1 for r in results if r.error_reason)
+        return pb.SetPricesResponse(results=results, recorded=len(results) - failed, failed=failed)
+
+    async def ImportPrices(
+        self, request_iterator: AsyncIterator[pb.ImportPricesRequest], context: Context
+    ) -> AsyncIterator[pb.ImportPricesResponse]:
+        async for progress in bulk.import_prices(self.price_book, request_iterator):
+            yield progress
+
+    async def ListPricesInList(
+        self, request: pb.ListPricesInListRequest, context: Context
+    ) -> pb.ListPricesInListResponse:
+        page = parse_page(request.page_size, request.page_token)
+        scope = PriceListScope(
+            request.currency_code, request.channel, request.customer_group, request.country
+        )
+        versions = await self.price_book.in_list(scope, page.after_id, page.fetch)
+        return pb.ListPricesInListResponse(
+            prices=[prices.price_message(v) for v in versions[: page.size]],
+            next_page_token=next_page_token(page, [int(v.price_id) for v in versions]),
+        )

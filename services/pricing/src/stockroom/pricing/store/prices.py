@@ -116,6 +116,27 @@ class PriceStore:
             by_sku[row.sku].append(_version(row, row_scope))
         return by_sku
 
+    async def in_list(self, scope: PriceListScope, after_id: int, limit: int) -> list[PriceVersion]:
+        """The versions of one list in recording order, after ``after_id``, at most ``limit``."""
+        query = (
+            select(*prices.c)
+            .join(price_lists, price_lists.c.id == prices.c.price_list_id)
+            .where(
+                price_lists.c.currency_code == scope.currency_code,
+                price_lists.c.channel == scope.channel,
+                price_lists.c.customer_group == scope.customer_group,
+                price_lists.c.country == scope.country,
+                prices.c.id > after_id,
+            )
+            .order_by(prices.c.id)
+            .limit(limit)
+        )
+
+        async def work(connection: AsyncConnection) -> list[Any]:
+            return list(await connection.execute(query))
+
+        return [_version(row, scope) for row in await run_autocommit(self.engine, work)]
+
     async def history(
         self, sku: str, currency_code: str, after_id: int, limit: int
     ) -> list[PriceVersion]:
