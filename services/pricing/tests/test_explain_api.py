@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from stockroom.common.client import connect
+from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
@@ -149,3 +152,34 @@ async def test_a_country_price_beats_a_channel_price_and_a_region_falls_back_to_
     assert in_canada.lines[0].price_id == web.price_id
     assert us.country == "US"
     assert explained.explanation.fallback == "no price in USD/*/*/US-OR; took USD/*/*/US"
+
+
+async def test_a_quote_can_hold_the_cart_in_inventory_and_still_answers_when_it_cannot(
+    pricing: pb_grpc.PricingServiceAsyncStub, inventory_target: str
+) -> None:
+    await pricing.SetPrice(pb.SetPriceRequest(sku="TEE", unit_price=usd(5)))
+    await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(10)))
+    request_id = str(uuid.uuid4())
+
+    held = await pricing.Quote(cart(("TEE", 3), reserve=True, request_id=request_id))
+    again = await pricing.Quote(cart(("TEE", 3), reserve=True, request_id=request_id))
+    short = await pricing.Quote(cart(("MUG", 5), reserve=True))
+    plain = await pricing.Quote(cart(("TEE", 1)))
+    async with connect(inventory_target) as channel:
+        left = await inventory_pb2_grpc.InventoryServiceStub(channel).CheckAvailability(
+            inventory_pb2.CheckAvailabilityRequest(
+                lines=[inventory_pb2.AvailabilityLine(sku="TEE", quantity=1)]
+            )
+        )
+
+    assert held.hold.reservation_id
+    # Inventory's clock starts the hold when it reserves: after the quote started,
+    # long before the quote would expire.
+    held_for = held.hold.expire_time.ToDatetime() - held.expire_time.ToDatetime()
+    assert timedelta(0) <= held_for < timedelta(minutes=15)
+    assert again == held
+    assert left.lines[0].available == 40 - 3  # one reservation, however often quoted
+    assert short.hold.reservation_id == ""
+    assert short.hold.reason == "INSUFFICIENT_STOCK"
+    assert cents(short.total) == 5000
+    assert not plain.HasField("hold")

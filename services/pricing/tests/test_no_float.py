@@ -30,6 +30,8 @@ DURATIONS_IN_SECONDS = {
     "refresher.py",
     # the event publisher's poll interval and broker timeouts
     "publisher.py",
+    # the ReserveStock call's timeout, like availability.py's
+    "hold.py",
 }
 INEXACT_SQL_TYPES = {"Float", "REAL", "DOUBLE", "DOUBLE_PRECISION", "Numeric", "FLOAT"}
 

@@ -29,6 +29,7 @@ from stockroom.pricing.availability import InventoryAvailability
 from stockroom.pricing.cache import CatalogCache
 from stockroom.pricing.domain.money import RoundingMode, minor_unit_exponent
 from stockroom.pricing.domain.rounding import CurrencyRules
+from stockroom.pricing.hold import InventoryHold
 from stockroom.pricing.price_book import PriceBook
 from stockroom.pricing.promotion_book import PromotionBook
 from stockroom.pricing.publisher import ChangePublisher, EventSettings
@@ -219,6 +220,9 @@ async def build_server(
         clock,
         timedelta(seconds=config.quote_ttl_s),
         config.currency_rules,
+        InventoryHold(
+            inventory_pb2_grpc.InventoryServiceStub(channel), config.availability_max_wait_s
+        ),
     )
     servicer = PricingServicer(
         PriceBook(price_store, clock, cache.mark_stale),

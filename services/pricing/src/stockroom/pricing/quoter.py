@@ -44,6 +44,7 @@ from stockroom.pricing.domain.quotes import (
     CartLine,
     Quote,
     StockCheck,
+    StockHold,
     price_cart,
     validate_cart,
 )
@@ -84,6 +85,20 @@ class PromotionSource(Protocol):
     async def usage(self, promotion_ids: Sequence[str]) -> dict[str, Usage]: ...
 
 
+class StockHolder(Protocol):
+    """Reserves a cart's stock for a quote; answers with a reason rather than failing."""
+
+    async def hold(
+        self,
+        lines: Sequence[CartLine],
+        ttl: timedelta,
+        request_id: str,
+        reference: str,
+        expire_at: datetime,
+        time_remaining_s: float | None,
+    ) -> StockHold: ...
+
+
 class StockChecker(Protocol):
     """Asks whether a cart's lines can be served; answers UNKNOWN rather than failing."""
 
@@ -106,8 +121,10 @@ class Quoter:
         clock: Clock,
         quote_ttl: timedelta,
         rules: CurrencyRules = DEFAULT_RULES,
+        holder: StockHolder | None = None,
     ) -> None:
         self._rules = rules
+        self._holder = holder
         self._prices = prices
         self._promotions = promotions
         self._quotes = quotes
@@ -145,7 +162,12 @@ class Quoter:
         price_time = cart.price_time or now
         currency_code = cart.scope.currency_code
         skus = [line.sku for line in cart.lines]
+        quote_id = "" if cart.dry_run else str(uuid.uuid4())
+        expire_at = now + self._quote_ttl
         stock_check = asyncio.create_task(self._stock.check(cart.lines, time_remaining()))
+        holding = asyncio.create_task(
+            self._hold(cart, request_id or quote_id, quote_id, expire_at, time_remaining())
+        )
         try:
             versions: dict[str, list[PriceVersion]] = {}
             if cart.explain or pending_prices:
@@ -173,9 +195,11 @@ class Quoter:
                 selection.offers,
             )
             stock = await stock_check
+            hold = await holding
         except BaseException:
             stock_check.cancel()
-            await asyncio.gather(stock_check, return_exceptions=True)
+            holding.cancel()
+            await asyncio.gather(stock_check, holding, return_exceptions=True)
             raise
         explanations: tuple[LineExplanation, ...] = ()
         if cart.explain:
@@ -190,22 +214,40 @@ class Quoter:
                 for line in priced.lines
             )
         quote = Quote(
-            quote_id="" if cart.dry_run else str(uuid.uuid4()),
+            quote_id=quote_id,
             scope=cart.scope,
             price_time=price_time,
             created_at=now,
-            expire_at=now + self._quote_ttl,
+            expire_at=expire_at,
             priced=priced,
             stock=stock,
             customer_id=cart.customer_id,
             codes=answer_codes(cart.discount_codes, selection, priced),
             explanations=explanations,
             dry_run=cart.dry_run,
+            hold=hold,
         )
         if cart.dry_run:
             return quote
         saved = await self._quotes.save(quote, request_id, digest)
         return replace(saved, explanations=explanations) if saved is quote else saved
+
+    async def _hold(
+        self,
+        cart: Cart,
+        request_id: str,
+        quote_id: str,
+        expire_at: datetime,
+        time_remaining_s: float | None,
+    ) -> StockHold | None:
+        """The cart's stock held until the quote expires, when the cart asks for it."""
+        if not cart.reserve:
+            return None
+        if self._holder is None:
+            return StockHold("", None, "NOT_CONFIGURED", "this pricing server holds no stock")
+        return await self._holder.hold(
+            cart.lines, self._quote_ttl, request_id, quote_id, expire_at, time_remaining_s
+        )
 
     async def _select(self, cart: Cart, promotions: list[Promotion], moment: datetime) -> Selection:
         """The promotions that may discount the cart: reads codes and the customer's

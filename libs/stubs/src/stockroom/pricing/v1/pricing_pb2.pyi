@@ -1224,6 +1224,7 @@ class QuoteRequest(_message.Message):
     PENDING_PRICES_FIELD_NUMBER: _builtins.int
     PENDING_PROMOTIONS_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    RESERVE_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
     request_id: _builtins.str
@@ -1243,6 +1244,11 @@ class QuoteRequest(_message.Message):
     country: _builtins.str
     """Country or region; prices fall back to the region's country, then to the
     list for every country (precedence: customer group, country, channel).
+    """
+    reserve: _builtins.bool
+    """Also reserve the cart in inventory for the quote's lifetime (one
+    reservation, idempotent by request_id). The quote answers even when
+    inventory cannot reserve: QuoteResponse.hold says why.
     """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
@@ -1282,14 +1288,51 @@ class QuoteRequest(_message.Message):
         pending_prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
         pending_promotions: _abc.Iterable[Global___Promotion] | None = ...,
         country: _builtins.str = ...,
+        reserve: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id", "reserve", b"reserve"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuoteRequest: _TypeAlias = QuoteRequest  # noqa: Y015
+
+@_typing.final
+class StockHold(_message.Message):
+    """Stock held in inventory for a quote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """Inventory's reservation id; empty when nothing is held."""
+    reason: _builtins.str
+    """Why nothing is held (INSUFFICIENT_STOCK, UNAVAILABLE, PERMISSION_DENIED, ...)."""
+    note: _builtins.str
+    """A sentence for people."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When inventory lets the reservation go (the quote's expire_time)."""
+
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "note", b"note", "reason", b"reason", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StockHold: _TypeAlias = StockHold  # noqa: Y015
 
 @_typing.final
 class PromotionConsidered(_message.Message):
@@ -1576,6 +1619,7 @@ class QuoteResponse(_message.Message):
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
     availability_note: _builtins.str
     """Why availability is UNKNOWN, when it is."""
     quote_id: _builtins.str
@@ -1646,6 +1690,10 @@ class QuoteResponse(_message.Message):
     def discount_codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiscountCodeResult]:
         """One answer per discount code given, in request order."""
 
+    @_builtins.property
+    def hold(self) -> Global___StockHold:
+        """The stock held for the quote, when reserve was asked."""
+
     def __init__(
         self,
         *,
@@ -1670,10 +1718,11 @@ class QuoteResponse(_message.Message):
         customer_id: _builtins.str = ...,
         dry_run: _builtins.bool = ...,
         country: _builtins.str = ...,
+        hold: Global___StockHold | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "cash_rounding", b"cash_rounding", "create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "cash_rounding", b"cash_rounding", "create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "hold", b"hold", "price_time", b"price_time", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "country", b"country", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "dry_run", b"dry_run", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "country", b"country", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "dry_run", b"dry_run", "expire_time", b"expire_time", "hold", b"hold", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -70,6 +70,7 @@ def cart(request: pb.QuoteRequest) -> Cart:
         customer_id=request.customer_id,
         explain=request.explain,
         dry_run=request.dry_run,
+        reserve=request.reserve,
         pending_prices=pending_prices,
         pending_promotions=pending_promotions,
     )
@@ -120,7 +121,7 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
         if quote.explanations:
             message.explanation.CopyFrom(line_explanation_message(quote.explanations[i]))
         lines.append(message)
-    return pb.QuoteResponse(
+    response = pb.QuoteResponse(
         lines=lines,
         subtotal=to_money(priced.subtotal_minor, currency_code),
         availability_note=quote.stock.note,
@@ -151,6 +152,17 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
         customer_id=quote.customer_id,
         dry_run=quote.dry_run,
     )
+    if quote.hold is not None:
+        response.hold.CopyFrom(
+            pb.StockHold(
+                reservation_id=quote.hold.reservation_id,
+                reason=quote.hold.reason,
+                note=quote.hold.note,
+            )
+        )
+        if quote.hold.expire_at is not None:
+            response.hold.expire_time.CopyFrom(to_timestamp(quote.hold.expire_at))
+    return response
 
 
 def _applied_tier(charge: TierCharge, currency_code: str) -> pb.AppliedTier:

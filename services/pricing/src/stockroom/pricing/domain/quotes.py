@@ -73,6 +73,7 @@ class Cart:
     dry_run: bool = False
     pending_prices: tuple[NewPrice, ...] = ()
     pending_promotions: tuple[PromotionTerms, ...] = ()
+    reserve: bool = False
 
 
 def validate_cart(problems: FieldErrors, cart: Cart) -> None:
@@ -104,6 +105,8 @@ def validate_cart(problems: FieldErrors, cart: Cart) -> None:
         if sum(rate.rate_ppm for rate in line.tax_rates) > MAX_RATE_PPM:
             problems.add(f"lines[{i}].tax_rates", "add up to more than 100 %", "OUT_OF_RANGE")
     check_id(problems, "customer_id", cart.customer_id, required=False)
+    if cart.reserve and cart.dry_run:
+        problems.add("reserve", "a dry run holds no stock", "NOT_ALLOWED")
     if (cart.pending_prices or cart.pending_promotions) and not cart.dry_run:
         problems.add(
             "dry_run", "pending prices and promotions are for dry runs only", "DRY_RUN_ONLY"
@@ -285,6 +288,16 @@ class StockCheck:
 
 
 @dataclass(frozen=True)
+class StockHold:
+    """Stock inventory holds for a quote, or why it holds none."""
+
+    reservation_id: str
+    expire_at: datetime | None
+    reason: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Quote:
     """A priced cart with its availability, kept so it can be honoured until it expires."""
 
@@ -300,6 +313,7 @@ class Quote:
     # Per line, in line order, when the quote was asked to explain (never stored).
     explanations: tuple[Any, ...] = ()
     dry_run: bool = False
+    hold: StockHold | None = None
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expire_at

@@ -3,6 +3,7 @@ one JSON snapshot, since a quote is read back whole and never changes."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
@@ -15,7 +16,13 @@ from stockroom.pricing.domain.codes import CodeResult, CodeStatus
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import PromotionTarget
-from stockroom.pricing.domain.quotes import PricedCart, PricedLine, Quote, StockCheck
+from stockroom.pricing.domain.quotes import (
+    PricedCart,
+    PricedLine,
+    Quote,
+    StockCheck,
+    StockHold,
+)
 from stockroom.pricing.domain.tax import TaxRate, TaxSplit
 from stockroom.pricing.domain.tiers import Tier, TierCharge, TiersMode
 from stockroom.pricing.store.idempotency import find_by_request_id
@@ -126,6 +133,14 @@ def _document(quote: Quote) -> dict[str, Any]:
         ],
         "amount_due_minor": quote.priced.amount_due_minor,
         "country": quote.scope.country,
+        "hold": None
+        if quote.hold is None
+        else {
+            "reservation_id": quote.hold.reservation_id,
+            "expire_at": quote.hold.expire_at.isoformat() if quote.hold.expire_at else None,
+            "reason": quote.hold.reason,
+            "note": quote.hold.note,
+        },
         "codes": [
             {
                 "code": result.code,
@@ -218,6 +233,7 @@ def _quote(row: Row[Any]) -> Quote:
         ),
         stock=StockCheck(stock["available"], stock["reason"], stock["note"]),
         customer_id=row.customer_id,
+        hold=_hold(document.get("hold")),
         codes=tuple(
             CodeResult(c["code"], CodeStatus(c["status"]), c["promotion_id"], c["detail"])
             for c in document.get("codes", [])
@@ -234,4 +250,16 @@ def _discount(document: dict[str, Any]) -> AppliedDiscount:
         document["reason"],
         document.get("code", ""),
         document.get("promotion_version", 0),
+    )
+
+
+def _hold(document: dict[str, Any] | None) -> StockHold | None:
+    if document is None:
+        return None
+    expire_at = document["expire_at"]
+    return StockHold(
+        document["reservation_id"],
+        datetime.fromisoformat(expire_at) if expire_at else None,
+        document["reason"],
+        document["note"],
     )
