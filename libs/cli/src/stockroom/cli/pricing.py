@@ -18,6 +18,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 
+from stockroom.cli import pricing_operations
 from stockroom.common.client import connect
 from stockroom.common.errors import StockroomError
 from stockroom.pricing.v1 import pricing_pb2 as pb
@@ -84,6 +85,19 @@ def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser])
 
     get_quote = _action(actions, "get-quote", "show a quote made earlier", _get_quote)
     get_quote.add_argument("quote_id")
+    quote.add_argument("--country", default="", help="country or region, e.g. CH, US-CA")
+    quote.add_argument("--code", action="append", default=[], help="a discount code; repeat")
+    quote.add_argument("--customer", default="", help="customer id (per-customer limits)")
+    quote.add_argument(
+        "--tax", action="append", default=[], metavar="SKU:RATE", help="e.g. MUG:8.1"
+    )
+    quote.add_argument("--explain", action="store_true", help="explain each line")
+    quote.add_argument("--dry-run", action="store_true", help="store nothing")
+    quote.add_argument("--reserve", action="store_true", help="hold the stock in inventory")
+    set_price.add_argument("--country", default="", help="country or region price list")
+    set_price.add_argument("--tax-inclusive", action="store_true", help="amounts include tax")
+    listing.add_argument("--state", action="append", default=[], help="active, paused, ...")
+    pricing_operations.add_actions(actions, _action)
 
 
 def _action(
@@ -124,6 +138,8 @@ async def _set_price(stub: Stub, args: argparse.Namespace) -> None:
         channel=args.channel,
         customer_group=args.group,
         tiers_mode=MODES.get(args.mode or "", pb.TIERS_MODE_UNSPECIFIED),
+        country=args.country,
+        tax_inclusive=args.tax_inclusive,
     )
     if args.amount is not None:
         request.unit_price.CopyFrom(money(args.amount, args.currency))
@@ -185,7 +201,10 @@ async def _create_promotion(stub: Stub, args: argparse.Namespace) -> None:
 
 
 async def _promotions(stub: Stub, args: argparse.Namespace) -> None:
-    request = pb.ListPromotionsRequest(page_size=500)
+    request = pb.ListPromotionsRequest(
+        page_size=500,
+        states=[pb.PromotionState.Value(f"PROMOTION_STATE_{s.upper()}") for s in args.state],
+    )
     _set_time(request.active_time, args.active_at)
     for promotion in (await stub.ListPromotions(request, timeout=args.timeout)).promotions:
         print(describe_promotion(promotion))
@@ -197,10 +216,22 @@ async def _quote(stub: Stub, args: argparse.Namespace) -> None:
         channel=args.channel,
         customer_group=args.group,
         request_id=str(uuid.uuid4()),
+        country=args.country,
+        discount_codes=args.code,
+        customer_id=args.customer,
+        explain=args.explain,
+        dry_run=args.dry_run,
+        reserve=args.reserve,
     )
+    rates: dict[str, list[pb.TaxRate]] = {}
+    for entry in args.tax:
+        sku, _, rate = entry.rpartition(":")
+        rates.setdefault(sku, []).append(pb.TaxRate(name="tax", rate_percent=rate))
     for line in args.lines:
         sku, _, quantity = line.rpartition("=")
-        request.lines.append(pb.CartLine(sku=sku, quantity=_quantity(quantity)))
+        request.lines.append(
+            pb.CartLine(sku=sku, quantity=_quantity(quantity), tax_rates=rates.get(sku, []))
+        )
     _set_time(request.price_time, args.at)
     print(describe_quote(await stub.Quote(request, timeout=args.timeout)))
 
@@ -269,9 +300,36 @@ def describe_quote(quote: pb.QuoteResponse) -> str:
     lines.append(f"  subtotal {format_money(quote.subtotal)}")
     lines.append(f"  discounts {format_money(quote.discount_total)}")
     lines.append(f"  total {format_money(quote.total)}")
+    if quote.HasField("tax_total") and quote.tax_total.tax.units + quote.tax_total.tax.nanos:
+        lines.append(f"  tax {format_money(quote.tax_total.tax)}")
+    if quote.HasField("amount_due"):
+        lines.append(f"  amount due {format_money(quote.amount_due)}")
+    lines.extend(
+        f"  code {c.code}: {_short(pb.DiscountCodeStatus.Name(c.status))}"
+        for c in quote.discount_codes
+    )
+    if quote.HasField("hold"):
+        held = quote.hold.reservation_id or f"nothing ({quote.hold.reason})"
+        lines.append(f"  stock held: {held}")
+    for line in quote.lines:
+        if line.HasField("explanation"):
+            lines.append(
+                f"  {line.sku}: {line.explanation.price.fallback}; {line.explanation.tiers}"
+            )
+            lines.extend(
+                f"    {p.display_name}: {_short(pb.PromotionOutcome.Name(p.outcome))} ({p.reason})"
+                for p in line.explanation.promotions
+            )
     if quote.availability_reason:
         lines.append(f"  availability unknown: {quote.availability_note}")
     return "\n".join(lines)
+
+
+def _short(enum_name: str) -> str:
+    """APPLIED for DISCOUNT_CODE_STATUS_APPLIED: the value without its enum's prefix."""
+    for prefix in ("DISCOUNT_CODE_STATUS_", "PROMOTION_OUTCOME_"):
+        enum_name = enum_name.removeprefix(prefix)
+    return enum_name
 
 
 def _moment(text: str) -> datetime:
