@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -32,7 +32,13 @@ def request_hash(request: object) -> str:
 
 def _canonical(value: object) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
+        # Fields at their default are left out, so a field added later (with a
+        # default) does not change the digest of requests made before it existed.
+        return {
+            f.name: _canonical(getattr(value, f.name))
+            for f in fields(value)
+            if f.default is MISSING or getattr(value, f.name) != f.default
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
