@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stockroom.common.client import connect
+from stockroom.common.client import Policy, connect
 from stockroom.common.db import migrate
 from stockroom.common.server import GrpcServer, ServerConfig
 from stockroom.common.testing import serving
@@ -29,7 +29,13 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
     await migrate(inventory_app.MIGRATIONS, url)
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
-    async with serving(inventory_app.build_server(config)) as address, connect(address) as channel:
+    # Seeding waits as long as a loaded machine needs: a default deadline only makes
+    # the fixture flaky, and these calls are not what the tests test.
+    patient = Policy(timeout_s=120.0, breaker=None)
+    async with (
+        serving(inventory_app.build_server(config)) as address,
+        connect(address, patient) as channel,
+    ):
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         await stub.CreateLocation(
             inventory_pb2.CreateLocationRequest(
