@@ -17,8 +17,8 @@ from stockroom.pricing.domain.prices import (
 from stockroom.pricing.domain.tiers import validate_schedule
 from stockroom.pricing.domain.validation import (
     check_currency,
-    check_id,
     check_request_id,
+    check_sku,
     new_problems,
     raise_if_any,
 )
@@ -38,7 +38,7 @@ class PriceBook:
         now = self._clock()
         problems = new_problems()
         check_request_id(problems, request_id)
-        check_id(problems, "sku", price.sku)
+        check_sku(problems, "sku", price.sku)
         validate_scope(problems, price.scope)
         validate_schedule(problems, price.schedule, "tiers")
         window = effective_window(price, now, problems)
@@ -52,7 +52,7 @@ class PriceBook:
     ) -> PriceVersion:
         """The version in effect at ``moment`` (default now), from the most specific list."""
         problems = new_problems()
-        check_id(problems, "sku", sku)
+        check_sku(problems, "sku", sku)
         validate_scope(problems, scope)
         raise_if_any(problems)
         at = moment or self._clock()
@@ -70,7 +70,7 @@ class PriceBook:
         self, sku: str, currency_code: str, after_id: int, limit: int
     ) -> list[PriceVersion]:
         problems = new_problems()
-        check_id(problems, "sku", sku)
+        check_sku(problems, "sku", sku)
         if currency_code:
             check_currency(problems, "currency_code", currency_code)
         raise_if_any(problems)

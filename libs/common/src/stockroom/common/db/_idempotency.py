@@ -28,7 +28,6 @@ In a store method::
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +35,7 @@ from google.protobuf.message import Message
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stockroom.common.contract import check_request_id
 from stockroom.common.db._engine import upsert_insert
 from stockroom.common.errors._errors import FieldErrors, FieldViolation, InvalidArgument
 
@@ -65,18 +65,8 @@ def request_key(method: str, request: Message, field: str = REQUEST_ID_FIELD) ->
 
 
 def validate_request_id(problems: FieldErrors, value: str, field: str = REQUEST_ID_FIELD) -> None:
-    """A request id is required and is a UUID in its canonical text form (AIP-155)."""
-    if not value:
-        problems.add(field, "is required (a UUID chosen by the caller)", "REQUIRED")
-        return
-    try:
-        canonical = str(uuid.UUID(value))
-    except ValueError:
-        canonical = ""
-    if canonical != value.lower():
-        problems.add(
-            field, "must be a UUID such as 123e4567-e89b-12d3-a456-426614174000", "MALFORMED"
-        )
+    """A request id is required and is a UUID in its text form (the shared contract)."""
+    check_request_id(problems, value, field)
 
 
 def request_records_table(metadata: MetaData, name: str = "request_records") -> Table:
