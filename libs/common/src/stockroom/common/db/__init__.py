@@ -30,6 +30,7 @@ from stockroom.common.db._paging import (
     MAX_PAGE_SIZE,
     decode_page_token,
     encode_page_token,
+    next_page_token,
     page_size,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "is_sqlite",
     "lost_connection",
     "migrate",
+    "next_page_token",
     "one_of",
     "page_size",
     "ping",

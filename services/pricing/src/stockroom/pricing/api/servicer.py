@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stockroom.common.db import decode_page_token, next_page_token, page_size
 from stockroom.pricing.api import prices, promotions, quotes
-from stockroom.pricing.api.paging import next_page_token, parse_page
 from stockroom.pricing.api.wire import moment, to_money
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.validation import new_problems, raise_if_any
@@ -45,13 +45,15 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     async def ListPrices(
         self, request: pb.ListPricesRequest, context: Context
     ) -> pb.ListPricesResponse:
-        page = parse_page(request.page_size, request.page_token)
+        size = page_size(request.page_size)
+        filters = {"sku": request.sku, "currency_code": request.currency_code}
+        after = decode_page_token(request.page_token, filters, (int,))
         versions = await self.price_book.history(
-            request.sku, request.currency_code, page.after_id, page.fetch
+            request.sku, request.currency_code, _after_id(after), size + 1
         )
         return pb.ListPricesResponse(
-            prices=[prices.price_message(v) for v in versions[: page.size]],
-            next_page_token=next_page_token(page, [int(v.price_id) for v in versions]),
+            prices=[prices.price_message(v) for v in versions[:size]],
+            next_page_token=next_page_token([(int(v.price_id),) for v in versions], size, filters),
         )
 
     async def CreatePromotion(
@@ -70,16 +72,17 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     async def ListPromotions(
         self, request: pb.ListPromotionsRequest, context: Context
     ) -> pb.ListPromotionsResponse:
-        page = parse_page(request.page_size, request.page_token)
+        size = page_size(request.page_size)
+        has_active_time = request.HasField("active_time")
+        filters = {"active_time": request.active_time.ToJsonString() if has_active_time else ""}
+        after = decode_page_token(request.page_token, filters, (int,))
         problems = new_problems()
-        active = moment(
-            problems, "active_time", request.active_time, request.HasField("active_time")
-        )
+        active = moment(problems, "active_time", request.active_time, has_active_time)
         raise_if_any(problems)
-        found = await self.promotion_book.page(page.after_id, page.fetch, active)
+        found = await self.promotion_book.page(_after_id(after), size + 1, active)
         return pb.ListPromotionsResponse(
-            promotions=[promotions.promotion_message(p) for p in found[: page.size]],
-            next_page_token=next_page_token(page, [int(p.promotion_id) for p in found]),
+            promotions=[promotions.promotion_message(p) for p in found[:size]],
+            next_page_token=next_page_token([(int(p.promotion_id),) for p in found], size, filters),
         )
 
     async def Quote(self, request: pb.QuoteRequest, context: Context) -> pb.QuoteResponse:
@@ -91,3 +94,8 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     async def GetQuote(self, request: pb.GetQuoteRequest, context: Context) -> pb.GetQuoteResponse:
         quote = await self.quoter.get(request.quote_id)
         return pb.GetQuoteResponse(quote=quotes.quote_message(quote))
+
+
+def _after_id(cursor: tuple[str | int, ...] | None) -> int:
+    """Rows are listed by ascending id: resume after the page's last one (0: from the start)."""
+    return int(cursor[0]) if cursor else 0
