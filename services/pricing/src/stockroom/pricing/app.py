@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
 
 from stockroom.common.client import Policy, channel_credentials, connect
-from stockroom.common.db import create_engine, ping
+from stockroom.common.db import Clock, create_engine, ping, utc_now
 from stockroom.common.server import (
     ConfigError,
     GrpcServer,
@@ -36,7 +36,6 @@ DEFAULTS: dict[str, object] = {
     "port": 50052,
     "database_url": "sqlite+aiosqlite:///var/pricing.db",
 }
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -103,10 +102,6 @@ def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
             config.inventory_tls_key_file or None,
         )
     return connect(config.inventory_target, Policy(), credentials=credentials)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def build_server(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
+from stockroom.common.db import Clock
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.prices import (
@@ -24,8 +24,6 @@ from stockroom.pricing.domain.validation import (
 )
 from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.prices import PriceStore
-
-Clock = Callable[[], datetime]
 
 
 class PriceBook:

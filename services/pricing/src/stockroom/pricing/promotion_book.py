@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
+from stockroom.common.db import Clock
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.promotions import Promotion, PromotionTerms, validate_terms
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
 from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.promotions import PromotionStore
-
-Clock = Callable[[], datetime]
 
 
 class PromotionBook:

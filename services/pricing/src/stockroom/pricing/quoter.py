@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from stockroom.common.db import Clock
 from stockroom.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -31,7 +32,6 @@ from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 
-Clock = Callable[[], datetime]
 TimeRemaining = Callable[[], float | None]
 
 

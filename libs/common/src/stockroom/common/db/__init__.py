@@ -33,13 +33,16 @@ from stockroom.common.db._paging import (
     next_page_token,
     page_size,
 )
+from stockroom.common.db._time import Clock, UtcDateTime, utc_now
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DIALECTS",
     "MAX_PAGE_SIZE",
     "REQUEST_ID_FIELD",
+    "Clock",
     "RequestKey",
+    "UtcDateTime",
     "claim",
     "complete",
     "create_engine",
@@ -59,5 +62,6 @@ __all__ = [
     "run_migrations",
     "run_transaction",
     "upsert_insert",
+    "utc_now",
     "validate_request_id",
 ]
