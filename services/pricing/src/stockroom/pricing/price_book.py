@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from stockroom.common.db import Clock
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.prices import (
@@ -22,7 +22,6 @@ from stockroom.pricing.domain.validation import (
     new_problems,
     raise_if_any,
 )
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.prices import PriceStore
 
 
@@ -31,19 +30,17 @@ class PriceBook:
         self._store = store
         self._clock = clock
 
-    async def set_price(self, price: NewPrice, request_id: str = "") -> PriceVersion:
+    async def set_price(self, price: NewPrice, key: RequestKey | None = None) -> PriceVersion:
         """Record ``price`` as a new version; a retry with the same request id records once."""
         now = self._clock()
         problems = new_problems()
-        check_request_id(problems, request_id)
+        check_request_id(problems, key.request_id if key else "")
         check_sku(problems, "sku", price.sku)
         validate_scope(problems, price.scope)
         validate_schedule(problems, price.schedule, "tiers")
         window = effective_window(price, now, problems)
         raise_if_any(problems)
-        return await self._store.record(
-            price.sku, price.scope, price.schedule, window, now, request_id, request_hash(price)
-        )
+        return await self._store.record(price.sku, price.scope, price.schedule, window, now, key)
 
     async def price_at(
         self, sku: str, scope: PriceListScope, moment: datetime | None

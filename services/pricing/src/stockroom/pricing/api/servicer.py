@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from stockroom.common.db import decode_page_token, next_page_token, page_size
+from stockroom.common.db import (
+    RequestKey,
+    decode_page_token,
+    next_page_token,
+    page_size,
+    request_key,
+)
 from stockroom.pricing.api import prices, promotions, quotes
 from stockroom.pricing.api.wire import moment, to_money
 from stockroom.pricing.domain.prices import PriceListScope
@@ -27,7 +33,9 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         self.quoter = quoter
 
     async def SetPrice(self, request: pb.SetPriceRequest, context: Context) -> pb.SetPriceResponse:
-        version = await self.price_book.set_price(prices.new_price(request), request.request_id)
+        version = await self.price_book.set_price(
+            prices.new_price(request), _key("SetPrice", request)
+        )
         response = pb.SetPriceResponse(price=prices.price_message(version))
         unit_amount = version.schedule.unit_amount_minor
         if unit_amount is not None:
@@ -60,7 +68,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         self, request: pb.CreatePromotionRequest, context: Context
     ) -> pb.CreatePromotionResponse:
         terms = promotions.promotion_terms(request)
-        promotion = await self.promotion_book.create(terms, request.request_id)
+        promotion = await self.promotion_book.create(terms, _key("CreatePromotion", request))
         return pb.CreatePromotionResponse(promotion=promotions.promotion_message(promotion))
 
     async def GetPromotion(
@@ -87,7 +95,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
 
     async def Quote(self, request: pb.QuoteRequest, context: Context) -> pb.QuoteResponse:
         quote = await self.quoter.quote(
-            quotes.cart(request), request.request_id, context.time_remaining
+            quotes.cart(request), _key("Quote", request), context.time_remaining
         )
         return quotes.quote_message(quote)
 
@@ -99,3 +107,10 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
 def _after_id(cursor: tuple[str | int, ...] | None) -> int:
     """Rows are listed by ascending id: resume after the page's last one (0: from the start)."""
     return int(cursor[0]) if cursor else 0
+
+
+def _key(
+    method: str, request: pb.SetPriceRequest | pb.CreatePromotionRequest | pb.QuoteRequest
+) -> RequestKey | None:
+    """The idempotency key of a create; None when the caller sent no request id (optional here)."""
+    return request_key(method, request) if request.request_id else None
