@@ -34,7 +34,10 @@ async def inventory_behind_proxy(tmp_path: Path) -> AsyncIterator[FaultProxy]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
     await migrate(inventory_app.MIGRATIONS, url)
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
-    async with serving(inventory_app.build_server(config)) as address, FaultProxy(address) as proxy:
+    async with (
+        serving(inventory_app.build_server(inventory_app.InventorySettings(config))) as address,
+        FaultProxy(address) as proxy,
+    ):
         yield proxy
 
 
@@ -44,7 +47,7 @@ async def pricing(
 ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'pricing.db'}"
     await migrate(pricing_app.MIGRATIONS, url)
-    config = pricing_app.PricingConfig(
+    config = pricing_app.PricingSettings(
         ServerConfig(service_name="pricing", port=0, database_url=url),
         inventory_behind_proxy.address,
     )
