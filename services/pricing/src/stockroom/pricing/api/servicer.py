@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import grpc
 
 from stockroom.common.db import (
     RequestKey,
@@ -21,8 +21,6 @@ from stockroom.pricing.quoter import Quoter
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-Context = Any
-
 
 class PricingServicer(pb_grpc.PricingServiceServicer):
     def __init__(
@@ -32,7 +30,11 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         self.promotion_book = promotion_book
         self.quoter = quoter
 
-    async def SetPrice(self, request: pb.SetPriceRequest, context: Context) -> pb.SetPriceResponse:
+    async def SetPrice(
+        self,
+        request: pb.SetPriceRequest,
+        context: grpc.aio.ServicerContext[pb.SetPriceRequest, pb.SetPriceResponse],
+    ) -> pb.SetPriceResponse:
         version = await self.price_book.set_price(
             prices.new_price(request), _key("SetPrice", request)
         )
@@ -42,7 +44,11 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
             response.unit_price.CopyFrom(to_money(unit_amount, version.scope.currency_code))
         return response
 
-    async def GetPrice(self, request: pb.GetPriceRequest, context: Context) -> pb.GetPriceResponse:
+    async def GetPrice(
+        self,
+        request: pb.GetPriceRequest,
+        context: grpc.aio.ServicerContext[pb.GetPriceRequest, pb.GetPriceResponse],
+    ) -> pb.GetPriceResponse:
         problems = new_problems()
         at = moment(problems, "price_time", request.price_time, request.HasField("price_time"))
         raise_if_any(problems)
@@ -51,7 +57,9 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         return pb.GetPriceResponse(price=prices.price_message(version))
 
     async def ListPrices(
-        self, request: pb.ListPricesRequest, context: Context
+        self,
+        request: pb.ListPricesRequest,
+        context: grpc.aio.ServicerContext[pb.ListPricesRequest, pb.ListPricesResponse],
     ) -> pb.ListPricesResponse:
         size = page_size(request.page_size)
         filters = {"sku": request.sku, "currency_code": request.currency_code}
@@ -65,20 +73,26 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         )
 
     async def CreatePromotion(
-        self, request: pb.CreatePromotionRequest, context: Context
+        self,
+        request: pb.CreatePromotionRequest,
+        context: grpc.aio.ServicerContext[pb.CreatePromotionRequest, pb.CreatePromotionResponse],
     ) -> pb.CreatePromotionResponse:
         terms = promotions.promotion_terms(request)
         promotion = await self.promotion_book.create(terms, _key("CreatePromotion", request))
         return pb.CreatePromotionResponse(promotion=promotions.promotion_message(promotion))
 
     async def GetPromotion(
-        self, request: pb.GetPromotionRequest, context: Context
+        self,
+        request: pb.GetPromotionRequest,
+        context: grpc.aio.ServicerContext[pb.GetPromotionRequest, pb.GetPromotionResponse],
     ) -> pb.GetPromotionResponse:
         promotion = await self.promotion_book.get(request.promotion_id)
         return pb.GetPromotionResponse(promotion=promotions.promotion_message(promotion))
 
     async def ListPromotions(
-        self, request: pb.ListPromotionsRequest, context: Context
+        self,
+        request: pb.ListPromotionsRequest,
+        context: grpc.aio.ServicerContext[pb.ListPromotionsRequest, pb.ListPromotionsResponse],
     ) -> pb.ListPromotionsResponse:
         size = page_size(request.page_size)
         has_active_time = request.HasField("active_time")
@@ -93,13 +107,21 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
             next_page_token=next_page_token([(int(p.promotion_id),) for p in found], size, filters),
         )
 
-    async def Quote(self, request: pb.QuoteRequest, context: Context) -> pb.QuoteResponse:
+    async def Quote(
+        self,
+        request: pb.QuoteRequest,
+        context: grpc.aio.ServicerContext[pb.QuoteRequest, pb.QuoteResponse],
+    ) -> pb.QuoteResponse:
         quote = await self.quoter.quote(
             quotes.cart(request), _key("Quote", request), context.time_remaining
         )
         return quotes.quote_message(quote)
 
-    async def GetQuote(self, request: pb.GetQuoteRequest, context: Context) -> pb.GetQuoteResponse:
+    async def GetQuote(
+        self,
+        request: pb.GetQuoteRequest,
+        context: grpc.aio.ServicerContext[pb.GetQuoteRequest, pb.GetQuoteResponse],
+    ) -> pb.GetQuoteResponse:
         quote = await self.quoter.get(request.quote_id)
         return pb.GetQuoteResponse(quote=quotes.quote_message(quote))
 
