@@ -3,7 +3,7 @@
 A SKU or location id appears unescaped in resource names and URLs, so it is
 letters, digits, '.', '_' and '-', starting with a letter or digit, at most
 ``MAX_ID_LENGTH`` characters. A request id (AIP-155) is a UUID in its
-hyphenated text form, any letter case; it is compared case-insensitively.
+hyphenated text form, in either letter case.
 """
 
 from __future__ import annotations
