@@ -33,7 +33,7 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     # the fixture flaky, and these calls are not what the tests test.
     patient = Policy(timeout_s=120.0, breaker=None)
     async with (
-        serving(inventory_app.build_server(config)) as address,
+        serving(inventory_app.build_server(inventory_app.InventorySettings(config))) as address,
         connect(address, patient) as channel,
     ):
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
@@ -65,7 +65,7 @@ def build_pricing(
     async def build() -> GrpcServer:
         await migrate(pricing_app.MIGRATIONS, database_url)
         server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
-        config = pricing_app.PricingConfig(server, inventory_target, **settings)
+        config = pricing_app.PricingSettings(server, inventory_target, **settings)
         return await pricing_app.build_server(config)
 
     return build()

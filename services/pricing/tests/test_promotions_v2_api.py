@@ -9,8 +9,6 @@ import pytest
 from google.type import money_pb2
 
 from stockroom.common.errors import FailedPrecondition, InvalidArgument
-from stockroom.pricing.domain.money import RoundingMode
-from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
@@ -222,8 +220,8 @@ async def test_a_redemption_past_a_limit_is_refused_whole(
 async def test_tax_per_line_adds_up_and_cash_rounding_is_a_setting(
     pricing_for: PricingFactory, inventory_target: str
 ) -> None:
-    rules = CurrencyRules({"CHF": RoundingMode.HALF_UP}, {"CHF": 5})
-    async with pricing_for(inventory_target, currency_rules=rules) as stub:
+    rules = {"rounding_modes": "CHF=HALF_UP", "cash_rounding": "CHF=0.05"}
+    async with pricing_for(inventory_target, **rules) as stub:
         await stub.SetPrice(
             pb.SetPriceRequest(
                 sku="MUG",

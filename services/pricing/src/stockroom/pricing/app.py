@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import grpc
 
 from stockroom.common.client import Policy, channel_credentials, connect
-from stockroom.common.db import create_engine, ping
+from stockroom.common.db import Clock, create_engine, ping, utc_now
 from stockroom.common.server import (
     ConfigError,
     GrpcServer,
     ServerConfig,
     ServiceRegistration,
     run_service,
+    settings_from_env,
 )
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
@@ -49,11 +49,13 @@ DEFAULTS: dict[str, object] = {
     "port": 50052,
     "database_url": "sqlite+aiosqlite:///var/pricing.db",
 }
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
-class PricingConfig:
+class PricingSettings:
+    """Everything pricing is configured with: the common server settings and its own
+    (``PRICING_<FIELD>`` variables, read by ``from_env``)."""
+
     server: ServerConfig
     # PRICING_INVENTORY_TARGET: where inventory's CheckAvailability is.
     inventory_target: str = "127.0.0.1:50051"
@@ -70,49 +72,47 @@ class PricingConfig:
     inventory_tls_ca_file: str = ""
     inventory_tls_cert_file: str = ""
     inventory_tls_key_file: str = ""
-    # PRICING_ROUNDING_MODES ("CHF=HALF_UP,SEK=HALF_UP") and PRICING_CASH_ROUNDING
-    # ("CHF=0.05"): per-currency rounding; half to even and no cash rounding otherwise.
-    currency_rules: CurrencyRules = field(default_factory=CurrencyRules)
+    # PRICING_ROUNDING_MODES ("CHF=HALF_UP,SEK=HALF_UP"): per-currency rounding
+    # mode; half to even otherwise.
+    rounding_modes: str = ""
+    # PRICING_CASH_ROUNDING ("CHF=0.05"): per-currency cash rounding of the amount
+    # due; none otherwise.
+    cash_rounding: str = ""
     # PRICING_CACHE_STALENESS_MS: no quote uses a price or promotion superseded
-    # longer than this before it started (see cache.py).
+    # longer than this before it started (see cache.py); at least 1.
     cache_staleness_ms: int = 1000
-    # PRICING_EVENTS_*: change events to NATS JetStream (off without a URL).
-    events: EventSettings = field(default_factory=EventSettings)
+    # PRICING_EVENTS_NATS_URL: publish change events to this NATS JetStream; empty: none.
+    events_nats_url: str = ""
+    # PRICING_EVENTS_STREAM: the JetStream stream (created if missing).
+    events_stream: str = EventSettings.stream
+    # PRICING_EVENTS_SUBJECT: subjects are <this>.price and <this>.promotion.
+    events_subject: str = EventSettings.subject
+
+    def __post_init__(self) -> None:
+        """Refuse unusable values when the settings are made: at startup, naming the variable."""
+        if self.cache_staleness_ms < 1:
+            raise ConfigError(
+                f"PRICING_CACHE_STALENESS_MS={self.cache_staleness_ms} must be at least 1"
+            )
+        parse_currency_rules(self.rounding_modes, self.cash_rounding)
+
+    @property
+    def currency_rules(self) -> CurrencyRules:
+        """PRICING_ROUNDING_MODES and PRICING_CASH_ROUNDING, parsed."""
+        return parse_currency_rules(self.rounding_modes, self.cash_rounding)
+
+    @property
+    def events(self) -> EventSettings:
+        """Where change events go (``events.nats_url`` empty: nowhere)."""
+        return EventSettings(self.events_nats_url, self.events_stream, self.events_subject)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PricingSettings:
+        server = ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=env)
+        return settings_from_env(cls, "PRICING", env, given={"server": server})
 
 
-def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
-    source = os.environ if env is None else env
-    return PricingConfig(
-        server=ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=source),
-        inventory_target=source.get("PRICING_INVENTORY_TARGET", PricingConfig.inventory_target),
-        availability_max_wait_s=_seconds(source, "PRICING_AVAILABILITY_MAX_WAIT_S", 1.0),
-        availability_reserve_s=_seconds(source, "PRICING_AVAILABILITY_RESERVE_S", 0.1),
-        quote_ttl_s=_seconds(source, "PRICING_QUOTE_TTL_S", 900.0),
-        inventory_tls_ca_file=source.get("PRICING_INVENTORY_TLS_CA_FILE", ""),
-        inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
-        inventory_tls_key_file=source.get("PRICING_INVENTORY_TLS_KEY_FILE", ""),
-        cache_staleness_ms=_milliseconds(source, "PRICING_CACHE_STALENESS_MS", 1000),
-        events=EventSettings(
-            nats_url=source.get("PRICING_EVENTS_NATS_URL", ""),
-            stream=source.get("PRICING_EVENTS_STREAM", EventSettings.stream),
-            subject=source.get("PRICING_EVENTS_SUBJECT", EventSettings.subject),
-        ),
-        currency_rules=currency_rules(
-            source.get("PRICING_ROUNDING_MODES", ""), source.get("PRICING_CASH_ROUNDING", "")
-        ),
-    )
-
-
-def _milliseconds(source: Mapping[str, str], name: str, default: int) -> int:
-    raw = source.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name}={raw!r} is not a positive number of milliseconds")
-    return int(raw)
-
-
-def currency_rules(modes: str, cash: str) -> CurrencyRules:
+def parse_currency_rules(modes: str, cash: str) -> CurrencyRules:
     """The rounding settings from their environment form; ConfigError names a bad entry."""
     parsed_modes: dict[str, RoundingMode] = {}
     for code, value in _pairs("PRICING_ROUNDING_MODES", modes):
@@ -148,20 +148,7 @@ def _pairs(name: str, raw: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _seconds(source: Mapping[str, str], name: str, default: float) -> float:
-    raw = source.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ConfigError(f"{name}={raw!r} must not be negative")
-    return value
-
-
-def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
+def connect_inventory(settings: PricingSettings) -> grpc.aio.Channel:
     """The channel to inventory: the one place its client policy is chosen.
 
     The common library's defaults fit: deadlines come from the quote being
@@ -171,21 +158,17 @@ def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
     quotes answer with availability UNKNOWN at once instead of waiting.
     """
     credentials = None
-    if config.inventory_tls_ca_file:
+    if settings.inventory_tls_ca_file:
         credentials = channel_credentials(
-            config.inventory_tls_ca_file,
-            config.inventory_tls_cert_file or None,
-            config.inventory_tls_key_file or None,
+            settings.inventory_tls_ca_file,
+            settings.inventory_tls_cert_file or None,
+            settings.inventory_tls_key_file or None,
         )
-    return connect(config.inventory_target, Policy(), credentials=credentials)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return connect(settings.inventory_target, Policy(), credentials=credentials)
 
 
 async def build_server(
-    config: PricingConfig,
+    settings: PricingSettings,
     *,
     inventory_channel: grpc.aio.Channel | None = None,
     clock: Clock = utc_now,
@@ -196,19 +179,19 @@ async def build_server(
     ``inventory_channel`` replaces the channel ``connect_inventory`` opens (tests
     inject one); the server closes it either way when it stops.
     """
-    engine = create_engine(config.server.database_url)
-    channel = inventory_channel or connect_inventory(config)
+    engine = create_engine(settings.server.database_url)
+    channel = inventory_channel or connect_inventory(settings)
     availability = InventoryAvailability(
         inventory_pb2_grpc.InventoryServiceStub(channel),
-        max_wait_s=config.availability_max_wait_s,
-        reserve_s=config.availability_reserve_s,
+        max_wait_s=settings.availability_max_wait_s,
+        reserve_s=settings.availability_reserve_s,
     )
     price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
     cache = CatalogCache(
         price_store,
         promotion_store,
         ChangeLog(engine),
-        staleness_ms=config.cache_staleness_ms,
+        staleness_ms=settings.cache_staleness_ms,
         clock=clock,
         monotonic_ns=monotonic_ns,
     )
@@ -218,10 +201,10 @@ async def build_server(
         QuoteStore(engine),
         availability,
         clock,
-        timedelta(seconds=config.quote_ttl_s),
-        config.currency_rules,
+        timedelta(seconds=settings.quote_ttl_s),
+        settings.currency_rules,
         InventoryHold(
-            inventory_pb2_grpc.InventoryServiceStub(channel), config.availability_max_wait_s
+            inventory_pb2_grpc.InventoryServiceStub(channel), settings.availability_max_wait_s
         ),
     )
     servicer = PricingServicer(
@@ -232,15 +215,15 @@ async def build_server(
     )
 
     refresher = asyncio.create_task(
-        keep_fresh(cache, config.server.database_url), name="pricing-cache-refresher"
+        keep_fresh(cache, settings.server.database_url), name="pricing-cache-refresher"
     )
 
     async def close_inventory_channel() -> None:
         await channel.close()
 
     background = [refresher]
-    if config.events.nats_url:
-        publisher = ChangePublisher(engine, config.events)
+    if settings.events.nats_url:
+        publisher = ChangePublisher(engine, settings.events)
         background.append(asyncio.create_task(publisher.run(), name="pricing-events"))
 
     async def stop_refresher() -> None:
@@ -251,7 +234,7 @@ async def build_server(
                 await task
 
     return GrpcServer(
-        config.server,
+        settings.server,
         [
             ServiceRegistration(
                 SERVICE_NAME,
@@ -266,5 +249,5 @@ async def build_server(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = load_config()
-    run_service(config.server, lambda: build_server(config), MIGRATIONS, argv)
+    settings = PricingSettings.from_env()
+    run_service(settings.server, lambda: build_server(settings), MIGRATIONS, argv)

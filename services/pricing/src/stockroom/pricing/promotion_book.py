@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import Aborted, NotFound, ResourceRef
 from stockroom.pricing.domain import codes as discount_codes
 from stockroom.pricing.domain.codes import DiscountCode
@@ -19,14 +20,11 @@ from stockroom.pricing.domain.promotions import (
     validate_terms,
 )
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.promotions import PromotionStore, VersionConflict
 
 # A lifecycle change that loses a race with another change reads again and
 # retries; a promotion changed this often at once is a caller's bug.
 MAX_CHANGE_ATTEMPTS = 5
-
-Clock = Callable[[], datetime]
 
 
 def nothing() -> None:
@@ -44,14 +42,14 @@ class PromotionBook:
     def now(self) -> datetime:
         return self._clock()
 
-    async def create(self, terms: PromotionTerms, request_id: str = "") -> Promotion:
+    async def create(self, terms: PromotionTerms, key: RequestKey | None = None) -> Promotion:
         now = self._clock()
         problems = new_problems()
-        check_request_id(problems, request_id)
+        check_request_id(problems, key.request_id if key else "")
         valid_from = validate_terms(problems, terms, now)
         raise_if_any(problems)
         try:
-            return await self._store.create(terms, valid_from, now, request_id, request_hash(terms))
+            return await self._store.create(terms, valid_from, now, key)
         finally:
             self._on_change()
 
@@ -115,11 +113,11 @@ class PromotionBook:
         generate_count: int,
         prefix: str,
         max_uses: int | None,
-        request_id: str = "",
+        key: RequestKey | None = None,
     ) -> list[DiscountCode]:
         """Named codes and ``generate_count`` random ones for a promotion, once per request id."""
         problems = new_problems()
-        check_request_id(problems, request_id)
+        check_request_id(problems, key.request_id if key else "")
         named = [discount_codes.normalize(code) for code in named]
         prefix = discount_codes.normalize(prefix)
         for i, code in enumerate(named):
@@ -149,15 +147,13 @@ class PromotionBook:
             problems.add("max_uses_per_code", "must not be negative", "NEGATIVE")
         raise_if_any(problems)
         promotion = await self.get(promotion_id)
-        digest = request_hash((promotion_id, named, generate_count, prefix, max_uses))
         return await self._store.create_codes(
             int(promotion.promotion_id),
             named,
             lambda: discount_codes.generate(generate_count, prefix),
             max_uses or None,
             self._clock(),
-            request_id,
-            digest,
+            key,
         )
 
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -50,10 +51,8 @@ from stockroom.pricing.domain.quotes import (
 )
 from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.quotes import QuoteStore
 
-Clock = Callable[[], datetime]
 TimeRemaining = Callable[[], float | None]
 
 
@@ -133,7 +132,10 @@ class Quoter:
         self._quote_ttl = quote_ttl
 
     async def quote(
-        self, cart: Cart, request_id: str = "", time_remaining: TimeRemaining = no_deadline
+        self,
+        cart: Cart,
+        key: RequestKey | None = None,
+        time_remaining: TimeRemaining = no_deadline,
     ) -> Quote:
         """Price ``cart`` at its moment, ask inventory meanwhile, keep the quote.
 
@@ -142,7 +144,7 @@ class Quoter:
         first quote without asking anything again.
         """
         problems = new_problems()
-        check_request_id(problems, request_id)
+        check_request_id(problems, key.request_id if key else "")
         validate_cart(problems, cart)
         raise_if_any(problems)
         now = self._clock()
@@ -154,9 +156,8 @@ class Quoter:
             for i, terms in enumerate(cart.pending_promotions)
         ]
         raise_if_any(problems)
-        digest = request_hash(cart) if request_id else ""
-        if request_id and not cart.dry_run:
-            earlier = await self._quotes.made_for(request_id, digest)
+        if key is not None and not cart.dry_run:
+            earlier = await self._quotes.made_for(key)
             if earlier is not None:
                 return earlier
         price_time = cart.price_time or now
@@ -166,7 +167,9 @@ class Quoter:
         expire_at = now + self._quote_ttl
         stock_check = asyncio.create_task(self._stock.check(cart.lines, time_remaining()))
         holding = asyncio.create_task(
-            self._hold(cart, request_id or quote_id, quote_id, expire_at, time_remaining())
+            self._hold(
+                cart, key.request_id if key else quote_id, quote_id, expire_at, time_remaining()
+            )
         )
         try:
             versions: dict[str, list[PriceVersion]] = {}
@@ -229,7 +232,7 @@ class Quoter:
         )
         if cart.dry_run:
             return quote
-        saved = await self._quotes.save(quote, request_id, digest)
+        saved = await self._quotes.save(quote, key)
         return replace(saved, explanations=explanations) if saved is quote else saved
 
     async def _hold(

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.quotes import Quote
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
 from stockroom.pricing.quoter import Quoter
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.redemptions import RedeemedPromotion, Redemption, RedemptionStore
-
-Clock = Callable[[], datetime]
 
 
 def consumed(quote: Quote) -> list[RedeemedPromotion]:
@@ -36,12 +31,14 @@ class RedemptionBook:
         self._quoter = quoter
         self._clock = clock
 
-    async def redeem(self, quote_id: str, request_id: str) -> Redemption:
+    async def redeem(self, quote_id: str, key: RequestKey | None) -> Redemption:
         problems = new_problems()
-        if not request_id:
+        if key is None:
             problems.add("request_id", "is required: a redemption must happen once", "REQUIRED")
-        check_request_id(problems, request_id)
+        else:
+            check_request_id(problems, key.request_id)
         raise_if_any(problems)
+        assert key is not None  # raise_if_any refused a missing one
         quote = await self._quoter.get(quote_id)  # NOT_FOUND, or QUOTE_EXPIRED
         return await self._store.redeem(
             quote.quote_id,
@@ -49,8 +46,7 @@ class RedemptionBook:
             quote.scope.currency_code,
             consumed(quote),
             self._clock(),
-            request_id,
-            request_hash(quote.quote_id),
+            key,
         )
 
     async def release(self, redemption_id: str) -> Redemption:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from stockroom.common.errors import InvalidArgument, StockroomError
+from stockroom.pricing.api.keys import optional_key
 from stockroom.pricing.api.prices import new_price, price_message
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.price_book import PriceBook
@@ -34,7 +35,7 @@ async def record_rows(
     for offset, row in enumerate(rows):
         index = first_index + offset
         try:
-            version = await book.set_price(new_price(row), row.request_id)
+            version = await book.set_price(new_price(row), optional_key("SetPrice", row))
         except StockroomError as error:
             if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN"):
                 raise  # not the row's fault: the call fails, and a retry records once

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
+import grpc
+
+from stockroom.common.db import decode_page_token, next_page_token, page_size
 from stockroom.pricing.api import bulk, explanations, prices, promotions, quotes, redemptions
-from stockroom.pricing.api.paging import next_page_token, parse_page
+from stockroom.pricing.api.keys import optional_key
 from stockroom.pricing.api.wire import moment, to_money
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import LifecycleChange, Promotion
@@ -17,8 +19,6 @@ from stockroom.pricing.quoter import Quoter
 from stockroom.pricing.redemption_book import RedemptionBook
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
-
-Context = Any
 
 
 class PricingServicer(pb_grpc.PricingServiceServicer):
@@ -34,15 +34,25 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         self.quoter = quoter
         self.redemption_book = redemption_book
 
-    async def SetPrice(self, request: pb.SetPriceRequest, context: Context) -> pb.SetPriceResponse:
-        version = await self.price_book.set_price(prices.new_price(request), request.request_id)
+    async def SetPrice(
+        self,
+        request: pb.SetPriceRequest,
+        context: grpc.aio.ServicerContext[pb.SetPriceRequest, pb.SetPriceResponse],
+    ) -> pb.SetPriceResponse:
+        version = await self.price_book.set_price(
+            prices.new_price(request), optional_key("SetPrice", request)
+        )
         response = pb.SetPriceResponse(price=prices.price_message(version))
         unit_amount = version.schedule.unit_amount_minor
         if unit_amount is not None:
             response.unit_price.CopyFrom(to_money(unit_amount, version.scope.currency_code))
         return response
 
-    async def GetPrice(self, request: pb.GetPriceRequest, context: Context) -> pb.GetPriceResponse:
+    async def GetPrice(
+        self,
+        request: pb.GetPriceRequest,
+        context: grpc.aio.ServicerContext[pb.GetPriceRequest, pb.GetPriceResponse],
+    ) -> pb.GetPriceResponse:
         problems = new_problems()
         at = moment(problems, "price_time", request.price_time, request.HasField("price_time"))
         raise_if_any(problems)
@@ -59,28 +69,36 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         )
 
     async def ListPrices(
-        self, request: pb.ListPricesRequest, context: Context
+        self,
+        request: pb.ListPricesRequest,
+        context: grpc.aio.ServicerContext[pb.ListPricesRequest, pb.ListPricesResponse],
     ) -> pb.ListPricesResponse:
-        page = parse_page(request.page_size, request.page_token)
+        size = page_size(request.page_size)
+        filters = {"sku": request.sku, "currency_code": request.currency_code}
+        after = decode_page_token(request.page_token, filters, (int,))
         versions = await self.price_book.history(
-            request.sku, request.currency_code, page.after_id, page.fetch
+            request.sku, request.currency_code, _after_id(after), size + 1
         )
         return pb.ListPricesResponse(
-            prices=[prices.price_message(v) for v in versions[: page.size]],
-            next_page_token=next_page_token(page, [int(v.price_id) for v in versions]),
+            prices=[prices.price_message(v) for v in versions[:size]],
+            next_page_token=next_page_token([(int(v.price_id),) for v in versions], size, filters),
         )
 
     async def CreatePromotion(
-        self, request: pb.CreatePromotionRequest, context: Context
+        self,
+        request: pb.CreatePromotionRequest,
+        context: grpc.aio.ServicerContext[pb.CreatePromotionRequest, pb.CreatePromotionResponse],
     ) -> pb.CreatePromotionResponse:
         terms = promotions.promotion_terms(request)
-        promotion = await self.promotion_book.create(terms, request.request_id)
-        return pb.CreatePromotionResponse(
-            promotion=promotions.promotion_message(promotion, self.promotion_book.now())
+        promotion = await self.promotion_book.create(
+            terms, optional_key("CreatePromotion", request)
         )
+        return pb.CreatePromotionResponse(promotion=self._promotion(promotion))
 
     async def GetPromotion(
-        self, request: pb.GetPromotionRequest, context: Context
+        self,
+        request: pb.GetPromotionRequest,
+        context: grpc.aio.ServicerContext[pb.GetPromotionRequest, pb.GetPromotionResponse],
     ) -> pb.GetPromotionResponse:
         promotion = await self.promotion_book.get(request.promotion_id)
         return pb.GetPromotionResponse(
@@ -88,35 +106,51 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         )
 
     async def ListPromotions(
-        self, request: pb.ListPromotionsRequest, context: Context
+        self,
+        request: pb.ListPromotionsRequest,
+        context: grpc.aio.ServicerContext[pb.ListPromotionsRequest, pb.ListPromotionsResponse],
     ) -> pb.ListPromotionsResponse:
-        page = parse_page(request.page_size, request.page_token)
+        size = page_size(request.page_size)
+        has_active_time = request.HasField("active_time")
+        filters = {
+            "active_time": request.active_time.ToJsonString() if has_active_time else "",
+            "states": sorted(set(request.states)),
+        }
+        after = decode_page_token(request.page_token, filters, (int,))
         problems = new_problems()
-        active = moment(
-            problems, "active_time", request.active_time, request.HasField("active_time")
-        )
+        active = moment(problems, "active_time", request.active_time, has_active_time)
         raise_if_any(problems)
         found = await self.promotion_book.page(
-            page.after_id, page.fetch, active, promotions.states(request.states)
+            _after_id(after), size + 1, active, promotions.states(request.states)
         )
         now = self.promotion_book.now()
         return pb.ListPromotionsResponse(
-            promotions=[promotions.promotion_message(p, now) for p in found[: page.size]],
-            next_page_token=next_page_token(page, [int(p.promotion_id) for p in found]),
+            promotions=[promotions.promotion_message(p, now) for p in found[:size]],
+            next_page_token=next_page_token([(int(p.promotion_id),) for p in found], size, filters),
         )
 
-    async def Quote(self, request: pb.QuoteRequest, context: Context) -> pb.QuoteResponse:
+    async def Quote(
+        self,
+        request: pb.QuoteRequest,
+        context: grpc.aio.ServicerContext[pb.QuoteRequest, pb.QuoteResponse],
+    ) -> pb.QuoteResponse:
         quote = await self.quoter.quote(
-            quotes.cart(request), request.request_id, context.time_remaining
+            quotes.cart(request), optional_key("Quote", request), context.time_remaining
         )
         return quotes.quote_message(quote)
 
-    async def GetQuote(self, request: pb.GetQuoteRequest, context: Context) -> pb.GetQuoteResponse:
+    async def GetQuote(
+        self,
+        request: pb.GetQuoteRequest,
+        context: grpc.aio.ServicerContext[pb.GetQuoteRequest, pb.GetQuoteResponse],
+    ) -> pb.GetQuoteResponse:
         quote = await self.quoter.get(request.quote_id)
         return pb.GetQuoteResponse(quote=quotes.quote_message(quote))
 
     async def UpdatePromotion(
-        self, request: pb.UpdatePromotionRequest, context: Context
+        self,
+        request: pb.UpdatePromotionRequest,
+        context: grpc.aio.ServicerContext[pb.UpdatePromotionRequest, pb.UpdatePromotionResponse],
     ) -> pb.UpdatePromotionResponse:
         terms = promotions.promotion_terms(request)
         promotion = await self.promotion_book.update(
@@ -125,25 +159,35 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         return pb.UpdatePromotionResponse(promotion=self._promotion(promotion))
 
     async def PausePromotion(
-        self, request: pb.PausePromotionRequest, context: Context
+        self,
+        request: pb.PausePromotionRequest,
+        context: grpc.aio.ServicerContext[pb.PausePromotionRequest, pb.PausePromotionResponse],
     ) -> pb.PausePromotionResponse:
         promotion = await self.promotion_book.change(request.promotion_id, LifecycleChange.PAUSE)
         return pb.PausePromotionResponse(promotion=self._promotion(promotion))
 
     async def ResumePromotion(
-        self, request: pb.ResumePromotionRequest, context: Context
+        self,
+        request: pb.ResumePromotionRequest,
+        context: grpc.aio.ServicerContext[pb.ResumePromotionRequest, pb.ResumePromotionResponse],
     ) -> pb.ResumePromotionResponse:
         promotion = await self.promotion_book.change(request.promotion_id, LifecycleChange.RESUME)
         return pb.ResumePromotionResponse(promotion=self._promotion(promotion))
 
     async def EndPromotion(
-        self, request: pb.EndPromotionRequest, context: Context
+        self,
+        request: pb.EndPromotionRequest,
+        context: grpc.aio.ServicerContext[pb.EndPromotionRequest, pb.EndPromotionResponse],
     ) -> pb.EndPromotionResponse:
         promotion = await self.promotion_book.change(request.promotion_id, LifecycleChange.END)
         return pb.EndPromotionResponse(promotion=self._promotion(promotion))
 
     async def CreateDiscountCodes(
-        self, request: pb.CreateDiscountCodesRequest, context: Context
+        self,
+        request: pb.CreateDiscountCodesRequest,
+        context: grpc.aio.ServicerContext[
+            pb.CreateDiscountCodesRequest, pb.CreateDiscountCodesResponse
+        ],
     ) -> pb.CreateDiscountCodesResponse:
         codes = await self.promotion_book.create_codes(
             request.promotion_id,
@@ -151,27 +195,34 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
             request.generate_count,
             request.prefix,
             request.max_uses_per_code or None,
-            request.request_id,
+            optional_key("CreateDiscountCodes", request),
         )
         return pb.CreateDiscountCodesResponse(codes=[promotions.code_message(c) for c in codes])
 
     async def RedeemQuote(
-        self, request: pb.RedeemQuoteRequest, context: Context
+        self,
+        request: pb.RedeemQuoteRequest,
+        context: grpc.aio.ServicerContext[pb.RedeemQuoteRequest, pb.RedeemQuoteResponse],
     ) -> pb.RedeemQuoteResponse:
-        redemption = await self.redemption_book.redeem(request.quote_id, request.request_id)
+        redemption = await self.redemption_book.redeem(
+            request.quote_id, optional_key("RedeemQuote", request)
+        )
         return pb.RedeemQuoteResponse(redemption=redemptions.redemption_message(redemption))
 
     async def ReleaseRedemption(
-        self, request: pb.ReleaseRedemptionRequest, context: Context
+        self,
+        request: pb.ReleaseRedemptionRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ReleaseRedemptionRequest, pb.ReleaseRedemptionResponse
+        ],
     ) -> pb.ReleaseRedemptionResponse:
         redemption = await self.redemption_book.release(request.redemption_id)
         return pb.ReleaseRedemptionResponse(redemption=redemptions.redemption_message(redemption))
 
-    def _promotion(self, promotion: Promotion) -> pb.Promotion:
-        return promotions.promotion_message(promotion, self.promotion_book.now())
-
     async def SetPrices(
-        self, request: pb.SetPricesRequest, context: Context
+        self,
+        request: pb.SetPricesRequest,
+        context: grpc.aio.ServicerContext[pb.SetPricesRequest, pb.SetPricesResponse],
     ) -> pb.SetPricesResponse:
         bulk.check_batch(request.prices)
         results = await bulk.record_rows(self.price_book, request.prices)
@@ -179,20 +230,39 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         return pb.SetPricesResponse(results=results, recorded=len(results) - failed, failed=failed)
 
     async def ImportPrices(
-        self, request_iterator: AsyncIterator[pb.ImportPricesRequest], context: Context
+        self,
+        request_iterator: AsyncIterator[pb.ImportPricesRequest],
+        context: grpc.aio.ServicerContext[pb.ImportPricesRequest, pb.ImportPricesResponse],
     ) -> AsyncIterator[pb.ImportPricesResponse]:
         async for progress in bulk.import_prices(self.price_book, request_iterator):
             yield progress
 
     async def ListPricesInList(
-        self, request: pb.ListPricesInListRequest, context: Context
+        self,
+        request: pb.ListPricesInListRequest,
+        context: grpc.aio.ServicerContext[pb.ListPricesInListRequest, pb.ListPricesInListResponse],
     ) -> pb.ListPricesInListResponse:
-        page = parse_page(request.page_size, request.page_token)
+        size = page_size(request.page_size)
         scope = PriceListScope(
             request.currency_code, request.channel, request.customer_group, request.country
         )
-        versions = await self.price_book.in_list(scope, page.after_id, page.fetch)
+        filters = {
+            "currency_code": scope.currency_code,
+            "channel": scope.channel,
+            "customer_group": scope.customer_group,
+            "country": scope.country,
+        }
+        after = decode_page_token(request.page_token, filters, (int,))
+        versions = await self.price_book.in_list(scope, _after_id(after), size + 1)
         return pb.ListPricesInListResponse(
-            prices=[prices.price_message(v) for v in versions[: page.size]],
-            next_page_token=next_page_token(page, [int(v.price_id) for v in versions]),
+            prices=[prices.price_message(v) for v in versions[:size]],
+            next_page_token=next_page_token([(int(v.price_id),) for v in versions], size, filters),
         )
+
+    def _promotion(self, promotion: Promotion) -> pb.Promotion:
+        return promotions.promotion_message(promotion, self.promotion_book.now())
+
+
+def _after_id(cursor: tuple[str | int, ...] | None) -> int:
+    """Rows are listed by ascending id: resume after the page's last one (0: from the start)."""
+    return int(cursor[0]) if cursor else 0

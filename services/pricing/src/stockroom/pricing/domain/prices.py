@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.tiers import PriceSchedule, validate_schedule
-from stockroom.pricing.domain.validation import check_currency, check_id
+from stockroom.pricing.domain.validation import check_currency, check_label
 
 # A valid_from this little in the past is taken as "now" (client clocks drift);
 # anything earlier would rewrite history and is refused.
@@ -163,8 +163,8 @@ def effective_window(
 
 def validate_scope(problems: FieldErrors, scope: PriceListScope) -> None:
     check_currency(problems, "currency_code", scope.currency_code)
-    check_id(problems, "channel", scope.channel, required=False)
-    check_id(problems, "customer_group", scope.customer_group, required=False)
+    check_label(problems, "channel", scope.channel, required=False)
+    check_label(problems, "customer_group", scope.customer_group, required=False)
     if scope.country and not COUNTRY.fullmatch(scope.country):
         problems.add(
             "country",

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from stockroom.common.contract import MAX_AVAILABILITY_LINES, check_line_count, check_quantity
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.codes import MAX_CODES_PER_QUOTE, CodeResult, check_code
 from stockroom.pricing.domain.discounts import (
@@ -43,14 +44,10 @@ from stockroom.pricing.domain.tax import (
     add_splits,
     split_tax,
 )
-from stockroom.pricing.domain.tiers import MAX_QUANTITY, TierCharge, TiersMode
-from stockroom.pricing.domain.validation import check_id
+from stockroom.pricing.domain.tiers import TierCharge, TiersMode
+from stockroom.pricing.domain.validation import check_label, check_sku
 
 DEFAULT_RULES = CurrencyRules()
-
-# Inventory's CheckAvailability takes at most 500 lines
-# (stockroom.inventory.domain.MAX_LINES); a cart is asked about in one call.
-MAX_LINES = 500
 
 
 @dataclass(frozen=True)
@@ -79,13 +76,11 @@ class Cart:
 def validate_cart(problems: FieldErrors, cart: Cart) -> None:
     """Add every problem with ``cart`` to ``problems``, under the request's field names."""
     validate_scope(problems, cart.scope)
-    if not cart.lines:
-        problems.add("lines", "at least one line is required", "EMPTY")
-    if len(cart.lines) > MAX_LINES:
-        problems.add("lines", f"at most {MAX_LINES} lines per cart", "TOO_MANY")
+    # Inventory is asked about the whole cart in one CheckAvailability call.
+    check_line_count(problems, "lines", len(cart.lines), MAX_AVAILABILITY_LINES)
     first_line: dict[str, int] = {}
-    for i, line in enumerate(cart.lines[:MAX_LINES]):
-        check_id(problems, f"lines[{i}].sku", line.sku)
+    for i, line in enumerate(cart.lines[:MAX_AVAILABILITY_LINES]):
+        check_sku(problems, f"lines[{i}].sku", line.sku)
         if line.sku in first_line:
             problems.add(
                 f"lines[{i}].sku",
@@ -94,17 +89,14 @@ def validate_cart(problems: FieldErrors, cart: Cart) -> None:
                 "DUPLICATE_SKU",
             )
         first_line.setdefault(line.sku, i)
-        if line.quantity <= 0:
-            problems.add(f"lines[{i}].quantity", "must be positive", "NOT_POSITIVE")
-        elif line.quantity > MAX_QUANTITY:
-            problems.add(f"lines[{i}].quantity", f"must be at most {MAX_QUANTITY}", "TOO_LARGE")
+        check_quantity(problems, f"lines[{i}].quantity", line.quantity)
         if len(line.tax_rates) > MAX_RATES_PER_LINE:
             problems.add(
                 f"lines[{i}].tax_rates", f"at most {MAX_RATES_PER_LINE} per line", "TOO_MANY"
             )
         if sum(rate.rate_ppm for rate in line.tax_rates) > MAX_RATE_PPM:
             problems.add(f"lines[{i}].tax_rates", "add up to more than 100 %", "OUT_OF_RANGE")
-    check_id(problems, "customer_id", cart.customer_id, required=False)
+    check_label(problems, "customer_id", cart.customer_id, required=False)
     if cart.reserve and cart.dry_run:
         problems.add("reserve", "a dry run holds no stock", "NOT_ALLOWED")
     if (cart.pending_prices or cart.pending_promotions) and not cart.dry_run:

@@ -9,11 +9,18 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import DIALECTS, one_of, run_autocommit, run_transaction, upsert_insert
+from stockroom.common.db import (
+    DIALECTS,
+    RequestKey,
+    insert_once,
+    one_of,
+    run_autocommit,
+    run_transaction,
+    upsert_insert,
+)
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, in_effect_at
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
 from stockroom.pricing.store.changes import PRICE, record_change
-from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import price_lists, prices
 
 
@@ -52,8 +59,7 @@ class PriceStore:
         schedule: PriceSchedule,
         window: tuple[datetime, datetime | None],
         recorded_at: datetime,
-        request_id: str = "",
-        request_digest: str = "",
+        key: RequestKey | None = None,
         tax_inclusive: bool = False,
     ) -> PriceVersion:
         """Add a price version (once per request id), creating its price list on first use."""
@@ -74,8 +80,7 @@ class PriceStore:
                     "recorded_at": recorded_at,
                     "tax_inclusive": tax_inclusive,
                 },
-                request_id,
-                request_digest,
+                key,
             )
             if created:
                 await record_change(

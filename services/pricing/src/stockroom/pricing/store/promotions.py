@@ -11,6 +11,8 @@ from sqlalchemy import Row, Select, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.db import (
+    RequestKey,
+    insert_once,
     run_autocommit,
     run_transaction,
     upsert_insert,
@@ -29,7 +31,6 @@ from stockroom.pricing.domain.promotions import (
     for_cart,
 )
 from stockroom.pricing.store.changes import PROMOTION, record_change
-from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import (
     code_batches,
     customer_usage,
@@ -53,8 +54,7 @@ class PromotionStore:
         terms: PromotionTerms,
         valid_from: datetime,
         created_at: datetime,
-        request_id: str = "",
-        request_digest: str = "",
+        key: RequestKey | None = None,
     ) -> Promotion:
         """Record a promotion with its SKUs and its first version (once per request id)."""
 
@@ -70,8 +70,7 @@ class PromotionStore:
                     "version": 1,
                     "updated_at": created_at,
                 },
-                request_id,
-                request_digest,
+                key,
             )
             promotion = (await _with_skus(connection, [row]))[0]
             if created:
@@ -185,8 +184,7 @@ class PromotionStore:
         generate: Callable[[], list[str]],
         max_uses: int | None,
         created_at: datetime,
-        request_id: str = "",
-        request_digest: str = "",
+        key: RequestKey | None = None,
     ) -> list[DiscountCode]:
         """Add ``named`` codes and ``generate()``'s codes to a promotion in one batch (once
         per request id). A named code that exists already is ALREADY_EXISTS; a generated
@@ -197,8 +195,7 @@ class PromotionStore:
                 connection,
                 code_batches,
                 {"promotion_id": promotion_id, "created_at": created_at},
-                request_id,
-                request_digest,
+                key,
             )
             if created:
                 await self._insert_codes(connection, promotion_id, batch.id, named, max_uses)

@@ -20,11 +20,16 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import run_autocommit, run_transaction, upsert_insert
+from stockroom.common.db import (
+    RequestKey,
+    find_created,
+    run_autocommit,
+    run_transaction,
+    upsert_insert,
+)
 from stockroom.common.errors import FailedPrecondition, PreconditionViolation
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.promotions import PromotionLimits, Usage, fits
-from stockroom.pricing.store.idempotency import find_by_request_id
 from stockroom.pricing.tables import (
     customer_usage,
     promotion_codes,
@@ -76,8 +81,7 @@ class RedemptionStore:
         currency_code: str,
         items: Sequence[RedeemedPromotion],
         now: datetime,
-        request_id: str,
-        request_digest: str,
+        key: RequestKey,
     ) -> Redemption:
         """Consume ``items`` for ``quote_id`` once per request id: the earlier redemption
         when this request id made one; FAILED_PRECONDITION QUOTE_ALREADY_REDEEMED when
@@ -88,8 +92,8 @@ class RedemptionStore:
                 upsert_insert(connection, redemptions)
                 .values(
                     quote_id=quote_id,
-                    request_id=request_id,
-                    request_hash=request_digest,
+                    request_id=key.request_id,
+                    request_hash=key.fingerprint,
                     customer_id=customer_id,
                     currency_code=currency_code,
                     state="REDEEMED",
@@ -100,9 +104,7 @@ class RedemptionStore:
             )
             created = (await connection.execute(insert)).first()
             if created is None:
-                earlier = await find_by_request_id(
-                    connection, redemptions, request_id, request_digest
-                )
+                earlier = await find_created(connection, redemptions, key)
                 if earlier is None:
                     message = f"quote {quote_id} was redeemed by another request"
                     raise FailedPrecondition(
