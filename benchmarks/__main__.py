@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 
+from benchmarks.cpu import cpu_window
 from benchmarks.h2load import H2Load
 from benchmarks.pydriver import PyDriver
 from benchmarks.report import save, table
@@ -66,12 +67,15 @@ def main() -> int:
                 # h2load counts HTTP 200 as success even when the gRPC status in the
                 # trailers is an error, so prove the replayed request succeeds first.
                 asyncio.run(preflight(address, scenario.method, scenario.h2load_message))
-                results.append(
-                    h2load.run(scenario.name, address, scenario.method, scenario.h2load_message)
-                )
+                cpu = cpu_window(args.warmup, args.duration)
+                cpu.start()
+                message = scenario.h2load_message
+                results.append(h2load.run(scenario.name, address, scenario.method, message, cpu))
                 print(table(results).splitlines()[-1], flush=True)
             if use_python and scenario.python_factory is not None:
-                results.append(python.run(scenario.name, address, scenario.python_factory))
+                cpu = cpu_window(args.warmup, args.duration)
+                cpu.start()
+                results.append(python.run(scenario.name, address, scenario.python_factory, cpu))
                 print(table(results).splitlines()[-1], flush=True)
 
     load_after = os.getloadavg()
@@ -91,7 +95,9 @@ def main() -> int:
 
 
 def _load(average: tuple[float, float, float]) -> str:
-    return " ".join(f"{value:.2f}" for value in average) + f" (1, 5, 15 min; {os.cpu_count()} cores)"
+    return (
+        " ".join(f"{value:.2f}" for value in average) + f" (1, 5, 15 min; {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ def traced_echo_server(sampler_ratio: float) -> Iterator[str]:
     """The stack with the SDK on, every span (or ``sampler_ratio`` of the traces) batched and
     exported over OTLP to a sink process that discards them."""
     sink_port, port = free_port(), free_port()
-    with server_process(["benchmarks.otlp_sink", "--port", str(sink_port)], sink_port) as sink:
+    sink_args = ["benchmarks.otlp_sink", "--port", str(sink_port)]
+    with server_process(sink_args, sink_port, measured=False) as sink:
         env = {
             "ECHO_LOG_LEVEL": "WARNING",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink}",

@@ -13,8 +13,14 @@ Decided here, where the specification leaves room or its default would hurt:
   ``otlp``, ``console`` or ``none``. Unset, they are ``otlp`` when an OTLP
   endpoint is configured and ``none`` otherwise (the specification says
   ``otlp`` to localhost:4317, which on a laptop only fills the log with
-  export errors). Spans are still made without an exporter, so log lines keep
-  their trace ids.
+  export errors).
+- A signal with nothing to export installs nothing: no tracer provider
+  without a span exporter, no meter provider without a metric exporter or a
+  Prometheus endpoint. The API stays a no-op for it and the instrumentation
+  asks before it installs anything (``Telemetry.traces_recorded``), so a
+  service that exports nothing pays nothing per call. A caller's trace id
+  still reaches the log lines and the outbound calls (the server makes the
+  caller's ``traceparent`` current without recording a span).
 - Only OTLP over gRPC is installed: another ``OTEL_EXPORTER_OTLP_PROTOCOL``
   is a configuration error at startup, not silence.
 - ``<P>_PROMETHEUS_PORT`` adds a Prometheus endpoint next to OTLP.
@@ -191,6 +197,9 @@ class InstalledTelemetry:
         self.meter_provider = MeterProvider(
             metric_readers=readers, resource=resource, shutdown_on_exit=False
         )
+        # What ``configure_telemetry`` installs globally: only what has somewhere to go.
+        self.exports_traces = bool(settings.trace_exporters)
+        self.exports_metrics = bool(readers)
         self.settings = settings
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
@@ -239,8 +248,10 @@ def configure_telemetry(
         logger.info("telemetry disabled (OTEL_SDK_DISABLED)")
         return None
     installed = InstalledTelemetry(service_name, settings)
-    trace.set_tracer_provider(installed.tracer_provider)
-    metrics.set_meter_provider(installed.meter_provider)
+    if installed.exports_traces:
+        trace.set_tracer_provider(installed.tracer_provider)
+    if installed.exports_metrics:
+        metrics.set_meter_provider(installed.meter_provider)
     logger.info(
         "telemetry configured",
         extra={
