@@ -54,7 +54,8 @@ class PyDriver:
         return dataclasses.replace(result, server_cpu_us=cpu.per_call_us(completed_at))
 
 
-# Per worker: latencies (ms) of the measured calls, failures, and when each call completed.
+# Per worker: latencies (ms) of the measured calls, failures, and when each successful call
+# (warm-up included) completed.
 WorkerResult = tuple[list[float], int, list[float]]
 
 
@@ -87,10 +88,11 @@ async def _drive(
                     ok = True
                 except grpc.aio.AioRpcError:
                     ok = False
+                if ok:  # warm-up calls too: the CPU window may start before measuring does
+                    completed_at.append(time.time())
                 if began >= measure_from:
                     if ok:
                         latencies_ms.append((time.perf_counter() - began) * 1000)
-                        completed_at.append(time.time())
                     else:
                         failures += 1
 

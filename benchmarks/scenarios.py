@@ -105,6 +105,12 @@ SCENARIOS: list[Scenario] = [
         h2load_message=AVAILABILITY_REQUEST,
     ),
     Scenario(
+        "inventory CheckAvailability, 3 lines, 2 workers (PostgreSQL)",
+        lambda: inventory_server(workers=2),
+        CHECK_AVAILABILITY,
+        h2load_message=AVAILABILITY_REQUEST,
+    ),
+    Scenario(
         "inventory ReserveStock, 1 line (PostgreSQL)",
         inventory_server,
         RESERVE_STOCK,

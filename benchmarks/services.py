@@ -40,10 +40,15 @@ QUOTE_REQUEST = pr.QuoteRequest(
 
 
 @contextlib.contextmanager
-def inventory_server() -> Iterator[str]:
+def inventory_server(workers: int = 1) -> Iterator[str]:
+    """Inventory on a fresh database; ``workers`` > 1 runs that many processes on its port."""
     with _database() as url:
         port = free_port()
-        env = {"INVENTORY_PORT": str(port), "INVENTORY_DATABASE_URL": url}
+        env = {
+            "INVENTORY_PORT": str(port),
+            "INVENTORY_DATABASE_URL": url,
+            "INVENTORY_WORKERS": str(workers),
+        }
         env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.inventory"], port, env) as address:
             asyncio.run(seed_inventory(address))
