@@ -101,4 +101,5 @@ async def test_two_workers_serve_one_port_a_killed_one_comes_back_and_sigterm_st
     assert stopped["exit_codes"] == [0, 0]
     drained = [line for line in log_lines(log_path) if line["msg"] == "stopped"]
     assert len(drained) == 2  # each worker drained as a single server does
-    assert not alive(first[1]) and not alive(restarted["pid"])
+    assert not alive(first[1])
+    assert not alive(restarted["pid"])
