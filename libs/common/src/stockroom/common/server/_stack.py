@@ -126,19 +126,25 @@ class _Steps:
 
             return stream
 
+        is_coroutine = inspect.iscoroutinefunction(behaviour)
+
         async def unary(request: Any, context: Context) -> Any:
             call = _Call(self.telemetry.begin(context))
             try:
                 self.admit(call, context)
                 try:
-                    result = behaviour(request, context)
-                    response = await result if inspect.isawaitable(result) else result
+                    if is_coroutine:
+                        response = await behaviour(request, context)
+                    else:
+                        result = behaviour(request, context)
+                        response = await result if inspect.isawaitable(result) else result
                 finally:
                     self.leave(call)
             except BaseException as error:
                 await self.fail(call, context, error)
             else:
-                self.succeed(call, context)
+                if context.code() is not None:  # the servicer set a status without raising
+                    call.outcome = reported_outcome(context) or OK
                 return response
             finally:
                 self.telemetry.end(call.telemetry, call.outcome)

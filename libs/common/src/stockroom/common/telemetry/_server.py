@@ -42,7 +42,6 @@ from stockroom.common.telemetry._providers import Telemetry
 from stockroom.common.telemetry._rpc import OK, Outcome, rpc_attributes, span_name
 
 UNTRACED_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-TRACEPARENT = "traceparent"
 _CODES_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 Metadata = Sequence[tuple[str, Any]]
 
@@ -85,21 +84,27 @@ class MethodTelemetry:
         self._name = span_name(method)
         self._attributes = rpc_attributes(method)
         self._by_code: dict[int, dict[str, AttributeValue]] = {}
+        # The metadata keys the configured propagators read (traceparent, tracestate, baggage).
+        self._fields = frozenset(propagate.get_global_textmap().fields)
 
     def begin(self, context: Context) -> CallTelemetry:
         """Start the call's span (if recorded) and make it, or the caller's trace, current."""
         metadata = cast("Metadata", context.invocation_metadata() or ())
+        fields = self._fields
+        # Most calls carry no trace context (a load balancer's probe, a client without
+        # tracing): the propagators are not run for them.
+        carried = any(name in fields for name, _ in metadata)
+        parent = propagate.extract(metadata, getter=_GETTER) if carried else None
         span: trace.Span | None = None
         token: object | None = None
         if self._tracer is not None:
-            parent = propagate.extract(metadata, getter=_GETTER)
             span = self._tracer.start_span(
                 self._name, parent, kind=trace.SpanKind.SERVER, attributes=self._attributes
             )
             token = otel_context.attach(trace.set_span_in_context(span, parent))
-        elif any(name == TRACEPARENT for name, _ in metadata):
-            token = otel_context.attach(propagate.extract(metadata, getter=_GETTER))
-        return CallTelemetry(span, token, time.perf_counter())
+        elif parent is not None:
+            token = otel_context.attach(parent)
+        return CallTelemetry(span, token, time.perf_counter() if self._duration else 0.0)
 
     def end(self, call: CallTelemetry, outcome: Outcome) -> None:
         """Record the outcome on the span and the duration, end the span, restore the context."""
