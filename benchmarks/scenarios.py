@@ -43,18 +43,23 @@ def echo_server(*, stack: bool) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def traced_echo_server(sampler_ratio: float) -> Iterator[str]:
-    """The stack with the SDK on, every span (or ``sampler_ratio`` of the traces) batched and
-    exported over OTLP to a sink process that discards them."""
+def exporting_echo_server(sampler_ratio: float | None, *, metrics: bool) -> Iterator[str]:
+    """The stack with the SDK on, exporting over OTLP to a sink process that discards what it
+    gets: every span (or ``sampler_ratio`` of the traces; None: no traces) and, with
+    ``metrics``, the metrics (each row prices one signal)."""
     sink_port, port = free_port(), free_port()
     sink_args = ["benchmarks.otlp_sink", "--port", str(sink_port)]
     with server_process(sink_args, sink_port, measured=False) as sink:
         env = {
             "ECHO_LOG_LEVEL": "WARNING",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink}",
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-            "OTEL_TRACES_SAMPLER_ARG": str(sampler_ratio),
+            "OTEL_METRICS_EXPORTER": "otlp" if metrics else "none",
         }
+        if sampler_ratio is None:
+            env["OTEL_TRACES_EXPORTER"] = "none"
+        else:
+            env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+            env["OTEL_TRACES_SAMPLER_ARG"] = str(sampler_ratio)
         args = ["benchmarks.echo_server", "--port", str(port), "--stack", "--tracing"]
         with server_process(args, port, env) as address:
             yield address
@@ -86,14 +91,21 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "echo (stack + tracing, every call)",
-        lambda: traced_echo_server(1.0),
+        lambda: exporting_echo_server(1.0, metrics=False),
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
     ),
     Scenario(
         "echo (stack + tracing, 10% sampled)",
-        lambda: traced_echo_server(0.1),
+        lambda: exporting_echo_server(0.1, metrics=False),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "echo (stack + metrics exported)",
+        lambda: exporting_echo_server(None, metrics=True),
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
