@@ -35,9 +35,10 @@ class Scenario:
 
 
 @contextlib.contextmanager
-def echo_server(*, stack: bool) -> Iterator[str]:
+def echo_server(*, stack: bool, loop: str = "asyncio") -> Iterator[str]:
     port = free_port()
-    args = ["benchmarks.echo_server", "--port", str(port), *(["--stack"] if stack else [])]
+    args = ["benchmarks.echo_server", "--port", str(port), "--loop", loop]
+    args += ["--stack"] if stack else []
     with server_process(args, port, {"ECHO_LOG_LEVEL": "WARNING"}) as address:
         yield address
 
@@ -85,6 +86,13 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "echo (Stockroom server stack)",
         lambda: echo_server(stack=True),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "echo (Stockroom server stack, uvloop)",
+        lambda: echo_server(stack=True, loop="uvloop"),
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
