@@ -25,6 +25,8 @@ LOCATIONS = ["WH-1", "WH-2"]
 # Enough that a whole benchmark run cannot exhaust it: no call is refused for stock.
 UNITS_PER_LOCATION = 10**9
 QUIET = {"LOG_LEVEL": "WARNING"}
+# Seeding is not measured; on a loaded machine a write can take longer than the default 2 s.
+SEED_TIMEOUT_S = 30.0
 
 CHECK_AVAILABILITY = "/stockroom.inventory.v1.InventoryService/CheckAvailability"
 RESERVE_STOCK = "/stockroom.inventory.v1.InventoryService/ReserveStock"
@@ -143,11 +145,13 @@ async def seed_inventory(address: str) -> None:
                         location_id=location_id, kind=inv.LOCATION_KIND_WAREHOUSE
                     ),
                     request_id=str(uuid.uuid4()),
-                )
+                ),
+                timeout=SEED_TIMEOUT_S,
             )
         for sku in SKUS:
             await stub.CreateItem(
-                inv.CreateItemRequest(item=inv.Item(sku=sku), request_id=str(uuid.uuid4()))
+                inv.CreateItemRequest(item=inv.Item(sku=sku), request_id=str(uuid.uuid4())),
+                timeout=SEED_TIMEOUT_S,
             )
             for location_id in LOCATIONS:
                 await stub.ReceiveStock(
@@ -156,7 +160,8 @@ async def seed_inventory(address: str) -> None:
                         location_id=location_id,
                         quantity=UNITS_PER_LOCATION,
                         request_id=str(uuid.uuid4()),
-                    )
+                    ),
+                    timeout=SEED_TIMEOUT_S,
                 )
 
 
@@ -171,5 +176,6 @@ async def seed_prices(address: str) -> None:
                         currency_code="USD", units=10 + n, nanos=500_000_000
                     ),
                     request_id=str(uuid.uuid4()),
-                )
+                ),
+                timeout=SEED_TIMEOUT_S,
             )
