@@ -17,15 +17,17 @@ from stockroom.cli.processes import start_service, wait_until_serving
 from stockroom.common.client import connect
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
-SUPERVISOR_LOGGER = "stockroom.common.server._workers"
-
 
 def log_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
 def started_workers(path: Path) -> list[dict[str, Any]]:
-    return [line for line in log_lines(path) if line["msg"] == "worker started"]
+    return [
+        line
+        for line in log_lines(path)
+        if line["msg"] == "worker started" and line["logger"] == "stockroom.common.server"
+    ]
 
 
 def servers_started(path: Path) -> int:

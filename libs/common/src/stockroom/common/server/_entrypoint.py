@@ -25,7 +25,7 @@ from stockroom.common.server._logs import configure_logging
 from stockroom.common.server._workers import Supervisor, worker_index
 from stockroom.common.telemetry import configure_telemetry
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("stockroom.common.server")
 
 
 def run_service(

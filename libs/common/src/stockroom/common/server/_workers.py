@@ -33,7 +33,7 @@ import signal
 import time
 from collections.abc import Mapping, Sequence
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("stockroom.common.server")
 
 WORKER_INDEX_ENV = "STOCKROOM_WORKER_INDEX"
 RESTART_DELAY_S = 0.5
