@@ -4,7 +4,7 @@ server. The entry point."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +15,14 @@ from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.common.telemetry.gauges import gauge
 from stockroom.inventory.api import InventoryServicer
 from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
-from stockroom.inventory.store.catalog import CatalogStore
+from stockroom.inventory.service.availability import AvailabilityReads
+from stockroom.inventory.service.batcher import BatchSettings
+from stockroom.inventory.service.catalog import CatalogService
+from stockroom.inventory.service.history import LedgerHistory
+from stockroom.inventory.service.reservations import ReservationService
+from stockroom.inventory.service.stock import StockService
+from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
-from stockroom.inventory.store.history import LedgerHistory
-from stockroom.inventory.store.reservations import ReservationStore
-from stockroom.inventory.store.stock import StockStore
 from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.inventory.watch import LedgerTail
@@ -40,6 +43,11 @@ class InventorySettings:
     sweep_interval_s: float = 1.0
     # How often the ledger tail looks for commits made by other replicas.
     watch_poll_interval_s: float = 0.2
+    # Group commit of writes (service/batcher.py): how long a batch waits for more
+    # writes while another is in flight, its largest size, batches in flight at once.
+    batch_window_ms: float = 2.0
+    batch_max: int = 256
+    batches_in_flight: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InventorySettings:
@@ -49,7 +57,42 @@ class InventorySettings:
             watch_poll_interval_s=float(
                 source.get("INVENTORY_WATCH_POLL_INTERVAL_S", cls.watch_poll_interval_s)
             ),
+            batch_window_ms=float(source.get("INVENTORY_BATCH_WINDOW_MS", cls.batch_window_ms)),
+            batch_max=int(source.get("INVENTORY_BATCH_MAX", cls.batch_max)),
+            batches_in_flight=int(source.get("INVENTORY_BATCHES_IN_FLIGHT", cls.batches_in_flight)),
         )
+
+    @property
+    def batches(self) -> BatchSettings:
+        return BatchSettings(self.batch_window_ms / 1000, self.batch_max, self.batches_in_flight)
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """The service layer of one process, wired on one database."""
+
+    catalog: CatalogService
+    stock: StockService
+    reservations: ReservationService
+    history: LedgerHistory
+    writes: StockWrites
+
+
+def use_cases(
+    transactions: Transactions,
+    clock: Clock = utc_now,
+    settings: InventorySettings | None = None,
+    on_commit: Callable[[], None] = lambda: None,
+) -> UseCases:
+    settings = settings or InventorySettings()
+    writes = StockWrites(transactions, clock, settings.batches, on_commit=on_commit)
+    return UseCases(
+        CatalogService(transactions, clock),
+        StockService(transactions, writes, AvailabilityReads(transactions)),
+        ReservationService(transactions, writes, clock),
+        LedgerHistory(transactions),
+        writes,
+    )
 
 
 def load_config() -> ServerConfig:
@@ -65,15 +108,12 @@ async def build_server(
     settings = settings or InventorySettings.from_env()
     engine = create_engine(config.database_url)
     transactions = Transactions(engine)
-    history = LedgerHistory(transactions)
-    tail = LedgerTail(history, settings.watch_poll_interval_s)
-    reservations = ReservationStore(transactions, clock, on_commit=tail.nudge)
+    tail_reader = LedgerHistory(transactions)
+    tail = LedgerTail(tail_reader, settings.watch_poll_interval_s)
+    cases = use_cases(transactions, clock, settings, on_commit=tail.nudge)
+    reservations = cases.reservations
     servicer = InventoryServicer(
-        CatalogStore(transactions, clock),
-        StockStore(transactions, clock, on_commit=tail.nudge),
-        reservations,
-        history,
-        tail,
+        cases.catalog, cases.stock, cases.reservations, cases.history, tail
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)
