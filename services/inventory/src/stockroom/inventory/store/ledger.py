@@ -9,7 +9,8 @@ any counter every writer takes in turn:
   smaller id may commit later than one with a larger id. Readers therefore
   read only below the *horizon*: the oldest transaction still running
   (``pg_snapshot_xmin`` of the reading statement's snapshot), shifted the
-  same way. Every transaction below it has finished, so every entry below it
+  same way (transactions of other databases in the cluster left out). Every
+  transaction below it has finished, so every entry below it
   is final, and any entry committed afterwards has a larger position than
   all of them: a reader that has read up to position P never sees an entry
   below P appear later. ListMovements and WatchStock resume from P with
@@ -41,9 +42,20 @@ from stockroom.inventory.store.tables import movements
 # Bits of a PostgreSQL position that number the entries of one transaction.
 ENTRY_BITS = 20
 MAX_ENTRIES_PER_TRANSACTION = 1 << ENTRY_BITS
-# Positions below this are final (PostgreSQL; see the module docstring).
+# Positions below this are final (PostgreSQL; see the module docstring): the
+# oldest transaction in progress when the reading statement's snapshot was
+# taken, leaving out those known to run in another database of the cluster
+# (pg_stat_activity names each backend's database and transaction id; one
+# that has ended since, or whose database is hidden from this role, counts as
+# this database's, which only delays entries, never skips them).
 HORIZON: ColumnClause[int] = literal_column(
-    f"(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {ENTRY_BITS})", BigInteger
+    "((SELECT coalesce(min(x::text::bigint),"
+    " pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+    " FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+    " WHERE NOT EXISTS (SELECT FROM pg_stat_activity AS a"
+    " WHERE a.backend_xid = x::xid AND a.datname <> current_database()))"
+    f" << {ENTRY_BITS})",
+    BigInteger,
 )
 
 
