@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.idempotency import RequestKey
+from stockroom.common.db import RequestKey
 from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
 from stockroom.inventory.store import catalog

@@ -34,7 +34,7 @@ import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.idempotency import RequestKey, request_id_reused
+from stockroom.common.db import RequestKey, request_id_reused
 from stockroom.inventory.domain import decide as domain
 from stockroom.inventory.domain.decide import Decision, Snapshot, Write
 from stockroom.inventory.domain.model import (

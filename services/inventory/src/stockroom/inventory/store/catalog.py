@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import upsert_insert
+from stockroom.common.db import upsert_insert
 from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
 from stockroom.inventory.store.tables import items, locations

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import DIALECTS, one_of, upsert_insert
+from stockroom.common.db import DIALECTS, one_of, upsert_insert
 from stockroom.inventory.domain.model import StockKey, StockLevel
 from stockroom.inventory.store.tables import stock_levels
 

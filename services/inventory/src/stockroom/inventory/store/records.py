@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import DIALECTS, one_of
+from stockroom.common.db import DIALECTS, one_of
 from stockroom.inventory.domain.decide import Record
 from stockroom.inventory.store.tables import request_records
 

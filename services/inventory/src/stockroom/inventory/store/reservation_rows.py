@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import DIALECTS, one_of
+from stockroom.common.db import DIALECTS, one_of
 from stockroom.inventory.domain.model import (
     Allocation,
     Reservation,
