@@ -27,7 +27,7 @@ process meet in the group commit (``batcher``) and each batch runs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -50,7 +50,7 @@ from stockroom.inventory.domain.model import (
     TransferResult,
 )
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
-from stockroom.inventory.store import catalog, ledger, levels, records, reservation_rows
+from stockroom.inventory.store import catalog, ledger, levels, plan, records, reservation_rows
 from stockroom.inventory.store.clock import Clock
 from stockroom.inventory.store.transactions import ConcurrentChange, Transactions
 
@@ -83,6 +83,7 @@ class StockWrites:
         self._clock = clock
         self._on_commit = on_commit
         self._batcher: GroupCommit[Write, Result] = GroupCommit(self._flush, settings)
+        self._one_statement = transactions.engine.dialect.name == "postgresql"
         self._known_items: set[str] = set()
         self._known_locations: set[str] = set()
 
@@ -105,10 +106,7 @@ class StockWrites:
 
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
-        skus = domain.skus_named(writes) | {
-            a.sku for r in reservations.values() for a in r.allocations()
-        }
-        found = await levels.read_skus(connection, skus)
+        found = await levels.read_skus(connection, _lock_skus(writes, reservations))
         recorded = await records.read(
             connection, [w.key.request_id for w in writes if w.key is not None]
         )
@@ -128,6 +126,40 @@ class StockWrites:
         return frozenset(self._known_items), frozenset(self._known_locations)
 
     async def _apply(
+        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> Decision:
+        if self._one_statement and not _records_hold_positions(decision):
+            applied = await self._apply_in_one_statement(writes, snapshot, decision, now)
+            if applied is not None:
+                return applied
+        return await self._apply_in_transaction(writes, snapshot, decision, now)
+
+    async def _apply_in_one_statement(
+        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> Decision | None:
+        """The common case on PostgreSQL: one round trip; None if what the batch read has
+        changed (or a request id was recorded by another replica meanwhile)."""
+        creates = _creates(writes, snapshot)
+        if creates:  # an empty level is as good as none: no need to share the transaction
+            await self._transactions.write_statement(lambda c: levels.create_missing(c, creates))
+        params = plan.parameters(
+            sorted(_lock_skus(writes, snapshot.reservations)),
+            snapshot.levels,
+            {r: snapshot.reservations[r] for r in sorted(snapshot.reservations)},
+            decision,
+            _records(decision),
+            now,
+        )
+        try:
+            ok, xid = await self._transactions.write_statement(lambda c: plan.apply(c, params))
+        except IntegrityError as error:
+            if not _is_unique_violation(error):
+                logger.error("a constraint stopped a batch", exc_info=True)
+                raise
+            return None
+        return decision.positioned(xid << ledger.ENTRY_BITS) if ok else None
+
+    async def _apply_in_transaction(
         self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
     ) -> Decision:
         attempts = 0
@@ -152,16 +184,8 @@ class StockWrites:
         now: datetime,
     ) -> Decision:
         # Levels this batch creates exist before anything is locked (inserted in key order).
-        creates = {
-            k
-            for k in domain.keys_touched(writes)
-            if k not in read.levels and k.sku in read.items and k.location_id in read.locations
-        }
-        await levels.create_missing(connection, creates)
-        skus = domain.skus_named(writes) | {
-            a.sku for r in read.reservations.values() for a in r.allocations()
-        }
-        locked, xid = await levels.lock_skus(connection, skus)
+        await levels.create_missing(connection, _creates(writes, read))
+        locked, xid = await levels.lock_skus(connection, _lock_skus(writes, read.reservations))
         held = await reservation_rows.load(connection, domain.reservations_named(writes), lock=True)
         if held.keys() != read.reservations.keys():
             raise ConcurrentChange("a reservation appeared since the batch read")
@@ -179,35 +203,57 @@ class StockWrites:
         await reservation_rows.insert_all(connection, decision.reservations)
         await reservation_rows.set_states(connection, decision.transitions)
         await ledger.append(connection, decision.entries)
-        await self._record(connection, writes, decision, now)
-        return decision
-
-    async def _record(
-        self,
-        connection: AsyncConnection,
-        writes: Sequence[Write],
-        decision: Decision,
-        now: datetime,
-    ) -> None:
-        rows = []
-        for record in decision.records:
-            outcome = decision.outcomes[record.write]
-            assert isinstance(outcome, domain.Done)
-            rows.append(
-                (
-                    record.request_id,
-                    record.method,
-                    record.fingerprint,
-                    msgspec.json.encode(outcome.result),
-                )
-            )
         try:
-            await records.write(connection, rows, now)
+            await records.write(connection, _records(decision), now)
         except IntegrityError as error:
             if _is_unique_violation(error):
                 raise ConcurrentChange("another replica applied a request id first") from error
             logger.error("a constraint stopped a batch", exc_info=True)
             raise
+        return decision
+
+
+def _creates(writes: Sequence[Write], read: Snapshot) -> set[StockKey]:
+    """Levels the writes name that do not exist yet (of registered SKUs and locations)."""
+    return {
+        k
+        for k in domain.keys_touched(writes)
+        if k not in read.levels and k.sku in read.items and k.location_id in read.locations
+    }
+
+
+def _lock_skus(writes: Sequence[Write], reservations: Mapping[str, Reservation]) -> set[str]:
+    """The SKUs whose levels a batch reads and locks: those it names, and those its
+    reservations hold."""
+    return domain.skus_named(writes) | {
+        a.sku for r in reservations.values() for a in r.allocations()
+    }
+
+
+def _records(decision: Decision) -> list[tuple[str, str, str, bytes]]:
+    """The request records of a (positioned) decision: each success's response."""
+    rows = []
+    for record in decision.records:
+        outcome = decision.outcomes[record.write]
+        assert isinstance(outcome, domain.Done)
+        rows.append(
+            (
+                record.request_id,
+                record.method,
+                record.fingerprint,
+                msgspec.json.encode(outcome.result),
+            )
+        )
+    return rows
+
+
+def _records_hold_positions(decision: Decision) -> bool:
+    """Whether a recorded response holds ledger positions (known only inside the
+    transaction that writes them)."""
+    return any(
+        isinstance(o, domain.Done) and isinstance(o.result, LevelChange | TransferResult)
+        for o in (decision.outcomes[r.write] for r in decision.records)
+    )
 
 
 def _is_unique_violation(error: IntegrityError) -> bool:

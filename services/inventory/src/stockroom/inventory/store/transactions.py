@@ -91,6 +91,13 @@ class Transactions:
         transaction, so in one snapshot."""
         return await self._run(lambda: run_autocommit(self.engine, work))
 
+    async def write_statement(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work``, one statement that is a whole write, as its own transaction (one
+        round trip; PostgreSQL), retried on conflicts. It also runs again after a
+        connection lost while committing: the statement must change nothing when it
+        repeats one that committed (request-id records make it fail instead)."""
+        return await self._run(lambda: run_autocommit(self.engine, work, repeatable=True))
+
     async def _run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         tries = 0
         while True:
