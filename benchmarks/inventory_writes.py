@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any
 
 import asyncpg
 import grpc
@@ -31,7 +32,7 @@ def catalog_sku(n: int) -> str:
 
 
 @contextlib.contextmanager
-def _inventory(seed: Callable[[str, str], Awaitable[None]]) -> Iterator[tuple[str, str]]:
+def _inventory(seed: Callable[[str, str], Coroutine[Any, Any, None]]) -> Iterator[tuple[str, str]]:
     """A fresh database and an inventory process on it, seeded; yields (address, url)."""
     with _database() as url:
         port = free_port()

@@ -63,6 +63,7 @@ level_writes AS (
         CAST(:level_safety AS bigint[]), CAST(:level_versions AS bigint[]))
         AS n (sku, location_id, on_hand, reserved, safety_stock, version)
     WHERE (SELECT ok FROM verdict) AND s.sku = n.sku AND s.location_id = n.location_id
+        AND s.sku = ANY (CAST(:lock_skus AS text[]))
 ),
 new_reservations AS (
     INSERT INTO reservations (reservation_id, state, reference, create_time, expire_time,
