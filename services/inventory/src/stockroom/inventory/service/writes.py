@@ -50,7 +50,15 @@ from stockroom.inventory.domain.model import (
     TransferResult,
 )
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
-from stockroom.inventory.store import catalog, ledger, levels, plan, records, reservation_rows
+from stockroom.inventory.store import (
+    batch_reads,
+    catalog,
+    ledger,
+    levels,
+    plan,
+    records,
+    reservation_rows,
+)
 from stockroom.inventory.store.clock import Clock
 from stockroom.inventory.store.transactions import ConcurrentChange, Transactions
 
@@ -106,9 +114,10 @@ class StockWrites:
 
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
-        found = await levels.read_skus(connection, _lock_skus(writes, reservations))
-        recorded = await records.read(
-            connection, [w.key.request_id for w in writes if w.key is not None]
+        found, recorded = await batch_reads.levels_and_records(
+            connection,
+            _lock_skus(writes, reservations),
+            [w.key.request_id for w in writes if w.key is not None],
         )
         items, locations = await self._known(connection, writes)
         return Snapshot(found, reservations, recorded, items, locations)
