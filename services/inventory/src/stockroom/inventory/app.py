@@ -3,18 +3,23 @@ server. The entry point."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from stockroom.common.db import create_engine, ping
-from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration, run_service
+from stockroom.common.server import (
+    GrpcServer,
+    ServerConfig,
+    ServiceRegistration,
+    run_service,
+    settings_from_env,
+)
 from stockroom.common.telemetry import gauge
 from stockroom.inventory.api import InventoryServicer
 from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
 from stockroom.inventory.service.availability import AvailabilityReads
-from stockroom.inventory.service.batcher import BatchSettings
+from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
@@ -35,8 +40,10 @@ DEFAULTS: dict[str, object] = {
 
 @dataclass(frozen=True)
 class InventorySettings:
-    """Settings of the inventory's own jobs (``INVENTORY_SWEEP_INTERVAL_S``, ...)."""
+    """Everything inventory is configured with: the common server settings and its own
+    (``INVENTORY_<FIELD>`` variables, read by ``from_env``)."""
 
+    server: ServerConfig
     # How often each replica looks for expired reservations; expiry is at most this late.
     sweep_interval_s: float = 1.0
     # How often the ledger tail looks for commits made by other replicas.
@@ -49,16 +56,8 @@ class InventorySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InventorySettings:
-        source = os.environ if env is None else env
-        return cls(
-            sweep_interval_s=float(source.get("INVENTORY_SWEEP_INTERVAL_S", cls.sweep_interval_s)),
-            watch_poll_interval_s=float(
-                source.get("INVENTORY_WATCH_POLL_INTERVAL_S", cls.watch_poll_interval_s)
-            ),
-            batch_window_ms=float(source.get("INVENTORY_BATCH_WINDOW_MS", cls.batch_window_ms)),
-            batch_max=int(source.get("INVENTORY_BATCH_MAX", cls.batch_max)),
-            batches_in_flight=int(source.get("INVENTORY_BATCHES_IN_FLIGHT", cls.batches_in_flight)),
-        )
+        server = ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS, env=env)
+        return settings_from_env(cls, "INVENTORY", env, given={"server": server})
 
     @property
     def batches(self) -> BatchSettings:
@@ -79,11 +78,10 @@ class UseCases:
 def use_cases(
     transactions: Transactions,
     clock: Clock = utc_now,
-    settings: InventorySettings | None = None,
+    batches: BatchSettings = DEFAULT_BATCHES,
     on_commit: Callable[[], None] = lambda: None,
 ) -> UseCases:
-    settings = settings or InventorySettings()
-    writes = StockWrites(transactions, clock, settings.batches, on_commit=on_commit)
+    writes = StockWrites(transactions, clock, batches, on_commit=on_commit)
     return UseCases(
         CatalogService(transactions, clock),
         StockService(transactions, writes, AvailabilityReads(transactions)),
@@ -93,22 +91,13 @@ def use_cases(
     )
 
 
-def load_config() -> ServerConfig:
-    return ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS)
-
-
-async def build_server(
-    config: ServerConfig,
-    settings: InventorySettings | None = None,
-    clock: Clock = utc_now,
-) -> GrpcServer:
+async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> GrpcServer:
     """Everything a running inventory server depends on, on one screen."""
-    settings = settings or InventorySettings.from_env()
+    config = settings.server
     engine = create_engine(config.database_url)
     transactions = Transactions(engine)
-    tail_reader = LedgerHistory(transactions)
-    tail = LedgerTail(tail_reader, settings.watch_poll_interval_s)
-    cases = use_cases(transactions, clock, settings, on_commit=tail.nudge)
+    tail = LedgerTail(LedgerHistory(transactions), settings.watch_poll_interval_s)
+    cases = use_cases(transactions, clock, settings.batches, on_commit=tail.nudge)
     reservations = cases.reservations
     servicer = InventoryServicer(
         cases.catalog, cases.stock, cases.reservations, cases.history, tail
@@ -142,5 +131,5 @@ async def build_server(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = load_config()
-    run_service(config, lambda: build_server(config), MIGRATIONS, argv)
+    settings = InventorySettings.from_env()
+    run_service(settings.server, lambda: build_server(settings), MIGRATIONS, argv)
