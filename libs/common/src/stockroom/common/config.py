@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from stockroom.common.pooler import POOLER_MODES, behind_pooler
+
 
 class ConfigError(ValueError):
     """An environment variable has a value that cannot be used."""
@@ -23,6 +25,13 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
     database_url: str = ""
+    # "transaction" when database_url points at PgBouncer in pool_mode = transaction
+    # (or any transaction pooler): the URLs get the statement settings it needs.
+    database_pooler: str = ""
+    # A streaming replica for reads that may be stale (docs/scaling.md); "" = none.
+    database_replica_url: str = ""
+    # Past this staleness bound (seconds) the replica's reads go to the primary.
+    replica_max_lag_s: float = 5.0
     # Seconds in-flight calls get to finish after SIGTERM before they are cancelled;
     # kept below Kubernetes' default 30 s terminationGracePeriodSeconds.
     drain_grace_s: float = 20.0
@@ -64,6 +73,16 @@ class ServerConfig:
                 continue
             values[f.name] = _parse(name, raw, type(getattr(cls, f.name, "")))
         return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if self.database_pooler not in POOLER_MODES:
+            raise ConfigError(
+                f"database_pooler={self.database_pooler!r}: expected one of {POOLER_MODES}"
+            )
+        # One place turns the pooler mode into URL settings, so migrations, the
+        # engines and anything else given these URLs all get them.
+        for name in ("database_url", "database_replica_url"):
+            object.__setattr__(self, name, behind_pooler(getattr(self, name), self.database_pooler))
 
     @property
     def mutating_caller_set(self) -> frozenset[str]:

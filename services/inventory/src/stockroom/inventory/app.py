@@ -11,6 +11,7 @@ from pathlib import Path
 from stockroom.common.config import ServerConfig
 from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
+from stockroom.common.replica import replica_reads
 from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.common.telemetry.gauges import gauge
 from stockroom.inventory.api import InventoryServicer
@@ -26,6 +27,9 @@ from stockroom.inventory.watch import LedgerTail
 
 SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Side-effect-free reads that must see the caller's own writes: on the primary
+# even with a read replica (a reservation just made is looked up next).
+FRESH_READS = (f"/{SERVICE_NAME}/GetReservation",)
 DEFAULTS: dict[str, object] = {
     "port": 50051,
     "database_url": "sqlite+aiosqlite:///var/inventory.db",
@@ -64,6 +68,7 @@ async def build_server(
     """Everything a running inventory server depends on, on one screen."""
     settings = settings or InventorySettings.from_env()
     engine = create_engine(config.database_url)
+    reads = replica_reads(config, engine, fresh_methods=FRESH_READS)
     transactions = Transactions(engine)
     history = LedgerHistory(transactions)
     tail = LedgerTail(history, settings.watch_poll_interval_s)
@@ -98,8 +103,9 @@ async def build_server(
                 ),
             )
         ],
+        interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[jobs.stop, engine.dispose],
+        on_stop=[jobs.stop, engine.dispose, *reads.on_stop],
     )
 
 

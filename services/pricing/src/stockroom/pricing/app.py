@@ -15,6 +15,7 @@ from stockroom.common.config import ConfigError, ServerConfig
 from stockroom.common.database import create_engine, ping
 from stockroom.common.entrypoint import run_service
 from stockroom.common.policy import Policy
+from stockroom.common.replica import replica_reads
 from stockroom.common.server import GrpcServer, ServiceRegistration
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
@@ -118,6 +119,8 @@ async def build_server(
     inject one); the server closes it either way when it stops.
     """
     engine = create_engine(config.server.database_url)
+    # GetQuote stays on the primary: a caller looks up the quote it just made.
+    reads = replica_reads(config.server, engine, fresh_methods=[f"/{SERVICE_NAME}/GetQuote"])
     channel = inventory_channel or connect_inventory(config)
     availability = InventoryAvailability(
         inventory_pb2_grpc.InventoryServiceStub(channel),
@@ -151,8 +154,9 @@ async def build_server(
                 ),
             )
         ],
+        interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[close_inventory_channel, engine.dispose],
+        on_stop=[close_inventory_channel, engine.dispose, *reads.on_stop],
     )
 
 
