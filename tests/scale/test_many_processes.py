@@ -24,11 +24,16 @@ from sqlalchemy.engine import make_url
 
 from stockroom.cli.processes import ServiceProcess, start_service, wait_until_serving
 from stockroom.common.client import connect
-from stockroom.common.database import migrate
+from stockroom.common.db import migrate
 from stockroom.common.errors import FailedPrecondition
-from stockroom.common.testing.fixtures import require_pgbouncer, require_postgres
-from stockroom.common.testing.pgbouncer import PgBouncer, free_port, running_pgbouncer
-from stockroom.common.testing.postgres import admin_url, temporary_database
+from stockroom.common.testing import (
+    PgBouncer,
+    admin_url,
+    free_port,
+    running_pgbouncer,
+    temporary_database,
+)
+from stockroom.common.testing.pytest_plugin import require_pgbouncer, require_postgres
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.testing import TEST_CLIENT_POLICY
 from stockroom.inventory.v1 import inventory_pb2 as pb

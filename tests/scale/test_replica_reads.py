@@ -16,14 +16,22 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
+from stockroom.common.db import migrate
 from stockroom.common.errors import FailedPrecondition
-from stockroom.common.read_interceptor import CONSISTENCY_KEY, SOURCE_KEY, STALENESS_KEY
-from stockroom.common.testing.pgbouncer import free_port
-from stockroom.common.testing.postgres import admin_url
-from stockroom.common.testing.replica import Replica, set_replay_paused, wait_until_replayed
-from stockroom.common.testing.servers import serving
+from stockroom.common.server import (
+    READ_CONSISTENCY_KEY,
+    READ_SOURCE_KEY,
+    STALENESS_KEY,
+    ServerConfig,
+)
+from stockroom.common.testing import (
+    Replica,
+    admin_url,
+    free_port,
+    serving,
+    set_replay_paused,
+    wait_until_replayed,
+)
 from stockroom.inventory.app import MIGRATIONS, InventorySettings, build_server
 from stockroom.inventory.testing import TEST_CLIENT_POLICY, Inventory, ManualClock
 from stockroom.inventory.v1 import inventory_pb2 as pb
@@ -46,7 +54,7 @@ class Answer:
 async def check(
     stub: pb_grpc.InventoryServiceAsyncStub, sku: str, *, fresh: bool = False
 ) -> Answer:
-    metadata: Sequence[tuple[str, str]] = ((CONSISTENCY_KEY, "primary"),) if fresh else ()
+    metadata: Sequence[tuple[str, str]] = ((READ_CONSISTENCY_KEY, "primary"),) if fresh else ()
     call = stub.CheckAvailability(
         pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku=sku, quantity=1)]),
         metadata=metadata,
@@ -56,7 +64,7 @@ async def check(
     staleness = trailers.get(STALENESS_KEY)
     return Answer(
         response.lines[0].available,
-        str(trailers.get(SOURCE_KEY)),
+        str(trailers.get(READ_SOURCE_KEY)),
         None if staleness is None else int(staleness),
     )
 
@@ -128,7 +136,8 @@ async def test_reservations_are_decided_on_the_primary_while_reads_come_from_a_l
         # so it was decided on the primary's data, where none are left.
         stale = await check(stub, "MUG")
         assert (stale.available, stale.source) == (5, "replica")
-        assert stale.staleness_ms is not None and stale.staleness_ms >= 1
+        assert stale.staleness_ms is not None
+        assert stale.staleness_ms >= 1
         assert await reserve(stub, "MUG", 1) == "REFUSED"
         # The other way round: stock the replica has never seen can be reserved.
         await inventory.receive("PEN", "WH-1", 2)
