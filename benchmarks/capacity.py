@@ -72,7 +72,12 @@ def service(name: str, env: dict[str, str], database: str) -> Iterator[Service]:
     with (LOG_DIR / f"capacity-{name}.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", f"stockroom.{name}"],
-            env={**os.environ, **env, f"{prefix}_PORT": str(port), f"{prefix}_LOG_LEVEL": "WARNING"},
+            env={
+                **os.environ,
+                **env,
+                f"{prefix}_PORT": str(port),
+                f"{prefix}_LOG_LEVEL": "WARNING",
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from google.type import money_pb2
 
 from stockroom.common.client import connect
 from stockroom.common.db import migrate
@@ -36,6 +37,9 @@ from stockroom.inventory.app import MIGRATIONS, InventorySettings, build_server
 from stockroom.inventory.testing import TEST_CLIENT_POLICY, Inventory, ManualClock
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
+from stockroom.pricing import app as pricing_app
+from stockroom.pricing.v1 import pricing_pb2 as pr
+from stockroom.pricing.v1 import pricing_pb2_grpc as pr_grpc
 
 pytestmark = pytest.mark.postgres
 
@@ -179,3 +183,48 @@ async def test_reads_go_to_the_primary_when_the_replica_is_unreachable(primary_u
         await inventory.receive("MUG", "WH-1", 4)
         answer = await check(inventory.stub, "MUG")
         assert (answer.available, answer.source) == (4, "primary")
+
+
+async def test_pricing_reads_prices_from_the_replica_and_says_how_stale(
+    postgres_url: str, replica: Replica
+) -> None:
+    await migrate(pricing_app.MIGRATIONS, postgres_url)
+    server = ServerConfig(
+        service_name="pricing",
+        port=0,
+        database_url=postgres_url,
+        database_replica_url=replica.url(postgres_url),
+        replica_max_lag_s=3600.0,
+    )
+    config = pricing_app.PricingConfig(server, inventory_target=f"127.0.0.1:{free_port()}")
+    async with (
+        serving(pricing_app.build_server(config)) as address,
+        connect(address, TEST_CLIENT_POLICY) as channel,
+    ):
+        stub = pr_grpc.PricingServiceStub(channel)
+
+        async def set_price(units: int) -> None:
+            await stub.SetPrice(
+                pr.SetPriceRequest(
+                    sku="MUG",
+                    unit_price=money_pb2.Money(currency_code="USD", units=units),
+                    request_id=str(uuid.uuid4()),
+                )
+            )
+
+        async def price(*, fresh: bool = False) -> tuple[int, str]:
+            metadata = ((READ_CONSISTENCY_KEY, "primary"),) if fresh else ()
+            call = stub.GetPrice(
+                pr.GetPriceRequest(sku="MUG", currency_code="USD"), metadata=metadata
+            )
+            response = await call
+            trailers = dict(await call.trailing_metadata() or ())
+            return response.price.unit_price.units, str(trailers.get(READ_SOURCE_KEY))
+
+        await set_price(12)
+        await wait_until_replayed(admin_url(), replica)
+        assert await price() == (12, "replica")
+        await set_replay_paused(admin_url(), replica, paused=True)
+        await set_price(15)
+        assert await price() == (12, "replica")
+        assert await price(fresh=True) == (15, "primary")
