@@ -148,6 +148,7 @@ async def measure(
     make_call: Callable[[grpc.aio.Channel, int], Call],
     calls: int,
     concurrency: int,
+    pooler_pid: int | None,
 ) -> Row:
     """Run ``calls`` calls against ``services[0]`` and charge CPU to each service and database."""
     databases = {s.database for s in services}
@@ -157,6 +158,7 @@ async def measure(
         await asyncio.gather(*(workers[w](n) for n, w in enumerate(range(concurrency))))
         before_pids = {d: await backends(d) for d in databases}
         service_before = {s.name: cpu_s(s.process.pid) for s in services}
+        pooler_before = cpu_s(pooler_pid) if pooler_pid else 0.0
         db_before = {pid: cpu_s(pid) for pids, _ in before_pids.values() for pid in pids}
         started = time.monotonic()
         per_worker = calls // concurrency
@@ -172,6 +174,8 @@ async def measure(
     service_ms = {
         s.name: (cpu_s(s.process.pid) - service_before[s.name]) * 1000 / done for s in services
     }
+    if pooler_pid:
+        service_ms["pgbouncer"] = (cpu_s(pooler_pid) - pooler_before) * 1000 / done
     database_s = 0.0
     for pids, _ in after_pids.values():
         for pid in pids:
@@ -247,7 +251,17 @@ def run_path(path: str, bouncer: PgBouncer | None, calls: int, concurrency: int)
                     ("Quote (3 lines)", quote_call, calls // 2),
                 ):
                     targets = [inventory] if name != "Quote (3 lines)" else [pricing, inventory]
-                    row = asyncio.run(measure(name, path, targets, make_call, n, concurrency))
+                    row = asyncio.run(
+                        measure(
+                            name,
+                            path,
+                            targets,
+                            make_call,
+                            n,
+                            concurrency,
+                            bouncer.pid if bouncer else None,
+                        )
+                    )
                     print(row.render(), flush=True)
                     rows.append(row)
     return rows

@@ -50,6 +50,7 @@ class PgBouncer:
     port: int
     pool_size: int
     directory: Path
+    pid: int
 
     def url(self, database_url: str) -> str:
         """``database_url`` (a database on the upstream server) reached through this
@@ -118,7 +119,7 @@ def running_pgbouncer(upstream_url: str, *, pool_size: int = 8) -> Iterator[PgBo
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        bouncer = PgBouncer("127.0.0.1", port, pool_size, directory)
+        bouncer = PgBouncer("127.0.0.1", port, pool_size, directory, process.pid)
         _wait_until_listening(bouncer, process)
         yield bouncer
     finally:
