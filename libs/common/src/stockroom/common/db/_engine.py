@@ -69,7 +69,9 @@ def create_engine(
     backend is handled optimistically instead: see ``discard_closed_connections``
     and ``run_autocommit``/``run_transaction``. Every statement is a span (a
     child of the call being served) and the pool's use is a metric
-    (``stockroom.common.telemetry``).
+    (``stockroom.common.telemetry``). Statement-cache parameters in the URL
+    (what a transaction pooler needs, ``stockroom.common._pooler``) become
+    asyncpg connect arguments.
     """
     if is_sqlite(url):
         database = make_url(url).database
@@ -206,7 +208,7 @@ async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool
     for a write, pass ``repeatable=False`` unless repeating an attempt that
     did commit changes nothing.
 
-    In a call that tolerates stale reads (``stockroom.common.read_routing``)
+    In a call that tolerates stale reads (``stockroom.common._read_scope``)
     on an engine with a read replica, ``work`` runs on the replica when it is
     fresh enough; such calls only read (their methods are declared free of
     side effects), and a write there would fail: a replica is read-only.
