@@ -266,5 +266,7 @@ async def test_four_processes_through_pgbouncer_never_oversell(tmp_path: Path) -
                         assert level.available >= 0, level
                         assert ledger[level.location_id] == (level.on_hand, level.reserved), level
 
-    assert 0 < most_connections <= SERVER_POOL
-    assert clients >= PROCESSES > SERVER_POOL
+    seen = f"database connections at most {most_connections}, PgBouncer clients {clients}"
+    print(seen)  # shown with -rP: the numbers docs/scaling.md quotes
+    assert 0 < most_connections <= SERVER_POOL, seen
+    assert clients >= PROCESSES > SERVER_POOL, seen
