@@ -43,7 +43,8 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pr_grpc
 
 pytestmark = pytest.mark.postgres
 
-SETTINGS = InventorySettings(sweep_interval_s=0.05, watch_poll_interval_s=0.05)
+# Background jobs run often so the tests do not wait long for them.
+JOBS = {"sweep_interval_s": 0.05, "watch_poll_interval_s": 0.05}
 # Bounded polling for the replica to catch up after replay resumes.
 CATCH_UP_POLLS = 600
 
@@ -100,7 +101,7 @@ async def inventory_with_replica(
         replica_max_lag_s=max_lag_s,
     )
     async with (
-        serving(build_server(config, SETTINGS, ManualClock())) as address,
+        serving(build_server(InventorySettings(config, **JOBS), ManualClock())) as address,
         connect(address, TEST_CLIENT_POLICY) as channel,
     ):
         yield Inventory(pb_grpc.InventoryServiceStub(channel), ManualClock())
@@ -196,7 +197,7 @@ async def test_pricing_reads_prices_from_the_replica_and_says_how_stale(
         database_replica_url=replica.url(postgres_url),
         replica_max_lag_s=3600.0,
     )
-    config = pricing_app.PricingConfig(server, inventory_target=f"127.0.0.1:{free_port()}")
+    config = pricing_app.PricingSettings(server, inventory_target=f"127.0.0.1:{free_port()}")
     async with (
         serving(pricing_app.build_server(config)) as address,
         connect(address, TEST_CLIENT_POLICY) as channel,
