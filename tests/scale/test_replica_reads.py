@@ -44,7 +44,7 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pr_grpc
 pytestmark = pytest.mark.postgres
 
 # Background jobs run often so the tests do not wait long for them.
-JOBS = {"sweep_interval_s": 0.05, "watch_poll_interval_s": 0.05}
+JOBS_INTERVAL_S = 0.05
 # Bounded polling for the replica to catch up after replay resumes.
 CATCH_UP_POLLS = 600
 
@@ -101,7 +101,14 @@ async def inventory_with_replica(
         replica_max_lag_s=max_lag_s,
     )
     async with (
-        serving(build_server(InventorySettings(config, **JOBS), ManualClock())) as address,
+        serving(
+            build_server(
+                InventorySettings(
+                    config, sweep_interval_s=JOBS_INTERVAL_S, watch_poll_interval_s=JOBS_INTERVAL_S
+                ),
+                ManualClock(),
+            )
+        ) as address,
         connect(address, TEST_CLIENT_POLICY) as channel,
     ):
         yield Inventory(pb_grpc.InventoryServiceStub(channel), ManualClock())
