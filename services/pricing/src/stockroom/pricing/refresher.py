@@ -48,7 +48,10 @@ async def keep_fresh(cache: CatalogCache, database_url: str) -> None:
 
 
 async def _listen(database_url: str, woken: asyncio.Event) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    # The URL's query holds SQLAlchemy/asyncpg engine options (e.g. the statement-cache
+    # settings behind a pooler), which asyncpg.connect would send as server settings.
+    url = make_url(database_url).set(drivername="postgresql", query={})
+    dsn = url.render_as_string(hide_password=False)
     while True:
         connection = None
         try:
