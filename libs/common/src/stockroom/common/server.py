@@ -55,6 +55,10 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+# The health service name Kubernetes' liveness probe asks (``grpc: {service: liveness}``).
+LIVENESS_SERVICE = "liveness"
+
+
 @dataclass(frozen=True)
 class ServiceRegistration:
     """A servicer and the full proto name it serves (for health and reflection).
@@ -168,6 +172,9 @@ class GrpcServer:
         else:
             self.port = self._server.add_secure_port(self.config.address, credentials)
         await self._server.start()
+        # Liveness ("the process answers") apart from readiness ("send me traffic"): a
+        # database outage makes the server NOT_SERVING but must not get it restarted.
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._readiness.check_once()
         self._readiness.start()
         logger.info(
