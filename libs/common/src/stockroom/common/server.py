@@ -44,9 +44,11 @@ logger = logging.getLogger(__name__)
 # Keepalive and message limits chosen for service-to-service traffic behind a
 # load balancer: pings every 30 s keep idle connections from being reaped by
 # NATs/LBs that drop idle flows after ~60 s; 4 MiB is grpc's default and what
-# every request of ours fits in by a wide margin.
+# every request of ours fits in by a wide margin. SO_REUSEPORT is off: a second
+# process started on a taken port must fail to bind, not silently share it (a
+# supervisor that shares a port between workers on purpose turns it on).
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
-    ("grpc.so_reuseport", 1),
+    ("grpc.so_reuseport", 0),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
