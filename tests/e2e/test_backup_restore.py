@@ -22,7 +22,7 @@ from google.protobuf.duration_pb2 import Duration
 from sqlalchemy.engine import make_url
 
 from stockroom.common.client import connect
-from stockroom.common.testing.postgres import temporary_database
+from stockroom.common.testing import temporary_database
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 

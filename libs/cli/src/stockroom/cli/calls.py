@@ -21,9 +21,9 @@ import grpc
 
 from stockroom.cli.failures import EXIT_DENIED, Failure, from_rpc_error, from_service_error
 from stockroom.cli.output import FORMATS, Printer
-from stockroom.common.client import CHANNEL_OPTIONS, channel_credentials, connect
+from stockroom.common.client import CHANNEL_OPTIONS, Policy, channel_credentials, connect
 from stockroom.common.errors import StockroomError
-from stockroom.common.policy import Policy
+
 
 DEFAULT_TARGETS = {"inventory": "127.0.0.1:50051", "pricing": "127.0.0.1:50052"}
 T = TypeVar("T")

@@ -9,7 +9,7 @@ import grpc
 
 from stockroom.cli.calls import Call, call_options
 from stockroom.cli.failures import EXIT_UNREACHABLE, Failure
-from stockroom.common.health import SERVING, check_health
+from stockroom.common.server import SERVING, check_health
 
 
 def health_command(service: str) -> click.Command:
