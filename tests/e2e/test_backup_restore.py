@@ -32,11 +32,13 @@ ROOT = Path(__file__).parents[2]
 VERIFY = ROOT / "deploy" / "verify_ledger.py"
 
 
-
-
 def libpq(url: str) -> str:
     """The SQLAlchemy URL as pg_dump and pg_restore take it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def run(command: list[str | Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
 
 
 def verify(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +53,7 @@ def verify(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 async def some_history(address: str) -> dict[tuple[str, str], tuple[int, int]]:
     """Receipts, a transfer, and reservations confirmed, released and still held."""
+
     def rid() -> str:
         return str(uuid.uuid4())
 
@@ -65,13 +68,23 @@ async def some_history(address: str) -> dict[tuple[str, str], tuple[int, int]]:
                     request_id=rid(),
                 )
             )
-        for sku, location, quantity in (("MUG", "WH-1", 40), ("MUG", "WH-2", 5), ("TEE", "WH-1", 9)):
+        for sku, location, quantity in (
+            ("MUG", "WH-1", 40),
+            ("MUG", "WH-2", 5),
+            ("TEE", "WH-1", 9),
+        ):
             await stub.ReceiveStock(
-                pb.ReceiveStockRequest(sku=sku, location_id=location, quantity=quantity, request_id=rid())
+                pb.ReceiveStockRequest(
+                    sku=sku, location_id=location, quantity=quantity, request_id=rid()
+                )
             )
         await stub.TransferStock(
             pb.TransferStockRequest(
-                sku="MUG", from_location_id="WH-1", to_location_id="WH-2", quantity=7, request_id=rid()
+                sku="MUG",
+                from_location_id="WH-1",
+                to_location_id="WH-2",
+                quantity=7,
+                request_id=rid(),
             )
         )
         held = []
@@ -132,28 +145,30 @@ def pushgateway() -> Iterator[tuple[str, list[bytes]]]:
 async def test_a_dump_taken_while_serving_restores_to_a_verified_ledger_that_serves(
     postgres_url: str, tmp_path: Path, unused_tcp_port_factory: pytest.FixtureDef[int]
 ) -> None:
-    assert shutil.which("pg_dump") and shutil.which("pg_restore"), "apt-get install postgresql-client"
+    assert shutil.which("pg_dump"), "apt-get install postgresql-client"
+    assert shutil.which("pg_restore"), "apt-get install postgresql-client"
     dump = tmp_path / "inventory.dump"
     port = unused_tcp_port_factory()  # type: ignore[operator]
-    async with service("inventory", port, {"INVENTORY_DATABASE_URL": postgres_url}, tmp_path) as running:
+    async with service(
+        "inventory", port, {"INVENTORY_DATABASE_URL": postgres_url}, tmp_path
+    ) as running:
         before = await some_history(running.address)
         # The backup: a consistent snapshot, taken while the service keeps serving.
         dumped = await asyncio.to_thread(
-            subprocess.run,
-            ["pg_dump", "--format=custom", "--no-owner", f"--file={dump}", libpq(postgres_url)],
-            capture_output=True,
-            text=True,
-            timeout=120,
+            run, ["pg_dump", "--format=custom", "--no-owner", f"--file={dump}", libpq(postgres_url)]
         )
     assert dumped.returncode == 0, dumped.stderr
 
     async with temporary_database("stockroom_restore") as restored_url:
         restored = await asyncio.to_thread(
-            subprocess.run,
-            ["pg_restore", "--no-owner", "--exit-on-error", f"--dbname={libpq(restored_url)}", dump],
-            capture_output=True,
-            text=True,
-            timeout=120,
+            run,
+            [
+                "pg_restore",
+                "--no-owner",
+                "--exit-on-error",
+                f"--dbname={libpq(restored_url)}",
+                dump,
+            ],
         )
         assert restored.returncode == 0, restored.stderr
 
@@ -162,14 +177,18 @@ async def test_a_dump_taken_while_serving_restores_to_a_verified_ledger_that_ser
         restore_port = unused_tcp_port_factory()  # type: ignore[operator]
         env = {"INVENTORY_DATABASE_URL": restored_url}
         (tmp_path / "restored").mkdir()
-        async with service("inventory", restore_port, env, tmp_path / "restored") as again, connect(again.address) as channel:
+        async with (
+            service("inventory", restore_port, env, tmp_path / "restored") as again,
+            connect(again.address) as channel,
+        ):
             after = await levels(pb_grpc.InventoryServiceStub(channel))
 
         # The check can fail: a level edited behind the ledger's back is reported.
         connection = await asyncpg.connect(libpq(restored_url))
         try:
             await connection.execute(
-                "UPDATE stock_levels SET on_hand = on_hand + 1 WHERE sku = 'TEE' AND location_id = 'WH-1'"
+                "UPDATE stock_levels SET on_hand = on_hand + 1"
+                " WHERE sku = 'TEE' AND location_id = 'WH-1'"
             )
         finally:
             await connection.close()

@@ -78,16 +78,22 @@ def test_compose_file_follows_the_compose_specification() -> None:
 def test_the_image_is_pinned_non_root_and_exposes_each_services_ports() -> None:
     dockerfile = DOCKERFILE.read_text()
     (base,) = re.findall(r"^ARG BASE=(\S+)$", dockerfile, re.M)
-    stages = {stage: image for image, stage in re.findall(r"^FROM (\S+) AS (\w+)$", dockerfile, re.M)}
+    stages = {
+        stage: image for image, stage in re.findall(r"^FROM (\S+) AS (\w+)$", dockerfile, re.M)
+    }
     exposed = {
         stage: body
-        for stage, body in re.findall(r"^FROM runtime AS (\w+)\n(.*?)(?=^FROM |\Z)", dockerfile, re.M | re.S)
+        for stage, body in re.findall(
+            r"^FROM runtime AS (\w+)\n(.*?)(?=^FROM |\Z)", dockerfile, re.M | re.S
+        )
     }
 
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", base)
     assert stages["build"] == stages["runtime"] == "${BASE}"
     assert re.search(r"^USER 10001$", dockerfile, re.M)
-    assert re.search(r'^HEALTHCHECK .*\n\s+CMD \["python", "/opt/stockroom/healthcheck.py"\]', dockerfile, re.M)
+    assert re.search(
+        r'^HEALTHCHECK .*\n\s+CMD \["python", "/opt/stockroom/healthcheck.py"\]', dockerfile, re.M
+    )
     assert set(exposed) == {"inventory", "pricing"}
     for name, body in exposed.items():
         env = dict(re.findall(r"(\w+)=(\S+)", re.search(r"^ENV (.*)$", body, re.M)[1]))  # type: ignore[index]
@@ -98,7 +104,9 @@ def test_the_image_is_pinned_non_root_and_exposes_each_services_ports() -> None:
 
 def test_the_build_context_leaves_out_local_state_but_keeps_what_the_image_copies() -> None:
     ignored = [
-        line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and line[0] != "#"
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and line[0] != "#"
     ]
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text(), re.M)
 

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stockroom.common.server import ServerConfig
-from stockroom.common.server import LIVENESS_SERVICE
+from stockroom.common.server import LIVENESS_SERVICE, ServerConfig
 from stockroom.pricing.app import PricingConfig
 
 ROOT = Path(__file__).parents[2]
@@ -80,7 +79,10 @@ def test_the_service_monitor_matches_its_crd_schema() -> None:
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
     for name in SERVICES:
         service = documents(K8S / f"{name}.yaml")["Service"]
-        assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+        assert (
+            monitor["spec"]["selector"]["matchLabels"].items()
+            <= service["metadata"]["labels"].items()
+        )
         assert "metrics" in {p["name"] for p in service["spec"]["ports"]}
 
 
@@ -126,9 +128,14 @@ def test_the_deployment_migrates_once_per_release_probes_health_and_configures_b
     assert ports["metrics"] == int(env[f"{prefix}_PROMETHEUS_PORT"])
     # Readiness follows the database; liveness only that the process answers.
     assert container["readinessProbe"]["grpc"] == {"port": ports["grpc"]}
-    assert container["livenessProbe"]["grpc"] == {"port": ports["grpc"], "service": LIVENESS_SERVICE}
+    assert container["livenessProbe"]["grpc"] == {
+        "port": ports["grpc"],
+        "service": LIVENESS_SERVICE,
+    }
     assert "tcpSocket" not in container["livenessProbe"]
-    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert (
+        deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    )
     assert k8s_service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
     assert {p["targetPort"] for p in k8s_service["spec"]["ports"]} <= set(ports)
 
@@ -161,7 +168,10 @@ def _allowed(rules: list[dict[str, Any]], peer: str) -> set[int]:
     ports: set[int] = set()
     for rule in rules:
         peers = rule.get("from", rule.get("to", []))
-        if any(p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == peer for p in peers):
+        if any(
+            p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == peer
+            for p in peers
+        ):
             ports |= {p["port"] for p in rule["ports"]}
     return ports
 
@@ -176,7 +186,9 @@ def test_network_policies_let_only_pricing_call_inventory_and_both_reach_postgre
     assert _allowed(inventory["ingress"], "pricing") == {50051}
     grpc_ingress = [r for r in inventory["ingress"] if {p["port"] for p in r["ports"]} & {50051}]
     assert len(grpc_ingress) == 1
-    assert grpc_ingress[0]["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "pricing"}}}]
+    assert grpc_ingress[0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "pricing"}}}
+    ]
     assert _allowed(pricing["egress"], "inventory") == {50051}
     assert _allowed(inventory["egress"], "pricing") == set()
 
@@ -184,14 +196,21 @@ def test_network_policies_let_only_pricing_call_inventory_and_both_reach_postgre
 def test_set_version_moves_every_image_job_and_label_to_the_release(tmp_path: Path) -> None:
     copy = tmp_path / "k8s"
     shutil.copytree(K8S, copy)
-    subprocess.run(["bash", copy / "set-version.sh", "1.4.0+g3c2a1"], check=True, capture_output=True)
+    subprocess.run(
+        ["bash", copy / "set-version.sh", "1.4.0+g3c2a1"], check=True, capture_output=True
+    )
 
     for name in SERVICES:
         manifest = documents(copy / f"{name}.yaml")
-        images = {c["image"] for spec in pod_specs(copy / f"{name}.yaml") for c in spec["containers"]}
+        images = {
+            c["image"] for spec in pod_specs(copy / f"{name}.yaml") for c in spec["containers"]
+        }
         assert manifest["Job"]["metadata"]["name"] == f"{name}-migrate-1-4-0-g3c2a1"
         assert images == {f"stockroom-{name}:1.4.0_g3c2a1"}
-        assert manifest["Deployment"]["metadata"]["labels"]["app.kubernetes.io/version"] == "1.4.0_g3c2a1"
+        assert (
+            manifest["Deployment"]["metadata"]["labels"]["app.kubernetes.io/version"]
+            == "1.4.0_g3c2a1"
+        )
     (cron,) = pod_specs(copy / "verify-ledger.yaml")
     assert cron["containers"][0]["image"] == "stockroom-inventory:1.4.0_g3c2a1"
     result = subprocess.run(

@@ -82,7 +82,9 @@ def test_the_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
         "groups": [
             {
                 "name": "dashboard",
-                "rules": [{"record": f"dashboard:query{i}", "expr": q} for i, q in enumerate(queries)],
+                "rules": [
+                    {"record": f"dashboard:query{i}", "expr": q} for i, q in enumerate(queries)
+                ],
             }
         ]
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,7 +23,6 @@ from stockroom.cli.failures import EXIT_DENIED, Failure, from_rpc_error, from_se
 from stockroom.cli.output import FORMATS, Printer
 from stockroom.common.client import CHANNEL_OPTIONS, Policy, channel_credentials, connect
 from stockroom.common.errors import StockroomError
-
 
 DEFAULT_TARGETS = {"inventory": "127.0.0.1:50051", "pricing": "127.0.0.1:50052"}
 T = TypeVar("T")
@@ -59,7 +58,9 @@ class Call:
             return channel_credentials(self.tls_ca, self.tls_cert or None, self.tls_key or None)
         except OSError as error:
             raise Failure(
-                f"cannot read a TLS file: {error}", EXIT_DENIED, hint="check --tls-ca/--tls-cert/--tls-key"
+                f"cannot read a TLS file: {error}",
+                EXIT_DENIED,
+                hint="check --tls-ca/--tls-cert/--tls-key",
             ) from None
 
     def run(self, work: Callable[[grpc.aio.Channel], Awaitable[T]]) -> T:
@@ -82,7 +83,7 @@ class Call:
             return grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
         return grpc.aio.secure_channel(self.target, credentials, options=CHANNEL_OPTIONS)
 
-    def guard(self, main: Callable[[], Awaitable[T]]) -> T:
+    def guard(self, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
             return asyncio.run(main())
         except StockroomError as error:
@@ -125,9 +126,24 @@ def call_options(service: str, *, mutation: bool = False) -> Callable[[Callable[
                 show_default=True,
                 help="seconds per call (env STOCKROOM_TIMEOUT)",
             ),
-            click.option("--tls-ca", envvar="STOCKROOM_TLS_CA", default="", help="CA file: call over TLS (env STOCKROOM_TLS_CA)"),
-            click.option("--tls-cert", envvar="STOCKROOM_TLS_CERT", default="", help="client certificate for mTLS (env STOCKROOM_TLS_CERT)"),
-            click.option("--tls-key", envvar="STOCKROOM_TLS_KEY", default="", help="client key for mTLS (env STOCKROOM_TLS_KEY)"),
+            click.option(
+                "--tls-ca",
+                envvar="STOCKROOM_TLS_CA",
+                default="",
+                help="CA file: call over TLS (env STOCKROOM_TLS_CA)",
+            ),
+            click.option(
+                "--tls-cert",
+                envvar="STOCKROOM_TLS_CERT",
+                default="",
+                help="client certificate for mTLS (env STOCKROOM_TLS_CERT)",
+            ),
+            click.option(
+                "--tls-key",
+                envvar="STOCKROOM_TLS_KEY",
+                default="",
+                help="client key for mTLS (env STOCKROOM_TLS_KEY)",
+            ),
             click.option(
                 "-o",
                 "--output",
@@ -144,7 +160,7 @@ def call_options(service: str, *, mutation: bool = False) -> Callable[[Callable[
                     "--request-id",
                     envvar="STOCKROOM_REQUEST_ID",
                     default="",
-                    help="a UUID; the same one retries safely (default: a new one; env STOCKROOM_REQUEST_ID)",
+                    help="a UUID: the same one retries safely (env STOCKROOM_REQUEST_ID)",
                 )
             )
         for option in reversed(options):

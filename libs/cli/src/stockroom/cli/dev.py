@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import IO
 
 import click
-
 from google.type import money_pb2
 
 from stockroom.cli.demo_trace import show_quote_trace, telemetry_destination
@@ -101,7 +100,8 @@ def describe_running_instance(state_dir: Path) -> str:
     try:
         facts = json.loads((state_dir / INSTANCE_FILE).read_text())
     except (OSError, ValueError):
-        return f"an instance of `stockroom dev up` is already running in {state_dir.resolve()}; left alone"
+        where = state_dir.resolve()
+        return f"an instance of `stockroom dev up` is already running in {where}; left alone"
     return (
         f"an instance is already running (pid {facts['pid']}) from {facts['directory']}:\n"
         f"  inventory  {facts['inventory']}\n"

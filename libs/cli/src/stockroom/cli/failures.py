@@ -54,9 +54,7 @@ class Failure(Exception):
 def from_service_error(error: StockroomError, service: str, target: str) -> Failure:
     """A typed error the service (or the client library) raised."""
     details = [f"{v.field}: {v.description} ({v.reason})" for v in error.field_violations]
-    details += [
-        f"{v.subject}: {v.description} ({v.type})" for v in error.precondition_violations
-    ]
+    details += [f"{v.subject}: {v.description} ({v.type})" for v in error.precondition_violations]
     code = _EXIT_BY_CODE.get(error.code, EXIT_REFUSED)
     if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and error.reason == error.code:
         # Nothing from the service itself: it never answered.

@@ -14,7 +14,9 @@ from stockroom.common.server import SERVING, check_health
 
 def health_command(service: str) -> click.Command:
     @click.command("health")
-    @click.option("--service-name", default="", help="a service's full name, or liveness ('' = the server)")
+    @click.option(
+        "--service-name", default="", help="a service's full name, or liveness ('' = the server)"
+    )
     @call_options(service)
     def health(call: Call, service_name: str) -> None:
         """SERVING (exit 0) or NOT_SERVING (exit 4): whether the service takes traffic."""

@@ -30,7 +30,16 @@ from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 SERVICE = "inventory"
 KINDS = {"warehouse": pb.LOCATION_KIND_WAREHOUSE, "store": pb.LOCATION_KIND_STORE}
 # What one line of `watch` shows in a table.
-WATCH_COLUMNS = ("sequence", "create_time", "sku", "location_id", "kind", "on_hand_delta", "reserved_delta", "reason")
+WATCH_COLUMNS = (
+    "sequence",
+    "create_time",
+    "sku",
+    "location_id",
+    "kind",
+    "on_hand_delta",
+    "reserved_delta",
+    "reason",
+)
 # `watch` gives up after this many reconnects in a row fail (about 5 minutes of backoff).
 MAX_FAILED_RECONNECTS = 60
 MAX_BACKOFF_S = 5.0
@@ -43,7 +52,9 @@ def stub(channel: grpc.aio.Channel) -> Any:
 
 def unary(call: Call, method: str, request: Any, rows: Any = None) -> None:
     """Call ``method`` once and print its response."""
-    response = call.run(lambda channel: getattr(stub(channel), method)(request, timeout=call.timeout_s))
+    response = call.run(
+        lambda channel: getattr(stub(channel), method)(request, timeout=call.timeout_s)
+    )
     call.printer.result(to_data(response), rows)
 
 
@@ -61,7 +72,9 @@ group.add_command(health_command(SERVICE))
 @call_options(SERVICE, mutation=True)
 def create_item(call: Call, sku: str, name: str) -> None:
     """Register a SKU."""
-    request = pb.CreateItemRequest(item=pb.Item(sku=sku, display_name=name), request_id=call.new_request_id())
+    request = pb.CreateItemRequest(
+        item=pb.Item(sku=sku, display_name=name), request_id=call.new_request_id()
+    )
     unary(call, "CreateItem", request)
 
 
@@ -79,7 +92,9 @@ def get_item(call: Call, sku: str) -> None:
 @call_options(SERVICE)
 def list_items(call: Call, page_size: int, page_token: str) -> None:
     """List SKUs (one page; --page-token NEXT_PAGE_TOKEN for the next)."""
-    unary(call, "ListItems", pb.ListItemsRequest(page_size=page_size, page_token=page_token), "items")
+    unary(
+        call, "ListItems", pb.ListItemsRequest(page_size=page_size, page_token=page_token), "items"
+    )
 
 
 @group.command("create-location")
@@ -90,7 +105,11 @@ def list_items(call: Call, page_size: int, page_token: str) -> None:
 def create_location(call: Call, location_id: str, name: str, kind: str) -> None:
     """Register a location."""
     location = pb.Location(location_id=location_id, display_name=name, kind=KINDS[kind])
-    unary(call, "CreateLocation", pb.CreateLocationRequest(location=location, request_id=call.new_request_id()))
+    unary(
+        call,
+        "CreateLocation",
+        pb.CreateLocationRequest(location=location, request_id=call.new_request_id()),
+    )
 
 
 @group.command("location")
@@ -120,7 +139,11 @@ def list_locations(call: Call, page_size: int, page_token: str) -> None:
 def receive(call: Call, sku: str, location_id: str, quantity: int, reference: str) -> None:
     """Add received units."""
     request = pb.ReceiveStockRequest(
-        sku=sku, location_id=location_id, quantity=quantity, reference=reference, request_id=call.new_request_id()
+        sku=sku,
+        location_id=location_id,
+        quantity=quantity,
+        reference=reference,
+        request_id=call.new_request_id(),
     )
     unary(call, "ReceiveStock", request)
 
@@ -132,10 +155,16 @@ def receive(call: Call, sku: str, location_id: str, quantity: int, reference: st
 @click.option("--reason", required=True, help="why the count changed")
 @click.option("--expect", type=click.IntRange(min=0), help="only if on hand still is this")
 @call_options(SERVICE, mutation=True)
-def adjust(call: Call, sku: str, location_id: str, on_hand: int, reason: str, expect: int | None) -> None:
+def adjust(
+    call: Call, sku: str, location_id: str, on_hand: int, reason: str, expect: int | None
+) -> None:
     """Set a counted on-hand."""
     request = pb.AdjustStockRequest(
-        sku=sku, location_id=location_id, on_hand=on_hand, reason=reason, request_id=call.new_request_id()
+        sku=sku,
+        location_id=location_id,
+        on_hand=on_hand,
+        reason=reason,
+        request_id=call.new_request_id(),
     )
     if expect is not None:
         request.expected_on_hand = expect
@@ -148,7 +177,9 @@ def adjust(call: Call, sku: str, location_id: str, on_hand: int, reason: str, ex
 @click.argument("to_location_id")
 @click.argument("quantity", type=click.IntRange(min=1))
 @call_options(SERVICE, mutation=True)
-def transfer(call: Call, sku: str, from_location_id: str, to_location_id: str, quantity: int) -> None:
+def transfer(
+    call: Call, sku: str, from_location_id: str, to_location_id: str, quantity: int
+) -> None:
     """Move units between locations."""
     request = pb.TransferStockRequest(
         sku=sku,
@@ -169,7 +200,11 @@ def transfer(call: Call, sku: str, from_location_id: str, to_location_id: str, q
 def safety_stock(call: Call, sku: str, location_id: str, safety_stock: int, etag: str) -> None:
     """Set the units never promised at a location."""
     request = pb.SetSafetyStockRequest(
-        sku=sku, location_id=location_id, safety_stock=safety_stock, etag=etag, request_id=call.new_request_id()
+        sku=sku,
+        location_id=location_id,
+        safety_stock=safety_stock,
+        etag=etag,
+        request_id=call.new_request_id(),
     )
     unary(call, "SetSafetyStock", request)
 
@@ -191,13 +226,21 @@ def levels(call: Call, skus: tuple[str, ...]) -> None:
 @call_options(SERVICE)
 def check(call: Call, lines: tuple[tuple[str, int], ...]) -> None:
     """Can these quantities be promised? SKU=QTY ..."""
-    request = pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines])
+    request = pb.CheckAvailabilityRequest(
+        lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines]
+    )
     unary(call, "CheckAvailability", request, "lines")
 
 
 @group.command("reserve")
 @click.argument("lines", nargs=-1, required=True, type=SKU_QUANTITY)
-@click.option("--ttl-s", type=click.IntRange(min=1), default=900, show_default=True, help="seconds the hold lasts")
+@click.option(
+    "--ttl-s",
+    type=click.IntRange(min=1),
+    default=900,
+    show_default=True,
+    help="seconds the hold lasts",
+)
 @click.option("--reference", default="", help="e.g. an order id")
 @call_options(SERVICE, mutation=True)
 def reserve(call: Call, lines: tuple[tuple[str, int], ...], ttl_s: int, reference: str) -> None:
@@ -224,7 +267,9 @@ def get_reservation(call: Call, reservation_id: str) -> None:
 @call_options(SERVICE, mutation=True)
 def confirm(call: Call, reservation_id: str) -> None:
     """Confirm a reservation: its units leave stock."""
-    request = pb.ConfirmReservationRequest(reservation_id=reservation_id, request_id=call.new_request_id())
+    request = pb.ConfirmReservationRequest(
+        reservation_id=reservation_id, request_id=call.new_request_id()
+    )
     unary(call, "ConfirmReservation", request)
 
 
@@ -233,7 +278,9 @@ def confirm(call: Call, reservation_id: str) -> None:
 @call_options(SERVICE, mutation=True)
 def release(call: Call, reservation_id: str) -> None:
     """Release a reservation: its units can be promised again."""
-    request = pb.ReleaseReservationRequest(reservation_id=reservation_id, request_id=call.new_request_id())
+    request = pb.ReleaseReservationRequest(
+        reservation_id=reservation_id, request_id=call.new_request_id()
+    )
     unary(call, "ReleaseReservation", request)
 
 
@@ -245,13 +292,17 @@ def release(call: Call, reservation_id: str) -> None:
 @call_options(SERVICE)
 def movements(call: Call, sku: str, location_id: str, page_size: int, page_token: str) -> None:
     """Page through the ledger, oldest first."""
-    request = pb.ListMovementsRequest(sku=sku, location_id=location_id, page_size=page_size, page_token=page_token)
+    request = pb.ListMovementsRequest(
+        sku=sku, location_id=location_id, page_size=page_size, page_token=page_token
+    )
     unary(call, "ListMovements", request, "movements")
 
 
 @group.command("watch")
 @click.argument("skus", nargs=-1, required=True)
-@click.option("--after-sequence", type=click.IntRange(min=0), default=0, help="resume after this ledger entry")
+@click.option(
+    "--after-sequence", type=click.IntRange(min=0), default=0, help="resume after this ledger entry"
+)
 @call_options(SERVICE)
 def watch(call: Call, skus: tuple[str, ...], after_sequence: int) -> None:
     """Stream ledger entries of SKUs, one line each, until Ctrl-C; reconnects and resumes
@@ -273,12 +324,15 @@ async def _watch(call: Call, skus: list[str], after: int) -> None:
                     raise Failure(
                         f"{SERVICE} at {call.target} did not answer within {call.timeout_s:g} s",
                         EXIT_UNREACHABLE,
-                        hint=f"is {SERVICE} running? `make run` starts both services; or set --target / INVENTORY_TARGET.",
+                        hint=f"is {SERVICE} running? `make run` starts both services;"
+                        " or set --target / INVENTORY_TARGET.",
                     ) from None
                 failed += 1
             else:
                 try:
-                    stream = stub(channel).WatchStock(pb.WatchStockRequest(skus=skus, after_sequence=last))
+                    stream = stub(channel).WatchStock(
+                        pb.WatchStockRequest(skus=skus, after_sequence=last)
+                    )
                     async for response in stream:
                         failed = 0
                         for movement in response.movements:
@@ -289,10 +343,13 @@ async def _watch(call: Call, skus: list[str], after: int) -> None:
                         raise
                     failed += 1
         if failed > MAX_FAILED_RECONNECTS:
-            raise Failure(f"{SERVICE} at {call.target} stayed unreachable; stopped watching", EXIT_UNREACHABLE)
+            raise Failure(
+                f"{SERVICE} at {call.target} stayed unreachable; stopped watching", EXIT_UNREACHABLE
+            )
         delay = min(MAX_BACKOFF_S, 0.1 * 2**failed)
         print(
-            f"watch: connection to {call.target} lost; resuming after sequence {last} in {delay:.1f} s",
+            f"watch: connection to {call.target} lost;"
+            f" resuming after sequence {last} in {delay:.1f} s",
             file=sys.stderr,
             flush=True,
         )
@@ -320,13 +377,16 @@ def _receipts(path: Path) -> list[tuple[str, str, int]]:
                 rows.append((row["sku"].strip(), row["location_id"].strip(), quantity))
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise Failure(
-                    f"{path}, line {number}: expected columns sku,location_id,quantity with a whole quantity",
+                    f"{path}, line {number}: expected columns sku,location_id,quantity"
+                    " with a whole quantity",
                     EXIT_USAGE,
                 ) from None
     return rows
 
 
-async def _import(call: Call, inventory: Any, rows: list[tuple[str, str, int]], reference: str) -> dict[str, Any]:
+async def _import(
+    call: Call, inventory: Any, rows: list[tuple[str, str, int]], reference: str
+) -> dict[str, Any]:
     created = {"items": 0, "locations": 0}
 
     async def ensure(kind: str, request: Any, method: str) -> None:
@@ -339,20 +399,34 @@ async def _import(call: Call, inventory: Any, rows: list[tuple[str, str, int]], 
     units = 0
     with progress_bar("importing", total=len(rows)) as advance:
         for sku in sorted({r[0] for r in rows}):
-            await ensure("items", pb.CreateItemRequest(item=pb.Item(sku=sku), request_id=call.new_request_id()), "CreateItem")
+            await ensure(
+                "items",
+                pb.CreateItemRequest(item=pb.Item(sku=sku), request_id=call.new_request_id()),
+                "CreateItem",
+            )
         for location in sorted({r[1] for r in rows}):
             kind = pb.LOCATION_KIND_WAREHOUSE
             location_request = pb.CreateLocationRequest(
-                location=pb.Location(location_id=location, kind=kind), request_id=call.new_request_id()
+                location=pb.Location(location_id=location, kind=kind),
+                request_id=call.new_request_id(),
             )
             await ensure("locations", location_request, "CreateLocation")
         for sku, location, quantity in rows:
             await inventory.ReceiveStock(
                 pb.ReceiveStockRequest(
-                    sku=sku, location_id=location, quantity=quantity, reference=reference, request_id=call.new_request_id()
+                    sku=sku,
+                    location_id=location,
+                    quantity=quantity,
+                    reference=reference,
+                    request_id=call.new_request_id(),
                 ),
                 timeout=call.timeout_s,
             )
             units += quantity
             advance()
-    return {"rows": len(rows), "units": units, "items_created": created["items"], "locations_created": created["locations"]}
+    return {
+        "rows": len(rows),
+        "units": units,
+        "items_created": created["items"],
+        "locations_created": created["locations"],
+    }

@@ -9,6 +9,7 @@ pipe (``| head``) ends the command quietly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from click.shell_completion import get_completion_class
 
 from stockroom.cli import dev, inventory, pricing
 from stockroom.cli.failures import EXIT_INTERRUPTED, EXIT_OK, Failure
+from stockroom.cli.output import PipeClosed
 
 PROG = "stockroom"
 COMPLETE_VAR = "_STOCKROOM_COMPLETE"
@@ -32,7 +34,9 @@ def package_version() -> str:
 
 
 @click.group(name=PROG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_version(), "--version", prog_name=PROG, message="%(prog)s %(version)s")
+@click.version_option(
+    package_version(), "--version", prog_name=PROG, message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """Call the Stockroom services and run them locally.
 
@@ -76,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (KeyboardInterrupt, click.exceptions.Abort):
         _stderr("interrupted")
         code = EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except (BrokenPipeError, PipeClosed):
         # The reader (`| head`) has what it wanted: stop quietly, and keep Python's own
         # flush at exit from failing on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -85,7 +89,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _stderr(text: str) -> None:
-    try:
+    with contextlib.suppress(BrokenPipeError):
         print(text, file=sys.stderr, flush=True)
-    except BrokenPipeError:
-        pass

@@ -48,10 +48,10 @@ def _enum_name(enum: EnumDescriptor, number: int) -> str:
     return value.name.removeprefix(prefix) if value else str(number)
 
 
-def _value(field: FieldDescriptor, value: Any) -> Any:
+def _value(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return to_data(value)
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
         return _enum_name(field.enum_type, value)
     return value
 
@@ -101,6 +101,21 @@ def _numeric(values: Iterable[Any]) -> bool:
     )
 
 
+class PipeClosed(Exception):
+    """The reader of stdout went away (``| head``): not an OSError, so that Click leaves it
+    to ``main``, which ends the command quietly with exit code 0."""
+
+
+def _pipe_safe(write: Callable[..., None]) -> Callable[..., None]:
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            write(*args, **kwargs)
+        except BrokenPipeError:
+            raise PipeClosed from None
+
+    return guarded
+
+
 class Printer:
     """Writes results in the chosen format to stdout."""
 
@@ -112,6 +127,7 @@ class Printer:
         width = None if console.is_terminal else 100_000
         self.console = Console(file=self.out, soft_wrap=True, highlight=False, width=width)
 
+    @_pipe_safe
     def result(self, data: Data, rows: Rows = None) -> None:
         """A whole response: ``rows`` says what a table lists (else it shows a record)."""
         if self.fmt == "json":
@@ -158,6 +174,7 @@ class Printer:
             self.console.print()
             self.table(rows, title=key)
 
+    @_pipe_safe
     def event(self, data: Data, columns: Sequence[str]) -> None:
         """One streamed event: one line (tab-aligned fields for tables, one object for json)."""
         if self.fmt == "json":

@@ -9,12 +9,14 @@ from typing import Any
 import click
 
 
-class SkuQuantity(click.ParamType):
+class SkuQuantity(click.ParamType):  # type: ignore[type-arg]
     """``SKU=QTY`` with a positive whole quantity."""
 
     name = "SKU=QTY"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, int]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
         if isinstance(value, tuple):
             return value
         sku, sep, quantity = str(value).rpartition("=")
@@ -29,12 +31,14 @@ class SkuQuantity(click.ParamType):
         return sku, number
 
 
-class Moment(click.ParamType):
+class Moment(click.ParamType):  # type: ignore[type-arg]
     """An ISO 8601 moment with its time zone (``2026-12-01T00:00Z``)."""
 
     name = "MOMENT"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             return value
         try:
@@ -46,12 +50,14 @@ class Moment(click.ParamType):
         return moment
 
 
-class Amount(click.ParamType):
+class Amount(click.ParamType):  # type: ignore[type-arg]
     """A finite decimal amount (``12.50``), kept exact."""
 
     name = "AMOUNT"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
         if isinstance(value, Decimal):
             return value
         try:

@@ -37,7 +37,9 @@ def stub(channel: grpc.aio.Channel) -> Any:
 
 
 def unary(call: Call, method: str, request: Any, rows: Any = None) -> None:
-    response = call.run(lambda channel: getattr(stub(channel), method)(request, timeout=call.timeout_s))
+    response = call.run(
+        lambda channel: getattr(stub(channel), method)(request, timeout=call.timeout_s)
+    )
     call.printer.result(to_data(response), rows)
 
 
@@ -61,14 +63,18 @@ def tier(text: str, currency: str) -> pb.PriceTier:
             flat_amount=money(Decimal(flat or "0"), currency),
         )
     except (ValueError, InvalidOperation):
-        raise click.BadParameter(f"{text!r} is not UP_TO:AMOUNT[:FLAT] (e.g. 10:20 or 0:15)", param_hint="--tier") from None
+        raise click.BadParameter(
+            f"{text!r} is not UP_TO:AMOUNT[:FLAT] (e.g. 10:20 or 0:15)", param_hint="--tier"
+        ) from None
 
 
 def basis_points(text: str) -> int:
     try:
         basis_points = Decimal(text) * 100
     except InvalidOperation:
-        raise click.BadParameter(f"{text!r} is not a percentage (e.g. 12.5)", param_hint="--percent") from None
+        raise click.BadParameter(
+            f"{text!r} is not a percentage (e.g. 12.5)", param_hint="--percent"
+        ) from None
     if not basis_points.is_finite() or basis_points != basis_points.to_integral_value():
         raise click.BadParameter(f"{text!r}: at most two decimal places", param_hint="--percent")
     return int(basis_points)
@@ -96,7 +102,13 @@ group.add_command(health_command(SERVICE))
 @click.argument("sku")
 @click.argument("currency")
 @click.argument("amount", required=False, type=AMOUNT)
-@click.option("--tier", "tiers", multiple=True, metavar="UP_TO:AMOUNT[:FLAT]", help="a tier (UP_TO 0 for 'and above'); repeat in order")
+@click.option(
+    "--tier",
+    "tiers",
+    multiple=True,
+    metavar="UP_TO:AMOUNT[:FLAT]",
+    help="a tier (UP_TO 0 for 'and above'); repeat in order",
+)
 @click.option("--mode", type=click.Choice(sorted(MODES)), help="how tiers charge")
 @scope_options
 @click.option("--from", "valid_from", type=MOMENT, help="ISO 8601 start")
@@ -136,9 +148,13 @@ def set_price(
 @scope_options
 @click.option("--at", type=MOMENT, help="ISO 8601 moment (default now)")
 @call_options(SERVICE)
-def get_price(call: Call, sku: str, currency: str, channel: str, group: str, at: datetime | None) -> None:
+def get_price(
+    call: Call, sku: str, currency: str, channel: str, group: str, at: datetime | None
+) -> None:
     """The price in effect."""
-    request = pb.GetPriceRequest(sku=sku, currency_code=currency, channel=channel, customer_group=group)
+    request = pb.GetPriceRequest(
+        sku=sku, currency_code=currency, channel=channel, customer_group=group
+    )
     set_time(request.price_time, at)
     unary(call, "GetPrice", request)
 
@@ -151,7 +167,9 @@ def get_price(call: Call, sku: str, currency: str, channel: str, group: str, at:
 @call_options(SERVICE)
 def history(call: Call, sku: str, currency: str, page_size: int, page_token: str) -> None:
     """Every price version of a SKU (one page)."""
-    request = pb.ListPricesRequest(sku=sku, currency_code=currency, page_size=page_size, page_token=page_token)
+    request = pb.ListPricesRequest(
+        sku=sku, currency_code=currency, page_size=page_size, page_token=page_token
+    )
     unary(call, "ListPrices", request, "prices")
 
 
@@ -196,7 +214,11 @@ def create_promotion(
         promotion.minimum_subtotal.CopyFrom(money(min_subtotal, currency))
     set_time(promotion.valid_from, valid_from)
     set_time(promotion.valid_until, valid_until)
-    unary(call, "CreatePromotion", pb.CreatePromotionRequest(request_id=call.new_request_id(), promotion=promotion))
+    unary(
+        call,
+        "CreatePromotion",
+        pb.CreatePromotionRequest(request_id=call.new_request_id(), promotion=promotion),
+    )
 
 
 @group.command("promotion")
@@ -226,7 +248,12 @@ def promotions(call: Call, active_at: datetime | None, page_size: int, page_toke
 @click.option("--at", type=MOMENT, help="price at this ISO 8601 moment")
 @call_options(SERVICE, mutation=True)
 def quote(
-    call: Call, currency: str, lines: tuple[tuple[str, int], ...], channel: str, group: str, at: datetime | None
+    call: Call,
+    currency: str,
+    lines: tuple[tuple[str, int], ...],
+    channel: str,
+    group: str,
+    at: datetime | None,
 ) -> None:
     """Quote a cart: CURRENCY SKU=QTY ... (availability asked of inventory)."""
     request = pb.QuoteRequest(
@@ -265,7 +292,9 @@ def import_prices(call: Call, csv_file: Path) -> None:
                     )
                 )
             except (KeyError, AttributeError, InvalidOperation, click.BadParameter):
-                raise Failure(f"{csv_file}, line {number}: expected columns sku,currency,amount", EXIT_USAGE) from None
+                raise Failure(
+                    f"{csv_file}, line {number}: expected columns sku,currency,amount", EXIT_USAGE
+                ) from None
 
     async def send(channel: grpc.aio.Channel) -> dict[str, Any]:
         pricing = stub(channel)
