@@ -7,7 +7,8 @@ and SQLAlchemy's greenlets share the context), and the
 ``db.client.connections.usage`` counter (idle and used connections per pool).
 Its ``SQLAlchemyInstrumentor`` instruments only once per process and patches
 ``create_engine`` globally, so each engine is handed to its ``EngineTracer``
-directly, through the async engine's ``sync_engine``, with our providers.
+directly, through the async engine's ``sync_engine``, with our providers. Spans are
+named ``{operation} {table}`` (``_statement_names``), not ``{first word} {database}``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockroom.common.telemetry._providers import Telemetry
+from stockroom.common.telemetry._statement_names import statement_span_name
 
 
 def instrument_engine(engine: AsyncEngine, telemetry: Telemetry) -> None:
@@ -29,6 +31,10 @@ def instrument_engine(engine: AsyncEngine, telemetry: Telemetry) -> None:
         )
     except ImportError:
         return
-    EngineTracer(  # type: ignore[no-untyped-call]
-        telemetry.database_tracer, engine.sync_engine, telemetry.database_connections
-    )
+
+    class NamedEngineTracer(EngineTracer):  # type: ignore[misc]
+        def _operation_name(self, db_name: str, statement: object) -> str:
+            name = statement_span_name(statement) if isinstance(statement, str) else None
+            return name or str(super()._operation_name(db_name, statement))
+
+    NamedEngineTracer(telemetry.database_tracer, engine.sync_engine, telemetry.database_connections)
