@@ -32,9 +32,11 @@ def instrument_engine(engine: AsyncEngine, telemetry: Telemetry) -> None:
     except ImportError:
         return
 
-    class NamedEngineTracer(EngineTracer):  # type: ignore[misc]
+    class NamedEngineTracer(EngineTracer):
         def _operation_name(self, db_name: str, statement: object) -> str:
             name = statement_span_name(statement) if isinstance(statement, str) else None
-            return name or str(super()._operation_name(db_name, statement))
+            return name or str(super()._operation_name(db_name, statement))  # type: ignore[no-untyped-call]
 
-    NamedEngineTracer(telemetry.database_tracer, engine.sync_engine, telemetry.database_connections)
+    NamedEngineTracer(  # type: ignore[no-untyped-call]
+        telemetry.database_tracer, engine.sync_engine, telemetry.database_connections
+    )
