@@ -140,6 +140,7 @@ def test_bare_help_version_and_completion() -> None:
     assert "_STOCKROOM_COMPLETE" in completion.out
 
 
+@pytest.mark.slow
 async def test_one_output_model_for_every_group(services: Services) -> None:
     env = services.env
     for args in (
@@ -182,6 +183,7 @@ async def test_one_output_model_for_every_group(services: Services) -> None:
     assert json.loads(quote_json.out)["lines"][0]["availability"] == "IN_STOCK"
 
 
+@pytest.mark.slow
 async def test_bad_input_and_failures_go_to_stderr_with_a_reason_a_hint_and_an_exit_code(
     services: Services, unused_tcp_port: int
 ) -> None:
@@ -222,6 +224,7 @@ async def readline(stream: asyncio.StreamReader) -> str:
     return (await asyncio.wait_for(stream.readline(), timeout=60)).decode()
 
 
+@pytest.mark.slow
 async def test_watch_streams_one_line_per_event_resumes_after_a_restart_and_stops_on_ctrl_c(
     tmp_path: Path, unused_tcp_port: int
 ) -> None:
@@ -260,6 +263,7 @@ async def test_watch_streams_one_line_per_event_resumes_after_a_restart_and_stop
     assert "Traceback" not in rest
 
 
+@pytest.mark.slow
 async def test_a_closed_pipe_ends_the_command_quietly(services: Services) -> None:
     """`stockroom inventory watch MUG | head -1`: the next write meets a closed pipe."""
     env = services.env
@@ -287,6 +291,7 @@ async def test_a_closed_pipe_ends_the_command_quietly(services: Services) -> Non
     assert err == ""
 
 
+@pytest.mark.slow
 async def test_tls_and_mtls_flags_and_variables(tmp_path: Path, unused_tcp_port: int) -> None:
     pki = make_pki(tmp_path / "pki")
     client = pki.clients["client"]
