@@ -148,10 +148,13 @@ def test_rollouts_and_node_drains_keep_serving(name: str) -> None:
     (container,) = pod["containers"]
     env = {e["name"]: e.get("value", "") for e in container["env"]}
     drain_s = float(env.get(f"{name.upper()}_DRAIN_GRACE_S", ServerConfig.drain_grace_s))
+    # The server's own drain window (NOT_SERVING while still serving), where it is set.
+    window_s = float(env.get(f"{name.upper()}_DRAIN_WINDOW_S", PRESTOP_S))
     labels = deployment["spec"]["selector"]["matchLabels"]
 
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(PRESTOP_S)]
-    assert pod["terminationGracePeriodSeconds"] >= PRESTOP_S + drain_s + FLUSH_S
+    assert window_s == PRESTOP_S  # the preStop wait matches the drain window
+    assert pod["terminationGracePeriodSeconds"] >= PRESTOP_S + window_s + drain_s + FLUSH_S
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert manifest["PodDisruptionBudget"]["spec"]["minAvailable"] >= 1
     assert manifest["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == labels
