@@ -337,3 +337,38 @@ async def test_tls_and_mtls_flags_and_variables(tmp_path: Path, unused_tcp_port:
     assert with_flags.code == EXIT_OK, with_flags.err
     assert json.loads(with_env.out)["items"] == []
     assert plaintext.code == EXIT_UNREACHABLE
+
+
+@pytest.mark.slow
+async def test_bulk_imports_register_what_is_missing_and_receive_every_row(
+    services: Services, tmp_path: Path
+) -> None:
+    env = services.env
+    receipts = tmp_path / "receipts.csv"
+    rows = [(f"SKU-{i % 7}", f"WH-{i % 3}", i + 1) for i in range(60)]
+    receipts.write_text(
+        "sku,location_id,quantity\n" + "".join(f"{s},{loc},{q}\n" for s, loc, q in rows)
+    )
+    prices = tmp_path / "prices.csv"
+    prices.write_text("sku,currency,amount\nSKU-0,USD,1.5\nSKU-1,JPY,300\n")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("sku,location_id,quantity\nMUG,WH-1,lots\n")
+
+    imported = await run("inventory", "import", str(receipts), "-o", "json", env=env)
+    priced = await run("pricing", "import", str(prices), "-o", "json", env=env)
+    levels = await run("inventory", "levels", "SKU-0", "-o", "json", env=env)
+    jpy = await run("pricing", "get-price", "SKU-1", "JPY", env=env)
+    refused = await run("inventory", "import", str(broken), env=env)
+
+    assert json.loads(imported.out) == {
+        "rows": 60,
+        "units": sum(q for _, _, q in rows),
+        "items_created": 7,
+        "locations_created": 3,
+    }
+    assert json.loads(priced.out) == {"prices_set": 2}
+    (sku,) = json.loads(levels.out)["skus"]
+    assert sku["on_hand"] == sum(q for s, _, q in rows if s == "SKU-0")
+    assert "300 JPY" in jpy.out
+    assert refused.code == EXIT_USAGE
+    assert "line 2" in refused.err
