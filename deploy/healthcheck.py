@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 
 def channel(env: dict[str, str]) -> grpc.Channel:
@@ -39,9 +39,13 @@ def channel(env: dict[str, str]) -> grpc.Channel:
 def main() -> int:
     try:
         with channel(dict(os.environ)) as chan:
-            answer = health_pb2_grpc.HealthStub(chan).Check(
-                health_pb2.HealthCheckRequest(), timeout=2
+            # A typed call (the typeshed stubs of grpcio-health-checking declare no methods).
+            check = chan.unary_unary(
+                "/grpc.health.v1.Health/Check",
+                request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                response_deserializer=health_pb2.HealthCheckResponse.FromString,
             )
+            answer = check(health_pb2.HealthCheckRequest(), timeout=2)
     except grpc.RpcError as error:
         print(f"unhealthy: {error.code().name}", file=sys.stderr)
         return 1
