@@ -56,7 +56,7 @@ class StuckExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        self.release.set()
+        """Stays stuck: only the test releases it, after the provider gave up."""
 
 
 def test_after_a_failure_shutdown_waits_briefly_and_does_not_warn_again(
@@ -81,3 +81,38 @@ def test_after_a_failure_shutdown_waits_briefly_and_does_not_warn_again(
     assert len(warnings) == 1
     assert not_flushed[0].levelname == "INFO"
     assert not_flushed[0].timeout_s == UNREACHABLE_SHUTDOWN_TIMEOUT_S  # type: ignore[attr-defined]
+
+
+class FailingFlush:
+    """A provider whose shutdown meets an unreachable collector, as the OTLP exporter
+    does (it logs the failure, then retries), and hangs until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def shutdown(self) -> None:
+        # Worded apart from the other tests' (the SDK's DuplicateFilter drops repeats).
+        logging.getLogger(EXPORTER_LOGGER).warning("Failed to export metrics to otel:4317")
+        self.release.wait(60)
+
+
+def test_a_collector_found_unreachable_during_the_flush_cuts_the_wait(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first export is often the one at shutdown: its failure shortens the wait."""
+    installed = InstalledTelemetry("pricing", TelemetrySettings())
+    hanging = FailingFlush()
+    monkeypatch.setattr(installed, "tracer_provider", hanging)
+
+    with caplog.at_level(logging.INFO):
+        try:
+            flushed = installed.shutdown(timeout_s=3600)
+        finally:
+            hanging.release.set()
+
+    not_flushed = [r for r in caplog.records if "not flushed" in r.getMessage()]
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert flushed is False
+    assert [r.levelname for r in not_flushed] == ["INFO"]
+    assert not_flushed[0].timeout_s == UNREACHABLE_SHUTDOWN_TIMEOUT_S  # type: ignore[attr-defined]
+    assert len(warnings) == 1

@@ -73,6 +73,7 @@ SHUTDOWN_TIMEOUT_S = 5.0
 # When the collector failed recently, waiting for it at shutdown only delays the exit.
 UNREACHABLE_SHUTDOWN_TIMEOUT_S = 0.5
 RECENT_FAILURE_S = 60.0
+JOIN_SLICE_S = 0.05
 NAMESPACE = "stockroom"
 # The OTLP exporters log every failed attempt and every retry; one line says it all.
 EXPORTER_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
@@ -207,7 +208,11 @@ class InstalledTelemetry:
 
     def __init__(self, service_name: str, settings: TelemetrySettings) -> None:
         self.export_failures = ExportFailures()
-        logging.getLogger(EXPORTER_LOGGER).addFilter(self.export_failures)
+        exporter_logger = logging.getLogger(EXPORTER_LOGGER)
+        for earlier in [f for f in exporter_logger.filters if isinstance(f, ExportFailures)]:
+            exporter_logger.removeFilter(earlier)  # the SDK installed before this one
+        # First in line: the SDK's own DuplicateFilter would hide repeats from it.
+        exporter_logger.filters.insert(0, self.export_failures)
         resource = service_resource(service_name)
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         for span_exporter in _span_exporters(settings.trace_exporters):
@@ -249,8 +254,18 @@ class InstalledTelemetry:
         for worker in workers:
             worker.start()
         give_up_at = time.monotonic() + timeout_s
-        for worker in workers:
-            worker.join(max(0.0, give_up_at - time.monotonic()))
+        # Wait in short slices: a collector found unreachable during the flush itself
+        # (the first export is often the last) cuts the wait to the short timeout.
+        for _ in range(int(timeout_s / JOIN_SLICE_S) + 2):
+            alive = [worker for worker in workers if worker.is_alive()]
+            now = time.monotonic()
+            if not alive or now >= give_up_at:
+                break
+            if not unreachable and self.export_failures.failed_recently():
+                unreachable = True
+                timeout_s = UNREACHABLE_SHUTDOWN_TIMEOUT_S
+                give_up_at = min(give_up_at, now + timeout_s)
+            alive[0].join(min(JOIN_SLICE_S, max(0.0, give_up_at - now)))
         if any(worker.is_alive() for worker in workers):
             # Already warned once if the collector is unreachable: no second warning.
             logger.log(
