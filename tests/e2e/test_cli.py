@@ -138,6 +138,20 @@ def test_bare_help_version_and_completion() -> None:
     assert version.code == EXIT_OK
     assert version.out.startswith("stockroom ")
     assert "_STOCKROOM_COMPLETE" in completion.out
+    # What the installed script asks when the user presses Tab after `stockroom inventory re`.
+    completed = stockroom(
+        env={
+            "_STOCKROOM_COMPLETE": "bash_complete",
+            "COMP_WORDS": "stockroom inventory re",
+            "COMP_CWORD": "2",
+        }
+    )
+    assert completed.out.split() == [
+        "plain,receive",
+        "plain,release",
+        "plain,reservation",
+        "plain,reserve",
+    ]
 
 
 @pytest.mark.slow
