@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from stockroom.common.server import ServerConfig
-from stockroom.pricing.app import PricingConfig
+from stockroom.inventory.app import InventorySettings
+from stockroom.pricing.app import PricingSettings
 
 from .conftest import service
 
@@ -38,12 +39,8 @@ def compose() -> dict[str, Any]:
 def settings_read_by(prefix: str) -> set[str]:
     """Every <PREFIX>_* variable the service's code reads."""
     names = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(ServerConfig)}
-    if prefix == "PRICING":
-        names |= {
-            f"PRICING_{f.name.upper()}"
-            for f in dataclasses.fields(PricingConfig)
-            if f.name != "server"
-        }
+    own = PricingSettings if prefix == "PRICING" else InventorySettings
+    names |= {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(own) if f.name != "server"}
     return names
 
 
