@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from stockroom.common.server import LIVENESS_SERVICE, ServerConfig
-from stockroom.pricing.app import PricingConfig
+
+from .test_deploy_config import settings_read_by
 
 ROOT = Path(__file__).parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -40,13 +41,6 @@ def pod_specs(path: Path) -> list[dict[str, Any]]:
         if template:
             specs.append(template["spec"])
     return specs
-
-
-def settings_read_by(prefix: str) -> set[str]:
-    names = {f"{prefix}_{f.name.upper()}" for f in ServerConfig.__dataclass_fields__.values()}
-    if prefix == "PRICING":
-        names |= {f"PRICING_{name.upper()}" for name in PricingConfig.__dataclass_fields__}
-    return names
 
 
 def test_every_manifest_passes_the_kubernetes_api_schemas_strictly() -> None:
