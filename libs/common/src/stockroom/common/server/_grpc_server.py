@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -41,6 +42,7 @@ from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.server._stack import ServerStack, StackedRegistrar
+from stockroom.common.server._workers import WORKER_INDEX_ENV
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 # Named after the package, not this private module: operators filter on it.
@@ -60,6 +62,14 @@ SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 )
+
+
+def server_options(env: Mapping[str, str] | None = None) -> tuple[tuple[str, int], ...]:
+    """SERVER_OPTIONS, with SO_REUSEPORT on only in a worker of the supervisor
+    (``server._workers``), whose workers share one port on purpose."""
+    if WORKER_INDEX_ENV not in (os.environ if env is None else env):
+        return SERVER_OPTIONS
+    return (("grpc.so_reuseport", 1), *SERVER_OPTIONS[1:])
 
 
 # The health service name Kubernetes' liveness probe asks (``grpc: {service: liveness}``).
@@ -126,7 +136,7 @@ class GrpcServer:
         self._telemetry = telemetry
         # No grpc.aio interceptor unless the caller brings one: grpc awaits each on every call.
         self._server = grpc.aio.server(
-            interceptors=tuple(outer_interceptors), options=SERVER_OPTIONS
+            interceptors=tuple(outer_interceptors), options=server_options()
         )
         self.health = health.aio.HealthServicer()
         self._readiness = ReadinessMonitor(
