@@ -32,19 +32,12 @@ from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 
 Clock = Callable[[], datetime]
-TimeRemaining = Callable[[], float | None]
 
 
 class StockChecker(Protocol):
     """Asks whether a cart's lines can be served; answers UNKNOWN rather than failing."""
 
-    async def check(
-        self, lines: Sequence[CartLine], time_remaining_s: float | None
-    ) -> StockCheck: ...
-
-
-def no_deadline() -> float | None:
-    return None
+    async def check(self, lines: Sequence[CartLine]) -> StockCheck: ...
 
 
 class Quoter:
@@ -64,13 +57,12 @@ class Quoter:
         self._clock = clock
         self._quote_ttl = quote_ttl
 
-    async def quote(
-        self, cart: Cart, request_id: str = "", time_remaining: TimeRemaining = no_deadline
-    ) -> Quote:
+    async def quote(self, cart: Cart, request_id: str = "") -> Quote:
         """Price ``cart`` at its moment, ask inventory meanwhile, keep the quote.
 
         Inventory is asked while prices and promotions are read, so its wait
-        overlaps pricing's own; a retry with the same request id returns the
+        overlaps pricing's own; the task inherits the deadline of the call being
+        served (``stockroom.common.deadlines``). A retry with the same request id returns the
         first quote without asking anything again.
         """
         problems = new_problems()
@@ -86,7 +78,7 @@ class Quoter:
         price_time = cart.price_time or now
         currency_code = cart.scope.currency_code
         skus = [line.sku for line in cart.lines]
-        stock_check = asyncio.create_task(self._stock.check(cart.lines, time_remaining()))
+        stock_check = asyncio.create_task(self._stock.check(cart.lines))
         try:
             prices = await self._prices.in_effect(skus, cart.scope, price_time)
             _require_prices(cart, prices, price_time)

@@ -83,9 +83,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         )
 
     async def Quote(self, request: pb.QuoteRequest, context: Context) -> pb.QuoteResponse:
-        quote = await self.quoter.quote(
-            quotes.cart(request), request.request_id, context.time_remaining
-        )
+        quote = await self.quoter.quote(quotes.cart(request), request.request_id)
         return quotes.quote_message(quote)
 
     async def GetQuote(self, request: pb.GetQuoteRequest, context: Context) -> pb.GetQuoteResponse:
