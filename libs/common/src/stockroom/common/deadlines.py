@@ -27,6 +27,7 @@ from stockroom.common.errors import DeadlineExceeded
 from stockroom.common.policy import Policy
 from stockroom.common.server_interceptor import AroundCallInterceptor, Context
 
+
 @dataclass(frozen=True)
 class _Deadline:
     """Absolute times (``time.monotonic()``): ``at`` bounds the calls made now (a keep-back
