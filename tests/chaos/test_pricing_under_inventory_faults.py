@@ -26,16 +26,19 @@ from pathlib import Path
 import pytest
 from google.type import money_pb2
 
-from stockroom.common.breaker import BreakerPolicy, BreakerState, StateChange
-from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.downstream import Downstream, downstream_of
+from stockroom.common.client import (
+    BreakerPolicy,
+    BreakerState,
+    Downstream,
+    Policy,
+    StateChange,
+    connect,
+    downstream_of,
+)
+from stockroom.common.db import migrate
 from stockroom.common.errors import DeadlineExceeded
-from stockroom.common.policy import Policy
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.servers import serving
-from stockroom.common.testing.timeoutproxy import SeenCall, TimeoutRecordingProxy
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import FaultProxy, SeenCall, TimeoutRecordingProxy, serving
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
@@ -129,9 +132,9 @@ async def quote(stub: pb_grpc.PricingServiceAsyncStub) -> pb.QuoteResponse | Non
         return None
 
 
-async def quotes_in_waves(stub: pb_grpc.PricingServiceAsyncStub, total: int) -> list[
-    pb.QuoteResponse | None
-]:
+async def quotes_in_waves(
+    stub: pb_grpc.PricingServiceAsyncStub, total: int
+) -> list[pb.QuoteResponse | None]:
     answers: list[pb.QuoteResponse | None] = []
     for _ in range(total // CONCURRENCY):
         answers += await asyncio.gather(*(quote(stub) for _ in range(CONCURRENCY)))
@@ -177,7 +180,10 @@ async def test_quotes_answer_through_an_inventory_fault_and_the_breaker_opens_th
     ]
     assert len(unknown) >= 0.99 * len(answers), (
         fault,
-        sorted({(a.lines[0].availability, a.availability_reason) if a else None for a in answers}, key=str),
+        sorted(
+            {(a.lines[0].availability, a.availability_reason) if a else None for a in answers},
+            key=str,
+        ),
     )
     assert attempts <= 1.1 * (QUOTES // 2), (fault, attempts)
     assert any(a.availability_reason == "CIRCUIT_OPEN" for a in answered), fault
@@ -211,6 +217,7 @@ async def test_inventory_never_gets_a_deadline_beyond_what_pricings_caller_had_l
     assert len(checks) >= 10
     for check in checks:
         served = owner(check, quotes)
-        assert check.timeout_s is not None and served.timeout_s is not None
+        assert check.timeout_s is not None
+        assert served.timeout_s is not None
         callers_deadline = served.arrived_at + served.timeout_s
         assert check.arrived_at + check.timeout_s <= callers_deadline, (check, served)

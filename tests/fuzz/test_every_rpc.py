@@ -35,11 +35,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.server import GrpcServer
-from stockroom.common.testing.fixtures import require_postgres
-from stockroom.common.testing.postgres import temporary_database
+from stockroom.common.db import migrate
+from stockroom.common.server import GrpcServer, ServerConfig
+from stockroom.common.testing import temporary_database
+from stockroom.common.testing.pytest_plugin import require_postgres
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing import app as pricing_app

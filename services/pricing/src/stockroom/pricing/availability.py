@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from stockroom.common.deadlines import deadline_scope, time_remaining_s
+from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.errors import InvalidArgument, StockroomError
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.domain.money import DOMAIN

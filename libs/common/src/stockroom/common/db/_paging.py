@@ -1,0 +1,94 @@
+"""Page sizes and opaque page tokens (AIP-158), the same in every list method.
+
+A page token carries the keyset cursor (the sort key of the last item sent)
+and a hash of the request's filters, so a token is only accepted with the
+filters it was issued for. Tokens are opaque to callers (base64url JSON):
+they must not parse them, and a token they altered is rejected with
+INVALID_ARGUMENT, never an INTERNAL error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+
+from stockroom.common.errors._errors import invalid_argument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+Cursor = tuple[str | int, ...]
+
+# A token this module issues is far shorter; anything longer is refused before decoding.
+MAX_PAGE_TOKEN_LENGTH = 1024
+# Cursor values go into SQL parameters: integers must fit a BIGINT, and text may not
+# hold NUL (PostgreSQL refuses it) or be longer than any key we sort by.
+_INT64 = range(-(2**63), 2**63)
+MAX_CURSOR_TEXT = 256
+
+
+def page_size(
+    requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
+) -> int:
+    """The page size to use: 0 means the default, above the maximum means the maximum."""
+    if requested < 0:
+        raise invalid_argument("page_size", "must not be negative", reason="NEGATIVE")
+    if requested == 0:
+        return default
+    return min(requested, maximum)
+
+
+def encode_page_token(cursor: Cursor, filters: Mapping[str, object]) -> str:
+    body = json.dumps({"c": list(cursor), "f": _filters_hash(filters)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode_page_token(
+    token: str, filters: Mapping[str, object], shape: Sequence[type]
+) -> Cursor | None:
+    """The cursor in ``token`` (None for the first page).
+
+    ``shape`` lists the type of each cursor element; anything else is a
+    malformed token.
+    """
+    if not token:
+        return None
+    if len(token) > MAX_PAGE_TOKEN_LENGTH:
+        raise _bad_token("is not a page token this service issued")
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        cursor, filters_hash = body["c"], body["f"]
+    # RecursionError: deeply nested JSON; the rest: not base64, not JSON, not our shape.
+    except (ValueError, TypeError, KeyError, binascii.Error, RecursionError) as exc:
+        raise _bad_token("is not a page token this service issued") from exc
+    if (
+        not isinstance(cursor, list)
+        or len(cursor) != len(shape)
+        or not all(type(v) is kind and _fits(v) for v, kind in zip(cursor, shape, strict=True))
+    ):
+        raise _bad_token("is not a page token this service issued")
+    if filters_hash != _filters_hash(filters):
+        raise _bad_token("was issued for a request with other filters")
+    return tuple(cursor)
+
+
+def _fits(value: object) -> bool:
+    """Whether a cursor value can be bound as a SQL parameter."""
+    if isinstance(value, int):
+        return value in _INT64
+    if isinstance(value, str):
+        return len(value) <= MAX_CURSOR_TEXT and "\x00" not in value
+    return False
+
+
+def _filters_hash(filters: Mapping[str, object]) -> str:
+    canonical = json.dumps(dict(filters), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _bad_token(description: str) -> Exception:
+    return invalid_argument("page_token", description, reason="INVALID_PAGE_TOKEN")

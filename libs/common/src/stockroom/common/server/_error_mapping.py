@@ -1,0 +1,137 @@
+"""Server side of the error model: domain errors out as rich statuses, bugs as bare INTERNAL.
+
+Servicers raise ``StockroomError`` subclasses and nothing else; this
+interceptor turns them into their gRPC status with details, once, for every
+method. Anything else is a bug: the caller gets INTERNAL with a message that
+names only the trace id, and the server logs the exception with its stack.
+
+A request body that does not decode is the caller's mistake, not a bug: grpc
+would answer UNKNOWN and log a traceback per call, so the deserializer of every
+unary request is wrapped and such a call ends with INVALID_ARGUMENT
+(reason ``UNDECODABLE_REQUEST``) and no log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import grpc
+from opentelemetry import trace
+
+from stockroom.common._interceptors import AroundCallInterceptor, Context, Continuation
+from stockroom.common.errors._errors import Internal, InvalidArgument, StockroomError
+from stockroom.common.errors._status import DETAILS_TRAILER, to_rpc_status
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorMappingInterceptor(AroundCallInterceptor):
+    """Maps exceptions escaping a servicer to gRPC statuses (outermost interceptor)."""
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await super().intercept_service(continuation, handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        cache: dict[int, grpc.RpcMethodHandler[Any, Any]] = self.__dict__.setdefault(
+            "_decoding_handlers", {}
+        )
+        wrapped = cache.get(id(handler))
+        if wrapped is None:
+            wrapped = cache[id(handler)] = _refusing_undecodable(handler)
+        return wrapped
+
+    @asynccontextmanager
+    async def around(self, method: str, context: Context) -> AsyncIterator[None]:
+        try:
+            yield
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise  # the servicer already chose a status, or the caller went away
+        except StockroomError as error:
+            if error.code == "INTERNAL":
+                logger.error("internal error", extra={"method": method}, exc_info=error)
+            await _abort(context, error)
+        except Exception as error:
+            logger.error("unexpected error", extra={"method": method}, exc_info=error)
+            await _abort(context, _opaque_internal())
+
+
+async def _abort(context: Context, error: StockroomError) -> None:
+    """End the call with ``error``'s status, keeping the trailers the servicer already set
+    (``abort`` would replace them with the details trailer alone)."""
+    status = to_rpc_status(error)
+    kept = tuple(
+        (key, value) for key, value in context.trailing_metadata() or () if key != DETAILS_TRAILER
+    )
+    await context.abort(status.code, status.details, (*kept, *status.trailing_metadata))
+
+
+class _Undecodable:
+    """Stands for a request body the deserializer refused."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _refusing_undecodable(
+    handler: grpc.RpcMethodHandler[Any, Any],
+) -> grpc.RpcMethodHandler[Any, Any]:
+    deserializer = handler.request_deserializer
+    assert deserializer is not None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # any decoding failure is the caller's bad body
+            return _Undecodable(error)
+
+    if handler.unary_unary is not None:
+        behaviour: Any = handler.unary_unary
+
+        async def unary(request: Any, context: Context) -> Any:
+            if isinstance(request, _Undecodable):
+                await _abort(context, _undecodable())
+            return await behaviour(request, context)
+
+        replaced = cast("Any", handler)._replace(
+            unary_unary=unary, request_deserializer=deserialize
+        )
+    else:
+        stream: Any = handler.unary_stream
+        assert stream is not None
+
+        async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            if isinstance(request, _Undecodable):
+                await _abort(context, _undecodable())
+            result: Any = stream(request, context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:  # a servicer that writes with context.write
+                await result
+
+        replaced = cast("Any", handler)._replace(
+            unary_stream=unary_stream, request_deserializer=deserialize
+        )
+    return cast("grpc.RpcMethodHandler[Any, Any]", replaced)
+
+
+def _undecodable() -> InvalidArgument:
+    return InvalidArgument(
+        "the request body is not a valid message of this method's request type",
+        reason="UNDECODABLE_REQUEST",
+    )
+
+
+def _opaque_internal() -> Internal:
+    """An INTERNAL error that tells the caller how to find the log, and nothing else."""
+    span_context = trace.get_current_span().get_span_context()
+    trace_id = format(span_context.trace_id, "032x") if span_context.is_valid else ""
+    message = "internal error" + (f" (trace_id {trace_id})" if trace_id else "")
+    return Internal(message, reason="INTERNAL", metadata={"trace_id": trace_id} if trace_id else {})
