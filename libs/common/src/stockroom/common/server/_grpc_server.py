@@ -22,6 +22,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._error_mapping import ErrorMappingInterceptor
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.server._shedding import LoadShedder
+from stockroom.common.server._streams import StreamGovernor
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 from stockroom.common.telemetry._server import server_interceptors
 
@@ -105,6 +107,11 @@ class GrpcServer:
         self.shedder = LoadShedder(
             config.max_concurrent_rpcs, retry_after_s=config.shed_retry_after_s
         )
+        self.streams = StreamGovernor(
+            max_streams=config.max_streams,
+            max_per_caller=config.max_streams_per_caller,
+            max_age_s=config.stream_max_age_s,
+        )
         self._server = grpc.aio.server(
             interceptors=(
                 # Outermost, so the span covers error mapping and records the final status.
@@ -113,6 +120,7 @@ class GrpcServer:
                 # Error mapping outside the rest, so whatever they raise is mapped too.
                 ErrorMappingInterceptor(),
                 self.shedder,
+                self.streams,
                 ServerDeadlineInterceptor(),
                 *self._authorization(),
                 *interceptors,
@@ -128,6 +136,7 @@ class GrpcServer:
         )
         self._on_stop = tuple(on_stop)
         self._stopped = asyncio.Event()
+        self._window_over = asyncio.Event()
         self.port = 0
         telemetry.resilience.track_server(self)
 
@@ -140,7 +149,7 @@ class GrpcServer:
         allowed = self.config.mutating_caller_set
         if not allowed:
             return []
-        if not self.config.tls_client_ca_file:
+        if not (self.config.tls_client_ca_file and self.config.tls_cert_file):
             raise ConfigError(
                 "MUTATING_CALLERS needs TLS_CLIENT_CA_FILE: caller identities come from "
                 "client certificates"
@@ -191,16 +200,24 @@ class GrpcServer:
             [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
         )
 
-    async def stop(self, grace_s: float | None = None) -> None:
-        """Drain: report NOT_SERVING, refuse new calls, let in-flight ones finish
-        within ``grace_s``, cancel the rest, then run the on-stop hooks."""
+    async def stop(self, grace_s: float | None = None, *, window_s: float | None = None) -> None:
+        """Drain: report NOT_SERVING at once, keep serving for ``window_s`` (so probes
+        and balancers see it and move traffic away), end open streams with UNAVAILABLE
+        and a resume hint, refuse new calls, let in-flight ones finish within
+        ``grace_s``, cancel the rest, then run the on-stop hooks."""
         if self._stopped.is_set():
+            self._window_over.set()  # asked again while draining: skip the rest of the window
             return
         self._stopped.set()
         grace = self.config.drain_grace_s if grace_s is None else grace_s
-        logger.info("draining", extra={"grace_s": grace})
+        window = self.config.drain_window_s if window_s is None else window_s
         await self._readiness.stop()
         await self.health.enter_graceful_shutdown()
+        logger.info("draining", extra={"grace_s": grace, "window_s": window})
+        if window > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._window_over.wait(), window)
+        self.streams.drain()
         await self._server.stop(grace)
         for hook in self._on_stop:
             await hook()
