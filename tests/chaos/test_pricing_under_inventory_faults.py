@@ -49,7 +49,7 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 QUOTE = pb.QuoteRequest(currency_code="USD", lines=[pb.CartLine(sku="MUG", quantity=1)])
 QUOTE_DEADLINE_S = 0.3
 QUOTES = 200
-CONCURRENCY = 10
+CONCURRENCY = 5
 CHECK_AVAILABILITY = "/stockroom.inventory.v1.InventoryService/CheckAvailability"
 QUOTE_PATH = "/stockroom.pricing.v1.PricingService/Quote"
 # Short, so recovery is seen within the test; every other setting is pricing's default.

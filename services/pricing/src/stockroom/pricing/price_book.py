@@ -20,6 +20,7 @@ from stockroom.pricing.domain.validation import (
     check_id,
     check_request_id,
     new_problems,
+    normal_request_id,
     raise_if_any,
 )
 from stockroom.pricing.store.idempotency import request_hash
@@ -38,6 +39,7 @@ class PriceBook:
         now = self._clock()
         problems = new_problems()
         check_request_id(problems, request_id)
+        request_id = normal_request_id(request_id)
         check_id(problems, "sku", price.sku)
         validate_scope(problems, price.scope)
         validate_schedule(problems, price.schedule, "tiers")

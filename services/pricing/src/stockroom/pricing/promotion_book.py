@@ -8,7 +8,12 @@ from datetime import datetime
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.promotions import Promotion, PromotionTerms, validate_terms
-from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
+from stockroom.pricing.domain.validation import (
+    check_request_id,
+    new_problems,
+    normal_request_id,
+    raise_if_any,
+)
 from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.promotions import PromotionStore
 
@@ -24,6 +29,7 @@ class PromotionBook:
         now = self._clock()
         problems = new_problems()
         check_request_id(problems, request_id)
+        request_id = normal_request_id(request_id)
         valid_from = validate_terms(problems, terms, now)
         raise_if_any(problems)
         return await self._store.create(terms, valid_from, now, request_id, request_hash(terms))

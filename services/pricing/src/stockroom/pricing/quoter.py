@@ -25,7 +25,12 @@ from stockroom.pricing.domain.quotes import (
     price_cart,
     validate_cart,
 )
-from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
+from stockroom.pricing.domain.validation import (
+    check_request_id,
+    new_problems,
+    normal_request_id,
+    raise_if_any,
+)
 from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
@@ -67,6 +72,7 @@ class Quoter:
         """
         problems = new_problems()
         check_request_id(problems, request_id)
+        request_id = normal_request_id(request_id)
         validate_cart(problems, cart)
         raise_if_any(problems)
         digest = request_hash(cart) if request_id else ""

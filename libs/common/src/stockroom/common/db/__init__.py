@@ -2,6 +2,7 @@
 PostgreSQL, transactions that survive a lost connection, Alembic migrations,
 idempotent requests and page tokens."""
 
+from stockroom.common._caller import current_caller
 from stockroom.common.db._engine import (
     DIALECTS,
     create_engine,
@@ -17,8 +18,10 @@ from stockroom.common.db._engine import (
 from stockroom.common.db._idempotency import (
     REQUEST_ID_FIELD,
     RequestKey,
+    canonical_request_id,
     claim,
     complete,
+    fingerprint,
     request_id_reused,
     request_key,
     request_records_table,
@@ -39,11 +42,14 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "REQUEST_ID_FIELD",
     "RequestKey",
+    "canonical_request_id",
     "claim",
     "complete",
     "create_engine",
+    "current_caller",
     "decode_page_token",
     "encode_page_token",
+    "fingerprint",
     "is_sqlite",
     "lost_connection",
     "migrate",

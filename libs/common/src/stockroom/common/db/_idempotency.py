@@ -36,6 +36,7 @@ from google.protobuf.message import Message
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stockroom.common._caller import current_caller
 from stockroom.common.db._engine import upsert_insert
 from stockroom.common.errors._errors import FieldErrors, FieldViolation, InvalidArgument
 
@@ -52,28 +53,46 @@ class RequestKey:
 
 
 def request_key(method: str, request: Message, field: str = REQUEST_ID_FIELD) -> RequestKey:
-    """The key of a proto request: the fingerprint hashes every field but the request id.
+    """The key of a proto request: the fingerprint hashes every field but the request id,
+    and the authenticated caller.
 
-    Deterministic serialization makes equal messages hash equally within one
-    protobuf version, which is all a retry window needs.
+    One id is one request whatever its spelling: the id is kept in its canonical
+    lower-case form. With authenticated callers a request id belongs to its
+    caller: another caller replaying it has another fingerprint, so it gets
+    REQUEST_ID_REUSED, never the first caller's result. Deterministic
+    serialization makes equal messages hash equally within one protobuf
+    version, which is all a retry window needs.
     """
     payload = type(request)()
     payload.CopyFrom(request)
     payload.ClearField(field)
-    digest = hashlib.sha256(payload.SerializeToString(deterministic=True)).hexdigest()
-    return RequestKey(getattr(request, field), method, digest)
+    digest = fingerprint(payload.SerializeToString(deterministic=True))
+    raw = getattr(request, field)
+    return RequestKey(canonical_request_id(raw) or raw, method, digest)
 
 
-def validate_request_id(problems: FieldErrors, value: str, field: str = REQUEST_ID_FIELD) -> None:
-    """A request id is required and is a UUID in its canonical text form (AIP-155)."""
-    if not value:
-        problems.add(field, "is required (a UUID chosen by the caller)", "REQUIRED")
-        return
+def fingerprint(payload: bytes) -> str:
+    """A request's fingerprint: its payload, bound to the caller making it."""
+    caller = current_caller().encode()
+    return hashlib.sha256(caller + b"\x00" + payload).hexdigest()
+
+
+def canonical_request_id(value: str) -> str | None:
+    """The one spelling of a request id: a hyphenated UUID in lower case; None for anything
+    else (``urn:uuid:``, braces or no hyphens are refused rather than guessed)."""
     try:
         canonical = str(uuid.UUID(value))
     except ValueError:
-        canonical = ""
-    if canonical != value.lower():
+        return None
+    return canonical if canonical == value.lower() else None
+
+
+def validate_request_id(problems: FieldErrors, value: str, field: str = REQUEST_ID_FIELD) -> None:
+    """A request id is required and is a UUID in its canonical text form, any case (AIP-155)."""
+    if not value:
+        problems.add(field, "is required (a UUID chosen by the caller)", "REQUIRED")
+        return
+    if canonical_request_id(value) is None:
         problems.add(
             field, "must be a UUID such as 123e4567-e89b-12d3-a456-426614174000", "MALFORMED"
         )

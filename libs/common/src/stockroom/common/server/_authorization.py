@@ -17,8 +17,9 @@ gives every replica a verified identity.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
+from stockroom.common._caller import reset_caller, set_caller
 from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.errors._errors import PermissionDenied, Unauthenticated
 
@@ -41,6 +42,23 @@ def caller_identity(context: Context) -> str:
     peer = context.peer() or ""
     host = peer.rsplit(":", 1)[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
     return f"peer:{host}"
+
+
+class CallerInterceptor(AroundCallInterceptor):
+    """Publishes the certificate-proven caller of each call (``current_caller``), so a
+    request id can belong to its caller."""
+
+    def applies_to(self, method: str) -> bool:
+        return not method.startswith(("/grpc.health.v1.Health/", "/grpc.reflection."))
+
+    @asynccontextmanager
+    async def around(self, method: str, context: Context) -> AsyncIterator[None]:
+        token = set_caller(",".join(sorted(peer_identities(context))))
+        try:
+            yield
+        finally:
+            with suppress(ValueError):  # a stream closed from another context
+                reset_caller(token)
 
 
 class MutationAuthorizer(AroundCallInterceptor):

@@ -32,7 +32,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stockroom.common.client._deadlines import ServerDeadlineInterceptor
-from stockroom.common.server._authorization import MutationAuthorizer
+from stockroom.common.server._authorization import CallerInterceptor, MutationAuthorizer
 from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._error_mapping import ErrorMappingInterceptor
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
@@ -147,15 +147,19 @@ class GrpcServer:
 
     def _authorization(self) -> list[grpc.aio.ServerInterceptor]:
         allowed = self.config.mutating_caller_set
+        # With client certificates, each call's caller is known (and owns its request ids).
+        callers: list[grpc.aio.ServerInterceptor] = (
+            [CallerInterceptor()] if self.config.tls_client_ca_file else []
+        )
         if not allowed:
-            return []
+            return callers
         if not (self.config.tls_client_ca_file and self.config.tls_cert_file):
             raise ConfigError(
                 "MUTATING_CALLERS needs TLS_CLIENT_CA_FILE: caller identities come from "
                 "client certificates"
             )
         read_only = frozenset().union(*(s.read_only_paths() for s in self._services))
-        return [MutationAuthorizer(allowed, read_only)]
+        return [*callers, MutationAuthorizer(allowed, read_only)]
 
     async def start(self) -> int:
         """Bind, start serving and return the bound port (useful with port 0)."""

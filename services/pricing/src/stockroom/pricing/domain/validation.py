@@ -8,8 +8,7 @@ EMPTY without digging into the field violations.
 
 from __future__ import annotations
 
-import uuid
-
+from stockroom.common.db import canonical_request_id
 from stockroom.common.errors import FieldErrors, InvalidArgument
 from stockroom.pricing.domain.money import DOMAIN, minor_unit_exponent
 
@@ -58,13 +57,17 @@ def check_currency(problems: FieldErrors, field: str, currency_code: str) -> Non
 
 
 def check_request_id(problems: FieldErrors, request_id: str) -> None:
-    """AIP-155: a request id, when given, is a UUID."""
-    if not request_id:
-        return
-    try:
-        uuid.UUID(request_id)
-    except ValueError:
-        problems.add("request_id", "must be a UUID", "MALFORMED")
+    """AIP-155: a request id, when given, is a hyphenated UUID (any case; ``urn:uuid:``,
+    braces and other spellings are refused, so one id is never two requests)."""
+    if request_id and canonical_request_id(request_id) is None:
+        problems.add(
+            "request_id", "must be a UUID such as 123e4567-e89b-12d3-a456-426614174000", "MALFORMED"
+        )
+
+
+def normal_request_id(request_id: str) -> str:
+    """The one spelling a valid request id is stored under (lower case)."""
+    return request_id.lower()
 
 
 def check_display_name(problems: FieldErrors, field: str, value: str) -> None:

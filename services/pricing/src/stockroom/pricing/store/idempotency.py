@@ -8,7 +8,6 @@ different request is the caller's mistake and says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
@@ -19,15 +18,16 @@ from typing import Any
 from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import upsert_insert
+from stockroom.common.db import fingerprint, upsert_insert
 from stockroom.common.errors import FieldViolation, InvalidArgument
 from stockroom.pricing.domain.money import DOMAIN
 
 
 def request_hash(request: object) -> str:
-    """A stable digest of a request's content, to tell a retry from a reuse."""
+    """A stable digest of a request's content and its caller, to tell a retry from a reuse
+    (and one caller's request id from another's)."""
     encoded = json.dumps(_canonical(request), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return fingerprint(encoded.encode())
 
 
 def _canonical(value: object) -> Any:
