@@ -8,7 +8,7 @@ server interceptor here; a service writes its own on it.
 
 from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.server._config import ConfigError, ServerConfig
-from stockroom.common.server._entrypoint import run_service
+from stockroom.common.server._entrypoint import run_main, run_service
 from stockroom.common.server._grpc_server import GrpcServer, ServiceRegistration
 from stockroom.common.server._health import NOT_SERVING, SERVING, ReadinessCheck, check_health
 from stockroom.common.server._logs import JsonFormatter, configure_logging
@@ -26,5 +26,6 @@ __all__ = [
     "ServiceRegistration",
     "check_health",
     "configure_logging",
+    "run_main",
     "run_service",
 ]

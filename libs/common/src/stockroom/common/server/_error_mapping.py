@@ -26,6 +26,7 @@ from opentelemetry import trace
 from stockroom.common._interceptors import AroundCallInterceptor, Context, Continuation
 from stockroom.common.errors._errors import Internal, InvalidArgument, StockroomError
 from stockroom.common.errors._status import DETAILS_TRAILER, to_rpc_status
+from stockroom.common.errors._translate import translate
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,12 @@ class ErrorMappingInterceptor(AroundCallInterceptor):
                 logger.error("internal error", extra={"method": method}, exc_info=error)
             await _abort(context, error)
         except Exception as error:
-            logger.error("unexpected error", extra={"method": method}, exc_info=error)
-            await _abort(context, _opaque_internal())
+            translated = translate(error)
+            if translated is None:
+                logger.error("unexpected error", extra={"method": method}, exc_info=error)
+                translated = _opaque_internal()
+            # else: e.g. the database is down: no bug, no traceback (its outage is logged once)
+            await _abort(context, translated)
 
 
 async def _abort(context: Context, error: StockroomError) -> None:
