@@ -18,6 +18,7 @@ No assertion depends on how fast the machine is: counts and bounded loops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -187,13 +188,18 @@ async def test_quotes_answer_through_an_inventory_fault_and_the_breaker_opens_th
     )
     assert attempts <= 1.1 * (QUOTES // 2), (fault, attempts)
     assert any(a.availability_reason == "CIRCUIT_OPEN" for a in answered), fault
+    print(  # the figures docs/reliability.md quotes (pytest -s shows them)
+        f"\n[{fault}] answered UNKNOWN with a reason: {len(unknown)}/{len(answers)}; "
+        f"attempts for the last {QUOTES // 2} quotes: {attempts}"
+    )
 
     heal(setup.faults)
-    for _ in range(300):  # bounded: the breaker probes again after its open time
+    for _ in range(100):  # bounded: the breaker probes again after its open time
         recovered = await setup.pricing.Quote(QUOTE, timeout=30)
         in_stock = recovered.lines[0].availability == pb.AVAILABILITY_IN_STOCK
         if in_stock and breaker.state is BreakerState.CLOSED:  # all half-open probes passed
             break
+        print(f"[{fault}] recovering: {recovered.availability_reason} {breaker.state}")
         await asyncio.sleep(0.05)
     assert recovered.lines[0].availability == pb.AVAILABILITY_IN_STOCK, fault
     assert breaker.state is BreakerState.CLOSED
@@ -210,7 +216,9 @@ async def test_inventory_never_gets_a_deadline_beyond_what_pricings_caller_had_l
     setup.faults.latency_s = 2.0  # every inventory call runs to its deadline
     rand = random.Random(13)
     for _ in range(20):
-        await setup.pricing.Quote(QUOTE, timeout=rand.uniform(0.15, 1.5))
+        # A quote may miss a short deadline on a loaded machine: not what is checked here.
+        with contextlib.suppress(DeadlineExceeded):
+            await setup.pricing.Quote(QUOTE, timeout=rand.uniform(0.3, 1.5))
 
     quotes = [c for c in setup.at_pricing.calls if c.path == QUOTE_PATH]
     checks = [c for c in setup.at_inventory.calls if c.path == CHECK_AVAILABILITY]

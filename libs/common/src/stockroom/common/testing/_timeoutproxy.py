@@ -76,6 +76,8 @@ class TimeoutRecordingProxy:
         ]
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the proxy is closing: end this connection quietly
         finally:
             for pump in pumps:
                 pump.cancel()
