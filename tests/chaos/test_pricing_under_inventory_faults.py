@@ -199,7 +199,6 @@ async def test_quotes_answer_through_an_inventory_fault_and_the_breaker_opens_th
         in_stock = recovered.lines[0].availability == pb.AVAILABILITY_IN_STOCK
         if in_stock and breaker.state is BreakerState.CLOSED:  # all half-open probes passed
             break
-        print(f"[{fault}] recovering: {recovered.availability_reason} {breaker.state}")
         await asyncio.sleep(0.05)
     assert recovered.lines[0].availability == pb.AVAILABILITY_IN_STOCK, fault
     assert breaker.state is BreakerState.CLOSED

@@ -289,6 +289,8 @@ async def test_sigkill_of_one_replica_under_load_then_restart(cluster: Cluster) 
         await victim.wait()
 
     outcome = await under_load(cluster, kill, seed_value=1)
+    # A fresh port: on a shared machine the old one may have been handed to another process.
+    victim.port = free_port()
     await victim.start()
     assert victim.process is not None
     await wait_until_serving(victim.process, timeout_s=60)

@@ -49,7 +49,7 @@ class PricingConfig:
     availability_max_wait_s: float = 1.0
     # PRICING_AVAILABILITY_RESERVE_S: kept back from the caller's deadline for
     # storing the quote and replying after inventory answers.
-    availability_reserve_s: float = 0.1
+    availability_reserve_s: float = 0.15
     # PRICING_QUOTE_TTL_S: how long GetQuote honours a quote.
     quote_ttl_s: float = 900.0
     # PRICING_INVENTORY_TLS_CA_FILE: call inventory over TLS, trusting this CA;
@@ -65,7 +65,7 @@ def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
         server=ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=source),
         inventory_target=source.get("PRICING_INVENTORY_TARGET", PricingConfig.inventory_target),
         availability_max_wait_s=_seconds(source, "PRICING_AVAILABILITY_MAX_WAIT_S", 1.0),
-        availability_reserve_s=_seconds(source, "PRICING_AVAILABILITY_RESERVE_S", 0.1),
+        availability_reserve_s=_seconds(source, "PRICING_AVAILABILITY_RESERVE_S", 0.15),
         quote_ttl_s=_seconds(source, "PRICING_QUOTE_TTL_S", 900.0),
         inventory_tls_ca_file=source.get("PRICING_INVENTORY_TLS_CA_FILE", ""),
         inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
