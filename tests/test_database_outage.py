@@ -48,7 +48,7 @@ async def pricing() -> AsyncIterator[Running]:
         host_port = url.split("@", 1)[1].split("/", 1)[0]
         async with FaultProxy(host_port) as proxy:
             proxied = url.replace(host_port, proxy.address)
-            config = pricing_app.PricingConfig(
+            config = pricing_app.PricingSettings(
                 ServerConfig(service_name="pricing", port=0, database_url=proxied), "127.0.0.1:1"
             )
             async with (

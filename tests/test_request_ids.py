@@ -46,7 +46,9 @@ async def inventory(tmp_path: Path, pki: Pki) -> AsyncIterator[str]:
         tls_client_ca_file=str(pki.ca_file),
         mutating_callers="pricing,checkout",
     )
-    async with serving(inventory_app.build_server(config)) as address:
+    async with serving(
+        inventory_app.build_server(inventory_app.InventorySettings(config))
+    ) as address:
         async with connect(address, credentials=credentials(pki, "pricing")) as channel:
             stub = pb_grpc.InventoryServiceStub(channel)
             await stub.CreateLocation(
@@ -119,7 +121,7 @@ async def test_a_request_id_belongs_to_its_caller(inventory: str, pki: Pki) -> N
 async def test_pricing_refuses_other_spellings_and_folds_case(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'pricing.db'}"
     await migrate(pricing_app.MIGRATIONS, url)
-    config = pricing_app.PricingConfig(
+    config = pricing_app.PricingSettings(
         ServerConfig(service_name="pricing", port=0, database_url=url), "127.0.0.1:1"
     )
     request_id = str(uuid.uuid4())

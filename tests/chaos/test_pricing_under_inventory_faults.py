@@ -98,12 +98,14 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     await migrate(pricing_app.MIGRATIONS, pricing_url)
     inventory_config = ServerConfig(service_name="inventory", port=0, database_url=inventory_url)
     async with (
-        serving(inventory_app.build_server(inventory_config)) as inventory,
+        serving(
+            inventory_app.build_server(inventory_app.InventorySettings(inventory_config))
+        ) as inventory,
         FaultProxy(inventory) as faults,
         TimeoutRecordingProxy(faults.address) as at_inventory,
     ):
         await seed_inventory(inventory)
-        config = pricing_app.PricingConfig(
+        config = pricing_app.PricingSettings(
             ServerConfig(service_name="pricing", port=0, database_url=pricing_url),
             at_inventory.address,
         )

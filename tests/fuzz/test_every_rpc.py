@@ -248,13 +248,15 @@ class BackgroundServers:
         await migrate(inventory_app.MIGRATIONS, inventory_url)
         inventory = await self._serve(
             await inventory_app.build_server(
-                ServerConfig(service_name="inventory", port=0, database_url=inventory_url)
+                inventory_app.InventorySettings(
+                    ServerConfig(service_name="inventory", port=0, database_url=inventory_url)
+                )
             )
         )
         await self._seed(inventory)
         pricing_url = await self._database("pricing")
         await migrate(pricing_app.MIGRATIONS, pricing_url)
-        config = pricing_app.PricingConfig(
+        config = pricing_app.PricingSettings(
             ServerConfig(service_name="pricing", port=0, database_url=pricing_url), inventory
         )
         pricing = await self._serve(await pricing_app.build_server(config))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -25,18 +26,10 @@ from stockroom.pricing.domain.quotes import (
     price_cart,
     validate_cart,
 )
-from stockroom.pricing.domain.validation import (
-    check_request_id,
-    new_problems,
-    normal_request_id,
-    raise_if_any,
-)
-from stockroom.pricing.store.idempotency import request_hash
+from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
-
-Clock = Callable[[], datetime]
 
 
 class StockChecker(Protocol):
@@ -62,22 +55,23 @@ class Quoter:
         self._clock = clock
         self._quote_ttl = quote_ttl
 
-    async def quote(self, cart: Cart, request_id: str = "") -> Quote:
+    async def quote(
+        self,
+        cart: Cart,
+        key: RequestKey | None = None,
+    ) -> Quote:
         """Price ``cart`` at its moment, ask inventory meanwhile, keep the quote.
 
         Inventory is asked while prices and promotions are read, so its wait
-        overlaps pricing's own; the task inherits the deadline of the call being
-        served (``stockroom.common.deadlines``). A retry with the same request id returns the
+        overlaps pricing's own; a retry with the same request id returns the
         first quote without asking anything again.
         """
         problems = new_problems()
-        check_request_id(problems, request_id)
-        request_id = normal_request_id(request_id)
+        check_request_id(problems, key.request_id if key else "")
         validate_cart(problems, cart)
         raise_if_any(problems)
-        digest = request_hash(cart) if request_id else ""
-        if request_id:
-            earlier = await self._quotes.made_for(request_id, digest)
+        if key is not None:
+            earlier = await self._quotes.made_for(key)
             if earlier is not None:
                 return earlier
         now = self._clock()
@@ -104,7 +98,7 @@ class Quoter:
             priced=priced,
             stock=stock,
         )
-        return await self._quotes.save(quote, request_id, digest)
+        return await self._quotes.save(quote, key)
 
     async def get(self, quote_id: str) -> Quote:
         """The quote as it was made; FAILED_PRECONDITION once it has expired."""

@@ -37,7 +37,8 @@ POOL_TIMEOUT_S = 0.5
 # A deadlock or serialization failure runs the transaction again, at most this often.
 CONFLICT_RETRIES = 3
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.db")
 
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[T]]

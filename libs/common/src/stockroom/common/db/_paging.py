@@ -21,12 +21,14 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 Cursor = tuple[str | int, ...]
+# Cursor integers are database keys (BIGINT): a forged token with a larger one
+# must be refused here, not overflow in the query.
+_INT64 = range(-(2**63), 2**63)
 
 # A token this module issues is far shorter; anything longer is refused before decoding.
 MAX_PAGE_TOKEN_LENGTH = 1024
-# Cursor values go into SQL parameters: integers must fit a BIGINT, and text may not
-# hold NUL (PostgreSQL refuses it) or be longer than any key we sort by.
-_INT64 = range(-(2**63), 2**63)
+# Cursor text goes into SQL parameters: it may not hold NUL (PostgreSQL refuses it)
+# or be longer than any key we sort by.
 MAX_CURSOR_TEXT = 256
 
 
@@ -42,6 +44,7 @@ def page_size(
 
 
 def encode_page_token(cursor: Cursor, filters: Mapping[str, object]) -> str:
+    """An opaque token for the page after ``cursor``, valid only with ``filters``."""
     body = json.dumps({"c": list(cursor), "f": _filters_hash(filters)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
@@ -83,6 +86,17 @@ def _fits(value: object) -> bool:
     if isinstance(value, str):
         return len(value) <= MAX_CURSOR_TEXT and "\x00" not in value
     return False
+
+
+def next_page_token(cursors: Sequence[Cursor], size: int, filters: Mapping[str, object]) -> str:
+    """The token after a page, given the cursors of the rows fetched for it.
+
+    Fetch ``size + 1`` rows: when the extra one came back another page follows
+    and the token resumes after row ``size``; otherwise there is none ('').
+    """
+    if len(cursors) <= size:
+        return ""
+    return encode_page_token(cursors[size - 1], filters)
 
 
 def _filters_hash(filters: Mapping[str, object]) -> str:

@@ -28,7 +28,8 @@ from stockroom.common.errors._errors import Internal, InvalidArgument, Stockroom
 from stockroom.common.errors._status import DETAILS_TRAILER, to_rpc_status
 from stockroom.common.errors._translate import translate
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.server")
 
 
 class ErrorMappingInterceptor(AroundCallInterceptor):
