@@ -18,7 +18,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import grpc
 from opentelemetry import trace
@@ -46,7 +46,7 @@ class ErrorMappingInterceptor(AroundCallInterceptor):
         )
         wrapped = cache.get(id(handler))
         if wrapped is None:
-            wrapped = cache[id(handler)] = _refusing_undecodable(handler)
+            wrapped = cache[id(handler)] = refusing_undecodable(handler)
         return wrapped
 
     @asynccontextmanager
@@ -55,20 +55,27 @@ class ErrorMappingInterceptor(AroundCallInterceptor):
             yield
         except (grpc.aio.AbortError, asyncio.CancelledError):
             raise  # the servicer already chose a status, or the caller went away
-        except StockroomError as error:
-            if error.code == "INTERNAL":
-                logger.error("internal error", extra={"method": method}, exc_info=error)
-            await _abort(context, error)
         except Exception as error:
-            translated = translate(error)
-            if translated is None:
-                logger.error("unexpected error", extra={"method": method}, exc_info=error)
-                translated = _opaque_internal()
-            # else: e.g. the database is down: no bug, no traceback (its outage is logged once)
-            await _abort(context, translated)
+            await abort_with(context, chosen_error(method, error))
 
 
-async def _abort(context: Context, error: StockroomError) -> None:
+def chosen_error(method: str, error: Exception) -> StockroomError:
+    """The error the caller gets for ``error`` escaping ``method``; logs the ones that are bugs.
+
+    ``GrpcServer``'s composed stack (``server._stack``) calls this and ``abort_with``.
+    """
+    if isinstance(error, StockroomError):
+        if error.code == "INTERNAL":
+            logger.error("internal error", extra={"method": method}, exc_info=error)
+        return error
+    translated = translate(error)
+    if translated is not None:
+        return translated  # e.g. the database is down: no bug, no traceback (logged per outage)
+    logger.error("unexpected error", extra={"method": method}, exc_info=error)
+    return _opaque_internal()
+
+
+async def abort_with(context: Context, error: StockroomError) -> NoReturn:
     """End the call with ``error``'s status, keeping the trailers the servicer already set
     (``abort`` would replace them with the details trailer alone)."""
     status = to_rpc_status(error)
@@ -76,6 +83,7 @@ async def _abort(context: Context, error: StockroomError) -> None:
         (key, value) for key, value in context.trailing_metadata() or () if key != DETAILS_TRAILER
     )
     await context.abort(status.code, status.details, (*kept, *status.trailing_metadata))
+    raise AssertionError("context.abort returned")  # it always raises AbortError
 
 
 class _Undecodable:
@@ -85,11 +93,12 @@ class _Undecodable:
         self.error = error
 
 
-def _refusing_undecodable(
+def refusing_undecodable(
     handler: grpc.RpcMethodHandler[Any, Any],
 ) -> grpc.RpcMethodHandler[Any, Any]:
     deserializer = handler.request_deserializer
-    assert deserializer is not None
+    if deserializer is None or handler.request_streaming:
+        return handler  # raw bytes, or a request stream: nothing to refuse here
 
     def deserialize(data: bytes) -> Any:
         try:
@@ -102,7 +111,7 @@ def _refusing_undecodable(
 
         async def unary(request: Any, context: Context) -> Any:
             if isinstance(request, _Undecodable):
-                await _abort(context, _undecodable())
+                await abort_with(context, _undecodable())
             return await behaviour(request, context)
 
         replaced = cast("Any", handler)._replace(
@@ -114,7 +123,7 @@ def _refusing_undecodable(
 
         async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
             if isinstance(request, _Undecodable):
-                await _abort(context, _undecodable())
+                await abort_with(context, _undecodable())
             result: Any = stream(request, context)
             if inspect.isasyncgen(result):
                 async for response in result:

@@ -60,6 +60,14 @@ class StreamGovernor(grpc.aio.ServerInterceptor):
         self._draining = asyncio.Event()
         self._wrapped: dict[str, tuple[object, grpc.RpcMethodHandler[Any, Any]]] = {}
 
+    def govern(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        """``handler`` (a server stream) admitted, aged and ended by this governor."""
+        behaviour: Any = handler.unary_stream
+        return cast(
+            "grpc.RpcMethodHandler[Any, Any]",
+            cast("Any", handler)._replace(unary_stream=self._governed(behaviour)),
+        )
+
     def drain(self) -> None:
         """End every open stream now, and refuse new ones."""
         self._draining.set()
