@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from benchmarks import inventory_writes
 from benchmarks.processes import free_port, server_process
 from benchmarks.report import BASELINE
 from benchmarks.services import (
@@ -147,6 +148,24 @@ SCENARIOS: list[Scenario] = [
         inventory_server,
         RESERVE_STOCK,
         python_factory="benchmarks.services:reserve_and_confirm_call",
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line, one hot SKU (PostgreSQL; oversell checked after)",
+        inventory_writes.hot_sku_server,
+        RESERVE_STOCK,
+        python_factory="benchmarks.inventory_writes:hot_sku_call",
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line, 10k-SKU catalog (PostgreSQL)",
+        inventory_writes.catalog_server(inventory_writes.CATALOG_10K),
+        RESERVE_STOCK,
+        python_factory="benchmarks.inventory_writes:reserve_in_10k_catalog",
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line, 1M-SKU catalog (PostgreSQL)",
+        inventory_writes.catalog_server(inventory_writes.CATALOG_1M),
+        RESERVE_STOCK,
+        python_factory="benchmarks.inventory_writes:reserve_in_1m_catalog",
     ),
     Scenario(
         "pricing Quote, 3 lines, asks inventory (PostgreSQL)",

@@ -13,7 +13,7 @@ import grpc
 from google.type import money_pb2
 
 from benchmarks.processes import free_port, server_process
-from stockroom.common.client import connect
+from stockroom.common.client import Policy, connect
 from stockroom.common.testing import create_database, drop_database
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
@@ -135,8 +135,12 @@ def _database() -> Iterator[str]:
         asyncio.run(drop_database(url))
 
 
+# Seeding on a busy machine may take longer than a client's default deadline.
+SEED_POLICY = Policy(timeout_s=60.0, breaker=None)
+
+
 async def seed_inventory(address: str) -> None:
-    async with connect(address) as channel:
+    async with connect(address, SEED_POLICY) as channel:
         stub = inv_grpc.InventoryServiceStub(channel)
         for location_id in LOCATIONS:
             await stub.CreateLocation(
@@ -153,8 +157,10 @@ async def seed_inventory(address: str) -> None:
                 inv.CreateItemRequest(item=inv.Item(sku=sku), request_id=str(uuid.uuid4())),
                 timeout=SEED_TIMEOUT_S,
             )
-            for location_id in LOCATIONS:
-                await stub.ReceiveStock(
+        # Receipts together: they share batches.
+        await asyncio.gather(
+            *(
+                stub.ReceiveStock(
                     inv.ReceiveStockRequest(
                         sku=sku,
                         location_id=location_id,
@@ -163,6 +169,10 @@ async def seed_inventory(address: str) -> None:
                     ),
                     timeout=SEED_TIMEOUT_S,
                 )
+                for sku in SKUS
+                for location_id in LOCATIONS
+            )
+        )
 
 
 async def seed_prices(address: str) -> None:
