@@ -3,7 +3,9 @@
 Throwaway databases (``temporary_database``), a loopback server for a test's
 duration (``serving``), faults (``FaultProxy`` between processes,
 ``TimeoutRecordingProxy`` to read the grpc-timeout a call carries on the wire,
-``FaultInjector`` inside a server), TLS material (``make_pki``), two tiny
+``FaultInjector`` inside a server), TLS material (``make_pki``), a PgBouncer in
+transaction pooling mode (``running_pgbouncer``) and a streaming replica
+(``streaming_replica``) in front of and behind the test PostgreSQL, two tiny
 services to aim them at (echo, ledger), schema drift between models and
 migrations (``schema_drift``), and the dev-only trace tools: an in-process
 OTLP receiver and a console trace summary (``stockroom dev up``).
@@ -36,12 +38,19 @@ from stockroom.common.testing._otlp_receiver import (
     ReceivedPoint,
     ReceivedSpan,
 )
+from stockroom.common.testing._pgbouncer import PgBouncer, free_port, running_pgbouncer
 from stockroom.common.testing._postgres import (
     admin_url,
     create_database,
     drop_database,
     postgres_reachable,
     temporary_database,
+)
+from stockroom.common.testing._replica import (
+    Replica,
+    set_replay_paused,
+    streaming_replica,
+    wait_until_replayed,
 )
 from stockroom.common.testing._servers import serving
 from stockroom.common.testing._timeoutproxy import SeenCall, TimeoutRecordingProxy
@@ -60,10 +69,12 @@ __all__ = [
     "KeyPair",
     "Ledger",
     "OtlpReceiver",
+    "PgBouncer",
     "Pki",
     "ReceivedEvent",
     "ReceivedPoint",
     "ReceivedSpan",
+    "Replica",
     "SeenCall",
     "TimeoutRecordingProxy",
     "add_echo_to_server",
@@ -74,10 +85,15 @@ __all__ = [
     "create_database",
     "drop_database",
     "echo_callable",
+    "free_port",
     "make_pki",
     "postgres_reachable",
     "render_trace",
+    "running_pgbouncer",
     "schema_drift",
     "serving",
+    "set_replay_paused",
+    "streaming_replica",
     "temporary_database",
+    "wait_until_replayed",
 ]
