@@ -36,7 +36,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # connection. All well under the 2 s a caller gives a call by default.
 CONNECT_TIMEOUT_S = 1.0
 STATEMENT_TIMEOUT_S = 1.5
-POOL_TIMEOUT_S = 0.5
+POOL_TIMEOUT_S = 1.0
 # A deadlock or serialization failure runs the transaction again, at most this often.
 CONFLICT_RETRIES = 3
 
