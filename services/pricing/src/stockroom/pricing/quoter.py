@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,19 +31,11 @@ from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 
-TimeRemaining = Callable[[], float | None]
-
 
 class StockChecker(Protocol):
     """Asks whether a cart's lines can be served; answers UNKNOWN rather than failing."""
 
-    async def check(
-        self, lines: Sequence[CartLine], time_remaining_s: float | None
-    ) -> StockCheck: ...
-
-
-def no_deadline() -> float | None:
-    return None
+    async def check(self, lines: Sequence[CartLine]) -> StockCheck: ...
 
 
 class Quoter:
@@ -67,7 +59,6 @@ class Quoter:
         self,
         cart: Cart,
         key: RequestKey | None = None,
-        time_remaining: TimeRemaining = no_deadline,
     ) -> Quote:
         """Price ``cart`` at its moment, ask inventory meanwhile, keep the quote.
 
@@ -87,7 +78,7 @@ class Quoter:
         price_time = cart.price_time or now
         currency_code = cart.scope.currency_code
         skus = [line.sku for line in cart.lines]
-        stock_check = asyncio.create_task(self._stock.check(cart.lines, time_remaining()))
+        stock_check = asyncio.create_task(self._stock.check(cart.lines))
         try:
             prices = await self._prices.in_effect(skus, cart.scope, price_time)
             _require_prices(cart, prices, price_time)

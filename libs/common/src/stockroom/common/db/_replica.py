@@ -21,12 +21,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import grpc
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockroom.common._interceptors import AroundCallInterceptor
 from stockroom.common._read_scope import ReadCall
 from stockroom.common.db._engine import create_engine
 from stockroom.common.db._read_routing import route_reads
@@ -130,7 +130,7 @@ def attach_replica(
 class ReplicaReads:
     """What a service adds to its server for replica reads: nothing without a replica."""
 
-    interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()
+    interceptors: tuple[AroundCallInterceptor, ...] = ()
     on_stop: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 

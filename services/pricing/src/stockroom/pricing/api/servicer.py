@@ -96,11 +96,11 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     ) -> pb.ListPromotionsResponse:
         size = page_size(request.page_size)
         has_active_time = request.HasField("active_time")
-        filters = {"active_time": request.active_time.ToJsonString() if has_active_time else ""}
-        after = decode_page_token(request.page_token, filters, (int,))
         problems = new_problems()
         active = moment(problems, "active_time", request.active_time, has_active_time)
-        raise_if_any(problems)
+        raise_if_any(problems)  # before ToJsonString, which raises on an invalid timestamp
+        filters = {"active_time": request.active_time.ToJsonString() if has_active_time else ""}
+        after = decode_page_token(request.page_token, filters, (int,))
         found = await self.promotion_book.page(_after_id(after), size + 1, active)
         return pb.ListPromotionsResponse(
             promotions=[promotions.promotion_message(p) for p in found[:size]],
@@ -112,9 +112,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         request: pb.QuoteRequest,
         context: grpc.aio.ServicerContext[pb.QuoteRequest, pb.QuoteResponse],
     ) -> pb.QuoteResponse:
-        quote = await self.quoter.quote(
-            quotes.cart(request), _key("Quote", request), context.time_remaining
-        )
+        quote = await self.quoter.quote(quotes.cart(request), _key("Quote", request))
         return quotes.quote_message(quote)
 
     async def GetQuote(
