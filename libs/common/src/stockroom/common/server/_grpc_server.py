@@ -43,8 +43,8 @@ from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.server._stack import ServerStack, StackedRegistrar
-from stockroom.common.server._workers import WORKER_INDEX_ENV
 from stockroom.common.server._streams import StreamGovernor
+from stockroom.common.server._workers import WORKER_INDEX_ENV
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 # Named after the package, not this private module: operators filter on it.
