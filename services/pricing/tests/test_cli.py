@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from stockroom.common.db import migrate
 from stockroom.common.server import ServerConfig
@@ -35,9 +37,10 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
         f"127.0.0.1:{unused_tcp_port}",  # no inventory: quotes say UNKNOWN
     )
     async with serving(app.build_server(config)) as address:
-        target = ["pricing", "--target", address]
+        target = ["pricing"]
+        json_output = ["--target", address, "-o", "json"]
         steps = [
-            await stockroom(*target, "set-price", "MUG", "USD", "12.50"),
+            await stockroom(*target, "set-price", "MUG", "USD", "12.50", *json_output),
             await stockroom(
                 *target,
                 "set-price",
@@ -49,6 +52,7 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
                 "10:20",
                 "--tier",
                 "0:15",
+                *json_output,
             ),
             await stockroom(
                 *target,
@@ -60,20 +64,24 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
                 "TEE",
                 "--currency",
                 "USD",
+                *json_output,
             ),
-            await stockroom(*target, "quote", "USD", "MUG=2", "TEE=12"),
-            await stockroom(*target, "set-price", "MUG", "USD", "12.505"),
+            await stockroom(*target, "quote", "USD", "MUG=2", "TEE=12", *json_output),
+            await stockroom(*target, "set-price", "MUG", "USD", "12.505", "--target", address),
         ]
 
     codes = [code for code, _ in steps]
     outputs = [output for _, output in steps]
-    assert codes == [0, 0, 0, 0, 1], outputs
-    assert "MUG  USD  12.5 USD" in outputs[0]
-    assert "graduated [up to 10: 20 USD, above: 15 USD]" in outputs[1]
-    assert "'Tee sale'  10 % off TEE" in outputs[2]
-    assert "subtotal 255 USD" in outputs[3]  # 2 x 12.50 + 10 x 20 + 2 x 15
-    assert "total 232 USD" in outputs[3]  # less 10 % of the tees' 230
-    assert "availability unknown" in outputs[3]
+    assert codes == [0, 0, 0, 0, 2], outputs  # 2: the service said INVALID_ARGUMENT
+    price, tiered, promotion, quote = (json.loads(output) for output in outputs[:4])
+    assert price["price"]["unit_price"] == {"amount": "12.50", "currency_code": "USD"}
+    assert tiered["price"]["tiers_mode"] == "GRADUATED"
+    assert [t["unit_amount"]["amount"] for t in tiered["price"]["tiers"]] == ["20.00", "15.00"]
+    assert promotion["promotion"]["basis_points_off"] == 1000
+    assert promotion["promotion"]["skus"] == ["TEE"]
+    assert quote["subtotal"]["amount"] == "255.00"  # 2 x 12.50 + 10 x 20 + 2 x 15
+    assert quote["total"]["amount"] == "232.00"  # less 10 % of the tees' 230
+    assert quote["availability_reason"] != ""  # no inventory: availability unknown
     assert "TOO_PRECISE" in outputs[4]
 
 
@@ -87,52 +95,50 @@ async def test_lifecycle_codes_redemptions_and_bulk_from_the_command_line(
     )
     csv_file = tmp_path / "prices.csv"
     csv_file.write_text("# sku,currency,amount\nCAP,USD,4.00\nHAT,USD,-1\n")
-    async with serving(app.build_server(config)) as address:
-        target = ["pricing", "--target", address]
-        bulk = await stockroom(*target, "set-prices", "USD", "MUG=10", "TEE=5.00")
-        created = await stockroom(
-            *target,
-            "create-promotion",
-            "Mugs",
-            "--percent",
-            "10",
-            "--sku",
-            "MUG",
-            "--currency",
-            "USD",
-        )
-        promotion_id = created[1].split()[1]
-        updated = await stockroom(*target, "update-promotion", promotion_id, "--percent", "20")
-        paused = await stockroom(*target, "pause-promotion", promotion_id)
-        resumed = await stockroom(*target, "resume-promotion", promotion_id)
-        coded = await stockroom(*target, "create-codes", promotion_id, "--code", "hello")
-        quoted = await stockroom(
-            *target, "quote", "USD", "MUG=2", "--code", "HELLO", "--tax", "MUG:8.1", "--explain"
-        )
-        quote_id = quoted[1].split()[1]
-        redeemed = await stockroom(*target, "redeem", quote_id)
-        redemption_id = redeemed[1].split()[1]
-        released = await stockroom(*target, "release", redemption_id)
-        ended = await stockroom(*target, "end-promotion", promotion_id)
-        imported = await stockroom(*target, "import-prices", str(csv_file))
-        listed = await stockroom(*target, "list-prices", "USD")
 
-    steps = [bulk, created, updated, paused, resumed, coded, quoted, redeemed, released, ended]
-    steps += [imported, listed]
-    assert [code for code, _ in steps] == [0] * len(steps), [out for _, out in steps]
-    assert "recorded 2, failed 0" in bulk[1]
-    assert "20 % off MUG" in updated[1]
-    assert "version 2" in updated[1]
-    assert "PAUSED  version 3" in paused[1]
-    assert "ACTIVE  version 4" in resumed[1]
-    assert coded[1].strip() == "HELLO"
-    assert "discounts 4 USD" in quoted[1]
-    assert "tax 1.3 USD" in quoted[1]  # 8.1 % of 16.00, half even: 1.296 -> 1.30
-    assert "code HELLO: APPLIED" in quoted[1]
-    assert "Mugs: APPLIED" in quoted[1]
-    assert "REDEEMED" in redeemed[1]
-    assert "RELEASED" in released[1]
-    assert "ENDED  version 5" in ended[1]
-    assert "row 1: NEGATIVE" in imported[1]
-    assert "2 rows: 1 recorded, 1 failed" in imported[1]
-    assert [line.split()[2] for line in listed[1].splitlines()] == ["MUG", "TEE", "CAP"]
+    async def json_of(*args: str) -> Any:
+        code, output = await stockroom("pricing", *args, "--target", address, "-o", "json")
+        assert code == 0, output
+        return json.loads(output)
+
+    async with serving(app.build_server(config)) as address:
+        bulk = await json_of("set-prices", "USD", "MUG=10", "TEE=5.00")
+        created = await json_of(
+            "create-promotion", "Mugs", "--percent", "10", "--sku", "MUG", "--currency", "USD"
+        )
+        promotion_id = created["promotion"]["promotion_id"]
+        updated = await json_of("update-promotion", promotion_id, "--percent", "20")
+        paused = await json_of("pause-promotion", promotion_id)
+        resumed = await json_of("resume-promotion", promotion_id)
+        coded = await json_of("create-codes", promotion_id, "--code", "hello")
+        quoted = await json_of(
+            "quote", "USD", "MUG=2", "--code", "HELLO", "--tax", "MUG:8.1", "--explain"
+        )
+        redeemed = await json_of("redeem", quoted["quote_id"])
+        released = await json_of("release", redeemed["redemption"]["redemption_id"])
+        ended = await json_of("end-promotion", promotion_id)
+        imported = await json_of("import-prices", str(csv_file))
+        listed = await json_of("list-prices", "USD")
+        dry = await json_of("quote", "USD", "MUG=1", "--dry-run")
+        held = await json_of("quote", "USD", "MUG=1", "--reserve")
+
+    assert (bulk["recorded"], bulk["failed"]) == (2, 0)
+    promotion = updated["promotion"]
+    assert (promotion["basis_points_off"], promotion["version"]) == (2000, 2)
+    assert (paused["promotion"]["state"], paused["promotion"]["version"]) == ("PAUSED", 3)
+    assert (resumed["promotion"]["state"], resumed["promotion"]["version"]) == ("ACTIVE", 4)
+    assert [code["code"] for code in coded["codes"]] == ["HELLO"]
+    assert quoted["discount_total"]["amount"] == "4.00"  # 20 % of 2 x 10.00
+    assert quoted["tax_total"]["tax"]["amount"] == "1.30"  # 8.1 % of 16.00, half even
+    assert [(c["code"], c["status"]) for c in quoted["discount_codes"]] == [("HELLO", "APPLIED")]
+    explained = quoted["lines"][0]["explanation"]["promotions"]
+    assert [(p["display_name"], p["outcome"]) for p in explained] == [("Mugs", "APPLIED")]
+    assert redeemed["redemption"]["state"] == "REDEEMED"
+    assert released["redemption"]["state"] == "RELEASED"
+    assert (ended["promotion"]["state"], ended["promotion"]["version"]) == ("ENDED", 5)
+    assert (imported["received"], imported["recorded"], imported["failed"]) == (2, 1, 1)
+    assert [(f["index"], f["error_reason"]) for f in imported["failures"]] == [(1, "NEGATIVE")]
+    assert [p["sku"] for p in listed["prices"]] == ["MUG", "TEE", "CAP"]
+    assert dry["quote_id"] == ""  # a dry run stores nothing
+    assert held["hold"]["reservation_id"] == ""  # no inventory: nothing held...
+    assert held["hold"]["reason"] != ""  # ...and the quote says why

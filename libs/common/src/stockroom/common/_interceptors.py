@@ -35,6 +35,10 @@ class AroundCallInterceptor(grpc.aio.ServerInterceptor):
         """Override to leave some methods (e.g. health checks) alone."""
         return True
 
+    def applies_to_handler(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> bool:
+        """Override to decide by the handler too (e.g. leave server streams alone)."""
+        return self.applies_to(method)
+
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any]:
@@ -53,7 +57,7 @@ class AroundCallInterceptor(grpc.aio.ServerInterceptor):
             return cached[1]
         wrapped = (
             wrap_handler(handler, lambda context: self.around(method, context))
-            if self.applies_to(method)
+            if self.applies_to_handler(method, handler)
             else handler
         )
         cache[method] = (handler, wrapped)

@@ -1,3 +1,4 @@
+from stockroom.common.server import run_main
 from stockroom.pricing.app import main
 
-main()
+run_main(main)

@@ -64,7 +64,7 @@ class PricingSettings:
     availability_max_wait_s: float = 1.0
     # PRICING_AVAILABILITY_RESERVE_S: kept back from the caller's deadline for
     # storing the quote and replying after inventory answers.
-    availability_reserve_s: float = 0.1
+    availability_reserve_s: float = 0.15
     # PRICING_QUOTE_TTL_S: how long GetQuote honours a quote.
     quote_ttl_s: float = 900.0
     # PRICING_INVENTORY_TLS_CA_FILE: call inventory over TLS, trusting this CA;

@@ -2,10 +2,11 @@
 
 Prices do not depend on stock: when inventory is slow, down or cut off by a
 circuit breaker, the quote still goes out, within the caller's deadline,
-with availability UNKNOWN and the reason. The call gets an explicit timeout:
-what is left of the caller's deadline (or ``max_wait_s`` when the caller set
-none, and never more than it), less ``reserve_s`` for the work pricing does
-after the answer (storing the quote, replying).
+with availability UNKNOWN and the reason. The call runs in a
+``deadline_scope``: the deadline propagated from the quote being served (or
+``max_wait_s`` when the caller set none, and never more than it), with
+``reserve_s`` kept back for the work pricing does after the answer (storing
+the quote, replying). Nothing passes the remaining time around by hand.
 
 One failure is not swallowed: inventory answering INVALID_ARGUMENT. Pricing
 checks a cart by inventory's own rules before asking, so that answer means
@@ -20,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.errors import InvalidArgument, StockroomError
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.domain.money import DOMAIN
@@ -43,13 +45,13 @@ class InventoryAvailability:
         self.max_wait_s = max_wait_s
         self.reserve_s = reserve_s
 
-    def timeout_s(self, time_remaining_s: float | None) -> float:
-        """How long the inventory call may take, given what is left of the caller's time."""
-        waited = self.max_wait_s if time_remaining_s is None else time_remaining_s
-        return min(waited, self.max_wait_s) - self.reserve_s
+    async def check(self, lines: Sequence[CartLine]) -> StockCheck:
+        with deadline_scope(self.max_wait_s, keep_back_s=self.reserve_s):
+            return await self._check(lines)
 
-    async def check(self, lines: Sequence[CartLine], time_remaining_s: float | None) -> StockCheck:
-        timeout_s = self.timeout_s(time_remaining_s)
+    async def _check(self, lines: Sequence[CartLine]) -> StockCheck:
+        timeout_s = time_remaining_s()
+        assert timeout_s is not None  # the scope above always sets one
         if timeout_s < MIN_CALL_S:
             return StockCheck.unknown(
                 "DEADLINE_TOO_SHORT",
@@ -62,10 +64,10 @@ class InventoryAvailability:
             ]
         )
         try:
-            # The gRPC timeout bounds the call on the wire; asyncio.timeout bounds it
-            # here too, whatever interceptors the injected channel carries.
+            # ``connect``'s deadline interceptor sends the scope's deadline on the wire;
+            # asyncio.timeout bounds the wait here too, whatever channel was injected.
             async with asyncio.timeout(timeout_s):
-                response = await self._stub.CheckAvailability(request, timeout=timeout_s)
+                response = await self._stub.CheckAvailability(request)
         except InvalidArgument as error:
             logger.error(
                 "inventory rejected a cart pricing accepted",

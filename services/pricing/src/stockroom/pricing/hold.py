@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from google.protobuf import duration_pb2
 
+from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.errors import StockroomError
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.domain.quotes import CartLine, StockHold
@@ -39,13 +40,26 @@ class InventoryHold:
         request_id: str,
         reference: str,
         expire_at: datetime,
-        time_remaining_s: float | None,
     ) -> StockHold:
         if len(lines) > MAX_HOLD_LINES:
             return StockHold(
                 "", None, "TOO_MANY_LINES", f"inventory holds at most {MAX_HOLD_LINES} lines"
             )
-        timeout_s = min(self._wait_s, time_remaining_s or self._wait_s)
+        # One deadline mechanism: the scope bounds the call by the quote's own deadline
+        # (propagated by the server) and by ``wait_s``; nothing passes time around by hand.
+        with deadline_scope(self._wait_s):
+            return await self._hold(lines, ttl, request_id, reference, expire_at)
+
+    async def _hold(
+        self,
+        lines: Sequence[CartLine],
+        ttl: timedelta,
+        request_id: str,
+        reference: str,
+        expire_at: datetime,
+    ) -> StockHold:
+        timeout_s = time_remaining_s()
+        assert timeout_s is not None  # the scope above always sets one
         if timeout_s < MIN_CALL_S:
             return StockHold("", None, "DEADLINE_TOO_SHORT", "no time was left to ask inventory")
         request = inventory_pb2.ReserveStockRequest(
@@ -59,7 +73,7 @@ class InventoryHold:
         )
         try:
             async with asyncio.timeout(timeout_s):
-                response = await self._stub.ReserveStock(request, timeout=timeout_s)
+                response = await self._stub.ReserveStock(request)
         except StockroomError as error:
             logger.info("stock not held", extra={"code": error.code, "reason": error.reason})
             return StockHold("", None, error.reason or error.code, error.message)

@@ -55,7 +55,8 @@ class PromotionBook:
 
     async def get(self, promotion_id: str) -> Promotion:
         promotion = None
-        if promotion_id.isdigit() and len(promotion_id) < 19:  # ids are BIGINTs
+        # ids are BIGINTs written in ASCII digits ("²".isdigit() is True, int("²") fails)
+        if promotion_id.isascii() and promotion_id.isdigit() and len(promotion_id) < 19:
             promotion = await self._store.get(int(promotion_id))
         if promotion is None:
             raise NotFound(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -53,8 +53,6 @@ from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
 from stockroom.pricing.store.quotes import QuoteStore
 
-TimeRemaining = Callable[[], float | None]
-
 
 class PriceSource(Protocol):
     """Where quotes read prices: the store, or the per-process cache in front of it."""
@@ -94,20 +92,13 @@ class StockHolder(Protocol):
         request_id: str,
         reference: str,
         expire_at: datetime,
-        time_remaining_s: float | None,
     ) -> StockHold: ...
 
 
 class StockChecker(Protocol):
     """Asks whether a cart's lines can be served; answers UNKNOWN rather than failing."""
 
-    async def check(
-        self, lines: Sequence[CartLine], time_remaining_s: float | None
-    ) -> StockCheck: ...
-
-
-def no_deadline() -> float | None:
-    return None
+    async def check(self, lines: Sequence[CartLine]) -> StockCheck: ...
 
 
 class Quoter:
@@ -135,7 +126,6 @@ class Quoter:
         self,
         cart: Cart,
         key: RequestKey | None = None,
-        time_remaining: TimeRemaining = no_deadline,
     ) -> Quote:
         """Price ``cart`` at its moment, ask inventory meanwhile, keep the quote.
 
@@ -165,11 +155,9 @@ class Quoter:
         skus = [line.sku for line in cart.lines]
         quote_id = "" if cart.dry_run else str(uuid.uuid4())
         expire_at = now + self._quote_ttl
-        stock_check = asyncio.create_task(self._stock.check(cart.lines, time_remaining()))
+        stock_check = asyncio.create_task(self._stock.check(cart.lines))
         holding = asyncio.create_task(
-            self._hold(
-                cart, key.request_id if key else quote_id, quote_id, expire_at, time_remaining()
-            )
+            self._hold(cart, key.request_id if key else quote_id, quote_id, expire_at)
         )
         try:
             versions: dict[str, list[PriceVersion]] = {}
@@ -241,16 +229,13 @@ class Quoter:
         request_id: str,
         quote_id: str,
         expire_at: datetime,
-        time_remaining_s: float | None,
     ) -> StockHold | None:
         """The cart's stock held until the quote expires, when the cart asks for it."""
         if not cart.reserve:
             return None
         if self._holder is None:
             return StockHold("", None, "NOT_CONFIGURED", "this pricing server holds no stock")
-        return await self._holder.hold(
-            cart.lines, self._quote_ttl, request_id, quote_id, expire_at, time_remaining_s
-        )
+        return await self._holder.hold(cart.lines, self._quote_ttl, request_id, quote_id, expire_at)
 
     async def _select(self, cart: Cart, promotions: list[Promotion], moment: datetime) -> Selection:
         """The promotions that may discount the cart: reads codes and the customer's

@@ -184,6 +184,8 @@ class CircuitBreaker:
         self._probes_in_flight = 0
         self._probe_successes = 0
         self.rejected_calls = 0
+        # Attempts let through to the downstream (rejected ones are not counted).
+        self.permitted_calls = 0
         self.on_state_change: Listeners[StateChange] = Listeners()
 
     @property
@@ -209,12 +211,14 @@ class CircuitBreaker:
         """Leave for one call, or None: fail fast without calling."""
         state = self.state
         if state is BreakerState.CLOSED:
+            self.permitted_calls += 1
             return Permit(self._generation, probe=False)
         if (
             state is BreakerState.HALF_OPEN
             and self._probes_in_flight < self.policy.half_open_probes
         ):
             self._probes_in_flight += 1
+            self.permitted_calls += 1
             return Permit(self._generation, probe=True)
         self.rejected_calls += 1
         return None

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -26,30 +27,68 @@ from stockroom.common.client import _spans as spans
 from stockroom.common.client._policy import Policy
 from stockroom.common.errors._errors import DeadlineExceeded
 
-# Absolute deadline (time.monotonic()) of the work the current task is doing, if any.
-_deadline_at: ContextVar[float | None] = ContextVar("stockroom_deadline_at", default=None)
+
+@dataclass(frozen=True)
+class _Deadline:
+    """Absolute times (``time.monotonic()``): ``at`` bounds the calls made now (a keep-back
+    already taken off), ``request_at`` is the deadline of the incoming request itself."""
+
+    at: float
+    request_at: float | None
+
+
+_deadline: ContextVar[_Deadline | None] = ContextVar("stockroom_deadline", default=None)
 
 
 def time_remaining_s() -> float | None:
-    """Seconds left for the work in progress (None when nobody set a deadline)."""
-    deadline_at = _deadline_at.get()
-    return None if deadline_at is None else deadline_at - time.monotonic()
+    """Seconds left for the calls made now (None when nobody set a deadline)."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline.at - time.monotonic()
+
+
+def cut_by_own_timeout() -> bool:
+    """True when the time for the calls made now is over while the incoming request still
+    has time: a call cancelled now was ended by our own timeout (the downstream was too
+    slow), not by the end of the whole request."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return False
+    now = time.monotonic()
+    return deadline.at <= now and (deadline.request_at is None or now < deadline.request_at)
 
 
 @contextmanager
-def deadline_scope(timeout_s: float) -> Iterator[None]:
+def deadline_scope(timeout_s: float | None = None, *, keep_back_s: float = 0.0) -> Iterator[None]:
     """Bound every call made inside the block by ``timeout_s`` from now (or less, if an
-    enclosing deadline is sooner)."""
-    candidate = time.monotonic() + timeout_s
-    current = _deadline_at.get()
-    token = _deadline_at.set(candidate if current is None else min(current, candidate))
+    enclosing deadline is sooner), less ``keep_back_s`` kept for the work that follows the
+    calls (storing a result, replying)::
+
+        with deadline_scope(keep_back_s=0.05):
+            stock = await inventory.CheckAvailability(request)  # ends 50 ms early
+        await save(stock)
+
+    Inside the block ``time_remaining_s()`` and every outbound call see the reduced
+    deadline; the block may also bound its own waiting with ``asyncio.timeout``
+    (``cut_by_own_timeout`` then tells the breaker the downstream was too slow).
+    """
+    if keep_back_s < 0:
+        raise ValueError("keep_back_s must not be negative")
+    current = _deadline.get()
+    candidates = [] if current is None else [current.at]
+    if timeout_s is not None:
+        candidates.append(time.monotonic() + timeout_s)
+    if not candidates:
+        yield  # no deadline anywhere: nothing to keep back from
+        return
+    request_at = None if current is None else current.request_at
+    token = _deadline.set(_Deadline(min(candidates) - keep_back_s, request_at))
     try:
         yield
     finally:
-        _deadline_at.reset(token)
+        _deadline.reset(token)
 
 
-def enter_server_deadline(method: str, context: Context) -> Token[float | None]:
+def enter_server_deadline(method: str, context: Context) -> Token[_Deadline | None]:
     """Refuse a call that arrived with no time left; publish the deadline of any other to the
     calls it makes. Give the token back to ``leave_server_deadline`` when the call ends."""
     remaining = context.time_remaining()
@@ -58,14 +97,17 @@ def enter_server_deadline(method: str, context: Context) -> Token[float | None]:
         raise DeadlineExceeded(
             "the deadline passed before the work started", reason="DEADLINE_PASSED"
         )
-    return _deadline_at.set(None if remaining is None else time.monotonic() + remaining)
+    # grpc computed the absolute deadline when the call arrived (time_remaining is that
+    # deadline minus now), so time spent queued before this point is not refunded.
+    deadline_at = None if remaining is None else time.monotonic() + remaining
+    return _deadline.set(None if deadline_at is None else _Deadline(deadline_at, deadline_at))
 
 
-def leave_server_deadline(token: Token[float | None]) -> None:
+def leave_server_deadline(token: Token[_Deadline | None]) -> None:
     # A streaming handler's generator may be closed from another context (garbage
     # collection), where the token is not valid; that context never saw the value.
     with suppress(ValueError):
-        _deadline_at.reset(token)
+        _deadline.reset(token)
 
 
 class ServerDeadlineInterceptor(AroundCallInterceptor):

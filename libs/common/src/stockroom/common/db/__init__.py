@@ -2,6 +2,7 @@
 PostgreSQL, transactions that survive a lost connection, Alembic migrations,
 idempotent requests and page tokens."""
 
+from stockroom.common._caller import current_caller
 from stockroom.common.db._engine import (
     DIALECTS,
     create_engine,
@@ -17,9 +18,11 @@ from stockroom.common.db._engine import (
 from stockroom.common.db._idempotency import (
     REQUEST_ID_FIELD,
     RequestKey,
+    canonical_request_id,
     claim,
     complete,
     find_created,
+    fingerprint,
     insert_once,
     request_id_reused,
     request_key,
@@ -49,12 +52,15 @@ __all__ = [
     "RequestKey",
     "UtcDateTime",
     "attach_replica",
+    "canonical_request_id",
     "claim",
     "complete",
     "create_engine",
+    "current_caller",
     "decode_page_token",
     "encode_page_token",
     "find_created",
+    "fingerprint",
     "insert_once",
     "is_sqlite",
     "lost_connection",

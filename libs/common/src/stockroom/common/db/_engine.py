@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -24,12 +25,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from stockroom.common._pooler import CACHE_PARAMETERS
 from stockroom.common._read_scope import current_read_call
+from stockroom.common.db._outage import OUTAGE, retryable_conflict, sqlstate
 from stockroom.common.db._read_routing import replica_of
 from stockroom.common.telemetry._database import instrument_engine
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 # SQLite waits this long for a competing writer instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# PostgreSQL: seconds to open a connection, to run one statement, to wait for a pooled
+# connection. All well under the 2 s a caller gives a call by default.
+CONNECT_TIMEOUT_S = 1.0
+STATEMENT_TIMEOUT_S = 1.5
+POOL_TIMEOUT_S = 1.0
+# A deadlock or serialization failure runs the transaction again, at most this often.
+CONFLICT_RETRIES = 3
 
 # Named after the package, not this private module: operators filter on it.
 logger = logging.getLogger("stockroom.common.db")
@@ -90,12 +99,17 @@ def create_engine(
     else:
         engine_options.setdefault("pool_size", 10)
         engine_options.setdefault("max_overflow", 10)
+        # Fail fast, well inside a caller's deadline (2 s by default), when the database
+        # is unreachable or the pool is used up: the caller gets UNAVAILABLE with
+        # RetryInfo (``_outage``) instead of waiting out its whole deadline.
+        engine_options.setdefault("pool_timeout", POOL_TIMEOUT_S)
         parsed, connect_args = engine_arguments(url)
-        if connect_args:
-            engine_options["connect_args"] = {
-                **connect_args,
-                **engine_options.get("connect_args", {}),
-            }
+        engine_options["connect_args"] = {
+            "timeout": CONNECT_TIMEOUT_S,
+            "command_timeout": STATEMENT_TIMEOUT_S,
+            **connect_args,
+            **engine_options.get("connect_args", {}),
+        }
         engine = create_async_engine(parsed, **engine_options)
         discard_closed_connections(engine)
     instrument_engine(engine, telemetry)
@@ -172,9 +186,13 @@ async def run_transaction(
     execution_options: Mapping[str, Any] | None = None,
     repeatable: bool = False,
 ) -> T:
-    """Run ``work`` in one transaction and commit it.
+    """Run ``work`` in one transaction and commit it: the one transaction runner.
 
-    If the connection turns out to be dead before COMMIT was sent, nothing can
+    A deadlock or serialization failure (nothing committed) runs ``work`` again,
+    up to ``CONFLICT_RETRIES`` times with a short jittered pause. A database
+    that cannot be reached reaches the caller as UNAVAILABLE with RetryInfo
+    (the error mapping asks ``stockroom.common.db._outage``). If the connection
+    turns out to be dead before COMMIT was sent, nothing can
     have been committed, so ``work`` runs once more on a fresh connection.
     A connection lost during COMMIT leaves the outcome unknown: the error is
     raised, unless ``repeatable`` says a repeat of a committed attempt changes
@@ -193,6 +211,17 @@ async def run_transaction(
                 committing = True
             return result
 
+    for retry in range(CONFLICT_RETRIES):
+        try:
+            return await _once_more_if_lost(attempt, lambda: repeatable or not committing)
+        except DBAPIError as error:
+            if not retryable_conflict(error):
+                raise
+            logger.info(
+                "transaction conflict; running it again",
+                extra={"sqlstate": sqlstate(error), "retry": retry + 1},
+            )
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**retry))
     return await _once_more_if_lost(attempt, lambda: repeatable or not committing)
 
 
@@ -250,15 +279,18 @@ async def _once_more_if_lost(
     attempt: Callable[[], Awaitable[T]], may_repeat: Callable[[], bool]
 ) -> T:
     try:
-        return await attempt()
+        result = await attempt()
     except DBAPIError as error:
         if not (error.connection_invalidated and may_repeat()):
             raise
-        logger.warning(
+        logger.info(
             "the database connection was dead; running the work once more on a fresh one",
-            extra={"error": str(error.orig)},
+            extra={"error": str(error.orig).splitlines()[0] if str(error.orig) else ""},
         )
-    return await attempt()
+        result = await attempt()
+    if OUTAGE.ongoing:
+        OUTAGE.succeeded()
+    return result
 
 
 def alembic_config(script_location: Path, url: str) -> Config:

@@ -56,7 +56,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.contract import check_request_id
+from stockroom.common._caller import current_caller
+from stockroom.common.contract import check_request_id, is_valid_request_id
 from stockroom.common.db._engine import upsert_insert
 from stockroom.common.errors._errors import FieldErrors, FieldViolation, InvalidArgument
 
@@ -73,16 +74,34 @@ class RequestKey:
 
 
 def request_key(method: str, request: Message, field: str = REQUEST_ID_FIELD) -> RequestKey:
-    """The key of a proto request: the fingerprint hashes every field but the request id.
+    """The key of a proto request: the fingerprint hashes every field but the request id,
+    and the authenticated caller.
 
-    Deterministic serialization makes equal messages hash equally within one
-    protobuf version, which is all a retry window needs.
+    One id is one request whatever its spelling: the id is kept in its canonical
+    lower-case form. With authenticated callers a request id belongs to its
+    caller: another caller replaying it has another fingerprint, so it gets
+    REQUEST_ID_REUSED, never the first caller's result. Deterministic
+    serialization makes equal messages hash equally within one protobuf
+    version, which is all a retry window needs.
     """
     payload = type(request)()
     payload.CopyFrom(request)
     payload.ClearField(field)
-    digest = hashlib.sha256(payload.SerializeToString(deterministic=True)).hexdigest()
-    return RequestKey(getattr(request, field), method, digest)
+    digest = fingerprint(payload.SerializeToString(deterministic=True))
+    raw = getattr(request, field)
+    return RequestKey(canonical_request_id(raw) or raw, method, digest)
+
+
+def fingerprint(payload: bytes) -> str:
+    """A request's fingerprint: its payload, bound to the caller making it."""
+    caller = current_caller().encode()
+    return hashlib.sha256(caller + b"\x00" + payload).hexdigest()
+
+
+def canonical_request_id(value: str) -> str | None:
+    """The one spelling of a request id: a hyphenated UUID in lower case; None for anything
+    else (``urn:uuid:``, braces or no hyphens are refused rather than guessed)."""
+    return value.lower() if is_valid_request_id(value) else None
 
 
 def validate_request_id(problems: FieldErrors, value: str, field: str = REQUEST_ID_FIELD) -> None:

@@ -25,6 +25,12 @@ Cursor = tuple[str | int, ...]
 # must be refused here, not overflow in the query.
 _INT64 = range(-(2**63), 2**63)
 
+# A token this module issues is far shorter; anything longer is refused before decoding.
+MAX_PAGE_TOKEN_LENGTH = 1024
+# Cursor text goes into SQL parameters: it may not hold NUL (PostgreSQL refuses it)
+# or be longer than any key we sort by.
+MAX_CURSOR_TEXT = 256
+
 
 def page_size(
     requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
@@ -53,22 +59,33 @@ def decode_page_token(
     """
     if not token:
         return None
+    if len(token) > MAX_PAGE_TOKEN_LENGTH:
+        raise _bad_token("is not a page token this service issued")
     try:
         padded = token + "=" * (-len(token) % 4)
         body = json.loads(base64.urlsafe_b64decode(padded.encode()))
         cursor, filters_hash = body["c"], body["f"]
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+    # RecursionError: deeply nested JSON; the rest: not base64, not JSON, not our shape.
+    except (ValueError, TypeError, KeyError, binascii.Error, RecursionError) as exc:
         raise _bad_token("is not a page token this service issued") from exc
     if (
         not isinstance(cursor, list)
         or len(cursor) != len(shape)
-        or not all(type(v) is kind for v, kind in zip(cursor, shape, strict=True))
-        or any(type(v) is int and v not in _INT64 for v in cursor)
+        or not all(type(v) is kind and _fits(v) for v, kind in zip(cursor, shape, strict=True))
     ):
         raise _bad_token("is not a page token this service issued")
     if filters_hash != _filters_hash(filters):
         raise _bad_token("was issued for a request with other filters")
     return tuple(cursor)
+
+
+def _fits(value: object) -> bool:
+    """Whether a cursor value can be bound as a SQL parameter."""
+    if isinstance(value, int):
+        return value in _INT64
+    if isinstance(value, str):
+        return len(value) <= MAX_CURSOR_TEXT and "\x00" not in value
+    return False
 
 
 def next_page_token(cursors: Sequence[Cursor], size: int, filters: Mapping[str, object]) -> str:

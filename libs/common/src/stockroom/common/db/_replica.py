@@ -26,10 +26,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from stockroom.common._interceptors import AroundCallInterceptor
 from stockroom.common._read_scope import ReadCall
 from stockroom.common.db._engine import create_engine
 from stockroom.common.db._read_routing import route_reads
-from stockroom.common.server import AroundCallInterceptor, ReadRoutingInterceptor, ServerConfig
+from stockroom.common.server import ReadRoutingInterceptor, ServerConfig
 
 logger = logging.getLogger(__name__)
 

@@ -29,6 +29,19 @@ from stockroom.common.errors._errors import (
 DETAILS_TRAILER = "grpc-status-details-bin"
 M = TypeVar("M", bound=Message)
 
+# Every error must fit a client's metadata limit (grpc's default is 8 KiB for all
+# headers of a response) whatever the request held: an error that does not fit
+# reaches its caller as a local RESOURCE_EXHAUSTED instead of the real status.
+# The message travels percent-encoded (up to 12 bytes per character) and the
+# details base64-encoded (4/3), so the bounds below keep the whole status under
+# about 6.5 KiB on the wire (MAX_DETAILS_BYTES bounds the whole status proto).
+MAX_VIOLATIONS = 20
+MAX_MESSAGE_CHARS = 200
+MAX_TEXT_CHARS = 200
+MAX_METADATA_ENTRIES = 16
+MAX_DETAILS_BYTES = 3072
+ELLIPSIS = "..."
+
 # Every gRPC code has one error class; UNKNOWN (and anything unrecognised)
 # becomes the base class with code UNKNOWN.
 _CLASS_BY_CODE: dict[str, type[StockroomError]] = {
@@ -57,35 +70,100 @@ def to_rpc_status(error: StockroomError) -> grpc.Status:
 
 
 def to_status_proto(error: StockroomError) -> status_pb2.Status:
+    """The status proto of ``error``, bounded (``MAX_*``) so it always fits on the wire."""
+    field_violations = _capped_field_violations(error.field_violations)
+    precondition_violations = _capped(error.precondition_violations)
+    while True:
+        proto = _status_proto(error, field_violations, precondition_violations)
+        if proto.ByteSize() <= MAX_DETAILS_BYTES:
+            return proto
+        # Long texts in many entries: list fewer, and say how many are left out.
+        field_violations = _capped_field_violations(
+            error.field_violations, len(field_violations) // 2
+        )
+        precondition_violations = _capped(
+            error.precondition_violations, len(precondition_violations) // 2
+        )
+        if not field_violations and not precondition_violations:
+            return _status_proto(error, (), (), metadata=False)
+
+
+def truncated(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def _capped_field_violations(
+    violations: tuple[FieldViolation, ...], limit: int = MAX_VIOLATIONS
+) -> tuple[FieldViolation, ...]:
+    if len(violations) <= limit:
+        return violations
+    more = len(violations) - limit
+    return (
+        *violations[:limit],
+        FieldViolation("", f"and {more} more violations", "MORE_VIOLATIONS"),
+    )
+
+
+def _capped(
+    violations: tuple[PreconditionViolation, ...], limit: int = MAX_VIOLATIONS
+) -> tuple[PreconditionViolation, ...]:
+    if len(violations) <= limit:
+        return violations
+    more = len(violations) - limit
+    return (*violations[:limit], PreconditionViolation("MORE", "", f"and {more} more violations"))
+
+
+def _status_proto(
+    error: StockroomError,
+    field_violations: tuple[FieldViolation, ...],
+    precondition_violations: tuple[PreconditionViolation, ...],
+    *,
+    metadata: bool = True,
+) -> status_pb2.Status:
+    bounded_metadata = (
+        {
+            truncated(key, 64): truncated(value)
+            for key, value in list(error.metadata.items())[:MAX_METADATA_ENTRIES]
+        }
+        if metadata
+        else {}
+    )
     details: list[any_pb2.Any] = [
         _pack(
             error_details_pb2.ErrorInfo(
-                reason=error.reason, domain=error.domain, metadata=error.metadata
+                reason=truncated(error.reason, 64),
+                domain=truncated(error.domain, 64),
+                metadata=bounded_metadata,
             )
         )
     ]
-    if error.field_violations:
+    if field_violations:
         details.append(
             _pack(
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description, reason=v.reason
+                            field=truncated(v.field),
+                            description=truncated(v.description),
+                            reason=truncated(v.reason, 64),
                         )
-                        for v in error.field_violations
+                        for v in field_violations
                     ]
                 )
             )
         )
-    if error.precondition_violations:
+    if precondition_violations:
         details.append(
             _pack(
                 error_details_pb2.PreconditionFailure(
                     violations=[
                         error_details_pb2.PreconditionFailure.Violation(
-                            type=v.type, subject=v.subject, description=v.description
+                            type=truncated(v.type, 64),
+                            subject=truncated(v.subject),
+                            description=truncated(v.description),
                         )
-                        for v in error.precondition_violations
+                        for v in precondition_violations
                     ]
                 )
             )
@@ -94,9 +172,9 @@ def to_status_proto(error: StockroomError) -> status_pb2.Status:
         details.append(
             _pack(
                 error_details_pb2.ResourceInfo(
-                    resource_type=error.resource.resource_type,
-                    resource_name=error.resource.resource_name,
-                    description=error.resource.description,
+                    resource_type=truncated(error.resource.resource_type, 64),
+                    resource_name=truncated(error.resource.resource_name),
+                    description=truncated(error.resource.description),
                 )
             )
         )
@@ -104,7 +182,11 @@ def to_status_proto(error: StockroomError) -> status_pb2.Status:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(round(error.retry_after_s * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    return status_pb2.Status(code=_code_number(error.code), message=error.message, details=details)
+    return status_pb2.Status(
+        code=_code_number(error.code),
+        message=truncated(error.message, MAX_MESSAGE_CHARS),
+        details=details,
+    )
 
 
 def error_from_status(

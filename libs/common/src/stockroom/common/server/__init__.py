@@ -8,8 +8,8 @@ server interceptor here; a service writes its own on it.
 
 from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.server._config import ConfigError, ServerConfig, settings_from_env
-from stockroom.common.server._entrypoint import run_service
-from stockroom.common.server._grpc_server import GrpcServer, ServiceRegistration
+from stockroom.common.server._entrypoint import run_main, run_service
+from stockroom.common.server._grpc_server import LIVENESS_SERVICE, GrpcServer, ServiceRegistration
 from stockroom.common.server._health import NOT_SERVING, SERVING, ReadinessCheck, check_health
 from stockroom.common.server._logs import JsonFormatter, configure_logging
 from stockroom.common.server._read_routing import (
@@ -20,6 +20,7 @@ from stockroom.common.server._read_routing import (
 )
 
 __all__ = [
+    "LIVENESS_SERVICE",
     "NOT_SERVING",
     "READ_CONSISTENCY_KEY",
     "READ_SOURCE_KEY",
@@ -36,6 +37,7 @@ __all__ = [
     "ServiceRegistration",
     "check_health",
     "configure_logging",
+    "run_main",
     "run_service",
     "settings_from_env",
 ]

@@ -1,8 +1,10 @@
 """Who may change things: mutating methods only for callers on an allowlist.
 
 The caller's identity is the one its client certificate proves (mTLS): the
-certificate's subject alternative names and common name, as grpc's auth
-context reports them. A method counts as mutating unless it is declared
+certificate's subject alternative names, or its common name only when it has
+no SAN (RFC 6125: a certificate with SANs names nothing by its CN, so one with
+SAN=intruder and CN=pricing is "intruder", never "pricing"). A method counts
+as mutating unless it is declared
 read-only (``ServiceRegistration.read_only_methods`` or the proto's
 ``option idempotency_level = NO_SIDE_EFFECTS``): forgetting to declare a read
 denies a call, forgetting to declare a write would let anyone make it.
@@ -15,22 +17,48 @@ gives every replica a verified identity.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
+from stockroom.common._caller import reset_caller, set_caller
 from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.errors._errors import PermissionDenied, Unauthenticated
 
-_IDENTITY_KEYS = ("x509_subject_alternative_name", "x509_common_name")
+_SAN, _CN = "x509_subject_alternative_name", "x509_common_name"
 
 
 def peer_identities(context: Context) -> frozenset[str]:
-    """The names the caller's verified client certificate carries (empty without mTLS)."""
+    """The names the caller's verified client certificate proves (empty without mTLS):
+    its SANs, or its CN when it has no SAN."""
     auth = context.auth_context() or {}
-    return frozenset(
-        value.decode() if isinstance(value, bytes) else str(value)
-        for key in _IDENTITY_KEYS
-        for value in auth.get(key, ())
-    )
+    names = auth.get(_SAN) or auth.get(_CN) or ()
+    return frozenset(value.decode() if isinstance(value, bytes) else str(value) for value in names)
+
+
+def caller_identity(context: Context) -> str:
+    """One string naming the caller: its certificate's identities, else its address."""
+    identities = peer_identities(context)
+    if identities:
+        return ",".join(sorted(identities))
+    peer = context.peer() or ""
+    host = peer.rsplit(":", 1)[0] if peer.startswith(("ipv4:", "ipv6:")) else peer
+    return f"peer:{host}"
+
+
+class CallerInterceptor(AroundCallInterceptor):
+    """Publishes the certificate-proven caller of each call (``current_caller``), so a
+    request id can belong to its caller."""
+
+    def applies_to(self, method: str) -> bool:
+        return not method.startswith(("/grpc.health.v1.Health/", "/grpc.reflection."))
+
+    @asynccontextmanager
+    async def around(self, method: str, context: Context) -> AsyncIterator[None]:
+        token = set_caller(",".join(sorted(peer_identities(context))))
+        try:
+            yield
+        finally:
+            with suppress(ValueError):  # a stream closed from another context
+                reset_caller(token)
 
 
 class MutationAuthorizer(AroundCallInterceptor):

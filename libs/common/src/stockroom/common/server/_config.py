@@ -44,12 +44,24 @@ class ServerConfig:
     # Seconds in-flight calls get to finish after SIGTERM before they are cancelled;
     # kept below Kubernetes' default 30 s terminationGracePeriodSeconds.
     drain_grace_s: float = 20.0
+    # Seconds between SIGTERM (health turns NOT_SERVING at once) and the listener
+    # closing, during which calls are still served: long enough for probes and load
+    # balancers to see NOT_SERVING and move traffic away. 0 in development; 5 in deploy/.
+    drain_window_s: float = 0.0
+    # Server streams (WatchStock) have their own limits, outside max_concurrent_rpcs,
+    # so idle watchers can never take the slots unary calls need.
+    max_streams: int = 256
+    max_streams_per_caller: int = 16
+    # A stream ends (UNAVAILABLE, resume hint) after this long, so streams rebalance.
+    stream_max_age_s: float = 600.0
     # Calls handled at once before new ones are shed with RESOURCE_EXHAUSTED.
     max_concurrent_rpcs: int = 256
     # The RetryInfo delay a shed call gets: about one call's time, so some
     # in-flight calls have finished when it comes back.
     shed_retry_after_s: float = 0.1
-    health_check_interval_s: float = 2.0
+    # Readiness (the database answers within 0.5 s) is checked this often, so health
+    # turns NOT_SERVING within about a second of losing the database.
+    health_check_interval_s: float = 0.5
     log_level: str = "INFO"
     tls_cert_file: str = ""
     tls_key_file: str = ""

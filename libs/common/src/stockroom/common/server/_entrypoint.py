@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -52,6 +53,7 @@ def run_service(
     )
     args = parser.parse_args(argv)
     configure_logging(config.service_name, config.log_level)
+    create_sqlite_directory(config.database_url)
     if args.command == "migrate":
         asyncio.run(_migrate(migrations, config.database_url))
         return
@@ -74,6 +76,17 @@ def run_service(
     finally:
         if telemetry is not None:
             telemetry.shutdown()
+
+
+def create_sqlite_directory(database_url: str) -> None:
+    """A SQLite file's folder (``var/`` on a fresh clone, ``/data/var`` in the image) is
+    created on start: SQLite creates the file, not the folders above it."""
+    prefix, sep, path = database_url.partition(":///")
+    if not sep or not prefix.startswith("sqlite"):
+        return
+    path = path.split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -144,8 +157,53 @@ async def _serve(
     await server.serve()
 
 
-async def _migrate(migrations: Path, database_url: str) -> None:
-    """Upgrade the database to head; imported on call, the ``db`` extra is the service's."""
-    from stockroom.common.db._engine import migrate as upgrade
+# Startup waits for the database this many times, the pause doubling up to 8 s (~2 min).
+STARTUP_ATTEMPTS = 20
 
-    await upgrade(migrations, database_url)
+
+async def _migrate(migrations: Path, database_url: str) -> None:
+    """Upgrade the database to head, waiting for it with backoff if it is not up yet (one
+    JSON log line per attempt); imported on call, the ``db`` extra is the service's."""
+    from stockroom.common.db._engine import migrate as upgrade
+    from stockroom.common.db._outage import unreachable
+
+    pause_s = 0.5
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            await upgrade(migrations, database_url)
+            return
+        except Exception as error:
+            if not unreachable(error) or attempt == STARTUP_ATTEMPTS:
+                raise
+            logger.warning(
+                "database not reachable at startup; retrying",
+                extra={
+                    "attempt": attempt,
+                    "retry_in_s": pause_s,
+                    "error": (str(error).splitlines() or [type(error).__name__])[0][:300],
+                },
+            )
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, 8.0)
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a service's ``main``, ending a bad setting or an unreachable database with one
+    log line that names the problem (exit status 2 and 1) instead of a traceback."""
+    try:
+        main()
+    except ConfigError as error:
+        _last_words("bad setting", error)
+        raise SystemExit(2) from None
+    except Exception as error:
+        from stockroom.common.db._outage import unreachable
+
+        if not unreachable(error):
+            raise
+        _last_words("database unreachable; giving up", error)
+        raise SystemExit(1) from None
+
+
+def _last_words(message: str, error: BaseException) -> None:
+    line = {"level": "ERROR", "message": message, "error": str(error).splitlines()[0][:500]}
+    print(json.dumps(line), file=sys.stderr, flush=True)

@@ -4,22 +4,29 @@ Servicers raise ``StockroomError`` subclasses and nothing else; this
 interceptor turns them into their gRPC status with details, once, for every
 method. Anything else is a bug: the caller gets INTERNAL with a message that
 names only the trace id, and the server logs the exception with its stack.
+
+A request body that does not decode is the caller's mistake, not a bug: grpc
+would answer UNKNOWN and log a traceback per call, so the deserializer of every
+unary request is wrapped and such a call ends with INVALID_ARGUMENT
+(reason ``UNDECODABLE_REQUEST``) and no log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 from opentelemetry import trace
 
-from stockroom.common._interceptors import AroundCallInterceptor, Context
-from stockroom.common.errors._errors import Internal, StockroomError
+from stockroom.common._interceptors import AroundCallInterceptor, Context, Continuation
+from stockroom.common.errors._errors import Internal, InvalidArgument, StockroomError
 from stockroom.common.errors._status import DETAILS_TRAILER, to_rpc_status
+from stockroom.common.errors._translate import translate
 
 # Named after the package, not this private module: operators filter on it.
 logger = logging.getLogger("stockroom.common.server")
@@ -27,6 +34,20 @@ logger = logging.getLogger("stockroom.common.server")
 
 class ErrorMappingInterceptor(AroundCallInterceptor):
     """Maps exceptions escaping a servicer to gRPC statuses (outermost interceptor)."""
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await super().intercept_service(continuation, handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        cache: dict[int, grpc.RpcMethodHandler[Any, Any]] = self.__dict__.setdefault(
+            "_decoding_handlers", {}
+        )
+        wrapped = cache.get(id(handler))
+        if wrapped is None:
+            wrapped = cache[id(handler)] = refusing_undecodable(handler)
+        return wrapped
 
     @asynccontextmanager
     async def around(self, method: str, context: Context) -> AsyncIterator[None]:
@@ -47,6 +68,9 @@ def chosen_error(method: str, error: Exception) -> StockroomError:
         if error.code == "INTERNAL":
             logger.error("internal error", extra={"method": method}, exc_info=error)
         return error
+    translated = translate(error)
+    if translated is not None:
+        return translated  # e.g. the database is down: no bug, no traceback (logged per outage)
     logger.error("unexpected error", extra={"method": method}, exc_info=error)
     return _opaque_internal()
 
@@ -60,6 +84,64 @@ async def abort_with(context: Context, error: StockroomError) -> NoReturn:
     )
     await context.abort(status.code, status.details, (*kept, *status.trailing_metadata))
     raise AssertionError("context.abort returned")  # it always raises AbortError
+
+
+class _Undecodable:
+    """Stands for a request body the deserializer refused."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def refusing_undecodable(
+    handler: grpc.RpcMethodHandler[Any, Any],
+) -> grpc.RpcMethodHandler[Any, Any]:
+    deserializer = handler.request_deserializer
+    if deserializer is None or handler.request_streaming:
+        return handler  # raw bytes, or a request stream: nothing to refuse here
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # any decoding failure is the caller's bad body
+            return _Undecodable(error)
+
+    if handler.unary_unary is not None:
+        behaviour: Any = handler.unary_unary
+
+        async def unary(request: Any, context: Context) -> Any:
+            if isinstance(request, _Undecodable):
+                await abort_with(context, _undecodable())
+            return await behaviour(request, context)
+
+        replaced = cast("Any", handler)._replace(
+            unary_unary=unary, request_deserializer=deserialize
+        )
+    else:
+        stream: Any = handler.unary_stream
+        assert stream is not None
+
+        async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            if isinstance(request, _Undecodable):
+                await abort_with(context, _undecodable())
+            result: Any = stream(request, context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:  # a servicer that writes with context.write
+                await result
+
+        replaced = cast("Any", handler)._replace(
+            unary_stream=unary_stream, request_deserializer=deserialize
+        )
+    return cast("grpc.RpcMethodHandler[Any, Any]", replaced)
+
+
+def _undecodable() -> InvalidArgument:
+    return InvalidArgument(
+        "the request body is not a valid message of this method's request type",
+        reason="UNDECODABLE_REQUEST",
+    )
 
 
 def _opaque_internal() -> Internal:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -36,11 +38,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from stockroom.common._interceptors import AroundCallInterceptor
-from stockroom.common.server._authorization import MutationAuthorizer
+from stockroom.common.server._authorization import CallerInterceptor, MutationAuthorizer
 from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.server._stack import ServerStack, StackedRegistrar
+from stockroom.common.server._streams import StreamGovernor
+from stockroom.common.server._workers import WORKER_INDEX_ENV
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 # Named after the package, not this private module: operators filter on it.
@@ -49,15 +53,29 @@ logger = logging.getLogger("stockroom.common.server")
 # Keepalive and message limits chosen for service-to-service traffic behind a
 # load balancer: pings every 30 s keep idle connections from being reaped by
 # NATs/LBs that drop idle flows after ~60 s; 4 MiB is grpc's default and what
-# every request of ours fits in by a wide margin.
+# every request of ours fits in by a wide margin. SO_REUSEPORT is off: a second
+# process started on a taken port must fail to bind, not silently share it (a
+# supervisor that shares a port between workers on purpose turns it on).
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
-    ("grpc.so_reuseport", 1),
+    ("grpc.so_reuseport", 0),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 )
+
+
+def server_options(env: Mapping[str, str] | None = None) -> tuple[tuple[str, int], ...]:
+    """SERVER_OPTIONS, with SO_REUSEPORT on only in a worker of the supervisor
+    (``server._workers``), whose workers share one port on purpose."""
+    if WORKER_INDEX_ENV not in (os.environ if env is None else env):
+        return SERVER_OPTIONS
+    return (("grpc.so_reuseport", 1), *SERVER_OPTIONS[1:])
+
+
+# The health service name Kubernetes' liveness probe asks (``grpc: {service: liveness}``).
+LIVENESS_SERVICE = "liveness"
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,11 @@ class GrpcServer:
         self.shedder = LoadShedder(
             config.max_concurrent_rpcs, retry_after_s=config.shed_retry_after_s
         )
+        self.streams = StreamGovernor(
+            max_streams=config.max_streams,
+            max_per_caller=config.max_streams_per_caller,
+            max_age_s=config.stream_max_age_s,
+        )
         for interceptor in interceptors:
             if not isinstance(interceptor, AroundCallInterceptor):
                 raise TypeError(
@@ -120,7 +143,7 @@ class GrpcServer:
         self._telemetry = telemetry
         # No grpc.aio interceptor unless the caller brings one: grpc awaits each on every call.
         self._server = grpc.aio.server(
-            interceptors=tuple(outer_interceptors), options=SERVER_OPTIONS
+            interceptors=tuple(outer_interceptors), options=server_options()
         )
         self.health = health.aio.HealthServicer()
         self._readiness = ReadinessMonitor(
@@ -131,6 +154,7 @@ class GrpcServer:
         )
         self._on_stop = tuple(on_stop)
         self._stopped = asyncio.Event()
+        self._window_over = asyncio.Event()
         self.port = 0
         telemetry.resilience.track_server(self)
 
@@ -141,22 +165,26 @@ class GrpcServer:
 
     def _authorization(self) -> list[AroundCallInterceptor]:
         allowed = self.config.mutating_caller_set
+        # With client certificates, each call's caller is known (and owns its request ids).
+        callers: list[AroundCallInterceptor] = (
+            [CallerInterceptor()] if self.config.tls_client_ca_file else []
+        )
         if not allowed:
-            return []
-        if not self.config.tls_client_ca_file:
+            return callers
+        if not (self.config.tls_client_ca_file and self.config.tls_cert_file):
             raise ConfigError(
                 "MUTATING_CALLERS needs TLS_CLIENT_CA_FILE: caller identities come from "
                 "client certificates"
             )
         read_only = frozenset().union(*(s.read_only_paths() for s in self._services))
-        return [MutationAuthorizer(allowed, read_only)]
+        return [*callers, MutationAuthorizer(allowed, read_only)]
 
     async def start(self) -> int:
         """Bind, start serving and return the bound port (useful with port 0)."""
         # Built now, not in __init__: the stack asks the telemetry what is recorded, and
         # run_service configures telemetry before it starts the server.
         registrar = StackedRegistrar(
-            self._server, ServerStack(self.shedder, self._telemetry, self._inner)
+            self._server, ServerStack(self.shedder, self._telemetry, self._inner, self.streams)
         )
         for service in self._services:
             service.add_to_server(cast("grpc.aio.Server", registrar))
@@ -176,6 +204,9 @@ class GrpcServer:
         else:
             self.port = self._server.add_secure_port(self.config.address, credentials)
         await self._server.start()
+        # Liveness ("the process answers") apart from readiness ("send me traffic"): a
+        # database outage makes the server NOT_SERVING but must not get it restarted.
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._readiness.check_once()
         self._readiness.start()
         logger.info(
@@ -199,16 +230,24 @@ class GrpcServer:
             [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
         )
 
-    async def stop(self, grace_s: float | None = None) -> None:
-        """Drain: report NOT_SERVING, refuse new calls, let in-flight ones finish
-        within ``grace_s``, cancel the rest, then run the on-stop hooks."""
+    async def stop(self, grace_s: float | None = None, *, window_s: float | None = None) -> None:
+        """Drain: report NOT_SERVING at once, keep serving for ``window_s`` (so probes
+        and balancers see it and move traffic away), end open streams with UNAVAILABLE
+        and a resume hint, refuse new calls, let in-flight ones finish within
+        ``grace_s``, cancel the rest, then run the on-stop hooks."""
         if self._stopped.is_set():
+            self._window_over.set()  # asked again while draining: skip the rest of the window
             return
         self._stopped.set()
         grace = self.config.drain_grace_s if grace_s is None else grace_s
-        logger.info("draining", extra={"grace_s": grace})
+        window = self.config.drain_window_s if window_s is None else window_s
         await self._readiness.stop()
         await self.health.enter_graceful_shutdown()
+        logger.info("draining", extra={"grace_s": grace, "window_s": window})
+        if window > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._window_over.wait(), window)
+        self.streams.drain()
         await self._server.stop(grace)
         for hook in self._on_stop:
             await hook()

@@ -33,7 +33,7 @@ class ReadinessMonitor:
         checks: Sequence[ReadinessCheck],
         *,
         interval_s: float = 2.0,
-        check_timeout_s: float = 1.0,
+        check_timeout_s: float = 0.5,
     ) -> None:
         self._servicer = servicer
         self._service_names = ("", *service_names)

@@ -16,10 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
 
 from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.client._listeners import Listeners
 from stockroom.common.errors._errors import ResourceExhausted
+from stockroom.common.server._streams import jittered
 
 # Named after the package, not this private module: operators filter on it.
 logger = logging.getLogger("stockroom.common.server")
@@ -43,6 +47,11 @@ class LoadShedder(AroundCallInterceptor):
 
     def applies_to(self, method: str) -> bool:
         return not method.startswith(NEVER_SHED)
+
+    def applies_to_handler(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> bool:
+        # Server streams live as long as their caller wants: they have their own
+        # limits (``StreamGovernor``) and never take the slots unary calls need.
+        return self.applies_to(method) and not handler.response_streaming
 
     @asynccontextmanager
     async def around(self, method: str, context: Context) -> AsyncIterator[None]:
@@ -79,5 +88,5 @@ class LoadShedder(AroundCallInterceptor):
         raise ResourceExhausted(
             "the server is at capacity; retry after the delay in RetryInfo",
             reason="OVERLOADED",
-            retry_after_s=self.retry_after_s,
+            retry_after_s=jittered(self.retry_after_s),
         )

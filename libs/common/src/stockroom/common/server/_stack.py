@@ -7,7 +7,9 @@ Outermost first:
 2. error mapping (``_error_mapping``): a ``StockroomError`` leaves as its rich
    status, anything else as an opaque INTERNAL, logged;
 3. load shedding (``LoadShedder``): past ``max_concurrent_rpcs`` calls in
-   progress, RESOURCE_EXHAUSTED with RetryInfo;
+   progress, RESOURCE_EXHAUSTED with jittered RetryInfo; server streams are
+   not counted there but by the ``StreamGovernor`` (their own limit, a cap per
+   caller, a maximum age, ended with UNAVAILABLE when the server drains);
 4. the deadline (``client._deadlines``): a call that arrives with no time
    left is refused, the others publish theirs to the calls they make;
 5. the inner interceptors, outermost first (per-caller authorization, then the
@@ -35,9 +37,14 @@ from typing import Any, NoReturn, TypeAlias, cast
 import grpc
 
 from stockroom.common._interceptors import AroundCallInterceptor, Context, wrap_handler
-from stockroom.common.client._deadlines import enter_server_deadline, leave_server_deadline
-from stockroom.common.server._error_mapping import abort_with, chosen_error
+from stockroom.common.client._deadlines import (
+    _Deadline,
+    enter_server_deadline,
+    leave_server_deadline,
+)
+from stockroom.common.server._error_mapping import abort_with, chosen_error, refusing_undecodable
 from stockroom.common.server._shedding import LoadShedder
+from stockroom.common.server._streams import StreamGovernor
 from stockroom.common.telemetry._providers import Telemetry
 from stockroom.common.telemetry._rpc import OK, Outcome
 from stockroom.common.telemetry._server import (
@@ -61,10 +68,12 @@ class ServerStack:
         shedder: LoadShedder,
         telemetry: Telemetry,
         inner: Sequence[AroundCallInterceptor] = (),
+        streams: StreamGovernor | None = None,
     ) -> None:
         self._shedder = shedder
         self._telemetry = telemetry
         self._inner = tuple(inner)
+        self._streams = streams
 
     def wrap(self, method: str, handler: Handler) -> Handler:
         """``handler`` with the stack around it; health and reflection as they are."""
@@ -73,12 +82,22 @@ class ServerStack:
         for interceptor in reversed(self._inner):
             if interceptor.applies_to(method):
                 handler = wrap_handler(handler, _around(interceptor, method))
+        # Server streams have their own limits (``StreamGovernor``), never the unary slots.
+        streaming = handler.response_streaming and self._streams is not None
+        if streaming and handler.unary_stream is not None and self._streams is not None:
+            handler = self._streams.govern(handler)
         for kind in _KINDS:
             behaviour = getattr(handler, kind)
             if behaviour is not None:
-                steps = _Steps(method, self._shedder, MethodTelemetry(method, self._telemetry))
+                steps = _Steps(
+                    method,
+                    self._shedder,
+                    MethodTelemetry(method, self._telemetry),
+                    shed=not streaming,
+                )
                 replaced = cast("Any", handler)._replace(**{kind: steps.wrap(behaviour)})
-                return cast("Handler", replaced)
+                # A body that does not decode is INVALID_ARGUMENT, not UNKNOWN + a traceback.
+                return refusing_undecodable(cast("Handler", replaced))
         return handler
 
 
@@ -93,17 +112,20 @@ class _Call:
 
     def __init__(self, telemetry: CallTelemetry) -> None:
         self.telemetry = telemetry
-        self.deadline: Token[float | None] | None = None
+        self.deadline: Token[_Deadline | None] | None = None
         self.outcome: Outcome = OK
 
 
 class _Steps:
     """The steps of one method, with the values computed for it once."""
 
-    def __init__(self, method: str, shedder: LoadShedder, telemetry: MethodTelemetry) -> None:
+    def __init__(
+        self, method: str, shedder: LoadShedder, telemetry: MethodTelemetry, *, shed: bool = True
+    ) -> None:
         self.method = method
         self.shedder = shedder
         self.telemetry = telemetry
+        self.shed = shed
 
     def wrap(self, behaviour: Behaviour) -> Behaviour:
         if inspect.isasyncgenfunction(behaviour):
@@ -153,17 +175,20 @@ class _Steps:
 
     def admit(self, call: _Call, context: Context) -> None:
         """Shedding, then the deadline; a refusal is raised and mapped like any error."""
-        self.shedder.admit(self.method)
+        if self.shed:
+            self.shedder.admit(self.method)
         try:
             call.deadline = enter_server_deadline(self.method, context)
         except BaseException:
-            self.shedder.release()
+            if self.shed:
+                self.shedder.release()
             raise
 
     def leave(self, call: _Call) -> None:
         if call.deadline is not None:
             leave_server_deadline(call.deadline)
-        self.shedder.release()
+        if self.shed:
+            self.shedder.release()
 
     def succeed(self, call: _Call, context: Context) -> None:
         if context.code() is not None:  # the servicer set a status without raising

@@ -2,6 +2,7 @@
 
 Throwaway databases (``temporary_database``), a loopback server for a test's
 duration (``serving``), faults (``FaultProxy`` between processes,
+``TimeoutRecordingProxy`` to read the grpc-timeout a call carries on the wire,
 ``FaultInjector`` inside a server), TLS material (``make_pki``), a PgBouncer in
 transaction pooling mode (``running_pgbouncer``) and a streaming replica
 (``streaming_replica``) in front of and behind the test PostgreSQL, two tiny
@@ -52,6 +53,7 @@ from stockroom.common.testing._replica import (
     wait_until_replayed,
 )
 from stockroom.common.testing._servers import serving
+from stockroom.common.testing._timeoutproxy import SeenCall, TimeoutRecordingProxy
 from stockroom.common.testing._trace_summary import complete_trace, render_trace
 
 __all__ = [
@@ -73,6 +75,8 @@ __all__ = [
     "ReceivedPoint",
     "ReceivedSpan",
     "Replica",
+    "SeenCall",
+    "TimeoutRecordingProxy",
     "add_echo_to_server",
     "admin_url",
     "append_callable",

@@ -8,7 +8,7 @@ certificate's CN and DNS SAN: the identity the server's authorization sees).
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +32,13 @@ def _openssl(*args: str | Path) -> None:
     subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
 
 
-def _issue(directory: Path, ca: KeyPair, name: str, serial: int, extensions: str) -> KeyPair:
+def _issue(
+    directory: Path, ca: KeyPair, name: str, serial: int, extensions: str, cn: str = ""
+) -> KeyPair:
     pair = KeyPair(directory / f"{name}.pem", directory / f"{name}.key")
     csr, ext = directory / f"{name}.csr", directory / f"{name}.ext"
     ext.write_text(extensions)
-    _openssl("req", *_KEY, "-keyout", pair.key_file, "-out", csr, "-subj", f"/CN={name}")
+    _openssl("req", *_KEY, "-keyout", pair.key_file, "-out", csr, "-subj", f"/CN={cn or name}")
     _openssl(
         "x509", "-req", "-in", csr, "-CA", ca.cert_file, "-CAkey", ca.key_file,
         "-set_serial", str(serial), "-days", "1",
@@ -45,7 +47,11 @@ def _issue(directory: Path, ca: KeyPair, name: str, serial: int, extensions: str
     return pair
 
 
-def make_pki(directory: Path, clients: Sequence[str] = ("client",)) -> Pki:
+def make_pki(
+    directory: Path, clients: Sequence[str] = ("client",), *, common_names: Mapping[str, str] = {}
+) -> Pki:
+    """A CA, a server certificate and one client certificate per name (its DNS SAN and, unless
+    ``common_names`` gives another, its CN: e.g. ``{"intruder": "pricing"}`` for an impostor)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca = KeyPair(directory / "ca.pem", directory / "ca.key")
     _openssl(
@@ -63,7 +69,12 @@ def make_pki(directory: Path, clients: Sequence[str] = ("client",)) -> Pki:
     )
     issued = {
         name: _issue(
-            directory, ca, name, serial, f"subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth\n"
+            directory,
+            ca,
+            name,
+            serial,
+            f"subjectAltName=DNS:{name}\nextendedKeyUsage=clientAuth\n",
+            common_names.get(name, ""),
         )
         for serial, name in enumerate(clients, start=2)
     }

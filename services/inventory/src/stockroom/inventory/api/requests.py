@@ -177,18 +177,29 @@ def reservation(request: pb.ReserveStockRequest) -> ReservationRequest:
     skus = [line.sku for line in request.lines]
     if len(set(skus)) != len(skus):
         errors.add("lines", "each SKU at most once per reservation", "DUPLICATE")
-    ttl = request.ttl.ToTimedelta() if request.HasField("ttl") else DEFAULT_TTL
-    if not MIN_TTL <= ttl <= MAX_TTL:
+    ttl = _ttl(request)
+    if ttl is None or not MIN_TTL <= ttl <= MAX_TTL:
         errors.add("ttl", "must be between 1 second and 7 days", "OUT_OF_RANGE")
     check_text(errors, "reference", request.reference)
     check_ids(errors, "location_ids", list(request.location_ids), MAX_LOCATION_FILTER)
     errors.raise_if_any()
+    assert ttl is not None  # refused above otherwise
     return ReservationRequest(
         tuple(Line(line.sku, line.quantity) for line in request.lines),
         ttl,
         request.reference,
         tuple(request.location_ids),
     )
+
+
+def _ttl(request: pb.ReserveStockRequest) -> timedelta | None:
+    """The requested TTL, or None when it is beyond what a timedelta holds (2^63-1 s)."""
+    if not request.HasField("ttl"):
+        return DEFAULT_TTL
+    seconds = request.ttl.seconds
+    if not MIN_TTL.total_seconds() - 1 <= seconds <= MAX_TTL.total_seconds():
+        return None
+    return timedelta(seconds=seconds, microseconds=request.ttl.nanos // 1000)
 
 
 def item(request: pb.CreateItemRequest) -> tuple[str, str]:

@@ -112,14 +112,14 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
     ) -> pb.ListPromotionsResponse:
         size = page_size(request.page_size)
         has_active_time = request.HasField("active_time")
+        problems = new_problems()
+        active = moment(problems, "active_time", request.active_time, has_active_time)
+        raise_if_any(problems)  # before ToJsonString, which raises on an invalid timestamp
         filters = {
             "active_time": request.active_time.ToJsonString() if has_active_time else "",
             "states": sorted(set(request.states)),
         }
         after = decode_page_token(request.page_token, filters, (int,))
-        problems = new_problems()
-        active = moment(problems, "active_time", request.active_time, has_active_time)
-        raise_if_any(problems)
         found = await self.promotion_book.page(
             _after_id(after), size + 1, active, promotions.states(request.states)
         )
@@ -134,9 +134,7 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         request: pb.QuoteRequest,
         context: grpc.aio.ServicerContext[pb.QuoteRequest, pb.QuoteResponse],
     ) -> pb.QuoteResponse:
-        quote = await self.quoter.quote(
-            quotes.cart(request), optional_key("Quote", request), context.time_remaining
-        )
+        quote = await self.quoter.quote(quotes.cart(request), optional_key("Quote", request))
         return quotes.quote_message(quote)
 
     async def GetQuote(
