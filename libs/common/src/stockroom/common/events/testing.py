@@ -101,12 +101,16 @@ async def nats_client(url: str | None = None) -> AsyncIterator[NatsClient]:
 async def stream_envelopes(config: EventsConfig, limit: int = 100_000) -> list[Envelope]:
     """Every message now in the config's stream, decoded, in stream order.
 
-    Read with direct gets by sequence (no consumer left behind).
+    Read with direct gets by sequence (no consumer left behind); none while
+    the stream does not exist yet.
     """
     async with nats_client(config.url) as client:
         js = client.jetstream()
-        info = await js.stream_info(config.stream_name)
-        first, last = info.state.first_seq, info.state.last_seq
+        try:
+            info = await js.stream_info(config.stream_name)
+        except NotFoundError:
+            return []
+        first, last = max(info.state.first_seq, 1), info.state.last_seq
         found: list[Envelope] = []
         for sequence in range(first, min(last, first + limit - 1) + 1):
             try:
