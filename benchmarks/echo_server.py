@@ -14,10 +14,9 @@ import signal
 
 import grpc
 
-from stockroom.common.config import ServerConfig
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.telemetry.sdk import configure_telemetry
-from stockroom.common.testing.echo import SERVICE_NAME
+from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.telemetry import configure_telemetry
+from stockroom.common.testing import ECHO_SERVICE as SERVICE_NAME
 
 
 async def _echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:

@@ -26,7 +26,7 @@ from benchmarks.processes import free_port, server_process
 from benchmarks.services import CART, QUIET, seed_inventory, seed_prices
 from benchmarks.wire_count import CountingProxy
 from stockroom.common.client import connect
-from stockroom.common.testing.postgres import admin_url, create_database, drop_database
+from stockroom.common.testing import admin_url, create_database, drop_database
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
 from stockroom.pricing.v1 import pricing_pb2 as pr

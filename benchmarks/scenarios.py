@@ -20,7 +20,7 @@ from benchmarks.services import (
     inventory_server,
     pricing_and_inventory,
 )
-from stockroom.common.testing.echo import METHOD as ECHO_METHOD
+from stockroom.common.testing import ECHO_METHOD
 
 ECHO_PAYLOAD = b"stockroom-bench-payload-32-bytes"
 

@@ -14,7 +14,7 @@ from google.type import money_pb2
 
 from benchmarks.processes import free_port, server_process
 from stockroom.common.client import connect
-from stockroom.common.testing.postgres import create_database, drop_database
+from stockroom.common.testing import create_database, drop_database
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
 from stockroom.pricing.v1 import pricing_pb2 as pr

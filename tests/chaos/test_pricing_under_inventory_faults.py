@@ -15,13 +15,10 @@ from pathlib import Path
 import pytest
 from google.type import money_pb2
 
-from stockroom.common.breaker import BreakerState
-from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.downstream import live_downstreams
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.servers import serving
+from stockroom.common.client import BreakerState, connect, live_downstreams
+from stockroom.common.db import migrate
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import FaultProxy, serving
 from stockroom.inventory import app as inventory_app
 from stockroom.pricing import app as pricing_app
 from stockroom.pricing.v1 import pricing_pb2 as pb

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stockroom.common.config import ServerConfig
+from stockroom.common.server import ServerConfig
 from stockroom.pricing.app import PricingConfig
 
 from .conftest import service

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from stockroom.common import spans
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.receiver import OtlpReceiver, ReceivedSpan
+from stockroom.common.client import _spans as spans
+from stockroom.common.telemetry import _names as names
+from stockroom.common.testing import OtlpReceiver, ReceivedSpan
 from stockroom.pricing.v1 import pricing_pb2
 
 from .conftest import CHECK_AVAILABILITY, QUOTE, exporting_to, quote, service, set_price
 
 # Logged only while a quote is being handled: by the retry loop and by pricing's availability.
-REQUEST_LOGGERS = {"stockroom.common.retries", "stockroom.pricing.availability"}
+REQUEST_LOGGERS = {"stockroom.common.client._retries", "stockroom.pricing.availability"}
 
 
 def quote_trace(receiver: OtlpReceiver) -> list[ReceivedSpan] | None:

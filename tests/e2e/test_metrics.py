@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.receiver import OtlpReceiver, ReceivedPoint
+from stockroom.common.telemetry import _names as names
+from stockroom.common.testing import OtlpReceiver, ReceivedPoint
 
 from .conftest import exporting_to, quote, service, set_price
 

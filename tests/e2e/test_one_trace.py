@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from stockroom.common import spans
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.receiver import OtlpReceiver, ReceivedSpan
-from stockroom.common.testing.fixtures import require_postgres
-from stockroom.common.testing.postgres import temporary_database
+from stockroom.common.client import _spans as spans
+from stockroom.common.telemetry import _names as names
+from stockroom.common.testing import OtlpReceiver, ReceivedSpan, temporary_database
+from stockroom.common.testing.pytest_plugin import require_postgres
 from stockroom.pricing.v1 import pricing_pb2
 
 from .conftest import CHECK_AVAILABILITY, QUOTE, exporting_to, quote, service, set_price

@@ -17,10 +17,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 
-from stockroom.common.config import ServerConfig
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.telemetry.providers import GLOBAL_TELEMETRY, Telemetry
-from stockroom.common.testing.servers import serving
+from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.telemetry import GLOBAL_TELEMETRY, Telemetry
+from stockroom.common.testing import serving
 
 
 @dataclass

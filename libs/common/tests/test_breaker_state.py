@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stockroom.common.breaker import (
-    BreakerPolicy,
-    BreakerState,
-    CircuitBreaker,
-    Permit,
-    StateChange,
-)
+from stockroom.common.client import BreakerPolicy, BreakerState, StateChange
+from stockroom.common.client._breaker import CircuitBreaker, Permit
 
 
 class FakeClock:

@@ -8,15 +8,26 @@ import logging
 
 import pytest
 
-from stockroom.common import errors, spans
-from stockroom.common.breaker import BreakerPolicy, BreakerState, StateChange
-from stockroom.common.client import connect
-from stockroom.common.downstream import downstream_of, live_downstreams
-from stockroom.common.policy import Policy, RetryPolicy
-from stockroom.common.retries import CIRCUIT_OPEN
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.faults import FaultInjector
-from stockroom.common.testing.ledger import BalanceRequest, Ledger, balance_callable
+from stockroom.common import errors
+from stockroom.common.client import (
+    CIRCUIT_OPEN,
+    BreakerPolicy,
+    BreakerState,
+    Policy,
+    RetryPolicy,
+    StateChange,
+    connect,
+    downstream_of,
+    live_downstreams,
+)
+from stockroom.common.client import _spans as spans
+from stockroom.common.testing import (
+    BalanceRequest,
+    FaultInjector,
+    FaultProxy,
+    Ledger,
+    balance_callable,
+)
 
 from .conftest import ServeFactory, SpanRecorder
 

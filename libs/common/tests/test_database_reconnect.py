@@ -1,4 +1,4 @@
-"""A dead pooled connection costs a reconnect, not a failed call (``stockroom.common.database``).
+"""A dead pooled connection costs a reconnect, not a failed call (``stockroom.common.db._engine``).
 
 Connections are not pinged before use; these tests kill the backends of
 pooled and checked-out connections for real (``pg_terminate_backend``) or
@@ -17,13 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import (
-    create_engine,
-    lost_connection,
-    run_autocommit,
-    run_transaction,
-)
-from stockroom.common.testing.faultproxy import FaultProxy
+from stockroom.common.db import create_engine, lost_connection, run_autocommit, run_transaction
+from stockroom.common.testing import FaultProxy
 
 pytestmark = pytest.mark.postgres
 

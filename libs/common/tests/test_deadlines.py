@@ -12,16 +12,18 @@ from typing import Any
 import grpc
 import pytest
 
-from stockroom.common.client import connect
-from stockroom.common.deadlines import deadline_scope, time_remaining_s
+from stockroom.common.client import (
+    MethodPolicy,
+    Policy,
+    RetryPolicy,
+    connect,
+    deadline_scope,
+    time_remaining_s,
+)
 from stockroom.common.errors import DeadlineExceeded, Unavailable
-from stockroom.common.policy import MethodPolicy, Policy, RetryPolicy
-from stockroom.common.server import ServiceRegistration
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
-from stockroom.common.testing.echo import SERVICE_NAME as ECHO
-from stockroom.common.testing.echo import add_echo_to_server, echo_callable
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.faults import FaultInjector
+from stockroom.common.server import AroundCallInterceptor, Context, ServiceRegistration
+from stockroom.common.testing import ECHO_SERVICE as ECHO
+from stockroom.common.testing import FaultInjector, FaultProxy, add_echo_to_server, echo_callable
 
 from .conftest import ServeFactory, unary
 

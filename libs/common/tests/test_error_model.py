@@ -22,9 +22,12 @@ from stockroom.common.errors import (
     ResourceRef,
     StockroomError,
 )
-from stockroom.common.logs import JsonFormatter
-from stockroom.common.server import ServiceRegistration
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
+from stockroom.common.server import (
+    AroundCallInterceptor,
+    Context,
+    JsonFormatter,
+    ServiceRegistration,
+)
 
 from .conftest import (
     ServeFactory,
@@ -254,7 +257,7 @@ def json_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("test"))
-    logger = logging.getLogger("stockroom.common.error_interceptor")
+    logger = logging.getLogger("stockroom.common.server._error_mapping")
     logger.addHandler(handler)
     try:
         yield stream

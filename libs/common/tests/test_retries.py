@@ -8,19 +8,24 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from stockroom.common import errors, spans
-from stockroom.common.client import connect
-from stockroom.common.downstream import downstream_of
+from stockroom.common import errors
+from stockroom.common.client import (
+    ATTEMPT_METADATA,
+    MethodPolicy,
+    Policy,
+    RetryPolicy,
+    connect,
+    downstream_of,
+)
+from stockroom.common.client import _spans as spans
 from stockroom.common.errors import StockroomError
-from stockroom.common.policy import MethodPolicy, Policy, RetryPolicy
-from stockroom.common.retries import ATTEMPT_METADATA
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.faults import FaultInjector
-from stockroom.common.testing.ledger import (
-    APPEND,
+from stockroom.common.server import AroundCallInterceptor, Context
+from stockroom.common.testing import LEDGER_APPEND as APPEND
+from stockroom.common.testing import (
     AppendRequest,
     BalanceRequest,
+    FaultInjector,
+    FaultProxy,
     Ledger,
     append_callable,
     balance_callable,

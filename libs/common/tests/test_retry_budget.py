@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stockroom.common.budget import RetryBudget
-from stockroom.common.policy import RetryPolicy
+from stockroom.common.client import RetryBudget, RetryPolicy
 
 
 def test_retries_are_allowed_while_more_than_half_the_tokens_are_left() -> None:

@@ -10,10 +10,9 @@ import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from stockroom.common.config import ServerConfig
-from stockroom.common.health import check_health
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.testing.echo import SERVICE_NAME, add_echo_to_server, echo_callable
+from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration, check_health
+from stockroom.common.testing import ECHO_SERVICE as SERVICE_NAME
+from stockroom.common.testing import add_echo_to_server, echo_callable
 
 
 class Switch:

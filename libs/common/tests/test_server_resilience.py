@@ -12,24 +12,29 @@ from grpc_health.v1 import health_pb2
 from sqlalchemy.engine import make_url
 
 from stockroom.common import errors
-from stockroom.common.client import channel_credentials, connect
-from stockroom.common.config import ConfigError, ServerConfig
-from stockroom.common.database import create_engine, ping
-from stockroom.common.health import check_health
-from stockroom.common.policy import Policy
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.testing.certs import Pki, make_pki
-from stockroom.common.testing.echo import SERVICE_NAME as ECHO
-from stockroom.common.testing.echo import add_echo_to_server, echo_callable
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.ledger import (
+from stockroom.common.client import Policy, channel_credentials, connect
+from stockroom.common.db import create_engine, ping
+from stockroom.common.server import (
+    ConfigError,
+    GrpcServer,
+    ServerConfig,
+    ServiceRegistration,
+    check_health,
+)
+from stockroom.common.testing import ECHO_SERVICE as ECHO
+from stockroom.common.testing import (
     AppendRequest,
     BalanceRequest,
+    FaultProxy,
     Ledger,
+    Pki,
+    add_echo_to_server,
     append_callable,
     balance_callable,
+    echo_callable,
+    make_pki,
+    serving,
 )
-from stockroom.common.testing.servers import serving
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

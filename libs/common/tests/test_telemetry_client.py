@@ -11,19 +11,28 @@ import grpc
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from stockroom.common import errors, spans
-from stockroom.common.breaker import BreakerState
-from stockroom.common.client import connect
-from stockroom.common.deadlines import deadline_scope
-from stockroom.common.downstream import downstream_of
-from stockroom.common.policy import Policy, RetryPolicy
-from stockroom.common.server import ServiceRegistration
-from stockroom.common.server_interceptor import Context
-from stockroom.common.telemetry import names
-from stockroom.common.testing.echo import METHOD, add_echo_to_server, echo_callable
-from stockroom.common.testing.echo import SERVICE_NAME as ECHO
-from stockroom.common.testing.faults import FaultInjector
-from stockroom.common.testing.ledger import BalanceRequest, Ledger, balance_callable
+from stockroom.common import errors
+from stockroom.common.client import (
+    BreakerState,
+    Policy,
+    RetryPolicy,
+    connect,
+    deadline_scope,
+    downstream_of,
+)
+from stockroom.common.client import _spans as spans
+from stockroom.common.server import Context, ServiceRegistration
+from stockroom.common.telemetry import _names as names
+from stockroom.common.testing import ECHO_METHOD as METHOD
+from stockroom.common.testing import ECHO_SERVICE as ECHO
+from stockroom.common.testing import (
+    BalanceRequest,
+    FaultInjector,
+    Ledger,
+    add_echo_to_server,
+    balance_callable,
+    echo_callable,
+)
 
 from .conftest import ServeFactory, SpanRecorder, eventually, parent_of, unary, unary_stream
 

@@ -15,18 +15,18 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
 from stockroom.common import errors
-from stockroom.common.breaker import BreakerPolicy
-from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import create_engine
-from stockroom.common.policy import Policy, RetryPolicy
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.server_interceptor import Context
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.gauges import gauge, observe_gauge
-from stockroom.common.testing.faults import FaultInjector
-from stockroom.common.testing.ledger import BalanceRequest, Ledger, balance_callable
-from stockroom.common.testing.servers import serving
+from stockroom.common.client import BreakerPolicy, Policy, RetryPolicy, connect
+from stockroom.common.db import create_engine
+from stockroom.common.server import Context, GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.telemetry import _names as names
+from stockroom.common.telemetry import gauge, observe_gauge
+from stockroom.common.testing import (
+    BalanceRequest,
+    FaultInjector,
+    Ledger,
+    balance_callable,
+    serving,
+)
 
 from .conftest import ServeFactory, SpanRecorder, eventually, parent_of, unary
 

@@ -19,11 +19,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from stockroom.common import errors
 from stockroom.common.client import connect
-from stockroom.common.health import check_health
-from stockroom.common.logs import JsonFormatter
-from stockroom.common.server import ServiceRegistration
-from stockroom.common.server_interceptor import AroundCallInterceptor, Context
-from stockroom.common.telemetry import names
+from stockroom.common.server import (
+    AroundCallInterceptor,
+    Context,
+    JsonFormatter,
+    ServiceRegistration,
+    check_health,
+)
+from stockroom.common.telemetry import _names as names
 
 from .conftest import ServeFactory, SpanRecorder, eventually, unary
 

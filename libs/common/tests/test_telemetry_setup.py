@@ -17,9 +17,9 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from stockroom.common.config import ConfigError
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.sdk import (
+from stockroom.common.server import ConfigError
+from stockroom.common.telemetry import _names as names
+from stockroom.common.telemetry._sdk import (
     DropUnparentedDatabaseSpans,
     InstalledTelemetry,
     TelemetrySettings,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stockroom.common import spans
-from stockroom.common.telemetry import names
-from stockroom.common.telemetry.receiver import ReceivedEvent, ReceivedSpan
-from stockroom.common.telemetry.summary import render_trace
+from stockroom.common.client import _spans as spans
+from stockroom.common.telemetry import _names as names
+from stockroom.common.testing import ReceivedEvent, ReceivedSpan, render_trace
 
 MS = 1_000_000
 

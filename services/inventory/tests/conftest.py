@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from stockroom.common.database import migrate
+from stockroom.common.db import migrate
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.testing import Inventory, ManualClock, running_inventory
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from stockroom.common.database import migrate
+from stockroom.common.db import migrate
 from stockroom.common.errors import FailedPrecondition
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.testing import Inventory, ManualClock, request_id, running_inventory

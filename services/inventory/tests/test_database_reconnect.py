@@ -12,12 +12,10 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.policy import Policy
-from stockroom.common.testing.faultproxy import FaultProxy
-from stockroom.common.testing.servers import serving
+from stockroom.common.client import Policy, connect
+from stockroom.common.db import migrate
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import FaultProxy, serving
 from stockroom.inventory.app import MIGRATIONS, InventorySettings, build_server
 from stockroom.inventory.testing import Inventory, ManualClock, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb

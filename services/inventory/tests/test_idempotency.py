@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from stockroom.common.database import migrate
+from stockroom.common.db import migrate
 from stockroom.common.errors import FailedPrecondition, InvalidArgument
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.testing import Inventory, ManualClock, request_id, running_inventory

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stockroom.common.testing.migrations import schema_drift
+from stockroom.common.testing import schema_drift
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.store.tables import metadata
 

@@ -28,9 +28,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, func, select, update
 
-from stockroom.common.database import create_engine, migrate
+from stockroom.common.db import RequestKey, create_engine, migrate
 from stockroom.common.errors import Aborted, FailedPrecondition
-from stockroom.common.idempotency import RequestKey
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.domain.model import (
     Adjustment,

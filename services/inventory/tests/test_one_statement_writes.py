@@ -23,10 +23,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stockroom.common.database import create_engine, migrate
+from stockroom.common.db import RequestKey, create_engine, migrate
 from stockroom.common.errors import StockroomError
-from stockroom.common.idempotency import RequestKey
-from stockroom.common.testing.postgres import temporary_database
+from stockroom.common.testing import temporary_database
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.domain.model import (
     Item,

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from stockroom.common.database import create_engine
+from stockroom.common.db import create_engine
 from stockroom.common.errors import FailedPrecondition, NotFound
 from stockroom.inventory.background import sweep_expired_reservations
 from stockroom.inventory.store.reservations import ReservationStore

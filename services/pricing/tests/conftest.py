@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.server import GrpcServer
-from stockroom.common.testing.servers import serving
+from stockroom.common.db import migrate
+from stockroom.common.server import GrpcServer, ServerConfig
+from stockroom.common.testing import serving
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing import app as pricing_app

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.testing.servers import serving
+from stockroom.common.db import migrate
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import serving
 from stockroom.pricing import app
 
 

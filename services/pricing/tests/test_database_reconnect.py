@@ -10,11 +10,10 @@ import pytest
 from google.type import money_pb2
 from sqlalchemy.engine import make_url
 
-from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.policy import Policy
-from stockroom.common.testing.servers import serving
+from stockroom.common.client import Policy, connect
+from stockroom.common.db import migrate
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import serving
 from stockroom.pricing import app
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc

@@ -10,10 +10,9 @@ import pytest
 from google.type import money_pb2
 
 from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
-from stockroom.common.testing.certs import Pki, make_pki
-from stockroom.common.testing.servers import serving
+from stockroom.common.db import migrate
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import Pki, make_pki, serving
 from stockroom.inventory import app as inventory_app
 from stockroom.pricing import app as pricing_app
 from stockroom.pricing.v1 import pricing_pb2 as pb

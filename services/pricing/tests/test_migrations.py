@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stockroom.common.testing.migrations import schema_drift
+from stockroom.common.testing import schema_drift
 from stockroom.pricing.app import MIGRATIONS
 from stockroom.pricing.tables import metadata
 

@@ -13,7 +13,6 @@ import grpc
 import pytest
 from google.type import money_pb2
 
-from stockroom.common.config import ServerConfig
 from stockroom.common.errors import (
     FieldViolation,
     InvalidArgument,
@@ -21,8 +20,8 @@ from stockroom.common.errors import (
     StockroomError,
     Unavailable,
 )
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.testing.servers import serving
+from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.testing import serving
 from stockroom.inventory.v1 import inventory_pb2
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stockroom.common.database import create_engine, migrate
+from stockroom.common.db import create_engine, migrate
 from stockroom.common.errors import InvalidArgument
 from stockroom.pricing import app
 from stockroom.pricing.domain.discounts import AppliedDiscount

@@ -8,11 +8,10 @@ import pytest
 from google.type import money_pb2
 
 from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import migrate
+from stockroom.common.db import migrate
 from stockroom.common.errors import InvalidArgument, NotFound
-from stockroom.common.server import GrpcServer
-from stockroom.common.testing.servers import serving
+from stockroom.common.server import GrpcServer, ServerConfig
+from stockroom.common.testing import serving
 from stockroom.pricing import app as pricing_app
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc

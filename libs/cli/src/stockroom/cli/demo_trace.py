@@ -12,8 +12,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
 
-from stockroom.common.telemetry.receiver import OtlpReceiver
-from stockroom.common.telemetry.summary import complete_trace, render_trace
+from stockroom.common.testing import OtlpReceiver, complete_trace, render_trace
 
 QUOTE_SPAN = "stockroom.pricing.v1.PricingService/Quote"
 # How long to wait for both services to export the quote's spans; they batch for

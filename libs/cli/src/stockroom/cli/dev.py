@@ -19,7 +19,7 @@ from google.type import money_pb2
 from stockroom.cli.demo_trace import show_quote_trace, telemetry_destination
 from stockroom.cli.processes import ServiceProcess, start_service, wait_until_serving
 from stockroom.common.client import connect
-from stockroom.common.telemetry.receiver import OtlpReceiver
+from stockroom.common.testing import OtlpReceiver
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 

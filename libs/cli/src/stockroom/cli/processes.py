@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from stockroom.common.health import SERVING, check_health
+from stockroom.common.server import SERVING, check_health
 
 
 @dataclass

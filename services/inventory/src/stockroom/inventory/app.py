@@ -8,11 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stockroom.common.config import ServerConfig
-from stockroom.common.database import create_engine, ping
-from stockroom.common.entrypoint import run_service
-from stockroom.common.server import GrpcServer, ServiceRegistration
-from stockroom.common.telemetry.gauges import gauge
+from stockroom.common.db import create_engine, ping
+from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration, run_service
+from stockroom.common.telemetry import gauge
 from stockroom.inventory.api import InventoryServicer
 from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
 from stockroom.inventory.store.catalog import CatalogStore

@@ -14,10 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from google.protobuf.duration_pb2 import Duration
 
-from stockroom.common.client import connect
-from stockroom.common.config import ServerConfig
-from stockroom.common.policy import Policy
-from stockroom.common.testing.servers import serving
+from stockroom.common.client import Policy, connect
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import serving
 from stockroom.inventory.app import InventorySettings, build_server
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import grpc
 
-from stockroom.common.client import channel_credentials, connect
-from stockroom.common.config import ConfigError, ServerConfig
-from stockroom.common.database import create_engine, ping
-from stockroom.common.entrypoint import run_service
-from stockroom.common.policy import Policy
-from stockroom.common.server import GrpcServer, ServiceRegistration
+from stockroom.common.client import Policy, channel_credentials, connect
+from stockroom.common.db import create_engine, ping
+from stockroom.common.server import (
+    ConfigError,
+    GrpcServer,
+    ServerConfig,
+    ServiceRegistration,
+    run_service,
+)
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
 from stockroom.pricing.availability import InventoryAvailability

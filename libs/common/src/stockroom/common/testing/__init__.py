@@ -1,11 +1,79 @@
-"""Helpers for testing Stockroom services: throwaway databases, loopback servers, faults.
+"""Helpers for testing Stockroom services and looking at their traces during development.
 
-- ``fixtures``: a pytest plugin with ``postgres_url``, ``sqlite_url``, ``database_url``;
-  load it with ``pytest_plugins = ["stockroom.common.testing.fixtures"]``.
-- ``servers.serving``: start a ``GrpcServer`` on a free port for the test's duration.
-- ``faultproxy.FaultProxy``: a TCP proxy that adds latency, drops or refuses
-  connections, hangs, or loses gRPC responses (in front of gRPC or PostgreSQL).
-- ``faults.FaultInjector``: a server interceptor that fails or delays the next calls.
-- ``certs.make_pki``: a CA, a server and client certificates for TLS/mTLS tests.
-- ``echo`` and ``ledger``: tiny services to aim all that at.
+Throwaway databases (``temporary_database``), a loopback server for a test's
+duration (``serving``), faults (``FaultProxy`` between processes,
+``FaultInjector`` inside a server), TLS material (``make_pki``), two tiny
+services to aim them at (echo, ledger), schema drift between models and
+migrations (``schema_drift``), and the dev-only trace tools: an in-process
+OTLP receiver and a console trace summary (``stockroom dev up``).
+
+The pytest fixtures ``postgres_url``, ``sqlite_url`` and ``database_url`` are a
+plugin: ``pytest_plugins = ["stockroom.common.testing.pytest_plugin"]``.
+Needs the ``db`` and ``telemetry`` extras.
 """
+
+from stockroom.common.testing._certs import KeyPair, Pki, make_pki
+from stockroom.common.testing._echo import METHOD as ECHO_METHOD
+from stockroom.common.testing._echo import SERVICE_NAME as ECHO_SERVICE
+from stockroom.common.testing._echo import add_echo_to_server, echo_callable
+from stockroom.common.testing._faultproxy import FaultProxy
+from stockroom.common.testing._faults import FaultInjector
+from stockroom.common.testing._ledger import APPEND as LEDGER_APPEND
+from stockroom.common.testing._ledger import BALANCE as LEDGER_BALANCE
+from stockroom.common.testing._ledger import SERVICE_NAME as LEDGER_SERVICE
+from stockroom.common.testing._ledger import (
+    AppendRequest,
+    BalanceRequest,
+    Ledger,
+    append_callable,
+    balance_callable,
+)
+from stockroom.common.testing._migrations import schema_drift
+from stockroom.common.testing._otlp_receiver import (
+    OtlpReceiver,
+    ReceivedEvent,
+    ReceivedPoint,
+    ReceivedSpan,
+)
+from stockroom.common.testing._postgres import (
+    admin_url,
+    create_database,
+    drop_database,
+    postgres_reachable,
+    temporary_database,
+)
+from stockroom.common.testing._servers import serving
+from stockroom.common.testing._trace_summary import complete_trace, render_trace
+
+__all__ = [
+    "ECHO_METHOD",
+    "ECHO_SERVICE",
+    "LEDGER_APPEND",
+    "LEDGER_BALANCE",
+    "LEDGER_SERVICE",
+    "AppendRequest",
+    "BalanceRequest",
+    "FaultInjector",
+    "FaultProxy",
+    "KeyPair",
+    "Ledger",
+    "OtlpReceiver",
+    "Pki",
+    "ReceivedEvent",
+    "ReceivedPoint",
+    "ReceivedSpan",
+    "add_echo_to_server",
+    "admin_url",
+    "append_callable",
+    "balance_callable",
+    "complete_trace",
+    "create_database",
+    "drop_database",
+    "echo_callable",
+    "make_pki",
+    "postgres_reachable",
+    "render_trace",
+    "schema_drift",
+    "serving",
+    "temporary_database",
+]

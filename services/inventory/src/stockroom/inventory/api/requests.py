@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from stockroom.common.db import validate_request_id
 from stockroom.common.errors import FieldErrors
-from stockroom.common.idempotency import validate_request_id
 from stockroom.inventory.domain.model import (
     DOMAIN,
     Adjustment,

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from stockroom.common.idempotency import request_key
-from stockroom.common.pagination import decode_page_token, encode_page_token, page_size
+from stockroom.common.db import decode_page_token, encode_page_token, page_size, request_key
 from stockroom.inventory.api import requests, responses
 from stockroom.inventory.store.catalog import CatalogStore
 from stockroom.inventory.store.history import LedgerHistory

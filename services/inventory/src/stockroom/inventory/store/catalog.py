@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import upsert_insert
-from stockroom.common.idempotency import RequestKey
+from stockroom.common.db import RequestKey, upsert_insert
 from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
 from stockroom.inventory.store.clock import Clock, utc_now

@@ -15,7 +15,7 @@ from typing import TypeVar
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.idempotency import RequestKey, claim, complete
+from stockroom.common.db import RequestKey, claim, complete
 from stockroom.inventory.store.tables import request_records
 from stockroom.inventory.store.transactions import Transactions
 

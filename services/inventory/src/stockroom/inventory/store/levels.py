@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, String, literal, or_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import upsert_insert
+from stockroom.common.db import upsert_insert
 from stockroom.inventory.domain.model import StockKey, StockLevel
 from stockroom.inventory.store.tables import stock_levels
 from stockroom.inventory.store.transactions import ConcurrentChange

@@ -33,7 +33,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.idempotency import RequestKey
+from stockroom.common.db import RequestKey
 from stockroom.inventory.domain.model import (
     LevelChange,
     Movement,

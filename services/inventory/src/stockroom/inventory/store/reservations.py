@@ -19,8 +19,8 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stockroom.common.db import RequestKey
 from stockroom.common.errors import FailedPrecondition
-from stockroom.common.idempotency import RequestKey
 from stockroom.inventory.domain import errors, rules
 from stockroom.inventory.domain.model import (
     MovementKind,

@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import DIALECTS, one_of
-from stockroom.common.idempotency import RequestKey
+from stockroom.common.db import DIALECTS, RequestKey, one_of
 from stockroom.inventory.domain import rules
 from stockroom.inventory.domain.model import (
     Adjustment,

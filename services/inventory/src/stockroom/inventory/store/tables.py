@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from stockroom.common.idempotency import request_records_table
+from stockroom.common.db import request_records_table
 
 ID = 64  # SKUs, location ids
 UUID = 36  # reservation and request ids

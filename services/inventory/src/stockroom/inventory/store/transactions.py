@@ -9,7 +9,7 @@ A database that cannot be reached, or a connection pool with no free
 connection, is UNAVAILABLE (retryable) rather than INTERNAL. A pooled
 connection found dead (the database restarted, its backend was terminated)
 is not: the work runs once more on a fresh connection first
-(``stockroom.common.database``).
+(``stockroom.common.db._engine``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import run_autocommit, run_transaction
+from stockroom.common.db import run_autocommit, run_transaction
 from stockroom.common.errors import Aborted, Unavailable
 from stockroom.inventory.domain.model import DOMAIN
 

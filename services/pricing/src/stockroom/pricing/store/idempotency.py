@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.database import upsert_insert
+from stockroom.common.db import upsert_insert
 from stockroom.common.errors import FieldViolation, InvalidArgument
 from stockroom.pricing.domain.money import DOMAIN
 

@@ -9,13 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import (
-    DIALECTS,
-    one_of,
-    run_autocommit,
-    run_transaction,
-    upsert_insert,
-)
+from stockroom.common.db import DIALECTS, one_of, run_autocommit, run_transaction, upsert_insert
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, most_specific
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
 from stockroom.pricing.store.idempotency import insert_once

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.database import DIALECTS, one_of, run_autocommit, run_transaction
+from stockroom.common.db import DIALECTS, one_of, run_autocommit, run_transaction
 from stockroom.pricing.domain.promotions import Promotion, PromotionTarget, PromotionTerms
 from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import promotion_skus, promotions

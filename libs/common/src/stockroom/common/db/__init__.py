@@ -1,0 +1,61 @@
+"""Databases (install ``stockroom-common[db]``): the async engine for SQLite and
+PostgreSQL, transactions that survive a lost connection, Alembic migrations,
+idempotent requests and page tokens."""
+
+from stockroom.common.db._engine import (
+    DIALECTS,
+    create_engine,
+    is_sqlite,
+    lost_connection,
+    migrate,
+    one_of,
+    ping,
+    run_autocommit,
+    run_transaction,
+    upsert_insert,
+)
+from stockroom.common.db._idempotency import (
+    REQUEST_ID_FIELD,
+    RequestKey,
+    claim,
+    complete,
+    request_id_reused,
+    request_key,
+    request_records_table,
+    validate_request_id,
+)
+from stockroom.common.db._migrations_env import run_migrations
+from stockroom.common.db._paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    decode_page_token,
+    encode_page_token,
+    page_size,
+)
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DIALECTS",
+    "MAX_PAGE_SIZE",
+    "REQUEST_ID_FIELD",
+    "RequestKey",
+    "claim",
+    "complete",
+    "create_engine",
+    "decode_page_token",
+    "encode_page_token",
+    "is_sqlite",
+    "lost_connection",
+    "migrate",
+    "one_of",
+    "page_size",
+    "ping",
+    "request_id_reused",
+    "request_key",
+    "request_records_table",
+    "run_autocommit",
+    "run_migrations",
+    "run_transaction",
+    "upsert_insert",
+    "validate_request_id",
+]

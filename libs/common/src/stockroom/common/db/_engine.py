@@ -1,0 +1,236 @@
+"""Async SQLAlchemy engines and Alembic migrations, the same way in every service.
+
+SQLite (aiosqlite) is the embedded default and PostgreSQL (asyncpg) the
+production database; a service passes any SQLAlchemy URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import ARRAY, ColumnElement, Table, any_, bindparam, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from stockroom.common.telemetry._database import instrument_engine
+from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
+
+# SQLite waits this long for a competing writer instead of failing at once.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[AsyncConnection], Awaitable[T]]
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(
+    url: str, *, telemetry: Telemetry = GLOBAL_TELEMETRY, **engine_options: Any
+) -> AsyncEngine:
+    """Create an async engine with settings that suit a gRPC service.
+
+    SQLite gets WAL, a busy timeout and foreign keys on every connection.
+    PostgreSQL connections are not pinged before use (a ping is a round trip,
+    three with SQLAlchemy's asyncpg dialect); a restarted database or a killed
+    backend is handled optimistically instead: see ``discard_closed_connections``
+    and ``run_autocommit``/``run_transaction``. Every statement is a span (a
+    child of the call being served) and the pool's use is a metric
+    (``stockroom.common.telemetry``).
+    """
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **engine_options)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    else:
+        engine_options.setdefault("pool_size", 10)
+        engine_options.setdefault("max_overflow", 10)
+        engine = create_async_engine(url, **engine_options)
+        discard_closed_connections(engine)
+    instrument_engine(engine, telemetry)
+    return engine
+
+
+DIALECTS = ("postgresql", "sqlite")
+
+
+def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` equals one of the values of the list bound as ``name``, on ``dialect``.
+
+    PostgreSQL gets ``= ANY(:name)`` with the list as one array parameter, so
+    a statement built once compiles once; an expanding IN (what SQLite needs)
+    is re-rendered for every execution, which costs more than the query on
+    a hot path. Build such statements per dialect (``DIALECTS``) and pick
+    one by ``connection.dialect.name``.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def upsert_insert(connection: AsyncConnection, table: Table) -> Any:
+    """An INSERT for ``table`` that supports ``on_conflict_do_update`` on this dialect.
+
+    PostgreSQL and SQLite both have ``INSERT ... ON CONFLICT``, but SQLAlchemy
+    builds it from dialect-specific ``insert`` constructs.
+    """
+    if connection.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    return postgresql_insert(table)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise if the database does not answer a trivial query."""
+
+    async def select_one(connection: AsyncConnection) -> None:
+        await connection.execute(text("SELECT 1"))
+
+    await run_autocommit(engine, select_one)
+
+
+def discard_closed_connections(engine: AsyncEngine) -> None:
+    """Never hand out a pooled connection whose server side is known to be gone.
+
+    asyncpg notices when the server closes a socket (a restart, a terminated
+    backend, an idle timeout) and says so in ``is_closed()``, which costs no
+    round trip, unlike a ping; such a connection is replaced at checkout. A
+    connection that dies unnoticed is caught by the runners below.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _discard_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if is_closed is not None and is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` is a statement failing because its connection was dead.
+
+    SQLAlchemy has then invalidated the connection (and every pooled one
+    older than it), so the next checkout gets a fresh one.
+    """
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+async def run_transaction(
+    engine: AsyncEngine,
+    work: Work[T],
+    *,
+    execution_options: Mapping[str, Any] | None = None,
+    repeatable: bool = False,
+) -> T:
+    """Run ``work`` in one transaction and commit it.
+
+    If the connection turns out to be dead before COMMIT was sent, nothing can
+    have been committed, so ``work`` runs once more on a fresh connection.
+    A connection lost during COMMIT leaves the outcome unknown: the error is
+    raised, unless ``repeatable`` says a repeat of a committed attempt changes
+    nothing (the work is keyed by a request id).
+    """
+    committing = False
+
+    async def attempt() -> T:
+        nonlocal committing
+        committing = False
+        async with engine.connect() as connection:
+            if execution_options:
+                await connection.execution_options(**execution_options)
+            async with connection.begin():
+                result = await work(connection)
+                committing = True
+            return result
+
+    return await _once_more_if_lost(attempt, lambda: repeatable or not committing)
+
+
+async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool = True) -> T:
+    """Run ``work`` with each statement committing on its own (PostgreSQL).
+
+    For reads and for writes that are one statement: no BEGIN and COMMIT, so
+    one round trip per statement instead of three. A read loses nothing:
+    under READ COMMITTED, PostgreSQL's default, each statement of a
+    transaction takes a new snapshot anyway. Other databases (SQLite, where
+    a transaction costs no round trip) run ``work`` in one transaction.
+
+    ``work`` runs once more on a fresh connection if its connection was dead;
+    for a write, pass ``repeatable=False`` unless repeating an attempt that
+    did commit changes nothing.
+    """
+    if engine.dialect.name != "postgresql":
+        return await run_transaction(engine, work, repeatable=repeatable)
+    autocommit = _autocommit_engine(engine)
+
+    async def attempt() -> T:
+        async with autocommit.connect() as connection:
+            return await work(connection)
+
+    return await _once_more_if_lost(attempt, lambda: repeatable)
+
+
+_AUTOCOMMIT_ENGINES: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` with AUTOCOMMIT connections, on the same pool (made once per engine)."""
+    autocommit = _AUTOCOMMIT_ENGINES.get(engine)
+    if autocommit is None:
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT_ENGINES[engine] = autocommit
+    return autocommit
+
+
+async def _once_more_if_lost(
+    attempt: Callable[[], Awaitable[T]], may_repeat: Callable[[], bool]
+) -> T:
+    try:
+        return await attempt()
+    except DBAPIError as error:
+        if not (error.connection_invalidated and may_repeat()):
+            raise
+        logger.warning(
+            "the database connection was dead; running the work once more on a fresh one",
+            extra={"error": str(error.orig)},
+        )
+    return await attempt()
+
+
+def alembic_config(script_location: Path, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def migrate(script_location: Path, url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision`` with the service's migrations.
+
+    Alembic's command API is synchronous and the env.py scripts run their own
+    event loop for the async engine, so the upgrade runs in a worker thread.
+    """
+    await asyncio.to_thread(command.upgrade, alembic_config(script_location, url), revision)

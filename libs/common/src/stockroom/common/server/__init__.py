@@ -1,0 +1,30 @@
+"""Serving: ``GrpcServer`` (health, reflection, TLS, drain, the interceptor stack)
+and ``run_service`` (the ``serve``/``migrate`` command line every service ends in).
+
+Configuration comes from ``<SERVICE>_<SETTING>`` environment variables
+(``ServerConfig.from_env``). ``AroundCallInterceptor`` is the base of every
+server interceptor here; a service writes its own on it.
+"""
+
+from stockroom.common._interceptors import AroundCallInterceptor, Context
+from stockroom.common.server._config import ConfigError, ServerConfig
+from stockroom.common.server._entrypoint import run_service
+from stockroom.common.server._grpc_server import GrpcServer, ServiceRegistration
+from stockroom.common.server._health import NOT_SERVING, SERVING, ReadinessCheck, check_health
+from stockroom.common.server._logs import JsonFormatter, configure_logging
+
+__all__ = [
+    "NOT_SERVING",
+    "SERVING",
+    "AroundCallInterceptor",
+    "ConfigError",
+    "Context",
+    "GrpcServer",
+    "JsonFormatter",
+    "ReadinessCheck",
+    "ServerConfig",
+    "ServiceRegistration",
+    "check_health",
+    "configure_logging",
+    "run_service",
+]

@@ -1,0 +1,44 @@
+"""Span attribute and metric names the telemetry package records, in one place so
+dashboards, docs and tests agree (the resilience names are in ``stockroom.common.client._spans``).
+
+RPC names follow the OpenTelemetry semantic conventions for gRPC; ours carry
+the ``stockroom.`` prefix.
+"""
+
+from __future__ import annotations
+
+# Span and metric attributes (semantic conventions).
+RPC_SYSTEM = "rpc.system"
+RPC_SERVICE = "rpc.service"
+RPC_METHOD = "rpc.method"
+RPC_GRPC_STATUS_CODE = "rpc.grpc.status_code"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+
+# Span attributes of ours: the ErrorInfo of a failed call.
+ERROR_REASON = "stockroom.error.reason"
+ERROR_DOMAIN = "stockroom.error.domain"
+
+# Metric attributes of ours.
+RETRY = "stockroom.rpc.retry"
+TARGET = "stockroom.target"
+BREAKER_STATE = "stockroom.breaker.state"
+
+# Metrics (semantic conventions).
+RPC_SERVER_DURATION = "rpc.server.duration"
+RPC_CLIENT_DURATION = "rpc.client.duration"
+DB_CLIENT_CONNECTIONS_USAGE = "db.client.connections.usage"
+
+# Metrics of ours.
+RPC_CLIENT_ATTEMPTS = "stockroom.rpc.client.attempts"
+BREAKER_STATE_GAUGE = "stockroom.breaker.state"
+BREAKER_TRANSITIONS = "stockroom.breaker.transitions"
+BREAKER_REJECTED_CALLS = "stockroom.breaker.rejected_calls"
+RETRY_BUDGET_TOKENS = "stockroom.retry_budget.tokens"
+RETRY_BUDGET_DENIED = "stockroom.retry_budget.denied_retries"
+SERVER_IN_FLIGHT = "stockroom.server.in_flight"
+SERVER_SHED_CALLS = "stockroom.server.shed_calls"
+SERVER_SERVING = "stockroom.server.serving"
+
+# The tracer name the SQLAlchemy instrumentation's spans are recorded under.
+DATABASE_SCOPE = "opentelemetry.instrumentation.sqlalchemy"

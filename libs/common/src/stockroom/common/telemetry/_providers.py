@@ -1,0 +1,93 @@
+"""Where the library's spans and measurements go: the global OpenTelemetry providers,
+unless a test or an embedding application hands over its own.
+
+Servers, channels and engines take a ``Telemetry`` (``GLOBAL_TELEMETRY`` by
+default) instead of calling the OpenTelemetry globals directly, so a test can
+record into an in-memory provider without installing it for the whole
+process. The global providers are looked up through OpenTelemetry's proxies:
+instrumentation created before ``configure_telemetry`` runs starts recording
+once it has.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from opentelemetry import metrics, trace
+
+from stockroom.common.telemetry import _names as names
+
+if TYPE_CHECKING:
+    from stockroom.common.telemetry._resilience import ResilienceMetrics
+
+SCOPE = "stockroom.common"
+
+
+class Telemetry:
+    """A tracer provider and a meter provider (None: the global ones), and the instruments
+    the library records into them, created once."""
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
+
+    @cached_property
+    def tracer(self) -> trace.Tracer:
+        return trace.get_tracer(SCOPE, tracer_provider=self.tracer_provider)
+
+    @cached_property
+    def meter(self) -> metrics.Meter:
+        return metrics.get_meter(SCOPE, meter_provider=self.meter_provider)
+
+    @cached_property
+    def rpc_server_duration(self) -> metrics.Histogram:
+        return self.meter.create_histogram(
+            names.RPC_SERVER_DURATION,
+            unit="ms",
+            description="Duration of inbound RPCs, by method and status code.",
+        )
+
+    @cached_property
+    def rpc_client_duration(self) -> metrics.Histogram:
+        return self.meter.create_histogram(
+            names.RPC_CLIENT_DURATION,
+            unit="ms",
+            description="Duration of outbound RPCs (all attempts of one call), by method and code.",
+        )
+
+    @cached_property
+    def rpc_client_attempts(self) -> metrics.Counter:
+        return self.meter.create_counter(
+            names.RPC_CLIENT_ATTEMPTS,
+            unit="{attempt}",
+            description="Outbound attempts that reached the network, retries included.",
+        )
+
+    @cached_property
+    def database_tracer(self) -> trace.Tracer:
+        """The SQLAlchemy instrumentation's spans, under its own scope name."""
+        return trace.get_tracer(names.DATABASE_SCOPE, tracer_provider=self.tracer_provider)
+
+    @cached_property
+    def database_connections(self) -> metrics.UpDownCounter:
+        return self.meter.create_up_down_counter(
+            names.DB_CLIENT_CONNECTIONS_USAGE,
+            unit="{connection}",
+            description="Pooled database connections by state (idle, used) and pool.",
+        )
+
+    @cached_property
+    def resilience(self) -> ResilienceMetrics:
+        # Imported here: the resilience metrics observe client types (breakers,
+        # downstreams) and the client imports this module.
+        from stockroom.common.telemetry._resilience import ResilienceMetrics
+
+        return ResilienceMetrics(self.meter)
+
+
+GLOBAL_TELEMETRY = Telemetry()

@@ -1,0 +1,253 @@
+"""One OpenTelemetry SDK per process, configured by the standard ``OTEL_*`` variables.
+
+``run_service`` calls ``configure_telemetry`` before anything else starts, so
+every service gets the same setup without code of its own. The SDK reads
+most variables itself: ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``
+(the resource), ``OTEL_TRACES_SAMPLER`` and ``_ARG`` (default: parent-based,
+always on), ``OTEL_BSP_*`` (span batching), ``OTEL_METRIC_EXPORT_INTERVAL``,
+``OTEL_EXPORTER_OTLP_*`` (endpoint, headers, TLS, timeout, compression).
+
+Decided here, where the specification leaves room or its default would hurt:
+
+- Exporters: ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` take
+  ``otlp``, ``console`` or ``none``. Unset, they are ``otlp`` when an OTLP
+  endpoint is configured and ``none`` otherwise (the specification says
+  ``otlp`` to localhost:4317, which on a laptop only fills the log with
+  export errors). Spans are still made without an exporter, so log lines keep
+  their trace ids.
+- Only OTLP over gRPC is installed: another ``OTEL_EXPORTER_OTLP_PROTOCOL``
+  is a configuration error at startup, not silence.
+- ``<P>_PROMETHEUS_PORT`` adds a Prometheus endpoint next to OTLP.
+- ``OTEL_SDK_DISABLED=true`` installs nothing: the API stays a no-op.
+- Shutdown flushes for at most ``SHUTDOWN_TIMEOUT_S``, and the SDK's own
+  at-exit flush is off: with the collector unreachable it would hold a
+  stopping process for the exporter timeout plus retries (measured: about
+  7 s per signal) and Kubernetes would kill it mid-drain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from wsgiref.simple_server import WSGIServer
+
+import prometheus_client
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import (
+    SERVICE_INSTANCE_ID,
+    SERVICE_NAME,
+    SERVICE_NAMESPACE,
+    SERVICE_VERSION,
+    OTELResourceDetector,
+    Resource,
+)
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+from stockroom.common.server._config import ConfigError
+from stockroom.common.telemetry import _names as names
+
+logger = logging.getLogger(__name__)
+
+EXPORTERS = frozenset({"otlp", "console", "none"})
+# Kubernetes allows 30 s after SIGTERM and draining takes up to DRAIN_GRACE_S (20 s):
+# flushing telemetry gets at most 5 s of the rest.
+SHUTDOWN_TIMEOUT_S = 5.0
+NAMESPACE = "stockroom"
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Which exporters run, from the environment."""
+
+    enabled: bool = True
+    trace_exporters: frozenset[str] = frozenset()
+    metric_exporters: frozenset[str] = frozenset()
+    prometheus_host: str = "127.0.0.1"
+    # 0: no Prometheus endpoint.
+    prometheus_port: int = 0
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, prometheus_host: str = "127.0.0.1", prometheus_port: int = 0
+    ) -> TelemetrySettings:
+        return cls(
+            enabled=env.get("OTEL_SDK_DISABLED", "").strip().lower() != "true",
+            trace_exporters=_exporters(env, "TRACES"),
+            metric_exporters=_exporters(env, "METRICS"),
+            prometheus_host=prometheus_host,
+            prometheus_port=prometheus_port,
+        )
+
+
+def _exporters(env: Mapping[str, str], signal: str) -> frozenset[str]:
+    raw = env.get(f"OTEL_{signal}_EXPORTER")
+    if raw is None:
+        endpoint = env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        chosen = frozenset({"otlp"}) if endpoint else frozenset()
+    else:
+        chosen = frozenset(name.strip().lower() for name in raw.split(",") if name.strip())
+        unknown = chosen - EXPORTERS
+        if unknown:
+            raise ConfigError(
+                f"OTEL_{signal}_EXPORTER={raw!r}: {', '.join(sorted(unknown))} is not one of "
+                f"{', '.join(sorted(EXPORTERS))}"
+            )
+        chosen -= {"none"}
+    if "otlp" in chosen:
+        protocol = env.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or env.get(
+            "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
+        )
+        if protocol.strip().lower() != "grpc":
+            raise ConfigError(
+                f"OTLP protocol {protocol!r} for {signal.lower()}: only 'grpc' is installed "
+                "(collectors, Jaeger and Tempo accept it on port 4317)"
+            )
+    return chosen
+
+
+def service_resource(service_name: str) -> Resource:
+    """Who is reporting: ``service.name`` and friends, unless the environment says otherwise
+    (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES`` win)."""
+    defaults: dict[str, str] = {
+        SERVICE_NAME: service_name,
+        SERVICE_NAMESPACE: NAMESPACE,
+        SERVICE_INSTANCE_ID: str(uuid.uuid4()),
+    }
+    with contextlib.suppress(metadata.PackageNotFoundError):  # a service not installed as one
+        defaults[SERVICE_VERSION] = metadata.version(f"stockroom-{service_name}")
+    from_env = OTELResourceDetector().detect().attributes
+    return Resource.create({k: v for k, v in defaults.items() if k not in from_env})
+
+
+class DropUnparentedDatabaseSpans(SpanProcessor):
+    """Passes every span on except database statements run outside any span.
+
+    Readiness pings (every ``HEALTH_CHECK_INTERVAL_S``), migrations and
+    background polling would each become a one-span trace and bury the
+    request traces. A background job that wants its statements traced starts
+    a span around its work.
+    """
+
+    def __init__(self, processor: SpanProcessor) -> None:
+        self._processor = processor
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        self._processor.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        scope = span.instrumentation_scope
+        if span.parent is None and scope is not None and scope.name == names.DATABASE_SCOPE:
+            return
+        self._processor.on_end(span)
+
+    def shutdown(self) -> None:
+        self._processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._processor.force_flush(timeout_millis)
+
+
+class InstalledTelemetry:
+    """The SDK providers of this process and the Prometheus endpoint, until ``shutdown``."""
+
+    def __init__(self, service_name: str, settings: TelemetrySettings) -> None:
+        resource = service_resource(service_name)
+        self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        for span_exporter in _span_exporters(settings.trace_exporters):
+            self.tracer_provider.add_span_processor(
+                DropUnparentedDatabaseSpans(BatchSpanProcessor(span_exporter))
+            )
+        readers: list[MetricReader] = []
+        if "otlp" in settings.metric_exporters:
+            readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        if "console" in settings.metric_exporters:
+            readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+        self._prometheus: WSGIServer | None = None
+        if settings.prometheus_port:
+            readers.append(PrometheusMetricReader())
+            self._prometheus, _ = prometheus_client.start_http_server(
+                settings.prometheus_port, settings.prometheus_host
+            )
+        self.meter_provider = MeterProvider(
+            metric_readers=readers, resource=resource, shutdown_on_exit=False
+        )
+        self.settings = settings
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Flush and stop both providers, waiting at most ``timeout_s``; False if cut short."""
+        if self._prometheus is not None:
+            self._prometheus.shutdown()
+            self._prometheus.server_close()
+        workers = [
+            threading.Thread(target=stop, name=f"telemetry-{name}", daemon=True)
+            for name, stop in (
+                ("traces", self.tracer_provider.shutdown),
+                ("metrics", self.meter_provider.shutdown),
+            )
+        ]
+        for worker in workers:
+            worker.start()
+        give_up_at = time.monotonic() + timeout_s
+        for worker in workers:
+            worker.join(max(0.0, give_up_at - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
+            logger.warning(
+                "telemetry not flushed: the collector did not take it in time",
+                extra={"timeout_s": timeout_s},
+            )
+            return False
+        return True
+
+
+def _span_exporters(chosen: frozenset[str]) -> list[SpanExporter]:
+    exporters: list[SpanExporter] = []
+    if "otlp" in chosen:
+        exporters.append(OTLPSpanExporter())
+    if "console" in chosen:
+        exporters.append(ConsoleSpanExporter())
+    return exporters
+
+
+def configure_telemetry(
+    service_name: str, *, prometheus_host: str = "127.0.0.1", prometheus_port: int = 0
+) -> InstalledTelemetry | None:
+    """Install the SDK for this process from ``OTEL_*`` (once, at startup); None when disabled."""
+    settings = TelemetrySettings.from_env(
+        os.environ, prometheus_host=prometheus_host, prometheus_port=prometheus_port
+    )
+    if not settings.enabled:
+        logger.info("telemetry disabled (OTEL_SDK_DISABLED)")
+        return None
+    installed = InstalledTelemetry(service_name, settings)
+    trace.set_tracer_provider(installed.tracer_provider)
+    metrics.set_meter_provider(installed.meter_provider)
+    logger.info(
+        "telemetry configured",
+        extra={
+            "traces": sorted(settings.trace_exporters) or ["none"],
+            "metrics": sorted(settings.metric_exporters) or ["none"],
+            "prometheus_port": settings.prometheus_port or None,
+            "otlp_endpoint": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        },
+    )
+    return installed
