@@ -8,9 +8,9 @@ from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stockroom.common.db import request_records_table
 from stockroom.common.events import Event, EventsConfig, append, outbox_table
 from stockroom.common.events.testing import events_config
-from stockroom.common.idempotency import request_records_table
 
 __all__ = ["events_config"]  # the fixture, for the tests here
 

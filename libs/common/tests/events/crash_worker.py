@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import MetaData
 
-from stockroom.common.database import create_engine
+from stockroom.common.db import create_engine
 from stockroom.common.events import Event, EventsConfig, append, outbox_table
 from stockroom.common.events.relay import Relay
 

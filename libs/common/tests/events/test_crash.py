@@ -10,10 +10,10 @@ from pathlib import Path
 from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import MetaData, func, select
 
-from stockroom.common.database import create_engine
+from stockroom.common.db import create_engine
 from stockroom.common.events import EventsConfig, outbox_table, unpack
 from stockroom.common.events.testing import stream_envelopes
-from stockroom.common.testing.faultproxy import FaultProxy
+from stockroom.common.testing import FaultProxy
 
 from .conftest import create_schema
 

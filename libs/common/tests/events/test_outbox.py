@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -10,8 +12,7 @@ from google.protobuf.wrappers_pb2 import Int64Value, StringValue
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
 
-from stockroom.common.config import ConfigError
-from stockroom.common.database import create_engine
+from stockroom.common.db import create_engine
 from stockroom.common.events import (
     EventsConfig,
     append,
@@ -23,6 +24,7 @@ from stockroom.common.events import (
     unpack,
     watch_commits,
 )
+from stockroom.common.server import ConfigError
 
 from .conftest import NOW, append_events, create_schema, event, outbox, request_records
 
@@ -215,3 +217,32 @@ async def test_pruning_request_records_keeps_recent_and_unfinished_ones(database
     assert left == {"old-claimed", "recent"}
     assert count == 2
     await engine.dispose()
+
+
+def test_the_outbox_imports_without_nats_and_the_relay_says_what_is_missing() -> None:
+    block_nats = """
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "nats" or name.startswith("nats."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+sys.meta_path.insert(0, Missing())
+"""
+    outbox_only = subprocess.run(
+        [sys.executable, "-c", block_nats + "import stockroom.common.events"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert outbox_only.returncode == 0, outbox_only.stderr
+    relay = subprocess.run(
+        [sys.executable, "-c", block_nats + "import stockroom.common.events.relay"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert relay.returncode != 0
+    assert "No module named 'nats'" in relay.stderr

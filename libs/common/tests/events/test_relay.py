@@ -10,11 +10,11 @@ import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from sqlalchemy import update
 
-from stockroom.common.database import create_engine
+from stockroom.common.db import create_engine
 from stockroom.common.events import EventsConfig, unpack
 from stockroom.common.events.relay import Relay, ensure_stream
 from stockroom.common.events.testing import nats_client, stream_envelopes
-from stockroom.common.testing.faultproxy import FaultProxy
+from stockroom.common.testing import FaultProxy
 from stockroom.events.v1.envelope_pb2 import Envelope
 
 from .conftest import append_events, create_schema, outbox

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from stockroom.common.config import ConfigError
+from stockroom.common.server import ConfigError
 
 DAY_S = 86_400.0
 
