@@ -11,8 +11,9 @@ import pytest
 from google.protobuf.wrappers_pb2 import Int64Value, StringValue
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import create_engine
+from stockroom.common.db import create_engine, run_autocommit
 from stockroom.common.events import (
     EventsConfig,
     append,
@@ -89,6 +90,22 @@ async def test_commits_with_events_are_announced_after_they_commit(database_url:
     remove()
     async with engine.begin() as connection:
         await append(connection, outbox, [event(CONFIG, "a", 2)], NOW)
+    assert announced == [1]
+    await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_events_appended_in_autocommit_mode_are_announced(postgres_url: str) -> None:
+    """One-statement writes run without BEGIN (``run_autocommit``): still announced."""
+    engine = create_engine(postgres_url)
+    await create_schema(engine)
+    announced: list[int] = []
+    watch_commits(engine, lambda: announced.append(1))
+
+    async def write(connection: AsyncConnection) -> None:
+        await append(connection, outbox, [event(CONFIG, "a", 0)], NOW)
+
+    await run_autocommit(engine, write, repeatable=False)
     assert announced == [1]
     await engine.dispose()
 

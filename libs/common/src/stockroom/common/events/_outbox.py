@@ -135,7 +135,8 @@ def watch_commits(engine: AsyncEngine, on_commit: Callable[[], None]) -> Callabl
     connection could not see the rows yet; so the flag moves to "committed"
     there, and ``on_commit`` runs when the connection begins its next
     transaction or goes back to the pool, both after the COMMIT returned.
-    Returns a function that removes the hooks.
+    Rows appended on an AUTOCOMMIT connection (``run_autocommit``) count as
+    committed too. Returns a function that removes the hooks.
     """
     sync_engine = engine.sync_engine
 
@@ -144,7 +145,10 @@ def watch_commits(engine: AsyncEngine, on_commit: Callable[[], None]) -> Callabl
             connection.info[_COMMITTED] = True
 
     def rolled_back(connection: Any) -> None:
-        connection.info.pop(_APPENDED, None)
+        if connection.info.pop(_APPENDED, False) and _autocommit(connection):
+            # Each statement committed on its own (``run_autocommit``); the
+            # ROLLBACK at the end undoes nothing.
+            connection.info[_COMMITTED] = True
 
     def next_begin(connection: Any) -> None:
         if connection.info.pop(_COMMITTED, False):
@@ -169,6 +173,10 @@ def watch_commits(engine: AsyncEngine, on_commit: Callable[[], None]) -> Callabl
                 event.remove(sync_engine, name, hook)
 
     return remove
+
+
+def _autocommit(connection: Any) -> bool:
+    return bool(connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
 
 _UNSAFE = str.maketrans({".": "_", "*": "_", ">": "_", " ": "_", "\t": "_", "\r": "_", "\n": "_"})
