@@ -53,7 +53,7 @@ class Envelope(_message.Message):
     """The CloudEvents version these attributes follow: "1.0"."""
     type: _builtins.str
     """What happened, reverse-DNS and versioned, e.g.
-    `stockroom.inventory.v1.stock_changed`. New types may appear at any time:
+    `stockroom.inventory.v1.movement_recorded`. New types may appear at any time:
     consumers skip types they do not know.
     """
     subject: _builtins.str
@@ -61,9 +61,9 @@ class Envelope(_message.Message):
     data_content_type: _builtins.str
     """How `data` is encoded: always "application/protobuf" in this version."""
     sequence: _builtins.int
-    """The producer's position of this event, increasing in commit order for
-    events about the same subject: a consumer that sees a lower sequence
-    than one it already applied for that subject is seeing a redelivery.
+    """The producer's position of the change behind this event (inventory: the
+    ledger position). Never decreases along one NATS subject; events derived
+    from the same change share it.
     """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
@@ -72,7 +72,7 @@ class Envelope(_message.Message):
     @_builtins.property
     def data(self) -> _any_pb2.Any:
         """The payload; its type_url names the message
-        (`type.googleapis.com/stockroom.inventory.v1.StockChanged`).
+        (`type.googleapis.com/stockroom.inventory.v1.Movement`).
         """
 
     def __init__(
