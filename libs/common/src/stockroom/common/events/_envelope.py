@@ -35,7 +35,7 @@ def envelope(row: Any, source: str) -> Envelope:
         subject=row.about,
         data_content_type=CONTENT_TYPE,
         data=AnyMessage(type_url=TYPE_URL_PREFIX + row.data_type, value=bytes(row.data)),
-        sequence=row.sequence if row.sequence is not None else row.position,
+        sequence=row.position,
     )
     result.time.FromDatetime(created.astimezone(UTC))
     return result

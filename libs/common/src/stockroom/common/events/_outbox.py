@@ -47,8 +47,11 @@ class Event:
     ``about`` its CloudEvents subject. ``dedupe_id`` is the JetStream
     ``Nats-Msg-Id`` and envelope id; empty means the outbox position. Give one
     when the caller has its own dense, durable position (inventory's ledger
-    position) so that the id survives a rebuilt outbox. ``sequence`` is the
-    envelope's ordering hint (default: the outbox position).
+    position) so that the id survives a rebuilt outbox.
+
+    Events about one subject must be appended by transactions that exclude
+    each other (a row lock on what they change, taken before ``append``):
+    then outbox positions, and so publication, follow commit order.
     """
 
     subject: str
@@ -56,7 +59,6 @@ class Event:
     data: Message
     about: str = ""
     dedupe_id: str = ""
-    sequence: int | None = None
 
 
 def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
@@ -69,7 +71,6 @@ def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
         Column("event_type", String(255), nullable=False),
         Column("about", String(255), nullable=False),
         Column("dedupe_id", String(128), nullable=True),
-        Column("sequence", BigInteger, nullable=True),
         Column("data_type", String(255), nullable=False),
         Column("data", LargeBinary, nullable=False),
         Column("create_time", DateTime(timezone=True), nullable=False),
@@ -96,7 +97,6 @@ def outbox_rows(events: Sequence[Event], now: datetime) -> list[dict[str, Any]]:
             "event_type": e.type,
             "about": e.about,
             "dedupe_id": e.dedupe_id or None,
-            "sequence": e.sequence,
             "data_type": e.data.DESCRIPTOR.full_name,
             "data": e.data.SerializeToString(deterministic=True),
             "create_time": created,

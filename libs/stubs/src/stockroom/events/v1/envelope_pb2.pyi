@@ -61,9 +61,9 @@ class Envelope(_message.Message):
     data_content_type: _builtins.str
     """How `data` is encoded: always "application/protobuf" in this version."""
     sequence: _builtins.int
-    """The producer's position of the change behind this event (inventory: the
-    ledger position). Never decreases along one NATS subject; events derived
-    from the same change share it.
+    """The producer's outbox position of this event: increases along one NATS
+    subject, in commit order. (Inventory's ledger position, which is not in
+    commit order on PostgreSQL, is in the id and the payload.)
     """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
