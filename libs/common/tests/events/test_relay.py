@@ -17,6 +17,7 @@ from stockroom.common.events.testing import nats_client, stream_envelopes
 from stockroom.common.testing import FaultProxy
 from stockroom.events.v1.envelope_pb2 import Envelope
 
+from ..conftest import SpanRecorder
 from .conftest import append_events, create_schema, outbox
 
 KEYS = ["k1", "k2", "k.3"]
@@ -77,18 +78,22 @@ async def test_publishes_every_event_once_in_order_per_subject(
 
 
 async def test_a_second_publication_is_dropped_by_jetstream(
-    database_url: str, events_config: EventsConfig
+    database_url: str, events_config: EventsConfig, span_recorder: SpanRecorder
 ) -> None:
     """A crash between the acknowledgement and the mark republishes: the stream keeps one."""
     engine = create_engine(database_url)
     await create_schema(engine)
     await append_events(engine, events_config, KEYS, per_key=4)
-    relay = Relay(engine, outbox, events_config)
+    relay = Relay(engine, outbox, events_config, telemetry=span_recorder.telemetry)
     assert await relay.publish_pending() == 12
     async with engine.begin() as connection:  # as if the marks had never committed
         await connection.execute(update(outbox).values(publish_time=None))
     assert await relay.publish_pending() == 12
     assert relay.duplicates_total == 12
+    stream = {"stream": events_config.stream_name}
+    assert span_recorder.value("stockroom.events.published", **stream) == 24
+    assert span_recorder.value("stockroom.events.duplicates", **stream) == 12
+    assert span_recorder.value("stockroom.events.broker_unreachable", **stream) == 0
     envelopes = await stream_envelopes(events_config)
     assert len(envelopes) == 12
     assert len({e.id for e in envelopes}) == 12
@@ -122,7 +127,10 @@ async def _pending_is(relay: Relay, count: int) -> bool:
 
 
 async def test_publication_survives_a_broker_outage(
-    database_url: str, events_config: EventsConfig, caplog: pytest.LogCaptureFixture
+    database_url: str,
+    events_config: EventsConfig,
+    caplog: pytest.LogCaptureFixture,
+    span_recorder: SpanRecorder,
 ) -> None:
     engine = create_engine(database_url)
     await create_schema(engine)
@@ -138,15 +146,19 @@ async def test_publication_survives_a_broker_outage(
             }
         )
         caplog.set_level(logging.INFO, logger="stockroom.common.events._relay")
-        async with Relay(engine, outbox, config) as relay:
+        unreachable = {"stream": config.stream_name}
+        async with Relay(engine, outbox, config, telemetry=span_recorder.telemetry) as relay:
             await append_events(engine, config, KEYS, per_key=2)
             await until(lambda: _pending_is(relay, 0))
             proxy.cut()  # the broker goes away with the relay connected
             payloads = await append_events(engine, config, KEYS, per_key=5)
             await until(lambda: _returns(relay.broker.failures >= 3))
             assert await relay.pending() > 0
+            assert span_recorder.value("stockroom.events.broker_unreachable", **unreachable) == 1
             proxy.restore()
             await until(lambda: _pending_is(relay, 0))
+            await until(lambda: _returns(not relay.broker.active))
+            assert span_recorder.value("stockroom.events.broker_unreachable", **unreachable) == 0
     envelopes = await stream_envelopes(events_config)
     assert len(envelopes) == 6 + 15
     assert len({e.id for e in envelopes}) == 21

@@ -27,7 +27,7 @@ import math
 import random
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from opentelemetry.metrics import CallbackOptions, Observation
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +44,7 @@ from stockroom.common.events._config import EventsConfig
 from stockroom.common.events._envelope import envelope, message_id
 from stockroom.common.events._outbox import watch_commits
 from stockroom.common.events._stream import ensure_stream
+from stockroom.common.telemetry import GLOBAL_TELEMETRY, Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class Relay:
         config: EventsConfig,
         *,
         clock: Clock = _utc_now,
+        telemetry: Telemetry = GLOBAL_TELEMETRY,
     ) -> None:
         if not config.enabled:
             raise ValueError("EventsConfig.url is empty: publishing is off, start no relay")
@@ -127,6 +130,23 @@ class Relay:
         self.published_total = 0
         self.duplicates_total = 0
         self.rounds_total = 0
+        self._attributes = {"stream": config.stream_name}
+        meter = telemetry.meter
+        self._published = meter.create_counter(
+            "stockroom.events.published",
+            unit="{event}",
+            description="Events acknowledged by JetStream (duplicates included)",
+        )
+        self._duplicates = meter.create_counter(
+            "stockroom.events.duplicates",
+            unit="{event}",
+            description="Publications JetStream dropped as duplicates (a republish after a crash)",
+        )
+        meter.create_observable_gauge(
+            "stockroom.events.broker_unreachable",
+            [self._observe_outage],
+            description="1 while the relay cannot reach the event broker (events wait)",
+        )
 
     async def __aenter__(self) -> Relay:
         await self.start()
@@ -199,6 +219,8 @@ class Relay:
                     .values(publish_time=self._clock().astimezone(UTC))
                 )
         self.published_total += len(acked)
+        if acked:
+            self._published.add(len(acked), self._attributes)
         if failure is not None:
             raise failure
         return len(acked)
@@ -238,12 +260,16 @@ class Relay:
                 acked.append(row.position)
                 if ack.duplicate:
                     self.duplicates_total += 1
+                    self._duplicates.add(1, self._attributes)
 
         results = await asyncio.gather(
             *(publish_subject(subject_rows) for subject_rows in by_subject.values()),
             return_exceptions=True,
         )
         return next((r for r in results if isinstance(r, BaseException)), None)
+
+    def _observe_outage(self, _options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(1 if self.broker.active else 0, self._attributes)]
 
     async def _connected(self) -> JetStreamContext:
         """The JetStream context, connecting (and ensuring the stream) when there is none."""
