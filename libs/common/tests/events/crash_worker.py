@@ -25,6 +25,7 @@ async def main(url: str, nats_url: str, stream: str, prefix: str, per_key: int) 
     outbox = outbox_table(MetaData())
     config = EventsConfig(
         "test",
+        enabled=True,
         url=nats_url,
         stream=stream,
         subject_prefix=prefix,

@@ -29,7 +29,7 @@ from stockroom.common.server import ConfigError
 
 from .conftest import NOW, append_events, create_schema, event, outbox, request_records
 
-CONFIG = EventsConfig("test", url="")
+CONFIG = EventsConfig("test")
 
 
 async def test_append_is_one_insert_and_a_rollback_leaves_nothing(database_url: str) -> None:
@@ -113,7 +113,7 @@ async def test_events_appended_in_autocommit_mode_are_announced(postgres_url: st
 async def test_envelope_carries_the_cloudevents_attributes(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     await create_schema(engine)
-    config = EventsConfig("inventory", url="nats://127.0.0.1:4222")
+    config = EventsConfig("inventory", enabled=True)
     with_id = event(config, "SKU-1", 0, dedupe_id="ledger-41")
     async with engine.begin() as connection:
         await append(connection, outbox, [with_id, event(config, "SKU-1", 1)], NOW)
@@ -150,6 +150,7 @@ def test_settings_from_the_environment() -> None:
         "inventory",
         "INVENTORY",
         env={
+            "INVENTORY_EVENTS_ENABLED": "true",
             "INVENTORY_EVENTS_URL": "nats://a:4222, nats://b:4222",
             "INVENTORY_EVENTS_DUPLICATE_WINDOW_S": "60",
             "INVENTORY_EVENTS_BATCH_SIZE": "10",
@@ -160,6 +161,10 @@ def test_settings_from_the_environment() -> None:
     assert (on.duplicate_window_s, on.batch_size) == (60.0, 10)
     with pytest.raises(ConfigError, match="INVENTORY_EVENTS_BATCH_SIZE"):
         EventsConfig.from_env("inventory", "INVENTORY", env={"INVENTORY_EVENTS_BATCH_SIZE": "x"})
+    with pytest.raises(ConfigError, match="INVENTORY_EVENTS_ENABLED"):
+        EventsConfig.from_env("inventory", "INVENTORY", env={"INVENTORY_EVENTS_ENABLED": "maybe"})
+    with pytest.raises(ConfigError, match="EVENTS_URL"):
+        EventsConfig("inventory", enabled=True, url=" ")
     with pytest.raises(ConfigError):
         EventsConfig("inventory", batch_size=0)
 

@@ -233,7 +233,7 @@ async def test_stream_creation_is_idempotent_and_follows_the_settings(
         assert info.config.max_age == events_config.max_age_s
 
 
-def test_no_relay_without_a_broker_url(sqlite_url: str) -> None:
+def test_no_relay_when_publishing_is_off(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     with pytest.raises(ValueError, match="publishing is off"):
         Relay(engine, outbox, EventsConfig("test"))

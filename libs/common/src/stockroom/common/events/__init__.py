@@ -5,7 +5,7 @@ A service that publishes events:
 1. adds ``outbox_table(metadata)`` to its schema and its Alembic migration;
 2. calls ``append(connection, outbox, [Event(...)], now)`` inside the
    transaction that makes the change (one multi-row INSERT);
-3. when ``EventsConfig.from_env(service, PREFIX).enabled``, runs one
+3. when ``EventsConfig.from_env(service, PREFIX).enabled`` (``<PREFIX>_EVENTS_ENABLED``), runs one
    ``Relay(engine, outbox, config)`` per process (``start`` at startup,
    ``stop`` on shutdown);
 4. calls ``prune_published`` (and ``prune_request_records``) from its sweeper.

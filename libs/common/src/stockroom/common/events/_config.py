@@ -13,12 +13,14 @@ DAY_S = 86_400.0
 
 @dataclass(frozen=True)
 class EventsConfig:
-    """Where and how a service publishes its events. An empty ``url`` turns publishing off."""
+    """Whether, where and how a service publishes its events (off unless ``enabled``)."""
 
     # The service's short name: it names the stream, the subjects and the source.
     service: str
-    # NATS server URL(s), comma-separated (nats://127.0.0.1:4222); empty: no publishing.
-    url: str = ""
+    # Publish events at all. Off, the service writes no outbox rows and runs no relay.
+    enabled: bool = False
+    # NATS server URL(s), comma-separated.
+    url: str = "nats://127.0.0.1:4222"
     # JetStream stream; default STOCKROOM_<SERVICE>.
     stream: str = ""
     # Subjects are <prefix>.<kind>.<token>; the stream takes <prefix>.>.
@@ -47,6 +49,8 @@ class EventsConfig:
     def __post_init__(self) -> None:
         if not self.service:
             raise ConfigError("EventsConfig needs the service's name")
+        if self.enabled and not self.servers:
+            raise ConfigError("EVENTS_ENABLED needs EVENTS_URL (nats://host:port)")
         if self.batch_size < 1:
             raise ConfigError("EVENTS_BATCH_SIZE must be at least 1")
         for name in ("poll_interval_s", "publish_timeout_s", "connect_timeout_s"):
@@ -54,10 +58,6 @@ class EventsConfig:
                 raise ConfigError(f"EVENTS_{name.upper()} must be positive")
         if not 0 < self.retry_initial_s <= self.retry_max_s:
             raise ConfigError("EVENTS_RETRY_INITIAL_S must be positive and at most RETRY_MAX_S")
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.url.strip())
 
     @property
     def servers(self) -> list[str]:
@@ -97,7 +97,17 @@ class EventsConfig:
         return cls(service, **values)  # type: ignore[arg-type]
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
 def _parse(name: str, raw: str, kind: type) -> object:
+    if kind is bool:
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name}={raw!r} is not true or false")
     try:
         if kind is int:
             return int(raw)

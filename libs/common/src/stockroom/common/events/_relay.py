@@ -104,7 +104,7 @@ class Relay:
         telemetry: Telemetry = GLOBAL_TELEMETRY,
     ) -> None:
         if not config.enabled:
-            raise ValueError("EventsConfig.url is empty: publishing is off, start no relay")
+            raise ValueError("EventsConfig.enabled is false: publishing is off, start no relay")
         self._engine = engine
         self._outbox = outbox
         self._config = config

@@ -64,6 +64,7 @@ async def temporary_stream(
     unique = uuid.uuid4().hex[:12]
     config = EventsConfig(
         service,
+        enabled=True,
         url=nats_url(),
         stream=f"TEST_{unique}",
         subject_prefix=f"test.{unique}",
