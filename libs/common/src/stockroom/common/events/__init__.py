@@ -11,8 +11,7 @@ A service that publishes events:
 4. calls ``prune_published`` (and ``prune_request_records``) from its sweeper.
 
 Consumers decode the message body with ``decode`` and the payload with
-``unpack``; the subjects, types, ids and guarantees are in this package's
-section of libs/common/README.md.
+``unpack``; the subjects, types, ids and guarantees are in docs/events.md.
 
 The relay needs the ``events`` extra (nats-py): ``stockroom-common[events]``;
 the outbox, envelope and retention pieces import without it.
