@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
+from sqlalchemy import event as sa_event
 from sqlalchemy import update
 
 from stockroom.common.db import create_engine
@@ -194,6 +196,49 @@ async def test_a_relay_started_without_a_broker_publishes_once_it_appears(
             proxy.restore()
             await until(lambda: _pending_is(relay, 0))
     assert len(await stream_envelopes(events_config)) == 3
+    await engine.dispose()
+
+
+class GatedRelay(Relay):
+    """A relay whose publication waits for the test: something happens mid-round."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.publishing = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def _publish(self, js: Any, rows: Sequence[Any], acked: list[int]) -> Any:
+        self.publishing.set()
+        await self.gate.wait()
+        return await super()._publish(js, rows, acked)
+
+
+async def test_writes_committed_during_a_round_do_not_fail_it(
+    sqlite_url: str, events_config: EventsConfig
+) -> None:
+    """SQLite with real transactions (BEGIN on the first statement, as services configure
+    it): a writer committing while the relay publishes must not break the round."""
+    engine = create_engine(sqlite_url)
+
+    @sa_event.listens_for(engine.sync_engine, "connect")
+    def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa_event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    await create_schema(engine)
+    await append_events(engine, events_config, ["a"], per_key=2)
+    relay = GatedRelay(engine, outbox, events_config)
+    round_ = asyncio.create_task(relay.publish_pending())
+    await asyncio.wait_for(relay.publishing.wait(), 30)
+    await append_events(engine, events_config, ["b"], per_key=1)  # a write commits meanwhile
+    relay.gate.set()
+    assert await round_ == 2
+    assert await relay.publish_pending() == 1
+    assert await relay.pending() == 0
+    await relay.stop()
     await engine.dispose()
 
 

@@ -3,9 +3,9 @@
 One relay per process, next to the gRPC server. Each round it reads the
 oldest pending rows, publishes them (per subject one after another, waiting
 for each acknowledgement; different subjects concurrently), and marks the
-acknowledged ones published, all inside one database transaction that holds
-an advisory lock on PostgreSQL: replicas take turns, so events leave in
-position order whichever replica wrote them. SQLite is one process, one relay.
+acknowledged ones published. On PostgreSQL all that is one transaction
+holding an advisory lock: replicas take turns, so events leave in position
+order whichever replica wrote them. SQLite is one process, one relay.
 
 A row acknowledged by JetStream but not yet marked (a crash, a lost
 connection) is published again later with the same ``Nats-Msg-Id``, which
@@ -38,7 +38,7 @@ from nats.js import JetStreamContext
 from opentelemetry.metrics import CallbackOptions, Observation
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.events._config import EventsConfig
 from stockroom.common.events._envelope import envelope, message_id
@@ -199,31 +199,53 @@ class Relay:
         Raises a broker error after marking what was acknowledged before it.
         """
         self.rounds_total += 1
-        failure: BaseException | None = None
-        acked: list[int] = []
-        async with self._engine.connect() as connection, connection.begin():
-            if connection.dialect.name == "postgresql":
-                # Replicas take turns: one publishes at a time, in position order.
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key}
-                )
-            rows = (await connection.execute(self._select)).all()
-            if not rows:
-                return 0
-            js = await self._connected()
-            failure = await self._publish(js, rows, acked)
-            if acked:
-                await connection.execute(
-                    update(self._outbox)
-                    .where(self._outbox.c.position.in_(acked))
-                    .values(publish_time=self._clock().astimezone(UTC))
-                )
+        if self._engine.dialect.name == "postgresql":
+            acked, failure = await self._round_with_lock()
+        else:
+            acked, failure = await self._round_alone()
         self.published_total += len(acked)
         if acked:
             self._published.add(len(acked), self._attributes)
         if failure is not None:
             raise failure
         return len(acked)
+
+    async def _round_with_lock(self) -> tuple[list[int], BaseException | None]:
+        """PostgreSQL: read, publish and mark in one transaction holding the relays' lock,
+        so replicas take turns and events leave in position order."""
+        acked: list[int] = []
+        async with self._engine.connect() as connection, connection.begin():
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key}
+            )
+            rows = (await connection.execute(self._select)).all()
+            if not rows:
+                return acked, None
+            failure = await self._publish(await self._connected(), rows, acked)
+            await self._mark(connection, acked)
+        return acked, failure
+
+    async def _round_alone(self) -> tuple[list[int], BaseException | None]:
+        """SQLite (one process, one relay): read, publish, then mark in a transaction of
+        its own. A read transaction kept open across the publication could not become
+        a write transaction once a writer had committed meanwhile (SQLITE_BUSY_SNAPSHOT)."""
+        acked: list[int] = []
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(self._select)).all()
+        if not rows:
+            return acked, None
+        failure = await self._publish(await self._connected(), rows, acked)
+        async with self._engine.begin() as connection:
+            await self._mark(connection, acked)
+        return acked, failure
+
+    async def _mark(self, connection: AsyncConnection, positions: list[int]) -> None:
+        if positions:
+            await connection.execute(
+                update(self._outbox)
+                .where(self._outbox.c.position.in_(positions))
+                .values(publish_time=self._clock().astimezone(UTC))
+            )
 
     async def pending(self) -> int:
         """How many rows wait for publication (tests, gauges)."""
