@@ -108,16 +108,21 @@ def outbox_rows(events: Sequence[Event], now: datetime) -> list[dict[str, Any]]:
 
 async def append(
     connection: AsyncConnection, outbox: Table, events: Sequence[Event], now: datetime
-) -> None:
-    """Add ``events`` to the outbox in the caller's transaction: one multi-row INSERT.
+) -> list[int]:
+    """Add ``events`` to the outbox in the caller's transaction; their positions.
 
-    The relay is woken when that transaction commits (``watch_commits``); a
-    rolled back transaction leaves no event behind.
+    One multi-row INSERT: with RETURNING, SQLAlchemy renders the rows into one
+    statement ("insertmanyvalues") from a template compiled once, which costs
+    less than ``.values([...])`` compiled per call. The relay is woken when
+    that transaction commits (``watch_commits``); a rolled back transaction
+    leaves no event behind.
     """
     if not events:
-        return
-    await connection.execute(insert(outbox).values(outbox_rows(events, now)))
+        return []
+    statement = insert(outbox).returning(outbox.c.position)
+    inserted = await connection.execute(statement, outbox_rows(events, now))
     mark_appended(connection)
+    return sorted(inserted.scalars())
 
 
 def mark_appended(connection: AsyncConnection) -> None:
