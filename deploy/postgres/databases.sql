@@ -1,3 +1,3 @@
--- One database per service (DESIGN.md): pricing never reads inventory's tables.
+-- One database per service (docs/design.md): pricing never reads inventory's tables.
 CREATE DATABASE inventory;
 CREATE DATABASE pricing;

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from stockroom.common.server import ServerConfig
-from stockroom.pricing.app import PricingConfig
+from stockroom.inventory.app import InventorySettings
+from stockroom.pricing.app import PricingSettings
 
 from .conftest import service
 
@@ -31,12 +32,8 @@ def compose() -> dict[str, Any]:
 def settings_read_by(prefix: str) -> set[str]:
     """Every <PREFIX>_* variable the service's code reads."""
     names = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(ServerConfig)}
-    if prefix == "PRICING":
-        names |= {
-            f"PRICING_{f.name.upper()}"
-            for f in dataclasses.fields(PricingConfig)
-            if f.name != "server"
-        }
+    own = PricingSettings if prefix == "PRICING" else InventorySettings
+    names |= {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(own) if f.name != "server"}
     return names
 
 
@@ -137,3 +134,15 @@ def test_the_kubernetes_manifests_migrate_once_probe_health_and_configure_by_env
     assert {p["targetPort"] for p in k8s_service["spec"]["ports"]} <= set(ports)
     # Drain plus the bounded telemetry flush fit in the grace period.
     assert pod["spec"]["terminationGracePeriodSeconds"] >= ServerConfig.drain_grace_s + 5
+
+
+@pytest.mark.parametrize("settings", [InventorySettings, PricingSettings])
+def test_every_setting_is_documented(settings: type[InventorySettings | PricingSettings]) -> None:
+    documented = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    prefix = settings.__name__.removesuffix("Settings").upper()
+    common = {f"<P>_{f.name.upper()}" for f in dataclasses.fields(ServerConfig)}
+    own = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(settings)}
+
+    missing = {name for name in common | own if f"{name}`" not in documented}
+
+    assert missing == {"<P>_SERVICE_NAME", f"{prefix}_SERVER"}  # set by code, not by variables

@@ -15,7 +15,7 @@ from stockroom.pricing.v1 import pricing_pb2
 from .conftest import CHECK_AVAILABILITY, QUOTE, exporting_to, quote, service, set_price
 
 # Logged only while a quote is being handled: by the retry loop and by pricing's availability.
-REQUEST_LOGGERS = {"stockroom.common.client._retries", "stockroom.pricing.availability"}
+REQUEST_LOGGERS = {"stockroom.common.client", "stockroom.pricing.availability"}
 
 
 def quote_trace(receiver: OtlpReceiver) -> list[ReceivedSpan] | None:

@@ -29,8 +29,10 @@ from .conftest import ServeFactory, unary
 
 PROBE = "stockroom.testing.Probe"
 RELAY = "stockroom.testing.Relay"
-# A correctness bound, not a benchmark: generous for a loaded 2-core machine.
-SLACK_S = 0.5
+# Deadlines a successful call must meet are whole seconds, never less: a loaded
+# 2-core machine can take most of a second to run one. Calls meant to run out of
+# time face a fault that lasts far longer (HANG_S) than their deadline.
+HANG_S = 30.0
 
 
 class Probe:
@@ -113,25 +115,25 @@ async def test_a_call_without_a_timeout_gets_the_policy_default(serve: ServeFact
 
 async def test_a_method_default_overrides_the_policy_default(serve: ServeFactory) -> None:
     probe = Probe()
-    policy = Policy(timeout_s=3.0, methods={f"/{PROBE}/Remaining": MethodPolicy(timeout_s=0.7)})
+    policy = Policy(timeout_s=30.0, methods={f"/{PROBE}/Remaining": MethodPolicy(timeout_s=5.0)})
     async with serve(probe.registration()) as address, connect(address, policy) as channel:
         response = await unary(channel, f"/{PROBE}/Remaining")(b"")
 
     remaining = remaining_from(response)
     assert remaining is not None
-    assert 0 < remaining <= at_most(0.7)
+    assert 0 < remaining <= at_most(5.0)
 
 
 async def test_a_server_passes_what_remains_of_its_deadline_minus_the_margin(
     serve: ServeFactory,
 ) -> None:
-    policy = Policy(timeout_s=30.0, deadline_margin_s=0.2)
+    policy = Policy(timeout_s=30.0, deadline_margin_s=2.0)
     async with chain(serve, Probe(), policy) as relay_address, connect(relay_address) as channel:
-        response = await unary(channel, f"/{RELAY}/Forward")(b"Remaining", timeout=1.0)
+        response = await unary(channel, f"/{RELAY}/Forward")(b"Remaining", timeout=10.0)
 
     remaining = remaining_from(response)
     assert remaining is not None
-    assert 0 < remaining <= at_most(1.0 - 0.2)
+    assert 0 < remaining <= at_most(10.0 - 2.0)
 
 
 async def test_a_caller_without_a_deadline_leaves_the_downstream_its_default(
@@ -152,13 +154,13 @@ async def test_a_caller_without_a_deadline_leaves_the_downstream_its_default(
 async def test_deadline_scope_bounds_every_call_in_the_block(serve: ServeFactory) -> None:
     probe = Probe()
     async with serve(probe.registration()) as address, connect(address) as channel:
-        with deadline_scope(0.8):
-            response = await unary(channel, f"/{PROBE}/Remaining")(b"", timeout=10)
+        with deadline_scope(5.0):
+            response = await unary(channel, f"/{PROBE}/Remaining")(b"", timeout=60)
         assert time_remaining_s() is None
 
     remaining = remaining_from(response)
     assert remaining is not None
-    assert 0 < remaining <= at_most(0.8)
+    assert 0 < remaining <= at_most(5.0)
 
 
 async def test_a_call_is_refused_locally_once_the_deadline_being_served_has_passed(
@@ -248,13 +250,13 @@ async def test_no_call_outlives_its_deadline_behind_a_slow_network(serve: ServeF
         connect(proxy.address) as channel,
     ):
         await echo_callable(channel)(b"warm up", timeout=5)
-        proxy.latency_s = 2.0
+        proxy.latency_s = HANG_S
         started = time.monotonic()
         with pytest.raises(DeadlineExceeded):
-            await echo_callable(channel)(b"slow", timeout=0.3)
+            await echo_callable(channel)(b"slow", timeout=1.0)
         elapsed = time.monotonic() - started
 
-    assert elapsed < 0.3 + SLACK_S
+    assert elapsed < HANG_S / 2  # ended by its deadline, not by the network answering
 
 
 async def test_no_call_outlives_its_deadline_behind_a_hung_peer(serve: ServeFactory) -> None:
@@ -266,10 +268,10 @@ async def test_no_call_outlives_its_deadline_behind_a_hung_peer(serve: ServeFact
         proxy.blackhole = True
         started = time.monotonic()
         with pytest.raises(DeadlineExceeded):
-            await echo_callable(channel)(b"into the void", timeout=0.3)
+            await echo_callable(channel)(b"into the void", timeout=1.0)
         elapsed = time.monotonic() - started
 
-    assert elapsed < 0.3 + SLACK_S
+    assert elapsed < HANG_S / 2  # a peer that never answers costs the deadline, not forever
 
 
 async def test_retries_never_start_an_attempt_past_the_deadline(serve: ServeFactory) -> None:
@@ -281,8 +283,11 @@ async def test_retries_never_start_an_attempt_past_the_deadline(serve: ServeFact
             arrivals.append(time.monotonic())
             yield
 
+    # The server asks for 1.2 s between attempts and the call has 2 s: a second
+    # attempt fits, a third would start past the deadline. Counting attempts, not
+    # timing them, leaves 0.8 s of slack for a loaded machine.
     faults = FaultInjector()
-    faults.fail_all(Unavailable("down", retry_after_s=0.15))
+    faults.fail_all(Unavailable("down", retry_after_s=1.2))
     policy = Policy(
         retry=RetryPolicy(max_attempts=100, budget_max_tokens=1000),
         methods={ECHO: MethodPolicy(idempotent=True)},
@@ -293,11 +298,7 @@ async def test_retries_never_start_an_attempt_past_the_deadline(serve: ServeFact
         ) as address,
         connect(address, policy) as channel,
     ):
-        started = time.monotonic()
-        with pytest.raises(Unavailable):
-            await echo_callable(channel)(b"x", timeout=0.5)
-        elapsed = time.monotonic() - started
+        with pytest.raises(Unavailable):  # the server's answer, not a local DEADLINE_PASSED
+            await echo_callable(channel)(b"x", timeout=2.0)
 
-    assert len(arrivals) >= 2  # it did retry ...
-    assert all(arrival < started + 0.5 for arrival in arrivals)  # ... but never too late
-    assert elapsed < 0.5 + SLACK_S
+    assert len(arrivals) == 2  # it retried once, and did not wait past the deadline for a third

@@ -257,7 +257,7 @@ def json_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("test"))
-    logger = logging.getLogger("stockroom.common.server._error_mapping")
+    logger = logging.getLogger("stockroom.common.server")
     logger.addHandler(handler)
     try:
         yield stream

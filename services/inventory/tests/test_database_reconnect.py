@@ -25,7 +25,7 @@ pytestmark = pytest.mark.postgres
 
 NO_RETRIES = Policy(timeout_s=30.0, retry=None, breaker=None)
 # Background jobs that would meet the dead connections first are kept quiet.
-QUIET_JOBS = InventorySettings(sweep_interval_s=3600, watch_poll_interval_s=3600)
+QUIET_JOBS = {"sweep_interval_s": 3600.0, "watch_poll_interval_s": 3600.0}
 
 
 @asynccontextmanager
@@ -33,7 +33,7 @@ async def inventory_on(database_url: str) -> AsyncIterator[Inventory]:
     config = ServerConfig(service_name="inventory", port=0, database_url=database_url)
     clock = ManualClock()
     async with (
-        serving(build_server(config, QUIET_JOBS, clock)) as address,
+        serving(build_server(InventorySettings(config, **QUIET_JOBS), clock)) as address,
         connect(address, NO_RETRIES) as channel,
     ):
         yield Inventory(pb_grpc.InventoryServiceStub(channel), clock)

@@ -246,8 +246,11 @@ async def test_the_sweeper_reports_how_many_reservations_hold_stock(
         )
     )
     try:
-        for _ in range(500):  # at most 10 s for a first round
-            if reported:
+        # The served inventory's own sweeper may be expiring TEE at the same moment
+        # (it skips the row that one holds locked), so a first round can still
+        # count TEE; the count settles at MUG's reservation alone.
+        for _ in range(500):  # at most 10 s
+            if 1 in reported:
                 break
             await asyncio.sleep(0.02)
     finally:
@@ -256,4 +259,5 @@ async def test_the_sweeper_reports_how_many_reservations_hold_stock(
             await sweeper
         await engine.dispose()
 
-    assert reported[0] == 1
+    assert 1 in reported
+    assert set(reported) <= {1, 2}  # never more than were reserved, never MUG forgotten

@@ -29,7 +29,10 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
     await migrate(inventory_app.MIGRATIONS, url)
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
-    async with serving(inventory_app.build_server(config)) as address, connect(address) as channel:
+    async with (
+        serving(inventory_app.build_server(inventory_app.InventorySettings(config))) as address,
+        connect(address) as channel,
+    ):
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         await stub.CreateLocation(
             inventory_pb2.CreateLocationRequest(
@@ -59,7 +62,7 @@ def build_pricing(
     async def build() -> GrpcServer:
         await migrate(pricing_app.MIGRATIONS, database_url)
         server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
-        config = pricing_app.PricingConfig(server, inventory_target, **settings)
+        config = pricing_app.PricingSettings(server, inventory_target, **settings)
         return await pricing_app.build_server(config)
 
     return build()

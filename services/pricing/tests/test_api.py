@@ -358,7 +358,7 @@ async def test_a_promotion_in_two_currencies_is_a_currency_mismatch(
         ("GetQuote", NotFound, "QUOTE_NOT_FOUND"),
         ("GetPromotion", NotFound, "PROMOTION_NOT_FOUND"),
         ("GetPrice", NotFound, "PRICE_NOT_FOUND"),
-        ("ListPrices", InvalidArgument, "MALFORMED"),
+        ("ListPrices", InvalidArgument, "INVALID_PAGE_TOKEN"),
     ],
 )
 async def test_unknown_ids_and_bad_tokens_get_precise_errors(

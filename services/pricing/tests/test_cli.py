@@ -29,7 +29,7 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
 ) -> None:
 
     await migrate(app.MIGRATIONS, sqlite_url)
-    config = app.PricingConfig(
+    config = app.PricingSettings(
         ServerConfig(service_name="pricing", port=0, database_url=sqlite_url),
         f"127.0.0.1:{unused_tcp_port}",  # no inventory: quotes say UNKNOWN
     )

@@ -44,7 +44,7 @@ async def test_a_quote_after_every_backend_was_terminated_succeeds(
     await migrate(app.MIGRATIONS, postgres_url)
     config = ServerConfig(service_name="pricing", port=0, database_url=postgres_url)
     async with (
-        serving(app.build_server(app.PricingConfig(config, inventory_target))) as address,
+        serving(app.build_server(app.PricingSettings(config, inventory_target))) as address,
         connect(address, NO_RETRIES) as channel,
     ):
         stub = pb_grpc.PricingServiceStub(channel)

@@ -38,12 +38,14 @@ async def inventory_requiring_mtls(tmp_path: Path, pki: Pki) -> AsyncIterator[st
         tls_key_file=str(pki.server.key_file),
         tls_client_ca_file=str(pki.ca_file),
     )
-    async with serving(inventory_app.build_server(config)) as address:
+    async with serving(
+        inventory_app.build_server(inventory_app.InventorySettings(config))
+    ) as address:
         yield address
 
 
 async def quote_from_pricing(
-    sqlite_url: str, config: pricing_app.PricingConfig
+    sqlite_url: str, config: pricing_app.PricingSettings
 ) -> pb.QuoteResponse:
     await migrate(pricing_app.MIGRATIONS, sqlite_url)
     async with (
@@ -64,7 +66,7 @@ async def quote_from_pricing(
 async def test_a_client_certificate_gets_pricing_an_answer_from_inventory(
     sqlite_url: str, pki: Pki, inventory_requiring_mtls: str
 ) -> None:
-    config = pricing_app.PricingConfig(
+    config = pricing_app.PricingSettings(
         ServerConfig(service_name="pricing", port=0, database_url=sqlite_url),
         inventory_requiring_mtls,
         inventory_tls_ca_file=str(pki.ca_file),
@@ -82,7 +84,7 @@ async def test_a_client_certificate_gets_pricing_an_answer_from_inventory(
 async def test_without_a_client_certificate_inventory_refuses_and_availability_is_unknown(
     sqlite_url: str, pki: Pki, inventory_requiring_mtls: str
 ) -> None:
-    config = pricing_app.PricingConfig(
+    config = pricing_app.PricingSettings(
         ServerConfig(service_name="pricing", port=0, database_url=sqlite_url),
         inventory_requiring_mtls,
         inventory_tls_ca_file=str(pki.ca_file),
@@ -95,7 +97,7 @@ async def test_without_a_client_certificate_inventory_refuses_and_availability_i
 
 
 def test_inventory_tls_settings_come_from_the_environment() -> None:
-    config = pricing_app.load_config(
+    config = pricing_app.PricingSettings.from_env(
         {
             "PRICING_INVENTORY_TLS_CA_FILE": "/etc/stockroom/ca.pem",
             "PRICING_INVENTORY_TLS_CERT_FILE": "/etc/stockroom/pricing.pem",

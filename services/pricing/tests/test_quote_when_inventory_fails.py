@@ -46,7 +46,11 @@ class FakeInventory:
         self.calls = 0
 
     async def CheckAvailability(
-        self, request: inventory_pb2.CheckAvailabilityRequest, context: Any
+        self,
+        request: inventory_pb2.CheckAvailabilityRequest,
+        context: grpc.aio.ServicerContext[
+            inventory_pb2.CheckAvailabilityRequest, inventory_pb2.CheckAvailabilityResponse
+        ],
     ) -> inventory_pb2.CheckAvailabilityResponse:
         self.calls += 1
         await asyncio.sleep(self.delay_s)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stockroom.common.db import create_engine, migrate
+from stockroom.common.db import RequestKey, create_engine, migrate
 from stockroom.common.errors import InvalidArgument
 from stockroom.pricing import app
 from stockroom.pricing.domain.discounts import AppliedDiscount
@@ -139,7 +139,14 @@ async def test_concurrent_retries_of_one_request_record_one_price(engine: AsyncE
 
     recorded = await asyncio.gather(
         *(
-            store.record("MUG", USD, schedule, (at(0), None), at(0), REQUEST_ID, "digest")
+            store.record(
+                "MUG",
+                USD,
+                schedule,
+                (at(0), None),
+                at(0),
+                RequestKey(REQUEST_ID, "SetPrice", "digest"),
+            )
             for _ in range(8)
         )
     )
@@ -153,10 +160,14 @@ async def test_concurrent_retries_of_one_request_record_one_price(engine: AsyncE
 async def test_a_request_id_reused_for_another_request_is_refused(engine: AsyncEngine) -> None:
     store = PriceStore(engine)
     schedule = PriceSchedule.per_unit(1250)
-    await store.record("MUG", USD, schedule, (at(0), None), at(0), REQUEST_ID, "digest")
+    await store.record(
+        "MUG", USD, schedule, (at(0), None), at(0), RequestKey(REQUEST_ID, "SetPrice", "digest")
+    )
 
     with pytest.raises(InvalidArgument) as raised:
-        await store.record("TEE", USD, schedule, (at(0), None), at(0), REQUEST_ID, "other")
+        await store.record(
+            "TEE", USD, schedule, (at(0), None), at(0), RequestKey(REQUEST_ID, "SetPrice", "other")
+        )
 
     assert raised.value.reason == "REQUEST_ID_REUSED"
     assert raised.value.field_violations[0].field == "request_id"
@@ -193,7 +204,10 @@ async def test_concurrent_retries_of_one_create_make_one_promotion(engine: Async
     terms = promotion_terms(PromotionTarget.SKUS, frozenset({"MUG"}), "USD")
 
     created = await asyncio.gather(
-        *(store.create(terms, at(0), at(0), REQUEST_ID, "digest") for _ in range(6))
+        *(
+            store.create(terms, at(0), at(0), RequestKey(REQUEST_ID, "SetPrice", "digest"))
+            for _ in range(6)
+        )
     )
 
     async with engine.connect() as connection:
@@ -234,7 +248,8 @@ async def test_a_retried_quote_returns_the_first_one(engine: AsyncEngine) -> Non
     second = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a01", StockCheck({"MUG": 9}))
 
     kept = await asyncio.gather(
-        store.save(first, REQUEST_ID, "digest"), store.save(second, REQUEST_ID, "digest")
+        store.save(first, RequestKey(REQUEST_ID, "SetPrice", "digest")),
+        store.save(second, RequestKey(REQUEST_ID, "SetPrice", "digest")),
     )
 
     assert kept[0] == kept[1]

@@ -20,7 +20,7 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 async def start_pricing(database_url: str, inventory_target: str) -> GrpcServer:
     await migrate(pricing_app.MIGRATIONS, database_url)
     server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
-    return await pricing_app.build_server(pricing_app.PricingConfig(server, inventory_target))
+    return await pricing_app.build_server(pricing_app.PricingSettings(server, inventory_target))
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stockroom.common.contract import MAX_AVAILABILITY_LINES as MAX_LINES
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion
 from stockroom.pricing.domain.promotions import Promotion, PromotionTarget, PromotionTerms
 from stockroom.pricing.domain.quotes import (
-    MAX_LINES,
     Availability,
     Cart,
     CartLine,

@@ -3,13 +3,18 @@ server. The entry point."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from stockroom.common.db import create_engine, ping
-from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration, run_service
+from stockroom.common.server import (
+    GrpcServer,
+    ServerConfig,
+    ServiceRegistration,
+    run_service,
+    settings_from_env,
+)
 from stockroom.common.telemetry import gauge
 from stockroom.inventory.api import InventoryServicer
 from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
@@ -32,8 +37,10 @@ DEFAULTS: dict[str, object] = {
 
 @dataclass(frozen=True)
 class InventorySettings:
-    """Settings of the inventory's own jobs (``INVENTORY_SWEEP_INTERVAL_S``, ...)."""
+    """Everything inventory is configured with: the common server settings and its own
+    (``INVENTORY_<FIELD>`` variables, read by ``from_env``)."""
 
+    server: ServerConfig
     # How often each replica looks for expired reservations; expiry is at most this late.
     sweep_interval_s: float = 1.0
     # How often the ledger tail looks for commits made by other replicas.
@@ -41,26 +48,13 @@ class InventorySettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InventorySettings:
-        source = os.environ if env is None else env
-        return cls(
-            sweep_interval_s=float(source.get("INVENTORY_SWEEP_INTERVAL_S", cls.sweep_interval_s)),
-            watch_poll_interval_s=float(
-                source.get("INVENTORY_WATCH_POLL_INTERVAL_S", cls.watch_poll_interval_s)
-            ),
-        )
+        server = ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS, env=env)
+        return settings_from_env(cls, "INVENTORY", env, given={"server": server})
 
 
-def load_config() -> ServerConfig:
-    return ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS)
-
-
-async def build_server(
-    config: ServerConfig,
-    settings: InventorySettings | None = None,
-    clock: Clock = utc_now,
-) -> GrpcServer:
+async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> GrpcServer:
     """Everything a running inventory server depends on, on one screen."""
-    settings = settings or InventorySettings.from_env()
+    config = settings.server
     engine = create_engine(config.database_url)
     transactions = Transactions(engine)
     history = LedgerHistory(transactions)
@@ -102,5 +96,5 @@ async def build_server(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = load_config()
-    run_service(config, lambda: build_server(config), MIGRATIONS, argv)
+    settings = InventorySettings.from_env()
+    run_service(settings.server, lambda: build_server(settings), MIGRATIONS, argv)

@@ -22,7 +22,7 @@ from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 # Background jobs run often in tests so waiting for them stays short.
-FAST_JOBS = InventorySettings(sweep_interval_s=0.02, watch_poll_interval_s=0.02)
+FAST_JOBS = {"sweep_interval_s": 0.02, "watch_poll_interval_s": 0.02}
 
 
 @dataclass
@@ -98,7 +98,7 @@ async def running_inventory(database_url: str, clock: ManualClock) -> AsyncItera
     """A server on a migrated database at ``database_url``, and a client for it."""
     config = ServerConfig(service_name="inventory", port=0, database_url=database_url)
     async with (
-        serving(build_server(config, FAST_JOBS, clock)) as address,
+        serving(build_server(InventorySettings(config, **FAST_JOBS), clock)) as address,
         connect(address, TEST_CLIENT_POLICY) as channel,
     ):
         yield Inventory(pb_grpc.InventoryServiceStub(channel), clock)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
 
 from stockroom.common.client import Policy, channel_credentials, connect
-from stockroom.common.db import create_engine, ping
+from stockroom.common.db import Clock, create_engine, ping, utc_now
 from stockroom.common.server import (
-    ConfigError,
     GrpcServer,
     ServerConfig,
     ServiceRegistration,
     run_service,
+    settings_from_env,
 )
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
@@ -36,11 +35,13 @@ DEFAULTS: dict[str, object] = {
     "port": 50052,
     "database_url": "sqlite+aiosqlite:///var/pricing.db",
 }
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
-class PricingConfig:
+class PricingSettings:
+    """Everything pricing is configured with: the common server settings and its own
+    (``PRICING_<FIELD>`` variables, read by ``from_env``)."""
+
     server: ServerConfig
     # PRICING_INVENTORY_TARGET: where inventory's CheckAvailability is.
     inventory_target: str = "127.0.0.1:50051"
@@ -58,35 +59,13 @@ class PricingConfig:
     inventory_tls_cert_file: str = ""
     inventory_tls_key_file: str = ""
 
-
-def load_config(env: Mapping[str, str] | None = None) -> PricingConfig:
-    source = os.environ if env is None else env
-    return PricingConfig(
-        server=ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=source),
-        inventory_target=source.get("PRICING_INVENTORY_TARGET", PricingConfig.inventory_target),
-        availability_max_wait_s=_seconds(source, "PRICING_AVAILABILITY_MAX_WAIT_S", 1.0),
-        availability_reserve_s=_seconds(source, "PRICING_AVAILABILITY_RESERVE_S", 0.1),
-        quote_ttl_s=_seconds(source, "PRICING_QUOTE_TTL_S", 900.0),
-        inventory_tls_ca_file=source.get("PRICING_INVENTORY_TLS_CA_FILE", ""),
-        inventory_tls_cert_file=source.get("PRICING_INVENTORY_TLS_CERT_FILE", ""),
-        inventory_tls_key_file=source.get("PRICING_INVENTORY_TLS_KEY_FILE", ""),
-    )
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PricingSettings:
+        server = ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=env)
+        return settings_from_env(cls, "PRICING", env, given={"server": server})
 
 
-def _seconds(source: Mapping[str, str], name: str, default: float) -> float:
-    raw = source.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ConfigError(f"{name}={raw!r} must not be negative")
-    return value
-
-
-def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
+def connect_inventory(settings: PricingSettings) -> grpc.aio.Channel:
     """The channel to inventory: the one place its client policy is chosen.
 
     The common library's defaults fit: deadlines come from the quote being
@@ -96,21 +75,17 @@ def connect_inventory(config: PricingConfig) -> grpc.aio.Channel:
     quotes answer with availability UNKNOWN at once instead of waiting.
     """
     credentials = None
-    if config.inventory_tls_ca_file:
+    if settings.inventory_tls_ca_file:
         credentials = channel_credentials(
-            config.inventory_tls_ca_file,
-            config.inventory_tls_cert_file or None,
-            config.inventory_tls_key_file or None,
+            settings.inventory_tls_ca_file,
+            settings.inventory_tls_cert_file or None,
+            settings.inventory_tls_key_file or None,
         )
-    return connect(config.inventory_target, Policy(), credentials=credentials)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return connect(settings.inventory_target, Policy(), credentials=credentials)
 
 
 async def build_server(
-    config: PricingConfig,
+    settings: PricingSettings,
     *,
     inventory_channel: grpc.aio.Channel | None = None,
     clock: Clock = utc_now,
@@ -120,12 +95,12 @@ async def build_server(
     ``inventory_channel`` replaces the channel ``connect_inventory`` opens (tests
     inject one); the server closes it either way when it stops.
     """
-    engine = create_engine(config.server.database_url)
-    channel = inventory_channel or connect_inventory(config)
+    engine = create_engine(settings.server.database_url)
+    channel = inventory_channel or connect_inventory(settings)
     availability = InventoryAvailability(
         inventory_pb2_grpc.InventoryServiceStub(channel),
-        max_wait_s=config.availability_max_wait_s,
-        reserve_s=config.availability_reserve_s,
+        max_wait_s=settings.availability_max_wait_s,
+        reserve_s=settings.availability_reserve_s,
     )
     price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
     servicer = PricingServicer(
@@ -137,7 +112,7 @@ async def build_server(
             QuoteStore(engine),
             availability,
             clock,
-            timedelta(seconds=config.quote_ttl_s),
+            timedelta(seconds=settings.quote_ttl_s),
         ),
     )
 
@@ -145,7 +120,7 @@ async def build_server(
         await channel.close()
 
     return GrpcServer(
-        config.server,
+        settings.server,
         [
             ServiceRegistration(
                 SERVICE_NAME,
@@ -160,5 +135,5 @@ async def build_server(
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = load_config()
-    run_service(config.server, lambda: build_server(config), MIGRATIONS, argv)
+    settings = PricingSettings.from_env()
+    run_service(settings.server, lambda: build_server(settings), MIGRATIONS, argv)

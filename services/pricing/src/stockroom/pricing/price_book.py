@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.prices import (
@@ -17,15 +17,12 @@ from stockroom.pricing.domain.prices import (
 from stockroom.pricing.domain.tiers import validate_schedule
 from stockroom.pricing.domain.validation import (
     check_currency,
-    check_id,
     check_request_id,
+    check_sku,
     new_problems,
     raise_if_any,
 )
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.prices import PriceStore
-
-Clock = Callable[[], datetime]
 
 
 class PriceBook:
@@ -33,26 +30,24 @@ class PriceBook:
         self._store = store
         self._clock = clock
 
-    async def set_price(self, price: NewPrice, request_id: str = "") -> PriceVersion:
+    async def set_price(self, price: NewPrice, key: RequestKey | None = None) -> PriceVersion:
         """Record ``price`` as a new version; a retry with the same request id records once."""
         now = self._clock()
         problems = new_problems()
-        check_request_id(problems, request_id)
-        check_id(problems, "sku", price.sku)
+        check_request_id(problems, key.request_id if key else "")
+        check_sku(problems, "sku", price.sku)
         validate_scope(problems, price.scope)
         validate_schedule(problems, price.schedule, "tiers")
         window = effective_window(price, now, problems)
         raise_if_any(problems)
-        return await self._store.record(
-            price.sku, price.scope, price.schedule, window, now, request_id, request_hash(price)
-        )
+        return await self._store.record(price.sku, price.scope, price.schedule, window, now, key)
 
     async def price_at(
         self, sku: str, scope: PriceListScope, moment: datetime | None
     ) -> PriceVersion:
         """The version in effect at ``moment`` (default now), from the most specific list."""
         problems = new_problems()
-        check_id(problems, "sku", sku)
+        check_sku(problems, "sku", sku)
         validate_scope(problems, scope)
         raise_if_any(problems)
         at = moment or self._clock()
@@ -70,7 +65,7 @@ class PriceBook:
         self, sku: str, currency_code: str, after_id: int, limit: int
     ) -> list[PriceVersion]:
         problems = new_problems()
-        check_id(problems, "sku", sku)
+        check_sku(problems, "sku", sku)
         if currency_code:
             check_currency(problems, "currency_code", currency_code)
         raise_if_any(problems)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import NotFound, ResourceRef
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.promotions import Promotion, PromotionTerms, validate_terms
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.promotions import PromotionStore
-
-Clock = Callable[[], datetime]
 
 
 class PromotionBook:
@@ -20,13 +17,13 @@ class PromotionBook:
         self._store = store
         self._clock = clock
 
-    async def create(self, terms: PromotionTerms, request_id: str = "") -> Promotion:
+    async def create(self, terms: PromotionTerms, key: RequestKey | None = None) -> Promotion:
         now = self._clock()
         problems = new_problems()
-        check_request_id(problems, request_id)
+        check_request_id(problems, key.request_id if key else "")
         valid_from = validate_terms(problems, terms, now)
         raise_if_any(problems)
-        return await self._store.create(terms, valid_from, now, request_id, request_hash(terms))
+        return await self._store.create(terms, valid_from, now, key)
 
     async def get(self, promotion_id: str) -> Promotion:
         promotion = None

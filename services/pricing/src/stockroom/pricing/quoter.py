@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from stockroom.common.db import Clock, RequestKey
 from stockroom.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -26,12 +27,10 @@ from stockroom.pricing.domain.quotes import (
     validate_cart,
 )
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
-from stockroom.pricing.store.idempotency import request_hash
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 
-Clock = Callable[[], datetime]
 TimeRemaining = Callable[[], float | None]
 
 
@@ -65,7 +64,10 @@ class Quoter:
         self._quote_ttl = quote_ttl
 
     async def quote(
-        self, cart: Cart, request_id: str = "", time_remaining: TimeRemaining = no_deadline
+        self,
+        cart: Cart,
+        key: RequestKey | None = None,
+        time_remaining: TimeRemaining = no_deadline,
     ) -> Quote:
         """Price ``cart`` at its moment, ask inventory meanwhile, keep the quote.
 
@@ -74,12 +76,11 @@ class Quoter:
         first quote without asking anything again.
         """
         problems = new_problems()
-        check_request_id(problems, request_id)
+        check_request_id(problems, key.request_id if key else "")
         validate_cart(problems, cart)
         raise_if_any(problems)
-        digest = request_hash(cart) if request_id else ""
-        if request_id:
-            earlier = await self._quotes.made_for(request_id, digest)
+        if key is not None:
+            earlier = await self._quotes.made_for(key)
             if earlier is not None:
                 return earlier
         now = self._clock()
@@ -106,7 +107,7 @@ class Quoter:
             priced=priced,
             stock=stock,
         )
-        return await self._quotes.save(quote, request_id, digest)
+        return await self._quotes.save(quote, key)
 
     async def get(self, quote_id: str) -> Quote:
         """The quote as it was made; FAILED_PRECONDITION once it has expired."""

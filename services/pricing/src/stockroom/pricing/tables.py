@@ -7,16 +7,11 @@ price history, promotions and quotes are kept as they were recorded.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
-    Dialect,
     ForeignKey,
     Identity,
     Index,
@@ -24,41 +19,15 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    TypeDecorator,
     UniqueConstraint,
 )
+
+from stockroom.common.db import UtcDateTime
 
 metadata = MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so ids are BIGINT elsewhere.
 Id = BigInteger().with_variant(Integer, "sqlite")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on both databases.
-
-    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value
-    is stored as naive UTC text, whose fixed-width format (SQLAlchemy always
-    writes the microseconds) compares in time order.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
 price_lists = Table(

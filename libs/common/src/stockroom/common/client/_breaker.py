@@ -25,7 +25,8 @@ from typing import Literal
 
 from stockroom.common.client._listeners import Listeners
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.client")
 
 # The codes that mean "the dependency (or the way to it) is unwell".
 INFRASTRUCTURE_FAILURES = frozenset(

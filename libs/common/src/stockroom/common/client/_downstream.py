@@ -29,7 +29,8 @@ from stockroom.common.client._policy import Policy, RetryPolicy
 from stockroom.common.client._retries import RetryInterceptor
 from stockroom.common.client._typed_errors import typed_error_interceptors
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.client")
 
 
 class Downstream:

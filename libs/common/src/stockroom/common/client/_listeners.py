@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.client")
 
 T = TypeVar("T")
 

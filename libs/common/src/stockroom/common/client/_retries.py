@@ -34,7 +34,8 @@ from stockroom.common.client._deadlines import method_name
 from stockroom.common.client._policy import Policy, RetryPolicy, carries_request_id
 from stockroom.common.errors._errors import StockroomError
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.client")
 
 ATTEMPT_METADATA = "stockroom-attempt"
 CIRCUIT_OPEN = "CIRCUIT_OPEN"

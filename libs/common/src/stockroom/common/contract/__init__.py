@@ -1,8 +1,37 @@
 """The rules every service applies to the identifiers and limits they share.
 
-Declared once here, imported by each service's request validation, so a value
-one service accepts is never refused by another (filled in by the contract
-work that follows the package split).
+Declared once, imported by each service's request validation, so that a value
+one service accepts is never refused by another: pricing stores prices only
+for SKUs inventory can hold, and quotes only carts inventory can check in one
+call (``tests/contract`` proves it). Plain Python: no grpc, no database.
 """
 
-__all__: list[str] = []
+from stockroom.common.contract._ids import (
+    ID_PATTERN,
+    MAX_ID_LENGTH,
+    check_id,
+    check_request_id,
+    is_valid_id,
+    is_valid_request_id,
+)
+from stockroom.common.contract._limits import (
+    MAX_AVAILABILITY_LINES,
+    MAX_QUANTITY,
+    MAX_RESERVATION_LINES,
+    check_line_count,
+    check_quantity,
+)
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_AVAILABILITY_LINES",
+    "MAX_ID_LENGTH",
+    "MAX_QUANTITY",
+    "MAX_RESERVATION_LINES",
+    "check_id",
+    "check_line_count",
+    "check_quantity",
+    "check_request_id",
+    "is_valid_id",
+    "is_valid_request_id",
+]

@@ -28,7 +28,8 @@ from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 # SQLite waits this long for a competing writer instead of failing at once.
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.db")
 
 T = TypeVar("T")
 Work = Callable[[AsyncConnection], Awaitable[T]]

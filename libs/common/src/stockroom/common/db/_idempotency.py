@@ -15,27 +15,48 @@ restarts:
 Only successful outcomes are recorded: a request that failed rolled back its
 claim with everything else, so retrying it evaluates it afresh.
 
-In a store method::
+Two ways to keep the record, one key (``RequestKey``: the id, the method and
+a hash of the proto request without its id):
 
-    async with connection.begin():
-        replay = await claim(connection, request_records, key, now)
-        if replay is not None:
-            return decode(replay)
-        result = ...  # the mutation
-        await complete(connection, request_records, key, encode(result))
+- a mutation that changes existing rows records its response in the
+  ``request_records`` table (``claim`` then ``complete``, in its transaction)::
+
+      async with connection.begin():
+          replay = await claim(connection, request_records, key, now)
+          if replay is not None:
+              return decode(replay)
+          result = ...  # the mutation
+          await complete(connection, request_records, key, encode(result))
+
+- a create keeps the key on the row it creates (``request_id`` UNIQUE and
+  ``request_hash`` columns): ``insert_once`` inserts it or returns the row an
+  earlier try created, so the database decides which of two concurrent
+  duplicates wins and no second table is written.
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    Row,
+    String,
+    Table,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stockroom.common.contract import check_request_id
 from stockroom.common.db._engine import upsert_insert
 from stockroom.common.errors._errors import FieldErrors, FieldViolation, InvalidArgument
 
@@ -65,18 +86,8 @@ def request_key(method: str, request: Message, field: str = REQUEST_ID_FIELD) ->
 
 
 def validate_request_id(problems: FieldErrors, value: str, field: str = REQUEST_ID_FIELD) -> None:
-    """A request id is required and is a UUID in its canonical text form (AIP-155)."""
-    if not value:
-        problems.add(field, "is required (a UUID chosen by the caller)", "REQUIRED")
-        return
-    try:
-        canonical = str(uuid.UUID(value))
-    except ValueError:
-        canonical = ""
-    if canonical != value.lower():
-        problems.add(
-            field, "must be a UUID such as 123e4567-e89b-12d3-a456-426614174000", "MALFORMED"
-        )
+    """A request id is required and is a UUID in its text form (the shared contract)."""
+    check_request_id(problems, value, field)
 
 
 def request_records_table(metadata: MetaData, name: str = "request_records") -> Table:
@@ -134,6 +145,48 @@ async def complete(
     await connection.execute(
         update(records).where(records.c.request_id == key.request_id).values(response=response)
     )
+
+
+async def insert_once(
+    connection: AsyncConnection,
+    table: Table,
+    values: Mapping[str, object],
+    key: RequestKey | None,
+) -> tuple[Row[Any], bool]:
+    """Insert ``values`` into ``table`` unless ``key`` created a row already.
+
+    Returns the row and whether this call created it. ``table`` has a UNIQUE
+    ``request_id`` and a ``request_hash`` column; without a key the row is
+    simply inserted.
+    """
+    if key is None:
+        row = (await connection.execute(table.insert().values(**values).returning(*table.c))).one()
+        return row, True
+    insert = (
+        upsert_insert(connection, table)
+        .values(**values, request_id=key.request_id, request_hash=key.fingerprint)
+        .on_conflict_do_nothing(index_elements=[table.c.request_id])
+        .returning(*table.c)
+    )
+    created = (await connection.execute(insert)).one_or_none()
+    if created is not None:
+        return created, True
+    existing = await find_created(connection, table, key)
+    if existing is None:  # rows keyed by request id are never deleted
+        raise RuntimeError(f"request id {key.request_id} conflicted but has no row")
+    return existing, False
+
+
+async def find_created(
+    connection: AsyncConnection, table: Table, key: RequestKey
+) -> Row[Any] | None:
+    """The row of ``table`` that ``key`` created, if any; REQUEST_ID_REUSED if another
+    request used the id."""
+    query = select(table).where(table.c.request_id == key.request_id)
+    row = (await connection.execute(query)).one_or_none()
+    if row is not None and row.request_hash != key.fingerprint:
+        raise request_id_reused(key)
+    return row
 
 
 def request_id_reused(key: RequestKey) -> InvalidArgument:

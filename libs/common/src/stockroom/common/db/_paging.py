@@ -21,6 +21,9 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 Cursor = tuple[str | int, ...]
+# Cursor integers are database keys (BIGINT): a forged token with a larger one
+# must be refused here, not overflow in the query.
+_INT64 = range(-(2**63), 2**63)
 
 
 def page_size(
@@ -35,6 +38,7 @@ def page_size(
 
 
 def encode_page_token(cursor: Cursor, filters: Mapping[str, object]) -> str:
+    """An opaque token for the page after ``cursor``, valid only with ``filters``."""
     body = json.dumps({"c": list(cursor), "f": _filters_hash(filters)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
@@ -59,11 +63,23 @@ def decode_page_token(
         not isinstance(cursor, list)
         or len(cursor) != len(shape)
         or not all(type(v) is kind for v, kind in zip(cursor, shape, strict=True))
+        or any(type(v) is int and v not in _INT64 for v in cursor)
     ):
         raise _bad_token("is not a page token this service issued")
     if filters_hash != _filters_hash(filters):
         raise _bad_token("was issued for a request with other filters")
     return tuple(cursor)
+
+
+def next_page_token(cursors: Sequence[Cursor], size: int, filters: Mapping[str, object]) -> str:
+    """The token after a page, given the cursors of the rows fetched for it.
+
+    Fetch ``size + 1`` rows: when the extra one came back another page follows
+    and the token resumes after row ``size``; otherwise there is none ('').
+    """
+    if len(cursors) <= size:
+        return ""
+    return encode_page_token(cursors[size - 1], filters)
 
 
 def _filters_hash(filters: Mapping[str, object]) -> str:

@@ -1,7 +1,11 @@
 """The error model: one ``StockroomError`` class per gRPC status a service may
-return, carrying the rich details (``google.rpc``) that go on the wire, and the
-conversion both ways (``to_rpc_status`` on the server, ``error_from_rpc_error``
-on the client)."""
+return, carrying the details (ErrorInfo, field violations, preconditions,
+resources, RetryInfo) that go on the wire as ``google.rpc`` details.
+
+Plain Python, no grpc: domain code raises these. The server stack converts
+them to a rich status and the client stack back to the same class (private
+``_status``), so callers catch what the server raised.
+"""
 
 from stockroom.common.errors._errors import (
     DEFAULT_DOMAIN,
@@ -25,17 +29,9 @@ from stockroom.common.errors._errors import (
     Unavailable,
     invalid_argument,
 )
-from stockroom.common.errors._status import (
-    DETAILS_TRAILER,
-    error_from_rpc_error,
-    error_from_status,
-    to_rpc_status,
-    to_status_proto,
-)
 
 __all__ = [
     "DEFAULT_DOMAIN",
-    "DETAILS_TRAILER",
     "Aborted",
     "AlreadyExists",
     "Cancelled",
@@ -54,9 +50,5 @@ __all__ = [
     "StockroomError",
     "Unauthenticated",
     "Unavailable",
-    "error_from_rpc_error",
-    "error_from_status",
     "invalid_argument",
-    "to_rpc_status",
-    "to_status_proto",
 ]

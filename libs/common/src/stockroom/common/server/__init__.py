@@ -7,7 +7,7 @@ server interceptor here; a service writes its own on it.
 """
 
 from stockroom.common._interceptors import AroundCallInterceptor, Context
-from stockroom.common.server._config import ConfigError, ServerConfig
+from stockroom.common.server._config import ConfigError, ServerConfig, settings_from_env
 from stockroom.common.server._entrypoint import run_service
 from stockroom.common.server._grpc_server import GrpcServer, ServiceRegistration
 from stockroom.common.server._health import NOT_SERVING, SERVING, ReadinessCheck, check_health
@@ -27,4 +27,5 @@ __all__ = [
     "check_health",
     "configure_logging",
     "run_service",
+    "settings_from_env",
 ]

@@ -1,14 +1,23 @@
-"""Server configuration from the environment (twelve-factor style).
+"""Configuration from the environment (twelve-factor style), one way for every service.
 
-Every setting has a default that runs on a laptop; production overrides them
-with ``<PREFIX>_<NAME>`` variables, e.g. ``INVENTORY_PORT=50051``.
+A service's settings are a frozen dataclass whose first field is the common
+``ServerConfig`` (``server``) and whose other fields are its own; every field
+has a default that runs on a laptop, and production overrides it with a
+``<PREFIX>_<FIELD>`` variable (``INVENTORY_PORT=50051``,
+``PRICING_QUOTE_TTL_S=600``). ``settings_from_env`` reads them all the same
+way: ints and floats parsed and never negative, anything unusable a
+``ConfigError`` at startup.
 """
 
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -53,17 +62,9 @@ class ServerConfig:
         env: Mapping[str, str] | None = None,
     ) -> ServerConfig:
         """Read ``<prefix>_<FIELD>`` for every field, falling back to ``defaults``."""
-        source = os.environ if env is None else env
-        values: dict[str, object] = {"service_name": service_name, **(defaults or {})}
-        for f in fields(cls):
-            if f.name == "service_name":
-                continue
-            name = f"{prefix}_{f.name.upper()}"
-            raw = source.get(name)
-            if raw is None:
-                continue
-            values[f.name] = _parse(name, raw, type(getattr(cls, f.name, "")))
-        return cls(**values)  # type: ignore[arg-type]
+        return settings_from_env(
+            cls, prefix, env, defaults=defaults, given={"service_name": service_name}
+        )
 
     @property
     def mutating_caller_set(self) -> frozenset[str]:
@@ -75,12 +76,44 @@ class ServerConfig:
         return f"{host}:{self.port}"
 
 
-def _parse(name: str, raw: str, kind: type) -> object:
+def settings_from_env(
+    cls: type[T],
+    prefix: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, object] | None = None,
+    given: Mapping[str, object] | None = None,
+) -> T:
+    """Build the dataclass ``cls`` from ``<prefix>_<FIELD>`` variables.
+
+    Fields in ``given`` are taken as they are (e.g. ``server``); the others
+    come from the environment (``os.environ`` unless ``env``), else from
+    ``defaults``, else from the field's own default.
+    """
+    source = os.environ if env is None else env
+    values: dict[str, Any] = {**(defaults or {}), **(given or {})}
+    kinds = typing.get_type_hints(cls)
+    for f in fields(cls):  # type: ignore[arg-type]
+        if given and f.name in given:
+            continue
+        name = f"{prefix}_{f.name.upper()}"
+        raw = source.get(name)
+        if raw is not None:
+            values[f.name] = _parse(name, raw, kinds[f.name])
+        elif f.name not in values and f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(f"{name} is required")
+    return cls(**values)
+
+
+def _parse(name: str, raw: str, kind: object) -> object:
+    if kind not in (int, float):
+        return raw
     try:
-        if kind is int:
-            return int(raw)
-        if kind is float:
-            return float(raw)
+        value = int(raw) if kind is int else float(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
-    return raw
+        raise ConfigError(
+            f"{name}={raw!r} is not a valid {getattr(kind, '__name__', kind)}"
+        ) from exc
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative")
+    return value

@@ -20,7 +20,8 @@ from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.errors._errors import Internal, StockroomError
 from stockroom.common.errors._status import DETAILS_TRAILER, to_rpc_status
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.server")
 
 
 class ErrorMappingInterceptor(AroundCallInterceptor):

@@ -39,7 +39,8 @@ from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 from stockroom.common.telemetry._server import server_interceptors
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.server")
 
 # Keepalive and message limits chosen for service-to-service traffic behind a
 # load balancer: pings every 30 s keep idle connections from being reaped by

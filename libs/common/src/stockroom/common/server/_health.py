@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import grpc
 from grpc_health.v1 import health, health_pb2
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.server")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 SERVING = health_pb2.HealthCheckResponse.SERVING

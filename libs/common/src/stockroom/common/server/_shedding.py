@@ -21,7 +21,8 @@ from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.client._listeners import Listeners
 from stockroom.common.errors._errors import ResourceExhausted
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.server")
 
 NEVER_SHED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 

@@ -64,7 +64,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from stockroom.common.server._config import ConfigError
 from stockroom.common.telemetry import _names as names
 
-logger = logging.getLogger(__name__)
+# Named after the package, not this private module: operators filter on it.
+logger = logging.getLogger("stockroom.common.telemetry")
 
 EXPORTERS = frozenset({"otlp", "console", "none"})
 # Kubernetes allows 30 s after SIGTERM and draining takes up to DRAIN_GRACE_S (20 s):

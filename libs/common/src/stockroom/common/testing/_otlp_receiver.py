@@ -166,7 +166,12 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         self._receiver = receiver
 
     async def Export(
-        self, request: trace_service_pb2.ExportTraceServiceRequest, context: Any
+        self,
+        request: trace_service_pb2.ExportTraceServiceRequest,
+        context: grpc.aio.ServicerContext[
+            trace_service_pb2.ExportTraceServiceRequest,
+            trace_service_pb2.ExportTraceServiceResponse,
+        ],
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         await self._receiver._received(_spans(request))
         return trace_service_pb2.ExportTraceServiceResponse()
@@ -177,7 +182,12 @@ class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
         self._receiver = receiver
 
     async def Export(
-        self, request: metrics_service_pb2.ExportMetricsServiceRequest, context: Any
+        self,
+        request: metrics_service_pb2.ExportMetricsServiceRequest,
+        context: grpc.aio.ServicerContext[
+            metrics_service_pb2.ExportMetricsServiceRequest,
+            metrics_service_pb2.ExportMetricsServiceResponse,
+        ],
     ) -> metrics_service_pb2.ExportMetricsServiceResponse:
         await self._receiver._received_metrics(request)
         return metrics_service_pb2.ExportMetricsServiceResponse()

@@ -1,5 +1,8 @@
 """Requests in: check every field, report every problem at once, build the domain command.
 
+Identifier rules and the limits pricing shares (SKU and location id shape,
+quantity range, lines per call) come from ``stockroom.common.contract``.
+
 Each function takes a proto request and returns what the store takes, or
 raises InvalidArgument with one field violation per bad field (field paths
 as in the proto, e.g. ``lines[2].quantity``).
@@ -7,11 +10,16 @@ as in the proto, e.g. ``lines[2].quantity``).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from stockroom.common.contract import (
+    MAX_AVAILABILITY_LINES,
+    MAX_RESERVATION_LINES,
+    check_id,
+    check_quantity,
+)
 from stockroom.common.db import validate_request_id
 from stockroom.common.errors import FieldErrors
 from stockroom.inventory.domain.model import (
@@ -26,20 +34,12 @@ from stockroom.inventory.domain.model import (
 )
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
-MAX_AVAILABILITY_LINES = 500
-MAX_RESERVATION_LINES = 100
 MAX_BATCH_SKUS = 500
 MAX_WATCH_SKUS = 100
 MAX_LOCATION_FILTER = 100
 MAX_TEXT = 256
-# Far below int64: sums over many movements can never overflow.
-MAX_QUANTITY = 1_000_000_000
 DEFAULT_TTL = timedelta(minutes=15)
 MIN_TTL, MAX_TTL = timedelta(seconds=1), timedelta(days=7)
-
-# SKUs and location ids: letters, digits, '.', '_', '-'; they appear in resource
-# names and URLs unescaped.
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _LOCATION_KINDS = {
     pb.LOCATION_KIND_WAREHOUSE: LocationKind.WAREHOUSE,
@@ -51,17 +51,6 @@ def problems() -> FieldErrors:
     return FieldErrors(domain=DOMAIN)
 
 
-def check_id(errors: FieldErrors, field: str, value: str) -> None:
-    if not value:
-        errors.add(field, "is required", "REQUIRED")
-    elif not ID_PATTERN.fullmatch(value):
-        errors.add(
-            field,
-            "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            "MALFORMED",
-        )
-
-
 def check_ids(errors: FieldErrors, field: str, values: Sequence[str], limit: int) -> None:
     if len(values) > limit:
         errors.add(field, f"at most {limit} per request", "TOO_MANY")
@@ -69,19 +58,6 @@ def check_ids(errors: FieldErrors, field: str, values: Sequence[str], limit: int
         check_id(errors, f"{field}[{i}]", value)
     if len(set(values)) != len(values):
         errors.add(field, "must not repeat an id", "DUPLICATE")
-
-
-def check_quantity(
-    errors: FieldErrors, field: str, value: int, *, allow_zero: bool = False
-) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        errors.add(
-            field,
-            "must not be negative" if allow_zero else "must be positive",
-            "NEGATIVE" if allow_zero else "NOT_POSITIVE",
-        )
-    elif value > MAX_QUANTITY:
-        errors.add(field, f"must be at most {MAX_QUANTITY}", "TOO_LARGE")
 
 
 def check_text(errors: FieldErrors, field: str, value: str, *, required: bool = False) -> None:

@@ -4,7 +4,8 @@ method, converts the result. Errors are domain errors, mapped centrally."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+
+import grpc
 
 from stockroom.common.db import decode_page_token, encode_page_token, page_size, request_key
 from stockroom.inventory.api import requests, responses
@@ -15,8 +16,6 @@ from stockroom.inventory.store.stock import StockStore
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from stockroom.inventory.watch import LedgerTail, watch_movements
-
-Context = Any
 
 
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
@@ -35,7 +34,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self.tail = tail
 
     async def ReceiveStock(
-        self, request: pb.ReceiveStockRequest, context: Context
+        self,
+        request: pb.ReceiveStockRequest,
+        context: grpc.aio.ServicerContext[pb.ReceiveStockRequest, pb.ReceiveStockResponse],
     ) -> pb.ReceiveStockResponse:
         receipt = requests.receipt(request)
         change = await self.stock.receive(receipt, request_key("ReceiveStock", request))
@@ -46,7 +47,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def CheckAvailability(
-        self, request: pb.CheckAvailabilityRequest, context: Context
+        self,
+        request: pb.CheckAvailabilityRequest,
+        context: grpc.aio.ServicerContext[
+            pb.CheckAvailabilityRequest, pb.CheckAvailabilityResponse
+        ],
     ) -> pb.CheckAvailabilityResponse:
         result = await self.stock.availability(requests.availability_lines(request))
         return pb.CheckAvailabilityResponse(
@@ -62,18 +67,26 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def CreateItem(
-        self, request: pb.CreateItemRequest, context: Context
+        self,
+        request: pb.CreateItemRequest,
+        context: grpc.aio.ServicerContext[pb.CreateItemRequest, pb.CreateItemResponse],
     ) -> pb.CreateItemResponse:
         sku, display_name = requests.item(request)
         item = await self.catalog.create_item(sku, display_name, request_key("CreateItem", request))
         return pb.CreateItemResponse(item=responses.item(item))
 
-    async def GetItem(self, request: pb.GetItemRequest, context: Context) -> pb.GetItemResponse:
+    async def GetItem(
+        self,
+        request: pb.GetItemRequest,
+        context: grpc.aio.ServicerContext[pb.GetItemRequest, pb.GetItemResponse],
+    ) -> pb.GetItemResponse:
         item = await self.catalog.get_item(requests.one_id("sku", request.sku))
         return pb.GetItemResponse(item=responses.item(item))
 
     async def ListItems(
-        self, request: pb.ListItemsRequest, context: Context
+        self,
+        request: pb.ListItemsRequest,
+        context: grpc.aio.ServicerContext[pb.ListItemsRequest, pb.ListItemsResponse],
     ) -> pb.ListItemsResponse:
         size = page_size(request.page_size)
         cursor = decode_page_token(request.page_token, {}, (str,))
@@ -84,7 +97,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def CreateLocation(
-        self, request: pb.CreateLocationRequest, context: Context
+        self,
+        request: pb.CreateLocationRequest,
+        context: grpc.aio.ServicerContext[pb.CreateLocationRequest, pb.CreateLocationResponse],
     ) -> pb.CreateLocationResponse:
         location_id, display_name, kind = requests.location(request)
         location = await self.catalog.create_location(
@@ -93,7 +108,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.CreateLocationResponse(location=responses.location(location))
 
     async def GetLocation(
-        self, request: pb.GetLocationRequest, context: Context
+        self,
+        request: pb.GetLocationRequest,
+        context: grpc.aio.ServicerContext[pb.GetLocationRequest, pb.GetLocationResponse],
     ) -> pb.GetLocationResponse:
         location = await self.catalog.get_location(
             requests.one_id("location_id", request.location_id)
@@ -101,7 +118,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.GetLocationResponse(location=responses.location(location))
 
     async def ListLocations(
-        self, request: pb.ListLocationsRequest, context: Context
+        self,
+        request: pb.ListLocationsRequest,
+        context: grpc.aio.ServicerContext[pb.ListLocationsRequest, pb.ListLocationsResponse],
     ) -> pb.ListLocationsResponse:
         size = page_size(request.page_size)
         cursor = decode_page_token(request.page_token, {}, (str,))
@@ -112,7 +131,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def BatchGetStockLevels(
-        self, request: pb.BatchGetStockLevelsRequest, context: Context
+        self,
+        request: pb.BatchGetStockLevelsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.BatchGetStockLevelsRequest, pb.BatchGetStockLevelsResponse
+        ],
     ) -> pb.BatchGetStockLevelsResponse:
         skus = requests.batch_skus(request.skus)
         levels = await self.stock.levels_of(skus)
@@ -121,7 +144,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def SetSafetyStock(
-        self, request: pb.SetSafetyStockRequest, context: Context
+        self,
+        request: pb.SetSafetyStockRequest,
+        context: grpc.aio.ServicerContext[pb.SetSafetyStockRequest, pb.SetSafetyStockResponse],
     ) -> pb.SetSafetyStockResponse:
         change = await self.stock.set_safety_stock(
             requests.safety_stock(request), request_key("SetSafetyStock", request)
@@ -131,7 +156,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def AdjustStock(
-        self, request: pb.AdjustStockRequest, context: Context
+        self,
+        request: pb.AdjustStockRequest,
+        context: grpc.aio.ServicerContext[pb.AdjustStockRequest, pb.AdjustStockResponse],
     ) -> pb.AdjustStockResponse:
         change = await self.stock.adjust(
             requests.adjustment(request), request_key("AdjustStock", request)
@@ -141,7 +168,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def TransferStock(
-        self, request: pb.TransferStockRequest, context: Context
+        self,
+        request: pb.TransferStockRequest,
+        context: grpc.aio.ServicerContext[pb.TransferStockRequest, pb.TransferStockResponse],
     ) -> pb.TransferStockResponse:
         result = await self.stock.transfer(
             requests.transfer(request), request_key("TransferStock", request)
@@ -153,7 +182,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def ListMovements(
-        self, request: pb.ListMovementsRequest, context: Context
+        self,
+        request: pb.ListMovementsRequest,
+        context: grpc.aio.ServicerContext[pb.ListMovementsRequest, pb.ListMovementsResponse],
     ) -> pb.ListMovementsResponse:
         requests.movement_filters(request)
         filters = {"sku": request.sku, "location_id": request.location_id}
@@ -173,7 +204,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     async def ReserveStock(
-        self, request: pb.ReserveStockRequest, context: Context
+        self,
+        request: pb.ReserveStockRequest,
+        context: grpc.aio.ServicerContext[pb.ReserveStockRequest, pb.ReserveStockResponse],
     ) -> pb.ReserveStockResponse:
         reservation = await self.reservations.reserve(
             requests.reservation(request), request_key("ReserveStock", request)
@@ -181,13 +214,19 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.ReserveStockResponse(reservation=responses.reservation(reservation))
 
     async def GetReservation(
-        self, request: pb.GetReservationRequest, context: Context
+        self,
+        request: pb.GetReservationRequest,
+        context: grpc.aio.ServicerContext[pb.GetReservationRequest, pb.GetReservationResponse],
     ) -> pb.GetReservationResponse:
         reservation = await self.reservations.get(requests.reservation_id(request.reservation_id))
         return pb.GetReservationResponse(reservation=responses.reservation(reservation))
 
     async def ConfirmReservation(
-        self, request: pb.ConfirmReservationRequest, context: Context
+        self,
+        request: pb.ConfirmReservationRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ConfirmReservationRequest, pb.ConfirmReservationResponse
+        ],
     ) -> pb.ConfirmReservationResponse:
         reservation_id = requests.reservation_id(
             request.reservation_id, request.request_id, request.reference, "reference"
@@ -198,7 +237,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.ConfirmReservationResponse(reservation=responses.reservation(reservation))
 
     async def ReleaseReservation(
-        self, request: pb.ReleaseReservationRequest, context: Context
+        self,
+        request: pb.ReleaseReservationRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ReleaseReservationRequest, pb.ReleaseReservationResponse
+        ],
     ) -> pb.ReleaseReservationResponse:
         reservation_id = requests.reservation_id(
             request.reservation_id, request.request_id, request.reason, "reason"
@@ -209,7 +252,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.ReleaseReservationResponse(reservation=responses.reservation(reservation))
 
     async def WatchStock(
-        self, request: pb.WatchStockRequest, context: Context
+        self,
+        request: pb.WatchStockRequest,
+        context: grpc.aio.ServicerContext[pb.WatchStockRequest, pb.WatchStockResponse],
     ) -> AsyncIterator[pb.WatchStockResponse]:
         skus, after = requests.watch(request)
         await self.catalog.require_items(skus)

@@ -1,12 +1,8 @@
-"""The store's sense of now: the wall clock in production, a hand-moved one in tests."""
+"""The store's sense of now: ``stockroom.common.db``'s one ``Clock`` and ``utc_now``.
 
-from __future__ import annotations
+Kept as a name for the store modules that import it from here.
+"""
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from stockroom.common.db import Clock, utc_now
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["Clock", "utc_now"]

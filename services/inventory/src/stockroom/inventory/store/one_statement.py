@@ -5,9 +5,9 @@ every order's path. As transactions they cost a dozen round trips each
 (BEGIN, the request claim, locks, updates, inserts, the ledger head, the
 recorded response, COMMIT); written as one statement with data-modifying
 CTEs (``sql/*.sql``) they cost one, and the locks are held for a fraction of
-the time. DESIGN.md measured the same trade before the first line: 4.2k
-reservations/s from one process as one statement against 1.9k/s as five
-round trips.
+the time. The same trade was measured before the first line (docs/design.md,
+"Round trips and commits"): 4.2k reservations/s from one process as one
+statement against 1.9k/s as five round trips.
 
 Each statement either makes the whole successful change (levels, ledger
 entries, reservation rows, the request record with the response) or writes

@@ -3,13 +3,10 @@ what the store's queries are written against (a test checks the two agree)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -19,38 +16,12 @@ from sqlalchemy import (
     Table,
     text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
-from stockroom.common.db import request_records_table
+from stockroom.common.db import UtcDateTime, request_records_table
 
 ID = 64  # SKUs, location ids
 UUID = 36  # reservation and request ids
 TEXT = 256  # reasons, references, names
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timestamps in UTC, timezone-aware on the way out on every dialect.
-
-    SQLite has no time zones: it stores the UTC wall time and gives back a
-    naive value, which this type marks as UTC again. Comparisons in SQL stay
-    right because every stored value is UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: the store only takes timezone-aware times")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = MetaData()

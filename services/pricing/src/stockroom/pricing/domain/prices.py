@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.tiers import PriceSchedule
-from stockroom.pricing.domain.validation import check_currency, check_id
+from stockroom.pricing.domain.validation import check_currency, check_label
 
 # A valid_from this little in the past is taken as "now" (client clocks drift);
 # anything earlier would rewrite history and is refused.
@@ -108,5 +108,5 @@ def effective_window(
 
 def validate_scope(problems: FieldErrors, scope: PriceListScope) -> None:
     check_currency(problems, "currency_code", scope.currency_code)
-    check_id(problems, "channel", scope.channel, required=False)
-    check_id(problems, "customer_group", scope.customer_group, required=False)
+    check_label(problems, "channel", scope.channel, required=False)
+    check_label(problems, "customer_group", scope.customer_group, required=False)

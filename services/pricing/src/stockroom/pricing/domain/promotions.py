@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from stockroom.common.contract import MAX_QUANTITY
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.money import (
     BASIS_POINTS_PER_WHOLE,
@@ -27,11 +28,10 @@ from stockroom.pricing.domain.money import (
     percentage_of,
 )
 from stockroom.pricing.domain.prices import CLOCK_SKEW_ALLOWANCE
-from stockroom.pricing.domain.tiers import MAX_QUANTITY
 from stockroom.pricing.domain.validation import (
     check_currency,
     check_display_name,
-    check_id,
+    check_sku,
 )
 
 MAX_PROMOTION_SKUS = 1000
@@ -114,7 +114,7 @@ def validate_terms(problems: FieldErrors, terms: PromotionTerms, now: datetime) 
         if len(terms.skus) > MAX_PROMOTION_SKUS:
             problems.add(f"{field}.skus", f"at most {MAX_PROMOTION_SKUS} SKUs", "TOO_MANY")
         for sku in sorted(terms.skus):
-            check_id(problems, f"{field}.skus", sku)
+            check_sku(problems, f"{field}.skus", sku)
     elif terms.skus:
         problems.add(f"{field}.skus", "a cart promotion names no SKUs", "NOT_ALLOWED")
     _validate_discount(problems, terms, field)

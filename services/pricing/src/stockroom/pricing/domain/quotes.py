@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from stockroom.common.contract import MAX_AVAILABILITY_LINES, check_line_count, check_quantity
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.discounts import (
     AppliedDiscount,
@@ -25,12 +26,8 @@ from stockroom.pricing.domain.discounts import (
 from stockroom.pricing.domain.money import allocate, check_amount, minor_unit_exponent
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, validate_scope
 from stockroom.pricing.domain.promotions import Promotion
-from stockroom.pricing.domain.tiers import MAX_QUANTITY, TierCharge, TiersMode
-from stockroom.pricing.domain.validation import check_id
-
-# Inventory's CheckAvailability takes at most 500 lines
-# (stockroom.inventory.domain.MAX_LINES); a cart is asked about in one call.
-MAX_LINES = 500
+from stockroom.pricing.domain.tiers import TierCharge, TiersMode
+from stockroom.pricing.domain.validation import check_sku
 
 
 @dataclass(frozen=True)
@@ -51,13 +48,11 @@ class Cart:
 def validate_cart(problems: FieldErrors, cart: Cart) -> None:
     """Add every problem with ``cart`` to ``problems``, under the request's field names."""
     validate_scope(problems, cart.scope)
-    if not cart.lines:
-        problems.add("lines", "at least one line is required", "EMPTY")
-    if len(cart.lines) > MAX_LINES:
-        problems.add("lines", f"at most {MAX_LINES} lines per cart", "TOO_MANY")
+    # Inventory is asked about the whole cart in one CheckAvailability call.
+    check_line_count(problems, "lines", len(cart.lines), MAX_AVAILABILITY_LINES)
     first_line: dict[str, int] = {}
-    for i, line in enumerate(cart.lines[:MAX_LINES]):
-        check_id(problems, f"lines[{i}].sku", line.sku)
+    for i, line in enumerate(cart.lines[:MAX_AVAILABILITY_LINES]):
+        check_sku(problems, f"lines[{i}].sku", line.sku)
         if line.sku in first_line:
             problems.add(
                 f"lines[{i}].sku",
@@ -66,10 +61,7 @@ def validate_cart(problems: FieldErrors, cart: Cart) -> None:
                 "DUPLICATE_SKU",
             )
         first_line.setdefault(line.sku, i)
-        if line.quantity <= 0:
-            problems.add(f"lines[{i}].quantity", "must be positive", "NOT_POSITIVE")
-        elif line.quantity > MAX_QUANTITY:
-            problems.add(f"lines[{i}].quantity", f"must be at most {MAX_QUANTITY}", "TOO_LARGE")
+        check_quantity(problems, f"lines[{i}].quantity", line.quantity)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from stockroom.common.contract import MAX_QUANTITY
 from stockroom.common.errors import FieldErrors
 from stockroom.pricing.domain.money import MAX_AMOUNT_MINOR
 
-# A tier bound (and a cart line) never exceeds a billion units.
-MAX_QUANTITY = 1_000_000_000
 MAX_TIERS = 32
 
 

@@ -8,14 +8,14 @@ EMPTY without digging into the field violations.
 
 from __future__ import annotations
 
-import uuid
-
+from stockroom.common import contract
 from stockroom.common.errors import FieldErrors, InvalidArgument
 from stockroom.pricing.domain.money import DOMAIN, minor_unit_exponent
 
-# The same bound inventory puts on a SKU (inventory.domain.MAX_ID_LENGTH), so a
-# cart pricing accepts is one inventory accepts too.
-MAX_ID_LENGTH = 64
+# Channels and customer groups are pricing's own names; SKUs follow the shared
+# rule (``stockroom.common.contract.check_id``) so pricing never stores a price
+# for a SKU inventory refuses.
+MAX_LABEL_LENGTH = contract.MAX_ID_LENGTH
 MAX_DISPLAY_NAME_LENGTH = 200
 
 
@@ -37,13 +37,18 @@ def raise_if_any(problems: FieldErrors) -> None:
     )
 
 
-def check_id(problems: FieldErrors, field: str, value: str, *, required: bool = True) -> None:
-    """SKUs, channels, customer groups: 1-64 printable characters, no edge spaces."""
+def check_label(problems: FieldErrors, field: str, value: str, *, required: bool = True) -> None:
+    """Channels and customer groups: 1-64 printable characters, no edge spaces."""
     if not value:
         if required:
             problems.add(field, "is required", "REQUIRED")
-    elif len(value) > MAX_ID_LENGTH or not value.isprintable() or value.strip() != value:
-        problems.add(field, f"must be 1-{MAX_ID_LENGTH} printable characters", "MALFORMED")
+    elif len(value) > MAX_LABEL_LENGTH or not value.isprintable() or value.strip() != value:
+        problems.add(field, f"must be 1-{MAX_LABEL_LENGTH} printable characters", "MALFORMED")
+
+
+def check_sku(problems: FieldErrors, field: str, value: str) -> None:
+    """A SKU as inventory accepts it (the shared rule)."""
+    contract.check_id(problems, field, value)
 
 
 def check_currency(problems: FieldErrors, field: str, currency_code: str) -> None:
@@ -58,13 +63,8 @@ def check_currency(problems: FieldErrors, field: str, currency_code: str) -> Non
 
 
 def check_request_id(problems: FieldErrors, request_id: str) -> None:
-    """AIP-155: a request id, when given, is a UUID."""
-    if not request_id:
-        return
-    try:
-        uuid.UUID(request_id)
-    except ValueError:
-        problems.add("request_id", "must be a UUID", "MALFORMED")
+    """AIP-155: a request id, when given, is a UUID as every service spells it."""
+    contract.check_request_id(problems, request_id, required=False)
 
 
 def check_display_name(problems: FieldErrors, field: str, value: str) -> None:

@@ -9,10 +9,17 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import DIALECTS, one_of, run_autocommit, run_transaction, upsert_insert
+from stockroom.common.db import (
+    DIALECTS,
+    RequestKey,
+    insert_once,
+    one_of,
+    run_autocommit,
+    run_transaction,
+    upsert_insert,
+)
 from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, most_specific
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
-from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import price_lists, prices
 
 
@@ -70,8 +77,7 @@ class PriceStore:
         schedule: PriceSchedule,
         window: tuple[datetime, datetime | None],
         recorded_at: datetime,
-        request_id: str = "",
-        request_digest: str = "",
+        key: RequestKey | None = None,
     ) -> PriceVersion:
         """Add a price version (once per request id), creating its price list on first use."""
         valid_from, valid_until = window
@@ -90,8 +96,7 @@ class PriceStore:
                     "valid_until": valid_until,
                     "recorded_at": recorded_at,
                 },
-                request_id,
-                request_digest,
+                key,
             )
             return row
 

@@ -9,9 +9,15 @@ from typing import Any
 from sqlalchemy import Row, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import DIALECTS, one_of, run_autocommit, run_transaction
+from stockroom.common.db import (
+    DIALECTS,
+    RequestKey,
+    insert_once,
+    one_of,
+    run_autocommit,
+    run_transaction,
+)
 from stockroom.pricing.domain.promotions import Promotion, PromotionTarget, PromotionTerms
-from stockroom.pricing.store.idempotency import insert_once
 from stockroom.pricing.tables import promotion_skus, promotions
 
 
@@ -24,8 +30,7 @@ class PromotionStore:
         terms: PromotionTerms,
         valid_from: datetime,
         created_at: datetime,
-        request_id: str = "",
-        request_digest: str = "",
+        key: RequestKey | None = None,
     ) -> Promotion:
         """Record a promotion with its SKUs (once per request id)."""
 
@@ -45,8 +50,7 @@ class PromotionStore:
                     "valid_until": terms.valid_until,
                     "created_at": created_at,
                 },
-                request_id,
-                request_digest,
+                key,
             )
             if created and terms.skus:
                 await connection.execute(

@@ -10,13 +10,12 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import run_autocommit
+from stockroom.common.db import RequestKey, find_created, run_autocommit
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import PromotionTarget
 from stockroom.pricing.domain.quotes import PricedCart, PricedLine, Quote, StockCheck
 from stockroom.pricing.domain.tiers import Tier, TierCharge, TiersMode
-from stockroom.pricing.store.idempotency import find_by_request_id
 from stockroom.pricing.tables import quotes
 
 
@@ -24,8 +23,8 @@ class QuoteStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def save(self, quote: Quote, request_id: str = "", request_digest: str = "") -> Quote:
-        """Keep ``quote``; when ``request_id`` already made a quote, return that one instead.
+    async def save(self, quote: Quote, key: RequestKey | None = None) -> Quote:
+        """Keep ``quote``; when ``key`` already made a quote, return that one instead.
 
         One statement that is its own transaction. It inserts nothing when the
         quote's id or its request id is taken, by an earlier request with this
@@ -35,8 +34,8 @@ class QuoteStore:
         priced = quote.priced
         values = {
             "id": quote.quote_id,
-            "request_id": request_id or None,
-            "request_hash": request_digest or None,
+            "request_id": key.request_id if key else None,
+            "request_hash": key.fingerprint if key else None,
             "currency_code": quote.scope.currency_code,
             "channel": quote.scope.channel,
             "customer_group": quote.scope.customer_group,
@@ -54,8 +53,8 @@ class QuoteStore:
             insert = _INSERT_UNLESS_TAKEN[connection.dialect.name]
             if (await connection.execute(insert, values)).first() is not None:
                 return None  # kept as given
-            if request_id:
-                existing = await find_by_request_id(connection, quotes, request_id, request_digest)
+            if key is not None:
+                existing = await find_created(connection, quotes, key)
             else:
                 existing = (await connection.execute(_BY_ID, {"id": quote.quote_id})).one_or_none()
             if existing is None:  # the conflicting row vanished: quotes are never deleted
@@ -72,11 +71,11 @@ class QuoteStore:
         row = await run_autocommit(self.engine, work)
         return None if row is None else _quote(row)
 
-    async def made_for(self, request_id: str, request_digest: str) -> Quote | None:
-        """The quote ``request_id`` made, if any (InvalidArgument if made for another cart)."""
+    async def made_for(self, key: RequestKey) -> Quote | None:
+        """The quote ``key`` made, if any (REQUEST_ID_REUSED if made for another cart)."""
 
         async def work(connection: AsyncConnection) -> Row[Any] | None:
-            return await find_by_request_id(connection, quotes, request_id, request_digest)
+            return await find_created(connection, quotes, key)
 
         row = await run_autocommit(self.engine, work)
         return None if row is None else _quote(row)
