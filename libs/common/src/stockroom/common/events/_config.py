@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from stockroom.common.server import ConfigError
+from stockroom.common.server import ConfigError, settings_from_env
 
 DAY_S = 86_400.0
 
@@ -84,35 +83,5 @@ class EventsConfig:
     def from_env(
         cls, service: str, prefix: str, *, env: Mapping[str, str] | None = None
     ) -> EventsConfig:
-        """Read ``<prefix>_EVENTS_<FIELD>`` for every field."""
-        source = os.environ if env is None else env
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            if f.name == "service":
-                continue
-            name = f"{prefix}_EVENTS_{f.name.upper()}"
-            raw = source.get(name)
-            if raw is not None:
-                values[f.name] = _parse(name, raw, type(f.default))
-        return cls(service, **values)  # type: ignore[arg-type]
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
-
-
-def _parse(name: str, raw: str, kind: type) -> object:
-    if kind is bool:
-        if raw.strip().lower() in _TRUE:
-            return True
-        if raw.strip().lower() in _FALSE:
-            return False
-        raise ConfigError(f"{name}={raw!r} is not true or false")
-    try:
-        if kind is int:
-            return int(raw)
-        if kind is float:
-            return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
-    return raw
+        """Read ``<prefix>_EVENTS_<FIELD>`` for every field (the common settings reader)."""
+        return settings_from_env(cls, f"{prefix}_EVENTS", env, given={"service": service})
