@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import timedelta
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from google.protobuf.wrappers_pb2 import Int64Value, StringValue
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import create_engine, run_autocommit
@@ -106,6 +107,32 @@ async def test_events_appended_in_autocommit_mode_are_announced(postgres_url: st
 
     await run_autocommit(engine, write, repeatable=False)
     assert announced == [1]
+    await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_cancelled_statement_is_not_turned_into_another_error(postgres_url: str) -> None:
+    """The commit hooks run inside SQLAlchemy's rollback of an invalidated connection:
+    they must not raise there (the caller would see PendingRollbackError, not its own)."""
+    engine = create_engine(postgres_url)
+    await create_schema(engine)
+    watch_commits(engine, lambda: None)
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with engine.connect() as connection:
+            await append(connection, outbox, [event(CONFIG, "a", 0)], NOW)
+            started.set()
+            await connection.execute(text("SELECT pg_sleep(30)"))
+
+    task = asyncio.create_task(slow())
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.sleep(0.1)  # let the sleep reach the server
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with engine.begin() as connection:
+        assert await connection.scalar(select(func.count()).select_from(outbox)) == 0
     await engine.dispose()
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     insert,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # Keys in the DBAPI connection's info dictionary (it outlives one checkout).
@@ -146,17 +147,20 @@ def watch_commits(engine: AsyncEngine, on_commit: Callable[[], None]) -> Callabl
     sync_engine = engine.sync_engine
 
     def committing(connection: Any) -> None:
-        if connection.info.pop(_APPENDED, False):
-            connection.info[_COMMITTED] = True
+        info = _info(connection)
+        if info is not None and info.pop(_APPENDED, False):
+            info[_COMMITTED] = True
 
     def rolled_back(connection: Any) -> None:
-        if connection.info.pop(_APPENDED, False) and _autocommit(connection):
+        info = _info(connection)
+        if info is not None and info.pop(_APPENDED, False) and _autocommit(connection):
             # Each statement committed on its own (``run_autocommit``); the
             # ROLLBACK at the end undoes nothing.
-            connection.info[_COMMITTED] = True
+            info[_COMMITTED] = True
 
     def next_begin(connection: Any) -> None:
-        if connection.info.pop(_COMMITTED, False):
+        info = _info(connection)
+        if info is not None and info.pop(_COMMITTED, False):
             on_commit()
 
     def checked_in(_dbapi_connection: Any, record: Any) -> None:
@@ -178,6 +182,19 @@ def watch_commits(engine: AsyncEngine, on_commit: Callable[[], None]) -> Callabl
                 event.remove(sync_engine, name, hook)
 
     return remove
+
+
+def _info(connection: Any) -> dict[str, Any] | None:
+    """The connection's info dictionary, or None when the connection is invalidated (a
+    cancelled or failed statement): the hooks must never raise inside SQLAlchemy's
+    rollback. A wake-up lost this way only waits for the relay's next poll."""
+    if connection.invalidated:
+        return None
+    try:
+        info: dict[str, Any] = connection.info
+    except SQLAlchemyError:
+        return None
+    return info
 
 
 def _autocommit(connection: Any) -> bool:
