@@ -1,8 +1,9 @@
 """The baseline: a grpc.aio echo server with nothing on the path, or the same handler
 behind the full Stockroom server stack (``--stack``), to price our interceptors, with the
-OpenTelemetry SDK configured from the OTEL_* variables as a service has it (``--tracing``).
+OpenTelemetry SDK configured from the OTEL_* variables as a service has it (``--tracing``),
+on asyncio's event loop unless ``--loop uvloop``.
 
-    python -m benchmarks.echo_server --port 50100 [--stack [--tracing]]
+    python -m benchmarks.echo_server --port 50100 [--stack [--tracing]] [--loop uvloop]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import grpc
 
 from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.server._entrypoint import loop_factory
 from stockroom.common.telemetry import configure_telemetry
 from stockroom.common.testing import ECHO_SERVICE as SERVICE_NAME
 
@@ -57,11 +59,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--stack", action="store_true", help="serve through GrpcServer")
     parser.add_argument("--tracing", action="store_true", help="configure the SDK from OTEL_*")
+    parser.add_argument(
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the event loop"
+    )
     args = parser.parse_args()
     telemetry = configure_telemetry("echo") if args.tracing else None
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_with_stack(args.port) if args.stack else serve_bare(args.port))
+        with (
+            contextlib.suppress(KeyboardInterrupt),
+            asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner,
+        ):
+            runner.run(serve_with_stack(args.port) if args.stack else serve_bare(args.port))
     finally:
         if telemetry is not None:
             telemetry.shutdown()

@@ -9,6 +9,7 @@ on a request id. The per-request log gives the latency percentiles.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.cpu import CpuRate
 from benchmarks.stats import RunResult, summarize
 
 
@@ -31,8 +33,11 @@ class H2Load:
     def available() -> bool:
         return shutil.which("h2load") is not None
 
-    def run(self, scenario: str, address: str, method: str, message: bytes) -> RunResult:
-        """Replay one request to ``method`` (``/pkg.Service/Method``) for the configured time."""
+    def run(
+        self, scenario: str, address: str, method: str, message: bytes, cpu: CpuRate | None = None
+    ) -> RunResult:
+        """Replay one request to ``method`` (``/pkg.Service/Method``) for the configured time;
+        with ``cpu`` (started with the run), the servers' CPU per call too."""
         with tempfile.TemporaryDirectory() as tmp:
             body = Path(tmp) / "body"
             body.write_bytes(grpc_frame(message))
@@ -53,12 +58,18 @@ class H2Load:
             output = subprocess.run(
                 command, capture_output=True, text=True, check=True, timeout=self.duration_s + 60
             ).stdout
-            latencies_ms = [
-                int(fields[2]) / 1000
+            # Each line: start (us since the epoch), HTTP status, duration (us).
+            rows = [
+                (int(fields[0]), int(fields[2]))
                 for fields in (line.split("\t") for line in log.read_text().splitlines())
                 if len(fields) >= 3 and fields[1] == "200"
             ]
-        return summarize(scenario, "h2load", latencies_ms, _failed(output), self.duration_s)
+        latencies_ms = [duration / 1000 for _, duration in rows]
+        result = summarize(scenario, "h2load", latencies_ms, _failed(output), self.duration_s)
+        if cpu is None:
+            return result
+        completed_at = [(start + duration) / 1e6 for start, duration in rows]
+        return dataclasses.replace(result, server_cpu_us=cpu.per_call_us(completed_at))
 
 
 def grpc_frame(message: bytes) -> bytes:

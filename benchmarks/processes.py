@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from benchmarks.cpu import SERVER_PIDS
+
 LOG_DIR = Path(".bench")
 
 
@@ -22,9 +24,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server_process(
-    module_args: Sequence[str], port: int, env: Mapping[str, str] | None = None
+    module_args: Sequence[str],
+    port: int,
+    env: Mapping[str, str] | None = None,
+    *,
+    measured: bool = True,
 ) -> Iterator[str]:
     """Run ``python -m <module_args>`` until the block ends; yield its address.
+
+    ``measured`` servers count in the CPU per call (``benchmarks.cpu``); helpers such
+    as the OTLP sink do not.
 
     Its output goes to ``.bench/<module>.log`` (kept for a look after a failure).
     """
@@ -37,10 +46,14 @@ def server_process(
         stderr=subprocess.STDOUT,
     )
     address = f"127.0.0.1:{port}"
+    if measured:
+        SERVER_PIDS.append(process.pid)
     try:
         _wait_for_port(process, port)
         yield address
     finally:
+        if measured:
+            SERVER_PIDS.remove(process.pid)
         process.terminate()
         try:
             process.wait(timeout=15)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from benchmarks import inventory_writes
 from benchmarks.processes import free_port, server_process
 from benchmarks.report import BASELINE
 from benchmarks.services import (
@@ -35,25 +36,32 @@ class Scenario:
 
 
 @contextlib.contextmanager
-def echo_server(*, stack: bool) -> Iterator[str]:
+def echo_server(*, stack: bool, loop: str = "asyncio") -> Iterator[str]:
     port = free_port()
-    args = ["benchmarks.echo_server", "--port", str(port), *(["--stack"] if stack else [])]
+    args = ["benchmarks.echo_server", "--port", str(port), "--loop", loop]
+    args += ["--stack"] if stack else []
     with server_process(args, port, {"ECHO_LOG_LEVEL": "WARNING"}) as address:
         yield address
 
 
 @contextlib.contextmanager
-def traced_echo_server(sampler_ratio: float) -> Iterator[str]:
-    """The stack with the SDK on, every span (or ``sampler_ratio`` of the traces) batched and
-    exported over OTLP to a sink process that discards them."""
+def exporting_echo_server(sampler_ratio: float | None, *, metrics: bool) -> Iterator[str]:
+    """The stack with the SDK on, exporting over OTLP to a sink process that discards what it
+    gets: every span (or ``sampler_ratio`` of the traces; None: no traces) and, with
+    ``metrics``, the metrics (each row prices one signal)."""
     sink_port, port = free_port(), free_port()
-    with server_process(["benchmarks.otlp_sink", "--port", str(sink_port)], sink_port) as sink:
+    sink_args = ["benchmarks.otlp_sink", "--port", str(sink_port)]
+    with server_process(sink_args, sink_port, measured=False) as sink:
         env = {
             "ECHO_LOG_LEVEL": "WARNING",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink}",
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-            "OTEL_TRACES_SAMPLER_ARG": str(sampler_ratio),
+            "OTEL_METRICS_EXPORTER": "otlp" if metrics else "none",
         }
+        if sampler_ratio is None:
+            env["OTEL_TRACES_EXPORTER"] = "none"
+        else:
+            env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+            env["OTEL_TRACES_SAMPLER_ARG"] = str(sampler_ratio)
         args = ["benchmarks.echo_server", "--port", str(port), "--stack", "--tracing"]
         with server_process(args, port, env) as address:
             yield address
@@ -84,15 +92,29 @@ SCENARIOS: list[Scenario] = [
         python_factory="benchmarks.scenarios:echo_call",
     ),
     Scenario(
+        "echo (Stockroom server stack, uvloop)",
+        lambda: echo_server(stack=True, loop="uvloop"),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
         "echo (stack + tracing, every call)",
-        lambda: traced_echo_server(1.0),
+        lambda: exporting_echo_server(1.0, metrics=False),
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
     ),
     Scenario(
         "echo (stack + tracing, 10% sampled)",
-        lambda: traced_echo_server(0.1),
+        lambda: exporting_echo_server(0.1, metrics=False),
+        ECHO_METHOD,
+        h2load_message=ECHO_PAYLOAD,
+        python_factory="benchmarks.scenarios:echo_call",
+    ),
+    Scenario(
+        "echo (stack + metrics exported)",
+        lambda: exporting_echo_server(None, metrics=True),
         ECHO_METHOD,
         h2load_message=ECHO_PAYLOAD,
         python_factory="benchmarks.scenarios:echo_call",
@@ -100,6 +122,12 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "inventory CheckAvailability, 3 lines (PostgreSQL)",
         inventory_server,
+        CHECK_AVAILABILITY,
+        h2load_message=AVAILABILITY_REQUEST,
+    ),
+    Scenario(
+        "inventory CheckAvailability, 3 lines, 2 workers (PostgreSQL)",
+        lambda: inventory_server(workers=2),
         CHECK_AVAILABILITY,
         h2load_message=AVAILABILITY_REQUEST,
     ),
@@ -120,6 +148,24 @@ SCENARIOS: list[Scenario] = [
         inventory_server,
         RESERVE_STOCK,
         python_factory="benchmarks.services:reserve_and_confirm_call",
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line, one hot SKU (PostgreSQL; oversell checked after)",
+        inventory_writes.hot_sku_server,
+        RESERVE_STOCK,
+        python_factory="benchmarks.inventory_writes:hot_sku_call",
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line, 10k-SKU catalog (PostgreSQL)",
+        inventory_writes.catalog_server(inventory_writes.CATALOG_10K),
+        RESERVE_STOCK,
+        python_factory="benchmarks.inventory_writes:reserve_in_10k_catalog",
+    ),
+    Scenario(
+        "inventory ReserveStock, 1 line, 1M-SKU catalog (PostgreSQL)",
+        inventory_writes.catalog_server(inventory_writes.CATALOG_1M),
+        RESERVE_STOCK,
+        python_factory="benchmarks.inventory_writes:reserve_in_1m_catalog",
     ),
     Scenario(
         "pricing Quote, 3 lines, asks inventory (PostgreSQL)",

@@ -13,7 +13,7 @@ import grpc
 from google.type import money_pb2
 
 from benchmarks.processes import free_port, server_process
-from stockroom.common.client import connect
+from stockroom.common.client import Policy, connect
 from stockroom.common.testing import create_database, drop_database
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
@@ -25,6 +25,8 @@ LOCATIONS = ["WH-1", "WH-2"]
 # Enough that a whole benchmark run cannot exhaust it: no call is refused for stock.
 UNITS_PER_LOCATION = 10**9
 QUIET = {"LOG_LEVEL": "WARNING"}
+# Seeding is not measured; on a loaded machine a write can take longer than the default 2 s.
+SEED_TIMEOUT_S = 30.0
 
 CHECK_AVAILABILITY = "/stockroom.inventory.v1.InventoryService/CheckAvailability"
 RESERVE_STOCK = "/stockroom.inventory.v1.InventoryService/ReserveStock"
@@ -40,10 +42,15 @@ QUOTE_REQUEST = pr.QuoteRequest(
 
 
 @contextlib.contextmanager
-def inventory_server() -> Iterator[str]:
+def inventory_server(workers: int = 1) -> Iterator[str]:
+    """Inventory on a fresh database; ``workers`` > 1 runs that many processes on its port."""
     with _database() as url:
         port = free_port()
-        env = {"INVENTORY_PORT": str(port), "INVENTORY_DATABASE_URL": url}
+        env = {
+            "INVENTORY_PORT": str(port),
+            "INVENTORY_DATABASE_URL": url,
+            "INVENTORY_WORKERS": str(workers),
+        }
         env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.inventory"], port, env) as address:
             asyncio.run(seed_inventory(address))
@@ -128,8 +135,12 @@ def _database() -> Iterator[str]:
         asyncio.run(drop_database(url))
 
 
+# Seeding on a busy machine may take longer than a client's default deadline.
+SEED_POLICY = Policy(timeout_s=60.0, breaker=None)
+
+
 async def seed_inventory(address: str) -> None:
-    async with connect(address) as channel:
+    async with connect(address, SEED_POLICY) as channel:
         stub = inv_grpc.InventoryServiceStub(channel)
         for location_id in LOCATIONS:
             await stub.CreateLocation(
@@ -138,21 +149,30 @@ async def seed_inventory(address: str) -> None:
                         location_id=location_id, kind=inv.LOCATION_KIND_WAREHOUSE
                     ),
                     request_id=str(uuid.uuid4()),
-                )
+                ),
+                timeout=SEED_TIMEOUT_S,
             )
         for sku in SKUS:
             await stub.CreateItem(
-                inv.CreateItemRequest(item=inv.Item(sku=sku), request_id=str(uuid.uuid4()))
+                inv.CreateItemRequest(item=inv.Item(sku=sku), request_id=str(uuid.uuid4())),
+                timeout=SEED_TIMEOUT_S,
             )
-            for location_id in LOCATIONS:
-                await stub.ReceiveStock(
+        # Receipts together: they share batches.
+        await asyncio.gather(
+            *(
+                stub.ReceiveStock(
                     inv.ReceiveStockRequest(
                         sku=sku,
                         location_id=location_id,
                         quantity=UNITS_PER_LOCATION,
                         request_id=str(uuid.uuid4()),
-                    )
+                    ),
+                    timeout=SEED_TIMEOUT_S,
                 )
+                for sku in SKUS
+                for location_id in LOCATIONS
+            )
+        )
 
 
 async def seed_prices(address: str) -> None:
@@ -166,5 +186,6 @@ async def seed_prices(address: str) -> None:
                         currency_code="USD", units=10 + n, nanos=500_000_000
                     ),
                     request_id=str(uuid.uuid4()),
-                )
+                ),
+                timeout=SEED_TIMEOUT_S,
             )

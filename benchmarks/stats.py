@@ -16,6 +16,8 @@ class RunResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    # The servers' CPU per measured call (all their processes), microseconds; 0 if unknown.
+    server_cpu_us: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

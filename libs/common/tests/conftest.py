@@ -17,7 +17,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 
-from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.server import (
+    AroundCallInterceptor,
+    GrpcServer,
+    ServerConfig,
+    ServiceRegistration,
+)
 from stockroom.common.telemetry import GLOBAL_TELEMETRY, Telemetry
 from stockroom.common.testing import serving
 
@@ -101,7 +106,7 @@ def serve() -> ServeFactory:
     @asynccontextmanager
     async def start(
         *registrations: ServiceRegistration,
-        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        interceptors: Sequence[AroundCallInterceptor] = (),
         outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         telemetry: Telemetry = GLOBAL_TELEMETRY,
         **config: object,

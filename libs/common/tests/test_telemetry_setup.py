@@ -8,19 +8,15 @@ from collections.abc import Sequence
 
 import pytest
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
-    SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from stockroom.common.server import ConfigError
-from stockroom.common.telemetry import _names as names
 from stockroom.common.telemetry._sdk import (
-    DropUnparentedDatabaseSpans,
     InstalledTelemetry,
     TelemetrySettings,
     service_resource,
@@ -86,39 +82,6 @@ def test_the_resource_names_the_service_unless_the_environment_does(
     assert default[SERVICE_VERSION] == "0.1.0"  # the installed stockroom-pricing
     assert default["deployment.environment.name"] == "staging"
     assert renamed[SERVICE_NAME] == "pricing-eu"
-
-
-def spans_through_the_filter(
-    started: Sequence[tuple[str, bool]],
-) -> list[ReadableSpan]:
-    """Start (scope, with_parent) spans through DropUnparentedDatabaseSpans; what is exported."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(DropUnparentedDatabaseSpans(SimpleSpanProcessor(exporter)))
-    for scope, with_parent in started:
-        tracer = provider.get_tracer(scope)
-        if with_parent:
-            with (
-                provider.get_tracer("parent").start_as_current_span("request"),
-                tracer.start_as_current_span(f"{scope} child"),
-            ):
-                pass
-        else:
-            with tracer.start_as_current_span(f"{scope} root"):
-                pass
-    return list(exporter.get_finished_spans())
-
-
-def test_database_statements_outside_any_span_are_not_exported_and_all_else_is() -> None:
-    exported = spans_through_the_filter(
-        [(names.DATABASE_SCOPE, False), (names.DATABASE_SCOPE, True), ("stockroom.common", False)]
-    )
-
-    assert sorted(s.name for s in exported) == [
-        f"{names.DATABASE_SCOPE} child",
-        "request",
-        "stockroom.common root",
-    ]
 
 
 class StuckExporter(SpanExporter):

@@ -188,3 +188,147 @@ async def test_expiry_sweepers_on_two_replicas_expire_each_reservation_once(
     assert facts["expiries"] == expected
     assert facts["ledger"] == facts["levels"]
     assert all(reserved == 0 for _, reserved in facts["levels"].values())  # type: ignore[attr-defined]
+
+
+async def test_mixed_batches_with_duplicates_across_replicas_apply_each_request_once(
+    replicas: list[Inventory], postgres_url: str
+) -> None:
+    """Many SKUs in random line orders, receipts, confirms and releases, more demand than
+    stock, and request ids sent twice to one replica and to both at once."""
+    skus = [f"S{n}" for n in range(12)]
+    locations = ["WH-1", "WH-2", "WH-3"]
+    await replicas[0].register(skus, locations)
+    for sku in skus:
+        for location in locations:
+            await replicas[0].receive(sku, location, 6)
+    rng = random.Random(11)
+
+    async def send(inventory: Inventory, request: pb.ReserveStockRequest) -> object:
+        try:
+            return (await inventory.stub.ReserveStock(request)).reservation
+        except FailedPrecondition as error:
+            return error.reason
+
+    async def client(n: int) -> list[object]:
+        lines = [(s, rng.randint(1, 5)) for s in rng.sample(skus, rng.randint(1, 4))]
+        request = pb.ReserveStockRequest(
+            lines=[pb.ReserveStockLine(sku=s, quantity=q) for s, q in lines],
+            request_id=request_id(),
+        )
+        # Every third request twice on one replica, every third once on each replica.
+        targets = [replicas[n % 2]]
+        if n % 3 == 0:
+            targets.append(replicas[n % 2])
+        elif n % 3 == 1:
+            targets.append(replicas[(n + 1) % 2])
+        answers = list(await asyncio.gather(*(send(t, request) for t in targets)))
+        first = answers[0]
+        if isinstance(first, pb.Reservation) and n % 4 == 0:
+            await replicas[(n + 1) % 2].stub.ConfirmReservation(
+                pb.ConfirmReservationRequest(
+                    reservation_id=first.reservation_id, request_id=request_id()
+                )
+            )
+        elif isinstance(first, pb.Reservation) and n % 4 == 1:
+            await replicas[n % 2].stub.ReleaseReservation(
+                pb.ReleaseReservationRequest(
+                    reservation_id=first.reservation_id, request_id=request_id()
+                )
+            )
+        if n % 10 == 0:
+            await replicas[n % 2].receive(rng.choice(skus), rng.choice(locations), 3)
+        return answers
+
+    results = await asyncio.gather(*(client(n) for n in range(240)))
+
+    refusals = [a for answers in results for a in answers if isinstance(a, str)]
+    assert set(refusals) == {"INSUFFICIENT_STOCK"}, "the demand was meant to outrun the stock"
+    for answers in results:
+        held = [a for a in answers if isinstance(a, pb.Reservation)]
+        if len(held) == len(answers):
+            assert len({a.reservation_id for a in held}) == 1
+    facts = await database_facts(postgres_url)
+    levels: dict[tuple[str, str], tuple[int, int]] = facts["levels"]  # type: ignore[assignment]
+    assert facts["deadlocks"] == 0
+    assert facts["ledger"] == levels
+    assert {k: r for k, (_, r) in levels.items() if r} == facts["held"]
+    assert all(0 <= reserved <= on_hand for on_hand, reserved in levels.values())
+    assert await reservations_per_request_id(postgres_url) == {1}
+
+
+async def reservations_per_request_id(url: str) -> set[int]:
+    """How many reservations each ReserveStock request id produced (all must be 1)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "SELECT count(DISTINCT reservation_id) FROM movements"
+                    " WHERE kind = 'RESERVATION' GROUP BY request_id"
+                )
+            )
+            return {int(count) for (count,) in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_watchers_and_pages_see_every_entry_once_in_order_under_concurrent_commits(
+    replicas: list[Inventory], postgres_url: str
+) -> None:
+    skus = ["A", "B", "C"]
+    await replicas[0].register(skus, ["WH-1", "WH-2"])
+    watch = replicas[1].stub.WatchStock(pb.WatchStockRequest(skus=skus))
+    stream = watch.__aiter__()
+    await replicas[0].receive("A", "WH-1", 1)
+    seen = await take_movements(stream, 1)
+
+    async def writer(n: int) -> None:
+        inventory = replicas[n % 2]
+        await inventory.receive(skus[n % 3], ["WH-1", "WH-2"][n % 2], 5)
+        if n % 2:
+            await reserve_or_refusal(inventory, [(skus[(n + 1) % 3], 1), (skus[n % 3], 2)])
+
+    await asyncio.gather(*(writer(n) for n in range(120)))
+    everything = await all_pages(replicas[0])
+    seen += await take_movements(stream, len(everything) - len(seen))
+    watch.cancel()
+
+    positions = [m.sequence for m in everything]
+    assert positions == sorted(set(positions)), "pages out of order or repeated"
+    assert [m.sequence for m in seen] == positions, "the watcher missed or repeated entries"
+    assert len(everything) == await count_movements(postgres_url)
+
+
+async def count_movements(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return int(
+                (await connection.execute(text("SELECT count(*) FROM movements"))).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def take_movements(
+    stream: AsyncIterator[pb.WatchStockResponse], count: int
+) -> list[pb.Movement]:
+    taken: list[pb.Movement] = []
+    while len(taken) < count:
+        taken.extend((await anext(stream)).movements)
+    return taken
+
+
+async def all_pages(inventory: Inventory) -> list[pb.Movement]:
+    """Every entry through ListMovements, a few at a time."""
+    entries: list[pb.Movement] = []
+    token = ""
+    for _ in range(1000):
+        page = await inventory.stub.ListMovements(
+            pb.ListMovementsRequest(page_size=7, page_token=token)
+        )
+        entries.extend(page.movements)
+        token = page.next_page_token
+        if not token:
+            return entries
+    raise AssertionError("more than 1000 pages")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.postgres
 
 NO_RETRIES = Policy(timeout_s=30.0, retry=None, breaker=None)
 # Background jobs that would meet the dead connections first are kept quiet.
-QUIET_JOBS = {"sweep_interval_s": 3600.0, "watch_poll_interval_s": 3600.0}
+QUIET_JOBS: dict[str, Any] = {"sweep_interval_s": 3600.0, "watch_poll_interval_s": 3600.0}
 
 
 @asynccontextmanager

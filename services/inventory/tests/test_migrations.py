@@ -1,13 +1,63 @@
-"""The Alembic migrations build exactly the schema the store's queries are written against."""
+"""The Alembic migrations build exactly the schema the store's queries are written against,
+and carry existing data over."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from stockroom.common.db import create_engine, migrate
 from stockroom.common.testing import schema_drift
 from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.store.tables import metadata
+from stockroom.inventory.testing import ManualClock, running_inventory
+from stockroom.inventory.v1 import inventory_pb2 as pb
 
 
 async def test_migrations_match_the_table_definitions(database_url: str) -> None:
     drift = await schema_drift(database_url, MIGRATIONS, metadata, "alembic_version_inventory")
 
     assert drift == []
+
+
+async def test_the_ledger_migration_keeps_old_entries_and_numbers_new_ones_after_them(
+    database_url: str,
+) -> None:
+    await migrate(MIGRATIONS, database_url, "0001")
+    engine = create_engine(database_url)
+    old_time = datetime(2029, 12, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO items VALUES ('MUG', '', :t)"), {"t": old_time})
+        await connection.execute(
+            text("INSERT INTO locations VALUES ('WH-1', '', 'WAREHOUSE', :t)"), {"t": old_time}
+        )
+        await connection.execute(
+            text("INSERT INTO stock_levels VALUES ('MUG', 'WH-1', 7, 0, 0, 2)")
+        )
+        for sequence, quantity, on_hand in ((1, 3, 3), (2, 4, 7)):
+            await connection.execute(
+                text(
+                    "INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta,"
+                    " reserved_delta, on_hand, reserved, safety_stock, version, reason,"
+                    " reference, create_time)"
+                    " VALUES (:s, 'MUG', 'WH-1', 'RECEIPT', :q, 0, :h, 0, 0, :s, '', '', :t)"
+                ),
+                {"s": sequence, "q": quantity, "h": on_hand, "t": old_time},
+            )
+        await connection.execute(text("UPDATE ledger_head SET last_sequence = 2"))
+    await engine.dispose()
+
+    await migrate(MIGRATIONS, database_url)
+    async with running_inventory(database_url, ManualClock()) as inventory:
+        await inventory.receive("MUG", "WH-1", 5)
+        page = await inventory.stub.ListMovements(pb.ListMovementsRequest())
+        resumed = await inventory.stub.ListMovements(
+            pb.ListMovementsRequest(page_size=1, page_token="")
+        )
+
+    assert [m.sequence for m in page.movements][:2] == [1, 2]
+    assert page.movements[2].sequence > 2
+    assert [m.level.on_hand for m in page.movements] == [3, 7, 12]
+    assert [m.level.etag for m in page.movements] == ["1", "2", "3"]
+    assert resumed.movements[0].sequence == 1

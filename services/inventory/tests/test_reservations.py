@@ -9,8 +9,8 @@ import pytest
 
 from stockroom.common.db import create_engine
 from stockroom.common.errors import FailedPrecondition, NotFound
+from stockroom.inventory.app import use_cases
 from stockroom.inventory.background import sweep_expired_reservations
-from stockroom.inventory.store.reservations import ReservationStore
 from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.testing import Inventory, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb
@@ -240,7 +240,7 @@ async def test_the_sweeper_reports_how_many_reservations_hold_stock(
     reported: list[int] = []
     sweeper = asyncio.create_task(
         sweep_expired_reservations(
-            ReservationStore(Transactions(engine), inventory.clock),
+            use_cases(Transactions(engine), inventory.clock).reservations,
             interval_s=0.02,
             report_active=reported.append,
         )

@@ -3,7 +3,7 @@ server. The entry point."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +18,14 @@ from stockroom.common.server import (
 from stockroom.common.telemetry import gauge
 from stockroom.inventory.api import InventoryServicer
 from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
-from stockroom.inventory.store.catalog import CatalogStore
+from stockroom.inventory.service.availability import AvailabilityReads
+from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
+from stockroom.inventory.service.catalog import CatalogService
+from stockroom.inventory.service.history import LedgerHistory
+from stockroom.inventory.service.reservations import ReservationService
+from stockroom.inventory.service.stock import StockService
+from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
-from stockroom.inventory.store.history import LedgerHistory
-from stockroom.inventory.store.reservations import ReservationStore
-from stockroom.inventory.store.stock import StockStore
 from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.inventory.watch import LedgerTail
@@ -45,11 +48,47 @@ class InventorySettings:
     sweep_interval_s: float = 1.0
     # How often the ledger tail looks for commits made by other replicas.
     watch_poll_interval_s: float = 0.2
+    # Group commit of writes (service/batcher.py): how long a batch waits for more
+    # writes while another is in flight, its largest size, batches in flight at once.
+    batch_window_ms: float = 2.0
+    batch_max: int = 256
+    batches_in_flight: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InventorySettings:
         server = ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS, env=env)
         return settings_from_env(cls, "INVENTORY", env, given={"server": server})
+
+    @property
+    def batches(self) -> BatchSettings:
+        return BatchSettings(self.batch_window_ms / 1000, self.batch_max, self.batches_in_flight)
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """The service layer of one process, wired on one database."""
+
+    catalog: CatalogService
+    stock: StockService
+    reservations: ReservationService
+    history: LedgerHistory
+    writes: StockWrites
+
+
+def use_cases(
+    transactions: Transactions,
+    clock: Clock = utc_now,
+    batches: BatchSettings = DEFAULT_BATCHES,
+    on_commit: Callable[[], None] = lambda: None,
+) -> UseCases:
+    writes = StockWrites(transactions, clock, batches, on_commit=on_commit)
+    return UseCases(
+        CatalogService(transactions, clock),
+        StockService(transactions, writes, AvailabilityReads(transactions)),
+        ReservationService(transactions, writes, clock),
+        LedgerHistory(transactions),
+        writes,
+    )
 
 
 async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> GrpcServer:
@@ -57,15 +96,11 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     config = settings.server
     engine = create_engine(config.database_url)
     transactions = Transactions(engine)
-    history = LedgerHistory(transactions)
-    tail = LedgerTail(history, settings.watch_poll_interval_s)
-    reservations = ReservationStore(transactions, clock, on_commit=tail.nudge)
+    tail = LedgerTail(LedgerHistory(transactions), settings.watch_poll_interval_s)
+    cases = use_cases(transactions, clock, settings.batches, on_commit=tail.nudge)
+    reservations = cases.reservations
     servicer = InventoryServicer(
-        CatalogStore(transactions, clock),
-        StockStore(transactions, clock, on_commit=tail.nudge),
-        reservations,
-        history,
-        tail,
+        cases.catalog, cases.stock, cases.reservations, cases.history, tail
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)

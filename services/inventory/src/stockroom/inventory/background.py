@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from stockroom.inventory.store.reservations import ReservationStore
+from stockroom.inventory.service.reservations import ReservationService
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class BackgroundJobs:
 
 
 async def sweep_expired_reservations(
-    reservations: ReservationStore,
+    reservations: ReservationService,
     interval_s: float,
     batch: int = 100,
     report_active: Callable[[int], None] = lambda count: None,

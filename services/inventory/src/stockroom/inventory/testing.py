@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
 
@@ -22,7 +23,7 @@ from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 # Background jobs run often in tests so waiting for them stays short.
-FAST_JOBS = {"sweep_interval_s": 0.02, "watch_poll_interval_s": 0.02}
+FAST_JOBS: dict[str, Any] = {"sweep_interval_s": 0.02, "watch_poll_interval_s": 0.02}
 
 
 @dataclass

@@ -1,13 +1,16 @@
 """WatchStock: the ledger as a resumable stream, with one database poller per replica.
 
-The ledger's sequence numbers are dense and in commit order (see
-``store.tables.ledger_head``), so "everything after N" is a complete answer at
-any moment, and a client that resumes from the last sequence it saw misses
+Readers only ever see final ledger entries, in position order, and an entry
+that becomes final later has a larger position than every entry read before
+(``store.ledger``), so "everything after P" is a complete answer at any
+moment, and a client that resumes from the last sequence it saw misses
 nothing and sees nothing twice.
 
 One ``LedgerTail`` per replica reads new entries (woken at once by commits on
 this replica, and every ``poll_interval_s`` for commits on others) and hands
-them to the subscriptions of this replica's watchers. A watcher first catches
+them to the subscriptions of this replica's watchers. While nobody watches it
+reads nothing; the first watcher to arrive moves it to the current end of
+the ledger. A watcher first catches
 up from the database to where the tail was when it subscribed, then follows
 the tail. A watcher that falls too far behind loses its subscription and
 catches up from the database again, instead of holding memory or the tail.
@@ -73,6 +76,7 @@ class LedgerTail:
         self._subscriptions: set[Subscription] = set()
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
+        self._reading = asyncio.Lock()
         self._position = 0
 
     def nudge(self) -> None:
@@ -81,8 +85,11 @@ class LedgerTail:
 
     async def subscribe(self, skus: Sequence[str]) -> Subscription:
         await self._ready.wait()
-        subscription = Subscription(skus, self._position)
-        self._subscriptions.add(subscription)
+        async with self._reading:
+            if not self._subscriptions:  # the tail stood still: start from the end now
+                self._position = await self._reader.last_sequence()
+            subscription = Subscription(skus, self._position)
+            self._subscriptions.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -98,19 +105,24 @@ class LedgerTail:
                 logger.exception("ledger tail cannot read the ledger head; retrying")
                 await asyncio.sleep(self._poll_interval_s)
         while True:
-            try:
-                entries = await self._reader.movements_after(self._position, READ_BATCH)
-            except Exception:
-                logger.exception("ledger tail read failed; retrying")
-                entries = []
-            for entry in entries:
-                for subscription in self._subscriptions:
-                    subscription.offer(entry)
-                self._position = entry.sequence
+            entries = await self._follow() if self._subscriptions else []
             if len(entries) < READ_BATCH:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
                 self._wake.clear()
+
+    async def _follow(self) -> list[Movement]:
+        async with self._reading:
+            try:
+                entries = await self._reader.movements_after(self._position, READ_BATCH)
+            except Exception:
+                logger.exception("ledger tail read failed; retrying")
+                return []
+            for entry in entries:
+                for subscription in self._subscriptions:
+                    subscription.offer(entry)
+                self._position = entry.sequence
+            return entries
 
 
 async def watch_movements(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
 import grpc
@@ -49,29 +49,41 @@ def deadline_scope(timeout_s: float) -> Iterator[None]:
         _deadline_at.reset(token)
 
 
+def enter_server_deadline(method: str, context: Context) -> Token[float | None]:
+    """Refuse a call that arrived with no time left; publish the deadline of any other to the
+    calls it makes. Give the token back to ``leave_server_deadline`` when the call ends."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        spans.add_event(spans.EVENT_DEADLINE_REFUSED, {spans.RPC_METHOD: method})
+        raise DeadlineExceeded(
+            "the deadline passed before the work started", reason="DEADLINE_PASSED"
+        )
+    return _deadline_at.set(None if remaining is None else time.monotonic() + remaining)
+
+
+def leave_server_deadline(token: Token[float | None]) -> None:
+    # A streaming handler's generator may be closed from another context (garbage
+    # collection), where the token is not valid; that context never saw the value.
+    with suppress(ValueError):
+        _deadline_at.reset(token)
+
+
 class ServerDeadlineInterceptor(AroundCallInterceptor):
     """Refuses calls that arrive with no time left and publishes the deadline of the rest.
 
     A call whose deadline has passed has already failed for its caller; doing
     its work anyway only takes capacity from calls that can still succeed.
+    ``GrpcServer`` runs the same two steps inside its composed stack
+    (``server._stack``); this interceptor is for servers built without it.
     """
 
     @asynccontextmanager
     async def around(self, method: str, context: Context) -> AsyncIterator[None]:
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
-            spans.add_event(spans.EVENT_DEADLINE_REFUSED, {spans.RPC_METHOD: method})
-            raise DeadlineExceeded(
-                "the deadline passed before the work started", reason="DEADLINE_PASSED"
-            )
-        token = _deadline_at.set(None if remaining is None else time.monotonic() + remaining)
+        token = enter_server_deadline(method, context)
         try:
             yield
         finally:
-            # A streaming handler's generator may be closed from another context (garbage
-            # collection), where the token is not valid; that context never saw the value.
-            with suppress(ValueError):
-                _deadline_at.reset(token)
+            leave_server_deadline(token)
 
 
 def outbound_timeout(

@@ -48,9 +48,9 @@ def create_engine(
     PostgreSQL connections are not pinged before use (a ping is a round trip,
     three with SQLAlchemy's asyncpg dialect); a restarted database or a killed
     backend is handled optimistically instead: see ``discard_closed_connections``
-    and ``run_autocommit``/``run_transaction``. Every statement is a span (a
-    child of the call being served) and the pool's use is a metric
-    (``stockroom.common.telemetry``).
+    and ``run_autocommit``/``run_transaction``. Every statement run for a
+    traced call is a span (its child) and the pool's use is a metric, when
+    traces and metrics are recorded (``stockroom.common.telemetry``).
     """
     if is_sqlite(url):
         database = make_url(url).database

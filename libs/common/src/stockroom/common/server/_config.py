@@ -51,6 +51,12 @@ class ServerConfig:
     # Serve Prometheus metrics on this port (same host); 0 means no endpoint.
     # Traces and metrics otherwise follow the standard OTEL_* variables.
     prometheus_port: int = 0
+    # Server processes sharing the port (SO_REUSEPORT) under one supervisor
+    # (``server._workers``); 1 serves in this process. About one per core.
+    workers: int = 1
+    # The asyncio event loop: "auto" (uvloop when installed, as the services install
+    # it), "uvloop" (refuse to start without it) or "asyncio" (the standard loop).
+    event_loop: str = "auto"
 
     @classmethod
     def from_env(

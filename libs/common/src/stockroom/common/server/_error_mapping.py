@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 import grpc
 from opentelemetry import trace
@@ -33,16 +34,24 @@ class ErrorMappingInterceptor(AroundCallInterceptor):
             yield
         except (grpc.aio.AbortError, asyncio.CancelledError):
             raise  # the servicer already chose a status, or the caller went away
-        except StockroomError as error:
-            if error.code == "INTERNAL":
-                logger.error("internal error", extra={"method": method}, exc_info=error)
-            await _abort(context, error)
         except Exception as error:
-            logger.error("unexpected error", extra={"method": method}, exc_info=error)
-            await _abort(context, _opaque_internal())
+            await abort_with(context, chosen_error(method, error))
 
 
-async def _abort(context: Context, error: StockroomError) -> None:
+def chosen_error(method: str, error: Exception) -> StockroomError:
+    """The error the caller gets for ``error`` escaping ``method``; logs the ones that are bugs.
+
+    ``GrpcServer``'s composed stack (``server._stack``) calls this and ``abort_with``.
+    """
+    if isinstance(error, StockroomError):
+        if error.code == "INTERNAL":
+            logger.error("internal error", extra={"method": method}, exc_info=error)
+        return error
+    logger.error("unexpected error", extra={"method": method}, exc_info=error)
+    return _opaque_internal()
+
+
+async def abort_with(context: Context, error: StockroomError) -> NoReturn:
     """End the call with ``error``'s status, keeping the trailers the servicer already set
     (``abort`` would replace them with the details trailer alone)."""
     status = to_rpc_status(error)
@@ -50,6 +59,7 @@ async def _abort(context: Context, error: StockroomError) -> None:
         (key, value) for key, value in context.trailing_metadata() or () if key != DETAILS_TRAILER
     )
     await context.abort(status.code, status.details, (*kept, *status.trailing_metadata))
+    raise AssertionError("context.abort returned")  # it always raises AbortError
 
 
 def _opaque_internal() -> Internal:

@@ -3,17 +3,21 @@
 A service's ``app`` module builds a ``GrpcServer`` from its config, its
 servicers and its readiness checks, then ``await server.serve()``; everything
 that every service needs happens here, once: the standard health service tied
-to readiness, server reflection, TLS or mTLS, SIGTERM drain, and the server
-interceptors, outermost first:
+to readiness, server reflection, TLS or mTLS, SIGTERM drain, and what every
+call goes through, outermost first:
 
-0. tracing (``stockroom.common.telemetry``): the server span, current for
-   everything below, with the final status code, ErrorInfo and duration;
-1. ``outer_interceptors``;
+0. ``outer_interceptors`` (grpc.aio interceptors; none by default);
+1. telemetry: the server span and ``rpc.server.duration``, each only when
+   someone reads it;
 2. error mapping (domain errors to rich statuses, bugs to opaque INTERNAL);
 3. load shedding (``max_concurrent_rpcs``, never health checks);
 4. deadlines (refuse expired calls, publish the deadline to outbound calls);
 5. per-caller authorization of mutating methods (when ``mutating_callers`` is set);
-6. ``interceptors`` (the service's own).
+6. ``interceptors`` (the service's own ``AroundCallInterceptor``s).
+
+Steps 1-6 are not grpc interceptors: they are composed into one wrapper per
+service method, built when the method is registered (``_stack``), which is
+what keeps the stack's cost per call small.
 """
 
 from __future__ import annotations
@@ -24,20 +28,20 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from stockroom.common.client._deadlines import ServerDeadlineInterceptor
+from stockroom.common._interceptors import AroundCallInterceptor
 from stockroom.common.server._authorization import MutationAuthorizer
 from stockroom.common.server._config import ConfigError, ServerConfig
-from stockroom.common.server._error_mapping import ErrorMappingInterceptor
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.server._shedding import LoadShedder
+from stockroom.common.server._stack import ServerStack, StackedRegistrar
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
-from stockroom.common.telemetry._server import server_interceptors
 
 # Named after the package, not this private module: operators filter on it.
 logger = logging.getLogger("stockroom.common.server")
@@ -94,7 +98,7 @@ class GrpcServer:
         config: ServerConfig,
         services: Sequence[ServiceRegistration],
         *,
-        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        interceptors: Sequence[AroundCallInterceptor] = (),
         readiness_checks: Sequence[ReadinessCheck] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
         outer_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
@@ -106,19 +110,17 @@ class GrpcServer:
         self.shedder = LoadShedder(
             config.max_concurrent_rpcs, retry_after_s=config.shed_retry_after_s
         )
+        for interceptor in interceptors:
+            if not isinstance(interceptor, AroundCallInterceptor):
+                raise TypeError(
+                    f"{interceptor!r}: GrpcServer's interceptors run inside its stack and must "
+                    "be AroundCallInterceptors (grpc.aio interceptors go in outer_interceptors)"
+                )
+        self._inner = (*self._authorization(), *interceptors)
+        self._telemetry = telemetry
+        # No grpc.aio interceptor unless the caller brings one: grpc awaits each on every call.
         self._server = grpc.aio.server(
-            interceptors=(
-                # Outermost, so the span covers error mapping and records the final status.
-                *server_interceptors(telemetry),
-                *outer_interceptors,
-                # Error mapping outside the rest, so whatever they raise is mapped too.
-                ErrorMappingInterceptor(),
-                self.shedder,
-                ServerDeadlineInterceptor(),
-                *self._authorization(),
-                *interceptors,
-            ),
-            options=SERVER_OPTIONS,
+            interceptors=tuple(outer_interceptors), options=SERVER_OPTIONS
         )
         self.health = health.aio.HealthServicer()
         self._readiness = ReadinessMonitor(
@@ -137,7 +139,7 @@ class GrpcServer:
         """What the health service says now: ready and not draining."""
         return self._readiness.serving is True and not self._stopped.is_set()
 
-    def _authorization(self) -> list[grpc.aio.ServerInterceptor]:
+    def _authorization(self) -> list[AroundCallInterceptor]:
         allowed = self.config.mutating_caller_set
         if not allowed:
             return []
@@ -151,8 +153,13 @@ class GrpcServer:
 
     async def start(self) -> int:
         """Bind, start serving and return the bound port (useful with port 0)."""
+        # Built now, not in __init__: the stack asks the telemetry what is recorded, and
+        # run_service configures telemetry before it starts the server.
+        registrar = StackedRegistrar(
+            self._server, ServerStack(self.shedder, self._telemetry, self._inner)
+        )
         for service in self._services:
-            service.add_to_server(self._server)
+            service.add_to_server(cast("grpc.aio.Server", registrar))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         names = [s.name for s in self._services]
         reflection.enable_server_reflection(

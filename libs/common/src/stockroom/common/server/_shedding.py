@@ -46,16 +46,26 @@ class LoadShedder(AroundCallInterceptor):
 
     @asynccontextmanager
     async def around(self, method: str, context: Context) -> AsyncIterator[None]:
+        self.admit(method)
+        try:
+            yield
+        finally:
+            self.release()
+
+    def admit(self, method: str) -> None:
+        """Count a call in, or refuse it with ``ResourceExhausted``; ``release`` when it ends.
+
+        ``GrpcServer``'s composed stack (``server._stack``) calls these two directly.
+        """
         if self.in_flight >= self.max_in_flight:
             self._shed(method)
         if self._shedding:
             self._shedding = False
             logger.info("load shedding stopped", extra={"shed_total": self.shed_total})
         self.in_flight += 1
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
 
     def _shed(self, method: str) -> None:
         self.shed_total += 1

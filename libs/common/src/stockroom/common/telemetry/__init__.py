@@ -10,7 +10,8 @@ observed. A service publishes its own values with ``gauge`` and
 The library records through the OpenTelemetry API only (a no-op until an SDK
 is installed), so ``connect`` and ``GrpcServer`` work without the
 ``telemetry`` extra; ``configure_telemetry`` (the SDK, OTLP and Prometheus
-exporters) and the database spans need ``stockroom-common[telemetry]``.
+exporters) needs ``stockroom-common[telemetry]``. Nothing is recorded (or
+installed per call) for a signal that has no exporter.
 """
 
 from __future__ import annotations

@@ -40,5 +40,18 @@ SERVER_IN_FLIGHT = "stockroom.server.in_flight"
 SERVER_SHED_CALLS = "stockroom.server.shed_calls"
 SERVER_SERVING = "stockroom.server.serving"
 
-# The tracer name the SQLAlchemy instrumentation's spans are recorded under.
+# Database spans (semantic conventions, as opentelemetry-instrumentation-sqlalchemy wrote them).
+DB_SYSTEM = "db.system"
+DB_NAME = "db.name"
+DB_STATEMENT = "db.statement"
+DB_OPERATION = "db.operation"
+DB_USER = "db.user"
+NET_PEER_NAME = "net.peer.name"
+NET_PEER_PORT = "net.peer.port"
+# Attributes of db.client.connections.usage.
+POOL_NAME = "pool.name"
+POOL_STATE = "state"
+
+# The tracer name the database spans are recorded under (the name
+# opentelemetry-instrumentation-sqlalchemy used, kept so queries still match).
 DATABASE_SCOPE = "opentelemetry.instrumentation.sqlalchemy"

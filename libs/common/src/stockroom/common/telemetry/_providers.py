@@ -4,9 +4,11 @@ unless a test or an embedding application hands over its own.
 Servers, channels and engines take a ``Telemetry`` (``GLOBAL_TELEMETRY`` by
 default) instead of calling the OpenTelemetry globals directly, so a test can
 record into an in-memory provider without installing it for the whole
-process. The global providers are looked up through OpenTelemetry's proxies:
-instrumentation created before ``configure_telemetry`` runs starts recording
-once it has.
+process. The global providers are looked up through OpenTelemetry's proxies,
+so a channel made before ``configure_telemetry`` runs starts recording once it
+has; a server's methods and a database engine instead ask ``traces_recorded``
+and ``metrics_recorded`` when they are set up, and install nothing that no one
+would read (``run_service`` configures telemetry before it builds either).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics, trace
+
+# The API's default global meter provider; the API exports no name for it.
+from opentelemetry.metrics._internal import _ProxyMeterProvider
 
 from stockroom.common.telemetry import _names as names
 
@@ -35,6 +40,23 @@ class Telemetry:
     ) -> None:
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
+
+    @property
+    def traces_recorded(self) -> bool:
+        """Whether spans made now go anywhere: a provider was handed over, or an SDK installed
+        globally (``configure_telemetry`` installs one only when an exporter is configured).
+
+        Instrumentation asks when it is set up (a server's methods when registered, an engine
+        when created) and installs nothing when the answer is no.
+        """
+        provider = self.tracer_provider or trace.get_tracer_provider()
+        return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+
+    @property
+    def metrics_recorded(self) -> bool:
+        """Like ``traces_recorded``, for measurements (an exporter or a Prometheus endpoint)."""
+        provider = self.meter_provider or metrics.get_meter_provider()
+        return not isinstance(provider, (_ProxyMeterProvider, metrics.NoOpMeterProvider))
 
     @cached_property
     def tracer(self) -> trace.Tracer:

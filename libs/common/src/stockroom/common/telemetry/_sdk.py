@@ -13,8 +13,14 @@ Decided here, where the specification leaves room or its default would hurt:
   ``otlp``, ``console`` or ``none``. Unset, they are ``otlp`` when an OTLP
   endpoint is configured and ``none`` otherwise (the specification says
   ``otlp`` to localhost:4317, which on a laptop only fills the log with
-  export errors). Spans are still made without an exporter, so log lines keep
-  their trace ids.
+  export errors).
+- A signal with nothing to export installs nothing: no tracer provider
+  without a span exporter, no meter provider without a metric exporter or a
+  Prometheus endpoint. The API stays a no-op for it and the instrumentation
+  asks before it installs anything (``Telemetry.traces_recorded``), so a
+  service that exports nothing pays nothing per call. A caller's trace id
+  still reaches the log lines and the outbound calls (the server makes the
+  caller's ``traceparent`` current without recording a span).
 - Only OTLP over gRPC is installed: another ``OTEL_EXPORTER_OTLP_PROTOCOL``
   is a configuration error at startup, not silence.
 - ``<P>_PROMETHEUS_PORT`` adds a Prometheus endpoint next to OTLP.
@@ -39,7 +45,6 @@ from importlib import metadata
 from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
-from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -58,11 +63,10 @@ from opentelemetry.sdk.resources import (
     OTELResourceDetector,
     Resource,
 )
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from stockroom.common.server._config import ConfigError
-from stockroom.common.telemetry import _names as names
 
 # Named after the package, not this private module: operators filter on it.
 logger = logging.getLogger("stockroom.common.telemetry")
@@ -137,35 +141,25 @@ def service_resource(service_name: str) -> Resource:
     with contextlib.suppress(metadata.PackageNotFoundError):  # a service not installed as one
         defaults[SERVICE_VERSION] = metadata.version(f"stockroom-{service_name}")
     from_env = OTELResourceDetector().detect().attributes
-    return Resource.create({k: v for k, v in defaults.items() if k not in from_env})
+    created = Resource.create({k: v for k, v in defaults.items() if k not in from_env})
+    return HashedResource(created)
 
 
-class DropUnparentedDatabaseSpans(SpanProcessor):
-    """Passes every span on except database statements run outside any span.
+class HashedResource(Resource):
+    """A resource that hashes once. The OTLP exporters group every exported span and metric
+    point by resource in a dict, and ``Resource.__hash__`` serialises the attributes to JSON
+    each time: about 9 us of the 28 us it took to encode a span (docs/performance.md). The
+    attributes never change after startup, so the hash does not either."""
 
-    Readiness pings (every ``HEALTH_CHECK_INTERVAL_S``), migrations and
-    background polling would each become a one-span trace and bury the
-    request traces. A background job that wants its statements traced starts
-    a span around its work.
-    """
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
 
-    def __init__(self, processor: SpanProcessor) -> None:
-        self._processor = processor
+    def __hash__(self) -> int:
+        return self._hash
 
-    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-        self._processor.on_start(span, parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        scope = span.instrumentation_scope
-        if span.parent is None and scope is not None and scope.name == names.DATABASE_SCOPE:
-            return
-        self._processor.on_end(span)
-
-    def shutdown(self) -> None:
-        self._processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self._processor.force_flush(timeout_millis)
+    def __eq__(self, other: object) -> bool:
+        return self is other or super().__eq__(other)
 
 
 class InstalledTelemetry:
@@ -175,9 +169,7 @@ class InstalledTelemetry:
         resource = service_resource(service_name)
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         for span_exporter in _span_exporters(settings.trace_exporters):
-            self.tracer_provider.add_span_processor(
-                DropUnparentedDatabaseSpans(BatchSpanProcessor(span_exporter))
-            )
+            self.tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         readers: list[MetricReader] = []
         if "otlp" in settings.metric_exporters:
             readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
@@ -192,6 +184,9 @@ class InstalledTelemetry:
         self.meter_provider = MeterProvider(
             metric_readers=readers, resource=resource, shutdown_on_exit=False
         )
+        # What ``configure_telemetry`` installs globally: only what has somewhere to go.
+        self.exports_traces = bool(settings.trace_exporters)
+        self.exports_metrics = bool(readers)
         self.settings = settings
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
@@ -240,8 +235,10 @@ def configure_telemetry(
         logger.info("telemetry disabled (OTEL_SDK_DISABLED)")
         return None
     installed = InstalledTelemetry(service_name, settings)
-    trace.set_tracer_provider(installed.tracer_provider)
-    metrics.set_meter_provider(installed.meter_provider)
+    if installed.exports_traces:
+        trace.set_tracer_provider(installed.tracer_provider)
+    if installed.exports_metrics:
+        metrics.set_meter_provider(installed.meter_provider)
     logger.info(
         "telemetry configured",
         extra={

@@ -1,5 +1,5 @@
-"""The InventoryService servicer: each method converts the request, calls one store
-method, converts the result. Errors are domain errors, mapped centrally."""
+"""The InventoryService servicer: each method converts the request, calls one use case,
+converts the result. Errors are domain errors, mapped centrally."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import grpc
 
 from stockroom.common.db import decode_page_token, encode_page_token, page_size, request_key
 from stockroom.inventory.api import requests, responses
-from stockroom.inventory.store.catalog import CatalogStore
-from stockroom.inventory.store.history import LedgerHistory
-from stockroom.inventory.store.reservations import ReservationStore
-from stockroom.inventory.store.stock import StockStore
+from stockroom.inventory.service.catalog import CatalogService
+from stockroom.inventory.service.history import LedgerHistory
+from stockroom.inventory.service.reservations import ReservationService
+from stockroom.inventory.service.stock import StockService
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from stockroom.inventory.watch import LedgerTail, watch_movements
@@ -21,9 +21,9 @@ from stockroom.inventory.watch import LedgerTail, watch_movements
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(
         self,
-        catalog: CatalogStore,
-        stock: StockStore,
-        reservations: ReservationStore,
+        catalog: CatalogService,
+        stock: StockService,
+        reservations: ReservationService,
         history: LedgerHistory,
         tail: LedgerTail,
     ) -> None:

@@ -230,3 +230,37 @@ class TransferResult:
     from_level: StockLevel
     to_level: StockLevel
     movements: tuple[Movement, ...]
+
+
+# Commands that only the service makes (not a caller's payload as such).
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """Hold ``request``'s lines under the id the service chose for the new reservation."""
+
+    request: ReservationRequest
+    reservation_id: str
+
+
+@dataclass(frozen=True)
+class Confirm:
+    reservation_id: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Release:
+    reservation_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Expire:
+    """The sweeper's: give back a reservation whose time ran out (a no-op if it is not)."""
+
+    reservation_id: str
+
+
+Command = Receipt | Adjustment | Transfer | SafetyStockChange | Reserve | Confirm | Release | Expire
+Result = LevelChange | TransferResult | Reservation | None

@@ -1,8 +1,8 @@
-"""The rules every movement obeys, decided on the levels a transaction has locked.
+"""The rules every movement obeys: which change to make, or the precise error when none
+may be made.
 
-The store enforces the same limits again in its conditional UPDATEs and the
-table's CHECK constraints; these functions decide *which* change to make and
-give the caller a precise error when none may be made.
+``decide`` applies them to a batch of writes; the database's CHECK
+constraints on ``stock_levels`` stay the last line of defence behind them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from stockroom.inventory.domain.model import (
     Adjustment,
     Allocation,
     Line,
+    MovementKind,
     Reservation,
     ReservationState,
     SafetyStockChange,
@@ -110,3 +111,27 @@ def release_transition(reservation: Reservation) -> Transition:
     if reservation.state is ReservationState.CONFIRMED:
         raise errors.reservation_not_active(reservation.reservation_id, reservation.state)
     return Transition.ALREADY_DONE
+
+
+def is_due(reservation: Reservation, now: datetime) -> bool:
+    """Whether the sweeper should expire ``reservation`` now."""
+    return reservation.state is ReservationState.ACTIVE and now >= reservation.expire_time
+
+
+# How giving a reservation back moves its units: the ledger kind, and whether
+# the units leave on hand too (a shipment) or only reserved.
+GIVE_BACK = {
+    ReservationState.CONFIRMED: (MovementKind.SHIPMENT, True),
+    ReservationState.RELEASED: (MovementKind.RELEASE, False),
+    ReservationState.EXPIRED: (MovementKind.EXPIRY, False),
+}
+
+
+class BrokenInvariant(AssertionError):
+    """A decision would break a level's invariant: a bug in the rules, never a caller's fault."""
+
+
+def check_level(level: StockLevel) -> None:
+    """Never negative, never more reserved than on hand (the CHECK constraints, in Python)."""
+    if level.on_hand < 0 or not 0 <= level.reserved <= level.on_hand or level.safety_stock < 0:
+        raise BrokenInvariant(f"{level} breaks the level invariants")

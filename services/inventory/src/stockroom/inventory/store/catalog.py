@@ -1,20 +1,16 @@
-"""The catalog: items (SKUs) and locations, and the checks that a request names known ones."""
+"""Statements on the catalog: items (SKUs) and locations."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import RequestKey, upsert_insert
+from stockroom.common.db import upsert_insert
 from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
-from stockroom.inventory.store.clock import Clock, utc_now
-from stockroom.inventory.store.idempotent import idempotent_write
 from stockroom.inventory.store.tables import items, locations
-from stockroom.inventory.store.transactions import Transactions
 
 
 async def insert_item(connection: AsyncConnection, item: Item) -> Item:
@@ -75,10 +71,10 @@ async def list_locations(
     return Page(page, (page[-1].location_id,) if len(rows) > size else None)
 
 
-async def require_known(
+async def known(
     connection: AsyncConnection, skus: Iterable[str] = (), location_ids: Iterable[str] = ()
-) -> None:
-    """Raise NotFound for the first unknown SKU (then location), in sorted order."""
+) -> tuple[set[str], set[str]]:
+    """Which of ``skus`` and ``location_ids`` are registered (one statement)."""
     wanted_skus, wanted_locations = sorted(set(skus)), sorted(set(location_ids))
     parts = []
     if wanted_skus:
@@ -94,71 +90,9 @@ async def require_known(
             )
         )
     if not parts:
-        return
-    found = {(kind, id_) for kind, id_ in await connection.execute(union_all(*parts))}
-    for sku in wanted_skus:
-        if ("item", sku) not in found:
-            raise errors.item_not_found(sku)
-    for location_id in wanted_locations:
-        if ("location", location_id) not in found:
-            raise errors.location_not_found(location_id)
-
-
-class CatalogStore:
-    """Items and locations: registered once, read often."""
-
-    def __init__(self, transactions: Transactions, clock: Clock = utc_now) -> None:
-        self._transactions = transactions
-        self._clock = clock
-
-    async def create_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
-        async def work(connection: AsyncConnection, now: datetime) -> Item:
-            return await insert_item(connection, Item(sku, display_name, now))
-
-        return await idempotent_write(self._transactions, key, Item, self._clock, work)
-
-    async def create_location(
-        self, location_id: str, display_name: str, kind: LocationKind, key: RequestKey
-    ) -> Location:
-        async def work(connection: AsyncConnection, now: datetime) -> Location:
-            return await insert_location(connection, Location(location_id, display_name, kind, now))
-
-        return await idempotent_write(self._transactions, key, Location, self._clock, work)
-
-    async def get_item(self, sku: str) -> Item:
-        async def work(connection: AsyncConnection) -> Page[Item]:
-            return await list_items(connection, None, 1, only=sku)
-
-        found = (await self._transactions.read(work)).items
-        if not found:
-            raise errors.item_not_found(sku)
-        return found[0]
-
-    async def get_location(self, location_id: str) -> Location:
-        async def work(connection: AsyncConnection) -> Page[Location]:
-            return await list_locations(connection, None, 1, only=location_id)
-
-        found = (await self._transactions.read(work)).items
-        if not found:
-            raise errors.location_not_found(location_id)
-        return found[0]
-
-    async def items(self, after: str | None, size: int) -> Page[Item]:
-        async def work(connection: AsyncConnection) -> Page[Item]:
-            return await list_items(connection, after, size)
-
-        return await self._transactions.read(work)
-
-    async def locations(self, after: str | None, size: int) -> Page[Location]:
-        async def work(connection: AsyncConnection) -> Page[Location]:
-            return await list_locations(connection, after, size)
-
-        return await self._transactions.read(work)
-
-    async def require_items(self, skus: Iterable[str]) -> None:
-        """NotFound for the first SKU that is not registered."""
-
-        async def work(connection: AsyncConnection) -> None:
-            await require_known(connection, skus)
-
-        await self._transactions.read(work)
+        return set(), set()
+    found = [(kind, id_) for kind, id_ in await connection.execute(union_all(*parts))]
+    return (
+        {id_ for kind, id_ in found if kind == "item"},
+        {id_ for kind, id_ in found if kind == "location"},
+    )

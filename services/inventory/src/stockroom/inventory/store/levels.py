@@ -1,25 +1,33 @@
-"""Statements on stock levels: lock them in the global order, change them conditionally.
+"""Statements on stock levels: read them, lock them in the global order, write a batch's
+final values.
 
-Every writing transaction locks the levels it will touch with one
-``SELECT ... ORDER BY sku, location_id FOR UPDATE`` before it changes any,
-so two transactions always queue on their first common level and never hold
-one each of two (no deadlock). The UPDATE that follows repeats the limits as
-conditions: if a level does not meet them, nothing is written.
+Every writing transaction locks the levels it may change with one
+``SELECT ... ORDER BY sku, location_id FOR UPDATE`` before it writes any
+other row, so two transactions always queue on their first common level and
+never hold one each of two (no deadlock). Levels a batch creates are
+inserted, in key order, before that lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, String, literal, or_, select, tuple_, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnClause,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import upsert_insert
+from stockroom.common.db import DIALECTS, one_of, upsert_insert
 from stockroom.inventory.domain.model import StockKey, StockLevel
 from stockroom.inventory.store.tables import stock_levels
-from stockroom.inventory.store.transactions import ConcurrentChange
 
 LEVEL_COLUMNS = (
     stock_levels.c.sku,
@@ -30,62 +38,63 @@ LEVEL_COLUMNS = (
     stock_levels.c.version,
 )
 GLOBAL_ORDER = (stock_levels.c.sku, stock_levels.c.location_id)
+# On PostgreSQL the lock also returns the transaction's id: the base of its ledger positions.
+_XID: ColumnClause[int] = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
 
 
-@dataclass(frozen=True)
-class Delta:
-    """A change to one level's on_hand and reserved."""
-
-    key: StockKey
-    on_hand: int
-    reserved: int
-    # How many ledger entries this delta stands for; the level's version moves by as many.
-    changes: int = 1
-
-
-def shifted(level: StockLevel, on_hand: int, reserved: int) -> StockLevel:
-    """``level`` after one more change (what the next ledger entry records)."""
-    return StockLevel(
-        level.sku,
-        level.location_id,
-        level.on_hand + on_hand,
-        level.reserved + reserved,
-        level.safety_stock,
-        level.version + 1,
+def _of_skus(dialect: str, *, lock: bool) -> Select[Any]:
+    columns = (*LEVEL_COLUMNS, _XID) if lock and dialect == "postgresql" else LEVEL_COLUMNS
+    query = (
+        select(*columns).where(one_of(stock_levels.c.sku, "skus", dialect)).order_by(*GLOBAL_ORDER)
     )
+    return query.with_for_update() if lock else query
+
+
+_READ = {dialect: _of_skus(dialect, lock=False) for dialect in DIALECTS}
+_LOCK = {dialect: _of_skus(dialect, lock=True) for dialect in DIALECTS}
+
+_WRITE = (
+    update(stock_levels)
+    .where(
+        stock_levels.c.sku == bindparam("key_sku"),
+        stock_levels.c.location_id == bindparam("key_location_id"),
+    )
+    .values(
+        on_hand=bindparam("new_on_hand"),
+        reserved=bindparam("new_reserved"),
+        safety_stock=bindparam("new_safety_stock"),
+        version=bindparam("new_version"),
+    )
+)
 
 
 def level_from_row(row: Sequence[Any]) -> StockLevel:
-    sku, location_id, on_hand, reserved, safety_stock, version = row
+    sku, location_id, on_hand, reserved, safety_stock, version = row[:6]
     return StockLevel(sku, location_id, on_hand, reserved, safety_stock, version)
 
 
-async def lock(connection: AsyncConnection, keys: Iterable[StockKey]) -> dict[StockKey, StockLevel]:
-    """Lock the existing levels among ``keys``, in the global order."""
-    wanted = sorted(set(keys))
-    rows = await connection.execute(
-        select(*LEVEL_COLUMNS)
-        .where(tuple_(*GLOBAL_ORDER).in_([(k.sku, k.location_id) for k in wanted]))
-        .order_by(*GLOBAL_ORDER)
-        .with_for_update()
-    )
+async def read_skus(connection: AsyncConnection, skus: Iterable[str]) -> dict[StockKey, StockLevel]:
+    """Every level of ``skus``, unlocked (a batch's optimistic read)."""
+    rows = await connection.execute(_READ[connection.dialect.name], {"skus": sorted(set(skus))})
     levels = [level_from_row(row) for row in rows]
     return {level.key: level for level in levels}
 
 
 async def lock_skus(
-    connection: AsyncConnection, skus: Iterable[str], location_ids: Sequence[str] = ()
-) -> list[StockLevel]:
-    """Lock every level of ``skus`` (at ``location_ids`` only, if given), in the global order."""
-    query = select(*LEVEL_COLUMNS).where(stock_levels.c.sku.in_(sorted(set(skus))))
-    if location_ids:
-        query = query.where(stock_levels.c.location_id.in_(sorted(set(location_ids))))
-    rows = await connection.execute(query.order_by(*GLOBAL_ORDER).with_for_update())
-    return [level_from_row(row) for row in rows]
+    connection: AsyncConnection, skus: Iterable[str]
+) -> tuple[dict[StockKey, StockLevel], int | None]:
+    """Lock every level of ``skus`` in the global order; also the transaction id on
+    PostgreSQL (None elsewhere, or when nothing was locked)."""
+    rows = list(
+        await connection.execute(_LOCK[connection.dialect.name], {"skus": sorted(set(skus))})
+    )
+    xid = int(rows[0][6]) if rows and connection.dialect.name == "postgresql" else None
+    levels = [level_from_row(row) for row in rows]
+    return {level.key: level for level in levels}, xid
 
 
 async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) -> None:
-    """Create empty levels for keys that have none (the SKUs and locations must exist)."""
+    """Create empty levels at ``keys`` where none exist (the SKUs and locations must exist)."""
     rows = [
         {
             "sku": k.sku,
@@ -97,6 +106,8 @@ async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) 
         }
         for k in sorted(set(keys))
     ]
+    if not rows:
+        return
     await connection.execute(
         upsert_insert(connection, stock_levels)
         .values(rows)
@@ -104,75 +115,43 @@ async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) 
     )
 
 
-async def apply(connection: AsyncConnection, deltas: Sequence[Delta]) -> dict[StockKey, StockLevel]:
-    """Apply ``deltas`` in one statement, each only if it keeps the level's invariants.
+async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLevel]) -> None:
+    """Set locked levels to their new values, in key order (one pipelined round trip)."""
+    if not levels:
+        return
+    await connection.execute(
+        _WRITE,
+        [
+            {
+                "key_sku": key.sku,
+                "key_location_id": key.location_id,
+                "new_on_hand": level.on_hand,
+                "new_reserved": level.reserved,
+                "new_safety_stock": level.safety_stock,
+                "new_version": level.version,
+            }
+            for key, level in sorted(levels.items())
+        ],
+    )
 
-    The conditions are the invariants themselves: on hand never negative,
-    reserved within on hand, and a reservation only out of available units
-    (on_hand - reserved - safety_stock). The caller has locked the levels and
-    planned deltas that meet them, so a level that does not match means the
-    plan was made on stale data: raise ConcurrentChange and the whole
-    transaction runs again.
-    """
-    changes = union_all(
-        *(
-            select(
-                literal(d.key.sku, String).label("sku"),
-                literal(d.key.location_id, String).label("location_id"),
-                literal(d.on_hand, BigInteger).label("on_hand_delta"),
-                literal(d.reserved, BigInteger).label("reserved_delta"),
-                literal(d.changes, BigInteger).label("changes"),
-            )
-            for d in deltas
-        )
-    ).cte("changes")
+
+def _available_by_sku(dialect: str) -> Select[Any]:
     level = stock_levels.c
-    new_on_hand = level.on_hand + changes.c.on_hand_delta
-    new_reserved = level.reserved + changes.c.reserved_delta
-    statement = (
-        update(stock_levels)
-        .where(
-            level.sku == changes.c.sku,
-            level.location_id == changes.c.location_id,
-            new_on_hand >= 0,
-            new_reserved >= 0,
-            new_reserved <= new_on_hand,
-            or_(
-                changes.c.reserved_delta <= 0,
-                level.on_hand - level.reserved - level.safety_stock >= changes.c.reserved_delta,
-            ),
-        )
-        .values(
-            on_hand=new_on_hand, reserved=new_reserved, version=level.version + changes.c.changes
-        )
-        .returning(*LEVEL_COLUMNS)
+    free = level.on_hand - level.reserved - level.safety_stock
+    return (
+        select(level.sku, func.sum(free))
+        .where(one_of(level.sku, "skus", dialect), free > 0)
+        .group_by(level.sku)
     )
-    updated = [level_from_row(row) for row in await connection.execute(statement)]
-    if len(updated) != len(deltas):
-        raise ConcurrentChange(
-            f"{len(deltas) - len(updated)} of {len(deltas)} levels did not match"
-        )
-    return {level.key: level for level in updated}
 
 
-async def set_safety_stock(
-    connection: AsyncConnection, key: StockKey, safety_stock: int
-) -> StockLevel:
-    row = (
-        await connection.execute(
-            update(stock_levels)
-            .where(stock_levels.c.sku == key.sku, stock_levels.c.location_id == key.location_id)
-            .values(safety_stock=safety_stock, version=stock_levels.c.version + 1)
-            .returning(*LEVEL_COLUMNS)
-        )
-    ).one()
-    return level_from_row(row)
+# Built once per dialect: CheckAvailability is the hottest read, and building a
+# statement costs more than running it.
+_AVAILABLE_BY_SKU = {dialect: _available_by_sku(dialect) for dialect in DIALECTS}
 
 
-async def read_skus(connection: AsyncConnection, skus: Iterable[str]) -> list[StockLevel]:
-    rows = await connection.execute(
-        select(*LEVEL_COLUMNS)
-        .where(stock_levels.c.sku.in_(sorted(set(skus))))
-        .order_by(*GLOBAL_ORDER)
-    )
-    return [level_from_row(row) for row in rows]
+async def available_by_sku(connection: AsyncConnection, skus: Iterable[str]) -> dict[str, int]:
+    """Units that can be promised per SKU, over all locations (SKUs with none are absent)."""
+    statement = _AVAILABLE_BY_SKU[connection.dialect.name]
+    rows = await connection.execute(statement, {"skus": sorted(set(skus))})
+    return {sku: int(total) for sku, total in rows}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from stockroom.common.db import DIALECTS, one_of
 from stockroom.inventory.domain.model import (
     Allocation,
     Reservation,
@@ -18,69 +19,138 @@ from stockroom.inventory.domain.model import (
 )
 from stockroom.inventory.store.tables import reservation_allocations, reservations
 
+_r, _a = reservations.c, reservation_allocations.c
 
-async def insert_reservation(connection: AsyncConnection, reservation: Reservation) -> None:
-    await connection.execute(
-        insert(reservations).values(
-            reservation_id=reservation.reservation_id,
-            state=reservation.state.value,
-            reference=reservation.reference,
-            create_time=reservation.create_time,
-            expire_time=reservation.expire_time,
-            update_time=reservation.update_time,
+
+def _with_allocations(dialect: str, *, lock: bool) -> Select[Any]:
+    """Reservations and their allocations in one statement (one row per allocation)."""
+    query = (
+        select(
+            _r.reservation_id,
+            _r.state,
+            _r.reference,
+            _r.create_time,
+            _r.expire_time,
+            _r.update_time,
+            _a.line_number,
+            _a.sku,
+            _a.location_id,
+            _a.quantity,
         )
+        .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
+        .where(one_of(_r.reservation_id, "ids", dialect))
+        .order_by(_r.reservation_id, _a.line_number, _a.quantity.desc(), _a.location_id)
+    )
+    # Only the reservation rows are locked (in id order), not their allocations.
+    return query.with_for_update(of=reservations) if lock else query
+
+
+_READ = {dialect: _with_allocations(dialect, lock=False) for dialect in DIALECTS}
+_LOCK = {dialect: _with_allocations(dialect, lock=True) for dialect in DIALECTS}
+
+_SET_STATE = (
+    update(reservations)
+    .where(_r.reservation_id == bindparam("key_id"))
+    .values(state=bindparam("new_state"), update_time=bindparam("new_time"))
+)
+
+
+async def load(
+    connection: AsyncConnection, reservation_ids: Iterable[str], *, lock: bool = False
+) -> dict[str, Reservation]:
+    """The reservations with these ids that exist; with ``lock`` their rows are locked
+    in id order."""
+    ids = sorted(set(reservation_ids))
+    if not ids:
+        return {}
+    statement = (_LOCK if lock else _READ)[connection.dialect.name]
+    return _reservations(await connection.execute(statement, {"ids": ids}))
+
+
+def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
+    headers: dict[str, Any] = {}
+    lines: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        headers.setdefault(row.reservation_id, row)
+        lines[row.reservation_id][row.line_number].append(
+            Allocation(row.sku, row.location_id, row.quantity)
+        )
+    return {
+        h.reservation_id: Reservation(
+            reservation_id=h.reservation_id,
+            state=ReservationState(h.state),
+            lines=tuple(
+                ReservationLine(held[0].sku, sum(x.quantity for x in held), tuple(held))
+                for _, held in sorted(lines[h.reservation_id].items())
+            ),
+            reference=h.reference,
+            create_time=h.create_time,
+            expire_time=h.expire_time,
+            update_time=h.update_time,
+        )
+        for h in headers.values()
+    }
+
+
+async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]) -> None:
+    """Insert new reservations and their allocations (two statements)."""
+    if not created:
+        return
+    await connection.execute(
+        insert(reservations),
+        [
+            {
+                "reservation_id": r.reservation_id,
+                "state": r.state.value,
+                "reference": r.reference,
+                "create_time": r.create_time,
+                "expire_time": r.expire_time,
+                "update_time": r.update_time,
+            }
+            for r in created
+        ],
     )
     await connection.execute(
         insert(reservation_allocations),
         [
             {
-                "reservation_id": reservation.reservation_id,
+                "reservation_id": r.reservation_id,
                 "line_number": number,
                 "sku": allocation.sku,
                 "location_id": allocation.location_id,
                 "quantity": allocation.quantity,
             }
-            for number, line in enumerate(reservation.lines)
+            for r in created
+            for number, line in enumerate(r.lines)
             for allocation in line.allocations
         ],
     )
 
 
-async def load(
-    connection: AsyncConnection, reservation_ids: Sequence[str], *, lock: bool = False
-) -> list[Reservation]:
-    """The reservations with these ids (those that exist), in the order given.
-
-    With ``lock`` their rows are locked (in id order) for a state change.
-    """
-    if not reservation_ids:
-        return []
-    query = (
-        select(reservations)
-        .where(reservations.c.reservation_id.in_(sorted(set(reservation_ids))))
-        .order_by(reservations.c.reservation_id)
-    )
-    if lock:
-        query = query.with_for_update()
-    headers = {row.reservation_id: row for row in await connection.execute(query)}
-    return await _with_allocations(
-        connection, [headers[i] for i in reservation_ids if i in headers]
+async def set_states(
+    connection: AsyncConnection, changes: Mapping[str, tuple[ReservationState, datetime]]
+) -> None:
+    """Move locked reservations to their new states (one pipelined round trip)."""
+    if not changes:
+        return
+    await connection.execute(
+        _SET_STATE,
+        [
+            {"key_id": reservation_id, "new_state": state.value, "new_time": when}
+            for reservation_id, (state, when) in sorted(changes.items())
+        ],
     )
 
 
-async def lock_due(connection: AsyncConnection, now: datetime, limit: int) -> list[Reservation]:
-    """Lock up to ``limit`` active reservations past their expiry, skipping those another
-    transaction (another replica's sweeper, a confirm) holds, so sweepers never wait on
-    each other and never expire the same reservation twice."""
+async def due(connection: AsyncConnection, now: datetime, limit: int) -> list[str]:
+    """Ids of up to ``limit`` active reservations past their expiry, soonest first."""
     query = (
-        select(reservations)
-        .where(reservations.c.state == ReservationState.ACTIVE.value)
-        .where(reservations.c.expire_time <= now)
-        .order_by(reservations.c.expire_time)
+        select(_r.reservation_id)
+        .where(_r.state == ReservationState.ACTIVE.value, _r.expire_time <= now)
+        .order_by(_r.expire_time)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    return await _with_allocations(connection, list(await connection.execute(query)))
+    return [row[0] for row in await connection.execute(query)]
 
 
 async def count_active(connection: AsyncConnection) -> int:
@@ -88,54 +158,6 @@ async def count_active(connection: AsyncConnection) -> int:
     query = (
         select(func.count())
         .select_from(reservations)
-        .where(reservations.c.state == ReservationState.ACTIVE.value)
+        .where(_r.state == ReservationState.ACTIVE.value)
     )
     return int((await connection.execute(query)).scalar_one())
-
-
-async def set_state(
-    connection: AsyncConnection,
-    reservation_ids: Sequence[str],
-    state: ReservationState,
-    now: datetime,
-) -> None:
-    await connection.execute(
-        update(reservations)
-        .where(reservations.c.reservation_id.in_(reservation_ids))
-        .values(state=state.value, update_time=now)
-    )
-
-
-async def _with_allocations(
-    connection: AsyncConnection, headers: Sequence[Row[Any]]
-) -> list[Reservation]:
-    if not headers:
-        return []
-    a = reservation_allocations.c
-    rows = await connection.execute(
-        select(a.reservation_id, a.line_number, a.sku, a.location_id, a.quantity)
-        .where(a.reservation_id.in_([h.reservation_id for h in headers]))
-        .order_by(a.reservation_id, a.line_number, a.quantity.desc(), a.location_id)
-    )
-    lines: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        lines[row.reservation_id][row.line_number].append(
-            Allocation(row.sku, row.location_id, row.quantity)
-        )
-    return [
-        Reservation(
-            reservation_id=h.reservation_id,
-            state=ReservationState(h.state),
-            lines=tuple(
-                ReservationLine(
-                    allocations[0].sku, sum(x.quantity for x in allocations), tuple(allocations)
-                )
-                for _, allocations in sorted(lines[h.reservation_id].items())
-            ),
-            reference=h.reference,
-            create_time=h.create_time,
-            expire_time=h.expire_time,
-            update_time=h.update_time,
-        )
-        for h in headers
-    ]

@@ -58,17 +58,14 @@ stock_levels = Table(
     CheckConstraint("safety_stock >= 0", name="safety_stock_not_negative"),
 )
 
-# One row whose counter hands out ledger sequence numbers. Taking it is the last
-# lock of every writing transaction, so sequence order is commit order and the
-# ledger has no gaps: a watcher that read up to N never sees an N-1 appear later.
-ledger_head = Table(
-    "ledger_head",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("last_sequence", BigInteger, nullable=False),
-    CheckConstraint("id = 1", name="single_row"),
-)
-
+# The ledger. On PostgreSQL an entry's sequence is (the writing transaction's
+# id << 20) + its index in that transaction: no row or sequence object that
+# every writer takes in turn. Transaction ids are handed out when a
+# transaction starts, not when it commits, so readers only read entries below
+# the oldest transaction still running (``ledger.HORIZON``): every entry there
+# is final, and every entry that commits later has a larger sequence than all
+# of them. On SQLite writers take the database's write lock in turn, and an
+# entry's sequence is the last one + 1 (dense and in commit order).
 movements = Table(
     "movements",
     metadata,

@@ -41,16 +41,11 @@ BACKOFF_BASE_S = 0.005
 BACKOFF_CAP_S = 0.2
 _BEGIN_OPTION = "stockroom_sqlite_begin"
 _WRITE_OPTIONS = {_BEGIN_OPTION: "IMMEDIATE"}
-# Writes in flight at once per process. Every write ends on the ledger head's
-# one row, so writes commit one at a time whatever the concurrency; more in
-# flight only adds waiters that hold pooled connections (which reads then
-# lack) and CPU. On the 2-core benchmark machine 2-4 gave the most
-# reservations/s and a p99 half that of 64 in flight (docs/performance.md).
-MAX_CONCURRENT_WRITES = 4
 
 
 class ConcurrentChange(Exception):
-    """A conditional write matched fewer rows than the transaction planned for."""
+    """What a transaction read changed under it, or another replica applied the same request
+    id first: the transaction runs again from the start."""
 
 
 def configure_engine(engine: AsyncEngine) -> None:
@@ -80,24 +75,15 @@ def _begin(connection: Connection) -> None:
 class Transactions:
     """Runs units of work in transactions, again when the database asks for it."""
 
-    def __init__(self, engine: AsyncEngine, *, one_statement_writes: bool | None = None) -> None:
-        """``one_statement_writes``: whether the hot writes run first as single statements
-        (``store.one_statement``); by default on PostgreSQL, the only database they are
-        written for. Tests turn them off to compare them with the transactions."""
+    def __init__(self, engine: AsyncEngine) -> None:
         configure_engine(engine)
         self.engine = engine
-        self._writers = asyncio.Semaphore(MAX_CONCURRENT_WRITES)
-        postgres = engine.dialect.name == "postgresql"
-        self.one_statement_writes = (
-            postgres if one_statement_writes is None else (one_statement_writes and postgres)
-        )
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in a writing transaction, retried on conflicts."""
-        async with self._writers:
-            return await self._run(
-                lambda: run_transaction(self.engine, work, execution_options=_WRITE_OPTIONS)
-            )
+        return await self._run(
+            lambda: run_transaction(self.engine, work, execution_options=_WRITE_OPTIONS)
+        )
 
     async def read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work``, which only reads: on PostgreSQL without BEGIN and COMMIT (each
@@ -106,15 +92,11 @@ class Transactions:
         return await self._run(lambda: run_autocommit(self.engine, work))
 
     async def write_statement(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work``, one statement that is a whole request-keyed write, as its own
-        transaction (one round trip), retried on conflicts.
-
-        It also runs again after a connection lost at any point, even while
-        committing: a repeat of an attempt that did commit finds its request
-        record and changes nothing.
-        """
-        async with self._writers:
-            return await self._run(lambda: run_autocommit(self.engine, work, repeatable=True))
+        """Run ``work``, one statement that is a whole write, as its own transaction (one
+        round trip; PostgreSQL), retried on conflicts. It also runs again after a
+        connection lost while committing: the statement must change nothing when it
+        repeats one that committed (request-id records make it fail instead)."""
+        return await self._run(lambda: run_autocommit(self.engine, work, repeatable=True))
 
     async def _run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         tries = 0

@@ -1,4 +1,4 @@
-"""Reading the ledger: pages for ListMovements, tails for WatchStock."""
+"""Reading the ledger: pages for ListMovements, tails for WatchStock (final entries only)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class LedgerHistory:
         self._transactions = transactions
 
     async def page(self, *, sku: str, location_id: str, after: int, size: int) -> Page[Movement]:
-        """Up to ``size`` entries after sequence ``after``, optionally of one SKU or location."""
+        """Up to ``size`` entries after position ``after``, optionally of one SKU or location."""
 
         async def work(connection: AsyncConnection) -> list[Movement]:
             return await ledger.read(
@@ -40,4 +40,5 @@ class LedgerHistory:
         return await self._transactions.read(work)
 
     async def last_sequence(self) -> int:
-        return await self._transactions.read(ledger.last_sequence)
+        """A position every final entry is at or below, and every later one above."""
+        return await self._transactions.read(ledger.final_position)

@@ -1,0 +1,1 @@
+"""Use cases: validate what the wire cannot, read, decide with the domain, apply."""

@@ -1,0 +1,121 @@
+"""Group commit: concurrent calls of one process gathered into batches, one flush each.
+
+A call hands its item to ``GroupCommit.submit`` and waits for its own
+outcome. When no batch is in flight the item is flushed at once (no
+waiting when the process is idle). Items that arrive while a batch is in
+flight gather for the next one; it starts when a batch slot is free, and
+when ``max_in_flight`` > 1 only after ``window_s`` (or as soon as
+``max_batch`` items wait), so a second batch does not start with one item.
+``flush`` gets the items in arrival order and returns one outcome per item:
+a value, or an exception for that item alone. If ``flush`` itself raises,
+every item of the batch gets that error (the batch could not be applied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Flush = Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """``INVENTORY_BATCH_WINDOW_MS``, ``INVENTORY_BATCH_MAX``, ``INVENTORY_BATCHES_IN_FLIGHT``."""
+
+    window_s: float = 0.002
+    max_batch: int = 256
+    max_in_flight: int = 1
+
+
+DEFAULT_BATCHES = BatchSettings()
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(self, flush: Flush[T, R], settings: BatchSettings = DEFAULT_BATCHES) -> None:
+        self._flush = flush
+        self._settings = settings
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._in_flight = 0
+        self._leader: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0  # flushed so far (for tests and metrics)
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        self._arrived.set()
+        if self._leader is None or self._leader.done():
+            self._leader = asyncio.create_task(self._lead(), name="group-commit-leader")
+        return await future
+
+    async def _lead(self) -> None:
+        """Start batches while items wait; end when none do."""
+        settings = self._settings
+        while self._waiting:
+            while self._in_flight >= settings.max_in_flight:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+            if self._in_flight and len(self._waiting) < settings.max_batch:
+                await self._gather(settings.window_s)
+            batch = self._waiting[: settings.max_batch]
+            del self._waiting[: settings.max_batch]
+            self._in_flight += 1
+            self.batches += 1
+            task = asyncio.create_task(self._run(batch), name="group-commit-batch")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            # Let the batch start (and new items arrive) before looking again.
+            await asyncio.sleep(0)
+
+    async def _gather(self, window_s: float) -> None:
+        """Wait up to ``window_s`` for more items, or until a batch is full."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + window_s
+        while len(self._waiting) < self._settings.max_batch:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            outcomes: Sequence[R | BaseException] = await self._flush([item for item, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
+        except BaseException as error:  # every caller must hear back, even on cancellation
+            if not isinstance(error, Exception):
+                logger.warning("a batch was interrupted: %r", error)
+            outcomes = [error] * len(batch)
+            if not isinstance(error, Exception):
+                self._settle(batch, outcomes)
+                raise
+        finally:
+            self._in_flight -= 1
+            self._slot_free.set()
+        self._settle(batch, outcomes)
+
+    @staticmethod
+    def _settle(
+        batch: list[tuple[T, asyncio.Future[R]]], outcomes: Sequence[R | BaseException]
+    ) -> None:
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # the caller went away (cancelled); its write may still apply
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

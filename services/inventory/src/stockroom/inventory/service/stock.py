@@ -1,0 +1,81 @@
+"""Stock use cases: receipts, counts, transfers, safety stock (batched writes), and the
+level and availability reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockroom.common.db import RequestKey
+from stockroom.inventory.domain import errors
+from stockroom.inventory.domain.model import (
+    Adjustment,
+    LevelChange,
+    Line,
+    LineAvailability,
+    Receipt,
+    SafetyStockChange,
+    StockLevel,
+    Transfer,
+    TransferResult,
+)
+from stockroom.inventory.service.availability import AvailabilityReads
+from stockroom.inventory.service.writes import StockWrites
+from stockroom.inventory.store import catalog, levels
+from stockroom.inventory.store.transactions import Transactions
+
+R = TypeVar("R")
+
+
+class StockService:
+    def __init__(
+        self, transactions: Transactions, writes: StockWrites, availability: AvailabilityReads
+    ) -> None:
+        self._transactions = transactions
+        self._writes = writes
+        self._availability = availability
+
+    async def receive(self, receipt: Receipt, key: RequestKey) -> LevelChange:
+        return _expect(await self._writes.submit(receipt, key), LevelChange)
+
+    async def adjust(self, adjustment: Adjustment, key: RequestKey) -> LevelChange:
+        return _expect(await self._writes.submit(adjustment, key), LevelChange)
+
+    async def transfer(self, transfer: Transfer, key: RequestKey) -> TransferResult:
+        return _expect(await self._writes.submit(transfer, key), TransferResult)
+
+    async def set_safety_stock(self, change: SafetyStockChange, key: RequestKey) -> LevelChange:
+        return _expect(await self._writes.submit(change, key), LevelChange)
+
+    async def levels_of(self, skus: Sequence[str]) -> dict[str, list[StockLevel]]:
+        """Every level of each SKU, by SKU; NotFound for an unregistered SKU."""
+
+        async def work(connection: AsyncConnection) -> dict[str, list[StockLevel]]:
+            known, _ = await catalog.known(connection, skus)
+            for sku in sorted(set(skus)):
+                if sku not in known:
+                    raise errors.item_not_found(sku)
+            by_sku: dict[str, list[StockLevel]] = {sku: [] for sku in skus}
+            for key, level in sorted((await levels.read_skus(connection, skus)).items()):
+                by_sku[key.sku].append(level)
+            return by_sku
+
+        return await self._transactions.read(work)
+
+    async def availability(self, lines: Sequence[Line]) -> list[LineAvailability]:
+        """Available units over all locations for each line, in line order.
+
+        Unregistered SKUs have nothing available: pricing asks about whatever
+        is in a cart, and a quote must not fail because a SKU is new.
+        """
+        available = await self._availability.of({line.sku for line in lines})
+        return [
+            LineAvailability(line.sku, line.quantity, available.get(line.sku, 0)) for line in lines
+        ]
+
+
+def _expect(result: object, kind: type[R]) -> R:
+    assert isinstance(result, kind), f"expected a {kind.__name__}, got {result!r}"
+    return result

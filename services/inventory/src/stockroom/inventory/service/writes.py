@@ -1,0 +1,284 @@
+"""Every stock write, batched: read, decide with the domain, apply in one transaction.
+
+``StockWrites.submit`` is what the use cases call; concurrent calls of the
+process meet in the group commit (``batcher``) and each batch runs
+``_flush``:
+
+1. **Read** (no transaction, no locks): the levels of every SKU the batch
+   names, the reservations it names, the records of its request ids, and
+   which of its SKUs and locations exist (known ones are remembered: items
+   and locations are never deleted).
+2. **Decide** (``domain.decide``): every write in order, each with its own
+   outcome. A batch that writes nothing (refusals, replays) ends here:
+   refusals cost one read.
+3. **Apply**, one transaction, one flush: create the levels the batch
+   creates, lock every level of its SKUs in the global order (sku,
+   location), then its reservations (by id), and check that they are what
+   step 1 read (versions, states). If another replica changed any of them,
+   decide again on the locked rows and the request records as they are now;
+   nothing else can change them before the commit. Then write levels,
+   reservations, ledger entries and request records (last, by id). A request
+   id that another replica applied first (a unique violation), or a
+   reservation that appeared since the read, reruns the transaction from a
+   fresh read. Deadlocks cannot occur: every batch locks levels, then
+   reservations, then records, each in one order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockroom.common.db import RequestKey, request_id_reused
+from stockroom.inventory.domain import decide as domain
+from stockroom.inventory.domain.decide import Decision, Snapshot, Write
+from stockroom.inventory.domain.model import (
+    Command,
+    Confirm,
+    LevelChange,
+    Release,
+    Reservation,
+    Reserve,
+    Result,
+    StockKey,
+    Transfer,
+    TransferResult,
+)
+from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
+from stockroom.inventory.store import (
+    batch_reads,
+    catalog,
+    ledger,
+    levels,
+    plan,
+    records,
+    reservation_rows,
+)
+from stockroom.inventory.store.clock import Clock
+from stockroom.inventory.store.transactions import ConcurrentChange, Transactions
+
+logger = logging.getLogger(__name__)
+
+# unique_violation (PostgreSQL error codes, appendix A); SQLite says it in words.
+_UNIQUE_VIOLATION = "23505"
+
+
+def result_type(command: Command) -> type[LevelChange] | type[TransferResult] | type[Reservation]:
+    """What a command's recorded response decodes to."""
+    if isinstance(command, Transfer):
+        return TransferResult
+    if isinstance(command, Reserve | Confirm | Release):
+        return Reservation
+    return LevelChange
+
+
+class StockWrites:
+    """The one way stock, reservations and the ledger change."""
+
+    def __init__(
+        self,
+        transactions: Transactions,
+        clock: Clock,
+        settings: BatchSettings = DEFAULT_BATCHES,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._transactions = transactions
+        self._clock = clock
+        self._on_commit = on_commit
+        self._batcher: GroupCommit[Write, Result] = GroupCommit(self._flush, settings)
+        self._one_statement = transactions.engine.dialect.name == "postgresql"
+        self._known_items: set[str] = set()
+        self._known_locations: set[str] = set()
+
+    @property
+    def batches(self) -> int:
+        return self._batcher.batches
+
+    async def submit(self, command: Command, key: RequestKey | None) -> Result:
+        """Apply ``command`` (in some batch); its result, or its own error."""
+        return await self._batcher.submit(Write(command, key))
+
+    async def _flush(self, writes: Sequence[Write]) -> list[Result | BaseException]:
+        now = self._clock()
+        snapshot = await self._transactions.read(lambda c: self._read(c, writes))
+        decision = domain.decide(writes, snapshot, now)
+        if decision.writes_anything:
+            decision = await self._apply(writes, snapshot, decision, now)
+            self._on_commit()
+        return [_answer(w, o) for w, o in zip(writes, decision.outcomes, strict=True)]
+
+    async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
+        reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
+        found, recorded = await batch_reads.levels_and_records(
+            connection,
+            _lock_skus(writes, reservations),
+            [w.key.request_id for w in writes if w.key is not None],
+        )
+        items, locations = await self._known(connection, writes)
+        return Snapshot(found, reservations, recorded, items, locations)
+
+    async def _known(
+        self, connection: AsyncConnection, writes: Sequence[Write]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Registered SKUs and locations among those named; once seen, never asked again."""
+        skus = domain.skus_named(writes) - self._known_items
+        locations = domain.locations_named(writes) - self._known_locations
+        if skus or locations:
+            found_items, found_locations = await catalog.known(connection, skus, locations)
+            self._known_items |= found_items
+            self._known_locations |= found_locations
+        return frozenset(self._known_items), frozenset(self._known_locations)
+
+    async def _apply(
+        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> Decision:
+        if self._one_statement and not _records_hold_positions(decision):
+            applied = await self._apply_in_one_statement(writes, snapshot, decision, now)
+            if applied is not None:
+                return applied
+        return await self._apply_in_transaction(writes, snapshot, decision, now)
+
+    async def _apply_in_one_statement(
+        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> Decision | None:
+        """The common case on PostgreSQL: one round trip; None if what the batch read has
+        changed (or a request id was recorded by another replica meanwhile)."""
+        creates = _creates(writes, snapshot)
+        if creates:  # an empty level is as good as none: no need to share the transaction
+            await self._transactions.write_statement(lambda c: levels.create_missing(c, creates))
+        params = plan.parameters(
+            sorted(_lock_skus(writes, snapshot.reservations)),
+            snapshot.levels,
+            {r: snapshot.reservations[r] for r in sorted(snapshot.reservations)},
+            decision,
+            _records(decision),
+            now,
+        )
+        try:
+            ok, xid = await self._transactions.write_statement(lambda c: plan.apply(c, params))
+        except IntegrityError as error:
+            if not _is_unique_violation(error):
+                logger.error("a constraint stopped a batch", exc_info=True)
+                raise
+            return None
+        return decision.positioned(xid << ledger.ENTRY_BITS) if ok else None
+
+    async def _apply_in_transaction(
+        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> Decision:
+        attempts = 0
+
+        async def work(connection: AsyncConnection) -> Decision:
+            nonlocal attempts
+            attempts += 1
+            read, planned = snapshot, decision
+            if attempts > 1:  # a rerun: what was read before is stale
+                read = await self._read(connection, writes)
+                planned = domain.decide(writes, read, now)
+            return await self._apply_once(connection, writes, read, planned, now)
+
+        return await self._transactions.write(work)
+
+    async def _apply_once(
+        self,
+        connection: AsyncConnection,
+        writes: Sequence[Write],
+        read: Snapshot,
+        decision: Decision,
+        now: datetime,
+    ) -> Decision:
+        # Levels this batch creates exist before anything is locked (inserted in key order).
+        await levels.create_missing(connection, _creates(writes, read))
+        locked, xid = await levels.lock_skus(connection, _lock_skus(writes, read.reservations))
+        held = await reservation_rows.load(connection, domain.reservations_named(writes), lock=True)
+        if held.keys() != read.reservations.keys():
+            raise ConcurrentChange("a reservation appeared since the batch read")
+        scope: set[StockKey] = set(locked) | set(read.levels)
+        if not domain.same_levels(scope, read.levels, locked) or held != read.reservations:
+            # Another replica changed what the batch read: decide again on the locked rows.
+            fresh = await records.read(
+                connection, [w.key.request_id for w in writes if w.key is not None]
+            )
+            read = Snapshot(locked, held, fresh, read.items, read.locations)
+            decision = domain.decide(writes, read, now)
+        if decision.entries:
+            decision = decision.positioned(await ledger.first_position(connection, xid))
+        await levels.write(connection, decision.levels)
+        await reservation_rows.insert_all(connection, decision.reservations)
+        await reservation_rows.set_states(connection, decision.transitions)
+        await ledger.append(connection, decision.entries)
+        try:
+            await records.write(connection, _records(decision), now)
+        except IntegrityError as error:
+            if _is_unique_violation(error):
+                raise ConcurrentChange("another replica applied a request id first") from error
+            logger.error("a constraint stopped a batch", exc_info=True)
+            raise
+        return decision
+
+
+def _creates(writes: Sequence[Write], read: Snapshot) -> set[StockKey]:
+    """Levels the writes name that do not exist yet (of registered SKUs and locations)."""
+    return {
+        k
+        for k in domain.keys_touched(writes)
+        if k not in read.levels and k.sku in read.items and k.location_id in read.locations
+    }
+
+
+def _lock_skus(writes: Sequence[Write], reservations: Mapping[str, Reservation]) -> set[str]:
+    """The SKUs whose levels a batch reads and locks: those it names, and those its
+    reservations hold."""
+    return domain.skus_named(writes) | {
+        a.sku for r in reservations.values() for a in r.allocations()
+    }
+
+
+def _records(decision: Decision) -> list[tuple[str, str, str, bytes]]:
+    """The request records of a (positioned) decision: each success's response."""
+    rows = []
+    for record in decision.records:
+        outcome = decision.outcomes[record.write]
+        assert isinstance(outcome, domain.Done)
+        rows.append(
+            (
+                record.request_id,
+                record.method,
+                record.fingerprint,
+                msgspec.json.encode(outcome.result),
+            )
+        )
+    return rows
+
+
+def _records_hold_positions(decision: Decision) -> bool:
+    """Whether a recorded response holds ledger positions (known only inside the
+    transaction that writes them)."""
+    return any(
+        isinstance(o, domain.Done) and isinstance(o.result, LevelChange | TransferResult)
+        for o in (decision.outcomes[r.write] for r in decision.records)
+    )
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate == _UNIQUE_VIOLATION or "UNIQUE constraint failed" in str(error.orig)
+
+
+def _answer(write: Write, outcome: domain.Outcome) -> Result | BaseException:
+    if isinstance(outcome, domain.Done):
+        return outcome.result
+    if isinstance(outcome, domain.Failed):
+        return outcome.error
+    assert write.key is not None
+    if isinstance(outcome, domain.Reused):
+        return request_id_reused(
+            RequestKey(write.key.request_id, write.key.method, write.key.fingerprint)
+        )
+    decoded: Result = msgspec.json.decode(outcome.response, type=result_type(write.command))
+    return decoded

@@ -1,0 +1,191 @@
+"""A batch's decision applied in one statement (PostgreSQL): one round trip, one flush.
+
+The statement locks every level of the batch's SKUs (sku, location order),
+then the reservations it names (id order), and writes only if they are
+what the batch read: the same levels at the same versions (a level not
+created yet counts as version 0), the same reservation states. Then it
+writes the levels' new values, new reservations and their allocations,
+state changes, the ledger entries (positioned from the transaction's id)
+and the request records, and answers whether it wrote and its transaction
+id. It decides nothing: every value comes from the decision. If what was
+read has changed it writes nothing and the caller decides again under
+locks (``service.writes``). A request id another replica recorded first
+makes it fail with a unique violation, as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from stockroom.inventory.domain.decide import Decision
+from stockroom.inventory.domain.model import Reservation, StockKey, StockLevel
+from stockroom.inventory.store.ledger import ENTRY_BITS
+
+APPLY = text(
+    f"""
+WITH locked AS MATERIALIZED (
+    SELECT sku, location_id, version FROM stock_levels
+    WHERE sku = ANY (CAST(:lock_skus AS text[]))
+    ORDER BY sku, location_id
+    FOR UPDATE
+),
+expected AS (
+    SELECT * FROM unnest(CAST(:read_skus AS text[]), CAST(:read_locations AS text[]),
+        CAST(:read_versions AS bigint[])) AS e (sku, location_id, version)
+),
+held AS MATERIALIZED (
+    SELECT reservation_id, state FROM reservations
+    WHERE reservation_id = ANY (CAST(:read_reservation_ids AS text[]))
+    ORDER BY reservation_id
+    FOR UPDATE
+),
+verdict AS MATERIALIZED (
+    SELECT NOT EXISTS (
+            SELECT FROM locked AS l FULL JOIN expected AS e USING (sku, location_id)
+            WHERE coalesce(l.version, 0) <> coalesce(e.version, 0))
+        AND NOT EXISTS (
+            SELECT FROM unnest(CAST(:read_reservation_ids AS text[]),
+                CAST(:read_states AS text[])) AS r (reservation_id, state)
+            LEFT JOIN held AS h USING (reservation_id)
+            WHERE h.state IS DISTINCT FROM r.state) AS ok
+),
+level_writes AS (
+    UPDATE stock_levels AS s
+    SET on_hand = n.on_hand, reserved = n.reserved, safety_stock = n.safety_stock,
+        version = n.version
+    FROM unnest(CAST(:level_skus AS text[]), CAST(:level_locations AS text[]),
+        CAST(:level_on_hand AS bigint[]), CAST(:level_reserved AS bigint[]),
+        CAST(:level_safety AS bigint[]), CAST(:level_versions AS bigint[]))
+        AS n (sku, location_id, on_hand, reserved, safety_stock, version)
+    WHERE (SELECT ok FROM verdict) AND s.sku = n.sku AND s.location_id = n.location_id
+        AND s.sku = ANY (CAST(:lock_skus AS text[]))
+),
+new_reservations AS (
+    INSERT INTO reservations (reservation_id, state, reference, create_time, expire_time,
+        update_time)
+    SELECT * FROM unnest(CAST(:new_ids AS text[]), CAST(:new_states AS text[]),
+        CAST(:new_references AS text[]), CAST(:new_created AS timestamptz[]),
+        CAST(:new_expires AS timestamptz[]), CAST(:new_updated AS timestamptz[]))
+    WHERE (SELECT ok FROM verdict)
+),
+new_allocations AS (
+    INSERT INTO reservation_allocations (reservation_id, line_number, sku, location_id,
+        quantity)
+    SELECT * FROM unnest(CAST(:allocation_ids AS text[]), CAST(:allocation_lines AS int[]),
+        CAST(:allocation_skus AS text[]), CAST(:allocation_locations AS text[]),
+        CAST(:allocation_quantities AS bigint[]))
+    WHERE (SELECT ok FROM verdict)
+),
+transitions AS (
+    UPDATE reservations AS r SET state = t.state, update_time = t.update_time
+    FROM unnest(CAST(:transition_ids AS text[]), CAST(:transition_states AS text[]),
+        CAST(:transition_times AS timestamptz[])) AS t (reservation_id, state, update_time)
+    WHERE (SELECT ok FROM verdict) AND r.reservation_id = t.reservation_id
+),
+entries AS (
+    INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta, reserved_delta,
+        on_hand, reserved, safety_stock, version, reason, reference, reservation_id,
+        request_id, create_time)
+    SELECT (pg_current_xact_id()::text::bigint << {ENTRY_BITS}) + m.n, m.sku, m.location_id,
+        m.kind, m.on_hand_delta, m.reserved_delta, m.on_hand, m.reserved, m.safety_stock,
+        m.version, m.reason, m.reference, m.reservation_id, m.request_id, :now
+    FROM unnest(CAST(:entry_numbers AS bigint[]), CAST(:entry_skus AS text[]),
+        CAST(:entry_locations AS text[]), CAST(:entry_kinds AS text[]),
+        CAST(:entry_on_hand_deltas AS bigint[]), CAST(:entry_reserved_deltas AS bigint[]),
+        CAST(:entry_on_hand AS bigint[]), CAST(:entry_reserved AS bigint[]),
+        CAST(:entry_safety AS bigint[]), CAST(:entry_versions AS bigint[]),
+        CAST(:entry_reasons AS text[]), CAST(:entry_references AS text[]),
+        CAST(:entry_reservation_ids AS text[]), CAST(:entry_request_ids AS text[]))
+        AS m (n, sku, location_id, kind, on_hand_delta, reserved_delta, on_hand, reserved,
+            safety_stock, version, reason, reference, reservation_id, request_id)
+    WHERE (SELECT ok FROM verdict)
+),
+records AS (
+    INSERT INTO request_records (request_id, method, fingerprint, response, create_time)
+    SELECT r.request_id, r.method, r.fingerprint, r.response, :now
+    FROM unnest(CAST(:record_ids AS text[]), CAST(:record_methods AS text[]),
+        CAST(:record_fingerprints AS text[]), CAST(:record_responses AS bytea[]))
+        AS r (request_id, method, fingerprint, response)
+    WHERE (SELECT ok FROM verdict)
+    ORDER BY r.request_id
+)
+SELECT ok, pg_current_xact_id()::text::bigint FROM verdict
+"""
+)
+
+
+def parameters(
+    lock_skus: Sequence[str],
+    read_levels: Mapping[StockKey, StockLevel],
+    read_reservations: Mapping[str, Reservation],
+    decision: Decision,
+    records: Sequence[tuple[str, str, str, bytes]],
+    now: datetime,
+) -> dict[str, Any]:
+    levels = sorted(decision.levels.items())
+    entries = decision.entries
+    allocations = [
+        (r.reservation_id, number, a)
+        for r in decision.reservations
+        for number, line in enumerate(r.lines)
+        for a in line.allocations
+    ]
+    transitions = sorted(decision.transitions.items())
+    return {
+        "lock_skus": sorted(set(lock_skus)),
+        "read_skus": [k.sku for k in read_levels],
+        "read_locations": [k.location_id for k in read_levels],
+        "read_versions": [lv.version for lv in read_levels.values()],
+        "read_reservation_ids": list(read_reservations),
+        "read_states": [r.state.value for r in read_reservations.values()],
+        "level_skus": [k.sku for k, _ in levels],
+        "level_locations": [k.location_id for k, _ in levels],
+        "level_on_hand": [lv.on_hand for _, lv in levels],
+        "level_reserved": [lv.reserved for _, lv in levels],
+        "level_safety": [lv.safety_stock for _, lv in levels],
+        "level_versions": [lv.version for _, lv in levels],
+        "new_ids": [r.reservation_id for r in decision.reservations],
+        "new_states": [r.state.value for r in decision.reservations],
+        "new_references": [r.reference for r in decision.reservations],
+        "new_created": [r.create_time for r in decision.reservations],
+        "new_expires": [r.expire_time for r in decision.reservations],
+        "new_updated": [r.update_time for r in decision.reservations],
+        "allocation_ids": [i for i, _, _ in allocations],
+        "allocation_lines": [n for _, n, _ in allocations],
+        "allocation_skus": [a.sku for _, _, a in allocations],
+        "allocation_locations": [a.location_id for _, _, a in allocations],
+        "allocation_quantities": [a.quantity for _, _, a in allocations],
+        "transition_ids": [i for i, _ in transitions],
+        "transition_states": [state.value for _, (state, _) in transitions],
+        "transition_times": [when for _, (_, when) in transitions],
+        "entry_numbers": [m.sequence for m in entries],
+        "entry_skus": [m.level.sku for m in entries],
+        "entry_locations": [m.level.location_id for m in entries],
+        "entry_kinds": [m.kind.value for m in entries],
+        "entry_on_hand_deltas": [m.on_hand_delta for m in entries],
+        "entry_reserved_deltas": [m.reserved_delta for m in entries],
+        "entry_on_hand": [m.level.on_hand for m in entries],
+        "entry_reserved": [m.level.reserved for m in entries],
+        "entry_safety": [m.level.safety_stock for m in entries],
+        "entry_versions": [m.level.version for m in entries],
+        "entry_reasons": [m.reason for m in entries],
+        "entry_references": [m.reference for m in entries],
+        "entry_reservation_ids": [m.reservation_id or None for m in entries],
+        "entry_request_ids": [m.request_id or None for m in entries],
+        "record_ids": [r[0] for r in records],
+        "record_methods": [r[1] for r in records],
+        "record_fingerprints": [r[2] for r in records],
+        "record_responses": [r[3] for r in records],
+        "now": now,
+    }
+
+
+async def apply(connection: AsyncConnection, params: Mapping[str, Any]) -> tuple[bool, int]:
+    """Run the statement: whether it wrote (what was read still held), and its xid."""
+    ok, xid = (await connection.execute(APPLY, dict(params))).one()
+    return bool(ok), int(xid)
