@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stockroom.common.events import EventsConfig
 from stockroom.common.server import ServerConfig
 from stockroom.inventory.app import InventorySettings
 from stockroom.pricing.app import PricingSettings
@@ -141,8 +142,11 @@ def test_every_setting_is_documented(settings: type[InventorySettings | PricingS
     documented = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     prefix = settings.__name__.removesuffix("Settings").upper()
     common = {f"<P>_{f.name.upper()}" for f in dataclasses.fields(ServerConfig)}
-    own = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(settings)}
+    # Event settings (a nested EventsConfig) are <P>_EVENTS_<FIELD> variables.
+    common |= {f"<P>_EVENTS_{f.name.upper()}" for f in dataclasses.fields(EventsConfig)}
+    own = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(settings) if f.name != "events"}
 
     missing = {name for name in common | own if f"{name}`" not in documented}
 
-    assert missing == {"<P>_SERVICE_NAME", f"{prefix}_SERVER"}  # set by code, not by variables
+    # Set by code, not by variables.
+    assert missing == {"<P>_SERVICE_NAME", "<P>_EVENTS_SERVICE", f"{prefix}_SERVER"}
