@@ -9,7 +9,7 @@ PACKAGES := libs/stubs libs/common libs/cli services/inventory services/pricing
 PYPROJECTS := pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo test test-fast lint fmt protos protos-check buf-lint buf-breaking bench ci clean
+.PHONY: help setup run demo test test-fast test-pgbouncer lint fmt protos protos-check buf-lint buf-breaking bench ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -35,6 +35,18 @@ test: $(STAMP) ## run every test, PostgreSQL ones included
 
 test-fast: $(STAMP) ## the tests without the slow ones
 	$(BIN)/pytest -m "not slow"
+
+# Left out behind the pooler: tests that open their own raw asyncpg/SQLAlchemy connections
+# with the URL (reconnect tests, which are about direct connections; the concurrency
+# tests' fact-reading engine). docs/scaling.md lists them and why.
+PGBOUNCER_LEFT_OUT := --ignore=libs/common/tests/test_database_reconnect.py \
+	--ignore=services/inventory/tests/test_database_reconnect.py \
+	--ignore=services/pricing/tests/test_database_reconnect.py \
+	--ignore=services/inventory/tests/test_concurrency_postgres.py
+
+test-pgbouncer: $(STAMP) ## the PostgreSQL tests again, every database reached through PgBouncer (transaction pooling)
+	STOCKROOM_TEST_PGBOUNCER=1 $(BIN)/pytest -m "postgres and not slow" $(PGBOUNCER_LEFT_OUT) \
+		services/inventory/tests services/pricing/tests tests
 
 lint: $(STAMP) protos-check buf-lint ## ruff, mypy --strict, buf lint, stale-stub check
 	$(BIN)/ruff check .

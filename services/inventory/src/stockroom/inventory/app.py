@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stockroom.common.db import create_engine, ping
+from stockroom.common.db import create_engine, ping, replica_reads
 from stockroom.common.events import EventsConfig
 from stockroom.common.events.relay import Relay
 from stockroom.common.server import (
@@ -41,6 +41,9 @@ from stockroom.inventory.watch import LedgerTail
 
 SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Side-effect-free reads that must see the caller's own writes: on the primary
+# even with a read replica (a reservation just made is looked up next).
+FRESH_READS = (f"/{SERVICE_NAME}/GetReservation",)
 DEFAULTS: dict[str, object] = {
     "port": 50051,
     "database_url": "sqlite+aiosqlite:///var/inventory.db",
@@ -115,6 +118,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     """Everything a running inventory server depends on, on one screen."""
     config = settings.server
     engine = create_engine(config.database_url)
+    reads = replica_reads(config, engine, fresh_methods=FRESH_READS)
     transactions = Transactions(engine)
     tail = LedgerTail(LedgerHistory(transactions), settings.watch_poll_interval_s)
     cases = use_cases(
@@ -158,8 +162,9 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
                 ),
             )
         ],
+        interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[*stops, engine.dispose],
+        on_stop=[*stops, engine.dispose, *reads.on_stop],
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 
 from stockroom.common.client import Policy, channel_credentials, connect
-from stockroom.common.db import Clock, create_engine, ping, utc_now
+from stockroom.common.db import Clock, create_engine, ping, replica_reads, utc_now
 from stockroom.common.server import (
     GrpcServer,
     ServerConfig,
@@ -96,6 +96,8 @@ async def build_server(
     inject one); the server closes it either way when it stops.
     """
     engine = create_engine(settings.server.database_url)
+    # GetQuote stays on the primary: a caller looks up the quote it just made.
+    reads = replica_reads(settings.server, engine, fresh_methods=[f"/{SERVICE_NAME}/GetQuote"])
     channel = inventory_channel or connect_inventory(settings)
     availability = InventoryAvailability(
         inventory_pb2_grpc.InventoryServiceStub(channel),
@@ -129,8 +131,9 @@ async def build_server(
                 ),
             )
         ],
+        interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[close_inventory_channel, engine.dispose],
+        on_stop=[close_inventory_channel, engine.dispose, *reads.on_stop],
     )
 
 

@@ -35,6 +35,7 @@ from stockroom.common.db._paging import (
     next_page_token,
     page_size,
 )
+from stockroom.common.db._replica import ReadReplica, ReplicaReads, attach_replica, replica_reads
 from stockroom.common.db._time import Clock, UtcDateTime, utc_now
 
 __all__ = [
@@ -43,8 +44,11 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "REQUEST_ID_FIELD",
     "Clock",
+    "ReadReplica",
+    "ReplicaReads",
     "RequestKey",
     "UtcDateTime",
+    "attach_replica",
     "claim",
     "complete",
     "create_engine",
@@ -59,6 +63,7 @@ __all__ = [
     "one_of",
     "page_size",
     "ping",
+    "replica_reads",
     "request_id_reused",
     "request_key",
     "request_records_table",

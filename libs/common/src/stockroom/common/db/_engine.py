@@ -18,10 +18,13 @@ from alembic.config import Config
 from sqlalchemy import ARRAY, ColumnElement, Table, any_, bindparam, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from stockroom.common._pooler import CACHE_PARAMETERS
+from stockroom.common._read_scope import current_read_call
+from stockroom.common.db._read_routing import replica_of
 from stockroom.common.telemetry._database import instrument_engine
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
@@ -39,6 +42,23 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def engine_arguments(url: str) -> tuple[URL, dict[str, Any]]:
+    """``url`` without the statement-cache parameters, and those as asyncpg connect arguments.
+
+    They may be written in the URL (``?statement_cache_size=0&...``), where
+    SQLAlchemy would hand them to asyncpg as strings; they must be ints.
+    """
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    for name in CACHE_PARAMETERS:
+        if name in parsed.query:
+            raw = parsed.query[name]
+            connect_args[name] = int(raw if isinstance(raw, str) else raw[-1])
+    if connect_args:
+        parsed = parsed.difference_update_query(CACHE_PARAMETERS)
+    return parsed, connect_args
+
+
 def create_engine(
     url: str, *, telemetry: Telemetry = GLOBAL_TELEMETRY, **engine_options: Any
 ) -> AsyncEngine:
@@ -51,6 +71,8 @@ def create_engine(
     and ``run_autocommit``/``run_transaction``. Every statement run for a
     traced call is a span (its child) and the pool's use is a metric, when
     traces and metrics are recorded (``stockroom.common.telemetry``).
+    Statement-cache parameters in the URL (what a transaction pooler needs,
+    ``stockroom.common._pooler``) become asyncpg connect arguments.
     """
     if is_sqlite(url):
         database = make_url(url).database
@@ -68,7 +90,13 @@ def create_engine(
     else:
         engine_options.setdefault("pool_size", 10)
         engine_options.setdefault("max_overflow", 10)
-        engine = create_async_engine(url, **engine_options)
+        parsed, connect_args = engine_arguments(url)
+        if connect_args:
+            engine_options["connect_args"] = {
+                **connect_args,
+                **engine_options.get("connect_args", {}),
+            }
+        engine = create_async_engine(parsed, **engine_options)
         discard_closed_connections(engine)
     instrument_engine(engine, telemetry)
     return engine
@@ -180,9 +208,21 @@ async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool
     ``work`` runs once more on a fresh connection if its connection was dead;
     for a write, pass ``repeatable=False`` unless repeating an attempt that
     did commit changes nothing.
+
+    In a call that tolerates stale reads (``stockroom.common._read_scope``)
+    on an engine with a read replica, ``work`` runs on the replica when it is
+    fresh enough; such calls only read (their methods are declared free of
+    side effects), and a write there would fail: a replica is read-only.
     """
     if engine.dialect.name != "postgresql":
         return await run_transaction(engine, work, repeatable=repeatable)
+    call = current_read_call()
+    if call is not None:
+        replica = replica_of(engine)
+        if replica is not None:
+            served = await replica.try_read(work, call)
+            if served is not None:
+                return served[0]
     autocommit = _autocommit_engine(engine)
 
     async def attempt() -> T:

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from stockroom.common.db._engine import engine_arguments
+
 
 def run_migrations(metadata: MetaData, *, version_table: str) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
@@ -35,7 +37,9 @@ def run_migrations(metadata: MetaData, *, version_table: str) -> None:
 
 
 async def _run_online(url: str, metadata: MetaData, version_table: str) -> None:
-    engine = create_async_engine(url, poolclass=NullPool)
+    # Statement-cache settings in the URL (for a transaction pooler) apply here too.
+    parsed, connect_args = engine_arguments(url)
+    engine = create_async_engine(parsed, poolclass=NullPool, connect_args=connect_args)
 
     def _upgrade(connection: Connection) -> None:
         context.configure(

@@ -12,15 +12,25 @@ from stockroom.common.server._entrypoint import run_service
 from stockroom.common.server._grpc_server import GrpcServer, ServiceRegistration
 from stockroom.common.server._health import NOT_SERVING, SERVING, ReadinessCheck, check_health
 from stockroom.common.server._logs import JsonFormatter, configure_logging
+from stockroom.common.server._read_routing import (
+    READ_CONSISTENCY_KEY,
+    READ_SOURCE_KEY,
+    STALENESS_KEY,
+    ReadRoutingInterceptor,
+)
 
 __all__ = [
     "NOT_SERVING",
+    "READ_CONSISTENCY_KEY",
+    "READ_SOURCE_KEY",
     "SERVING",
+    "STALENESS_KEY",
     "AroundCallInterceptor",
     "ConfigError",
     "Context",
     "GrpcServer",
     "JsonFormatter",
+    "ReadRoutingInterceptor",
     "ReadinessCheck",
     "ServerConfig",
     "ServiceRegistration",

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, TypeVar
 
+from stockroom.common._pooler import POOLER_MODES, behind_pooler
+
 T = TypeVar("T")
 
 
@@ -32,6 +34,13 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
     database_url: str = ""
+    # "transaction" when database_url points at PgBouncer in pool_mode = transaction
+    # (or any transaction pooler): the URLs get the statement settings it needs.
+    database_pooler: str = ""
+    # A streaming replica for reads that may be stale (docs/scaling.md); "" = none.
+    database_replica_url: str = ""
+    # Past this staleness bound (seconds) the replica's reads go to the primary.
+    replica_max_lag_s: float = 5.0
     # Seconds in-flight calls get to finish after SIGTERM before they are cancelled;
     # kept below Kubernetes' default 30 s terminationGracePeriodSeconds.
     drain_grace_s: float = 20.0
@@ -71,6 +80,16 @@ class ServerConfig:
         return settings_from_env(
             cls, prefix, env, defaults=defaults, given={"service_name": service_name}
         )
+
+    def __post_init__(self) -> None:
+        if self.database_pooler not in POOLER_MODES:
+            raise ConfigError(
+                f"database_pooler={self.database_pooler!r}: expected one of {POOLER_MODES}"
+            )
+        # One place turns the pooler mode into URL settings, so migrations, the
+        # engines and anything else given these URLs all get them.
+        for name in ("database_url", "database_replica_url"):
+            object.__setattr__(self, name, behind_pooler(getattr(self, name), self.database_pooler))
 
     @property
     def mutating_caller_set(self) -> frozenset[str]:

@@ -2,7 +2,9 @@
 
 Throwaway databases (``temporary_database``), a loopback server for a test's
 duration (``serving``), faults (``FaultProxy`` between processes,
-``FaultInjector`` inside a server), TLS material (``make_pki``), two tiny
+``FaultInjector`` inside a server), TLS material (``make_pki``), a PgBouncer in
+transaction pooling mode (``running_pgbouncer``) and a streaming replica
+(``streaming_replica``) in front of and behind the test PostgreSQL, two tiny
 services to aim them at (echo, ledger), schema drift between models and
 migrations (``schema_drift``), and the dev-only trace tools: an in-process
 OTLP receiver and a console trace summary (``stockroom dev up``).
@@ -35,12 +37,19 @@ from stockroom.common.testing._otlp_receiver import (
     ReceivedPoint,
     ReceivedSpan,
 )
+from stockroom.common.testing._pgbouncer import PgBouncer, free_port, running_pgbouncer
 from stockroom.common.testing._postgres import (
     admin_url,
     create_database,
     drop_database,
     postgres_reachable,
     temporary_database,
+)
+from stockroom.common.testing._replica import (
+    Replica,
+    set_replay_paused,
+    streaming_replica,
+    wait_until_replayed,
 )
 from stockroom.common.testing._servers import serving
 from stockroom.common.testing._trace_summary import complete_trace, render_trace
@@ -58,10 +67,12 @@ __all__ = [
     "KeyPair",
     "Ledger",
     "OtlpReceiver",
+    "PgBouncer",
     "Pki",
     "ReceivedEvent",
     "ReceivedPoint",
     "ReceivedSpan",
+    "Replica",
     "add_echo_to_server",
     "admin_url",
     "append_callable",
@@ -70,10 +81,15 @@ __all__ = [
     "create_database",
     "drop_database",
     "echo_callable",
+    "free_port",
     "make_pki",
     "postgres_reachable",
     "render_trace",
+    "running_pgbouncer",
     "schema_drift",
     "serving",
+    "set_replay_paused",
+    "streaming_replica",
     "temporary_database",
+    "wait_until_replayed",
 ]
