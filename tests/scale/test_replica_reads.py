@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -44,7 +45,7 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pr_grpc
 pytestmark = pytest.mark.postgres
 
 # Background jobs run often so the tests do not wait long for them.
-JOBS = {"sweep_interval_s": 0.05, "watch_poll_interval_s": 0.05}
+JOBS: dict[str, Any] = {"sweep_interval_s": 0.05, "watch_poll_interval_s": 0.05}
 # Bounded polling for the replica to catch up after replay resumes.
 CATCH_UP_POLLS = 600
 
