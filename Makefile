@@ -17,7 +17,7 @@ help: ## list the targets
 $(STAMP): $(PYPROJECTS) constraints.txt
 	@test -n "$(PYTHON)" || { echo "need python3.11 on PATH (or make PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt pip hatchling
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt pip hatchling hatch-vcs
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -c constraints.txt \
 		--group dev $(addprefix -e ,$(PACKAGES))
 	touch $@

@@ -1,12 +1,15 @@
-"""deploy/compose.yaml, checked without a Docker engine: the services it runs, the settings
-it gives them (each one a setting the code reads), the ports, the start order, and the
-health check, run for real against a service."""
+"""deploy/compose.yaml and the image, checked without a Docker engine: the services it runs,
+the settings it gives them (each one a setting the code reads), the ports, the start order,
+restart policies, the Compose Specification's schema, and the health check, run for real
+against a service. The Kubernetes manifests: tests/e2e/test_deploy_kubernetes.py."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,14 +17,17 @@ from typing import Any
 import pytest
 import yaml
 
-from stockroom.common.events import EventsConfig
 from stockroom.common.server import ServerConfig
 from stockroom.inventory.app import InventorySettings
 from stockroom.pricing.app import PricingSettings
 
 from .conftest import service
 
-COMPOSE = Path(__file__).parents[2] / "deploy" / "compose.yaml"
+ROOT = Path(__file__).parents[2]
+COMPOSE = ROOT / "deploy" / "compose.yaml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+HEALTHCHECK = ROOT / "deploy" / "healthcheck.py"
+TOOLS = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +48,73 @@ def test_compose_runs_postgres_jaeger_prometheus_and_both_services(compose: dict
     services = compose["services"]
 
     assert set(services) == {"postgres", "jaeger", "prometheus", "inventory", "pricing"}
-    assert services["jaeger"]["image"].startswith("jaegertracing/all-in-one:")
-    assert services["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    # Jaeger v2 (the v1 all-in-one image is end of life); OTLP is on by default.
+    assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", services["jaeger"]["image"])
     for name in ("inventory", "pricing"):
         build = services[name]["build"]
         assert (COMPOSE.parent / build["context"] / build["dockerfile"]).is_file()
         assert build["args"]["SERVICE"] == name
+        assert build["target"] == name
+        assert services[name]["cap_drop"] == ["ALL"]
+        assert services[name]["read_only"] is True
+    for name, definition in services.items():
+        assert definition["restart"] == "unless-stopped", name
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    """The Compose Specification's JSON schema, as check-jsonschema vendors it (offline)."""
+    result = subprocess.run(
+        [TOOLS / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", COMPOSE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_is_pinned_non_root_and_exposes_each_services_ports() -> None:
+    dockerfile = DOCKERFILE.read_text()
+    (base,) = re.findall(r"^ARG BASE=(\S+)$", dockerfile, re.M)
+    stages = {
+        stage: image for image, stage in re.findall(r"^FROM (\S+) AS (\w+)$", dockerfile, re.M)
+    }
+    exposed = {
+        stage: body
+        for stage, body in re.findall(
+            r"^FROM runtime AS (\w+)\n(.*?)(?=^FROM |\Z)", dockerfile, re.M | re.S
+        )
+    }
+
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", base)
+    assert stages["build"] == stages["runtime"] == "${BASE}"
+    assert re.search(r"^USER 10001$", dockerfile, re.M)
+    assert re.search(
+        r'^HEALTHCHECK .*\n\s+CMD \["python", "/opt/stockroom/healthcheck.py"\]', dockerfile, re.M
+    )
+    assert set(exposed) == {"inventory", "pricing"}
+    for name, body in exposed.items():
+        env = dict(re.findall(r"(\w+)=(\S+)", re.search(r"^ENV (.*)$", body, re.M)[1]))  # type: ignore[index]
+        config = ServerConfig.from_env(name, name.upper(), env=env)
+        assert re.search(rf"^EXPOSE {config.port} 9464$", body, re.M), name
+        assert config.host == "0.0.0.0"
+
+
+def test_the_build_context_leaves_out_local_state_but_keeps_what_the_image_copies() -> None:
+    ignored = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and line[0] != "#"
+    ]
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text(), re.M)
+
+    for private in (".git", ".venv", "var", "**/__pycache__", "*.db", ".ci"):
+        assert private in ignored
+    for sources in copied:
+        for source in sources.split():
+            path = source.replace("${SERVICE}", "inventory")
+            assert (ROOT / path).exists(), path
+            top = path.split("/")[0]
+            assert top not in ignored or f"!{path}" in ignored, path
 
 
 @pytest.mark.parametrize("name", ["inventory", "pricing"])
@@ -90,13 +157,18 @@ async def test_the_compose_health_check_passes_against_a_serving_service_and_fai
 ) -> None:
     kind, *command = compose["services"]["inventory"]["healthcheck"]["test"]
     assert kind == "CMD"
-    assert command[0] == "python"
+    # The image carries deploy/healthcheck.py at /opt/stockroom/healthcheck.py.
+    assert command == ["python", "/opt/stockroom/healthcheck.py"]
     port = unused_tcp_port_factory()  # type: ignore[operator]
     probe_env = {**os.environ, "SERVICE": "inventory", "INVENTORY_PORT": str(port)}
 
     async def probe() -> int:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *command[1:], env=probe_env, stderr=asyncio.subprocess.DEVNULL
+            sys.executable,
+            HEALTHCHECK,
+            env=probe_env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         return await process.wait()
 
@@ -107,46 +179,3 @@ async def test_the_compose_health_check_passes_against_a_serving_service_and_fai
 
     assert healthy == 0
     assert stopped != 0
-
-
-@pytest.mark.parametrize("name", ["inventory", "pricing"])
-def test_the_kubernetes_manifests_migrate_once_probe_health_and_configure_by_env(name: str) -> None:
-    manifest = COMPOSE.parent / "k8s" / f"{name}.yaml"
-    documents = {d["kind"]: d for d in yaml.safe_load_all(manifest.read_text())}
-    job, deployment, k8s_service = documents["Job"], documents["Deployment"], documents["Service"]
-    (migrate,) = job["spec"]["template"]["spec"]["containers"]
-    pod = deployment["spec"]["template"]
-    (container,) = pod["spec"]["containers"]
-    env = {e["name"]: e.get("value", "") for e in container["env"]}
-    prefix = name.upper()
-    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-
-    assert migrate["args"] == ["python", "-m", f"stockroom.{name}", "migrate"]
-    assert container["args"] == ["python", "-m", f"stockroom.{name}", "serve", "--no-migrate"]
-    own = {k for k in env if not k.startswith(("OTEL_", "POD_"))}
-    assert own <= settings_read_by(prefix)
-    assert ports["grpc"] == int(env[f"{prefix}_PORT"])
-    assert ports["metrics"] == int(env[f"{prefix}_PROMETHEUS_PORT"])
-    assert container["readinessProbe"]["grpc"]["port"] == ports["grpc"]
-    assert (
-        deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
-    )
-    assert k8s_service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
-    assert {p["targetPort"] for p in k8s_service["spec"]["ports"]} <= set(ports)
-    # Drain plus the bounded telemetry flush fit in the grace period.
-    assert pod["spec"]["terminationGracePeriodSeconds"] >= ServerConfig.drain_grace_s + 5
-
-
-@pytest.mark.parametrize("settings", [InventorySettings, PricingSettings])
-def test_every_setting_is_documented(settings: type[InventorySettings | PricingSettings]) -> None:
-    documented = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
-    prefix = settings.__name__.removesuffix("Settings").upper()
-    common = {f"<P>_{f.name.upper()}" for f in dataclasses.fields(ServerConfig)}
-    # Event settings (a nested EventsConfig) are <P>_EVENTS_<FIELD> variables.
-    common |= {f"<P>_EVENTS_{f.name.upper()}" for f in dataclasses.fields(EventsConfig)}
-    own = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(settings) if f.name != "events"}
-
-    missing = {name for name in common | own if f"{name}`" not in documented}
-
-    # Set by code, not by variables.
-    assert missing == {"<P>_SERVICE_NAME", "<P>_EVENTS_SERVICE", f"{prefix}_SERVER"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from importlib import metadata
 
 import pytest
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, SERVICE_VERSION
@@ -79,7 +80,8 @@ def test_the_resource_names_the_service_unless_the_environment_does(
 
     assert default[SERVICE_NAME] == "pricing"
     assert default[SERVICE_NAMESPACE] == "stockroom"
-    assert default[SERVICE_VERSION] == "0.1.0"  # the installed stockroom-pricing
+    # The installed stockroom-pricing's version, derived from git (tests/test_packaging.py).
+    assert default[SERVICE_VERSION] == metadata.version("stockroom-pricing")
     assert default["deployment.environment.name"] == "staging"
     assert renamed[SERVICE_NAME] == "pricing-eu"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 from stockroom.common.db import migrate
@@ -34,9 +35,10 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
         f"127.0.0.1:{unused_tcp_port}",  # no inventory: quotes say UNKNOWN
     )
     async with serving(app.build_server(config)) as address:
-        target = ["pricing", "--target", address]
+        target = ["pricing"]
+        json_output = ["--target", address, "-o", "json"]
         steps = [
-            await stockroom(*target, "set-price", "MUG", "USD", "12.50"),
+            await stockroom(*target, "set-price", "MUG", "USD", "12.50", *json_output),
             await stockroom(
                 *target,
                 "set-price",
@@ -48,6 +50,7 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
                 "10:20",
                 "--tier",
                 "0:15",
+                *json_output,
             ),
             await stockroom(
                 *target,
@@ -59,18 +62,22 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
                 "TEE",
                 "--currency",
                 "USD",
+                *json_output,
             ),
-            await stockroom(*target, "quote", "USD", "MUG=2", "TEE=12"),
-            await stockroom(*target, "set-price", "MUG", "USD", "12.505"),
+            await stockroom(*target, "quote", "USD", "MUG=2", "TEE=12", *json_output),
+            await stockroom(*target, "set-price", "MUG", "USD", "12.505", "--target", address),
         ]
 
     codes = [code for code, _ in steps]
     outputs = [output for _, output in steps]
-    assert codes == [0, 0, 0, 0, 1], outputs
-    assert "MUG  USD  12.5 USD" in outputs[0]
-    assert "graduated [up to 10: 20 USD, above: 15 USD]" in outputs[1]
-    assert "'Tee sale'  10 % off TEE" in outputs[2]
-    assert "subtotal 255 USD" in outputs[3]  # 2 x 12.50 + 10 x 20 + 2 x 15
-    assert "total 232 USD" in outputs[3]  # less 10 % of the tees' 230
-    assert "availability unknown" in outputs[3]
+    assert codes == [0, 0, 0, 0, 2], outputs  # 2: the service said INVALID_ARGUMENT
+    price, tiered, promotion, quote = (json.loads(output) for output in outputs[:4])
+    assert price["price"]["unit_price"] == {"amount": "12.50", "currency_code": "USD"}
+    assert tiered["price"]["tiers_mode"] == "GRADUATED"
+    assert [t["unit_amount"]["amount"] for t in tiered["price"]["tiers"]] == ["20.00", "15.00"]
+    assert promotion["promotion"]["basis_points_off"] == 1000
+    assert promotion["promotion"]["skus"] == ["TEE"]
+    assert quote["subtotal"]["amount"] == "255.00"  # 2 x 12.50 + 10 x 20 + 2 x 15
+    assert quote["total"]["amount"] == "232.00"  # less 10 % of the tees' 230
+    assert quote["availability_reason"] != ""  # no inventory: availability unknown
     assert "TOO_PRECISE" in outputs[4]

@@ -7,13 +7,19 @@ the collector ``OTEL_EXPORTER_OTLP_ENDPOINT`` names (``demo_trace``).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
+import fcntl
+import json
+import os
 import signal
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+import click
 from google.type import money_pb2
 
 from stockroom.cli.demo_trace import show_quote_trace, telemetry_destination
@@ -24,17 +30,86 @@ from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 STATE_DIR = Path("var/dev")
+# Held (flock) by the running `dev up` for its whole life; the kernel releases it when
+# that process ends, however it ends, so a stale file never blocks the next run.
+LOCK_FILE = "instance.lock"
+# Where the running instance says what it runs, for the second `make run` to print.
+INSTANCE_FILE = "instance.json"
 
 
-def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    dev = subcommands.add_parser("dev", help="run the services locally")
-    actions = dev.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("up", help="start inventory and pricing, run the demo, keep serving")
-    up.add_argument("--inventory-port", type=int, default=50051)
-    up.add_argument("--pricing-port", type=int, default=50052)
-    up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo ran")
-    up.add_argument("--keep-data", action="store_true", help="keep the databases of the last run")
-    up.set_defaults(handler=lambda args: asyncio.run(up_command(args)))
+@dataclass(frozen=True)
+class UpOptions:
+    inventory_port: int
+    pricing_port: int
+    exit_after_demo: bool
+    keep_data: bool
+
+
+@click.group(name="dev", no_args_is_help=True)
+def group() -> None:
+    """Run the services on this machine."""
+
+
+@group.command("up")
+@click.option("--inventory-port", type=click.IntRange(1, 65535), default=50051, show_default=True)
+@click.option("--pricing-port", type=click.IntRange(1, 65535), default=50052, show_default=True)
+@click.option("--exit-after-demo", is_flag=True, help="stop once the demo ran")
+@click.option("--keep-data", is_flag=True, help="keep the databases of the last run")
+def up(inventory_port: int, pricing_port: int, exit_after_demo: bool, keep_data: bool) -> None:
+    """Start inventory and pricing, run the demo, keep serving (Ctrl-C stops).
+
+    If this checkout already runs an instance, say where and leave it alone."""
+    options = UpOptions(inventory_port, pricing_port, exit_after_demo, keep_data)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with single_instance(STATE_DIR) as lock:
+        if lock is None:
+            print(describe_running_instance(STATE_DIR))
+            return
+        write_instance(options)
+        asyncio.run(up_command(options))
+
+
+@contextlib.contextmanager
+def single_instance(state_dir: Path) -> Iterator[IO[str] | None]:
+    """The instance lock, or None when another `dev up` holds it."""
+    with (state_dir / LOCK_FILE).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield lock
+        finally:
+            (state_dir / INSTANCE_FILE).unlink(missing_ok=True)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_instance(options: UpOptions) -> None:
+    facts = {
+        "pid": os.getpid(),
+        "inventory": f"127.0.0.1:{options.inventory_port}",
+        "pricing": f"127.0.0.1:{options.pricing_port}",
+        "directory": str(STATE_DIR.resolve()),
+        "logs": str((STATE_DIR / "services.log").resolve()),
+    }
+    (STATE_DIR / INSTANCE_FILE).write_text(json.dumps(facts) + "\n")
+
+
+def describe_running_instance(state_dir: Path) -> str:
+    try:
+        facts = json.loads((state_dir / INSTANCE_FILE).read_text())
+    except (OSError, ValueError):
+        where = state_dir.resolve()
+        return f"an instance of `stockroom dev up` is already running in {where}; left alone"
+    return (
+        f"an instance is already running (pid {facts['pid']}) from {facts['directory']}:\n"
+        f"  inventory  {facts['inventory']}\n"
+        f"  pricing    {facts['pricing']}\n"
+        f"  logs       {facts['logs']}\n"
+        "left alone; stop it with Ctrl-C in its terminal (or kill "
+        f"{facts['pid']}) before starting another"
+    )
 
 
 def prepare_state_dir(keep_data: bool) -> None:
@@ -46,14 +121,14 @@ def prepare_state_dir(keep_data: bool) -> None:
             database.unlink()
 
 
-async def up_command(args: argparse.Namespace) -> int:
+async def up_command(args: UpOptions) -> int:
     prepare_state_dir(args.keep_data)
     async with telemetry_destination() as (telemetry_env, receiver):
         return await run_services(args, telemetry_env, receiver)
 
 
 async def run_services(
-    args: argparse.Namespace, telemetry_env: dict[str, str], receiver: OtlpReceiver | None
+    args: UpOptions, telemetry_env: dict[str, str], receiver: OtlpReceiver | None
 ) -> int:
     """Start both services, run the demo, show its trace, then serve until asked to stop."""
     inventory_address = f"127.0.0.1:{args.inventory_port}"

@@ -1,243 +1,432 @@
-"""``stockroom inventory ...``: call the inventory service from a shell.
+"""``stockroom inventory ...``: a command for every InventoryService RPC, plus ``import``
+(bulk receipts from CSV, with a progress bar) and ``health``.
 
-Every command prints the response as JSON. Mutations send a fresh request id
-unless ``--request-id`` is given (pass the same one to retry safely).
+Every command takes the shared options (``calls.call_options``) and prints through the one
+output model (``output``): ``-o table|json|yaml``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
+import csv
 import sys
-import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+import click
 import grpc
-from google.protobuf import json_format
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import Message
 
-from stockroom.common.client import connect
-from stockroom.common.errors import StockroomError
+from stockroom.cli.calls import Call, call_options
+from stockroom.cli.failures import EXIT_UNREACHABLE, EXIT_USAGE, Failure
+from stockroom.cli.health import health_command
+from stockroom.cli.output import to_data
+from stockroom.cli.params import SKU_QUANTITY
+from stockroom.cli.progress import progress_bar
+from stockroom.common.errors import AlreadyExists
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-DEFAULT_TARGET = "127.0.0.1:50051"
-TIMEOUT_S = 10.0
+SERVICE = "inventory"
+KINDS = {"warehouse": pb.LOCATION_KIND_WAREHOUSE, "store": pb.LOCATION_KIND_STORE}
+# What one line of `watch` shows in a table.
+WATCH_COLUMNS = (
+    "sequence",
+    "create_time",
+    "sku",
+    "location_id",
+    "kind",
+    "on_hand_delta",
+    "reserved_delta",
+    "reason",
+)
+# `watch` gives up after this many reconnects in a row fail (about 5 minutes of backoff).
+MAX_FAILED_RECONNECTS = 60
+MAX_BACKOFF_S = 5.0
+MAX_PAGES = 10_000
 
-if TYPE_CHECKING:  # the async stub type exists only in the generated .pyi
-    Stub = pb_grpc.InventoryServiceAsyncStub
-    Command = Callable[[Stub, argparse.Namespace], Any]
+
+def stub(channel: grpc.aio.Channel) -> Any:
+    return pb_grpc.InventoryServiceStub(channel)
 
 
-def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser("inventory", help="call the inventory service")
-    parser.add_argument(
-        "--target",
-        default=os.environ.get("INVENTORY_TARGET", DEFAULT_TARGET),
-        help="host:port of the inventory service (env INVENTORY_TARGET)",
+def unary(call: Call, method: str, request: Any, rows: Any = None) -> None:
+    """Call ``method`` once and print its response."""
+    response = call.run(
+        lambda channel: getattr(stub(channel), method)(request, timeout=call.timeout_s)
     )
-    actions = parser.add_subparsers(dest="action", required=True)
+    call.printer.result(to_data(response), rows)
 
-    def action(name: str, help_text: str, command: Command, *, mutation: bool = False) -> Any:
-        sub = actions.add_parser(name, help=help_text)
-        if mutation:
-            sub.add_argument("--request-id", default="", help="a UUID; default: a new one")
-        sub.set_defaults(handler=lambda args: asyncio.run(call(args, command)))
-        return sub
 
-    item = action("create-item", "register a SKU", create_item, mutation=True)
-    item.add_argument("sku")
-    item.add_argument("--name", default="")
-    location = action("create-location", "register a location", create_location, mutation=True)
-    location.add_argument("location_id")
-    location.add_argument("--name", default="")
-    location.add_argument("--store", action="store_true", help="a store (default: warehouse)")
-    action("items", "list SKUs", lambda stub, args: stub.ListItems(pb.ListItemsRequest()))
-    action(
-        "locations",
-        "list locations",
-        lambda stub, args: stub.ListLocations(pb.ListLocationsRequest()),
+@click.group(name=SERVICE, no_args_is_help=True)
+def group() -> None:
+    """Call the inventory service: items, locations, stock, reservations, the ledger."""
+
+
+group.add_command(health_command(SERVICE))
+
+
+@group.command("create-item")
+@click.argument("sku")
+@click.option("--name", default="", help="display name")
+@call_options(SERVICE, mutation=True)
+def create_item(call: Call, sku: str, name: str) -> None:
+    """Register a SKU."""
+    request = pb.CreateItemRequest(
+        item=pb.Item(sku=sku, display_name=name), request_id=call.new_request_id()
     )
-    receive = action("receive", "add received units", receive_stock, mutation=True)
-    receive.add_argument("sku")
-    receive.add_argument("location_id")
-    receive.add_argument("quantity", type=int)
-    receive.add_argument("--reference", default="")
-    adjust = action("adjust", "set a counted on-hand", adjust_stock, mutation=True)
-    adjust.add_argument("sku")
-    adjust.add_argument("location_id")
-    adjust.add_argument("on_hand", type=int)
-    adjust.add_argument("--reason", required=True)
-    adjust.add_argument("--expect", type=int, help="only if on hand still is this")
-    transfer = action("transfer", "move units between locations", transfer_stock, mutation=True)
-    transfer.add_argument("sku")
-    transfer.add_argument("from_location_id")
-    transfer.add_argument("to_location_id")
-    transfer.add_argument("quantity", type=int)
-    levels = action("levels", "stock levels of SKUs", stock_levels)
-    levels.add_argument("skus", nargs="+")
-    reserve = action("reserve", "hold stock: SKU=QTY ...", reserve_stock, mutation=True)
-    reserve.add_argument("lines", nargs="+", metavar="SKU=QTY")
-    reserve.add_argument("--ttl-s", type=int, default=900)
-    reserve.add_argument("--reference", default="")
-    for name, command in (("confirm", confirm), ("release", release)):
-        sub = action(name, f"{name} a reservation", command, mutation=True)
-        sub.add_argument("reservation_id")
-    movements = action("movements", "page through the ledger", list_movements)
-    movements.add_argument("--sku", default="")
-    movements.add_argument("--location-id", default="")
-    movements.add_argument("--page-size", type=int, default=50)
-    movements.add_argument("--page-token", default="")
-    watch = action("watch", "stream changes of SKUs (Ctrl-C stops)", watch_stock)
-    watch.add_argument("skus", nargs="+")
-    watch.add_argument("--after-sequence", type=int, default=0)
+    unary(call, "CreateItem", request)
 
 
-async def call(args: argparse.Namespace, command: Command) -> int:
-    async with connect(args.target) as channel:
-        try:
-            response = await command(pb_grpc.InventoryServiceStub(channel), args)
-        except StockroomError as error:
-            print(f"{error.code} {error.reason}: {error.message}", file=sys.stderr)
-            for violation in error.field_violations:
-                print(f"  {violation.field}: {violation.description}", file=sys.stderr)
-            for precondition in error.precondition_violations:
-                print(f"  {precondition.subject}: {precondition.description}", file=sys.stderr)
-            return 1
-        except grpc.aio.AioRpcError as error:
-            print(f"{error.code().name}: {error.details()}", file=sys.stderr)
-            return 1
-    if response is not None:
-        show(response)
-    return 0
+@group.command("item")
+@click.argument("sku")
+@call_options(SERVICE)
+def get_item(call: Call, sku: str) -> None:
+    """Show one SKU."""
+    unary(call, "GetItem", pb.GetItemRequest(sku=sku))
 
 
-def show(message: Message) -> None:
-    print(json_format.MessageToJson(message, indent=2))
-
-
-def request_id(args: argparse.Namespace) -> str:
-    return str(args.request_id or uuid.uuid4())
-
-
-def create_item(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.CreateItem(
-        pb.CreateItemRequest(
-            item=pb.Item(sku=args.sku, display_name=args.name), request_id=request_id(args)
-        ),
-        timeout=TIMEOUT_S,
+@group.command("items")
+@click.option("--page-size", type=click.IntRange(0, 1000), default=100, show_default=True)
+@click.option("--page-token", default="")
+@call_options(SERVICE)
+def list_items(call: Call, page_size: int, page_token: str) -> None:
+    """List SKUs (one page; --page-token NEXT_PAGE_TOKEN for the next)."""
+    unary(
+        call, "ListItems", pb.ListItemsRequest(page_size=page_size, page_token=page_token), "items"
     )
 
 
-def create_location(stub: Stub, args: argparse.Namespace) -> Any:
-    kind = pb.LOCATION_KIND_STORE if args.store else pb.LOCATION_KIND_WAREHOUSE
-    return stub.CreateLocation(
-        pb.CreateLocationRequest(
-            location=pb.Location(location_id=args.location_id, display_name=args.name, kind=kind),
-            request_id=request_id(args),
-        ),
-        timeout=TIMEOUT_S,
+@group.command("create-location")
+@click.argument("location_id")
+@click.option("--name", default="", help="display name")
+@click.option("--kind", type=click.Choice(sorted(KINDS)), default="warehouse", show_default=True)
+@call_options(SERVICE, mutation=True)
+def create_location(call: Call, location_id: str, name: str, kind: str) -> None:
+    """Register a location."""
+    location = pb.Location(location_id=location_id, display_name=name, kind=KINDS[kind])
+    unary(
+        call,
+        "CreateLocation",
+        pb.CreateLocationRequest(location=location, request_id=call.new_request_id()),
     )
 
 
-def receive_stock(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.ReceiveStock(
-        pb.ReceiveStockRequest(
-            sku=args.sku,
-            location_id=args.location_id,
-            quantity=args.quantity,
-            reference=args.reference,
-            request_id=request_id(args),
-        ),
-        timeout=TIMEOUT_S,
+@group.command("location")
+@click.argument("location_id")
+@call_options(SERVICE)
+def get_location(call: Call, location_id: str) -> None:
+    """Show one location."""
+    unary(call, "GetLocation", pb.GetLocationRequest(location_id=location_id))
+
+
+@group.command("locations")
+@click.option("--page-size", type=click.IntRange(0, 1000), default=100, show_default=True)
+@click.option("--page-token", default="")
+@call_options(SERVICE)
+def list_locations(call: Call, page_size: int, page_token: str) -> None:
+    """List locations (one page)."""
+    request = pb.ListLocationsRequest(page_size=page_size, page_token=page_token)
+    unary(call, "ListLocations", request, "locations")
+
+
+@group.command("receive")
+@click.argument("sku")
+@click.argument("location_id")
+@click.argument("quantity", type=click.IntRange(min=1))
+@click.option("--reference", default="", help="e.g. a purchase order")
+@call_options(SERVICE, mutation=True)
+def receive(call: Call, sku: str, location_id: str, quantity: int, reference: str) -> None:
+    """Add received units."""
+    request = pb.ReceiveStockRequest(
+        sku=sku,
+        location_id=location_id,
+        quantity=quantity,
+        reference=reference,
+        request_id=call.new_request_id(),
     )
+    unary(call, "ReceiveStock", request)
 
 
-def adjust_stock(stub: Stub, args: argparse.Namespace) -> Any:
+@group.command("adjust")
+@click.argument("sku")
+@click.argument("location_id")
+@click.argument("on_hand", type=click.IntRange(min=0))
+@click.option("--reason", required=True, help="why the count changed")
+@click.option("--expect", type=click.IntRange(min=0), help="only if on hand still is this")
+@call_options(SERVICE, mutation=True)
+def adjust(
+    call: Call, sku: str, location_id: str, on_hand: int, reason: str, expect: int | None
+) -> None:
+    """Set a counted on-hand."""
     request = pb.AdjustStockRequest(
-        sku=args.sku,
-        location_id=args.location_id,
-        on_hand=args.on_hand,
-        reason=args.reason,
-        request_id=request_id(args),
+        sku=sku,
+        location_id=location_id,
+        on_hand=on_hand,
+        reason=reason,
+        request_id=call.new_request_id(),
     )
-    if args.expect is not None:
-        request.expected_on_hand = args.expect
-    return stub.AdjustStock(request, timeout=TIMEOUT_S)
+    if expect is not None:
+        request.expected_on_hand = expect
+    unary(call, "AdjustStock", request)
 
 
-def transfer_stock(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.TransferStock(
-        pb.TransferStockRequest(
-            sku=args.sku,
-            from_location_id=args.from_location_id,
-            to_location_id=args.to_location_id,
-            quantity=args.quantity,
-            request_id=request_id(args),
-        ),
-        timeout=TIMEOUT_S,
+@group.command("transfer")
+@click.argument("sku")
+@click.argument("from_location_id")
+@click.argument("to_location_id")
+@click.argument("quantity", type=click.IntRange(min=1))
+@call_options(SERVICE, mutation=True)
+def transfer(
+    call: Call, sku: str, from_location_id: str, to_location_id: str, quantity: int
+) -> None:
+    """Move units between locations."""
+    request = pb.TransferStockRequest(
+        sku=sku,
+        from_location_id=from_location_id,
+        to_location_id=to_location_id,
+        quantity=quantity,
+        request_id=call.new_request_id(),
     )
+    unary(call, "TransferStock", request)
 
 
-def stock_levels(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.BatchGetStockLevels(
-        pb.BatchGetStockLevelsRequest(skus=args.skus), timeout=TIMEOUT_S
+@group.command("safety-stock")
+@click.argument("sku")
+@click.argument("location_id")
+@click.argument("safety_stock", type=click.IntRange(min=0))
+@click.option("--etag", default="", help="only if the level is still this version")
+@call_options(SERVICE, mutation=True)
+def safety_stock(call: Call, sku: str, location_id: str, safety_stock: int, etag: str) -> None:
+    """Set the units never promised at a location."""
+    request = pb.SetSafetyStockRequest(
+        sku=sku,
+        location_id=location_id,
+        safety_stock=safety_stock,
+        etag=etag,
+        request_id=call.new_request_id(),
     )
+    unary(call, "SetSafetyStock", request)
 
 
-def reserve_stock(stub: Stub, args: argparse.Namespace) -> Any:
-    lines = []
-    for text in args.lines:
-        sku, _, quantity = text.partition("=")
-        lines.append(pb.ReserveStockLine(sku=sku, quantity=int(quantity or "0")))
-    return stub.ReserveStock(
-        pb.ReserveStockRequest(
-            lines=lines,
-            ttl=Duration(seconds=args.ttl_s),
-            reference=args.reference,
-            request_id=request_id(args),
-        ),
-        timeout=TIMEOUT_S,
+@group.command("levels")
+@click.argument("skus", nargs=-1, required=True)
+@call_options(SERVICE)
+def levels(call: Call, skus: tuple[str, ...]) -> None:
+    """Stock levels of SKUs, per location."""
+
+    def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+        return [level for sku in data["skus"] for level in sku["levels"]]
+
+    unary(call, "BatchGetStockLevels", pb.BatchGetStockLevelsRequest(skus=list(skus)), rows)
+
+
+@group.command("check")
+@click.argument("lines", nargs=-1, required=True, type=SKU_QUANTITY)
+@call_options(SERVICE)
+def check(call: Call, lines: tuple[tuple[str, int], ...]) -> None:
+    """Can these quantities be promised? SKU=QTY ..."""
+    request = pb.CheckAvailabilityRequest(
+        lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines]
     )
+    unary(call, "CheckAvailability", request, "lines")
 
 
-def confirm(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.ConfirmReservation(
-        pb.ConfirmReservationRequest(
-            reservation_id=args.reservation_id, request_id=request_id(args)
-        ),
-        timeout=TIMEOUT_S,
+@group.command("reserve")
+@click.argument("lines", nargs=-1, required=True, type=SKU_QUANTITY)
+@click.option(
+    "--ttl-s",
+    type=click.IntRange(min=1),
+    default=900,
+    show_default=True,
+    help="seconds the hold lasts",
+)
+@click.option("--reference", default="", help="e.g. an order id")
+@call_options(SERVICE, mutation=True)
+def reserve(call: Call, lines: tuple[tuple[str, int], ...], ttl_s: int, reference: str) -> None:
+    """Hold stock: SKU=QTY ..."""
+    request = pb.ReserveStockRequest(
+        lines=[pb.ReserveStockLine(sku=s, quantity=q) for s, q in lines],
+        ttl=Duration(seconds=ttl_s),
+        reference=reference,
+        request_id=call.new_request_id(),
     )
+    unary(call, "ReserveStock", request)
 
 
-def release(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.ReleaseReservation(
-        pb.ReleaseReservationRequest(
-            reservation_id=args.reservation_id, request_id=request_id(args)
-        ),
-        timeout=TIMEOUT_S,
+@group.command("reservation")
+@click.argument("reservation_id")
+@call_options(SERVICE)
+def get_reservation(call: Call, reservation_id: str) -> None:
+    """Show a reservation."""
+    unary(call, "GetReservation", pb.GetReservationRequest(reservation_id=reservation_id))
+
+
+@group.command("confirm")
+@click.argument("reservation_id")
+@call_options(SERVICE, mutation=True)
+def confirm(call: Call, reservation_id: str) -> None:
+    """Confirm a reservation: its units leave stock."""
+    request = pb.ConfirmReservationRequest(
+        reservation_id=reservation_id, request_id=call.new_request_id()
     )
+    unary(call, "ConfirmReservation", request)
 
 
-def list_movements(stub: Stub, args: argparse.Namespace) -> Any:
-    return stub.ListMovements(
-        pb.ListMovementsRequest(
-            sku=args.sku,
-            location_id=args.location_id,
-            page_size=args.page_size,
-            page_token=args.page_token,
-        ),
-        timeout=TIMEOUT_S,
+@group.command("release")
+@click.argument("reservation_id")
+@call_options(SERVICE, mutation=True)
+def release(call: Call, reservation_id: str) -> None:
+    """Release a reservation: its units can be promised again."""
+    request = pb.ReleaseReservationRequest(
+        reservation_id=reservation_id, request_id=call.new_request_id()
     )
+    unary(call, "ReleaseReservation", request)
 
 
-async def watch_stock(stub: Stub, args: argparse.Namespace) -> None:
-    stream = stub.WatchStock(
-        pb.WatchStockRequest(skus=args.skus, after_sequence=args.after_sequence)
+@group.command("movements")
+@click.option("--sku", default="")
+@click.option("--location-id", default="")
+@click.option("--page-size", type=click.IntRange(0, 1000), default=100, show_default=True)
+@click.option("--page-token", default="")
+@call_options(SERVICE)
+def movements(call: Call, sku: str, location_id: str, page_size: int, page_token: str) -> None:
+    """Page through the ledger, oldest first."""
+    request = pb.ListMovementsRequest(
+        sku=sku, location_id=location_id, page_size=page_size, page_token=page_token
     )
-    async for response in stream:
-        for movement in response.movements:
-            show(movement)
+    unary(call, "ListMovements", request, "movements")
+
+
+@group.command("watch")
+@click.argument("skus", nargs=-1, required=True)
+@click.option(
+    "--after-sequence", type=click.IntRange(min=0), default=0, help="resume after this ledger entry"
+)
+@call_options(SERVICE)
+def watch(call: Call, skus: tuple[str, ...], after_sequence: int) -> None:
+    """Stream ledger entries of SKUs, one line each, until Ctrl-C; reconnects and resumes
+    after the last entry shown when the connection drops (no deadline)."""
+    call.guard(lambda: _watch(call, list(skus), after_sequence))
+
+
+async def _watch(call: Call, skus: list[str], after: int) -> None:
+    printer = call.printer
+    last = after
+    failed = 0
+    for attempt in range(1_000_000):  # reconnects over the command's life; Ctrl-C ends it
+        channel = call.stream_channel()
+        async with channel:
+            try:
+                await asyncio.wait_for(channel.channel_ready(), call.timeout_s)
+            except TimeoutError:
+                if attempt == 0:
+                    raise Failure(
+                        f"{SERVICE} at {call.target} did not answer within {call.timeout_s:g} s",
+                        EXIT_UNREACHABLE,
+                        hint=f"is {SERVICE} running? `make run` starts both services;"
+                        " or set --target / INVENTORY_TARGET.",
+                    ) from None
+                failed += 1
+            else:
+                try:
+                    stream = stub(channel).WatchStock(
+                        pb.WatchStockRequest(skus=skus, after_sequence=last)
+                    )
+                    async for response in stream:
+                        failed = 0
+                        for movement in response.movements:
+                            printer.event(to_data(movement), WATCH_COLUMNS)
+                            last = movement.sequence
+                except grpc.aio.AioRpcError as error:
+                    if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                        raise
+                    failed += 1
+        if failed > MAX_FAILED_RECONNECTS:
+            raise Failure(
+                f"{SERVICE} at {call.target} stayed unreachable; stopped watching", EXIT_UNREACHABLE
+            )
+        delay = min(MAX_BACKOFF_S, 0.1 * 2**failed)
+        print(
+            f"watch: connection to {call.target} lost;"
+            f" resuming after sequence {last} in {delay:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        await asyncio.sleep(delay)
+
+
+@group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reference", default="import", show_default=True)
+@call_options(SERVICE)
+def import_receipts(call: Call, csv_file: Path, reference: str) -> None:
+    """Receive stock from a CSV file with columns sku,location_id,quantity (registering
+    unknown SKUs and locations), with a progress bar. Each row is one idempotent receipt."""
+    rows = _receipts(csv_file)
+    summary = call.run(lambda channel: _import(call, stub(channel), rows, reference))
+    call.printer.result(summary)
+
+
+def _receipts(path: Path) -> list[tuple[str, str, int]]:
+    rows = []
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                quantity = int(row["quantity"])
+                rows.append((row["sku"].strip(), row["location_id"].strip(), quantity))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise Failure(
+                    f"{path}, line {number}: expected columns sku,location_id,quantity"
+                    " with a whole quantity",
+                    EXIT_USAGE,
+                ) from None
+    return rows
+
+
+async def _import(
+    call: Call, inventory: Any, rows: list[tuple[str, str, int]], reference: str
+) -> dict[str, Any]:
+    created = {"items": 0, "locations": 0}
+
+    async def ensure(kind: str, request: Any, method: str) -> None:
+        try:
+            await getattr(inventory, method)(request, timeout=call.timeout_s)
+            created[kind] += 1
+        except AlreadyExists:
+            pass
+
+    units = 0
+    with progress_bar("importing", total=len(rows)) as advance:
+        for sku in sorted({r[0] for r in rows}):
+            await ensure(
+                "items",
+                pb.CreateItemRequest(item=pb.Item(sku=sku), request_id=call.new_request_id()),
+                "CreateItem",
+            )
+        for location in sorted({r[1] for r in rows}):
+            kind = pb.LOCATION_KIND_WAREHOUSE
+            location_request = pb.CreateLocationRequest(
+                location=pb.Location(location_id=location, kind=kind),
+                request_id=call.new_request_id(),
+            )
+            await ensure("locations", location_request, "CreateLocation")
+        for sku, location, quantity in rows:
+            await inventory.ReceiveStock(
+                pb.ReceiveStockRequest(
+                    sku=sku,
+                    location_id=location,
+                    quantity=quantity,
+                    reference=reference,
+                    request_id=call.new_request_id(),
+                ),
+                timeout=call.timeout_s,
+            )
+            units += quantity
+            advance()
+    return {
+        "rows": len(rows),
+        "units": units,
+        "items_created": created["items"],
+        "locations_created": created["locations"],
+    }

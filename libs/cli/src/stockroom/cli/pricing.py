@@ -1,310 +1,307 @@
-"""``stockroom pricing ...``: set prices, create promotions and quote carts from a shell.
+"""``stockroom pricing ...``: a command for every PricingService RPC, plus ``import`` (prices
+from CSV, with a progress bar) and ``health``.
 
-Amounts are written as decimals (``12.50``) and converted to google.type.Money
-exactly; percentages as ``12.5`` (basis points on the wire). Creates carry a
-fresh request id, so a create this command sends once is recorded once.
+Amounts are decimals (``12.50``) converted to google.type.Money exactly; percentages as
+``12.5`` (basis points on the wire); moments in ISO 8601 with a zone.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import uuid
-from collections.abc import Awaitable, Callable
+import csv
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
+import click
+import grpc
 from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 
-from stockroom.common.client import connect
-from stockroom.common.errors import StockroomError
+from stockroom.cli.calls import Call, call_options
+from stockroom.cli.failures import EXIT_USAGE, Failure
+from stockroom.cli.health import health_command
+from stockroom.cli.output import to_data
+from stockroom.cli.params import AMOUNT, MOMENT, SKU_QUANTITY
+from stockroom.cli.progress import progress_bar
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
+SERVICE = "pricing"
 NANOS_PER_UNIT = 1_000_000_000
 MODES = {"volume": pb.TIERS_MODE_VOLUME, "graduated": pb.TIERS_MODE_GRADUATED}
-Stub = Any  # pb_grpc.PricingServiceAsyncStub exists only for type checkers
-Command = Callable[[Stub, argparse.Namespace], Awaitable[None]]
 
 
-def add_parser(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pricing = subcommands.add_parser("pricing", help="talk to the pricing service")
-    pricing.add_argument("--target", default="127.0.0.1:50052", help="pricing's host:port")
-    pricing.add_argument("--timeout", type=float, default=5.0, help="seconds per call")
-    actions = pricing.add_subparsers(dest="action", required=True)
+def stub(channel: grpc.aio.Channel) -> Any:
+    return pb_grpc.PricingServiceStub(channel)
 
-    set_price = _action(actions, "set-price", "record a price (per unit or tiered)", _set_price)
-    set_price.add_argument("sku")
-    set_price.add_argument("currency")
-    set_price.add_argument("amount", nargs="?", help="unit price, e.g. 12.50")
-    set_price.add_argument(
-        "--tier",
-        action="append",
-        default=[],
-        metavar="UP_TO:AMOUNT[:FLAT]",
-        help="a tier (UP_TO 0 for 'and above'); repeat in order",
+
+def unary(call: Call, method: str, request: Any, rows: Any = None) -> None:
+    response = call.run(
+        lambda channel: getattr(stub(channel), method)(request, timeout=call.timeout_s)
     )
-    set_price.add_argument("--mode", choices=sorted(MODES), help="how tiers charge")
-    _scope_arguments(set_price)
-    set_price.add_argument("--from", dest="valid_from", type=_moment, help="ISO 8601 start")
-    set_price.add_argument("--until", dest="valid_until", type=_moment, help="ISO 8601 end")
-
-    get_price = _action(actions, "get-price", "the price in effect", _get_price)
-    get_price.add_argument("sku")
-    get_price.add_argument("currency")
-    _scope_arguments(get_price)
-    get_price.add_argument("--at", type=_moment, help="ISO 8601 moment (default now)")
-
-    history = _action(actions, "history", "every price version of a SKU", _history)
-    history.add_argument("sku")
-    history.add_argument("--currency", default="")
-
-    promote = _action(actions, "create-promotion", "create a promotion", _create_promotion)
-    promote.add_argument("name")
-    discount = promote.add_mutually_exclusive_group(required=True)
-    discount.add_argument("--percent", type=_percent, help="percentage off, e.g. 12.5")
-    discount.add_argument("--amount-off", help="amount off each unit (SKUs) or the cart")
-    promote.add_argument("--currency", default="")
-    promote.add_argument("--sku", action="append", default=[], help="target SKU (else the cart)")
-    promote.add_argument("--min-quantity", type=int, default=0)
-    promote.add_argument("--min-subtotal")
-    promote.add_argument("--from", dest="valid_from", type=_moment)
-    promote.add_argument("--until", dest="valid_until", type=_moment)
-
-    listing = _action(actions, "promotions", "list promotions", _promotions)
-    listing.add_argument("--active-at", type=_moment)
-
-    quote = _action(actions, "quote", "quote a cart", _quote)
-    quote.add_argument("currency")
-    quote.add_argument("lines", nargs="+", metavar="SKU=QUANTITY")
-    _scope_arguments(quote)
-    quote.add_argument("--at", type=_moment, help="price at this ISO 8601 moment")
-
-    get_quote = _action(actions, "get-quote", "show a quote made earlier", _get_quote)
-    get_quote.add_argument("quote_id")
+    call.printer.result(to_data(response), rows)
 
 
-def _action(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    help_text: str,
-    command: Command,
-) -> argparse.ArgumentParser:
-    parser = actions.add_parser(name, help=help_text)
-    parser.set_defaults(handler=lambda args: asyncio.run(_run(command, args)))
-    return parser
-
-
-def _scope_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--channel", default="", help="sales channel price list")
-    parser.add_argument("--group", default="", help="customer group price list")
-
-
-async def _run(command: Command, args: argparse.Namespace) -> int:
-    async with connect(args.target) as channel:
-        try:
-            await command(pb_grpc.PricingServiceStub(channel), args)
-        except ValueError as error:
-            print(f"error: {error}")
-            return 2
-        except StockroomError as error:
-            print(f"error: {error.code} {error.reason}: {error.message}")
-            for violation in error.field_violations:
-                print(f"  {violation.field}: {violation.description} ({violation.reason})")
-            return 1
-    return 0
-
-
-async def _set_price(stub: Stub, args: argparse.Namespace) -> None:
-    request = pb.SetPriceRequest(
-        sku=args.sku,
-        request_id=str(uuid.uuid4()),
-        channel=args.channel,
-        customer_group=args.group,
-        tiers_mode=MODES.get(args.mode or "", pb.TIERS_MODE_UNSPECIFIED),
-    )
-    if args.amount is not None:
-        request.unit_price.CopyFrom(money(args.amount, args.currency))
-    for tier in args.tier:
-        up_to, amount, *flat = tier.split(":")
-        request.tiers.append(
-            pb.PriceTier(
-                up_to=int(up_to),
-                unit_amount=money(amount, args.currency),
-                flat_amount=money(flat[0] if flat else "0", args.currency),
-            )
-        )
-    _set_time(request.valid_from, args.valid_from)
-    _set_time(request.valid_until, args.valid_until)
-    response = await stub.SetPrice(request, timeout=args.timeout)
-    print(describe_price(response.price))
-
-
-async def _get_price(stub: Stub, args: argparse.Namespace) -> None:
-    request = pb.GetPriceRequest(
-        sku=args.sku, currency_code=args.currency, channel=args.channel, customer_group=args.group
-    )
-    _set_time(request.price_time, args.at)
-    print(describe_price((await stub.GetPrice(request, timeout=args.timeout)).price))
-
-
-async def _history(stub: Stub, args: argparse.Namespace) -> None:
-    page_token = ""
-    for _ in range(10_000):  # pages of 500: far more history than a terminal shows
-        request = pb.ListPricesRequest(
-            sku=args.sku, currency_code=args.currency, page_size=500, page_token=page_token
-        )
-        response = await stub.ListPrices(request, timeout=args.timeout)
-        for price in response.prices:
-            print(describe_price(price))
-        page_token = response.next_page_token
-        if not page_token:
-            return
-
-
-async def _create_promotion(stub: Stub, args: argparse.Namespace) -> None:
-    promotion = pb.Promotion(
-        display_name=args.name,
-        currency_code=args.currency,
-        target=pb.PROMOTION_TARGET_SKUS if args.sku else pb.PROMOTION_TARGET_CART,
-        skus=args.sku,
-        minimum_quantity=args.min_quantity,
-    )
-    if args.percent is not None:
-        promotion.basis_points_off = args.percent
-    else:
-        promotion.amount_off.CopyFrom(money(args.amount_off, args.currency))
-    if args.min_subtotal:
-        promotion.minimum_subtotal.CopyFrom(money(args.min_subtotal, args.currency))
-    _set_time(promotion.valid_from, args.valid_from)
-    _set_time(promotion.valid_until, args.valid_until)
-    request = pb.CreatePromotionRequest(request_id=str(uuid.uuid4()), promotion=promotion)
-    print(describe_promotion((await stub.CreatePromotion(request, timeout=args.timeout)).promotion))
-
-
-async def _promotions(stub: Stub, args: argparse.Namespace) -> None:
-    request = pb.ListPromotionsRequest(page_size=500)
-    _set_time(request.active_time, args.active_at)
-    for promotion in (await stub.ListPromotions(request, timeout=args.timeout)).promotions:
-        print(describe_promotion(promotion))
-
-
-async def _quote(stub: Stub, args: argparse.Namespace) -> None:
-    request = pb.QuoteRequest(
-        currency_code=args.currency,
-        channel=args.channel,
-        customer_group=args.group,
-        request_id=str(uuid.uuid4()),
-    )
-    for line in args.lines:
-        sku, _, quantity = line.rpartition("=")
-        request.lines.append(pb.CartLine(sku=sku, quantity=_quantity(quantity)))
-    _set_time(request.price_time, args.at)
-    print(describe_quote(await stub.Quote(request, timeout=args.timeout)))
-
-
-async def _get_quote(stub: Stub, args: argparse.Namespace) -> None:
-    request = pb.GetQuoteRequest(quote_id=args.quote_id)
-    print(describe_quote((await stub.GetQuote(request, timeout=args.timeout)).quote))
-
-
-def money(amount: str, currency_code: str) -> money_pb2.Money:
+def money(amount: Decimal, currency_code: str) -> money_pb2.Money:
     """``12.50`` in ``USD`` as google.type.Money, exactly (the server checks the places)."""
-    value = _decimal(amount)
-    units = int(value)
-    nanos = (value - units) * NANOS_PER_UNIT
+    units = int(amount)
+    nanos = (amount - units) * NANOS_PER_UNIT
     if nanos != nanos.to_integral_value():
-        raise ValueError(f"{amount!r} has more than 9 decimal places")
+        raise click.BadParameter(f"{amount} has more than 9 decimal places")
     return money_pb2.Money(currency_code=currency_code, units=units, nanos=int(nanos))
 
 
-def format_money(money_value: money_pb2.Money) -> str:
-    amount = Decimal(money_value.units) + Decimal(money_value.nanos) / NANOS_PER_UNIT
-    return f"{amount.normalize():f} {money_value.currency_code}"
-
-
-def describe_price(price: pb.Price) -> str:
-    scope = "/".join(filter(None, [price.currency_code, price.channel, price.customer_group]))
-    if price.HasField("unit_price"):
-        amount = format_money(price.unit_price)
-    else:
-        mode = pb.TiersMode.Name(price.tiers_mode).removeprefix("TIERS_MODE_").lower()
-        steps = ", ".join(
-            f"{'up to ' + str(t.up_to) if t.up_to else 'above'}: {format_money(t.unit_amount)}"
-            + (
-                f" + {format_money(t.flat_amount)}"
-                if t.flat_amount.units or t.flat_amount.nanos
-                else ""
-            )
-            for t in price.tiers
+def tier(text: str, currency: str) -> pb.PriceTier:
+    """``UP_TO:AMOUNT[:FLAT]``."""
+    up_to, _, rest = text.partition(":")
+    amount, _, flat = rest.partition(":")
+    try:
+        return pb.PriceTier(
+            up_to=int(up_to),
+            unit_amount=money(Decimal(amount), currency),
+            flat_amount=money(Decimal(flat or "0"), currency),
         )
-        amount = f"{mode} [{steps}]"
-    until = price.valid_until.ToJsonString() if price.HasField("valid_until") else "open-ended"
-    return (
-        f"price {price.price_id}  {price.sku}  {scope}  {amount}"
-        f"  from {price.valid_from.ToJsonString()} until {until}"
-    )
+    except (ValueError, InvalidOperation):
+        raise click.BadParameter(
+            f"{text!r} is not UP_TO:AMOUNT[:FLAT] (e.g. 10:20 or 0:15)", param_hint="--tier"
+        ) from None
 
 
-def describe_promotion(promotion: pb.Promotion) -> str:
-    if promotion.HasField("basis_points_off"):
-        off = f"{Decimal(promotion.basis_points_off) / 100:f} % off"
-    else:
-        off = f"{format_money(promotion.amount_off)} off"
-    target = ", ".join(promotion.skus) if promotion.skus else "the cart"
-    return f"promotion {promotion.promotion_id}  {promotion.display_name!r}  {off} {target}"
-
-
-def describe_quote(quote: pb.QuoteResponse) -> str:
-    lines = [f"quote {quote.quote_id} (expires {quote.expire_time.ToJsonString()})"]
-    for line in quote.lines:
-        availability = pb.Availability.Name(line.availability).removeprefix("AVAILABILITY_")
-        lines.append(
-            f"  {line.sku:<12} {line.quantity:>6}  {format_money(line.total):>16}"
-            f"  net {format_money(line.net_total):>16}  {availability}"
-        )
-        lines.extend(f"      - {format_money(d.amount)}: {d.reason}" for d in line.discounts)
-    lines.append(f"  subtotal {format_money(quote.subtotal)}")
-    lines.append(f"  discounts {format_money(quote.discount_total)}")
-    lines.append(f"  total {format_money(quote.total)}")
-    if quote.availability_reason:
-        lines.append(f"  availability unknown: {quote.availability_note}")
-    return "\n".join(lines)
-
-
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} needs a time zone, e.g. 2026-12-01T00:00Z")
-    return moment
-
-
-def _percent(text: str) -> int:
-    basis_points = _decimal(text) * 100
-    if basis_points != basis_points.to_integral_value():
-        raise ValueError(f"{text!r}: at most two decimal places")
+def basis_points(text: str) -> int:
+    try:
+        basis_points = Decimal(text) * 100
+    except InvalidOperation:
+        raise click.BadParameter(
+            f"{text!r} is not a percentage (e.g. 12.5)", param_hint="--percent"
+        ) from None
+    if not basis_points.is_finite() or basis_points != basis_points.to_integral_value():
+        raise click.BadParameter(f"{text!r}: at most two decimal places", param_hint="--percent")
     return int(basis_points)
 
 
-def _quantity(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a quantity") from None
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
-
-
-def _set_time(field: timestamp_pb2.Timestamp, moment: datetime | None) -> None:
+def set_time(field: timestamp_pb2.Timestamp, moment: datetime | None) -> None:
     if moment is not None:
         field.FromDatetime(moment)
+
+
+def scope_options(command: Any) -> Any:
+    command = click.option("--group", default="", help="customer group price list")(command)
+    return click.option("--channel", default="", help="sales channel price list")(command)
+
+
+@click.group(name=SERVICE, no_args_is_help=True)
+def group() -> None:
+    """Call the pricing service: prices, promotions, quotes."""
+
+
+group.add_command(health_command(SERVICE))
+
+
+@group.command("set-price")
+@click.argument("sku")
+@click.argument("currency")
+@click.argument("amount", required=False, type=AMOUNT)
+@click.option(
+    "--tier",
+    "tiers",
+    multiple=True,
+    metavar="UP_TO:AMOUNT[:FLAT]",
+    help="a tier (UP_TO 0 for 'and above'); repeat in order",
+)
+@click.option("--mode", type=click.Choice(sorted(MODES)), help="how tiers charge")
+@scope_options
+@click.option("--from", "valid_from", type=MOMENT, help="ISO 8601 start")
+@click.option("--until", "valid_until", type=MOMENT, help="ISO 8601 end")
+@call_options(SERVICE, mutation=True)
+def set_price(
+    call: Call,
+    sku: str,
+    currency: str,
+    amount: Decimal | None,
+    tiers: tuple[str, ...],
+    mode: str | None,
+    channel: str,
+    group: str,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+) -> None:
+    """Record a price (per unit, or tiered with --tier)."""
+    request = pb.SetPriceRequest(
+        sku=sku,
+        request_id=call.new_request_id(),
+        channel=channel,
+        customer_group=group,
+        tiers_mode=MODES.get(mode or "", pb.TIERS_MODE_UNSPECIFIED),
+    )
+    if amount is not None:
+        request.unit_price.CopyFrom(money(amount, currency))
+    request.tiers.extend(tier(text, currency) for text in tiers)
+    set_time(request.valid_from, valid_from)
+    set_time(request.valid_until, valid_until)
+    unary(call, "SetPrice", request)
+
+
+@group.command("get-price")
+@click.argument("sku")
+@click.argument("currency")
+@scope_options
+@click.option("--at", type=MOMENT, help="ISO 8601 moment (default now)")
+@call_options(SERVICE)
+def get_price(
+    call: Call, sku: str, currency: str, channel: str, group: str, at: datetime | None
+) -> None:
+    """The price in effect."""
+    request = pb.GetPriceRequest(
+        sku=sku, currency_code=currency, channel=channel, customer_group=group
+    )
+    set_time(request.price_time, at)
+    unary(call, "GetPrice", request)
+
+
+@group.command("history")
+@click.argument("sku")
+@click.option("--currency", default="")
+@click.option("--page-size", type=click.IntRange(0, 500), default=100, show_default=True)
+@click.option("--page-token", default="")
+@call_options(SERVICE)
+def history(call: Call, sku: str, currency: str, page_size: int, page_token: str) -> None:
+    """Every price version of a SKU (one page)."""
+    request = pb.ListPricesRequest(
+        sku=sku, currency_code=currency, page_size=page_size, page_token=page_token
+    )
+    unary(call, "ListPrices", request, "prices")
+
+
+@group.command("create-promotion")
+@click.argument("name")
+@click.option("--percent", help="percentage off, e.g. 12.5")
+@click.option("--amount-off", type=AMOUNT, help="amount off each unit (SKUs) or the cart")
+@click.option("--currency", default="")
+@click.option("--sku", "skus", multiple=True, help="target SKU (else the cart); repeat")
+@click.option("--min-quantity", type=click.IntRange(min=0), default=0)
+@click.option("--min-subtotal", type=AMOUNT)
+@click.option("--from", "valid_from", type=MOMENT)
+@click.option("--until", "valid_until", type=MOMENT)
+@call_options(SERVICE, mutation=True)
+def create_promotion(
+    call: Call,
+    name: str,
+    percent: str | None,
+    amount_off: Decimal | None,
+    currency: str,
+    skus: tuple[str, ...],
+    min_quantity: int,
+    min_subtotal: Decimal | None,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+) -> None:
+    """Create a promotion: --percent or --amount-off."""
+    if (percent is None) == (amount_off is None):
+        raise click.UsageError("give exactly one of --percent and --amount-off")
+    promotion = pb.Promotion(
+        display_name=name,
+        currency_code=currency,
+        target=pb.PROMOTION_TARGET_SKUS if skus else pb.PROMOTION_TARGET_CART,
+        skus=list(skus),
+        minimum_quantity=min_quantity,
+    )
+    if percent is not None:
+        promotion.basis_points_off = basis_points(percent)
+    elif amount_off is not None:
+        promotion.amount_off.CopyFrom(money(amount_off, currency))
+    if min_subtotal is not None:
+        promotion.minimum_subtotal.CopyFrom(money(min_subtotal, currency))
+    set_time(promotion.valid_from, valid_from)
+    set_time(promotion.valid_until, valid_until)
+    unary(
+        call,
+        "CreatePromotion",
+        pb.CreatePromotionRequest(request_id=call.new_request_id(), promotion=promotion),
+    )
+
+
+@group.command("promotion")
+@click.argument("promotion_id")
+@call_options(SERVICE)
+def get_promotion(call: Call, promotion_id: str) -> None:
+    """Show one promotion."""
+    unary(call, "GetPromotion", pb.GetPromotionRequest(promotion_id=promotion_id))
+
+
+@group.command("promotions")
+@click.option("--active-at", type=MOMENT, help="only those active at this moment")
+@click.option("--page-size", type=click.IntRange(0, 500), default=100, show_default=True)
+@click.option("--page-token", default="")
+@call_options(SERVICE)
+def promotions(call: Call, active_at: datetime | None, page_size: int, page_token: str) -> None:
+    """List promotions (one page)."""
+    request = pb.ListPromotionsRequest(page_size=page_size, page_token=page_token)
+    set_time(request.active_time, active_at)
+    unary(call, "ListPromotions", request, "promotions")
+
+
+@group.command("quote")
+@click.argument("currency")
+@click.argument("lines", nargs=-1, required=True, type=SKU_QUANTITY)
+@scope_options
+@click.option("--at", type=MOMENT, help="price at this ISO 8601 moment")
+@call_options(SERVICE, mutation=True)
+def quote(
+    call: Call,
+    currency: str,
+    lines: tuple[tuple[str, int], ...],
+    channel: str,
+    group: str,
+    at: datetime | None,
+) -> None:
+    """Quote a cart: CURRENCY SKU=QTY ... (availability asked of inventory)."""
+    request = pb.QuoteRequest(
+        currency_code=currency,
+        channel=channel,
+        customer_group=group,
+        request_id=call.new_request_id(),
+        lines=[pb.CartLine(sku=sku, quantity=quantity) for sku, quantity in lines],
+    )
+    set_time(request.price_time, at)
+    unary(call, "Quote", request)
+
+
+@group.command("get-quote")
+@click.argument("quote_id")
+@call_options(SERVICE)
+def get_quote(call: Call, quote_id: str) -> None:
+    """Show a quote made earlier."""
+    unary(call, "GetQuote", pb.GetQuoteRequest(quote_id=quote_id))
+
+
+@group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@call_options(SERVICE)
+def import_prices(call: Call, csv_file: Path) -> None:
+    """Set unit prices from a CSV file with columns sku,currency,amount, with a progress bar."""
+    prices = []
+    with csv_file.open(newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            try:
+                prices.append(
+                    pb.SetPriceRequest(
+                        sku=row["sku"].strip(),
+                        unit_price=money(Decimal(row["amount"]), row["currency"].strip()),
+                        request_id=call.new_request_id(),
+                    )
+                )
+            except (KeyError, AttributeError, InvalidOperation, click.BadParameter):
+                raise Failure(
+                    f"{csv_file}, line {number}: expected columns sku,currency,amount", EXIT_USAGE
+                ) from None
+
+    async def send(channel: grpc.aio.Channel) -> dict[str, Any]:
+        pricing = stub(channel)
+        with progress_bar("importing prices", total=len(prices)) as advance:
+            for request in prices:
+                await pricing.SetPrice(request, timeout=call.timeout_s)
+                advance()
+        return {"prices_set": len(prices)}
+
+    call.printer.result(call.run(send))

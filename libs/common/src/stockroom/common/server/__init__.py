@@ -9,7 +9,7 @@ server interceptor here; a service writes its own on it.
 from stockroom.common._interceptors import AroundCallInterceptor, Context
 from stockroom.common.server._config import ConfigError, ServerConfig, settings_from_env
 from stockroom.common.server._entrypoint import run_service
-from stockroom.common.server._grpc_server import GrpcServer, ServiceRegistration
+from stockroom.common.server._grpc_server import LIVENESS_SERVICE, GrpcServer, ServiceRegistration
 from stockroom.common.server._health import NOT_SERVING, SERVING, ReadinessCheck, check_health
 from stockroom.common.server._logs import JsonFormatter, configure_logging
 from stockroom.common.server._read_routing import (
@@ -20,6 +20,7 @@ from stockroom.common.server._read_routing import (
 )
 
 __all__ = [
+    "LIVENESS_SERVICE",
     "NOT_SERVING",
     "READ_CONSISTENCY_KEY",
     "READ_SOURCE_KEY",

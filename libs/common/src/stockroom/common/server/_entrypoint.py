@@ -52,6 +52,7 @@ def run_service(
     )
     args = parser.parse_args(argv)
     configure_logging(config.service_name, config.log_level)
+    create_sqlite_directory(config.database_url)
     if args.command == "migrate":
         asyncio.run(_migrate(migrations, config.database_url))
         return
@@ -74,6 +75,17 @@ def run_service(
     finally:
         if telemetry is not None:
             telemetry.shutdown()
+
+
+def create_sqlite_directory(database_url: str) -> None:
+    """A SQLite file's folder (``var/`` on a fresh clone, ``/data/var`` in the image) is
+    created on start: SQLite creates the file, not the folders above it."""
+    prefix, sep, path = database_url.partition(":///")
+    if not sep or not prefix.startswith("sqlite"):
+        return
+    path = path.split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -41,6 +42,7 @@ from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
 from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.server._stack import ServerStack, StackedRegistrar
+from stockroom.common.server._workers import WORKER_INDEX_ENV
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
 # Named after the package, not this private module: operators filter on it.
@@ -49,15 +51,29 @@ logger = logging.getLogger("stockroom.common.server")
 # Keepalive and message limits chosen for service-to-service traffic behind a
 # load balancer: pings every 30 s keep idle connections from being reaped by
 # NATs/LBs that drop idle flows after ~60 s; 4 MiB is grpc's default and what
-# every request of ours fits in by a wide margin.
+# every request of ours fits in by a wide margin. SO_REUSEPORT is off: a second
+# process started on a taken port must fail to bind, not silently share it (a
+# supervisor that shares a port between workers on purpose turns it on).
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
-    ("grpc.so_reuseport", 1),
+    ("grpc.so_reuseport", 0),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
 )
+
+
+def server_options(env: Mapping[str, str] | None = None) -> tuple[tuple[str, int], ...]:
+    """SERVER_OPTIONS, with SO_REUSEPORT on only in a worker of the supervisor
+    (``server._workers``), whose workers share one port on purpose."""
+    if WORKER_INDEX_ENV not in (os.environ if env is None else env):
+        return SERVER_OPTIONS
+    return (("grpc.so_reuseport", 1), *SERVER_OPTIONS[1:])
+
+
+# The health service name Kubernetes' liveness probe asks (``grpc: {service: liveness}``).
+LIVENESS_SERVICE = "liveness"
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,7 @@ class GrpcServer:
         self._telemetry = telemetry
         # No grpc.aio interceptor unless the caller brings one: grpc awaits each on every call.
         self._server = grpc.aio.server(
-            interceptors=tuple(outer_interceptors), options=SERVER_OPTIONS
+            interceptors=tuple(outer_interceptors), options=server_options()
         )
         self.health = health.aio.HealthServicer()
         self._readiness = ReadinessMonitor(
@@ -176,6 +192,9 @@ class GrpcServer:
         else:
             self.port = self._server.add_secure_port(self.config.address, credentials)
         await self._server.start()
+        # Liveness ("the process answers") apart from readiness ("send me traffic"): a
+        # database outage makes the server NOT_SERVING but must not get it restarted.
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._readiness.check_once()
         self._readiness.start()
         logger.info(

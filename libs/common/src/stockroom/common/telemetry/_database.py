@@ -1,8 +1,9 @@
 """Database spans and pool metrics for an async SQLAlchemy engine, a few microseconds each.
 
 One CLIENT span per statement run while a *recorded* span is current (the
-server span of a sampled call), named ``<OPERATION> <database>`` (``SELECT
-inventory``) with ``db.system``, ``db.name``, ``db.statement``,
+server span of a sampled call), named ``<OPERATION> <table>`` (``SELECT
+stock_levels``, ``UPDATE stock_levels`` for a data-modifying CTE; see
+``_statement_names``) with ``db.system``, ``db.name``, ``db.statement``,
 ``db.operation`` and the server's address; a failed statement's span is an
 error. Statements run outside any recorded span (readiness pings,
 migrations, background polling, calls not sampled) make no span at all.
@@ -28,7 +29,6 @@ cache holds them all) and nothing runs that no one reads:
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,13 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockroom.common.telemetry import _names as names
 from stockroom.common.telemetry._providers import Telemetry
+from stockroom.common.telemetry._statement_names import statement_span_name
 
 DISABLED_ENV = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 INSTRUMENTATION = "sqlalchemy"
 # Prebuilt statements number in the tens; text built per call would grow without bound.
 MAX_STATEMENTS = 512
 _SPAN_ATTRIBUTE = "_stockroom_span"
-_LEADING_COMMENT = re.compile(r"^\s*/\*.*?\*/")
 _VENDORS = {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql", "mssql": "mssql"}
 
 
@@ -109,9 +109,9 @@ class StatementSpans:
             span.end()
 
     def _describe(self, statement: str) -> tuple[str, dict[str, AttributeValue]]:
-        tokens = _LEADING_COMMENT.sub("", statement).split(maxsplit=1)
-        operation = tokens[0].upper() if tokens else ""
-        name = " ".join(part for part in (operation, self._database) if part) or self._system
+        # ``SELECT stock_levels``: operation and table, comments skipped (_statement_names).
+        name = statement_span_name(statement) or self._system
+        operation = name.split(maxsplit=1)[0] if name != self._system else ""
         attributes = {**self._base, names.DB_STATEMENT: statement}
         if operation:
             attributes[names.DB_OPERATION] = operation

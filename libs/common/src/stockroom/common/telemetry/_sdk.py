@@ -39,7 +39,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from wsgiref.simple_server import WSGIServer
@@ -75,7 +75,43 @@ EXPORTERS = frozenset({"otlp", "console", "none"})
 # Kubernetes allows 30 s after SIGTERM and draining takes up to DRAIN_GRACE_S (20 s):
 # flushing telemetry gets at most 5 s of the rest.
 SHUTDOWN_TIMEOUT_S = 5.0
+# When the collector failed recently, waiting for it at shutdown only delays the exit.
+UNREACHABLE_SHUTDOWN_TIMEOUT_S = 0.5
+RECENT_FAILURE_S = 60.0
+JOIN_SLICE_S = 0.05
 NAMESPACE = "stockroom"
+# The OTLP exporters log every failed attempt and every retry; one line says it all.
+EXPORTER_LOGGER = "opentelemetry.exporter.otlp.proto.grpc.exporter"
+
+
+class ExportFailures(logging.Filter):
+    """Lets the exporters' first failure through (one warning per process) and keeps the
+    rest out of the logs, remembering when the collector last failed."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self.last_failure: float | None = None
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        first = self.last_failure is None
+        self.last_failure = self._clock()
+        if first:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = (
+                f"telemetry collector unreachable; later failures are not logged: {record.msg}"
+            )
+            return True
+        self.suppressed += 1
+        return False
+
+    def failed_recently(self) -> bool:
+        return (
+            self.last_failure is not None and self._clock() - self.last_failure < RECENT_FAILURE_S
+        )
 
 
 @dataclass(frozen=True)
@@ -166,6 +202,12 @@ class InstalledTelemetry:
     """The SDK providers of this process and the Prometheus endpoint, until ``shutdown``."""
 
     def __init__(self, service_name: str, settings: TelemetrySettings) -> None:
+        self.export_failures = ExportFailures()
+        exporter_logger = logging.getLogger(EXPORTER_LOGGER)
+        for earlier in [f for f in exporter_logger.filters if isinstance(f, ExportFailures)]:
+            exporter_logger.removeFilter(earlier)  # the SDK installed before this one
+        # First in line: the SDK's own DuplicateFilter would hide repeats from it.
+        exporter_logger.filters.insert(0, self.export_failures)
         resource = service_resource(service_name)
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         for span_exporter in _span_exporters(settings.trace_exporters):
@@ -190,7 +232,11 @@ class InstalledTelemetry:
         self.settings = settings
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
-        """Flush and stop both providers, waiting at most ``timeout_s``; False if cut short."""
+        """Flush and stop both providers, waiting at most ``timeout_s`` (half a second when
+        the collector failed in the last minute); False if cut short."""
+        unreachable = self.export_failures.failed_recently()
+        if unreachable:
+            timeout_s = min(timeout_s, UNREACHABLE_SHUTDOWN_TIMEOUT_S)
         if self._prometheus is not None:
             self._prometheus.shutdown()
             self._prometheus.server_close()
@@ -204,12 +250,27 @@ class InstalledTelemetry:
         for worker in workers:
             worker.start()
         give_up_at = time.monotonic() + timeout_s
-        for worker in workers:
-            worker.join(max(0.0, give_up_at - time.monotonic()))
+        # Wait in short slices: a collector found unreachable during the flush itself
+        # (the first export is often the last) cuts the wait to the short timeout.
+        for _ in range(int(timeout_s / JOIN_SLICE_S) + 2):
+            alive = [worker for worker in workers if worker.is_alive()]
+            now = time.monotonic()
+            if not alive or now >= give_up_at:
+                break
+            if not unreachable and self.export_failures.failed_recently():
+                unreachable = True
+                timeout_s = UNREACHABLE_SHUTDOWN_TIMEOUT_S
+                give_up_at = min(give_up_at, now + timeout_s)
+            alive[0].join(min(JOIN_SLICE_S, max(0.0, give_up_at - now)))
         if any(worker.is_alive() for worker in workers):
-            logger.warning(
+            # Already warned once if the collector is unreachable: no second warning.
+            logger.log(
+                logging.INFO if unreachable else logging.WARNING,
                 "telemetry not flushed: the collector did not take it in time",
-                extra={"timeout_s": timeout_s},
+                extra={
+                    "timeout_s": timeout_s,
+                    "failures_not_logged": self.export_failures.suppressed,
+                },
             )
             return False
         return True

@@ -1,0 +1,404 @@
+"""The ``stockroom`` command as a user runs it: a subprocess against both services running
+as processes. One output model (table, json, yaml), errors on stderr with a hint and a
+documented exit code, no traceback for bad input or a closed pipe, TLS flags, a resumable
+watch, a command for every RPC."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stockroom.cli.failures import (
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+)
+from stockroom.cli.processes import start_service
+from stockroom.common.testing import make_pki
+from stockroom.inventory.v1 import inventory_pb2
+from stockroom.pricing.v1 import pricing_pb2
+
+from .conftest import service
+
+# Every RPC and the command that calls it: a new RPC without a command fails the test below.
+COMMANDS = {
+    "inventory": {
+        "ReceiveStock": "receive",
+        "CheckAvailability": "check",
+        "CreateItem": "create-item",
+        "GetItem": "item",
+        "ListItems": "items",
+        "CreateLocation": "create-location",
+        "GetLocation": "location",
+        "ListLocations": "locations",
+        "BatchGetStockLevels": "levels",
+        "SetSafetyStock": "safety-stock",
+        "AdjustStock": "adjust",
+        "TransferStock": "transfer",
+        "ListMovements": "movements",
+        "ReserveStock": "reserve",
+        "GetReservation": "reservation",
+        "ConfirmReservation": "confirm",
+        "ReleaseReservation": "release",
+        "WatchStock": "watch",
+    },
+    "pricing": {
+        "SetPrice": "set-price",
+        "Quote": "quote",
+        "GetPrice": "get-price",
+        "ListPrices": "history",
+        "CreatePromotion": "create-promotion",
+        "GetPromotion": "promotion",
+        "ListPromotions": "promotions",
+        "GetQuote": "get-quote",
+    },
+}
+DESCRIPTORS = {
+    "inventory": inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"],
+    "pricing": pricing_pb2.DESCRIPTOR.services_by_name["PricingService"],
+}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def stockroom(*args: str, env: dict[str, str] | None = None) -> Result:
+    done = subprocess.run(
+        [sys.executable, "-m", "stockroom.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+async def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return await asyncio.to_thread(stockroom, *args, env=env)
+
+
+@dataclass
+class Services:
+    inventory: str
+    pricing: str
+    env: dict[str, str]
+
+
+@pytest.fixture
+async def services(
+    tmp_path: Path, unused_tcp_port_factory: pytest.FixtureDef[int]
+) -> AsyncIterator[Services]:
+    ports = [unused_tcp_port_factory() for _ in range(2)]  # type: ignore[operator]
+    inventory_env = {"INVENTORY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'i.db'}"}
+    async with service("inventory", ports[0], inventory_env, tmp_path) as inventory:
+        pricing_env = {
+            "PRICING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+            "PRICING_INVENTORY_TARGET": inventory.address,
+        }
+        async with service("pricing", ports[1], pricing_env, tmp_path) as pricing:
+            yield Services(
+                inventory.address,
+                pricing.address,
+                {"INVENTORY_TARGET": inventory.address, "PRICING_TARGET": pricing.address},
+            )
+
+
+def test_every_rpc_of_both_services_has_a_command() -> None:
+    for group, commands in COMMANDS.items():
+        assert set(commands) == {m.name for m in DESCRIPTORS[group].methods}, group
+        listed = stockroom(group, "--help").out
+        for command in commands.values():
+            assert f"  {command} " in listed, command
+
+
+def test_bare_help_version_and_completion() -> None:
+    bare, version, completion = stockroom(), stockroom("--version"), stockroom("completion", "bash")
+
+    assert bare.code == EXIT_OK
+    assert "Usage: stockroom" in bare.out
+    assert {"dev", "inventory", "pricing", "completion"} <= set(bare.out.split())
+    assert version.code == EXIT_OK
+    assert version.out.startswith("stockroom ")
+    assert "_STOCKROOM_COMPLETE" in completion.out
+    # What the installed script asks when the user presses Tab after `stockroom inventory re`.
+    completed = stockroom(
+        env={
+            "_STOCKROOM_COMPLETE": "bash_complete",
+            "COMP_WORDS": "stockroom inventory re",
+            "COMP_CWORD": "2",
+        }
+    )
+    assert completed.out.split() == [
+        "plain,receive",
+        "plain,release",
+        "plain,reservation",
+        "plain,reserve",
+    ]
+
+
+@pytest.mark.slow
+async def test_one_output_model_for_every_group(services: Services) -> None:
+    env = services.env
+    for args in (
+        ("inventory", "create-item", "MUG"),
+        ("inventory", "create-location", "WH-1"),
+        ("inventory", "receive", "MUG", "WH-1", "40"),
+        ("pricing", "set-price", "MUG", "USD", "12.5"),
+        ("pricing", "set-price", "MUG", "JPY", "1200"),
+    ):
+        assert (await run(*args, env=env)).code == EXIT_OK, args
+
+    table = await run("inventory", "levels", "MUG", env=env)
+    as_json = await run("inventory", "levels", "MUG", "-o", "json", env=env)
+    as_yaml = await run("inventory", "levels", "MUG", "-o", "yaml", env=env)
+    usd = await run("pricing", "get-price", "MUG", "USD", env=env)
+    jpy = await run("pricing", "get-price", "MUG", "JPY", "-o", "json", env=env)
+    quote = await run("pricing", "quote", "USD", "MUG=2", env=env)
+    quote_json = await run("pricing", "quote", "USD", "MUG=2", "-o", "json", env=env)
+
+    header, row = table.out.splitlines()
+    assert header.split() == [
+        "SKU",
+        "LOCATION_ID",
+        "ON_HAND",
+        "RESERVED",
+        "SAFETY_STOCK",
+        "AVAILABLE",
+        "ETAG",
+    ]
+    assert row.split()[:6] == ["MUG", "WH-1", "40", "0", "0", "40"]  # zeros shown
+    assert header.index("ON_HAND") + len("ON_HAND") == row.index("40") + 2  # right-aligned
+    document = json.loads(as_json.out)
+    level = document["skus"][0]["levels"][0]
+    assert level["on_hand"] == 40  # a number, not a string
+    assert level["reserved"] == 0  # zeros kept
+    assert yaml.safe_load(as_yaml.out) == document
+    assert "12.50 USD" in usd.out
+    assert json.loads(jpy.out)["price"]["unit_price"] == {"amount": "1200", "currency_code": "JPY"}
+    assert "25.00 USD" in quote.out
+    assert json.loads(quote_json.out)["lines"][0]["availability"] == "IN_STOCK"
+
+
+@pytest.mark.slow
+async def test_bad_input_and_failures_go_to_stderr_with_a_reason_a_hint_and_an_exit_code(
+    services: Services, unused_tcp_port: int
+) -> None:
+    env = services.env
+    not_a_number = await run("inventory", "reserve", "MUG=abc", env=env)
+    no_zone = await run("pricing", "get-price", "MUG", "USD", "--at", "2026-12-01T09:00", env=env)
+    not_found = await run("inventory", "item", "NOPE", env=env)
+    invalid = await run("pricing", "set-price", "MUG", "USD", "12.505", env=env)
+    stopped = await run("inventory", "levels", "MUG", "--target", f"127.0.0.1:{unused_tcp_port}")
+    stopped_json = await run(
+        "pricing",
+        "quote",
+        "USD",
+        "MUG=1",
+        "-o",
+        "json",
+        env={"PRICING_TARGET": f"127.0.0.1:{unused_tcp_port}"},
+    )
+
+    assert not_a_number.code == EXIT_USAGE
+    assert "'abc' is not a whole number" in not_a_number.err
+    assert no_zone.code == EXIT_USAGE
+    assert "needs a time zone" in no_zone.err
+    assert not_found.code == EXIT_NOT_FOUND
+    assert "NOT_FOUND ITEM_NOT_FOUND" in not_found.err
+    assert not_found.out == ""
+    assert invalid.code == EXIT_USAGE
+    assert "TOO_PRECISE" in invalid.err
+    for result, name in ((stopped, "inventory"), (stopped_json, "pricing")):
+        assert result.code == EXIT_UNREACHABLE
+        assert result.out == ""
+        assert f"error: {name} at 127.0.0.1:{unused_tcp_port} is not reachable" in result.err
+        assert "hint: " in result.err
+        assert "make run" in result.err
+
+
+async def readline(stream: asyncio.StreamReader) -> str:
+    return (await asyncio.wait_for(stream.readline(), timeout=60)).decode()
+
+
+@pytest.mark.slow
+async def test_watch_streams_one_line_per_event_resumes_after_a_restart_and_stops_on_ctrl_c(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    """No deadline: the stream outlives the default 10 s call timeout only if nothing cuts it;
+    the restart proves it reconnects and resumes after the last sequence it printed."""
+    env = {"INVENTORY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'i.db'}"}
+    target = {"INVENTORY_TARGET": f"127.0.0.1:{unused_tcp_port}"}
+    async with service("inventory", unused_tcp_port, env, tmp_path):
+        for args in (("create-item", "MUG"), ("create-location", "WH-1")):
+            assert (await run("inventory", *args, env=target)).code == EXIT_OK
+        watch = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "stockroom.cli", "inventory", "watch", "MUG", "-o", "json",
+            "--timeout", "0.5",
+            env={**os.environ, **target},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert watch.stdout is not None
+        assert watch.stderr is not None
+        await run("inventory", "receive", "MUG", "WH-1", "5", env=target)
+        first = json.loads(await readline(watch.stdout))
+    (tmp_path / "again").mkdir()
+    async with service("inventory", unused_tcp_port, env, tmp_path / "again"):
+        resumed = await readline(watch.stderr)
+        await run("inventory", "receive", "MUG", "WH-1", "7", env=target)
+        second = json.loads(await readline(watch.stdout))
+        watch.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(watch.wait(), timeout=60)
+        rest = (await watch.stderr.read()).decode()
+
+    assert (first["kind"], first["on_hand_delta"]) == ("RECEIPT", 5)
+    assert f"resuming after sequence {first['sequence']}" in resumed
+    assert (second["kind"], second["on_hand_delta"]) == ("RECEIPT", 7)
+    assert second["sequence"] > first["sequence"]
+    assert code == EXIT_INTERRUPTED
+    assert "Traceback" not in rest
+
+
+async def first_line(fd: int) -> bytes:
+    """Read up to the first newline without blocking the event loop (bounded: about 60 s)."""
+    os.set_blocking(fd, False)
+    data = b""
+    for _ in range(1200):
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            await asyncio.sleep(0.05)
+            continue
+        data += chunk
+        if not chunk or b"\n" in data:
+            break
+    return data
+
+
+@pytest.mark.slow
+async def test_a_closed_pipe_ends_the_command_quietly(services: Services) -> None:
+    """`stockroom inventory watch MUG | head -1`: the next write meets a closed pipe."""
+    env = services.env
+    for args in (("create-item", "MUG"), ("create-location", "WH-1")):
+        assert (await run("inventory", *args, env=env)).code == EXIT_OK
+    read_end, write_end = os.pipe()
+    watch = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "stockroom.cli", "inventory", "watch", "MUG",
+        env={**os.environ, **env},
+        stdout=write_end,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    os.close(write_end)
+    await run("inventory", "receive", "MUG", "WH-1", "1", env=env)
+    first = await first_line(read_end)
+    os.close(read_end)
+    # The reader is gone; the next event is written into the closed pipe.
+    await run("inventory", "receive", "MUG", "WH-1", "2", env=env)
+    code = await asyncio.wait_for(watch.wait(), timeout=60)
+    assert watch.stderr is not None
+    err = (await watch.stderr.read()).decode()
+
+    assert b"RECEIPT" in first
+    assert code == EXIT_OK, err
+    assert err == ""
+
+
+@pytest.mark.slow
+async def test_tls_and_mtls_flags_and_variables(tmp_path: Path, unused_tcp_port: int) -> None:
+    pki = make_pki(tmp_path / "pki")
+    client = pki.clients["client"]
+    env = {
+        "INVENTORY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'i.db'}",
+        "INVENTORY_TLS_CERT_FILE": str(pki.server.cert_file),
+        "INVENTORY_TLS_KEY_FILE": str(pki.server.key_file),
+        "INVENTORY_TLS_CLIENT_CA_FILE": str(pki.ca_file),
+    }
+    target = {"INVENTORY_TARGET": f"127.0.0.1:{unused_tcp_port}"}
+    mtls = [
+        "--tls-ca", str(pki.ca_file),
+        "--tls-cert", str(client.cert_file),
+        "--tls-key", str(client.key_file),
+    ]  # fmt: skip
+    by_env = {
+        **target,
+        "STOCKROOM_TLS_CA": str(pki.ca_file),
+        "STOCKROOM_TLS_CERT": str(client.cert_file),
+        "STOCKROOM_TLS_KEY": str(client.key_file),
+    }
+    with (tmp_path / "inventory.log").open("wb") as log:
+        process = await start_service(
+            "inventory",
+            target["INVENTORY_TARGET"],
+            {**env, "INVENTORY_PORT": str(unused_tcp_port)},
+            log=log.fileno(),
+        )
+    try:
+        for _ in range(120):  # until SERVING over mTLS (the health command speaks it too)
+            health = await run("inventory", "health", *mtls, "--timeout", "1", env=target)
+            if health.code == EXIT_OK:
+                break
+            await asyncio.sleep(0.5)
+        with_flags = await run("inventory", "items", *mtls, env=target)
+        with_env = await run("inventory", "items", "-o", "json", env=by_env)
+        plaintext = await run("inventory", "items", "--timeout", "2", env=target)
+    finally:
+        await process.stop()
+
+    assert health.code == EXIT_OK, health.err
+    assert "SERVING" in health.out
+    assert with_flags.code == EXIT_OK, with_flags.err
+    assert json.loads(with_env.out)["items"] == []
+    assert plaintext.code == EXIT_UNREACHABLE
+
+
+@pytest.mark.slow
+async def test_bulk_imports_register_what_is_missing_and_receive_every_row(
+    services: Services, tmp_path: Path
+) -> None:
+    env = services.env
+    receipts = tmp_path / "receipts.csv"
+    rows = [(f"SKU-{i % 7}", f"WH-{i % 3}", i + 1) for i in range(60)]
+    receipts.write_text(
+        "sku,location_id,quantity\n" + "".join(f"{s},{loc},{q}\n" for s, loc, q in rows)
+    )
+    prices = tmp_path / "prices.csv"
+    prices.write_text("sku,currency,amount\nSKU-0,USD,1.5\nSKU-1,JPY,300\n")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("sku,location_id,quantity\nMUG,WH-1,lots\n")
+
+    imported = await run("inventory", "import", str(receipts), "-o", "json", env=env)
+    priced = await run("pricing", "import", str(prices), "-o", "json", env=env)
+    levels = await run("inventory", "levels", "SKU-0", "-o", "json", env=env)
+    jpy = await run("pricing", "get-price", "SKU-1", "JPY", env=env)
+    refused = await run("inventory", "import", str(broken), env=env)
+
+    assert json.loads(imported.out) == {
+        "rows": 60,
+        "units": sum(q for _, _, q in rows),
+        "items_created": 7,
+        "locations_created": 3,
+    }
+    assert json.loads(priced.out) == {"prices_set": 2}
+    (sku,) = json.loads(levels.out)["skus"]
+    assert sku["on_hand"] == sum(q for s, _, q in rows if s == "SKU-0")
+    assert "300 JPY" in jpy.out
+    assert refused.code == EXIT_USAGE
+    assert "line 2" in refused.err
