@@ -4,10 +4,12 @@ server. The entry point."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stockroom.common.db import create_engine, ping, replica_reads
+from stockroom.common.events import EventsConfig
+from stockroom.common.events.relay import Relay
 from stockroom.common.server import (
     GrpcServer,
     ServerConfig,
@@ -17,15 +19,22 @@ from stockroom.common.server import (
 )
 from stockroom.common.telemetry import gauge
 from stockroom.inventory.api import InventoryServicer
-from stockroom.inventory.background import BackgroundJobs, sweep_expired_reservations
+from stockroom.inventory.background import (
+    BackgroundJobs,
+    sweep_expired_reservations,
+    sweep_old_rows,
+)
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
 from stockroom.inventory.service.catalog import CatalogService
+from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
+from stockroom.inventory.service.retention import Retention
 from stockroom.inventory.service.stock import StockService
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
+from stockroom.inventory.store.tables import outbox
 from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.inventory.watch import LedgerTail
@@ -56,11 +65,20 @@ class InventorySettings:
     batch_window_ms: float = 2.0
     batch_max: int = 256
     batches_in_flight: int = 1
+    # Request records (idempotency keys) are pruned this long after they were written:
+    # a retry with the same request_id after that is a new request.
+    request_record_retention_s: float = 7 * 86_400.0
+    # How often the retention sweep prunes request records and published events.
+    retention_interval_s: float = 60.0
+    # Events to NATS JetStream (INVENTORY_EVENTS_* variables, read by EventsConfig):
+    # INVENTORY_EVENTS_ENABLED=true turns them on; off by default, so no broker is needed.
+    events: EventsConfig = field(default_factory=lambda: EventsConfig("inventory"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InventorySettings:
         server = ServerConfig.from_env("inventory", "INVENTORY", defaults=DEFAULTS, env=env)
-        return settings_from_env(cls, "INVENTORY", env, given={"server": server})
+        events = EventsConfig.from_env("inventory", "INVENTORY", env=env)
+        return settings_from_env(cls, "INVENTORY", env, given={"server": server, "events": events})
 
     @property
     def batches(self) -> BatchSettings:
@@ -83,8 +101,10 @@ def use_cases(
     clock: Clock = utc_now,
     batches: BatchSettings = DEFAULT_BATCHES,
     on_commit: Callable[[], None] = lambda: None,
+    events: EventsConfig | None = None,
 ) -> UseCases:
-    writes = StockWrites(transactions, clock, batches, on_commit=on_commit)
+    ledger_events = LedgerEvents(events, outbox) if events and events.enabled else None
+    writes = StockWrites(transactions, clock, batches, on_commit=on_commit, events=ledger_events)
     return UseCases(
         CatalogService(transactions, clock),
         StockService(transactions, writes, AvailabilityReads(transactions)),
@@ -101,7 +121,9 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     reads = replica_reads(config, engine, fresh_methods=FRESH_READS)
     transactions = Transactions(engine)
     tail = LedgerTail(LedgerHistory(transactions), settings.watch_poll_interval_s)
-    cases = use_cases(transactions, clock, settings.batches, on_commit=tail.nudge)
+    cases = use_cases(
+        transactions, clock, settings.batches, on_commit=tail.nudge, events=settings.events
+    )
     reservations = cases.reservations
     servicer = InventoryServicer(
         cases.catalog, cases.stock, cases.reservations, cases.history, tail
@@ -119,6 +141,17 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
             reservations, settings.sweep_interval_s, report_active=held.set
         ),
     )
+    retention = Retention(
+        engine, clock, settings.request_record_retention_s, settings.events.keep_published_s
+    )
+    jobs.start(
+        "retention-sweeper", lambda: sweep_old_rows(retention, settings.retention_interval_s)
+    )
+    stops = [jobs.stop]
+    if settings.events.enabled:
+        relay = Relay(engine, outbox, settings.events)
+        await relay.start()  # at once, broker or not: events wait in the outbox
+        stops.append(relay.stop)
     return GrpcServer(
         config,
         [
@@ -131,7 +164,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
         ],
         interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[jobs.stop, engine.dispose, *reads.on_stop],
+        on_stop=[*stops, engine.dispose, *reads.on_stop],
     )
 
 

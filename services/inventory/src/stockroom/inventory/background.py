@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from stockroom.inventory.service.reservations import ReservationService
+from stockroom.inventory.service.retention import Retention
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,17 @@ async def sweep_expired_reservations(
             logger.info("expired reservations", extra={"count": len(expired)})
         if len(expired) < batch:
             await asyncio.sleep(interval_s)
+
+
+async def sweep_old_rows(retention: Retention, interval_s: float) -> None:
+    """Prune request records and published events forever, every ``interval_s``. Failures
+    are logged and tried again next round."""
+    while True:
+        try:
+            removed = await retention.prune()
+        except Exception:
+            logger.exception("retention sweep failed; retrying")
+            removed = 0
+        if removed:
+            logger.info("pruned request records and published events", extra={"count": removed})
+        await asyncio.sleep(interval_s)

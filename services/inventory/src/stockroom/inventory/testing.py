@@ -6,6 +6,7 @@ inventory to talk to.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from typing import Any
 from google.protobuf.duration_pb2 import Duration
 
 from stockroom.common.client import Policy, connect
+from stockroom.common.events import EventsConfig
 from stockroom.common.server import ServerConfig
 from stockroom.common.testing import serving
 from stockroom.inventory.app import InventorySettings, build_server
@@ -95,11 +97,17 @@ TEST_CLIENT_POLICY = Policy(timeout_s=60.0, breaker=None)
 
 
 @asynccontextmanager
-async def running_inventory(database_url: str, clock: ManualClock) -> AsyncIterator[Inventory]:
-    """A server on a migrated database at ``database_url``, and a client for it."""
+async def running_inventory(
+    database_url: str, clock: ManualClock, events: EventsConfig | None = None
+) -> AsyncIterator[Inventory]:
+    """A server on a migrated database at ``database_url``, and a client for it
+    (publishing events as ``events`` says, if given)."""
     config = ServerConfig(service_name="inventory", port=0, database_url=database_url)
+    settings = InventorySettings(config, **FAST_JOBS)
+    if events is not None:
+        settings = dataclasses.replace(settings, events=events)
     async with (
-        serving(build_server(InventorySettings(config, **FAST_JOBS), clock)) as address,
+        serving(build_server(settings, clock)) as address,
         connect(address, TEST_CLIENT_POLICY) as channel,
     ):
         yield Inventory(pb_grpc.InventoryServiceStub(channel), clock)

@@ -142,7 +142,16 @@ def settings_from_env(
     return cls(**values)
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
 def _parse(name: str, raw: str, kind: object) -> object:
+    if kind is bool:
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name}={raw!r} is not true or false")
     if kind not in (int, float):
         return raw
     try:

@@ -1,7 +1,8 @@
 """A TCP proxy on loopback that injects network faults between a client and its upstream.
 
-Put it in front of anything whose client speaks first (gRPC, PostgreSQL) and
-switch faults while the test runs::
+Put it in front of anything whose client speaks first (gRPC, PostgreSQL), or
+with ``server_speaks_first=True`` in front of NATS, and switch faults while
+the test runs::
 
     async with FaultProxy(server_address) as proxy:
         channel = connect(proxy.address)
@@ -32,10 +33,14 @@ _CHUNK = 65536
 class FaultProxy:
     """One listening port on loopback, forwarding to ``upstream`` ("host:port")."""
 
-    def __init__(self, upstream: str, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, upstream: str, *, host: str = "127.0.0.1", server_speaks_first: bool = False
+    ) -> None:
         upstream_host, _, upstream_port = upstream.rpartition(":")
         self._upstream = (upstream_host.strip("[]"), int(upstream_port))
         self._host = host
+        # NATS greets first: connect upstream at once instead of waiting for the client.
+        self._server_speaks_first = server_speaks_first
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._open: set[asyncio.StreamWriter] = set()
@@ -109,16 +114,18 @@ class FaultProxy:
             return
         self.connections_total += 1
         self._open.add(writer)
-        first = await reader.read(_CHUNK)  # the client speaks first in gRPC and PostgreSQL
-        if not first or self.refusing:
-            return
+        first = b""
+        if not self._server_speaks_first:
+            first = await reader.read(_CHUNK)  # the client speaks first in gRPC and PostgreSQL
+            if not first or self.refusing:
+                return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
         except OSError:
             return  # the real upstream is down: the client sees its connection reset
         self._open.add(upstream_writer)
         try:
-            if not self.blackhole:
+            if first and not self.blackhole:
                 upstream_writer.write(first)
             pumps = [
                 asyncio.create_task(self._pump(reader, upstream_writer)),

@@ -50,6 +50,7 @@ from stockroom.inventory.domain.model import (
     TransferResult,
 )
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
+from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.store import (
     batch_reads,
     catalog,
@@ -86,10 +87,13 @@ class StockWrites:
         clock: Clock,
         settings: BatchSettings = DEFAULT_BATCHES,
         on_commit: Callable[[], None] = lambda: None,
+        events: LedgerEvents | None = None,
     ) -> None:
         self._transactions = transactions
         self._clock = clock
         self._on_commit = on_commit
+        # With publishing on, each batch's events go into the outbox in its transaction.
+        self._events = events
         self._batcher: GroupCommit[Write, Result] = GroupCommit(self._flush, settings)
         self._one_statement = transactions.engine.dialect.name == "postgresql"
         self._known_items: set[str] = set()
@@ -137,7 +141,9 @@ class StockWrites:
     async def _apply(
         self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
     ) -> Decision:
-        if self._one_statement and not _records_hold_positions(decision):
+        # The one statement cannot carry the outbox rows (their ids need the positions
+        # it assigns): with events on, every batch takes the transaction.
+        if self._one_statement and self._events is None and not _records_hold_positions(decision):
             applied = await self._apply_in_one_statement(writes, snapshot, decision, now)
             if applied is not None:
                 return applied
@@ -212,6 +218,8 @@ class StockWrites:
         await reservation_rows.insert_all(connection, decision.reservations)
         await reservation_rows.set_states(connection, decision.transitions)
         await ledger.append(connection, decision.entries)
+        if self._events is not None and decision.entries:
+            await self._events.append(connection, decision.entries, read.levels, now)
         try:
             await records.write(connection, _records(decision), now)
         except IntegrityError as error:

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 
 from stockroom.common.db import UtcDateTime, request_records_table
+from stockroom.common.events import outbox_table
 
 ID = 64  # SKUs, location ids
 UUID = 36  # reservation and request ids
@@ -126,3 +127,6 @@ reservation_allocations = Table(
 )
 
 request_records = request_records_table(metadata)
+
+# Events waiting for the relay (stockroom.common.events; written only when publishing is on).
+outbox = outbox_table(metadata)
