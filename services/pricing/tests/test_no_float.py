@@ -23,8 +23,6 @@ FLOAT, LITERAL, DIVISION = "float", "float literal", "true division"
 # The modules that deal in durations (gRPC takes float seconds), and exactly what
 # each may use; none of them touches an amount, and anything else is refused there too.
 DURATIONS_IN_SECONDS = {
-    # passes the caller's remaining time (grpc's context.time_remaining()) along
-    "quoter.py": {FLOAT},
     # the inventory calls' timeouts: what is left of the caller's gRPC deadline
     "availability.py": {FLOAT, LITERAL},
     "hold.py": {FLOAT, LITERAL},
