@@ -42,7 +42,8 @@ test-fast: $(STAMP) ## the tests without the slow ones
 PGBOUNCER_LEFT_OUT := --ignore=libs/common/tests/test_database_reconnect.py \
 	--ignore=services/inventory/tests/test_database_reconnect.py \
 	--ignore=services/pricing/tests/test_database_reconnect.py \
-	--ignore=services/inventory/tests/test_concurrency_postgres.py
+	--ignore=services/inventory/tests/test_concurrency_postgres.py \
+	--deselect=services/pricing/tests/test_cache_staleness.py::test_notify_refreshes_the_other_replica_at_once
 
 test-pgbouncer: $(STAMP) ## the PostgreSQL tests again, every database reached through PgBouncer (transaction pooling)
 	STOCKROOM_TEST_PGBOUNCER=1 $(BIN)/pytest -m "postgres and not slow" $(PGBOUNCER_LEFT_OUT) \

@@ -63,6 +63,16 @@ COMMANDS = {
         "GetPromotion": "promotion",
         "ListPromotions": "promotions",
         "GetQuote": "get-quote",
+        "UpdatePromotion": "update-promotion",
+        "PausePromotion": "pause-promotion",
+        "ResumePromotion": "resume-promotion",
+        "EndPromotion": "end-promotion",
+        "CreateDiscountCodes": "create-codes",
+        "RedeemQuote": "redeem",
+        "ReleaseRedemption": "release",
+        "SetPrices": "set-prices",
+        "ImportPrices": "import-prices",
+        "ListPricesInList": "list-prices",
     },
 }
 DESCRIPTORS = {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stockroom.common.client import connect
+from stockroom.common.client import Policy, connect
 from stockroom.common.db import migrate
 from stockroom.common.server import GrpcServer, ServerConfig
 from stockroom.common.testing import serving
@@ -29,9 +29,12 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
     await migrate(inventory_app.MIGRATIONS, url)
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
+    # Seeding waits as long as a loaded machine needs: a default deadline only makes
+    # the fixture flaky, and these calls are not what the tests test.
+    patient = Policy(timeout_s=120.0, breaker=None)
     async with (
         serving(inventory_app.build_server(inventory_app.InventorySettings(config))) as address,
-        connect(address) as channel,
+        connect(address, patient) as channel,
     ):
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         await stub.CreateLocation(
@@ -74,7 +77,7 @@ def pricing_for(database_url: str) -> PricingFactory:
 
     @asynccontextmanager
     async def start(
-        inventory_target: str, **settings: float
+        inventory_target: str, **settings: Any
     ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
         server = build_pricing(database_url, inventory_target, **settings)
         async with serving(server) as address, connect(address) as channel:

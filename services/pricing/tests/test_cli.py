@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from stockroom.common.db import migrate
 from stockroom.common.server import ServerConfig
@@ -81,3 +83,62 @@ async def test_prices_promotions_and_quotes_from_the_command_line(
     assert quote["total"]["amount"] == "232.00"  # less 10 % of the tees' 230
     assert quote["availability_reason"] != ""  # no inventory: availability unknown
     assert "TOO_PRECISE" in outputs[4]
+
+
+async def test_lifecycle_codes_redemptions_and_bulk_from_the_command_line(
+    sqlite_url: str, unused_tcp_port: int, tmp_path: Path
+) -> None:
+    await migrate(app.MIGRATIONS, sqlite_url)
+    config = app.PricingSettings(
+        ServerConfig(service_name="pricing", port=0, database_url=sqlite_url),
+        f"127.0.0.1:{unused_tcp_port}",
+    )
+    csv_file = tmp_path / "prices.csv"
+    csv_file.write_text("# sku,currency,amount\nCAP,USD,4.00\nHAT,USD,-1\n")
+
+    async def json_of(*args: str) -> Any:
+        code, output = await stockroom("pricing", *args, "--target", address, "-o", "json")
+        assert code == 0, output
+        return json.loads(output)
+
+    async with serving(app.build_server(config)) as address:
+        bulk = await json_of("set-prices", "USD", "MUG=10", "TEE=5.00")
+        created = await json_of(
+            "create-promotion", "Mugs", "--percent", "10", "--sku", "MUG", "--currency", "USD"
+        )
+        promotion_id = created["promotion"]["promotion_id"]
+        updated = await json_of("update-promotion", promotion_id, "--percent", "20")
+        paused = await json_of("pause-promotion", promotion_id)
+        resumed = await json_of("resume-promotion", promotion_id)
+        coded = await json_of("create-codes", promotion_id, "--code", "hello")
+        quoted = await json_of(
+            "quote", "USD", "MUG=2", "--code", "HELLO", "--tax", "MUG:8.1", "--explain"
+        )
+        redeemed = await json_of("redeem", quoted["quote_id"])
+        released = await json_of("release", redeemed["redemption"]["redemption_id"])
+        ended = await json_of("end-promotion", promotion_id)
+        imported = await json_of("import-prices", str(csv_file))
+        listed = await json_of("list-prices", "USD")
+        dry = await json_of("quote", "USD", "MUG=1", "--dry-run")
+        held = await json_of("quote", "USD", "MUG=1", "--reserve")
+
+    assert (bulk["recorded"], bulk["failed"]) == (2, 0)
+    promotion = updated["promotion"]
+    assert (promotion["basis_points_off"], promotion["version"]) == (2000, 2)
+    assert (paused["promotion"]["state"], paused["promotion"]["version"]) == ("PAUSED", 3)
+    assert (resumed["promotion"]["state"], resumed["promotion"]["version"]) == ("ACTIVE", 4)
+    assert [code["code"] for code in coded["codes"]] == ["HELLO"]
+    assert quoted["discount_total"]["amount"] == "4.00"  # 20 % of 2 x 10.00
+    assert quoted["tax_total"]["tax"]["amount"] == "1.30"  # 8.1 % of 16.00, half even
+    assert [(c["code"], c["status"]) for c in quoted["discount_codes"]] == [("HELLO", "APPLIED")]
+    explained = quoted["lines"][0]["explanation"]["promotions"]
+    assert [(p["display_name"], p["outcome"]) for p in explained] == [("Mugs", "APPLIED")]
+    assert redeemed["redemption"]["state"] == "REDEEMED"
+    assert released["redemption"]["state"] == "RELEASED"
+    assert (ended["promotion"]["state"], ended["promotion"]["version"]) == ("ENDED", 5)
+    assert (imported["received"], imported["recorded"], imported["failed"]) == (2, 1, 1)
+    assert [(f["index"], f["error_reason"]) for f in imported["failures"]] == [(1, "NEGATIVE")]
+    assert [p["sku"] for p in listed["prices"]] == ["MUG", "TEE", "CAP"]
+    assert dry["quote_id"] == ""  # a dry run stores nothing
+    assert held["hold"]["reservation_id"] == ""  # no inventory: nothing held...
+    assert held["hold"]["reason"] != ""  # ...and the quote says why

@@ -1,5 +1,6 @@
 """``stockroom pricing ...``: a command for every PricingService RPC, plus ``import`` (prices
-from CSV, with a progress bar) and ``health``.
+from CSV, with a progress bar) and ``health``. Promotion lifecycle, discount codes and
+redemptions live in ``pricing_lifecycle``, bulk prices in ``pricing_bulk``.
 
 Amounts are decimals (``12.50``) converted to google.type.Money exactly; percentages as
 ``12.5`` (basis points on the wire); moments in ISO 8601 with a zone.
@@ -30,6 +31,11 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 SERVICE = "pricing"
 NANOS_PER_UNIT = 1_000_000_000
 MODES = {"volume": pb.TIERS_MODE_VOLUME, "graduated": pb.TIERS_MODE_GRADUATED}
+STATES = tuple(
+    value.name.removeprefix("PROMOTION_STATE_").lower()
+    for value in pb.PromotionState.DESCRIPTOR.values
+    if value.number != pb.PROMOTION_STATE_UNSPECIFIED
+)
 
 
 def stub(channel: grpc.aio.Channel) -> Any:
@@ -80,6 +86,23 @@ def basis_points(text: str) -> int:
     return int(basis_points)
 
 
+def tax_rates(entries: tuple[str, ...]) -> dict[str, list[pb.TaxRate]]:
+    """``SKU:RATE`` entries (``MUG:8.1``) as each SKU's tax rates, in the order given."""
+    rates: dict[str, list[pb.TaxRate]] = {}
+    for entry in entries:
+        sku, _, rate = entry.rpartition(":")
+        try:
+            valid = bool(sku) and Decimal(rate).is_finite()
+        except InvalidOperation:
+            valid = False
+        if not valid:
+            raise click.BadParameter(
+                f"{entry!r} is not SKU:RATE (e.g. MUG:8.1)", param_hint="--tax"
+            )
+        rates.setdefault(sku, []).append(pb.TaxRate(name="tax", rate_percent=rate))
+    return rates
+
+
 def set_time(field: timestamp_pb2.Timestamp, moment: datetime | None) -> None:
     if moment is not None:
         field.FromDatetime(moment)
@@ -111,6 +134,8 @@ group.add_command(health_command(SERVICE))
 )
 @click.option("--mode", type=click.Choice(sorted(MODES)), help="how tiers charge")
 @scope_options
+@click.option("--country", default="", help="country or region price list, e.g. CH, US-CA")
+@click.option("--tax-inclusive", is_flag=True, help="the amounts include tax")
 @click.option("--from", "valid_from", type=MOMENT, help="ISO 8601 start")
 @click.option("--until", "valid_until", type=MOMENT, help="ISO 8601 end")
 @call_options(SERVICE, mutation=True)
@@ -123,6 +148,8 @@ def set_price(
     mode: str | None,
     channel: str,
     group: str,
+    country: str,
+    tax_inclusive: bool,
     valid_from: datetime | None,
     valid_until: datetime | None,
 ) -> None:
@@ -133,6 +160,8 @@ def set_price(
         channel=channel,
         customer_group=group,
         tiers_mode=MODES.get(mode or "", pb.TIERS_MODE_UNSPECIFIED),
+        country=country,
+        tax_inclusive=tax_inclusive,
     )
     if amount is not None:
         request.unit_price.CopyFrom(money(amount, currency))
@@ -231,12 +260,29 @@ def get_promotion(call: Call, promotion_id: str) -> None:
 
 @group.command("promotions")
 @click.option("--active-at", type=MOMENT, help="only those active at this moment")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(STATES, case_sensitive=False),
+    help="only promotions in this state; repeat",
+)
 @click.option("--page-size", type=click.IntRange(0, 500), default=100, show_default=True)
 @click.option("--page-token", default="")
 @call_options(SERVICE)
-def promotions(call: Call, active_at: datetime | None, page_size: int, page_token: str) -> None:
+def promotions(
+    call: Call,
+    active_at: datetime | None,
+    states: tuple[str, ...],
+    page_size: int,
+    page_token: str,
+) -> None:
     """List promotions (one page)."""
-    request = pb.ListPromotionsRequest(page_size=page_size, page_token=page_token)
+    request = pb.ListPromotionsRequest(
+        page_size=page_size,
+        page_token=page_token,
+        states=[pb.PromotionState.Value(f"PROMOTION_STATE_{s.upper()}") for s in states],
+    )
     set_time(request.active_time, active_at)
     unary(call, "ListPromotions", request, "promotions")
 
@@ -246,6 +292,13 @@ def promotions(call: Call, active_at: datetime | None, page_size: int, page_toke
 @click.argument("lines", nargs=-1, required=True, type=SKU_QUANTITY)
 @scope_options
 @click.option("--at", type=MOMENT, help="price at this ISO 8601 moment")
+@click.option("--country", default="", help="country or region, e.g. CH, US-CA")
+@click.option("--code", "codes", multiple=True, help="a discount code; repeat")
+@click.option("--customer", default="", help="customer id (per-customer limits)")
+@click.option("--tax", "taxes", multiple=True, metavar="SKU:RATE", help="e.g. MUG:8.1; repeat")
+@click.option("--explain", is_flag=True, help="explain each line's price and promotions")
+@click.option("--dry-run", is_flag=True, help="price the cart, store nothing")
+@click.option("--reserve", is_flag=True, help="hold the stock in inventory for the quote")
 @call_options(SERVICE, mutation=True)
 def quote(
     call: Call,
@@ -254,14 +307,31 @@ def quote(
     channel: str,
     group: str,
     at: datetime | None,
+    country: str,
+    codes: tuple[str, ...],
+    customer: str,
+    taxes: tuple[str, ...],
+    explain: bool,
+    dry_run: bool,
+    reserve: bool,
 ) -> None:
     """Quote a cart: CURRENCY SKU=QTY ... (availability asked of inventory)."""
+    rates = tax_rates(taxes)
     request = pb.QuoteRequest(
         currency_code=currency,
         channel=channel,
         customer_group=group,
         request_id=call.new_request_id(),
-        lines=[pb.CartLine(sku=sku, quantity=quantity) for sku, quantity in lines],
+        lines=[
+            pb.CartLine(sku=sku, quantity=quantity, tax_rates=rates.get(sku, []))
+            for sku, quantity in lines
+        ],
+        country=country,
+        discount_codes=list(codes),
+        customer_id=customer,
+        explain=explain,
+        dry_run=dry_run,
+        reserve=reserve,
     )
     set_time(request.price_time, at)
     unary(call, "Quote", request)

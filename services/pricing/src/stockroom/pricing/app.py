@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import grpc
@@ -12,6 +16,7 @@ import grpc
 from stockroom.common.client import Policy, channel_credentials, connect
 from stockroom.common.db import Clock, create_engine, ping, replica_reads, utc_now
 from stockroom.common.server import (
+    ConfigError,
     GrpcServer,
     ServerConfig,
     ServiceRegistration,
@@ -21,12 +26,21 @@ from stockroom.common.server import (
 from stockroom.inventory.v1 import inventory_pb2_grpc
 from stockroom.pricing.api.servicer import PricingServicer
 from stockroom.pricing.availability import InventoryAvailability
+from stockroom.pricing.cache import CatalogCache
+from stockroom.pricing.domain.money import RoundingMode, minor_unit_exponent
+from stockroom.pricing.domain.rounding import CurrencyRules
+from stockroom.pricing.hold import InventoryHold
 from stockroom.pricing.price_book import PriceBook
 from stockroom.pricing.promotion_book import PromotionBook
+from stockroom.pricing.publisher import ChangePublisher, EventSettings
 from stockroom.pricing.quoter import Quoter
+from stockroom.pricing.redemption_book import RedemptionBook
+from stockroom.pricing.refresher import keep_fresh
+from stockroom.pricing.store.changes import ChangeLog
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
+from stockroom.pricing.store.redemptions import RedemptionStore
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
@@ -58,11 +72,80 @@ class PricingSettings:
     inventory_tls_ca_file: str = ""
     inventory_tls_cert_file: str = ""
     inventory_tls_key_file: str = ""
+    # PRICING_ROUNDING_MODES ("CHF=HALF_UP,SEK=HALF_UP"): per-currency rounding
+    # mode; half to even otherwise.
+    rounding_modes: str = ""
+    # PRICING_CASH_ROUNDING ("CHF=0.05"): per-currency cash rounding of the amount
+    # due; none otherwise.
+    cash_rounding: str = ""
+    # PRICING_CACHE_STALENESS_MS: no quote uses a price or promotion superseded
+    # longer than this before it started (see cache.py); at least 1.
+    cache_staleness_ms: int = 1000
+    # PRICING_EVENTS_NATS_URL: publish change events to this NATS JetStream; empty: none.
+    events_nats_url: str = ""
+    # PRICING_EVENTS_STREAM: the JetStream stream (created if missing).
+    events_stream: str = EventSettings.stream
+    # PRICING_EVENTS_SUBJECT: subjects are <this>.price and <this>.promotion.
+    events_subject: str = EventSettings.subject
+
+    def __post_init__(self) -> None:
+        """Refuse unusable values when the settings are made: at startup, naming the variable."""
+        if self.cache_staleness_ms < 1:
+            raise ConfigError(
+                f"PRICING_CACHE_STALENESS_MS={self.cache_staleness_ms} must be at least 1"
+            )
+        parse_currency_rules(self.rounding_modes, self.cash_rounding)
+
+    @property
+    def currency_rules(self) -> CurrencyRules:
+        """PRICING_ROUNDING_MODES and PRICING_CASH_ROUNDING, parsed."""
+        return parse_currency_rules(self.rounding_modes, self.cash_rounding)
+
+    @property
+    def events(self) -> EventSettings:
+        """Where change events go (``events.nats_url`` empty: nowhere)."""
+        return EventSettings(self.events_nats_url, self.events_stream, self.events_subject)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PricingSettings:
         server = ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=env)
         return settings_from_env(cls, "PRICING", env, given={"server": server})
+
+
+def parse_currency_rules(modes: str, cash: str) -> CurrencyRules:
+    """The rounding settings from their environment form; ConfigError names a bad entry."""
+    parsed_modes: dict[str, RoundingMode] = {}
+    for code, value in _pairs("PRICING_ROUNDING_MODES", modes):
+        try:
+            parsed_modes[code] = RoundingMode(value.upper())
+        except ValueError:
+            raise ConfigError(
+                f"PRICING_ROUNDING_MODES: {code}={value!r} is not HALF_EVEN or HALF_UP"
+            ) from None
+    increments: dict[str, int] = {}
+    for code, value in _pairs("PRICING_CASH_ROUNDING", cash):
+        exponent = minor_unit_exponent(code)
+        try:
+            minor = Decimal(value).scaleb(exponent or 0)
+        except InvalidOperation:
+            minor = Decimal(-1)
+        if exponent is None or minor != minor.to_integral_value() or minor <= 0:
+            raise ConfigError(
+                f"PRICING_CASH_ROUNDING: {code}={value!r} is not a positive amount of {code}"
+                " in whole minor units"
+            )
+        increments[code] = int(minor)
+    return CurrencyRules(parsed_modes, increments)
+
+
+def _pairs(name: str, raw: str) -> list[tuple[str, str]]:
+    pairs = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        code, separator, value = entry.partition("=")
+        if not separator or minor_unit_exponent(code.strip()) is None:
+            raise ConfigError(f"{name}: {entry!r} is not CURRENCY=VALUE with an ISO 4217 code")
+        pairs.append((code.strip(), value.strip()))
+    return pairs
 
 
 def connect_inventory(settings: PricingSettings) -> grpc.aio.Channel:
@@ -89,6 +172,7 @@ async def build_server(
     *,
     inventory_channel: grpc.aio.Channel | None = None,
     clock: Clock = utc_now,
+    monotonic_ns: Callable[[], int] = time.monotonic_ns,
 ) -> GrpcServer:
     """Everything a running pricing server depends on, on one screen.
 
@@ -105,21 +189,51 @@ async def build_server(
         reserve_s=settings.availability_reserve_s,
     )
     price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
-    servicer = PricingServicer(
-        PriceBook(price_store, clock),
-        PromotionBook(promotion_store, clock),
-        Quoter(
-            price_store,
-            promotion_store,
-            QuoteStore(engine),
-            availability,
-            clock,
-            timedelta(seconds=settings.quote_ttl_s),
+    cache = CatalogCache(
+        price_store,
+        promotion_store,
+        ChangeLog(engine),
+        staleness_ms=settings.cache_staleness_ms,
+        clock=clock,
+        monotonic_ns=monotonic_ns,
+    )
+    quoter = Quoter(
+        cache,
+        cache,
+        QuoteStore(engine),
+        availability,
+        clock,
+        timedelta(seconds=settings.quote_ttl_s),
+        settings.currency_rules,
+        InventoryHold(
+            inventory_pb2_grpc.InventoryServiceStub(channel), settings.availability_max_wait_s
         ),
+    )
+    servicer = PricingServicer(
+        PriceBook(price_store, clock, cache.mark_stale),
+        PromotionBook(promotion_store, clock, cache.mark_stale),
+        quoter,
+        RedemptionBook(RedemptionStore(engine), quoter, clock),
+    )
+
+    refresher = asyncio.create_task(
+        keep_fresh(cache, settings.server.database_url), name="pricing-cache-refresher"
     )
 
     async def close_inventory_channel() -> None:
         await channel.close()
+
+    background = [refresher]
+    if settings.events.nats_url:
+        publisher = ChangePublisher(engine, settings.events)
+        background.append(asyncio.create_task(publisher.run(), name="pricing-events"))
+
+    async def stop_refresher() -> None:
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     return GrpcServer(
         settings.server,
@@ -133,7 +247,7 @@ async def build_server(
         ],
         interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[close_inventory_channel, engine.dispose, *reads.on_stop],
+        on_stop=[stop_refresher, close_inventory_channel, engine.dispose, *reads.on_stop],
     )
 
 

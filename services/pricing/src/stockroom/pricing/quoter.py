@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -16,20 +17,82 @@ from stockroom.common.errors import (
     PreconditionViolation,
     ResourceRef,
 )
+from stockroom.pricing.domain.codes import DiscountCode
+from stockroom.pricing.domain.explain import (
+    LineExplanation,
+    explain_price,
+    explain_promotions,
+    explain_tiers,
+)
 from stockroom.pricing.domain.money import DOMAIN
-from stockroom.pricing.domain.prices import PriceVersion
+from stockroom.pricing.domain.offers import Selection, answer_codes, select_offers
+from stockroom.pricing.domain.prices import (
+    PriceListScope,
+    PriceVersion,
+    in_effect_at,
+    pending_version,
+)
+from stockroom.pricing.domain.promotions import (
+    Promotion,
+    PromotionLimits,
+    Usage,
+    for_cart,
+    pending_promotion,
+)
 from stockroom.pricing.domain.quotes import (
+    DEFAULT_RULES,
     Cart,
     CartLine,
     Quote,
     StockCheck,
+    StockHold,
     price_cart,
     validate_cart,
 )
+from stockroom.pricing.domain.rounding import CurrencyRules
 from stockroom.pricing.domain.validation import check_request_id, new_problems, raise_if_any
-from stockroom.pricing.store.prices import PriceStore
-from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
+
+
+class PriceSource(Protocol):
+    """Where quotes read prices: the store, or the per-process cache in front of it."""
+
+    async def in_effect(
+        self, skus: Sequence[str], scope: PriceListScope, moment: datetime
+    ) -> dict[str, PriceVersion]: ...
+
+    async def versions(
+        self, skus: Sequence[str], currency_code: str
+    ) -> dict[str, list[PriceVersion]]: ...
+
+
+class PromotionSource(Protocol):
+    """Where quotes read promotions, codes and usage: the store, or the cache."""
+
+    async def for_cart(
+        self, currency_code: str, skus: Sequence[str], moment: datetime
+    ) -> list[Promotion]: ...
+
+    async def codes(self, codes: Sequence[str]) -> dict[str, tuple[DiscountCode, Promotion]]: ...
+
+    async def customer_usage(
+        self, customer_id: str, promotion_ids: Sequence[str]
+    ) -> dict[str, Usage]: ...
+
+    async def usage(self, promotion_ids: Sequence[str]) -> dict[str, Usage]: ...
+
+
+class StockHolder(Protocol):
+    """Reserves a cart's stock for a quote; answers with a reason rather than failing."""
+
+    async def hold(
+        self,
+        lines: Sequence[CartLine],
+        ttl: timedelta,
+        request_id: str,
+        reference: str,
+        expire_at: datetime,
+    ) -> StockHold: ...
 
 
 class StockChecker(Protocol):
@@ -41,13 +104,17 @@ class StockChecker(Protocol):
 class Quoter:
     def __init__(
         self,
-        prices: PriceStore,
-        promotions: PromotionStore,
+        prices: PriceSource,
+        promotions: PromotionSource,
         quotes: QuoteStore,
         stock: StockChecker,
         clock: Clock,
         quote_ttl: timedelta,
+        rules: CurrencyRules = DEFAULT_RULES,
+        holder: StockHolder | None = None,
     ) -> None:
+        self._rules = rules
+        self._holder = holder
         self._prices = prices
         self._promotions = promotions
         self._quotes = quotes
@@ -70,35 +137,119 @@ class Quoter:
         check_request_id(problems, key.request_id if key else "")
         validate_cart(problems, cart)
         raise_if_any(problems)
-        if key is not None:
+        now = self._clock()
+        pending_prices = [
+            pending_version(i, price, now, problems) for i, price in enumerate(cart.pending_prices)
+        ]
+        pending_promotions = [
+            pending_promotion(i, terms, now, problems)
+            for i, terms in enumerate(cart.pending_promotions)
+        ]
+        raise_if_any(problems)
+        if key is not None and not cart.dry_run:
             earlier = await self._quotes.made_for(key)
             if earlier is not None:
                 return earlier
-        now = self._clock()
         price_time = cart.price_time or now
         currency_code = cart.scope.currency_code
         skus = [line.sku for line in cart.lines]
+        quote_id = "" if cart.dry_run else str(uuid.uuid4())
+        expire_at = now + self._quote_ttl
         stock_check = asyncio.create_task(self._stock.check(cart.lines))
+        holding = asyncio.create_task(
+            self._hold(cart, key.request_id if key else quote_id, quote_id, expire_at)
+        )
         try:
-            prices = await self._prices.in_effect(skus, cart.scope, price_time)
+            versions: dict[str, list[PriceVersion]] = {}
+            if cart.explain or pending_prices:
+                versions = await self._prices.versions(skus, currency_code)
+                for version in pending_prices:
+                    if version.sku in versions and version.scope.currency_code == currency_code:
+                        versions[version.sku] = [*versions[version.sku], version]
+                prices = {
+                    sku: chosen
+                    for sku, candidates in versions.items()
+                    if (chosen := in_effect_at(candidates, cart.scope, price_time)) is not None
+                }
+            else:
+                prices = await self._prices.in_effect(skus, cart.scope, price_time)
             _require_prices(cart, prices, price_time)
             promotions = await self._promotions.for_cart(currency_code, skus, price_time)
-            priced = price_cart(cart.lines, prices, promotions, currency_code)
+            promotions += for_cart(pending_promotions, currency_code, skus, price_time)
+            selection = await self._select(cart, promotions, price_time)
+            priced = price_cart(
+                cart.lines,
+                prices,
+                selection.promotions,
+                currency_code,
+                self._rules,
+                selection.offers,
+            )
             stock = await stock_check
+            hold = await holding
         except BaseException:
             stock_check.cancel()
-            await asyncio.gather(stock_check, return_exceptions=True)
+            holding.cancel()
+            await asyncio.gather(stock_check, holding, return_exceptions=True)
             raise
+        explanations: tuple[LineExplanation, ...] = ()
+        if cart.explain:
+            explanations = tuple(
+                LineExplanation(
+                    explain_price(versions[line.sku], cart.scope, price_time),
+                    explain_tiers(line),
+                    explain_promotions(
+                        line, promotions, selection.promotions, selection.allowances, priced
+                    ),
+                )
+                for line in priced.lines
+            )
         quote = Quote(
-            quote_id=str(uuid.uuid4()),
+            quote_id=quote_id,
             scope=cart.scope,
             price_time=price_time,
             created_at=now,
-            expire_at=now + self._quote_ttl,
+            expire_at=expire_at,
             priced=priced,
             stock=stock,
+            customer_id=cart.customer_id,
+            codes=answer_codes(cart.discount_codes, selection, priced),
+            explanations=explanations,
+            dry_run=cart.dry_run,
+            hold=hold,
         )
-        return await self._quotes.save(quote, key)
+        if cart.dry_run:
+            return quote
+        saved = await self._quotes.save(quote, key)
+        return replace(saved, explanations=explanations) if saved is quote else saved
+
+    async def _hold(
+        self,
+        cart: Cart,
+        request_id: str,
+        quote_id: str,
+        expire_at: datetime,
+    ) -> StockHold | None:
+        """The cart's stock held until the quote expires, when the cart asks for it."""
+        if not cart.reserve:
+            return None
+        if self._holder is None:
+            return StockHold("", None, "NOT_CONFIGURED", "this pricing server holds no stock")
+        return await self._holder.hold(cart.lines, self._quote_ttl, request_id, quote_id, expire_at)
+
+    async def _select(self, cart: Cart, promotions: list[Promotion], moment: datetime) -> Selection:
+        """The promotions that may discount the cart: reads codes and the customer's
+        usage only when the quote has codes or a promotion has per-customer limits."""
+        limited = [p.promotion_id for p in promotions if p.terms.limits != PromotionLimits()]
+        if limited:  # counts change with every redemption: read them now, never cached
+            used = await self._promotions.usage(limited)
+            promotions = [replace(p, usage=used.get(p.promotion_id, p.usage)) for p in promotions]
+        found = await self._promotions.codes(cart.discount_codes)
+        per_customer = [p.promotion_id for p in promotions if p.terms.limits.per_customer]
+        usage = await self._promotions.customer_usage(cart.customer_id, per_customer)
+        return select_offers(
+            promotions, cart.discount_codes, found, usage, cart.customer_id, moment
+        )
 
     async def get(self, quote_id: str) -> Quote:
         """The quote as it was made; FAILED_PRECONDITION once it has expired."""

@@ -1,8 +1,9 @@
 """The pricing schema (SQLAlchemy Core). Alembic migrations create it; this is
 what the store's queries are written against.
 
-Amounts are BIGINT minor units, never floats. Rows are only ever inserted:
-price history, promotions and quotes are kept as they were recorded.
+Amounts are BIGINT minor units, never floats. Price history and quotes are
+only ever inserted. A promotion's row is its current version (and its usage
+counters); each version is also kept in ``promotion_versions``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 from stockroom.common.db import UtcDateTime
@@ -38,7 +41,11 @@ price_lists = Table(
     # '' means "every channel" / "every customer group".
     Column("channel", String(64), nullable=False, server_default=""),
     Column("customer_group", String(64), nullable=False, server_default=""),
-    UniqueConstraint("currency_code", "channel", "customer_group", name="price_lists_scope"),
+    # ISO 3166-1 alpha-2 or ISO 3166-2 region; '' means every country.
+    Column("country", String(6), nullable=False, server_default=""),
+    UniqueConstraint(
+        "currency_code", "channel", "customer_group", "country", name="price_lists_scope"
+    ),
 )
 
 prices = Table(
@@ -57,6 +64,7 @@ prices = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("request_id", String(36), nullable=True, unique=True),
     Column("request_hash", String(64), nullable=True),
+    Column("tax_inclusive", Boolean, nullable=False, server_default=false()),
     CheckConstraint(
         "valid_until IS NULL OR valid_until > valid_from", name="prices_window_not_empty"
     ),
@@ -80,6 +88,26 @@ promotions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("request_id", String(36), nullable=True, unique=True),
     Column("request_hash", String(64), nullable=True),
+    # The lifecycle: the row is the promotion's current version; every version
+    # (this one included) is also in promotion_versions.
+    Column("status", String(8), nullable=False, server_default="ACTIVE"),
+    Column("version", BigInteger, nullable=False, server_default="1"),
+    Column("updated_at", UtcDateTime, nullable=True),
+    Column("requires_code", Boolean, nullable=False, server_default=false()),
+    # Limits (NULL: none) and what redemptions consumed; the CHECKs are the
+    # last guard that no redemption ever goes past a limit.
+    Column("max_uses", BigInteger, nullable=True),
+    Column("max_uses_per_customer", BigInteger, nullable=True),
+    Column("budget_minor", BigInteger, nullable=True),
+    Column("budget_per_customer_minor", BigInteger, nullable=True),
+    Column("uses", BigInteger, nullable=False, server_default="0"),
+    Column("spent_minor", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("status IN ('ACTIVE', 'PAUSED', 'ENDED')", name="promotions_status"),
+    CheckConstraint("uses >= 0 AND spent_minor >= 0", name="promotions_usage_not_negative"),
+    CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="promotions_within_max_uses"),
+    CheckConstraint(
+        "budget_minor IS NULL OR spent_minor <= budget_minor", name="promotions_within_budget"
+    ),
     CheckConstraint(
         "(basis_points_off IS NULL) <> (amount_off_minor IS NULL)", name="promotions_one_discount"
     ),
@@ -105,6 +133,74 @@ promotion_skus = Table(
     Index("promotion_skus_by_sku", "sku"),
 )
 
+promotion_versions = Table(
+    "promotion_versions",
+    metadata,
+    Column("promotion_id", Id, ForeignKey("promotions.id"), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    # The promotion's terms and status as of this version.
+    Column("document", JSON, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+code_batches = Table(
+    "code_batches",
+    metadata,
+    Column("id", Id, Identity(), primary_key=True),
+    Column("promotion_id", Id, ForeignKey("promotions.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("request_id", String(36), nullable=True, unique=True),
+    Column("request_hash", String(64), nullable=True),
+)
+
+promotion_codes = Table(
+    "promotion_codes",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("promotion_id", Id, ForeignKey("promotions.id"), nullable=False),
+    Column("batch_id", Id, ForeignKey("code_batches.id"), nullable=False),
+    Column("max_uses", BigInteger, nullable=True),
+    Column("uses", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint("uses >= 0", name="promotion_codes_uses_not_negative"),
+    CheckConstraint("max_uses IS NULL OR uses <= max_uses", name="promotion_codes_within_max_uses"),
+    Index("promotion_codes_by_batch", "batch_id"),
+)
+
+customer_usage = Table(
+    "customer_usage",
+    metadata,
+    Column("promotion_id", Id, ForeignKey("promotions.id"), primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("uses", BigInteger, nullable=False),
+    Column("spent_minor", BigInteger, nullable=False),
+    CheckConstraint("uses >= 0 AND spent_minor >= 0", name="customer_usage_not_negative"),
+)
+
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("id", Id, Identity(), primary_key=True),
+    Column("quote_id", String(36), nullable=False, unique=True),
+    Column("request_id", String(36), nullable=True, unique=True),
+    Column("request_hash", String(64), nullable=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("currency_code", String(3), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("released_at", UtcDateTime, nullable=True),
+    CheckConstraint("state IN ('REDEEMED', 'RELEASED')", name="redemptions_state"),
+)
+
+redemption_items = Table(
+    "redemption_items",
+    metadata,
+    Column("redemption_id", Id, ForeignKey("redemptions.id"), primary_key=True),
+    Column("promotion_id", Id, ForeignKey("promotions.id"), primary_key=True),
+    Column("code", String(32), nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    CheckConstraint("amount_minor >= 0", name="redemption_items_not_negative"),
+)
+
 quotes = Table(
     "quotes",
     metadata,
@@ -125,9 +221,51 @@ quotes = Table(
     # The priced lines, discounts and stock answer as the quote gave them: an
     # immutable snapshot, read back whole by GetQuote.
     Column("document", JSON, nullable=False),
+    # The tax view of total: net + tax = gross; amount_due is gross after cash rounding.
+    Column("customer_id", String(64), nullable=False, server_default=""),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("gross_minor", BigInteger, nullable=False),
+    Column("amount_due_minor", BigInteger, nullable=False),
+    CheckConstraint("gross_minor = net_minor + tax_minor", name="quotes_gross_is_net_plus_tax"),
     CheckConstraint("discount_minor >= 0 AND total_minor >= 0", name="quotes_not_negative"),
     CheckConstraint(
         "total_minor = subtotal_minor - discount_minor",
         name="quotes_total_is_subtotal_less_discount",
     ),
+)
+
+
+# The change log: one row per change to a price or a promotion, written in the
+# change's own transaction. Positions come from the one-row head, whose row lock
+# is held until commit, so they are dense and in commit order: a reader that has
+# everything up to N and reads "after N" misses nothing. Replicas refresh their
+# caches from it; it is also the outbox of change events.
+change_head = Table(
+    "change_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="change_head_one_row"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    # PRICE (entity_key: the SKU) or PROMOTION (entity_key: its id)
+    Column("kind", String(16), nullable=False),
+    Column("entity_key", String(64), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+)
+
+
+# How far each consumer of the change log got: "nats" is the event publisher.
+# Its row lock elects one publishing replica at a time.
+change_cursors = Table(
+    "change_cursors",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
 )

@@ -7,8 +7,9 @@ names only the trace id, and the server logs the exception with its stack.
 
 A request body that does not decode is the caller's mistake, not a bug: grpc
 would answer UNKNOWN and log a traceback per call, so the deserializer of every
-unary request is wrapped and such a call ends with INVALID_ARGUMENT
-(reason ``UNDECODABLE_REQUEST``) and no log line.
+request is wrapped and such a call ends with INVALID_ARGUMENT (reason
+``UNDECODABLE_REQUEST``) and no log line. In a request stream the bad message
+is refused where the servicer reads it: the messages before it were handled.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class ErrorMappingInterceptor(AroundCallInterceptor):
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await super().intercept_service(continuation, handler_call_details)
-        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+        if handler is None or handler.request_deserializer is None:
             return handler
         cache: dict[int, grpc.RpcMethodHandler[Any, Any]] = self.__dict__.setdefault(
             "_decoding_handlers", {}
@@ -97,8 +98,8 @@ def refusing_undecodable(
     handler: grpc.RpcMethodHandler[Any, Any],
 ) -> grpc.RpcMethodHandler[Any, Any]:
     deserializer = handler.request_deserializer
-    if deserializer is None or handler.request_streaming:
-        return handler  # raw bytes, or a request stream: nothing to refuse here
+    if deserializer is None:
+        return handler  # raw bytes: nothing to refuse here
 
     def deserialize(data: bytes) -> Any:
         try:
@@ -106,6 +107,8 @@ def refusing_undecodable(
         except Exception as error:  # any decoding failure is the caller's bad body
             return _Undecodable(error)
 
+    if handler.request_streaming:
+        return _refusing_undecodable_stream(handler, deserialize)
     if handler.unary_unary is not None:
         behaviour: Any = handler.unary_unary
 
@@ -133,6 +136,47 @@ def refusing_undecodable(
 
         replaced = cast("Any", handler)._replace(
             unary_stream=unary_stream, request_deserializer=deserialize
+        )
+    return cast("grpc.RpcMethodHandler[Any, Any]", replaced)
+
+
+async def _decoded(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The request stream, ending with INVALID_ARGUMENT at the first message that did not
+    decode (raised where the servicer reads it, so it ends the call as any refusal does)."""
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            raise _undecodable()
+        yield request
+
+
+def _refusing_undecodable_stream(
+    handler: grpc.RpcMethodHandler[Any, Any], deserialize: Any
+) -> grpc.RpcMethodHandler[Any, Any]:
+    if handler.stream_unary is not None:
+        unary: Any = handler.stream_unary
+
+        async def stream_unary(requests: AsyncIterator[Any], context: Context) -> Any:
+            return await unary(_decoded(requests), context)
+
+        replaced = cast("Any", handler)._replace(
+            stream_unary=stream_unary, request_deserializer=deserialize
+        )
+    else:
+        stream: Any = handler.stream_stream
+        assert stream is not None
+
+        async def stream_stream(
+            requests: AsyncIterator[Any], context: Context
+        ) -> AsyncIterator[Any]:
+            result: Any = stream(_decoded(requests), context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:  # a servicer that writes with context.write
+                await result
+
+        replaced = cast("Any", handler)._replace(
+            stream_stream=stream_stream, request_deserializer=deserialize
         )
     return cast("grpc.RpcMethodHandler[Any, Any]", replaced)
 

@@ -45,6 +45,42 @@ TIERS_MODE_GRADUATED: TiersMode.ValueType  # 2
 """Each tier prices the units that fall within it."""
 Global___TiersMode: _TypeAlias = TiersMode  # noqa: Y015
 
+class _CandidateVerdict:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CandidateVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CandidateVerdict.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CANDIDATE_VERDICT_UNSPECIFIED: _CandidateVerdict.ValueType  # 0
+    """Not set."""
+    CANDIDATE_VERDICT_CHOSEN: _CandidateVerdict.ValueType  # 1
+    """The version that applies."""
+    CANDIDATE_VERDICT_SUPERSEDED: _CandidateVerdict.ValueType  # 2
+    """In effect in its list, but a later version of the same list replaced it."""
+    CANDIDATE_VERDICT_LESS_SPECIFIC: _CandidateVerdict.ValueType  # 3
+    """The version in effect in a less specific list than the one chosen."""
+    CANDIDATE_VERDICT_NOT_IN_EFFECT: _CandidateVerdict.ValueType  # 4
+    """Its validity window does not contain the moment."""
+    CANDIDATE_VERDICT_OTHER_SCOPE: _CandidateVerdict.ValueType  # 5
+    """Its list is for another channel or customer group."""
+
+class CandidateVerdict(_CandidateVerdict, metaclass=_CandidateVerdictEnumTypeWrapper):
+    """What happened to one price version when a price was chosen."""
+
+CANDIDATE_VERDICT_UNSPECIFIED: CandidateVerdict.ValueType  # 0
+"""Not set."""
+CANDIDATE_VERDICT_CHOSEN: CandidateVerdict.ValueType  # 1
+"""The version that applies."""
+CANDIDATE_VERDICT_SUPERSEDED: CandidateVerdict.ValueType  # 2
+"""In effect in its list, but a later version of the same list replaced it."""
+CANDIDATE_VERDICT_LESS_SPECIFIC: CandidateVerdict.ValueType  # 3
+"""The version in effect in a less specific list than the one chosen."""
+CANDIDATE_VERDICT_NOT_IN_EFFECT: CandidateVerdict.ValueType  # 4
+"""Its validity window does not contain the moment."""
+CANDIDATE_VERDICT_OTHER_SCOPE: CandidateVerdict.ValueType  # 5
+"""Its list is for another channel or customer group."""
+Global___CandidateVerdict: _TypeAlias = CandidateVerdict  # noqa: Y015
+
 class _PromotionTarget:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -68,6 +104,114 @@ PROMOTION_TARGET_SKUS: PromotionTarget.ValueType  # 1
 PROMOTION_TARGET_CART: PromotionTarget.ValueType  # 2
 """The whole cart, after SKU discounts."""
 Global___PromotionTarget: _TypeAlias = PromotionTarget  # noqa: Y015
+
+class _PromotionState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromotionStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromotionState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMOTION_STATE_UNSPECIFIED: _PromotionState.ValueType  # 0
+    """Not set."""
+    PROMOTION_STATE_ACTIVE: _PromotionState.ValueType  # 1
+    """In its validity window and not paused: it applies."""
+    PROMOTION_STATE_SCHEDULED: _PromotionState.ValueType  # 2
+    """Its validity window has not started yet."""
+    PROMOTION_STATE_PAUSED: _PromotionState.ValueType  # 3
+    """Paused: it does not apply until it is resumed."""
+    PROMOTION_STATE_ENDED: _PromotionState.ValueType  # 4
+    """Ended, or its validity window is over: it never applies again."""
+
+class PromotionState(_PromotionState, metaclass=_PromotionStateEnumTypeWrapper):
+    """Where a promotion is in its lifecycle."""
+
+PROMOTION_STATE_UNSPECIFIED: PromotionState.ValueType  # 0
+"""Not set."""
+PROMOTION_STATE_ACTIVE: PromotionState.ValueType  # 1
+"""In its validity window and not paused: it applies."""
+PROMOTION_STATE_SCHEDULED: PromotionState.ValueType  # 2
+"""Its validity window has not started yet."""
+PROMOTION_STATE_PAUSED: PromotionState.ValueType  # 3
+"""Paused: it does not apply until it is resumed."""
+PROMOTION_STATE_ENDED: PromotionState.ValueType  # 4
+"""Ended, or its validity window is over: it never applies again."""
+Global___PromotionState: _TypeAlias = PromotionState  # noqa: Y015
+
+class _DiscountCodeStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DiscountCodeStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DiscountCodeStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISCOUNT_CODE_STATUS_UNSPECIFIED: _DiscountCodeStatus.ValueType  # 0
+    """Not set."""
+    DISCOUNT_CODE_STATUS_APPLIED: _DiscountCodeStatus.ValueType  # 1
+    """Its promotion gave a discount."""
+    DISCOUNT_CODE_STATUS_UNKNOWN: _DiscountCodeStatus.ValueType  # 2
+    """No such code."""
+    DISCOUNT_CODE_STATUS_EXPIRED: _DiscountCodeStatus.ValueType  # 3
+    """Its promotion is ended, over, paused or not started."""
+    DISCOUNT_CODE_STATUS_USED_UP: _DiscountCodeStatus.ValueType  # 4
+    """The code, its promotion, or the customer's share of it is used up."""
+    DISCOUNT_CODE_STATUS_NOT_ELIGIBLE: _DiscountCodeStatus.ValueType  # 5
+    """The cart does not qualify (currency, SKUs, minimums, no customer given)."""
+    DISCOUNT_CODE_STATUS_NOT_BEST: _DiscountCodeStatus.ValueType  # 6
+    """The cart qualifies, but another promotion took more off."""
+
+class DiscountCodeStatus(_DiscountCodeStatus, metaclass=_DiscountCodeStatusEnumTypeWrapper):
+    """Why a discount code did or did not apply to a quote."""
+
+DISCOUNT_CODE_STATUS_UNSPECIFIED: DiscountCodeStatus.ValueType  # 0
+"""Not set."""
+DISCOUNT_CODE_STATUS_APPLIED: DiscountCodeStatus.ValueType  # 1
+"""Its promotion gave a discount."""
+DISCOUNT_CODE_STATUS_UNKNOWN: DiscountCodeStatus.ValueType  # 2
+"""No such code."""
+DISCOUNT_CODE_STATUS_EXPIRED: DiscountCodeStatus.ValueType  # 3
+"""Its promotion is ended, over, paused or not started."""
+DISCOUNT_CODE_STATUS_USED_UP: DiscountCodeStatus.ValueType  # 4
+"""The code, its promotion, or the customer's share of it is used up."""
+DISCOUNT_CODE_STATUS_NOT_ELIGIBLE: DiscountCodeStatus.ValueType  # 5
+"""The cart does not qualify (currency, SKUs, minimums, no customer given)."""
+DISCOUNT_CODE_STATUS_NOT_BEST: DiscountCodeStatus.ValueType  # 6
+"""The cart qualifies, but another promotion took more off."""
+Global___DiscountCodeStatus: _TypeAlias = DiscountCodeStatus  # noqa: Y015
+
+class _PromotionOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PromotionOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromotionOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROMOTION_OUTCOME_UNSPECIFIED: _PromotionOutcome.ValueType  # 0
+    """Not set."""
+    PROMOTION_OUTCOME_APPLIED: _PromotionOutcome.ValueType  # 1
+    """It gave this line a discount (its own, or its share of the cart's)."""
+    PROMOTION_OUTCOME_LOST: _PromotionOutcome.ValueType  # 2
+    """It qualified, but another promotion took more off."""
+    PROMOTION_OUTCOME_NOT_ELIGIBLE: _PromotionOutcome.ValueType  # 3
+    """It is not for this line's SKU, or the cart does not meet its minimums."""
+    PROMOTION_OUTCOME_NEEDS_CODE: _PromotionOutcome.ValueType  # 4
+    """It needs a code the quote did not give."""
+    PROMOTION_OUTCOME_LIMITED: _PromotionOutcome.ValueType  # 5
+    """Its limits or budget are used up, or it needs a customer_id."""
+
+class PromotionOutcome(_PromotionOutcome, metaclass=_PromotionOutcomeEnumTypeWrapper):
+    """What happened to a promotion when a line was priced."""
+
+PROMOTION_OUTCOME_UNSPECIFIED: PromotionOutcome.ValueType  # 0
+"""Not set."""
+PROMOTION_OUTCOME_APPLIED: PromotionOutcome.ValueType  # 1
+"""It gave this line a discount (its own, or its share of the cart's)."""
+PROMOTION_OUTCOME_LOST: PromotionOutcome.ValueType  # 2
+"""It qualified, but another promotion took more off."""
+PROMOTION_OUTCOME_NOT_ELIGIBLE: PromotionOutcome.ValueType  # 3
+"""It is not for this line's SKU, or the cart does not meet its minimums."""
+PROMOTION_OUTCOME_NEEDS_CODE: PromotionOutcome.ValueType  # 4
+"""It needs a code the quote did not give."""
+PROMOTION_OUTCOME_LIMITED: PromotionOutcome.ValueType  # 5
+"""Its limits or budget are used up, or it needs a customer_id."""
+Global___PromotionOutcome: _TypeAlias = PromotionOutcome  # noqa: Y015
 
 class _Availability:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -96,6 +240,30 @@ AVAILABILITY_INSUFFICIENT: Availability.ValueType  # 2
 AVAILABILITY_UNKNOWN: Availability.ValueType  # 3
 """Inventory could not be asked in time; the prices still hold."""
 Global___Availability: _TypeAlias = Availability  # noqa: Y015
+
+class _RedemptionState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RedemptionStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RedemptionState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REDEMPTION_STATE_UNSPECIFIED: _RedemptionState.ValueType  # 0
+    """Not set."""
+    REDEMPTION_STATE_REDEEMED: _RedemptionState.ValueType  # 1
+    """It holds its promotions' uses and budget."""
+    REDEMPTION_STATE_RELEASED: _RedemptionState.ValueType  # 2
+    """It gave them back."""
+
+class RedemptionState(_RedemptionState, metaclass=_RedemptionStateEnumTypeWrapper):
+    """Whether a redemption still holds what it consumed."""
+
+REDEMPTION_STATE_UNSPECIFIED: RedemptionState.ValueType  # 0
+"""Not set."""
+REDEMPTION_STATE_REDEEMED: RedemptionState.ValueType  # 1
+"""It holds its promotions' uses and budget."""
+REDEMPTION_STATE_RELEASED: RedemptionState.ValueType  # 2
+"""It gave them back."""
+Global___RedemptionState: _TypeAlias = RedemptionState  # noqa: Y015
 
 @_typing.final
 class PriceTier(_message.Message):
@@ -150,6 +318,8 @@ class Price(_message.Message):
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     RECORD_TIME_FIELD_NUMBER: _builtins.int
+    TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     price_id: _builtins.str
     """Server-assigned id of this version."""
     sku: _builtins.str
@@ -162,6 +332,12 @@ class Price(_message.Message):
     """Customer group of the price list; empty for every customer."""
     tiers_mode: Global___TiersMode.ValueType
     """How the tiers charge a quantity; UNSPECIFIED for a per-unit price."""
+    tax_inclusive: _builtins.bool
+    """Whether the amounts include tax (gross) or not (net)."""
+    country: _builtins.str
+    """Country or region of the price list (ISO 3166-1 alpha-2 or ISO 3166-2);
+    empty for every country.
+    """
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceTier]:
         """The tiers, in order; a per-unit price has one."""
@@ -196,10 +372,12 @@ class Price(_message.Message):
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         record_time: _timestamp_pb2.Timestamp | None = ...,
+        tax_inclusive: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -220,6 +398,8 @@ class SetPriceRequest(_message.Message):
     TIERS_MODE_FIELD_NUMBER: _builtins.int
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     request_id: _builtins.str
@@ -230,6 +410,10 @@ class SetPriceRequest(_message.Message):
     """Customer group of the price list; empty for every customer."""
     tiers_mode: Global___TiersMode.ValueType
     """Required with more than one tier, or with a flat amount."""
+    tax_inclusive: _builtins.bool
+    """Whether the amounts include tax (gross) or not (net, the default)."""
+    country: _builtins.str
+    """Country ("CH") or region ("US-CA") of the price list; empty for every country."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """The price of one unit; its currency_code names the price list. Set either
@@ -260,10 +444,12 @@ class SetPriceRequest(_message.Message):
         tiers_mode: Global___TiersMode.ValueType = ...,
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
+        tax_inclusive: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -310,6 +496,8 @@ class GetPriceRequest(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
     PRICE_TIME_FIELD_NUMBER: _builtins.int
+    EXPLAIN_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     currency_code: _builtins.str
@@ -318,6 +506,10 @@ class GetPriceRequest(_message.Message):
     """Sales channel; falls back to the price list for every channel."""
     customer_group: _builtins.str
     """Customer group; falls back to the price list for every customer."""
+    explain: _builtins.bool
+    """Also say why this price: every candidate and the fallback taken."""
+    country: _builtins.str
+    """Country or region; falls back to the region's country, then to every country."""
     @_builtins.property
     def price_time(self) -> _timestamp_pb2.Timestamp:
         """The moment asked about; unset means now."""
@@ -330,10 +522,12 @@ class GetPriceRequest(_message.Message):
         channel: _builtins.str = ...,
         customer_group: _builtins.str = ...,
         price_time: _timestamp_pb2.Timestamp | None = ...,
+        explain: _builtins.bool = ...,
+        country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "explain", b"explain", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -346,22 +540,96 @@ class GetPriceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRICE_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def price(self) -> Global___Price:
         """The price version in effect at price_time."""
+
+    @_builtins.property
+    def explanation(self) -> Global___PriceExplanation:
+        """Why, when explain was set."""
 
     def __init__(
         self,
         *,
         price: Global___Price | None = ...,
+        explanation: Global___PriceExplanation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "price", b"price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "price", b"price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPriceResponse: _TypeAlias = GetPriceResponse  # noqa: Y015
+
+@_typing.final
+class PriceCandidate(_message.Message):
+    """One price version considered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    verdict: Global___CandidateVerdict.ValueType
+    """What happened to it."""
+    reason: _builtins.str
+    """A sentence for people."""
+    @_builtins.property
+    def price(self) -> Global___Price:
+        """The version."""
+
+    def __init__(
+        self,
+        *,
+        price: Global___Price | None = ...,
+        verdict: Global___CandidateVerdict.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "reason", b"reason", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceCandidate: _TypeAlias = PriceCandidate  # noqa: Y015
+
+@_typing.final
+class PriceExplanation(_message.Message):
+    """Why a price is the one that applies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    LISTS_TRIED_FIELD_NUMBER: _builtins.int
+    FALLBACK_FIELD_NUMBER: _builtins.int
+    fallback: _builtins.str
+    """The fallback taken, for people, e.g. "no price in USD/web/*; took USD/*/*"."""
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceCandidate]:
+        """Every version of the SKU in the currency, oldest first."""
+
+    @_builtins.property
+    def lists_tried(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The lists tried, most specific first, as "currency/channel/group" (empty
+        parts: every), each with whether it had a version in effect.
+        """
+
+    def __init__(
+        self,
+        *,
+        candidates: _abc.Iterable[Global___PriceCandidate] | None = ...,
+        lists_tried: _abc.Iterable[_builtins.str] | None = ...,
+        fallback: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "fallback", b"fallback", "lists_tried", b"lists_tried"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceExplanation: _TypeAlias = PriceExplanation  # noqa: Y015
 
 @_typing.final
 class ListPricesRequest(_message.Message):
@@ -443,6 +711,12 @@ class Promotion(_message.Message):
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REQUIRES_CODE_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     promotion_id: _builtins.str
     """Server-assigned id."""
     display_name: _builtins.str
@@ -457,6 +731,12 @@ class Promotion(_message.Message):
     """Percentage off in basis points: 1000 is 10 %, 10000 is 100 %."""
     minimum_quantity: _builtins.int
     """Units the eligible lines must add up to (0: no minimum)."""
+    state: Global___PromotionState.ValueType
+    """Its state at the moment it was read (output only)."""
+    version: _builtins.int
+    """1 at creation, one more on every update, pause, resume or end (output only)."""
+    requires_code: _builtins.bool
+    """Whether it applies only to quotes that give one of its discount codes."""
     @_builtins.property
     def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The SKUs discounted, for target SKUS."""
@@ -481,6 +761,18 @@ class Promotion(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""
 
+    @_builtins.property
+    def limits(self) -> Global___PromotionLimits:
+        """How often and for how much it may be redeemed; unset: without limit."""
+
+    @_builtins.property
+    def usage(self) -> Global___PromotionUsage:
+        """What redemptions have consumed so far (output only)."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When its current version was made (output only)."""
+
     def __init__(
         self,
         *,
@@ -496,16 +788,88 @@ class Promotion(_message.Message):
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        state: Global___PromotionState.ValueType = ...,
+        version: _builtins.int = ...,
+        requires_code: _builtins.bool = ...,
+        limits: Global___PromotionLimits | None = ...,
+        usage: Global___PromotionUsage | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "discount", b"discount", "minimum_subtotal", b"minimum_subtotal", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "discount", b"discount", "limits", b"limits", "minimum_subtotal", b"minimum_subtotal", "update_time", b"update_time", "usage", b"usage", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "currency_code", b"currency_code", "discount", b"discount", "display_name", b"display_name", "minimum_quantity", b"minimum_quantity", "minimum_subtotal", b"minimum_subtotal", "promotion_id", b"promotion_id", "skus", b"skus", "target", b"target", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_off", b"amount_off", "basis_points_off", b"basis_points_off", "create_time", b"create_time", "currency_code", b"currency_code", "discount", b"discount", "display_name", b"display_name", "limits", b"limits", "minimum_quantity", b"minimum_quantity", "minimum_subtotal", b"minimum_subtotal", "promotion_id", b"promotion_id", "requires_code", b"requires_code", "skus", b"skus", "state", b"state", "target", b"target", "update_time", b"update_time", "usage", b"usage", "valid_from", b"valid_from", "valid_until", b"valid_until", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_discount: _TypeAlias = _typing.Literal["basis_points_off", "amount_off"]  # noqa: Y015
     _WhichOneofArgType_discount: _TypeAlias = _typing.Literal["discount", b"discount"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_discount) -> _WhichOneofReturnType_discount | None: ...
 
 Global___Promotion: _TypeAlias = Promotion  # noqa: Y015
+
+@_typing.final
+class PromotionLimits(_message.Message):
+    """Usage limits and money budgets of a promotion; 0 or unset means no limit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_USES_FIELD_NUMBER: _builtins.int
+    MAX_USES_PER_CUSTOMER_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    BUDGET_PER_CUSTOMER_FIELD_NUMBER: _builtins.int
+    max_uses: _builtins.int
+    """Redemptions of the promotion, over all customers."""
+    max_uses_per_customer: _builtins.int
+    """Redemptions by one customer (quotes need a customer_id)."""
+    @_builtins.property
+    def budget(self) -> _money_pb2.Money:
+        """Total discount the promotion may give, in its currency."""
+
+    @_builtins.property
+    def budget_per_customer(self) -> _money_pb2.Money:
+        """Total discount one customer may get, in its currency."""
+
+    def __init__(
+        self,
+        *,
+        max_uses: _builtins.int = ...,
+        max_uses_per_customer: _builtins.int = ...,
+        budget: _money_pb2.Money | None = ...,
+        budget_per_customer: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_per_customer", b"budget_per_customer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_per_customer", b"budget_per_customer", "max_uses", b"max_uses", "max_uses_per_customer", b"max_uses_per_customer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionLimits: _TypeAlias = PromotionLimits  # noqa: Y015
+
+@_typing.final
+class PromotionUsage(_message.Message):
+    """What redemptions of a promotion have consumed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USES_FIELD_NUMBER: _builtins.int
+    SPENT_FIELD_NUMBER: _builtins.int
+    uses: _builtins.int
+    """Redemptions not released."""
+    @_builtins.property
+    def spent(self) -> _money_pb2.Money:
+        """Discount given by them, in the promotion's currency (unset without one)."""
+
+    def __init__(
+        self,
+        *,
+        uses: _builtins.int = ...,
+        spent: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spent", b"spent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["spent", b"spent", "uses", b"uses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionUsage: _TypeAlias = PromotionUsage  # noqa: Y015
 
 @_typing.final
 class CreatePromotionRequest(_message.Message):
@@ -614,6 +978,7 @@ class ListPromotionsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ACTIVE_TIME_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many promotions (default 50, at most 500)."""
     page_token: _builtins.str
@@ -622,16 +987,21 @@ class ListPromotionsRequest(_message.Message):
     def active_time(self) -> _timestamp_pb2.Timestamp:
         """Only promotions in effect at this moment, when set."""
 
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[Global___PromotionState.ValueType]:
+        """Only promotions in one of these states (at active_time, or now), when set."""
+
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         active_time: _timestamp_pb2.Timestamp | None = ...,
+        states: _abc.Iterable[Global___PromotionState.ValueType] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_time", b"active_time", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -673,23 +1043,167 @@ class CartLine(_message.Message):
 
     SKU_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
+    TAX_RATES_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit; each SKU at most once per cart."""
     quantity: _builtins.int
     """Units wanted; must be positive."""
+    @_builtins.property
+    def tax_rates(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaxRate]:
+        """The taxes of this line, decided by the caller (pricing decides no
+        jurisdiction); none means untaxed.
+        """
+
     def __init__(
         self,
         *,
         sku: _builtins.str = ...,
         quantity: _builtins.int = ...,
+        tax_rates: _abc.Iterable[Global___TaxRate] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku", b"sku", "tax_rates", b"tax_rates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CartLine: _TypeAlias = CartLine  # noqa: Y015
+
+@_typing.final
+class TaxRate(_message.Message):
+    """One tax on a line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RATE_PERCENT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """A name for people and reports, e.g. "CH VAT" (optional)."""
+    rate_percent: _builtins.str
+    """The rate in percent as a decimal string with at most 4 decimal places,
+    e.g. "8.1" or "8.875"; between 0 and 100.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        rate_percent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "rate_percent", b"rate_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaxRate: _TypeAlias = TaxRate  # noqa: Y015
+
+@_typing.final
+class TaxAmount(_message.Message):
+    """A tax and what it came to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    RATE_PERCENT_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The tax's name, as given."""
+    rate_percent: _builtins.str
+    """The rate, as given."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The tax charged."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        rate_percent: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "name", b"name", "rate_percent", b"rate_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaxAmount: _TypeAlias = TaxAmount  # noqa: Y015
+
+@_typing.final
+class TaxBreakdown(_message.Message):
+    """An amount split into net and tax: net + tax = gross, exactly."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NET_FIELD_NUMBER: _builtins.int
+    TAX_FIELD_NUMBER: _builtins.int
+    GROSS_FIELD_NUMBER: _builtins.int
+    TAXES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def net(self) -> _money_pb2.Money:
+        """Without tax."""
+
+    @_builtins.property
+    def tax(self) -> _money_pb2.Money:
+        """The tax: the sum of taxes."""
+
+    @_builtins.property
+    def gross(self) -> _money_pb2.Money:
+        """With tax."""
+
+    @_builtins.property
+    def taxes(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaxAmount]:
+        """Each tax (lines only), in the order given; they add up to tax."""
+
+    def __init__(
+        self,
+        *,
+        net: _money_pb2.Money | None = ...,
+        tax: _money_pb2.Money | None = ...,
+        gross: _money_pb2.Money | None = ...,
+        taxes: _abc.Iterable[Global___TaxAmount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["gross", b"gross", "net", b"net", "tax", b"tax"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gross", b"gross", "net", b"net", "tax", b"tax", "taxes", b"taxes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaxBreakdown: _TypeAlias = TaxBreakdown  # noqa: Y015
+
+@_typing.final
+class DiscountCodeResult(_message.Message):
+    """The answer for one code given to Quote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code as given."""
+    status: Global___DiscountCodeStatus.ValueType
+    """Applied, or why not."""
+    promotion_id: _builtins.str
+    """Its promotion, when the code is known."""
+    detail: _builtins.str
+    """A sentence for people."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        status: Global___DiscountCodeStatus.ValueType = ...,
+        promotion_id: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "detail", b"detail", "promotion_id", b"promotion_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscountCodeResult: _TypeAlias = DiscountCodeResult  # noqa: Y015
 
 @_typing.final
 class QuoteRequest(_message.Message):
@@ -703,6 +1217,14 @@ class QuoteRequest(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
     PRICE_TIME_FIELD_NUMBER: _builtins.int
+    DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    EXPLAIN_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    PENDING_PRICES_FIELD_NUMBER: _builtins.int
+    PENDING_PROMOTIONS_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
+    RESERVE_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
     request_id: _builtins.str
@@ -711,6 +1233,23 @@ class QuoteRequest(_message.Message):
     """Sales channel; prices fall back to the list for every channel."""
     customer_group: _builtins.str
     """Customer group; prices fall back to the list for every customer."""
+    customer_id: _builtins.str
+    """Who the cart is for; needed by promotions limited per customer."""
+    explain: _builtins.bool
+    """Each line explains its price, tier and every promotion considered."""
+    dry_run: _builtins.bool
+    """Evaluate without storing anything: no quote is kept (quote_id is empty)
+    and pending_prices and pending_promotions count as if recorded now.
+    """
+    country: _builtins.str
+    """Country or region; prices fall back to the region's country, then to the
+    list for every country (precedence: customer group, country, channel).
+    """
+    reserve: _builtins.bool
+    """Also reserve the cart in inventory for the quote's lifetime (one
+    reservation, idempotent by request_id). The quote answers even when
+    inventory cannot reserve: QuoteResponse.hold says why.
+    """
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___CartLine]:
         """The cart to price."""
@@ -718,6 +1257,20 @@ class QuoteRequest(_message.Message):
     @_builtins.property
     def price_time(self) -> _timestamp_pb2.Timestamp:
         """The moment whose prices and promotions apply; unset means now."""
+
+    @_builtins.property
+    def discount_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Discount codes the customer entered; each is answered in
+        QuoteResponse.discount_codes and none fails the quote.
+        """
+
+    @_builtins.property
+    def pending_prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetPriceRequest]:
+        """Dry run only: prices as SetPrice would record them (request_id ignored)."""
+
+    @_builtins.property
+    def pending_promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Promotion]:
+        """Dry run only: promotions as CreatePromotion would create them."""
 
     def __init__(
         self,
@@ -728,14 +1281,126 @@ class QuoteRequest(_message.Message):
         channel: _builtins.str = ...,
         customer_group: _builtins.str = ...,
         price_time: _timestamp_pb2.Timestamp | None = ...,
+        discount_codes: _abc.Iterable[_builtins.str] | None = ...,
+        customer_id: _builtins.str = ...,
+        explain: _builtins.bool = ...,
+        dry_run: _builtins.bool = ...,
+        pending_prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
+        pending_promotions: _abc.Iterable[Global___Promotion] | None = ...,
+        country: _builtins.str = ...,
+        reserve: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "currency_code", b"currency_code", "customer_group", b"customer_group", "lines", b"lines", "price_time", b"price_time", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id", "reserve", b"reserve"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuoteRequest: _TypeAlias = QuoteRequest  # noqa: Y015
+
+@_typing.final
+class StockHold(_message.Message):
+    """Stock held in inventory for a quote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """Inventory's reservation id; empty when nothing is held."""
+    reason: _builtins.str
+    """Why nothing is held (INSUFFICIENT_STOCK, UNAVAILABLE, PERMISSION_DENIED, ...)."""
+    note: _builtins.str
+    """A sentence for people."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """When inventory lets the reservation go (the quote's expire_time)."""
+
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "note", b"note", "reason", b"reason", "reservation_id", b"reservation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StockHold: _TypeAlias = StockHold  # noqa: Y015
+
+@_typing.final
+class PromotionConsidered(_message.Message):
+    """One promotion considered for a line."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion ("pending-N" for a dry run's pending promotion)."""
+    display_name: _builtins.str
+    """Its name."""
+    outcome: Global___PromotionOutcome.ValueType
+    """What happened."""
+    reason: _builtins.str
+    """Why, for people."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        outcome: Global___PromotionOutcome.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "outcome", b"outcome", "promotion_id", b"promotion_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionConsidered: _TypeAlias = PromotionConsidered  # noqa: Y015
+
+@_typing.final
+class LineExplanation(_message.Message):
+    """Why a quote line has its numbers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_FIELD_NUMBER: _builtins.int
+    TIERS_FIELD_NUMBER: _builtins.int
+    PROMOTIONS_FIELD_NUMBER: _builtins.int
+    tiers: _builtins.str
+    """How the tiers charged the quantity, for people."""
+    @_builtins.property
+    def price(self) -> Global___PriceExplanation:
+        """The price chosen and the candidates."""
+
+    @_builtins.property
+    def promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromotionConsidered]:
+        """Every promotion that could apply to the cart, and what it did here."""
+
+    def __init__(
+        self,
+        *,
+        price: Global___PriceExplanation | None = ...,
+        tiers: _builtins.str = ...,
+        promotions: _abc.Iterable[Global___PromotionConsidered] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price", b"price", "promotions", b"promotions", "tiers", b"tiers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineExplanation: _TypeAlias = LineExplanation  # noqa: Y015
 
 @_typing.final
 class AppliedTier(_message.Message):
@@ -796,6 +1461,8 @@ class AppliedDiscount(_message.Message):
     TARGET_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    PROMOTION_VERSION_FIELD_NUMBER: _builtins.int
     promotion_id: _builtins.str
     """The promotion that gave it."""
     display_name: _builtins.str
@@ -804,6 +1471,10 @@ class AppliedDiscount(_message.Message):
     """SKUS for a line promotion, CART for a cart promotion (or a line's share of it)."""
     reason: _builtins.str
     """Why it applied, for people, e.g. "10 % off: 3 units reached the minimum of 3"."""
+    code: _builtins.str
+    """The discount code that unlocked it, if one did."""
+    promotion_version: _builtins.int
+    """The version of the promotion that gave it."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """The amount taken off."""
@@ -816,10 +1487,12 @@ class AppliedDiscount(_message.Message):
         target: Global___PromotionTarget.ValueType = ...,
         amount: _money_pb2.Money | None = ...,
         reason: _builtins.str = ...,
+        code: _builtins.str = ...,
+        promotion_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "display_name", b"display_name", "promotion_id", b"promotion_id", "reason", b"reason", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "code", b"code", "display_name", b"display_name", "promotion_id", b"promotion_id", "promotion_version", b"promotion_version", "reason", b"reason", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -843,6 +1516,9 @@ class QuoteLine(_message.Message):
     DISCOUNT_TOTAL_FIELD_NUMBER: _builtins.int
     NET_TOTAL_FIELD_NUMBER: _builtins.int
     PRICE_ID_FIELD_NUMBER: _builtins.int
+    TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
+    TAX_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU priced."""
     quantity: _builtins.int
@@ -855,6 +1531,8 @@ class QuoteLine(_message.Message):
     """How the price's tiers charged the quantity."""
     price_id: _builtins.str
     """The price version that priced the line."""
+    tax_inclusive: _builtins.bool
+    """Whether the price (and so total and net_total) includes tax."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """Price of one unit; unset for a graduated price (see tiers_applied)."""
@@ -879,6 +1557,14 @@ class QuoteLine(_message.Message):
     def net_total(self) -> _money_pb2.Money:
         """total - discount_total; never negative."""
 
+    @_builtins.property
+    def tax(self) -> Global___TaxBreakdown:
+        """net_total split into net, tax and gross with the line's tax rates."""
+
+    @_builtins.property
+    def explanation(self) -> Global___LineExplanation:
+        """Why these numbers, when the quote was asked to explain."""
+
     def __init__(
         self,
         *,
@@ -894,10 +1580,13 @@ class QuoteLine(_message.Message):
         discount_total: _money_pb2.Money | None = ...,
         net_total: _money_pb2.Money | None = ...,
         price_id: _builtins.str = ...,
+        tax_inclusive: _builtins.bool = ...,
+        tax: Global___TaxBreakdown | None = ...,
+        explanation: Global___LineExplanation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "net_total", b"net_total", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "explanation", b"explanation", "net_total", b"net_total", "tax", b"tax", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "explanation", b"explanation", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tax", b"tax", "tax_inclusive", b"tax_inclusive", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -923,6 +1612,14 @@ class QuoteResponse(_message.Message):
     AVAILABILITY_REASON_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    TAX_TOTAL_FIELD_NUMBER: _builtins.int
+    AMOUNT_DUE_FIELD_NUMBER: _builtins.int
+    CASH_ROUNDING_FIELD_NUMBER: _builtins.int
+    DISCOUNT_CODES_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
     availability_note: _builtins.str
     """Why availability is UNKNOWN, when it is."""
     quote_id: _builtins.str
@@ -937,6 +1634,12 @@ class QuoteResponse(_message.Message):
     """The sales channel the cart was priced for."""
     customer_group: _builtins.str
     """The customer group the cart was priced for."""
+    customer_id: _builtins.str
+    """Who the cart was priced for."""
+    dry_run: _builtins.bool
+    """A dry run: nothing was stored."""
+    country: _builtins.str
+    """The country or region the cart was priced for."""
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuoteLine]:
         """Priced lines in request order."""
@@ -969,6 +1672,28 @@ class QuoteResponse(_message.Message):
     def total(self) -> _money_pb2.Money:
         """subtotal - discount_total: the sum of the lines' net totals; never negative."""
 
+    @_builtins.property
+    def tax_total(self) -> Global___TaxBreakdown:
+        """The lines' tax breakdowns added up: net, tax, gross."""
+
+    @_builtins.property
+    def amount_due(self) -> _money_pb2.Money:
+        """What to pay: tax_total.gross, rounded to the currency's cash increment
+        when one is configured (e.g. CHF 0.05).
+        """
+
+    @_builtins.property
+    def cash_rounding(self) -> _money_pb2.Money:
+        """amount_due - tax_total.gross (may be negative)."""
+
+    @_builtins.property
+    def discount_codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiscountCodeResult]:
+        """One answer per discount code given, in request order."""
+
+    @_builtins.property
+    def hold(self) -> Global___StockHold:
+        """The stock held for the quote, when reserve was asked."""
+
     def __init__(
         self,
         *,
@@ -986,10 +1711,18 @@ class QuoteResponse(_message.Message):
         availability_reason: _builtins.str = ...,
         channel: _builtins.str = ...,
         customer_group: _builtins.str = ...,
+        tax_total: Global___TaxBreakdown | None = ...,
+        amount_due: _money_pb2.Money | None = ...,
+        cash_rounding: _money_pb2.Money | None = ...,
+        discount_codes: _abc.Iterable[Global___DiscountCodeResult] | None = ...,
+        customer_id: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
+        country: _builtins.str = ...,
+        hold: Global___StockHold | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "price_time", b"price_time", "subtotal", b"subtotal", "total", b"total"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "cash_rounding", b"cash_rounding", "create_time", b"create_time", "discount_total", b"discount_total", "expire_time", b"expire_time", "hold", b"hold", "price_time", b"price_time", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "channel", b"channel", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "discount_total", b"discount_total", "expire_time", b"expire_time", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_due", b"amount_due", "availability_note", b"availability_note", "availability_reason", b"availability_reason", "cart_discounts", b"cart_discounts", "cash_rounding", b"cash_rounding", "channel", b"channel", "country", b"country", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "discount_total", b"discount_total", "dry_run", b"dry_run", "expire_time", b"expire_time", "hold", b"hold", "lines", b"lines", "price_time", b"price_time", "quote_id", b"quote_id", "subtotal", b"subtotal", "tax_total", b"tax_total", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1040,3 +1773,709 @@ class GetQuoteResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetQuoteResponse: _TypeAlias = GetQuoteResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePromotionRequest(_message.Message):
+    """Request for PricingService.UpdatePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    expected_version: _builtins.int
+    """Refuse with FAILED_PRECONDITION VERSION_MISMATCH unless the promotion is
+    at this version (0: no check).
+    """
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion's new terms; promotion_id names it. currency_code and
+        target cannot change; valid_from only while it has not started.
+        """
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePromotionRequest: _TypeAlias = UpdatePromotionRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePromotionResponse(_message.Message):
+    """Response for PricingService.UpdatePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, at its new version."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePromotionResponse: _TypeAlias = UpdatePromotionResponse  # noqa: Y015
+
+@_typing.final
+class PausePromotionRequest(_message.Message):
+    """Request for PricingService.PausePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PausePromotionRequest: _TypeAlias = PausePromotionRequest  # noqa: Y015
+
+@_typing.final
+class PausePromotionResponse(_message.Message):
+    """Response for PricingService.PausePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, paused."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PausePromotionResponse: _TypeAlias = PausePromotionResponse  # noqa: Y015
+
+@_typing.final
+class ResumePromotionRequest(_message.Message):
+    """Request for PricingService.ResumePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumePromotionRequest: _TypeAlias = ResumePromotionRequest  # noqa: Y015
+
+@_typing.final
+class ResumePromotionResponse(_message.Message):
+    """Response for PricingService.ResumePromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, no longer paused."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumePromotionResponse: _TypeAlias = ResumePromotionResponse  # noqa: Y015
+
+@_typing.final
+class EndPromotionRequest(_message.Message):
+    """Request for PricingService.EndPromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion's id."""
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndPromotionRequest: _TypeAlias = EndPromotionRequest  # noqa: Y015
+
+@_typing.final
+class EndPromotionResponse(_message.Message):
+    """Response for PricingService.EndPromotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def promotion(self) -> Global___Promotion:
+        """The promotion, ended."""
+
+    def __init__(
+        self,
+        *,
+        promotion: Global___Promotion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["promotion", b"promotion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndPromotionResponse: _TypeAlias = EndPromotionResponse  # noqa: Y015
+
+@_typing.final
+class DiscountCode(_message.Message):
+    """A code that unlocks a promotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    MAX_USES_FIELD_NUMBER: _builtins.int
+    USES_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code (upper case; compared without regard to case)."""
+    promotion_id: _builtins.str
+    """The promotion it unlocks."""
+    max_uses: _builtins.int
+    """Redemptions the code allows; 0 without limit."""
+    uses: _builtins.int
+    """Redemptions so far, not released."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        promotion_id: _builtins.str = ...,
+        max_uses: _builtins.int = ...,
+        uses: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "max_uses", b"max_uses", "promotion_id", b"promotion_id", "uses", b"uses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscountCode: _TypeAlias = DiscountCode  # noqa: Y015
+
+@_typing.final
+class CreateDiscountCodesRequest(_message.Message):
+    """Request for PricingService.CreateDiscountCodes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    CODES_FIELD_NUMBER: _builtins.int
+    GENERATE_COUNT_FIELD_NUMBER: _builtins.int
+    PREFIX_FIELD_NUMBER: _builtins.int
+    MAX_USES_PER_CODE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion the codes unlock."""
+    generate_count: _builtins.int
+    """This many codes to generate besides (at most 10000)."""
+    prefix: _builtins.str
+    """Put before each generated code, e.g. "SPRING-"."""
+    max_uses_per_code: _builtins.int
+    """Redemptions each code allows; 0 without limit."""
+    request_id: _builtins.str
+    """Makes a retried call create the codes once (AIP-155): a UUID."""
+    @_builtins.property
+    def codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Codes to create as named: 3-32 letters, digits or dashes."""
+
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        codes: _abc.Iterable[_builtins.str] | None = ...,
+        generate_count: _builtins.int = ...,
+        prefix: _builtins.str = ...,
+        max_uses_per_code: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes", "generate_count", b"generate_count", "max_uses_per_code", b"max_uses_per_code", "prefix", b"prefix", "promotion_id", b"promotion_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDiscountCodesRequest: _TypeAlias = CreateDiscountCodesRequest  # noqa: Y015
+
+@_typing.final
+class CreateDiscountCodesResponse(_message.Message):
+    """Response for PricingService.CreateDiscountCodes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def codes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiscountCode]:
+        """The codes created: the named ones, then the generated ones."""
+
+    def __init__(
+        self,
+        *,
+        codes: _abc.Iterable[Global___DiscountCode] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDiscountCodesResponse: _TypeAlias = CreateDiscountCodesResponse  # noqa: Y015
+
+@_typing.final
+class RedeemedPromotion(_message.Message):
+    """What a redemption consumed of one promotion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROMOTION_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    promotion_id: _builtins.str
+    """The promotion."""
+    code: _builtins.str
+    """The code used, if any."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The discount the quote gave with it."""
+
+    def __init__(
+        self,
+        *,
+        promotion_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "code", b"code", "promotion_id", b"promotion_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemedPromotion: _TypeAlias = RedeemedPromotion  # noqa: Y015
+
+@_typing.final
+class Redemption(_message.Message):
+    """A quote's promotions consumed for an order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PROMOTIONS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    RELEASE_TIME_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """Server-assigned id."""
+    quote_id: _builtins.str
+    """The quote redeemed."""
+    state: Global___RedemptionState.ValueType
+    """REDEEMED or RELEASED."""
+    customer_id: _builtins.str
+    """The quote's customer."""
+    @_builtins.property
+    def promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___RedeemedPromotion]:
+        """One per promotion the quote used."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was redeemed."""
+
+    @_builtins.property
+    def release_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was released, if it was."""
+
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+        quote_id: _builtins.str = ...,
+        state: Global___RedemptionState.ValueType = ...,
+        promotions: _abc.Iterable[Global___RedeemedPromotion] | None = ...,
+        customer_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        release_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "release_time", b"release_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "customer_id", b"customer_id", "promotions", b"promotions", "quote_id", b"quote_id", "redemption_id", b"redemption_id", "release_time", b"release_time", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Redemption: _TypeAlias = Redemption  # noqa: Y015
+
+@_typing.final
+class RedeemQuoteRequest(_message.Message):
+    """Request for PricingService.RedeemQuote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    quote_id: _builtins.str
+    """The quote; it must not have expired."""
+    request_id: _builtins.str
+    """Makes a retried redeem consume once (AIP-155): a UUID, required."""
+    def __init__(
+        self,
+        *,
+        quote_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quote_id", b"quote_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemQuoteRequest: _TypeAlias = RedeemQuoteRequest  # noqa: Y015
+
+@_typing.final
+class RedeemQuoteResponse(_message.Message):
+    """Response for PricingService.RedeemQuote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemQuoteResponse: _TypeAlias = RedeemQuoteResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseRedemptionRequest(_message.Message):
+    """Request for PricingService.ReleaseRedemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_ID_FIELD_NUMBER: _builtins.int
+    redemption_id: _builtins.str
+    """The redemption to release."""
+    def __init__(
+        self,
+        *,
+        redemption_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption_id", b"redemption_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseRedemptionRequest: _TypeAlias = ReleaseRedemptionRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseRedemptionResponse(_message.Message):
+    """Response for PricingService.ReleaseRedemption."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption:
+        """The redemption, released."""
+
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseRedemptionResponse: _TypeAlias = ReleaseRedemptionResponse  # noqa: Y015
+
+@_typing.final
+class PriceRowResult(_message.Message):
+    """The outcome of one row of a bulk price write."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELDS_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The row's position in its request (SetPrices) or in the import (ImportPrices)."""
+    error_reason: _builtins.str
+    """Empty when recorded; else the error's reason, e.g. TOO_PRECISE."""
+    error_message: _builtins.str
+    """The error, for people."""
+    @_builtins.property
+    def price(self) -> Global___Price:
+        """The price version recorded (or recorded before, for a retried request_id)."""
+
+    @_builtins.property
+    def error_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields at fault, as in SetPrice's field violations."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        price: Global___Price | None = ...,
+        error_reason: _builtins.str = ...,
+        error_message: _builtins.str = ...,
+        error_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_fields", b"error_fields", "error_message", b"error_message", "error_reason", b"error_reason", "index", b"index", "price", b"price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceRowResult: _TypeAlias = PriceRowResult  # noqa: Y015
+
+@_typing.final
+class SetPricesRequest(_message.Message):
+    """Request for PricingService.SetPrices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetPriceRequest]:
+        """At most 1000 rows, each as SetPrice takes it."""
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPricesRequest: _TypeAlias = SetPricesRequest  # noqa: Y015
+
+@_typing.final
+class SetPricesResponse(_message.Message):
+    """Response for PricingService.SetPrices."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    RECORDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    recorded: _builtins.int
+    """Rows recorded."""
+    failed: _builtins.int
+    """Rows refused."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceRowResult]:
+        """One per row, in order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___PriceRowResult] | None = ...,
+        recorded: _builtins.int = ...,
+        failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "recorded", b"recorded", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPricesResponse: _TypeAlias = SetPricesResponse  # noqa: Y015
+
+@_typing.final
+class ImportPricesRequest(_message.Message):
+    """One batch of an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___SetPriceRequest]:
+        """At most 1000 rows, each as SetPrice takes it (give each a request_id so a
+        restarted import records each row once).
+        """
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___SetPriceRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportPricesRequest: _TypeAlias = ImportPricesRequest  # noqa: Y015
+
+@_typing.final
+class ImportPricesResponse(_message.Message):
+    """Progress after one batch of an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    RECORDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    received: _builtins.int
+    """Rows received so far."""
+    recorded: _builtins.int
+    """Rows recorded so far."""
+    failed: _builtins.int
+    """Rows refused so far."""
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceRowResult]:
+        """The refused rows of this batch (index counts rows since the import began)."""
+
+    def __init__(
+        self,
+        *,
+        received: _builtins.int = ...,
+        recorded: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        failures: _abc.Iterable[Global___PriceRowResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "failures", b"failures", "received", b"received", "recorded", b"recorded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportPricesResponse: _TypeAlias = ImportPricesResponse  # noqa: Y015
+
+@_typing.final
+class ListPricesInListRequest(_message.Message):
+    """Request for PricingService.ListPricesInList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    """The list: currency, channel, customer group and country ("" for every)."""
+    channel: _builtins.str
+    """Sales channel of the list."""
+    customer_group: _builtins.str
+    """Customer group of the list."""
+    country: _builtins.str
+    """Country or region of the list."""
+    page_size: _builtins.int
+    """At most this many prices (default 50, at most 500)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        country: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPricesInListRequest: _TypeAlias = ListPricesInListRequest  # noqa: Y015
+
+@_typing.final
+class ListPricesInListResponse(_message.Message):
+    """Response for PricingService.ListPricesInList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def prices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Price]:
+        """Price versions of the list, in recording order."""
+
+    def __init__(
+        self,
+        *,
+        prices: _abc.Iterable[Global___Price] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "prices", b"prices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPricesInListResponse: _TypeAlias = ListPricesInListResponse  # noqa: Y015

@@ -80,6 +80,56 @@ class PricingServiceStub:
                 request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.SerializeToString,
                 response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.FromString,
                 _registered_method=True)
+        self.UpdatePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/UpdatePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionResponse.FromString,
+                _registered_method=True)
+        self.PausePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/PausePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionResponse.FromString,
+                _registered_method=True)
+        self.ResumePromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ResumePromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionResponse.FromString,
+                _registered_method=True)
+        self.EndPromotion = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/EndPromotion',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionResponse.FromString,
+                _registered_method=True)
+        self.CreateDiscountCodes = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/CreateDiscountCodes',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesResponse.FromString,
+                _registered_method=True)
+        self.RedeemQuote = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/RedeemQuote',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.FromString,
+                _registered_method=True)
+        self.SetPrices = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/SetPrices',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesResponse.FromString,
+                _registered_method=True)
+        self.ImportPrices = channel.stream_stream(
+                '/stockroom.pricing.v1.PricingService/ImportPrices',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesResponse.FromString,
+                _registered_method=True)
+        self.ListPricesInList = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ListPricesInList',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListResponse.FromString,
+                _registered_method=True)
+        self.ReleaseRedemption = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ReleaseRedemption',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.FromString,
+                _registered_method=True)
 
 
 class PricingServiceServicer:
@@ -150,6 +200,82 @@ class PricingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePromotion(self, request, context):
+        """Changes a promotion's terms. Every change is a new version: quotes made
+        before keep the numbers of the version they used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PausePromotion(self, request, context):
+        """Stops a promotion from applying until it is resumed (a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumePromotion(self, request, context):
+        """Lets a paused promotion apply again (a new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndPromotion(self, request, context):
+        """Ends a promotion for good (a new version); it cannot be resumed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDiscountCodes(self, request, context):
+        """Adds discount codes to a promotion: named ones, or generated in bulk
+        (unique and unguessable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemQuote(self, request, context):
+        """Consumes a quote's promotions, codes, usage limits and budgets, all or
+        nothing, when its order is placed. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPrices(self, request, context):
+        """Records many prices in one call: one result per row, each row idempotent
+        by its own request_id; a bad row fails alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportPrices(self, request_iterator, context):
+        """Imports prices streamed in batches; answers each batch with the progress
+        so far and that batch's failed rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPricesInList(self, request, context):
+        """Every price version of one price list, in recording order, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseRedemption(self, request, context):
+        """Gives back what a redemption consumed (the order was cancelled).
+        Releasing a released redemption changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PricingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +318,56 @@ def add_PricingServiceServicer_to_server(servicer, server):
                     servicer.GetQuote,
                     request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.FromString,
                     response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.SerializeToString,
+            ),
+            'UpdatePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionResponse.SerializeToString,
+            ),
+            'PausePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.PausePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionResponse.SerializeToString,
+            ),
+            'ResumePromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumePromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionResponse.SerializeToString,
+            ),
+            'EndPromotion': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndPromotion,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionResponse.SerializeToString,
+            ),
+            'CreateDiscountCodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDiscountCodes,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesResponse.SerializeToString,
+            ),
+            'RedeemQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemQuote,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.SerializeToString,
+            ),
+            'SetPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPrices,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesResponse.SerializeToString,
+            ),
+            'ImportPrices': grpc.stream_stream_rpc_method_handler(
+                    servicer.ImportPrices,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesResponse.SerializeToString,
+            ),
+            'ListPricesInList': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPricesInList,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListResponse.SerializeToString,
+            ),
+            'ReleaseRedemption': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseRedemption,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -416,6 +592,276 @@ class PricingService:
             '/stockroom.pricing.v1.PricingService/GetQuote',
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteRequest.SerializeToString,
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/UpdatePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PausePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/PausePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.PausePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumePromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ResumePromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ResumePromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndPromotion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/EndPromotion',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.EndPromotionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDiscountCodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/CreateDiscountCodes',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreateDiscountCodesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/RedeemQuote',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.RedeemQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/SetPrices',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.SetPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportPrices(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/stockroom.pricing.v1.PricingService/ImportPrices',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ImportPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPricesInList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ListPricesInList',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPricesInListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseRedemption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ReleaseRedemption',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

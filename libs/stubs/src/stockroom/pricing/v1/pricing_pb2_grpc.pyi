@@ -61,6 +61,38 @@ class PricingServiceStub:
     """Promotions, oldest first."""
     GetQuote: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetQuoteRequest, _pricing_pb2.GetQuoteResponse]
     """A quote made earlier, with the numbers it was given."""
+    UpdatePromotion: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.UpdatePromotionRequest, _pricing_pb2.UpdatePromotionResponse]
+    """Changes a promotion's terms. Every change is a new version: quotes made
+    before keep the numbers of the version they used.
+    """
+    PausePromotion: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.PausePromotionRequest, _pricing_pb2.PausePromotionResponse]
+    """Stops a promotion from applying until it is resumed (a new version)."""
+    ResumePromotion: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ResumePromotionRequest, _pricing_pb2.ResumePromotionResponse]
+    """Lets a paused promotion apply again (a new version)."""
+    EndPromotion: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.EndPromotionRequest, _pricing_pb2.EndPromotionResponse]
+    """Ends a promotion for good (a new version); it cannot be resumed."""
+    CreateDiscountCodes: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.CreateDiscountCodesRequest, _pricing_pb2.CreateDiscountCodesResponse]
+    """Adds discount codes to a promotion: named ones, or generated in bulk
+    (unique and unguessable).
+    """
+    RedeemQuote: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.RedeemQuoteRequest, _pricing_pb2.RedeemQuoteResponse]
+    """Consumes a quote's promotions, codes, usage limits and budgets, all or
+    nothing, when its order is placed. Idempotent by request_id.
+    """
+    SetPrices: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.SetPricesRequest, _pricing_pb2.SetPricesResponse]
+    """Records many prices in one call: one result per row, each row idempotent
+    by its own request_id; a bad row fails alone.
+    """
+    ImportPrices: _grpc.StreamStreamMultiCallable[_pricing_pb2.ImportPricesRequest, _pricing_pb2.ImportPricesResponse]
+    """Imports prices streamed in batches; answers each batch with the progress
+    so far and that batch's failed rows.
+    """
+    ListPricesInList: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListPricesInListRequest, _pricing_pb2.ListPricesInListResponse]
+    """Every price version of one price list, in recording order, paged."""
+    ReleaseRedemption: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ReleaseRedemptionRequest, _pricing_pb2.ReleaseRedemptionResponse]
+    """Gives back what a redemption consumed (the order was cancelled).
+    Releasing a released redemption changes nothing.
+    """
 
 @_typing.type_check_only
 class PricingServiceAsyncStub(PricingServiceStub):
@@ -95,6 +127,38 @@ class PricingServiceAsyncStub(PricingServiceStub):
     """Promotions, oldest first."""
     GetQuote: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetQuoteRequest, _pricing_pb2.GetQuoteResponse]  # type: ignore[assignment]
     """A quote made earlier, with the numbers it was given."""
+    UpdatePromotion: _aio.UnaryUnaryMultiCallable[_pricing_pb2.UpdatePromotionRequest, _pricing_pb2.UpdatePromotionResponse]  # type: ignore[assignment]
+    """Changes a promotion's terms. Every change is a new version: quotes made
+    before keep the numbers of the version they used.
+    """
+    PausePromotion: _aio.UnaryUnaryMultiCallable[_pricing_pb2.PausePromotionRequest, _pricing_pb2.PausePromotionResponse]  # type: ignore[assignment]
+    """Stops a promotion from applying until it is resumed (a new version)."""
+    ResumePromotion: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ResumePromotionRequest, _pricing_pb2.ResumePromotionResponse]  # type: ignore[assignment]
+    """Lets a paused promotion apply again (a new version)."""
+    EndPromotion: _aio.UnaryUnaryMultiCallable[_pricing_pb2.EndPromotionRequest, _pricing_pb2.EndPromotionResponse]  # type: ignore[assignment]
+    """Ends a promotion for good (a new version); it cannot be resumed."""
+    CreateDiscountCodes: _aio.UnaryUnaryMultiCallable[_pricing_pb2.CreateDiscountCodesRequest, _pricing_pb2.CreateDiscountCodesResponse]  # type: ignore[assignment]
+    """Adds discount codes to a promotion: named ones, or generated in bulk
+    (unique and unguessable).
+    """
+    RedeemQuote: _aio.UnaryUnaryMultiCallable[_pricing_pb2.RedeemQuoteRequest, _pricing_pb2.RedeemQuoteResponse]  # type: ignore[assignment]
+    """Consumes a quote's promotions, codes, usage limits and budgets, all or
+    nothing, when its order is placed. Idempotent by request_id.
+    """
+    SetPrices: _aio.UnaryUnaryMultiCallable[_pricing_pb2.SetPricesRequest, _pricing_pb2.SetPricesResponse]  # type: ignore[assignment]
+    """Records many prices in one call: one result per row, each row idempotent
+    by its own request_id; a bad row fails alone.
+    """
+    ImportPrices: _aio.StreamStreamMultiCallable[_pricing_pb2.ImportPricesRequest, _pricing_pb2.ImportPricesResponse]  # type: ignore[assignment]
+    """Imports prices streamed in batches; answers each batch with the progress
+    so far and that batch's failed rows.
+    """
+    ListPricesInList: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListPricesInListRequest, _pricing_pb2.ListPricesInListResponse]  # type: ignore[assignment]
+    """Every price version of one price list, in recording order, paged."""
+    ReleaseRedemption: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ReleaseRedemptionRequest, _pricing_pb2.ReleaseRedemptionResponse]  # type: ignore[assignment]
+    """Gives back what a redemption consumed (the order was cancelled).
+    Releasing a released redemption changes nothing.
+    """
 
 class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Prices per currency, tiers and promotions, and quotes for carts.
@@ -174,5 +238,97 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_pricing_pb2.GetQuoteResponse, _abc.Awaitable[_pricing_pb2.GetQuoteResponse]]:
         """A quote made earlier, with the numbers it was given."""
+
+    @_abc_1.abstractmethod
+    def UpdatePromotion(
+        self,
+        request: _pricing_pb2.UpdatePromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.UpdatePromotionResponse, _abc.Awaitable[_pricing_pb2.UpdatePromotionResponse]]:
+        """Changes a promotion's terms. Every change is a new version: quotes made
+        before keep the numbers of the version they used.
+        """
+
+    @_abc_1.abstractmethod
+    def PausePromotion(
+        self,
+        request: _pricing_pb2.PausePromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.PausePromotionResponse, _abc.Awaitable[_pricing_pb2.PausePromotionResponse]]:
+        """Stops a promotion from applying until it is resumed (a new version)."""
+
+    @_abc_1.abstractmethod
+    def ResumePromotion(
+        self,
+        request: _pricing_pb2.ResumePromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ResumePromotionResponse, _abc.Awaitable[_pricing_pb2.ResumePromotionResponse]]:
+        """Lets a paused promotion apply again (a new version)."""
+
+    @_abc_1.abstractmethod
+    def EndPromotion(
+        self,
+        request: _pricing_pb2.EndPromotionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.EndPromotionResponse, _abc.Awaitable[_pricing_pb2.EndPromotionResponse]]:
+        """Ends a promotion for good (a new version); it cannot be resumed."""
+
+    @_abc_1.abstractmethod
+    def CreateDiscountCodes(
+        self,
+        request: _pricing_pb2.CreateDiscountCodesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.CreateDiscountCodesResponse, _abc.Awaitable[_pricing_pb2.CreateDiscountCodesResponse]]:
+        """Adds discount codes to a promotion: named ones, or generated in bulk
+        (unique and unguessable).
+        """
+
+    @_abc_1.abstractmethod
+    def RedeemQuote(
+        self,
+        request: _pricing_pb2.RedeemQuoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.RedeemQuoteResponse, _abc.Awaitable[_pricing_pb2.RedeemQuoteResponse]]:
+        """Consumes a quote's promotions, codes, usage limits and budgets, all or
+        nothing, when its order is placed. Idempotent by request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def SetPrices(
+        self,
+        request: _pricing_pb2.SetPricesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.SetPricesResponse, _abc.Awaitable[_pricing_pb2.SetPricesResponse]]:
+        """Records many prices in one call: one result per row, each row idempotent
+        by its own request_id; a bad row fails alone.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportPrices(
+        self,
+        request_iterator: _MaybeAsyncIterator[_pricing_pb2.ImportPricesRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_pricing_pb2.ImportPricesResponse], _abc.AsyncIterator[_pricing_pb2.ImportPricesResponse]]:
+        """Imports prices streamed in batches; answers each batch with the progress
+        so far and that batch's failed rows.
+        """
+
+    @_abc_1.abstractmethod
+    def ListPricesInList(
+        self,
+        request: _pricing_pb2.ListPricesInListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListPricesInListResponse, _abc.Awaitable[_pricing_pb2.ListPricesInListResponse]]:
+        """Every price version of one price list, in recording order, paged."""
+
+    @_abc_1.abstractmethod
+    def ReleaseRedemption(
+        self,
+        request: _pricing_pb2.ReleaseRedemptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ReleaseRedemptionResponse, _abc.Awaitable[_pricing_pb2.ReleaseRedemptionResponse]]:
+        """Gives back what a redemption consumed (the order was cancelled).
+        Releasing a released redemption changes nothing.
+        """
 
 def add_PricingServiceServicer_to_server(servicer: PricingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

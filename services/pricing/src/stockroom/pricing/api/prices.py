@@ -62,10 +62,13 @@ def new_price(request: pb.SetPriceRequest) -> NewPrice:
     raise_if_any(problems)
     return NewPrice(
         sku=request.sku,
-        scope=PriceListScope(currency_code, request.channel, request.customer_group),
+        scope=PriceListScope(
+            currency_code, request.channel, request.customer_group, request.country
+        ),
         schedule=PriceSchedule(tuple(tiers), MODE_FROM_PROTO[request.tiers_mode]),
         valid_from=valid_from,
         valid_until=valid_until,
+        tax_inclusive=request.tax_inclusive,
     )
 
 
@@ -78,10 +81,12 @@ def price_message(version: PriceVersion) -> pb.Price:
         currency_code=currency_code,
         channel=version.scope.channel,
         customer_group=version.scope.customer_group,
+        country=version.scope.country,
         tiers=[tier_message(tier, currency_code) for tier in schedule.tiers],
         tiers_mode=MODE_TO_PROTO[schedule.mode],
         valid_from=to_timestamp(version.valid_from),
         record_time=to_timestamp(version.recorded_at),
+        tax_inclusive=version.tax_inclusive,
     )
     if version.valid_until is not None:
         message.valid_until.CopyFrom(to_timestamp(version.valid_until))

@@ -7,16 +7,17 @@
    meets (every unit; the subtotal after line discounts), the one taking the
    most off that subtotal.
 3. Ties go to the older promotion. A discount never exceeds what is left of
-   its amount, so no line and no total goes negative.
+   its amount, so no line and no total goes negative, nor what is left of
+   its promotion's budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from stockroom.pricing.domain.money import to_decimal
+from stockroom.pricing.domain.money import RoundingMode, to_decimal
 from stockroom.pricing.domain.promotions import Promotion, PromotionTarget
 
 
@@ -29,6 +30,8 @@ class AppliedDiscount:
     target: PromotionTarget
     amount_minor: int
     reason: str
+    code: str = ""
+    promotion_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,29 @@ class LineAmount:
     total_minor: int
 
 
+@dataclass(frozen=True)
+class Offers:
+    """What the cart's promotions may give beyond their terms: the rounding mode, the
+    budget each has left (absent: no budget), the code that unlocked each."""
+
+    mode: RoundingMode = RoundingMode.HALF_EVEN
+    budget_left: Mapping[str, int] = field(default_factory=dict)
+    codes: Mapping[str, str] = field(default_factory=dict)
+
+
+NO_OFFERS = Offers()
+
+
 def line_discounts(
     lines: Sequence[LineAmount],
     promotions: Sequence[Promotion],
     currency_code: str,
     exponent: int,
+    offers: Offers = NO_OFFERS,
 ) -> list[AppliedDiscount | None]:
-    """The SKU promotion each line gets (rule 1), in line order."""
+    """The SKU promotion each line gets (rule 1), in line order. A promotion with a
+    budget gives, over all lines together, at most what its budget has left."""
+    left = dict(offers.budget_left)
     sku_promotions = [p for p in promotions if p.terms.target is PromotionTarget.SKUS]
     qualifying: list[tuple[Promotion, int, int]] = []
     for promotion in sku_promotions:
@@ -58,7 +77,16 @@ def line_discounts(
     chosen: list[AppliedDiscount | None] = []
     for line in lines:
         candidates = [
-            (promotion.amount_off(line.total_minor, line.quantity), promotion, quantity, subtotal)
+            (
+                _capped(
+                    promotion.amount_off(line.total_minor, line.quantity, offers.mode),
+                    promotion,
+                    left,
+                ),
+                promotion,
+                quantity,
+                subtotal,
+            )
             for promotion, quantity, subtotal in qualifying
             if promotion.eligible(line.sku)
         ]
@@ -67,8 +95,14 @@ def line_discounts(
             continue
         off, promotion, quantity, subtotal = min(candidates, key=lambda c: (-c[0], c[1].precedence))
         reason = _reason(promotion, quantity, subtotal, currency_code, exponent)
-        chosen.append(_applied(promotion, off, reason) if off else None)
+        if promotion.promotion_id in left:
+            left[promotion.promotion_id] -= off
+        chosen.append(_applied(promotion, off, reason, offers) if off else None)
     return chosen
+
+
+def _capped(off: int, promotion: Promotion, left: Mapping[str, int]) -> int:
+    return min(off, left.get(promotion.promotion_id, off))
 
 
 def cart_discount(
@@ -77,10 +111,18 @@ def cart_discount(
     promotions: Sequence[Promotion],
     currency_code: str,
     exponent: int,
+    offers: Offers = NO_OFFERS,
 ) -> AppliedDiscount | None:
     """The cart promotion the cart gets (rule 2), with its whole amount."""
     candidates = [
-        (promotion.amount_off(subtotal_after_lines_minor, quantity), promotion)
+        (
+            _capped(
+                promotion.amount_off(subtotal_after_lines_minor, quantity, offers.mode),
+                promotion,
+                offers.budget_left,
+            ),
+            promotion,
+        )
         for promotion in promotions
         if promotion.terms.target is PromotionTarget.CART
         and promotion.minimums_met(quantity, subtotal_after_lines_minor)
@@ -91,12 +133,18 @@ def cart_discount(
     if not off:
         return None
     reason = _reason(promotion, quantity, subtotal_after_lines_minor, currency_code, exponent)
-    return _applied(promotion, off, reason)
+    return _applied(promotion, off, reason, offers)
 
 
-def _applied(promotion: Promotion, off: int, reason: str) -> AppliedDiscount:
+def _applied(promotion: Promotion, off: int, reason: str, offers: Offers) -> AppliedDiscount:
     return AppliedDiscount(
-        promotion.promotion_id, promotion.terms.display_name, promotion.terms.target, off, reason
+        promotion.promotion_id,
+        promotion.terms.display_name,
+        promotion.terms.target,
+        off,
+        reason,
+        offers.codes.get(promotion.promotion_id, ""),
+        promotion.version,
     )
 
 
@@ -109,7 +157,7 @@ def _reason(
         return f"{to_decimal(amount_minor, exponent)} {currency_code}"
 
     if terms.basis_points_off is not None:
-        percent = (Decimal(terms.basis_points_off) / 100).normalize()
+        percent = Decimal(terms.basis_points_off).scaleb(-2).normalize()
         what = f"{percent:f} % off"
     elif terms.target is PromotionTarget.SKUS:
         what = f"{money(terms.amount_off_minor or 0)} off each unit"

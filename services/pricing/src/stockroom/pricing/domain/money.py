@@ -2,8 +2,9 @@
 
 Every amount inside pricing is an ``int`` of the currency's minor unit (cents
 for USD, yen for JPY, fils for KWD), so adding and multiplying never round.
-Rounding happens only where a percentage is taken, always with
-``divide_half_even``; splitting an amount over lines uses ``allocate``, which
+Rounding happens only where a percentage is taken (a discount, a tax) and
+where a total is rounded to cash, with the currency's ``RoundingMode``
+(half to even unless configured); splitting an amount over lines uses ``allocate``, which
 hands out every minor unit exactly. No float ever holds an amount.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from enum import Enum
 
 from iso4217 import Currency
 
@@ -62,9 +64,36 @@ def divide_half_even(numerator: int, denominator: int) -> int:
     return quotient
 
 
-def percentage_of(amount_minor: int, basis_points: int) -> int:
-    """``basis_points`` / 10 000 of an amount, rounded half to even to a minor unit."""
-    return divide_half_even(amount_minor * basis_points, BASIS_POINTS_PER_WHOLE)
+class RoundingMode(Enum):
+    """How a result halfway between two minor units is rounded (a setting per currency)."""
+
+    HALF_EVEN = "HALF_EVEN"
+    HALF_UP = "HALF_UP"
+
+
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded to an integer, ties away from zero
+    (the "commercial" rounding some tax authorities prescribe)."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient
+
+
+def divide(numerator: int, denominator: int, mode: RoundingMode) -> int:
+    """``numerator / denominator`` rounded to an integer by ``mode``."""
+    if mode is RoundingMode.HALF_UP:
+        return divide_half_up(numerator, denominator)
+    return divide_half_even(numerator, denominator)
+
+
+def percentage_of(
+    amount_minor: int, basis_points: int, mode: RoundingMode = RoundingMode.HALF_EVEN
+) -> int:
+    """``basis_points`` / 10 000 of an amount, rounded by ``mode`` to a minor unit."""
+    return divide(amount_minor * basis_points, BASIS_POINTS_PER_WHOLE, mode)
 
 
 def allocate(amount_minor: int, weights: Sequence[int]) -> list[int]:

@@ -9,21 +9,23 @@ Which version applies at moment ``t``, within one price list: among the
 versions whose window contains ``t``, the one with the latest ``valid_from``;
 on a tie, the one recorded last. So a new open-ended version replaces the
 old one from its ``valid_from`` on, and a windowed version (a sale) overlays
-whatever applied before and uncovers it again when it ends. The store applies
-this rule in SQL (one window function), so history of any length stays one
-query.
+whatever applied before and uncovers it again when it ends.
 
 Which list applies: the most specific list with a version in effect, in the
-order of ``PriceListScope.fallbacks``.
+order of ``PriceListScope.fallbacks`` (customer group, then country or region,
+then channel). ``in_effect_at`` is the rule in code; the
+store and the per-process cache both apply it to the versions they read.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from stockroom.common.errors import FieldErrors
-from stockroom.pricing.domain.tiers import PriceSchedule
+from stockroom.pricing.domain.tiers import PriceSchedule, validate_schedule
 from stockroom.pricing.domain.validation import check_currency, check_label
 
 # A valid_from this little in the past is taken as "now" (client clocks drift);
@@ -33,25 +35,35 @@ CLOCK_SKEW_ALLOWANCE = timedelta(seconds=60)
 
 @dataclass(frozen=True)
 class PriceListScope:
-    """The price list a price belongs to; empty channel or group means "every"."""
+    """The price list a price belongs to; an empty channel, group or country means "every".
+
+    ``country`` is an ISO 3166-1 alpha-2 code ("CH") or an ISO 3166-2 region of
+    one ("US-CA"); a region's cart falls back to its country's list.
+    """
 
     currency_code: str
     channel: str = ""
     customer_group: str = ""
+    country: str = ""
 
     def fallbacks(self) -> tuple[PriceListScope, ...]:
         """The lists to try for a cart in this scope, most specific first.
 
-        A customer group's list beats a channel's: group prices are usually
-        negotiated contracts, channel prices a sales tactic.
+        The one precedence: customer group first, then country (region before
+        country), then channel. A customer group's list beats all others: group
+        prices are usually negotiated contracts; a country's list beats a
+        channel's: prices per market follow law and tax; a channel's price is a
+        sales tactic within them.
         """
-        candidates = (
-            self,
-            PriceListScope(self.currency_code, "", self.customer_group),
-            PriceListScope(self.currency_code, self.channel, ""),
-            PriceListScope(self.currency_code),
+        groups = dict.fromkeys((self.customer_group, ""))
+        countries = dict.fromkeys((self.country, self.country.partition("-")[0], ""))
+        channels = dict.fromkeys((self.channel, ""))
+        return tuple(
+            PriceListScope(self.currency_code, channel, group, country)
+            for group in groups
+            for country in countries
+            for channel in channels
         )
-        return tuple(dict.fromkeys(candidates))
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class PriceVersion:
     valid_from: datetime
     valid_until: datetime | None
     recorded_at: datetime
+    tax_inclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,48 @@ class NewPrice:
     schedule: PriceSchedule
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    tax_inclusive: bool = False
+
+
+def in_effect_at(
+    versions: Iterable[PriceVersion], scope: PriceListScope, moment: datetime
+) -> PriceVersion | None:
+    """The version that applies at ``moment`` from the most specific of ``scope``'s lists.
+
+    Within a list: of the versions whose window contains ``moment``, the one
+    with the latest ``valid_from``; on a tie, the one recorded last (ids grow
+    in recording order). ``versions`` may hold any SKU's versions of any list;
+    those of other lists are ignored.
+    """
+    lists = set(scope.fallbacks())
+    best: dict[PriceListScope, PriceVersion] = {}
+    for version in versions:
+        if version.scope not in lists or not version.valid_from <= moment:
+            continue
+        if version.valid_until is not None and version.valid_until <= moment:
+            continue
+        current = best.get(version.scope)
+        if current is None or _later(version, current):
+            best[version.scope] = version
+    return most_specific(best, scope)
+
+
+def _later(version: PriceVersion, than: PriceVersion) -> bool:
+    return (version.valid_from, recording_order(version.price_id)) > (
+        than.valid_from,
+        recording_order(than.price_id),
+    )
+
+
+# A dry run's pending versions ("pending-0", ...) count as recorded after every stored one.
+PENDING_ORDER = 2**63
+
+
+def recording_order(record_id: str) -> int:
+    """Stored ids grow in recording order; a pending one comes after all of them."""
+    if record_id.isdigit():
+        return int(record_id)
+    return PENDING_ORDER + int(record_id.rpartition("-")[2] or 0)
 
 
 def most_specific(
@@ -110,3 +165,37 @@ def validate_scope(problems: FieldErrors, scope: PriceListScope) -> None:
     check_currency(problems, "currency_code", scope.currency_code)
     check_label(problems, "channel", scope.channel, required=False)
     check_label(problems, "customer_group", scope.customer_group, required=False)
+    if scope.country and not COUNTRY.fullmatch(scope.country):
+        problems.add(
+            "country",
+            "must be an ISO 3166-1 alpha-2 code (CH) or an ISO 3166-2 region (US-CA)",
+            "MALFORMED",
+        )
+
+
+COUNTRY = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+
+
+def pending_version(
+    index: int, price: NewPrice, now: datetime, problems: FieldErrors
+) -> PriceVersion:
+    """A price a dry run evaluates as if recorded now, checked as SetPrice checks it
+    (problems under ``pending_prices[index]``)."""
+    own = FieldErrors(domain=problems.domain)
+    validate_scope(own, price.scope)
+    validate_schedule(own, price.schedule, "tiers")
+    valid_from, valid_until = effective_window(price, now, own)
+    for violation in own.violations:
+        problems.add(
+            f"pending_prices[{index}].{violation.field}", violation.description, violation.reason
+        )
+    return PriceVersion(
+        f"pending-{index}",
+        price.sku,
+        price.scope,
+        price.schedule,
+        valid_from,
+        valid_until,
+        now,
+        price.tax_inclusive,
+    )

@@ -12,7 +12,7 @@ from stockroom.common import contract
 from stockroom.common.errors import FieldErrors, InvalidArgument
 from stockroom.pricing.domain.money import DOMAIN, minor_unit_exponent
 
-# Channels and customer groups are pricing's own names; SKUs follow the shared
+# Channels, customer groups and customer ids are pricing's own names; SKUs follow the shared
 # rule (``stockroom.common.contract.check_id``) so pricing never stores a price
 # for a SKU inventory refuses.
 MAX_LABEL_LENGTH = contract.MAX_ID_LENGTH
@@ -38,7 +38,7 @@ def raise_if_any(problems: FieldErrors) -> None:
 
 
 def check_label(problems: FieldErrors, field: str, value: str, *, required: bool = True) -> None:
-    """Channels and customer groups: 1-64 printable characters, no edge spaces."""
+    """Channels, customer groups, customer ids: 1-64 printable characters, no edge spaces."""
     if not value:
         if required:
             problems.add(field, "is required", "REQUIRED")

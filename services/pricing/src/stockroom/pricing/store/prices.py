@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, or_, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.db import (
@@ -18,52 +18,34 @@ from stockroom.common.db import (
     run_transaction,
     upsert_insert,
 )
-from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, most_specific
+from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, in_effect_at
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
+from stockroom.pricing.store.changes import PRICE, record_change
 from stockroom.pricing.tables import price_lists, prices
 
 
-def _in_effect(dialect: str) -> Select[Any]:
-    """The version in effect per (list, SKU) at a moment, in the lists a scope falls back to.
-
-    Within each list, the latest valid_from wins, then the latest recorded:
-    one window function keeps only that version per (list, SKU). The lists of
-    ``PriceListScope.fallbacks`` are those of the currency whose channel is
-    the scope's or any ('') and whose customer group is the scope's or any.
-    Built once per dialect: Quote runs it on every call.
-    """
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(prices.c.price_list_id, prices.c.sku),
-            order_by=(prices.c.valid_from.desc(), prices.c.id.desc()),
-        )
-        .label("rank")
-    )
-    moment = bindparam("moment", type_=prices.c.valid_from.type)
-    ranked = (
+def _versions(dialect: str) -> Select[Any]:
+    """Every version of the SKUs in any list of one currency: what the in-effect rule
+    (``domain.prices.in_effect_at``) chooses from. Built once per dialect: the cache
+    runs it on every miss."""
+    return (
         select(
             *prices.c,
             price_lists.c.currency_code,
             price_lists.c.channel,
             price_lists.c.customer_group,
-            rank,
+            price_lists.c.country,
         )
         .join(price_lists, price_lists.c.id == prices.c.price_list_id)
         .where(
             price_lists.c.currency_code == bindparam("currency_code"),
-            price_lists.c.channel.in_((bindparam("channel"), "")),
-            price_lists.c.customer_group.in_((bindparam("customer_group"), "")),
             one_of(prices.c.sku, "skus", dialect),
-            prices.c.valid_from <= moment,
-            or_(prices.c.valid_until.is_(None), prices.c.valid_until > moment),
         )
-        .subquery()
+        .order_by(prices.c.id)
     )
-    return select(ranked).where(ranked.c.rank == 1)
 
 
-IN_EFFECT = {dialect: _in_effect(dialect) for dialect in DIALECTS}
+VERSIONS = {dialect: _versions(dialect) for dialect in DIALECTS}
 
 
 class PriceStore:
@@ -78,13 +60,14 @@ class PriceStore:
         window: tuple[datetime, datetime | None],
         recorded_at: datetime,
         key: RequestKey | None = None,
+        tax_inclusive: bool = False,
     ) -> PriceVersion:
         """Add a price version (once per request id), creating its price list on first use."""
         valid_from, valid_until = window
 
         async def work(connection: AsyncConnection) -> Row[Any]:
             price_list_id = await _price_list_id(connection, scope)
-            row, _ = await insert_once(
+            row, created = await insert_once(
                 connection,
                 prices,
                 {
@@ -95,9 +78,18 @@ class PriceStore:
                     "valid_from": valid_from,
                     "valid_until": valid_until,
                     "recorded_at": recorded_at,
+                    "tax_inclusive": tax_inclusive,
                 },
                 key,
             )
+            if created:
+                await record_change(
+                    connection,
+                    PRICE,
+                    sku,
+                    {"sku": sku, "currency_code": scope.currency_code, "price_id": str(row.id)},
+                    recorded_at,
+                )
             return row
 
         return _version(await run_transaction(self.engine, work), scope)
@@ -106,25 +98,49 @@ class PriceStore:
         self, skus: Sequence[str], scope: PriceListScope, moment: datetime
     ) -> dict[str, PriceVersion]:
         """The version that applies at ``moment`` for each SKU that has one, from the most
-        specific of ``scope``'s fallback lists (``domain.prices`` states the rule)."""
-        parameters = {
-            "currency_code": scope.currency_code,
-            "channel": scope.channel,
-            "customer_group": scope.customer_group,
-            "skus": sorted(set(skus)),
-            "moment": moment,
-        }
+        specific of ``scope``'s fallback lists (``domain.prices.in_effect_at``)."""
+        by_sku = await self.versions(skus, scope.currency_code)
+        chosen = {sku: in_effect_at(versions, scope, moment) for sku, versions in by_sku.items()}
+        return {sku: version for sku, version in chosen.items() if version is not None}
+
+    async def versions(
+        self, skus: Sequence[str], currency_code: str
+    ) -> dict[str, list[PriceVersion]]:
+        """Every version of each of ``skus`` in ``currency_code``'s lists, oldest first;
+        a SKU without any maps to an empty list."""
+        parameters = {"currency_code": currency_code, "skus": sorted(set(skus))}
 
         async def work(connection: AsyncConnection) -> list[Any]:
-            return list(await connection.execute(IN_EFFECT[connection.dialect.name], parameters))
+            return list(await connection.execute(VERSIONS[connection.dialect.name], parameters))
 
-        rows = await run_autocommit(self.engine, work)
-        by_sku: dict[str, dict[PriceListScope, PriceVersion]] = {}
-        for row in rows:
-            row_scope = PriceListScope(row.currency_code, row.channel, row.customer_group)
-            by_sku.setdefault(row.sku, {})[row_scope] = _version(row, row_scope)
-        chosen = {sku: most_specific(versions, scope) for sku, versions in by_sku.items()}
-        return {sku: version for sku, version in chosen.items() if version is not None}
+        by_sku: dict[str, list[PriceVersion]] = {sku: [] for sku in skus}
+        for row in await run_autocommit(self.engine, work):
+            row_scope = PriceListScope(
+                row.currency_code, row.channel, row.customer_group, row.country
+            )
+            by_sku[row.sku].append(_version(row, row_scope))
+        return by_sku
+
+    async def in_list(self, scope: PriceListScope, after_id: int, limit: int) -> list[PriceVersion]:
+        """The versions of one list in recording order, after ``after_id``, at most ``limit``."""
+        query = (
+            select(*prices.c)
+            .join(price_lists, price_lists.c.id == prices.c.price_list_id)
+            .where(
+                price_lists.c.currency_code == scope.currency_code,
+                price_lists.c.channel == scope.channel,
+                price_lists.c.customer_group == scope.customer_group,
+                price_lists.c.country == scope.country,
+                prices.c.id > after_id,
+            )
+            .order_by(prices.c.id)
+            .limit(limit)
+        )
+
+        async def work(connection: AsyncConnection) -> list[Any]:
+            return list(await connection.execute(query))
+
+        return [_version(row, scope) for row in await run_autocommit(self.engine, work)]
 
     async def history(
         self, sku: str, currency_code: str, after_id: int, limit: int
@@ -136,6 +152,7 @@ class PriceStore:
                 price_lists.c.currency_code,
                 price_lists.c.channel,
                 price_lists.c.customer_group,
+                price_lists.c.country,
             )
             .join(price_lists, price_lists.c.id == prices.c.price_list_id)
             .where(prices.c.sku == sku, prices.c.id > after_id)
@@ -150,7 +167,9 @@ class PriceStore:
 
         rows = await run_autocommit(self.engine, work)
         return [
-            _version(row, PriceListScope(row.currency_code, row.channel, row.customer_group))
+            _version(
+                row, PriceListScope(row.currency_code, row.channel, row.customer_group, row.country)
+            )
             for row in rows
         ]
 
@@ -160,6 +179,7 @@ async def _price_list_id(connection: AsyncConnection, scope: PriceListScope) -> 
         "currency_code": scope.currency_code,
         "channel": scope.channel,
         "customer_group": scope.customer_group,
+        "country": scope.country,
     }
     await connection.execute(
         upsert_insert(connection, price_lists)
@@ -169,6 +189,7 @@ async def _price_list_id(connection: AsyncConnection, scope: PriceListScope) -> 
                 price_lists.c.currency_code,
                 price_lists.c.channel,
                 price_lists.c.customer_group,
+                price_lists.c.country,
             ]
         )
     )
@@ -202,4 +223,5 @@ def _version(row: Row[*tuple[Any, ...]], scope: PriceListScope) -> PriceVersion:
         valid_from=row.valid_from,
         valid_until=row.valid_until,
         recorded_at=row.recorded_at,
+        tax_inclusive=bool(row.tax_inclusive),
     )

@@ -3,6 +3,7 @@ one JSON snapshot, since a quote is read back whole and never changes."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
@@ -11,10 +12,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.db import RequestKey, find_created, run_autocommit
+from stockroom.pricing.domain.codes import CodeResult, CodeStatus
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import PromotionTarget
-from stockroom.pricing.domain.quotes import PricedCart, PricedLine, Quote, StockCheck
+from stockroom.pricing.domain.quotes import (
+    PricedCart,
+    PricedLine,
+    Quote,
+    StockCheck,
+    StockHold,
+)
+from stockroom.pricing.domain.tax import TaxRate, TaxSplit
 from stockroom.pricing.domain.tiers import Tier, TierCharge, TiersMode
 from stockroom.pricing.tables import quotes
 
@@ -47,6 +56,11 @@ class QuoteStore:
             "total_minor": priced.total_minor,
             "availability_reason": quote.stock.reason,
             "document": _document(quote),
+            "customer_id": quote.customer_id,
+            "net_minor": priced.tax_total.net_minor,
+            "tax_minor": priced.tax_total.tax_minor,
+            "gross_minor": priced.tax_total.gross_minor,
+            "amount_due_minor": priced.amount_due_minor,
         }
 
         async def work(connection: AsyncConnection) -> Row[Any] | None:
@@ -110,8 +124,30 @@ def _document(quote: Quote) -> dict[str, Any]:
                 "unit_amount_minor": line.unit_amount_minor,
                 "total_minor": line.total_minor,
                 "discounts": [_discount_document(d) for d in line.discounts],
+                "tax_inclusive": line.tax_inclusive,
+                "tax_rates": [{"name": r.name, "rate_ppm": r.rate_ppm} for r in line.tax_rates],
+                "tax": None if line.tax is None else _split_document(line.tax),
             }
             for line in quote.priced.lines
+        ],
+        "amount_due_minor": quote.priced.amount_due_minor,
+        "country": quote.scope.country,
+        "hold": None
+        if quote.hold is None
+        else {
+            "reservation_id": quote.hold.reservation_id,
+            "expire_at": quote.hold.expire_at.isoformat() if quote.hold.expire_at else None,
+            "reason": quote.hold.reason,
+            "note": quote.hold.note,
+        },
+        "codes": [
+            {
+                "code": result.code,
+                "status": result.status.value,
+                "promotion_id": result.promotion_id,
+                "detail": result.detail,
+            }
+            for result in quote.codes
         ],
         "cart_discounts": [_discount_document(d) for d in quote.priced.cart_discounts],
         "stock": {
@@ -129,7 +165,29 @@ def _discount_document(discount: AppliedDiscount) -> dict[str, Any]:
         "target": discount.target.value,
         "amount_minor": discount.amount_minor,
         "reason": discount.reason,
+        "code": discount.code,
+        "promotion_version": discount.promotion_version,
     }
+
+
+def _split_document(split: TaxSplit) -> dict[str, Any]:
+    return {
+        "net_minor": split.net_minor,
+        "tax_minor": split.tax_minor,
+        "gross_minor": split.gross_minor,
+        "taxes_minor": list(split.taxes_minor),
+    }
+
+
+def _split(document: dict[str, Any] | None) -> TaxSplit | None:
+    if document is None:
+        return None
+    return TaxSplit(
+        document["net_minor"],
+        document["tax_minor"],
+        document["gross_minor"],
+        tuple(document["taxes_minor"]),
+    )
 
 
 def _quote(row: Row[Any]) -> Quote:
@@ -151,20 +209,34 @@ def _quote(row: Row[Any]) -> Quote:
             unit_amount_minor=line["unit_amount_minor"],
             total_minor=line["total_minor"],
             discounts=tuple(_discount(d) for d in line["discounts"]),
+            tax_inclusive=line.get("tax_inclusive", False),
+            tax_rates=tuple(TaxRate(r["name"], r["rate_ppm"]) for r in line.get("tax_rates", [])),
+            tax=_split(line.get("tax")),
         )
         for line in document["lines"]
     )
     stock = document["stock"]
     return Quote(
         quote_id=row.id,
-        scope=PriceListScope(row.currency_code, row.channel, row.customer_group),
+        scope=PriceListScope(
+            row.currency_code, row.channel, row.customer_group, document.get("country", "")
+        ),
         price_time=row.price_time,
         created_at=row.created_at,
         expire_at=row.expire_at,
         priced=PricedCart(
-            row.currency_code, lines, tuple(_discount(d) for d in document["cart_discounts"])
+            row.currency_code,
+            lines,
+            tuple(_discount(d) for d in document["cart_discounts"]),
+            document.get("amount_due_minor"),
         ),
         stock=StockCheck(stock["available"], stock["reason"], stock["note"]),
+        customer_id=row.customer_id,
+        hold=_hold(document.get("hold")),
+        codes=tuple(
+            CodeResult(c["code"], CodeStatus(c["status"]), c["promotion_id"], c["detail"])
+            for c in document.get("codes", [])
+        ),
     )
 
 
@@ -175,4 +247,18 @@ def _discount(document: dict[str, Any]) -> AppliedDiscount:
         PromotionTarget(document["target"]),
         document["amount_minor"],
         document["reason"],
+        document.get("code", ""),
+        document.get("promotion_version", 0),
+    )
+
+
+def _hold(document: dict[str, Any] | None) -> StockHold | None:
+    if document is None:
+        return None
+    expire_at = document["expire_at"]
+    return StockHold(
+        document["reservation_id"],
+        datetime.fromisoformat(expire_at) if expire_at else None,
+        document["reason"],
+        document["note"],
     )

@@ -1,0 +1,216 @@
+"""The per-process catalog cache and its staleness bound, with two replicas on one database.
+
+The bound: no quote uses a price or promotion superseded more than the bound before
+the quote started, whether or not notifications arrive. Shown three ways: with
+hand-moved clocks on two caches (deterministic), with NOTIFY between two servers
+(a change shows up on the other replica although its bound is an hour), and with a
+writer and a reader racing through two servers, checking every quote's recorded
+price version against when its successors were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stockroom.common.client import Policy, connect
+from stockroom.common.db import create_engine, migrate
+from stockroom.common.testing import serving
+from stockroom.pricing.app import MIGRATIONS
+from stockroom.pricing.cache import CatalogCache
+from stockroom.pricing.domain.prices import PriceListScope
+from stockroom.pricing.domain.promotions import (
+    LifecycleChange,
+    PromotionTarget,
+    PromotionTerms,
+    change_status,
+)
+from stockroom.pricing.domain.tiers import PriceSchedule
+from stockroom.pricing.store.changes import ChangeLog
+from stockroom.pricing.store.prices import PriceStore
+from stockroom.pricing.store.promotions import PromotionStore
+from stockroom.pricing.v1 import pricing_pb2 as pb
+from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
+
+from .conftest import build_pricing
+from .test_api import cart, usd
+
+USD = PriceListScope("USD")
+BOUND_MS = 250
+PATIENT = Policy(timeout_s=60.0, retry=None, breaker=None)
+
+
+class HandClock:
+    """A monotonic clock in nanoseconds that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now_ns = 10**12
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+    def advance_ms(self, ms: int) -> None:
+        self.now_ns += ms * 1_000_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await migrate(MIGRATIONS, database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def replica(engine: AsyncEngine, clock: HandClock) -> CatalogCache:
+    return CatalogCache(
+        PriceStore(engine),
+        PromotionStore(engine),
+        ChangeLog(engine),
+        staleness_ms=BOUND_MS,
+        clock=utc_now,
+        monotonic_ns=clock,
+    )
+
+
+async def test_a_replica_sees_every_change_once_the_bound_has_passed(engine: AsyncEngine) -> None:
+    writer, reader_clock = PriceStore(engine), HandClock()
+    reader = replica(engine, reader_clock)
+    now = utc_now()
+    first = await writer.record("MUG", USD, PriceSchedule.per_unit(1000), (now, None), now)
+    promotions = PromotionStore(engine)
+    terms = PromotionTerms("Mugs", "USD", PromotionTarget.SKUS, frozenset({"MUG"}), 1000, None)
+    sale = await promotions.create(terms, now, now)
+
+    assert (await reader.in_effect(["MUG"], USD, utc_now()))["MUG"] == first
+    assert [p.promotion_id for p in await reader.for_cart("USD", ["MUG"], utc_now())] == [
+        sale.promotion_id
+    ]
+    reads = reader.refreshes
+
+    later = utc_now()
+    second = await writer.record("MUG", USD, PriceSchedule.per_unit(900), (later, None), later)
+    paused = change_status(sale, LifecycleChange.PAUSE, later)
+    assert paused is not None
+    await promotions.save_version(paused, sale.version)
+
+    # Within the bound the replica may answer from what it has: it reads nothing.
+    reader_clock.advance_ms(BOUND_MS)
+    assert (await reader.in_effect(["MUG"], USD, utc_now()))["MUG"] == first
+    assert reader.refreshes == reads
+    # One nanosecond past the bound, the change is applied before the answer.
+    reader_clock.advance_ms(1)
+    assert (await reader.in_effect(["MUG"], USD, utc_now()))["MUG"] == second
+    assert await reader.for_cart("USD", ["MUG"], utc_now()) == []
+    assert reader.refreshes == reads + 1
+
+
+@pytest.fixture
+async def two_replicas(
+    postgres_url: str, inventory_target: str
+) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
+    """Two pricing servers on one PostgreSQL: the second with a bound of an hour, so
+    within a test only NOTIFY can refresh it."""
+    async with (
+        serving(build_pricing(postgres_url, inventory_target)) as first,
+        serving(
+            build_pricing(postgres_url, inventory_target, cache_staleness_ms=3_600_000)
+        ) as second,
+        connect(first, PATIENT) as first_channel,
+        connect(second, PATIENT) as second_channel,
+    ):
+        yield [
+            pb_grpc.PricingServiceStub(first_channel),
+            pb_grpc.PricingServiceStub(second_channel),
+        ]
+
+
+@pytest.mark.postgres
+async def test_notify_refreshes_the_other_replica_at_once(
+    two_replicas: list[pb_grpc.PricingServiceAsyncStub],
+) -> None:
+    writer, reader = two_replicas
+    await writer.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(10)))
+    before = await reader.Quote(cart(("MUG", 1)))
+    changed = (await writer.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(9)))).price
+
+    seen = before.lines[0].price_id
+    for _ in range(400):  # a generous bound on polls; NOTIFY takes one round trip
+        seen = (await reader.Quote(cart(("MUG", 1)))).lines[0].price_id
+        if seen == changed.price_id:
+            break
+        await asyncio.sleep(0.05)
+
+    assert before.lines[0].price_id != changed.price_id
+    assert seen == changed.price_id
+
+
+@pytest.fixture
+async def bounded_replicas(
+    postgres_url: str, inventory_target: str
+) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
+    async with (
+        serving(build_pricing(postgres_url, inventory_target)) as first,
+        serving(
+            build_pricing(postgres_url, inventory_target, cache_staleness_ms=BOUND_MS)
+        ) as second,
+        connect(first, PATIENT) as first_channel,
+        connect(second, PATIENT) as second_channel,
+    ):
+        yield [
+            pb_grpc.PricingServiceStub(first_channel),
+            pb_grpc.PricingServiceStub(second_channel),
+        ]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_no_quote_uses_a_price_superseded_longer_than_the_bound_before_it(
+    bounded_replicas: list[pb_grpc.PricingServiceAsyncStub],
+) -> None:
+    writer, reader = bounded_replicas
+    written: list[tuple[str, int]] = []  # (price id, monotonic ns when SetPrice returned)
+    quoted: list[tuple[int, str]] = []  # (monotonic ns when Quote was sent, price id used)
+    await writer.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(100)))
+    done = asyncio.Event()
+
+    async def write() -> None:
+        for cents in range(99, 59, -1):
+            request = pb.SetPriceRequest(
+                sku="MUG", unit_price=usd(cents), request_id=str(uuid.uuid4())
+            )
+            price = (await writer.SetPrice(request)).price
+            written.append((price.price_id, time.monotonic_ns()))
+            await asyncio.sleep(0.02)
+        done.set()
+
+    async def read() -> None:
+        for _ in range(2000):  # bounded; stops when the writer is done
+            if done.is_set():
+                return
+            started = time.monotonic_ns()
+            quote: Any = await reader.Quote(cart(("MUG", 1)))
+            quoted.append((started, quote.lines[0].price_id))
+
+    await asyncio.gather(write(), read())
+
+    order = [price_id for price_id, _ in written]
+    returned = dict(written)
+    violations = []
+    for started, price_id in quoted:
+        later = order[order.index(price_id) + 1 :] if price_id in order else order
+        superseded = [returned[p] for p in later]
+        if superseded and min(superseded) < started - BOUND_MS * 1_000_000:
+            violations.append((started, price_id))
+    assert len(quoted) > 10
+    assert violations == []
