@@ -124,7 +124,12 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
             )
             warm = await stub.Quote(QUOTE, timeout=30)
             assert warm.lines[0].availability == pb.AVAILABILITY_IN_STOCK
-            yield Setup(stub, faults, at_inventory, at_pricing, downstream_of(channel))
+            try:
+                yield Setup(stub, faults, at_inventory, at_pricing, downstream_of(channel))
+            finally:
+                # A test that failed mid-fault leaves the proxy slow or silent: heal it so
+                # the servers and proxies close at once instead of waiting on dead links.
+                heal(faults)
 
 
 async def quote(stub: pb_grpc.PricingServiceAsyncStub) -> pb.QuoteResponse | None:
