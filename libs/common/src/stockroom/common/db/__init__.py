@@ -1,8 +1,14 @@
 """Databases (install ``stockroom-common[db]``): the async engine for SQLite and
-PostgreSQL, transactions that survive a lost connection, Alembic migrations,
+PostgreSQL, transactions that survive a lost connection and retry conflicts, Alembic migrations,
 idempotent requests and page tokens."""
 
 from stockroom.common._caller import current_caller
+from stockroom.common.db._conflicts import (
+    CONFLICT_ATTEMPTS,
+    RetryTransaction,
+    TransactionConflict,
+    retryable_conflict,
+)
 from stockroom.common.db._engine import (
     DIALECTS,
     create_engine,
@@ -42,6 +48,7 @@ from stockroom.common.db._replica import ReadReplica, ReplicaReads, attach_repli
 from stockroom.common.db._time import Clock, UtcDateTime, utc_now
 
 __all__ = [
+    "CONFLICT_ATTEMPTS",
     "DEFAULT_PAGE_SIZE",
     "DIALECTS",
     "MAX_PAGE_SIZE",
@@ -50,6 +57,8 @@ __all__ = [
     "ReadReplica",
     "ReplicaReads",
     "RequestKey",
+    "RetryTransaction",
+    "TransactionConflict",
     "UtcDateTime",
     "attach_replica",
     "canonical_request_id",
@@ -73,6 +82,7 @@ __all__ = [
     "request_id_reused",
     "request_key",
     "request_records_table",
+    "retryable_conflict",
     "run_autocommit",
     "run_migrations",
     "run_transaction",

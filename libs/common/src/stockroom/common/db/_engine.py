@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -25,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from stockroom.common._pooler import CACHE_PARAMETERS
 from stockroom.common._read_scope import current_read_call
-from stockroom.common.db._outage import OUTAGE, retryable_conflict, sqlstate
+from stockroom.common.db._conflicts import retry_conflicts
+from stockroom.common.db._outage import OUTAGE
 from stockroom.common.db._read_routing import replica_of
+from stockroom.common.errors._errors import DEFAULT_DOMAIN
 from stockroom.common.telemetry._database import instrument_engine
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
 
@@ -37,8 +38,6 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 1.0
 STATEMENT_TIMEOUT_S = 1.5
 POOL_TIMEOUT_S = 1.0
-# A deadlock or serialization failure runs the transaction again, at most this often.
-CONFLICT_RETRIES = 3
 
 # Named after the package, not this private module: operators filter on it.
 logger = logging.getLogger("stockroom.common.db")
@@ -185,18 +184,22 @@ async def run_transaction(
     *,
     execution_options: Mapping[str, Any] | None = None,
     repeatable: bool = False,
+    domain: str = DEFAULT_DOMAIN,
 ) -> T:
     """Run ``work`` in one transaction and commit it: the one transaction runner.
 
-    A deadlock or serialization failure (nothing committed) runs ``work`` again,
-    up to ``CONFLICT_RETRIES`` times with a short jittered pause. A database
-    that cannot be reached reaches the caller as UNAVAILABLE with RetryInfo
-    (the error mapping asks ``stockroom.common.db._outage``). If the connection
-    turns out to be dead before COMMIT was sent, nothing can
-    have been committed, so ``work`` runs once more on a fresh connection.
-    A connection lost during COMMIT leaves the outcome unknown: the error is
-    raised, unless ``repeatable`` says a repeat of a committed attempt changes
-    nothing (the work is keyed by a request id).
+    A conflict (deadlock, serialization failure, SQLite busy, or ``work``
+    raising ``RetryTransaction``; nothing committed) runs ``work`` again with
+    jittered backoff, ``CONFLICT_ATTEMPTS`` times in all, then raises
+    ``TransactionConflict`` (ABORTED, TRANSACTION_CONFLICT, RetryInfo; its
+    ``domain`` is the caller's). A database that cannot be reached reaches the
+    caller as UNAVAILABLE with RetryInfo (the error mapping asks
+    ``stockroom.common.db._outage``). If the connection turns out to be dead
+    before COMMIT was sent, nothing can have been committed, so ``work`` runs
+    once more on a fresh connection. A connection lost during COMMIT leaves
+    the outcome unknown: the error is raised, unless ``repeatable`` says a
+    repeat of a committed attempt changes nothing (the work is keyed by a
+    request id).
     """
     committing = False
 
@@ -211,21 +214,19 @@ async def run_transaction(
                 committing = True
             return result
 
-    for retry in range(CONFLICT_RETRIES):
-        try:
-            return await _once_more_if_lost(attempt, lambda: repeatable or not committing)
-        except DBAPIError as error:
-            if not retryable_conflict(error):
-                raise
-            logger.info(
-                "transaction conflict; running it again",
-                extra={"sqlstate": sqlstate(error), "retry": retry + 1},
-            )
-            await asyncio.sleep(random.uniform(0, 0.01 * 2**retry))
-    return await _once_more_if_lost(attempt, lambda: repeatable or not committing)
+    return await retry_conflicts(
+        lambda: _once_more_if_lost(attempt, lambda: repeatable or not committing),
+        domain=domain,
+    )
 
 
-async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool = True) -> T:
+async def run_autocommit(
+    engine: AsyncEngine,
+    work: Work[T],
+    *,
+    repeatable: bool = True,
+    domain: str = DEFAULT_DOMAIN,
+) -> T:
     """Run ``work`` with each statement committing on its own (PostgreSQL).
 
     For reads and for writes that are one statement: no BEGIN and COMMIT, so
@@ -236,7 +237,7 @@ async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool
 
     ``work`` runs once more on a fresh connection if its connection was dead;
     for a write, pass ``repeatable=False`` unless repeating an attempt that
-    did commit changes nothing.
+    did commit changes nothing. Conflicts are retried as by ``run_transaction``.
 
     In a call that tolerates stale reads (``stockroom.common._read_scope``)
     on an engine with a read replica, ``work`` runs on the replica when it is
@@ -244,7 +245,7 @@ async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool
     side effects), and a write there would fail: a replica is read-only.
     """
     if engine.dialect.name != "postgresql":
-        return await run_transaction(engine, work, repeatable=repeatable)
+        return await run_transaction(engine, work, repeatable=repeatable, domain=domain)
     call = current_read_call()
     if call is not None:
         replica = replica_of(engine)
@@ -258,7 +259,9 @@ async def run_autocommit(engine: AsyncEngine, work: Work[T], *, repeatable: bool
         async with autocommit.connect() as connection:
             return await work(connection)
 
-    return await _once_more_if_lost(attempt, lambda: repeatable)
+    return await retry_conflicts(
+        lambda: _once_more_if_lost(attempt, lambda: repeatable), domain=domain
+    )
 
 
 _AUTOCOMMIT_ENGINES: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (

@@ -7,7 +7,7 @@ at most every ``REMINDER_S`` while it lasts, and one line when a statement
 succeeds again, instead of a traceback per failed request.
 
 Deadlocks and serialization failures are not outages: the transaction runner
-retries them (``retryable_conflict``).
+retries them (``stockroom.common.db._conflicts``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, de
 def sqlstate(error: BaseException) -> str:
     orig = getattr(error, "orig", None)
     return str(getattr(orig, "sqlstate", "") or getattr(orig, "pgcode", "") or "")
-
-
-def retryable_conflict(error: BaseException) -> bool:
-    """A deadlock or serialization failure: nothing was committed, run the work again."""
-    return isinstance(error, DBAPIError) and sqlstate(error) in RETRYABLE_SQLSTATES
 
 
 def unreachable(error: BaseException) -> bool:
