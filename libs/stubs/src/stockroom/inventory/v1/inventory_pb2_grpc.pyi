@@ -82,6 +82,25 @@ class InventoryServiceStub:
     """Streams every change to the stock levels of the given SKUs, starting after
     a sequence number, so a client that reconnects misses nothing.
     """
+    ExtendReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ExtendReservationRequest, _inventory_pb2.ExtendReservationResponse]
+    """Gives an active reservation a later expiry. Never brings it forward: a
+    new expiry at or before the current one changes nothing.
+    """
+    ListReservations: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListReservationsRequest, _inventory_pb2.ListReservationsResponse]
+    """Lists reservations, optionally of one reference and in one state, oldest first."""
+    RenameItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.RenameItemRequest, _inventory_pb2.RenameItemResponse]
+    """Gives a registered SKU a new display name."""
+    DeactivateItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.DeactivateItemRequest, _inventory_pb2.DeactivateItemResponse]
+    """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+    still be confirmed or released, and its stock can still be moved.
+    """
+    ReactivateItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReactivateItemRequest, _inventory_pb2.ReactivateItemResponse]
+    """Lets a deactivated SKU be reserved again."""
+    VerifyLedger: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.VerifyLedgerRequest, _inventory_pb2.VerifyLedgerResponse]
+    """Checks, a page of stock levels at a time, that every level equals the sums
+    of its ledger entries and that its reserved units equal what active
+    reservations hold there; reports every level that does not.
+    """
 
 @_typing.type_check_only
 class InventoryServiceAsyncStub(InventoryServiceStub):
@@ -136,6 +155,25 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     WatchStock: _aio.UnaryStreamMultiCallable[_inventory_pb2.WatchStockRequest, _inventory_pb2.WatchStockResponse]  # type: ignore[assignment]
     """Streams every change to the stock levels of the given SKUs, starting after
     a sequence number, so a client that reconnects misses nothing.
+    """
+    ExtendReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ExtendReservationRequest, _inventory_pb2.ExtendReservationResponse]  # type: ignore[assignment]
+    """Gives an active reservation a later expiry. Never brings it forward: a
+    new expiry at or before the current one changes nothing.
+    """
+    ListReservations: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListReservationsRequest, _inventory_pb2.ListReservationsResponse]  # type: ignore[assignment]
+    """Lists reservations, optionally of one reference and in one state, oldest first."""
+    RenameItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.RenameItemRequest, _inventory_pb2.RenameItemResponse]  # type: ignore[assignment]
+    """Gives a registered SKU a new display name."""
+    DeactivateItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.DeactivateItemRequest, _inventory_pb2.DeactivateItemResponse]  # type: ignore[assignment]
+    """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+    still be confirmed or released, and its stock can still be moved.
+    """
+    ReactivateItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReactivateItemRequest, _inventory_pb2.ReactivateItemResponse]  # type: ignore[assignment]
+    """Lets a deactivated SKU be reserved again."""
+    VerifyLedger: _aio.UnaryUnaryMultiCallable[_inventory_pb2.VerifyLedgerRequest, _inventory_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
+    """Checks, a page of stock levels at a time, that every level equals the sums
+    of its ledger entries and that its reserved units equal what active
+    reservations hold there; reports every level that does not.
     """
 
 class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -296,6 +334,61 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_inventory_pb2.WatchStockResponse], _abc.AsyncIterator[_inventory_pb2.WatchStockResponse]]:
         """Streams every change to the stock levels of the given SKUs, starting after
         a sequence number, so a client that reconnects misses nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ExtendReservation(
+        self,
+        request: _inventory_pb2.ExtendReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ExtendReservationResponse, _abc.Awaitable[_inventory_pb2.ExtendReservationResponse]]:
+        """Gives an active reservation a later expiry. Never brings it forward: a
+        new expiry at or before the current one changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReservations(
+        self,
+        request: _inventory_pb2.ListReservationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListReservationsResponse, _abc.Awaitable[_inventory_pb2.ListReservationsResponse]]:
+        """Lists reservations, optionally of one reference and in one state, oldest first."""
+
+    @_abc_1.abstractmethod
+    def RenameItem(
+        self,
+        request: _inventory_pb2.RenameItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.RenameItemResponse, _abc.Awaitable[_inventory_pb2.RenameItemResponse]]:
+        """Gives a registered SKU a new display name."""
+
+    @_abc_1.abstractmethod
+    def DeactivateItem(
+        self,
+        request: _inventory_pb2.DeactivateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.DeactivateItemResponse, _abc.Awaitable[_inventory_pb2.DeactivateItemResponse]]:
+        """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+        still be confirmed or released, and its stock can still be moved.
+        """
+
+    @_abc_1.abstractmethod
+    def ReactivateItem(
+        self,
+        request: _inventory_pb2.ReactivateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ReactivateItemResponse, _abc.Awaitable[_inventory_pb2.ReactivateItemResponse]]:
+        """Lets a deactivated SKU be reserved again."""
+
+    @_abc_1.abstractmethod
+    def VerifyLedger(
+        self,
+        request: _inventory_pb2.VerifyLedgerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.VerifyLedgerResponse, _abc.Awaitable[_inventory_pb2.VerifyLedgerResponse]]:
+        """Checks, a page of stock levels at a time, that every level equals the sums
+        of its ledger entries and that its reserved units equal what active
+        reservations hold there; reports every level that does not.
         """
 
 def add_InventoryServiceServicer_to_server(servicer: InventoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
