@@ -66,5 +66,8 @@ async def sweep_old_rows(retention: Retention, interval_s: float) -> None:
             logger.exception("retention sweep failed; retrying")
             removed = 0
         if removed:
-            logger.info("pruned request records and published events", extra={"count": removed})
+            logger.info(
+                "pruned request records, published events and settled reservations",
+                extra={"count": removed},
+            )
         await asyncio.sleep(interval_s)

@@ -8,7 +8,9 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stockroom.inventory.domain.model import (
+    Allocation,
     Item,
+    ItemState,
     Location,
     LocationKind,
     Movement,
@@ -17,6 +19,7 @@ from stockroom.inventory.domain.model import (
     ReservationState,
     StockLevel,
 )
+from stockroom.inventory.domain.verification import LevelAccount
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
 _LOCATION_KINDS = {
@@ -28,7 +31,9 @@ _STATES = {
     ReservationState.CONFIRMED: pb.RESERVATION_STATE_CONFIRMED,
     ReservationState.RELEASED: pb.RESERVATION_STATE_RELEASED,
     ReservationState.EXPIRED: pb.RESERVATION_STATE_EXPIRED,
+    ReservationState.MIXED: pb.RESERVATION_STATE_MIXED,
 }
+_ITEM_STATES = {ItemState.ACTIVE: pb.ITEM_STATE_ACTIVE, ItemState.INACTIVE: pb.ITEM_STATE_INACTIVE}
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -39,7 +44,12 @@ def timestamp(value: datetime) -> Timestamp:
 
 def item(value: Item) -> pb.Item:
     return pb.Item(
-        sku=value.sku, display_name=value.display_name, create_time=timestamp(value.create_time)
+        sku=value.sku,
+        display_name=value.display_name,
+        create_time=timestamp(value.create_time),
+        state=_ITEM_STATES[value.state],
+        deactivation_reason=value.deactivation_reason,
+        update_time=timestamp(value.update_time or value.create_time),
     )
 
 
@@ -99,10 +109,11 @@ def reservation(value: Reservation) -> pb.Reservation:
             pb.ReservationLine(
                 sku=line.sku,
                 quantity=line.quantity,
-                allocations=[
-                    pb.Allocation(location_id=a.location_id, quantity=a.quantity)
-                    for a in line.allocations
-                ],
+                allocations=[allocation(a) for a in line.allocations],
+                held=line.held,
+                confirmed=line.confirmed,
+                released=line.released,
+                expired=line.expired,
             )
             for line in value.lines
         ],
@@ -110,4 +121,27 @@ def reservation(value: Reservation) -> pb.Reservation:
         create_time=timestamp(value.create_time),
         expire_time=timestamp(value.expire_time),
         update_time=timestamp(value.update_time),
+    )
+
+
+def allocation(value: Allocation) -> pb.Allocation:
+    return pb.Allocation(
+        location_id=value.location_id,
+        quantity=value.quantity,
+        held=value.held,
+        confirmed=value.confirmed,
+        released=value.released,
+        expired=value.expired,
+    )
+
+
+def mismatch(value: LevelAccount) -> pb.LedgerMismatch:
+    return pb.LedgerMismatch(
+        sku=value.sku,
+        location_id=value.location_id,
+        level_on_hand=value.on_hand,
+        ledger_on_hand=value.ledger_on_hand,
+        level_reserved=value.reserved,
+        ledger_reserved=value.ledger_reserved,
+        held_by_reservations=value.held_by_reservations,
     )

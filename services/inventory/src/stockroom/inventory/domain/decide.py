@@ -22,15 +22,17 @@ from datetime import datetime
 from typing import Protocol
 
 from stockroom.common.errors import StockroomError
-from stockroom.inventory.domain import errors, rules
+from stockroom.inventory.domain import errors, lifecycle, rules
 from stockroom.inventory.domain.model import (
     Adjustment,
     Command,
     Confirm,
     Expire,
+    Extend,
     LevelChange,
     Movement,
     MovementKind,
+    PartialLine,
     Receipt,
     Release,
     Reservation,
@@ -79,13 +81,15 @@ class Record:
 @dataclass(frozen=True)
 class Snapshot:
     """What a batch read: levels of every SKU it names, the reservations it names,
-    the records of its request ids, and which of its SKUs and locations exist."""
+    the records of its request ids, which of its SKUs and locations exist, and which
+    of the SKUs it reserves are deactivated (SKU -> the deactivation's reason)."""
 
     levels: Mapping[StockKey, StockLevel]
     reservations: Mapping[str, Reservation]
     records: Mapping[str, Record]
     items: frozenset[str]
     locations: frozenset[str]
+    inactive_items: Mapping[str, str] = field(default_factory=dict)
 
 
 # Outcomes: exactly one per write.
@@ -131,14 +135,15 @@ class Decision:
     # Every level the batch changes, as it is after the batch.
     levels: dict[StockKey, StockLevel] = field(default_factory=dict)
     reservations: list[Reservation] = field(default_factory=list)
-    # Reservation id -> (new state, when), for reservations that existed before the batch.
-    transitions: dict[str, tuple[ReservationState, datetime]] = field(default_factory=dict)
+    # Reservations that existed before the batch and changed in it (state, expiry,
+    # settled units), by id, as they are after the batch.
+    updated: dict[str, Reservation] = field(default_factory=dict)
     entries: list[Movement] = field(default_factory=list)
     records: list[RecordToWrite] = field(default_factory=list)
 
     @property
     def writes_anything(self) -> bool:
-        return bool(self.levels or self.reservations or self.transitions or self.records)
+        return bool(self.levels or self.reservations or self.updated or self.records)
 
     def positioned(self, base: int) -> Decision:
         """The decision with ledger positions ``base + n`` instead of batch-relative ``n``."""
@@ -214,7 +219,17 @@ def reservations_named(writes: Iterable[Write]) -> set[str]:
     return {
         w.command.reservation_id
         for w in writes
-        if isinstance(w.command, Confirm | Release | Expire)
+        if isinstance(w.command, Confirm | Release | Expire | Extend)
+    }
+
+
+def reserved_skus(writes: Iterable[Write]) -> set[str]:
+    """The SKUs the batch's new reservations name (whose active state it must read)."""
+    return {
+        line.sku
+        for w in writes
+        if isinstance(w.command, Reserve)
+        for line in w.command.request.lines
     }
 
 
@@ -256,14 +271,14 @@ class _Batch:
         # Decide on copies: a write that fails leaves the batch's state as it was.
         mark = (dict(self.levels), dict(self.reservations), len(self.decision.entries))
         saved = (dict(self.decision.levels), list(self.decision.reservations))
-        saved_transitions = dict(self.decision.transitions)
+        saved_updates = dict(self.decision.updated)
         try:
             result = self.apply(write)
         except StockroomError as error:
             self.levels, self.reservations = mark[0], mark[1]
             del self.decision.entries[mark[2] :]
             self.decision.levels, self.decision.reservations = saved
-            self.decision.transitions = saved_transitions
+            self.decision.updated = saved_updates
             return Failed(error)
         if key is not None:
             self.seen[key.request_id] = (key.method, key.fingerprint, index)
@@ -292,6 +307,8 @@ class _Batch:
             return self.confirm(command, request_id)
         if isinstance(command, Release):
             return self.release(command, request_id)
+        if isinstance(command, Extend):
+            return self.extend(command)
         self.expire(command)
         return None
 
@@ -353,13 +370,12 @@ class _Batch:
     def reserve(self, command: Reserve, request_id: str) -> Reservation:
         request = command.request
         self.require_known([line.sku for line in request.lines], request.location_ids)
+        rules.check_active([line.sku for line in request.lines], self.snapshot.inactive_items)
         skus = {line.sku for line in request.lines}
-        wanted = set(request.location_ids)
-        candidates = [
-            level
-            for key, level in self.levels.items()
-            if key.sku in skus and (not wanted or key.location_id in wanted)
-        ]
+        candidates = rules.promisable(
+            (level for key, level in self.levels.items() if key.sku in skus),
+            request.location_ids,
+        )
         allocations = rules.allocate(request.lines, candidates)
         reservation = Reservation(
             reservation_id=command.reservation_id,
@@ -374,6 +390,7 @@ class _Batch:
             create_time=self.now,
             expire_time=self.now + request.ttl,
             update_time=self.now,
+            version=1,
         )
         for allocation in sorted(allocations, key=lambda a: a.key):
             self.move(
@@ -390,53 +407,77 @@ class _Batch:
 
     def confirm(self, command: Confirm, request_id: str) -> Reservation:
         reservation = self.reservation(command.reservation_id)
-        if rules.confirm_transition(reservation, self.now) is rules.Transition.ALREADY_DONE:
+        partial = bool(command.lines)
+        transition = rules.confirm_transition(reservation, self.now, partial=partial)
+        if transition is rules.Transition.ALREADY_DONE:
             return reservation
         return self.give_back(
-            reservation, ReservationState.CONFIRMED, "", command.reference, request_id
+            reservation,
+            ReservationState.CONFIRMED,
+            command.lines,
+            "",
+            command.reference,
+            request_id,
         )
 
     def release(self, command: Release, request_id: str) -> Reservation:
         reservation = self.reservation(command.reservation_id)
-        if rules.release_transition(reservation) is rules.Transition.ALREADY_DONE:
+        transition = rules.release_transition(reservation, partial=bool(command.lines))
+        if transition is rules.Transition.ALREADY_DONE:
             return reservation
         return self.give_back(
-            reservation, ReservationState.RELEASED, command.reason, "", request_id
+            reservation, ReservationState.RELEASED, command.lines, command.reason, "", request_id
         )
 
     def expire(self, command: Expire) -> None:
         reservation = self.reservations.get(command.reservation_id)
         if reservation is not None and rules.is_due(reservation, self.now):
-            self.give_back(reservation, ReservationState.EXPIRED, "", "", "")
+            self.give_back(reservation, ReservationState.EXPIRED, (), "", "", "")
+
+    def extend(self, command: Extend) -> Reservation:
+        reservation = self.reservation(command.reservation_id)
+        later = lifecycle.extended(reservation, command, self.now)
+        if later is not reservation:
+            self.changed(later)
+        return later
 
     def give_back(
         self,
         reservation: Reservation,
-        state: ReservationState,
+        way: ReservationState,
+        parts: Sequence[PartialLine],
         reason: str,
         reference: str,
         request_id: str,
     ) -> Reservation:
-        kind, ships = rules.GIVE_BACK[state]
-        for allocation in sorted(reservation.allocations(), key=lambda a: a.key):
+        """Settle ``parts`` of what the reservation holds (everything without parts) the
+        ``way`` given: one ledger entry per allocation it takes from, in key order."""
+        taken = lifecycle.takes(reservation, parts)
+        kind, ships = rules.GIVE_BACK[way]
+        for take in sorted(taken, key=lambda t: t.allocation.key):
             self.move(
-                self.levels[allocation.key],
+                self.levels[take.allocation.key],
                 kind,
-                on_hand=-allocation.quantity if ships else 0,
-                reserved=-allocation.quantity,
+                on_hand=-take.quantity if ships else 0,
+                reserved=-take.quantity,
                 reason=reason,
                 reference=reference,
                 reservation_id=reservation.reservation_id,
                 request_id=request_id,
             )
-        done = dataclasses.replace(reservation, state=state, update_time=self.now)
-        self.reservations[reservation.reservation_id] = done
+        done = lifecycle.settled(reservation, taken, way, self.now)
+        self.changed(done)
+        return done
+
+    def changed(self, done: Reservation) -> None:
+        """Record a reservation's new version: a new one of this batch is written as it is
+        now, one that existed before is updated."""
+        self.reservations[done.reservation_id] = done
         new = [r for r in self.decision.reservations if r.reservation_id != done.reservation_id]
         if len(new) != len(self.decision.reservations):
             self.decision.reservations = [*new, done]
         else:
-            self.decision.transitions[done.reservation_id] = (state, self.now)
-        return done
+            self.decision.updated[done.reservation_id] = done
 
     # Helpers.
 

@@ -37,6 +37,15 @@ class ReservationState(StrEnum):
     CONFIRMED = "CONFIRMED"
     RELEASED = "RELEASED"
     EXPIRED = "EXPIRED"
+    # Settled, some units confirmed and the others released or expired (domain/lifecycle.py).
+    MIXED = "MIXED"
+
+
+class ItemState(StrEnum):
+    """Whether a SKU may be reserved; an inactive one keeps its stock and reservations."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,10 @@ class Item:
     sku: str
     display_name: str
     create_time: datetime
+    state: ItemState = ItemState.ACTIVE
+    deactivation_reason: str = ""
+    # When its name or state last changed (None: never since it was created).
+    update_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -129,15 +142,23 @@ class LineAvailability:
 
 @dataclass(frozen=True)
 class Allocation:
-    """Units of one SKU held at one location."""
+    """Units of one SKU reserved at one location, and how many of them were settled
+    (confirmed, released or expired) so far; the rest is still held."""
 
     sku: str
     location_id: str
     quantity: int
+    confirmed: int = 0
+    released: int = 0
+    expired: int = 0
 
     @property
     def key(self) -> StockKey:
         return StockKey(self.sku, self.location_id)
+
+    @property
+    def held(self) -> int:
+        return self.quantity - self.confirmed - self.released - self.expired
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,22 @@ class ReservationLine:
     sku: str
     quantity: int
     allocations: tuple[Allocation, ...]
+
+    @property
+    def held(self) -> int:
+        return sum(a.held for a in self.allocations)
+
+    @property
+    def confirmed(self) -> int:
+        return sum(a.confirmed for a in self.allocations)
+
+    @property
+    def released(self) -> int:
+        return sum(a.released for a in self.allocations)
+
+    @property
+    def expired(self) -> int:
+        return sum(a.expired for a in self.allocations)
 
 
 @dataclass(frozen=True)
@@ -156,9 +193,15 @@ class Reservation:
     create_time: datetime
     expire_time: datetime
     update_time: datetime
+    # Counts the reservation's changes: a batch writes only if it is still what it read.
+    version: int = 0
 
     def allocations(self) -> list[Allocation]:
         return [a for line in self.lines for a in line.allocations]
+
+    @property
+    def held(self) -> int:
+        return sum(line.held for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -244,15 +287,41 @@ class Reserve:
 
 
 @dataclass(frozen=True)
+class PartialLine:
+    """Part of one reservation line to confirm or release: ``quantity`` units of ``sku``,
+    only at ``location_id`` if set."""
+
+    sku: str
+    quantity: int
+    location_id: str = ""
+
+
+@dataclass(frozen=True)
 class Confirm:
+    """Ship what the reservation holds: everything, or only ``lines``."""
+
     reservation_id: str
     reference: str
+    lines: tuple[PartialLine, ...] = ()
 
 
 @dataclass(frozen=True)
 class Release:
+    """Give back what the reservation holds: everything, or only ``lines``."""
+
     reservation_id: str
     reason: str
+    lines: tuple[PartialLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Extend:
+    """A later expiry for an active reservation: ``expire_time``, or ``ttl`` from the
+    batch's time (exactly one is set)."""
+
+    reservation_id: str
+    expire_time: datetime | None = None
+    ttl: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -262,5 +331,15 @@ class Expire:
     reservation_id: str
 
 
-Command = Receipt | Adjustment | Transfer | SafetyStockChange | Reserve | Confirm | Release | Expire
+Command = (
+    Receipt
+    | Adjustment
+    | Transfer
+    | SafetyStockChange
+    | Reserve
+    | Confirm
+    | Release
+    | Expire
+    | Extend
+)
 Result = LevelChange | TransferResult | Reservation | None

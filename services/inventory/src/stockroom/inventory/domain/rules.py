@@ -8,7 +8,7 @@ constraints on ``stock_levels`` stay the last line of defence behind them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 
@@ -17,12 +17,49 @@ from stockroom.inventory.domain.model import (
     Adjustment,
     Allocation,
     Line,
+    LineAvailability,
     MovementKind,
     Reservation,
     ReservationState,
     SafetyStockChange,
     StockLevel,
 )
+
+
+def promisable(
+    levels: Iterable[StockLevel],
+    location_ids: Collection[str] = (),
+    inactive: Collection[str] = (),
+) -> list[StockLevel]:
+    """The levels stock may be promised from: of active SKUs, at ``location_ids`` if the
+    caller names any. ReserveStock allocates from them and CheckAvailability counts them."""
+    wanted = set(location_ids)
+    return [
+        level
+        for level in levels
+        if level.sku not in inactive and (not wanted or level.location_id in wanted)
+    ]
+
+
+def _candidates(levels: Iterable[StockLevel]) -> dict[str, list[StockLevel]]:
+    """Each SKU's levels in the order a line takes from them: most available first, ties to
+    the smaller location id."""
+    by_sku: dict[str, list[StockLevel]] = defaultdict(list)
+    for level in levels:
+        by_sku[level.sku].append(level)
+    for candidates in by_sku.values():
+        candidates.sort(key=lambda lv: (-lv.available, lv.location_id))
+    return by_sku
+
+
+def availability(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[LineAvailability]:
+    """What each line could get from ``levels`` (the promisable ones): the available units
+    of its SKU over them. ``allocate`` holds a line exactly when it is satisfiable here."""
+    by_sku = _candidates(levels)
+    return [
+        LineAvailability(line.sku, line.quantity, sum(lv.available for lv in by_sku[line.sku]))
+        for line in lines
+    ]
 
 
 def allocate(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[Allocation]:
@@ -32,28 +69,34 @@ def allocate(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[Alloca
     line from a single location whenever any one location can, and otherwise
     splits it over the fewest locations possible. Ties go to the smaller
     location id, so the same stock always gives the same allocation. Lines are
-    all-or-nothing together: one short line raises InsufficientStock for every
-    short line and allocates nothing.
+    all-or-nothing together: one line ``availability`` finds short raises
+    InsufficientStock for every short line and allocates nothing.
     """
-    by_sku: dict[str, list[StockLevel]] = defaultdict(list)
-    for level in levels:
-        by_sku[level.sku].append(level)
+    levels = list(levels)
+    by_sku = _candidates(levels)
+    offers = availability(lines, levels)
+    shortages = [
+        errors.Shortage(o.sku, o.requested, o.available) for o in offers if not o.satisfiable
+    ]
+    if shortages:
+        raise errors.insufficient_stock(shortages)
     allocations: list[Allocation] = []
-    shortages: list[errors.Shortage] = []
     for line in lines:
-        candidates = sorted(by_sku[line.sku], key=lambda lv: (-lv.available, lv.location_id))
         remaining = line.quantity
-        for level in candidates:
+        for level in by_sku[line.sku]:
             if remaining == 0 or level.available == 0:
                 break
             take = min(level.available, remaining)
             allocations.append(Allocation(line.sku, level.location_id, take))
             remaining -= take
-        if remaining:
-            shortages.append(errors.Shortage(line.sku, line.quantity, line.quantity - remaining))
-    if shortages:
-        raise errors.insufficient_stock(shortages)
     return allocations
+
+
+def check_active(skus: Iterable[str], inactive: Mapping[str, str]) -> None:
+    """A deactivated SKU takes no new reservation (the first one, in SKU order, is named)."""
+    for sku in sorted(set(skus)):
+        if sku in inactive:
+            raise errors.item_inactive(sku, inactive[sku])
 
 
 def adjustment_delta(level: StockLevel, adjustment: Adjustment) -> int:
@@ -94,23 +137,29 @@ def effective_state(reservation: Reservation, now: datetime) -> ReservationState
     return reservation.state
 
 
-def confirm_transition(reservation: Reservation, now: datetime) -> Transition:
+def confirm_transition(
+    reservation: Reservation, now: datetime, *, partial: bool = False
+) -> Transition:
+    """Confirming ships what is held: while active and not past its time. Confirming all
+    of a confirmed reservation again is a no-op; a part of a settled one is refused."""
     state = effective_state(reservation, now)
     if state is ReservationState.ACTIVE:
         return Transition.APPLY
-    if state is ReservationState.CONFIRMED:
+    if state is ReservationState.CONFIRMED and not partial:
         return Transition.ALREADY_DONE
     raise errors.reservation_not_active(reservation.reservation_id, state)
 
 
-def release_transition(reservation: Reservation) -> Transition:
+def release_transition(reservation: Reservation, *, partial: bool = False) -> Transition:
     """Releasing gives stock back: allowed while active (even past its time, which
-    only returns the stock sooner), a no-op once given back, refused once shipped."""
-    if reservation.state is ReservationState.ACTIVE:
+    only returns the stock sooner), a no-op once all given back, refused once anything
+    shipped (CONFIRMED, MIXED); a part of a settled reservation is refused."""
+    state = reservation.state
+    if state is ReservationState.ACTIVE:
         return Transition.APPLY
-    if reservation.state is ReservationState.CONFIRMED:
-        raise errors.reservation_not_active(reservation.reservation_id, reservation.state)
-    return Transition.ALREADY_DONE
+    if state in (ReservationState.RELEASED, ReservationState.EXPIRED) and not partial:
+        return Transition.ALREADY_DONE
+    raise errors.reservation_not_active(reservation.reservation_id, state)
 
 
 def is_due(reservation: Reservation, now: datetime) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
-from stockroom.inventory.domain import errors
-from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
+from stockroom.inventory.domain import errors, items
+from stockroom.inventory.domain.model import Item, ItemState, Location, LocationKind, Page
 from stockroom.inventory.store import catalog
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.idempotent import idempotent_write
@@ -24,6 +24,37 @@ class CatalogService:
     async def create_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
         async def work(connection: AsyncConnection, now: datetime) -> Item:
             return await catalog.insert_item(connection, Item(sku, display_name, now))
+
+        return await idempotent_write(self._transactions, key, Item, self._clock, work)
+
+    async def rename_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
+        return await self._change_item(
+            sku, lambda item, now: items.renamed(item, display_name, now), key
+        )
+
+    async def deactivate_item(self, sku: str, reason: str, key: RequestKey) -> Item:
+        """New reservations of the SKU are refused from the commit on (a batch that read it
+        active before may still commit one: the two were concurrent)."""
+        return await self._change_item(
+            sku, lambda item, now: items.deactivated(item, reason, now), key
+        )
+
+    async def reactivate_item(self, sku: str, key: RequestKey) -> Item:
+        return await self._change_item(sku, items.reactivated, key)
+
+    async def _change_item(
+        self, sku: str, change: Callable[[Item, datetime], Item], key: RequestKey
+    ) -> Item:
+        """Apply ``change`` to the locked item, once per request key."""
+
+        async def work(connection: AsyncConnection, now: datetime) -> Item:
+            item = await catalog.lock_item(connection, sku)
+            if item is None:
+                raise errors.item_not_found(sku)
+            changed = change(item, now)
+            if changed != item:
+                await catalog.update_item(connection, changed)
+            return changed
 
         return await idempotent_write(self._transactions, key, Item, self._clock, work)
 
@@ -55,9 +86,16 @@ class CatalogService:
             raise errors.location_not_found(location_id)
         return found[0]
 
-    async def items(self, after: str | None, size: int) -> Page[Item]:
+    async def items(
+        self,
+        after: str | None,
+        size: int,
+        *,
+        prefix: str = "",
+        state: ItemState | None = None,
+    ) -> Page[Item]:
         async def work(connection: AsyncConnection) -> Page[Item]:
-            return await catalog.list_items(connection, after, size)
+            return await catalog.list_items(connection, after, size, prefix=prefix, state=state)
 
         return await self._transactions.read(work)
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
-from stockroom.inventory.domain import errors
+from stockroom.inventory.domain import errors, rules
 from stockroom.inventory.domain.model import (
     Adjustment,
     LevelChange,
@@ -64,16 +64,29 @@ class StockService:
 
         return await self._transactions.read(work)
 
-    async def availability(self, lines: Sequence[Line]) -> list[LineAvailability]:
-        """Available units over all locations for each line, in line order.
+    async def availability(
+        self, lines: Sequence[Line], location_ids: Sequence[str] = ()
+    ) -> list[LineAvailability]:
+        """Available units for each line, in line order, over all locations or only
+        ``location_ids`` (NotFound for an unregistered one): what ReserveStock with the same
+        locations could hold, by the same rules.
 
-        Unregistered SKUs have nothing available: pricing asks about whatever
-        is in a cart, and a quote must not fail because a SKU is new.
+        Unregistered and deactivated SKUs have nothing available: pricing asks about
+        whatever is in a cart, and a quote must not fail because a SKU is new.
         """
-        available = await self._availability.of({line.sku for line in lines})
-        return [
-            LineAvailability(line.sku, line.quantity, available.get(line.sku, 0)) for line in lines
-        ]
+        if location_ids:
+            await self._require_locations(location_ids)
+        read = await self._availability.of({line.sku for line in lines})
+        return rules.availability(lines, rules.promisable(read.levels, location_ids, read.inactive))
+
+    async def _require_locations(self, location_ids: Sequence[str]) -> None:
+        async def work(connection: AsyncConnection) -> set[str]:
+            return (await catalog.known(connection, (), location_ids))[1]
+
+        known = await self._transactions.read(work)
+        for location_id in sorted(set(location_ids)):
+            if location_id not in known:
+                raise errors.location_not_found(location_id)
 
 
 def _expect(result: object, kind: type[R]) -> R:

@@ -40,6 +40,7 @@ from stockroom.inventory.domain.decide import Decision, Snapshot, Write
 from stockroom.inventory.domain.model import (
     Command,
     Confirm,
+    Extend,
     LevelChange,
     Release,
     Reservation,
@@ -73,7 +74,7 @@ def result_type(command: Command) -> type[LevelChange] | type[TransferResult] | 
     """What a command's recorded response decodes to."""
     if isinstance(command, Transfer):
         return TransferResult
-    if isinstance(command, Reserve | Confirm | Release):
+    if isinstance(command, Reserve | Confirm | Release | Extend):
         return Reservation
     return LevelChange
 
@@ -118,13 +119,14 @@ class StockWrites:
 
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
-        found, recorded = await batch_reads.levels_and_records(
+        found, recorded, inactive = await batch_reads.levels_and_records(
             connection,
             _lock_skus(writes, reservations),
             [w.key.request_id for w in writes if w.key is not None],
+            domain.reserved_skus(writes),
         )
         items, locations = await self._known(connection, writes)
-        return Snapshot(found, reservations, recorded, items, locations)
+        return Snapshot(found, reservations, recorded, items, locations, inactive)
 
     async def _known(
         self, connection: AsyncConnection, writes: Sequence[Write]
@@ -210,13 +212,13 @@ class StockWrites:
             fresh = await records.read(
                 connection, [w.key.request_id for w in writes if w.key is not None]
             )
-            read = Snapshot(locked, held, fresh, read.items, read.locations)
+            read = Snapshot(locked, held, fresh, read.items, read.locations, read.inactive_items)
             decision = domain.decide(writes, read, now)
         if decision.entries:
             decision = decision.positioned(await ledger.first_position(connection, xid))
         await levels.write(connection, decision.levels)
         await reservation_rows.insert_all(connection, decision.reservations)
-        await reservation_rows.set_states(connection, decision.transitions)
+        await reservation_rows.update_all(connection, decision.updated)
         await ledger.append(connection, decision.entries)
         if self._events is not None and decision.entries:
             await self._events.append(connection, decision.entries, read.levels, now)
