@@ -53,6 +53,12 @@ COMMANDS = {
         "ConfirmReservation": "confirm",
         "ReleaseReservation": "release",
         "WatchStock": "watch",
+        "ExtendReservation": "extend",
+        "ListReservations": "reservations",
+        "RenameItem": "rename-item",
+        "DeactivateItem": "deactivate-item",
+        "ReactivateItem": "reactivate-item",
+        "VerifyLedger": "verify-ledger",
     },
     "pricing": {
         "SetPrice": "set-price",
@@ -157,9 +163,12 @@ def test_bare_help_version_and_completion() -> None:
         }
     )
     assert completed.out.split() == [
+        "plain,reactivate-item",
         "plain,receive",
         "plain,release",
+        "plain,rename-item",
         "plain,reservation",
+        "plain,reservations",
         "plain,reserve",
     ]
 
