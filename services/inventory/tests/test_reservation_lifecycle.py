@@ -10,6 +10,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stockroom.common.db import encode_page_token
 from stockroom.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from stockroom.inventory.testing import Inventory, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb
@@ -404,3 +405,18 @@ async def wait_for_state(
             return reservation
         await asyncio.sleep(0.02)
     raise AssertionError(f"{reservation_id} never became {wanted}: {reservation}")
+
+
+@pytest.mark.parametrize("moment", ["not a time", "2030-01-01T00:00:00", "9" * 40])
+async def test_a_reservation_page_token_without_a_real_cursor_is_refused(
+    inventory: Inventory, moment: str
+) -> None:
+    """Tokens are opaque, but one forged with the right filters must still be refused."""
+    forged = encode_page_token((moment, UNKNOWN), {"reference": "", "state": ""})
+
+    with pytest.raises(InvalidArgument) as raised:
+        await inventory.stub.ListReservations(pb.ListReservationsRequest(page_token=forged))
+
+    assert {(v.field, v.reason) for v in raised.value.field_violations} == {
+        ("page_token", "INVALID_PAGE_TOKEN")
+    }
