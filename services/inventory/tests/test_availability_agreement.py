@@ -97,7 +97,7 @@ async def arrange(inventory: Inventory, prefix: str, scenario: Scenario) -> list
 
 async def check_then_reserve(
     inventory: Inventory, lines: list[tuple[str, int]], location_ids: list[str]
-) -> tuple[pb.CheckAvailabilityResponse, pb.Reservation | Exception]:
+) -> tuple[pb.CheckAvailabilityResponse, pb.Reservation | FailedPrecondition | NotFound]:
     check = await inventory.stub.CheckAvailability(
         pb.CheckAvailabilityRequest(
             lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines],
@@ -119,7 +119,7 @@ async def check_then_reserve(
 
 def assert_they_agree(
     check: pb.CheckAvailabilityResponse,
-    outcome: pb.Reservation | Exception,
+    outcome: pb.Reservation | FailedPrecondition | NotFound,
     location_ids: list[str],
     inactive: set[str],
     unknown: set[str],

@@ -120,7 +120,9 @@ async def test_items_are_listed_by_sku_prefix_and_state_a_page_at_a_time(
     await deactivate(inventory, "MUG-2")
     await deactivate(inventory, "TEE-1")
 
-    async def listed(prefix: str, state: int = pb.ITEM_STATE_UNSPECIFIED) -> list[str]:
+    async def listed(
+        prefix: str, state: pb.ItemState.ValueType = pb.ITEM_STATE_UNSPECIFIED
+    ) -> list[str]:
         found: list[str] = []
         token = ""
         for _ in range(20):
