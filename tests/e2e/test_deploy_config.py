@@ -135,6 +135,22 @@ def test_each_service_is_configured_only_by_settings_its_code_reads(
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
 
 
+@pytest.mark.parametrize("prefix", ["INVENTORY", "PRICING"])
+def test_docs_configuration_names_every_setting_a_service_reads(prefix: str) -> None:
+    """Each service's own settings, and every common one as `<P>_...`, are in the table."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    own = PricingSettings if prefix == "PRICING" else InventorySettings
+    names = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(own) if f.name != "server"}
+    names |= {
+        f"<P>_{f.name.upper()}"
+        for f in dataclasses.fields(ServerConfig)
+        if f.name != "service_name"
+    }
+    # `INVENTORY_EVENTS_*` stands for the events block, listed as `<P>_EVENTS_...`.
+    missing = sorted(n for n in names if f"`{n}" not in page and f"`{n}_*`" not in page)
+    assert missing == []
+
+
 def test_services_start_after_what_they_need_and_prometheus_scrapes_them(
     compose: dict[str, Any],
 ) -> None:

@@ -57,8 +57,8 @@ async def sweep_expired_reservations(
 
 
 async def sweep_old_rows(retention: Retention, interval_s: float) -> None:
-    """Prune request records and published events forever, every ``interval_s``. Failures
-    are logged and tried again next round."""
+    """Prune request records, published events and settled reservations forever, every
+    ``interval_s``. Failures are logged and tried again next round."""
     while True:
         try:
             removed = await retention.prune()
