@@ -18,7 +18,6 @@ from sqlalchemy import (
     ColumnClause,
     Select,
     bindparam,
-    func,
     literal_column,
     select,
     update,
@@ -133,25 +132,3 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
             for key, level in sorted(levels.items())
         ],
     )
-
-
-def _available_by_sku(dialect: str) -> Select[Any]:
-    level = stock_levels.c
-    free = level.on_hand - level.reserved - level.safety_stock
-    return (
-        select(level.sku, func.sum(free))
-        .where(one_of(level.sku, "skus", dialect), free > 0)
-        .group_by(level.sku)
-    )
-
-
-# Built once per dialect: CheckAvailability is the hottest read, and building a
-# statement costs more than running it.
-_AVAILABLE_BY_SKU = {dialect: _available_by_sku(dialect) for dialect in DIALECTS}
-
-
-async def available_by_sku(connection: AsyncConnection, skus: Iterable[str]) -> dict[str, int]:
-    """Units that can be promised per SKU, over all locations (SKUs with none are absent)."""
-    statement = _AVAILABLE_BY_SKU[connection.dialect.name]
-    rows = await connection.execute(statement, {"skus": sorted(set(skus))})
-    return {sku: int(total) for sku, total in rows}
