@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from stockroom.common.db import RequestKey, create_engine, migrate
 from stockroom.common.errors import FailedPrecondition
+from stockroom.common.testing import eventually
 from stockroom.inventory.app import MIGRATIONS, use_cases
 from stockroom.inventory.domain.model import (
     Line,
@@ -539,15 +540,15 @@ async def test_extensions_racing_expiry_on_a_replica_whose_clock_is_ahead_never_
 
 
 async def wait_until_expired(inventory: Inventory, reservation_id: str) -> None:
-    """Bounded: fails after 20 s of waiting for a sweeper."""
-    for _ in range(1000):
+    """A bounded wait for a sweeper."""
+
+    async def expired() -> bool:
         found = await inventory.stub.GetReservation(
             pb.GetReservationRequest(reservation_id=reservation_id)
         )
-        if found.reservation.state == pb.RESERVATION_STATE_EXPIRED:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{reservation_id} was never expired")
+        return found.reservation.state == pb.RESERVATION_STATE_EXPIRED
+
+    await eventually(expired, what=f"reservation {reservation_id} expired")
 
 
 async def test_a_decision_on_a_reservation_another_replica_changed_is_made_again(

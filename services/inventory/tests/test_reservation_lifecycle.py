@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from stockroom.common.db import encode_page_token
 from stockroom.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from stockroom.common.testing import eventually
 from stockroom.inventory.testing import Inventory, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -398,13 +399,13 @@ async def test_reservations_are_listed_by_reference_and_state_a_page_at_a_time(
 async def wait_for_state(
     inventory: Inventory, reservation_id: str, wanted: pb.ReservationState.ValueType
 ) -> pb.Reservation:
-    """The reservation once it is in ``wanted``; fails after 10 s of waiting for the sweeper."""
-    for _ in range(500):
-        reservation = await get(inventory, reservation_id)
-        if reservation.state == wanted:
-            return reservation
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{reservation_id} never became {wanted}: {reservation}")
+    """The reservation once it is in ``wanted`` (a bounded wait for the sweeper)."""
+
+    async def reached() -> bool:
+        return (await get(inventory, reservation_id)).state == wanted
+
+    await eventually(reached, what=f"reservation {reservation_id} in state {wanted}")
+    return await get(inventory, reservation_id)
 
 
 @pytest.mark.parametrize("moment", ["not a time", "2030-01-01T00:00:00", "9" * 40])
