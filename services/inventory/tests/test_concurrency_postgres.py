@@ -72,6 +72,8 @@ async def database_facts(url: str) -> dict[str, object]:
                         " sum(a.quantity - a.confirmed - a.released - a.expired) AS quantity"
                         " FROM reservation_allocations a JOIN reservations r USING (reservation_id)"
                         " WHERE r.state = 'ACTIVE' GROUP BY 1, 2"
+                        # An active reservation may have settled all it had at one level.
+                        " HAVING sum(a.quantity - a.confirmed - a.released - a.expired) <> 0"
                     )
                 )
             }
