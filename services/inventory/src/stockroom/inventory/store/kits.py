@@ -106,23 +106,32 @@ async def write(
 
 def _available_with_kits(dialect: str) -> Any:
     """Available units per SKU (positive sums only) of the SKUs bound as ``skus`` and of
-    every component of kits among them, and the kits' definitions: one statement."""
+    every component of kits among them, and the kits' definitions: one statement.
+
+    The named SKUs and the components are read by two selects (an SKU in both comes
+    twice, with the same sum): one ``sku = ANY(...) OR sku IN (subquery)`` filter would
+    make PostgreSQL scan every level."""
     edges = closure(dialect)
     level = stock_levels.c
-    free = AVAILABLE_UNITS
-    wanted = one_of(level.sku, "skus", dialect) | level.sku.in_(select(edges.c.component_sku))
-    available = (
-        select(
-            literal("available").label("kind"),
-            level.sku.label("sku"),
-            null().label("component_sku"),
-            func.sum(free).label("quantity"),
+
+    def available(where: Any) -> Select[Any]:
+        return (
+            select(
+                literal("available").label("kind"),
+                level.sku.label("sku"),
+                null().label("component_sku"),
+                func.sum(AVAILABLE_UNITS).label("quantity"),
+            )
+            .where(where, AVAILABLE_UNITS > 0)
+            .group_by(level.sku)
         )
-        .where(wanted, free > 0)
-        .group_by(level.sku)
+
+    named = available(one_of(level.sku, "skus", dialect))
+    components = available(level.sku.in_(select(edges.c.component_sku)))
+    definition = select(
+        literal("edge"), edges.c.kit_sku, edges.c.component_sku, edges.c.quantity
     )
-    definition = select(literal("edge"), edges.c.kit_sku, edges.c.component_sku, edges.c.quantity)
-    return union_all(available, definition)
+    return union_all(named, components, definition)
 
 
 _AVAILABLE_WITH_KITS = {dialect: _available_with_kits(dialect) for dialect in DIALECTS}
