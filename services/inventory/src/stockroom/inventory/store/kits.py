@@ -128,9 +128,7 @@ def _available_with_kits(dialect: str) -> Any:
 
     named = available(one_of(level.sku, "skus", dialect))
     components = available(level.sku.in_(select(edges.c.component_sku)))
-    definition = select(
-        literal("edge"), edges.c.kit_sku, edges.c.component_sku, edges.c.quantity
-    )
+    definition = select(literal("edge"), edges.c.kit_sku, edges.c.component_sku, edges.c.quantity)
     return union_all(named, components, definition)
 
 
