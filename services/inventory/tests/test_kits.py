@@ -4,12 +4,12 @@ every component or none, and confirm/release/expiry through the components."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from stockroom.common.errors import FailedPrecondition, InvalidArgument, NotFound
+from stockroom.common.testing import eventually
 from stockroom.inventory.domain.kits import flatten, kits_possible
 from stockroom.inventory.domain.model import KitComponent
 from stockroom.inventory.testing import Inventory, request_id
@@ -225,16 +225,16 @@ async def test_confirm_release_and_expiry_move_the_components(inventory: Invento
         )
     )
     inventory.clock.advance(6)
-    for _ in range(1500):  # the sweeper runs every 20 ms; bounded wait
+
+    async def expired() -> bool:
         got = await inventory.stub.GetReservation(
             pb.GetReservationRequest(reservation_id=expiring.reservation_id)
         )
-        if got.reservation.state == pb.RESERVATION_STATE_EXPIRED:
-            break
-        await asyncio.sleep(0.02)
+        return got.reservation.state == pb.RESERVATION_STATE_EXPIRED
+
+    await eventually(expired, what="the sweeper expiring the kit reservation")
     mug, spoon = await inventory.level("MUG", "WH-1"), await inventory.level("SPOON", "WH-1")
 
-    assert got.reservation.state == pb.RESERVATION_STATE_EXPIRED
     assert (mug.on_hand, mug.reserved, spoon.on_hand, spoon.reserved) == (8, 0, 16, 0)
     assert await available(inventory, "SET") == [8]
 

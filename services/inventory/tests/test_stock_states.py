@@ -3,12 +3,12 @@ with a reason, never available, every move in the ledger; reserved units never m
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from stockroom.common.errors import FailedPrecondition, InvalidArgument
+from stockroom.common.testing import eventually
 from stockroom.inventory.testing import Inventory, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -16,12 +16,15 @@ from stockroom.inventory.v1 import inventory_pb2 as pb
 async def ledger_of(inventory: Inventory, count: int) -> list[pb.Movement]:
     """The ledger once it shows ``count`` entries (an entry is readable once every older
     transaction of the database has ended, a moment after its commit; bounded wait)."""
-    for _ in range(1000):
+    entries: list[pb.Movement] = []
+
+    async def shown() -> bool:
         page = await inventory.stub.ListMovements(pb.ListMovementsRequest(page_size=1000))
-        if len(page.movements) >= count:
-            return list(page.movements)
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the ledger never showed {count} entries")
+        entries[:] = page.movements
+        return len(entries) >= count
+
+    await eventually(shown, what=f"the ledger showing {count} entries")
+    return entries
 
 
 SELLABLE, DAMAGED, QC, GONE = (
