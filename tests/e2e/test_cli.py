@@ -200,6 +200,9 @@ async def test_one_output_model_for_every_group(services: Services) -> None:
         "SAFETY_STOCK",
         "AVAILABLE",
         "ETAG",
+        "DAMAGED",
+        "QUALITY_CONTROL",
+        "REORDER_POINT",
     ]
     assert row.split()[:6] == ["MUG", "WH-1", "40", "0", "0", "40"]  # zeros shown
     assert header.index("ON_HAND") + len("ON_HAND") == row.index("40") + 2  # right-aligned
@@ -485,6 +488,7 @@ async def test_kits_states_bulk_changes_and_reorder_points_from_the_shell(
         assert result.code == EXIT_OK, (args, result.err)
 
     levels = json.loads((await run("inventory", "levels", "MUG", "SET", "-o", "json", env=env)).out)
+    table = (await run("inventory", "levels", "SET", env=env)).out.splitlines()
     kit = json.loads((await run("inventory", "item", "SET", "-o", "json", env=env)).out)
     check = await run("inventory", "check", "SET=4", "-o", "json", env=env)
     refused = await run(
@@ -500,6 +504,8 @@ async def test_kits_states_bulk_changes_and_reorder_points_from_the_shell(
     assert (mug["levels"][0]["on_hand"], mug["levels"][0]["damaged"]) == (8, 1)
     assert mug["levels"][0]["reorder_point"] == 5
     assert (kit_stock["kit"], kit_stock["available"]) == (True, 3)  # min(8 / 1, 9 / 3)
+    assert table[1].split()[:2] == ["SET", "(kit)"]
+    assert table[1].split()[5] == "3"
     assert [c["quantity"] for c in kit["item"]["components"]] == [1, 3]
     assert json.loads(check.out)["lines"][0]["satisfiable"] is False
     results = json.loads(refused.out)["results"]

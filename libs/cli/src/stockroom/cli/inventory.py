@@ -219,12 +219,23 @@ def safety_stock(call: Call, sku: str, location_id: str, safety_stock: int, etag
 @click.argument("skus", nargs=-1, required=True)
 @call_options(SERVICE)
 def levels(call: Call, skus: tuple[str, ...]) -> None:
-    """Stock levels of SKUs, per location."""
+    """Stock levels of SKUs, per location (a kit: one row, the whole kits available)."""
 
     def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-        return [level for sku in data["skus"] for level in sku["levels"]]
+        return [
+            level
+            for sku in data["skus"]
+            for level in (sku["levels"] if not sku["kit"] else [_kit_row(sku)])
+        ]
 
     unary(call, "BatchGetStockLevels", pb.BatchGetStockLevelsRequest(skus=list(skus)), rows)
+
+
+def _kit_row(sku: dict[str, Any]) -> dict[str, Any]:
+    """A kit in the levels table: no level of its own, the kits its components make."""
+    row = to_data(pb.StockLevel(sku=sku["sku"], location_id="(kit)"))
+    row["available"] = sku["available"]
+    return dict(row)
 
 
 @group.command("check")
