@@ -166,6 +166,7 @@ def test_bare_help_version_and_completion() -> None:
     assert completed.out.split() == [
         "plain,receive",
         "plain,release",
+        "plain,reorder-point",
         "plain,reservation",
         "plain,reserve",
     ]
