@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{level.sku} at {level.location_id}: on hand {level.on_hand} (ledger"
             f" {level.ledger_on_hand}), reserved {level.reserved} (ledger {level.ledger_reserved},"
-            f" active reservations {level.held_by_reservations})"
+            f" active reservations {level.held_by_reservations}), damaged {level.damaged}"
+            f" (ledger {level.ledger_damaged}), quality control {level.quality_control}"
+            f" (ledger {level.ledger_quality_control})"
         )
     print(f"ledger verified: {len(found)} mismatch(es)")
     if args.pushgateway:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from stockroom.common.errors import FailedPrecondition, NotFound
 from stockroom.inventory.domain import rules
-from stockroom.inventory.domain.model import Line, StockLevel
+from stockroom.inventory.domain.model import KitComponent, Line, StockLevel
 from stockroom.inventory.testing import Inventory, request_id
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -54,7 +54,9 @@ def stock(draw: st.DrawFn) -> Stock:
 @dataclass(frozen=True)
 class Scenario:
     stock: list[Stock]
-    # (index into stock, or -1 for an unregistered SKU; quantity)
+    # A kit of some of the SKUs: (index into stock, units per kit); empty: no kit.
+    kit: list[tuple[int, int]]
+    # (index into stock, -1 for an unregistered SKU, -2 for the kit; quantity)
     lines: list[tuple[int, int]]
     location_ids: list[str]
 
@@ -67,9 +69,15 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
     if draw(st.integers(0, 7)) == 5:
         indexes.append(-1)  # a line of an unregistered SKU, now and then
-    lines = [(i, draw(st.integers(1, 14))) for i in indexes]
+    parts = draw(st.lists(st.integers(0, len(stocks) - 1), unique=True, max_size=2))
+    kit = [(i, draw(st.integers(1, 3))) for i in parts]
+    with_kit_line: bool = draw(st.booleans())
+    if kit and with_kit_line:
+        # The kit line goes first or last: its components' lines count what it leaves.
+        indexes.insert(draw(st.sampled_from([0, len(indexes)])), -2)
+    lines = [(i, draw(st.integers(1, 14 if i != -2 else 5))) for i in indexes]
     location_ids = draw(st.lists(st.sampled_from(LOCATIONS), unique=True, max_size=3))
-    return Scenario(stocks, lines, location_ids)
+    return Scenario(stocks, kit, lines, location_ids)
 
 
 async def arrange(inventory: Inventory, prefix: str, scenario: Scenario) -> list[str]:
@@ -92,6 +100,18 @@ async def arrange(inventory: Inventory, prefix: str, scenario: Scenario) -> list
             await inventory.stub.DeactivateItem(
                 pb.DeactivateItemRequest(sku=sku, reason="gone", request_id=request_id())
             )
+    if scenario.kit:
+        await inventory.stub.CreateItem(
+            pb.CreateItemRequest(
+                item=pb.Item(
+                    sku=f"{prefix}-KIT",
+                    components=[
+                        pb.KitComponent(sku=skus[i], quantity=units) for i, units in scenario.kit
+                    ],
+                ),
+                request_id=request_id(),
+            )
+        )
     return skus
 
 
@@ -133,10 +153,11 @@ def assert_they_agree(
     if isinstance(outcome, pb.Reservation):
         assert not short, f"reserved although the check found {short} short"
         for line in outcome.lines:
-            assert sum(a.quantity for a in line.allocations) == line.quantity
-            assert not location_ids or {a.location_id for a in line.allocations} <= set(
-                location_ids
-            )
+            parts = line.components or [line]
+            for part in parts:
+                assert sum(a.quantity for a in part.allocations) == part.quantity
+                places = {a.location_id for a in part.allocations}
+                assert not location_ids or places <= set(location_ids)
         return
     assert short, f"refused ({outcome}) although the check found every line satisfiable"
     if isinstance(outcome, NotFound):
@@ -169,8 +190,10 @@ async def test_check_availability_and_reserve_stock_agree(
     )
     @given(scenario=scenarios())
     def agree(scenario: Scenario) -> None:
-        skus = on_loop(arrange(inventory, f"S{next(examples)}", scenario))
-        lines = [(skus[i] if i >= 0 else "NEVER-REGISTERED", q) for i, q in scenario.lines]
+        prefix = f"S{next(examples)}"
+        skus = on_loop(arrange(inventory, prefix, scenario))
+        names = {-1: "NEVER-REGISTERED", -2: f"{prefix}-KIT", **dict(enumerate(skus))}
+        lines = [(names[i], q) for i, q in scenario.lines]
         check, outcome = on_loop(check_then_reserve(inventory, lines, scenario.location_ids))
         inactive = {sku for sku, s in zip(skus, scenario.stock, strict=True) if not s.active}
         assert_they_agree(check, outcome, scenario.location_ids, inactive, {"NEVER-REGISTERED"})
@@ -193,33 +216,90 @@ levels_strategy = st.lists(
 )
 
 
+KIT = (KitComponent("A", 1), KitComponent("B", 2))
+
+
 @settings(max_examples=300)
 @given(
     levels=levels_strategy,
-    wanted=st.dictionaries(st.sampled_from(["A", "B", "C"]), st.integers(1, 40), min_size=1),
+    wanted=st.dictionaries(st.sampled_from(["A", "B", "C", "K"]), st.integers(1, 40), min_size=1),
     location_ids=st.lists(st.sampled_from(LOCATIONS), unique=True, max_size=3),
-    inactive=st.sets(st.sampled_from(["A", "B"])),
+    inactive=st.sets(st.sampled_from(["A", "B", "K"])),
 )
 def test_the_rules_promise_what_allocation_holds(
     levels: list[StockLevel], wanted: dict[str, int], location_ids: list[str], inactive: set[str]
 ) -> None:
+    """For any stock, lines (a kit K of one A and two B among them, taken in order) and
+    filter: the lines CheckAvailability calls satisfiable are exactly the ones a
+    reservation holds, or it is refused naming exactly the others."""
     lines = [Line(sku, quantity) for sku, quantity in wanted.items()]
-    promisable = rules.promisable(levels, location_ids, inactive)
+    promisable = rules.promisable(levels, location_ids)
+    kits = {"K": KIT}
+    reasons = {sku: "gone" for sku in inactive}
 
-    offers = rules.availability(lines, promisable)
+    offers = rules.availability(lines, promisable, kits, inactive)
     short = {
         (o.sku, f"requested {o.requested}, available {o.available}")
         for o in offers
         if not o.satisfiable
     }
+    if inactive & set(wanted):
+        with pytest.raises(FailedPrecondition) as refused:
+            rules.check_active(wanted, reasons)
+        assert refused.value.reason == "ITEM_INACTIVE"
+        assert {sku for sku, _ in short} >= inactive & set(wanted)
+        return
     if short:
         with pytest.raises(FailedPrecondition) as refusal:
-            rules.allocate(lines, promisable)
+            rules.allocate_lines(lines, promisable, kits)
         assert {(v.subject, v.description) for v in refusal.value.precondition_violations} == short
         return
-    allocations = rules.allocate(lines, promisable)
-    for line in lines:
-        taken = [a for a in allocations if a.sku == line.sku]
-        assert sum(a.quantity for a in taken) == line.quantity
-        assert line.sku not in inactive
+    holds = rules.allocate_lines(lines, promisable, kits)
+    for line, hold in zip(lines, holds, strict=True):
+        if line.sku == "K":
+            per_kit = {c.sku: c.quantity for c in KIT}
+            assert {c.sku: c.quantity for c in hold.components} == {
+                sku: units * line.quantity for sku, units in per_kit.items()
+            }
+            taken = [a for c in hold.components for a in c.allocations]
+            for c in hold.components:
+                assert sum(a.quantity for a in c.allocations) == c.quantity
+        else:
+            taken = list(hold.allocations)
+            assert sum(a.quantity for a in taken) == line.quantity
         assert not location_ids or {a.location_id for a in taken} <= set(location_ids)
+
+
+async def test_lines_of_one_check_count_what_the_lines_before_them_leave(
+    inventory: Inventory,
+) -> None:
+    """A kit and one of its components in one cart: the component line gets what the kit
+    line leaves, as the reservation of that cart would."""
+    await inventory.register(["MUG", "SPOON"], ["WH-1"])
+    await inventory.stub.CreateItem(
+        pb.CreateItemRequest(
+            item=pb.Item(
+                sku="SET",
+                components=[
+                    pb.KitComponent(sku="MUG", quantity=1),
+                    pb.KitComponent(sku="SPOON", quantity=2),
+                ],
+            ),
+            request_id=request_id(),
+        )
+    )
+    await inventory.receive("MUG", "WH-1", 5)
+    await inventory.receive("SPOON", "WH-1", 10)
+    cart = [("SET", 3), ("MUG", 3)]
+
+    check, outcome = await check_then_reserve(inventory, cart, [])
+    alone = await inventory.stub.CheckAvailability(
+        pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku="MUG", quantity=3)])
+    )
+
+    assert [(line.available, line.satisfiable) for line in check.lines] == [(5, True), (2, False)]
+    assert (alone.lines[0].available, alone.lines[0].satisfiable) == (5, True)
+    assert isinstance(outcome, FailedPrecondition)
+    assert [(v.subject, v.description) for v in outcome.precondition_violations] == [
+        ("MUG", "requested 3, available 2")
+    ]

@@ -92,12 +92,15 @@ async def database_facts(url: str) -> dict[str, object]:
                 (r.reservation_id, r.sku, r.location_id, r.kind): int(r.units)
                 for r in await connection.execute(
                     text(
-                        "SELECT reservation_id, sku, location_id, 'SHIPMENT' AS kind,"
+                        # Summed per level: a kit line and a line of its own may hold one.
+                        "SELECT reservation_id, sku, location_id, kind, sum(units) AS units FROM"
+                        " (SELECT reservation_id, sku, location_id, 'SHIPMENT' AS kind,"
                         " confirmed AS units FROM reservation_allocations WHERE confirmed > 0"
                         " UNION ALL SELECT reservation_id, sku, location_id, 'RELEASE',"
                         " released FROM reservation_allocations WHERE released > 0"
                         " UNION ALL SELECT reservation_id, sku, location_id, 'EXPIRY',"
-                        " expired FROM reservation_allocations WHERE expired > 0"
+                        " expired FROM reservation_allocations WHERE expired > 0) AS settled"
+                        " GROUP BY 1, 2, 3, 4"
                     )
                 )
             }
@@ -600,7 +603,7 @@ async def test_a_decision_on_a_reservation_another_replica_changed_is_made_again
     assert extended.state is ReservationState.ACTIVE
     assert extended.expire_time == behind.now + timedelta(seconds=600)
     assert refused.value.reason == "NOT_ENOUGH_HELD"
-    assert [(line.held, line.confirmed) for line in settled.lines] == [(2, 2)]
+    assert [(line.units_held, line.units_confirmed) for line in settled.lines] == [(2, 2)]
     facts = await database_facts(postgres_url)
     assert facts["expiries"] == Counter()
     assert facts["levels"] == {("A", "WH-1"): (8, 2)}
@@ -610,14 +613,28 @@ async def test_a_decision_on_a_reservation_another_replica_changed_is_made_again
 async def test_a_mixed_lifecycle_workload_keeps_every_invariant(
     replicas: list[Inventory], postgres_url: str
 ) -> None:
-    """Reservations on both replicas, then parts and wholes confirmed and released,
-    extensions, and time moving on in the middle so unextended ones expire, all at once."""
+    """Reservations on both replicas (some of a kit), then parts and wholes confirmed and
+    released, extensions, and time moving on in the middle so unextended ones expire, all
+    at once."""
     skus = [f"S{n}" for n in range(6)]
     locations = ["WH-1", "WH-2", "WH-3"]
     await replicas[0].register(skus, locations)
     for sku in skus:
         for location in locations:
             await replicas[0].receive(sku, location, 8)
+    await replicas[0].stub.CreateItem(
+        pb.CreateItemRequest(
+            item=pb.Item(
+                sku="KIT",
+                components=[
+                    pb.KitComponent(sku="S0", quantity=1),
+                    pb.KitComponent(sku="S1", quantity=2),
+                ],
+            ),
+            request_id=request_id(),
+        )
+    )
+    skus = [*skus, "KIT"]
     rng = random.Random(23)
     halfway = asyncio.Event()
     started = 0

@@ -1,12 +1,12 @@
 """Random operation sequences against the use cases and a simple model; invariants after
 every step.
 
-Hypothesis drives receipts, counts, transfers, safety stock, reservations,
-confirmations and releases (of all or part of a line), extensions, expiry and
-replays of earlier requests in any order, through the batched write path; some
-steps are bursts of concurrent writes (several requests per batch, in any
-order, with refusals and a request id sent twice) whose outcomes the model
-then follows.
+Hypothesis drives receipts, counts, transfers, safety stock, reservations (of
+items and of a kit), confirmations and releases (of all or part of a line),
+extensions, expiry, moves between stock states, bulk rows and replays of
+earlier requests in any order, through the batched write path; some steps are
+bursts of concurrent writes (several requests per batch, in any order, with
+refusals and a request id sent twice) whose outcomes the model then follows.
 After each step the database must agree with the model, the levels must equal
 the ledger's sums, reserved must equal what active reservations hold (what
 their allocations have not settled), settled reservations must hold nothing,
@@ -39,6 +39,7 @@ from stockroom.common.errors import Aborted, FailedPrecondition, InvalidArgument
 from stockroom.inventory.app import MIGRATIONS, use_cases
 from stockroom.inventory.domain.model import (
     Adjustment,
+    KitComponent,
     Line,
     LocationKind,
     PartialLine,
@@ -46,8 +47,12 @@ from stockroom.inventory.domain.model import (
     Reservation,
     ReservationRequest,
     SafetyStockChange,
+    StateMove,
+    StockDelta,
+    StockState,
     Transfer,
 )
+from stockroom.inventory.service.bulk import Row
 from stockroom.inventory.store import tables
 from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.testing import ManualClock
@@ -59,26 +64,40 @@ Key = tuple[str, str]
 skus = st.sampled_from(SKUS)
 locations = st.sampled_from(LOCATIONS)
 quantities = st.integers(1, 15)
+# The kit every run has: one A and two B per kit.
+KIT = {"A": 1, "B": 2}
+MOVES = [
+    (StockState.SELLABLE, StockState.DAMAGED),
+    (StockState.SELLABLE, StockState.QUALITY_CONTROL),
+    (StockState.QUALITY_CONTROL, StockState.SELLABLE),
+    (StockState.QUALITY_CONTROL, StockState.DAMAGED),
+    (StockState.DAMAGED, StockState.SELLABLE),
+    (StockState.DAMAGED, StockState.WRITTEN_OFF),
+]
+
+
+# An allocation within a reservation: (line index, SKU, location); a kit line holds units
+# of several SKUs, and a SKU may be held by a kit line and a line of its own.
+Place = tuple[int, str, str]
 
 
 @dataclass
 class Held:
-    """A reservation as the model sees it: what each allocation still holds, and how many
-    units were confirmed, released and expired so far."""
+    """A reservation as the model sees it: what each allocation still holds, how many
+    units were confirmed, released and expired so far, and each line's SKU with the units
+    of each stocked SKU one unit of it takes (a kit: its components)."""
 
     state: str
     expires: float  # seconds after the start
     total: int
-    held: dict[Key, int]
+    held: dict[Place, int]
+    lines: dict[str, tuple[int, dict[str, int]]]
     settled: dict[str, int] = field(
         default_factory=lambda: {"CONFIRMED": 0, "RELEASED": 0, "EXPIRED": 0}
     )
 
-    def held_of(self, sku: str) -> int:
-        return sum(q for (s, _), q in self.held.items() if s == sku)
-
     def final_state(self) -> str:
-        """The documented end states (README, "Reservation lifecycle")."""
+        """The documented end states (README, "Reservation lifecycle"), counted in units."""
         if any(self.held.values()):
             return "ACTIVE"
         confirmed = self.settled["CONFIRMED"]
@@ -96,26 +115,36 @@ class Model:
     on_hand: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     reserved: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     safety: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    damaged: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    quality_control: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     reservations: dict[str, Held] = field(default_factory=dict)
 
     def available(self, key: Key) -> int:
         return max(0, self.on_hand[key] - self.reserved[key] - self.safety[key])
 
     def hold(self, reservation: Reservation, expires: float) -> None:
-        held: dict[Key, int] = {}
-        for line in reservation.lines:
-            for a in line.allocations:
-                held[a.sku, a.location_id] = a.quantity
+        held: dict[Place, int] = {}
+        lines: dict[str, tuple[int, dict[str, int]]] = {}
+        for n, line in enumerate(reservation.lines):
+            per_unit = (
+                {c.sku: c.quantity // line.quantity for c in line.components}
+                if line.components
+                else {line.sku: 1}
+            )
+            lines[line.sku] = (n, per_unit)
+            for a in line.held():
+                held[n, a.sku, a.location_id] = a.quantity
                 self.reserved[a.sku, a.location_id] += a.quantity
-        total = sum(line.quantity for line in reservation.lines)
-        self.reservations[reservation.reservation_id] = Held("ACTIVE", expires, total, held)
+        total = sum(held.values())
+        self.reservations[reservation.reservation_id] = Held("ACTIVE", expires, total, held, lines)
 
-    def settle(self, reservation_id: str, way: str, taken: dict[Key, int]) -> None:
+    def settle(self, reservation_id: str, way: str, taken: dict[Place, int]) -> None:
         """``taken`` units of each allocation settled ``way``; the state follows."""
         reservation = self.reservations[reservation_id]
-        for key, quantity in taken.items():
-            assert 0 <= quantity <= reservation.held[key], (key, quantity, reservation)
-            reservation.held[key] -= quantity
+        for place, quantity in taken.items():
+            assert 0 <= quantity <= reservation.held[place], (place, quantity, reservation)
+            key = (place[1], place[2])
+            reservation.held[place] -= quantity
             reservation.settled[way] += quantity
             self.reserved[key] -= quantity
             if way == "CONFIRMED":
@@ -144,6 +173,7 @@ class InventoryMachine(RuleBasedStateMachine):
         self.reservations_store = cases.reservations
         self.catalog = cases.catalog
         self.writes = cases.writes
+        self.bulk = cases.bulk
         self.replays: list[tuple[Any, Any, Any, Any]] = []
         self.start = self.clock.now
         self.run(self._reset())
@@ -157,6 +187,8 @@ class InventoryMachine(RuleBasedStateMachine):
                 await connection.execute(delete(table))
         for sku in SKUS:
             await self.catalog.create_item(sku, sku, self.key())
+        kit = [KitComponent(sku, units) for sku, units in KIT.items()]
+        await self.catalog.create_item("KIT", "kit", self.key(), kit)
         for location in LOCATIONS:
             await self.catalog.create_location(location, location, LocationKind.STORE, self.key())
         # Some stock from the start, so early reservations can succeed.
@@ -251,6 +283,79 @@ class InventoryMachine(RuleBasedStateMachine):
         self.model.hold(reservation, self.elapsed + ttl_s)
         return str(reservation.reservation_id)
 
+    @rule(target=reservations, kits=st.integers(1, 6), extra=st.integers(0, 3))
+    def reserve_kits(self, kits: int, extra: int) -> str:
+        """A kit line (and maybe a line of one of its components): every component or
+        nothing; the component line takes what the kit line left."""
+        lines = [Line("KIT", kits)] + ([Line("B", extra)] if extra else [])
+        request = ReservationRequest(tuple(lines), timedelta(seconds=60), "", ())
+        free = {s: sum(self.model.available((s, loc)) for loc in LOCATIONS) for s in KIT}
+        enough = all(free[s] >= units * kits for s, units in KIT.items())
+        enough = enough and free["B"] - 2 * kits >= extra
+        if not enough:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.reservations_store.reserve, request)
+            return ""
+        reservation = self.attempt(self.reservations_store.reserve, request)
+        kit_line = reservation.lines[0]
+        assert kit_line.allocations == ()
+        assert {c.sku: c.quantity for c in kit_line.components} == {
+            s: units * kits for s, units in KIT.items()
+        }
+        held: dict[Key, int] = defaultdict(int)
+        for a in reservation.allocations():
+            held[a.sku, a.location_id] += a.quantity
+        for key, quantity in held.items():
+            assert quantity <= self.model.available(key)
+        self.model.hold(reservation, self.elapsed + 60)
+        return str(reservation.reservation_id)
+
+    @rule(sku=skus, location=locations, move=st.sampled_from(MOVES), quantity=st.integers(1, 8))
+    def move_between_states(
+        self, sku: str, location: str, move: tuple[StockState, StockState], quantity: int
+    ) -> None:
+        key = (sku, location)
+        source, target = move
+        buckets = {
+            StockState.SELLABLE: self.model.on_hand,
+            StockState.DAMAGED: self.model.damaged,
+            StockState.QUALITY_CONTROL: self.model.quality_control,
+        }
+        movable = buckets[source][key] - (
+            self.model.reserved[key] if source is StockState.SELLABLE else 0
+        )
+        command = StateMove(sku, location, source, target, quantity, "INSPECTION", "")
+        if quantity > movable:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.stock.move_state, command)
+            return
+        self.attempt(self.stock.move_state, command)
+        buckets[source][key] -= quantity
+        if target in buckets:
+            buckets[target][key] += quantity
+
+    @rule(
+        rows=st.lists(
+            st.tuples(skus, locations, st.integers(-12, 12).filter(bool)), min_size=1, max_size=6
+        )
+    )
+    def bulk_rows(self, rows: list[tuple[str, str, int]]) -> None:
+        """Rows in one bulk call: each decided in order on what the rows before it left,
+        each refused alone when it would take reserved units."""
+        commands = [
+            Row(i, "", StockDelta(s, loc, d, None, None, "COUNT", ""), self.key())
+            for i, (s, loc, d) in enumerate(rows)
+        ]
+        outcomes = self.run(self.bulk.apply(commands))
+        for (sku, location, delta), outcome in zip(rows, outcomes, strict=True):
+            key = (sku, location)
+            if self.model.on_hand[key] + delta < self.model.reserved[key]:
+                assert outcome.error is not None
+                assert outcome.error.reason == "BELOW_RESERVED"
+                continue
+            assert outcome.error is None, outcome.error
+            self.model.on_hand[key] += delta
+
     @rule(reservation_id=reservations)
     def confirm(self, reservation_id: str) -> None:
         if not reservation_id:
@@ -284,21 +389,30 @@ class InventoryMachine(RuleBasedStateMachine):
     @rule(
         reservation_id=reservations,
         way=st.sampled_from(["CONFIRMED", "RELEASED"]),
-        sku=skus,
+        sku=st.sampled_from([*SKUS, "KIT"]),
         quantity=st.integers(1, 8),
         at_one_location=st.booleans(),
     )
     def settle_part_of_a_line(
         self, reservation_id: str, way: str, sku: str, quantity: int, at_one_location: bool
     ) -> None:
-        """Confirm or release part of a line: refused unless active (and, to confirm, not
-        past its time), the SKU is a line and that much is held there."""
+        """Confirm or release part of a line (a kit line: whole kits): refused unless active
+        (and, to confirm, not past its time), the SKU is a line and that much is held there
+        (of every component)."""
         if not reservation_id:
             return
         held = self.model.reservations[reservation_id]
-        places = sorted(loc for (s, loc) in held.held if s == sku)
-        location = places[0] if at_one_location and places else ""
-        there = sum(q for (s, loc), q in held.held.items() if s == sku and location in ("", loc))
+        n, per_unit = held.lines.get(sku, (-1, {}))
+        places = [p for p in held.held if p[0] == n]
+        location = min(p[2] for p in places) if at_one_location and places else ""
+        possible = min(
+            (
+                sum(q for p, q in held.held.items() if p[:2] == (n, c) and location in ("", p[2]))
+                // units
+                for c, units in per_unit.items()
+            ),
+            default=0,
+        )
         stores = self.reservations_store
         call = stores.confirm if way == "CONFIRMED" else stores.release
         parts = (PartialLine(sku, quantity, location),)
@@ -307,22 +421,25 @@ class InventoryMachine(RuleBasedStateMachine):
             with pytest.raises(FailedPrecondition):
                 self.attempt(call, reservation_id, "", lines=parts)
             return
-        if not places:
+        if not places or (location and any((n, c, location) not in held.held for c in per_unit)):
             with pytest.raises(InvalidArgument):
                 self.attempt(call, reservation_id, "", lines=parts)
             return
-        if quantity > there:
+        if quantity > possible:
             with pytest.raises(FailedPrecondition) as refused:
                 self.attempt(call, reservation_id, "", lines=parts)
             assert refused.value.reason == "NOT_ENOUGH_HELD"
             return
         after = self.attempt(call, reservation_id, "", lines=parts)
-        taken = {
-            (a.sku, a.location_id): held.held[a.sku, a.location_id] - a.held
-            for a in after.allocations()
+        now = {
+            (m, a.sku, a.location_id): a.held
+            for m, line in enumerate(after.lines)
+            for a in line.held()
         }
-        assert sum(taken.values()) == quantity
-        assert all(q == 0 for (s, loc), q in taken.items() if s != sku or location not in ("", loc))
+        taken = {p: held.held[p] - now[p] for p in held.held}
+        for c, units in per_unit.items():
+            assert sum(q for p, q in taken.items() if p[:2] == (n, c)) == units * quantity
+        assert all(q == 0 for p, q in taken.items() if p[0] != n or location not in ("", p[2]))
         self.model.settle(reservation_id, way, taken)
         assert after.state.value == held.state
 
@@ -410,14 +527,16 @@ class InventoryMachine(RuleBasedStateMachine):
     @invariant()
     def the_database_agrees_with_the_model_and_the_ledger(self) -> None:
         levels, ledger, held, reservations = self.run(self._read())
-        for key, (on_hand, reserved, safety) in levels.items():
+        for key, (on_hand, reserved, safety, damaged, qc) in levels.items():
             assert 0 <= reserved <= on_hand
-            assert (on_hand, reserved, safety) == (
+            assert (on_hand, reserved, safety, damaged, qc) == (
                 self.model.on_hand[key],
                 self.model.reserved[key],
                 self.model.safety[key],
+                self.model.damaged[key],
+                self.model.quality_control[key],
             )
-            assert ledger.get(key, (0, 0)) == (on_hand, reserved)
+            assert ledger.get(key, (0, 0, 0, 0)) == (on_hand, reserved, damaged, qc)
             assert held.get(key, 0) == reserved
         assert set(ledger) <= set(levels)
         assert all(self.model.on_hand[key] == 0 for key in self.model.on_hand if key not in levels)
@@ -429,10 +548,10 @@ class InventoryMachine(RuleBasedStateMachine):
     async def _read(
         self,
     ) -> tuple[
-        dict[Key, tuple[int, int, int]],
-        dict[Key, tuple[int, int]],
+        dict[Key, tuple[int, int, int, int, int]],
+        dict[Key, tuple[int, int, int, int]],
         dict[Key, int],
-        dict[str, tuple[str, dict[Key, int]]],
+        dict[str, tuple[str, dict[Place, int]]],
     ]:
         m, a, r = (
             tables.movements.c,
@@ -441,14 +560,25 @@ class InventoryMachine(RuleBasedStateMachine):
         )
         async with self.engine.connect() as connection:
             levels = {
-                (row.sku, row.location_id): (row.on_hand, row.reserved, row.safety_stock)
+                (row.sku, row.location_id): (
+                    row.on_hand,
+                    row.reserved,
+                    row.safety_stock,
+                    row.damaged,
+                    row.quality_control,
+                )
                 for row in await connection.execute(select(tables.stock_levels))
             }
             ledger = {
-                (row[0], row[1]): (int(row[2]), int(row[3]))
+                (row[0], row[1]): (int(row[2]), int(row[3]), int(row[4]), int(row[5]))
                 for row in await connection.execute(
                     select(
-                        m.sku, m.location_id, func.sum(m.on_hand_delta), func.sum(m.reserved_delta)
+                        m.sku,
+                        m.location_id,
+                        func.sum(m.on_hand_delta),
+                        func.sum(m.reserved_delta),
+                        func.sum(m.damaged_delta),
+                        func.sum(m.quality_control_delta),
                     ).group_by(m.sku, m.location_id)
                 )
             }
@@ -462,13 +592,14 @@ class InventoryMachine(RuleBasedStateMachine):
                     .group_by(a.sku, a.location_id)
                 )
             }
-            reservations: dict[str, tuple[str, dict[Key, int]]] = {}
+            reservations: dict[str, tuple[str, dict[Place, int]]] = {}
             for row in await connection.execute(
-                select(r.reservation_id, r.state, a.sku, a.location_id, unsettled).join(
-                    tables.reservation_allocations, r.reservation_id == a.reservation_id
-                )
+                select(
+                    r.reservation_id, r.state, a.line_number, a.sku, a.location_id, unsettled
+                ).join(tables.reservation_allocations, r.reservation_id == a.reservation_id)
             ):
-                reservations.setdefault(row[0], (row[1], {}))[1][row[2], row[3]] = int(row[4])
+                place = (int(row[2]), row[3], row[4])
+                reservations.setdefault(row[0], (row[1], {}))[1][place] = int(row[5])
         return levels, ledger, held, reservations
 
 

@@ -421,3 +421,47 @@ async def test_a_reservation_page_token_without_a_real_cursor_is_refused(
     assert {(v.field, v.reason) for v in raised.value.field_violations} == {
         ("page_token", "INVALID_PAGE_TOKEN")
     }
+
+
+async def test_a_part_of_a_kit_line_is_whole_kits_of_every_component(
+    inventory: Inventory,
+) -> None:
+    await stocked(inventory)  # MUG: 6 at WH-1, 4 at WH-2; TEE: 5 at WH-1
+    await inventory.stub.CreateItem(
+        pb.CreateItemRequest(
+            item=pb.Item(
+                sku="SET",
+                components=[
+                    pb.KitComponent(sku="MUG", quantity=2),
+                    pb.KitComponent(sku="TEE", quantity=1),
+                ],
+            ),
+            request_id=request_id(),
+        )
+    )
+    reservation = await inventory.reserve({"SET": 4, "MUG": 1})
+
+    shipped = await confirm(inventory, reservation.reservation_id, part("SET", 3))
+    with pytest.raises(FailedPrecondition) as too_many:
+        await release(inventory, reservation.reservation_id, part("SET", 2))
+    rest = await release(inventory, reservation.reservation_id, part("SET", 1))
+
+    kit, mug = shipped.lines
+    assert (kit.held, kit.confirmed) == (1, 3)  # in kits
+    assert {c.sku: (c.held, c.confirmed) for c in kit.components} == {
+        "MUG": (2, 6),
+        "TEE": (1, 3),
+    }
+    assert (mug.held, mug.confirmed) == (1, 0), "the MUG line is a line of its own"
+    assert too_many.value.reason == "NOT_ENOUGH_HELD"
+    assert [(v.subject, v.description) for v in too_many.value.precondition_violations] == [
+        ("SET", "lines[0]: requested 2, held 1")
+    ]
+    assert (rest.lines[0].held, rest.lines[0].released) == (0, 1)
+    assert rest.state == pb.RESERVATION_STATE_ACTIVE  # the MUG line still holds one
+    final = await confirm(inventory, reservation.reservation_id)
+    assert final.state == pb.RESERVATION_STATE_MIXED
+    mugs = [await level(inventory, "MUG", loc) for loc in ("WH-1", "WH-2")]
+    assert sum(on_hand for on_hand, _ in mugs) == 10 - 6 - 1
+    assert all(reserved == 0 for _, reserved in mugs)
+    assert await level(inventory, "TEE", "WH-1") == (2, 0)

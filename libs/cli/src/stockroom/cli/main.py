@@ -21,7 +21,9 @@ from click.shell_completion import get_completion_class
 from stockroom.cli import (
     dev,
     inventory,
+    inventory_bulk,
     inventory_lifecycle,
+    inventory_stock,
     pricing,
     pricing_bulk,
     pricing_lifecycle,
@@ -68,7 +70,7 @@ cli.add_command(inventory.group)
 cli.add_command(pricing.group)
 for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS):
     pricing.group.add_command(command)
-for command in inventory_lifecycle.COMMANDS:
+for command in (*inventory_stock.COMMANDS, *inventory_bulk.COMMANDS, *inventory_lifecycle.COMMANDS):
     inventory.group.add_command(command)
 
 

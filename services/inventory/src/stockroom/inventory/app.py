@@ -26,6 +26,7 @@ from stockroom.inventory.background import (
 )
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
+from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.service.history import LedgerHistory
@@ -99,6 +100,7 @@ class UseCases:
     reservations: ReservationService
     history: LedgerHistory
     writes: StockWrites
+    bulk: BulkAdjustments
     verification: LedgerVerification
 
 
@@ -117,6 +119,7 @@ def use_cases(
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
+        BulkAdjustments(writes),
         LedgerVerification(transactions),
     )
 
@@ -133,7 +136,13 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     )
     reservations = cases.reservations
     servicer = InventoryServicer(
-        cases.catalog, cases.stock, cases.reservations, cases.history, tail, cases.verification
+        cases.catalog,
+        cases.stock,
+        cases.reservations,
+        cases.history,
+        tail,
+        cases.bulk,
+        cases.verification,
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)

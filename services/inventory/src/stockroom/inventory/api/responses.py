@@ -7,10 +7,12 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stockroom.common.errors import StockroomError
 from stockroom.inventory.domain.model import (
     Allocation,
     Item,
     ItemState,
+    LevelChange,
     Location,
     LocationKind,
     Movement,
@@ -50,6 +52,7 @@ def item(value: Item) -> pb.Item:
         state=_ITEM_STATES[value.state],
         deactivation_reason=value.deactivation_reason,
         update_time=timestamp(value.update_time or value.create_time),
+        components=[pb.KitComponent(sku=c.sku, quantity=c.quantity) for c in value.components],
     )
 
 
@@ -71,6 +74,9 @@ def level(value: StockLevel) -> pb.StockLevel:
         safety_stock=value.safety_stock,
         available=value.available,
         etag=value.etag,
+        damaged=value.damaged,
+        quality_control=value.quality_control,
+        reorder_point=value.reorder_point,
     )
 
 
@@ -81,7 +87,14 @@ def sku_stock(sku: str, levels: Sequence[StockLevel]) -> pb.SkuStock:
         on_hand=sum(lv.on_hand for lv in levels),
         reserved=sum(lv.reserved for lv in levels),
         available=sum(lv.available for lv in levels),
+        damaged=sum(lv.damaged for lv in levels),
+        quality_control=sum(lv.quality_control for lv in levels),
     )
+
+
+def kit_stock(sku: str, kits_available: int) -> pb.SkuStock:
+    """A kit has no levels: only the number of whole kits its components can make."""
+    return pb.SkuStock(sku=sku, available=kits_available, kit=True)
 
 
 def movement(value: Movement) -> pb.Movement:
@@ -98,6 +111,8 @@ def movement(value: Movement) -> pb.Movement:
         reservation_id=value.reservation_id,
         request_id=value.request_id,
         create_time=timestamp(value.create_time),
+        damaged_delta=value.damaged_delta,
+        quality_control_delta=value.quality_control_delta,
     )
 
 
@@ -110,10 +125,22 @@ def reservation(value: Reservation) -> pb.Reservation:
                 sku=line.sku,
                 quantity=line.quantity,
                 allocations=[allocation(a) for a in line.allocations],
-                held=line.held,
-                confirmed=line.confirmed,
-                released=line.released,
-                expired=line.expired,
+                held=line.units_held,
+                confirmed=line.units_confirmed,
+                released=line.units_released,
+                expired=line.units_expired,
+                components=[
+                    pb.ReservedComponent(
+                        sku=c.sku,
+                        quantity=c.quantity,
+                        allocations=[allocation(a) for a in c.allocations],
+                        held=sum(a.held for a in c.allocations),
+                        confirmed=sum(a.confirmed for a in c.allocations),
+                        released=sum(a.released for a in c.allocations),
+                        expired=sum(a.expired for a in c.allocations),
+                    )
+                    for c in line.components
+                ],
             )
             for line in value.lines
         ],
@@ -144,4 +171,30 @@ def mismatch(value: LevelAccount) -> pb.LedgerMismatch:
         level_reserved=value.reserved,
         ledger_reserved=value.ledger_reserved,
         held_by_reservations=value.held_by_reservations,
+        level_damaged=value.damaged,
+        ledger_damaged=value.ledger_damaged,
+        level_quality_control=value.quality_control,
+        ledger_quality_control=value.ledger_quality_control,
+    )
+
+
+def row_result(
+    index: int, request_id: str, change: LevelChange | None, error: StockroomError | None
+) -> pb.StockAdjustmentResult:
+    """One bulk row's outcome: the level and ledger entry it wrote, or its own error."""
+    if change is not None:
+        return pb.StockAdjustmentResult(
+            index=index,
+            request_id=request_id,
+            level=level(change.level),
+            movement=movement(change.movement),
+        )
+    assert error is not None
+    return pb.StockAdjustmentResult(
+        index=index,
+        request_id=request_id,
+        error_code=error.code,
+        error_reason=error.reason,
+        error_message=error.message[:1000],
+        error_fields=[v.field for v in error.field_violations],
     )

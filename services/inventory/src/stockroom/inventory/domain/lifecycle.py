@@ -23,7 +23,6 @@ from stockroom.inventory.domain.model import (
     Extend,
     PartialLine,
     Reservation,
-    ReservationLine,
     ReservationState,
 )
 
@@ -47,72 +46,88 @@ class Take:
     quantity: int
 
 
+# An allocation within a reservation: (line index, SKU, location). A kit line holds units
+# of several components, so the SKU is part of it.
+Place = tuple[int, str, str]
+
+
+def _places(reservation: Reservation) -> dict[Place, Allocation]:
+    return {
+        (n, a.sku, a.location_id): a
+        for n, line in enumerate(reservation.lines)
+        for a in line.held()
+    }
+
+
 def takes(reservation: Reservation, parts: Sequence[PartialLine]) -> list[Take]:
     """What settling ``parts`` takes from each allocation; everything held when there
     are no parts.
 
     A part names a line by its SKU and optionally one location; it takes from the
     line's allocations holding the most first (ties: the smaller location id), so
-    the rest stays together. Parts are taken in order, each from what the earlier
-    ones left. A SKU that is not a line, or a location that holds none of it, is
-    INVALID_ARGUMENT on that part's field; more than is held is FAILED_PRECONDITION
-    NOT_ENOUGH_HELD, one violation per part. Either way nothing is taken.
+    the rest stays together. A part of a kit line counts whole kits: it takes that
+    many kits' units of every component, each the same way, so the components stay in
+    step. Parts are taken in order, each from what the earlier ones left. A SKU that
+    is not a line, or a location that holds none of it, is INVALID_ARGUMENT on that
+    part's field; more than is held is FAILED_PRECONDITION NOT_ENOUGH_HELD, one
+    violation per part (a kit line's in kits). Either way nothing is taken.
     """
+    places = _places(reservation)
     if not parts:
-        return [
-            Take(n, a, a.held)
-            for n, line in enumerate(reservation.lines)
-            for a in line.allocations
-            if a.held
-        ]
-    left = {
-        (n, a.location_id): a.held
-        for n, line in enumerate(reservation.lines)
-        for a in line.allocations
-    }
+        return [Take(n, a, a.held) for (n, _, _), a in places.items() if a.held]
+    left = {place: a.held for place, a in places.items()}
     lines = {line.sku: (n, line) for n, line in enumerate(reservation.lines)}
     bad = FieldErrors(domain=DOMAIN)
     overdraws: list[errors.Overdraw] = []
-    taken: dict[tuple[int, str], int] = {}
+    taken: dict[Place, int] = {}
     for i, part in enumerate(parts):
         found = lines.get(part.sku)
         if found is None:
             bad.add(f"lines[{i}].sku", "is not a line of the reservation", "NOT_IN_RESERVATION")
             continue
         n, line = found
-        sources = [
-            a for a in line.allocations if not part.location_id or a.location_id == part.location_id
-        ]
-        if not sources:
+        # What the part needs of each stocked SKU: the line's own, or every component's.
+        needs = (
+            [(c.sku, c.quantity // line.quantity * part.quantity) for c in line.components]
+            if line.components
+            else [(line.sku, part.quantity)]
+        )
+        sources = {
+            sku: [
+                place
+                for place in left
+                if place[0] == n
+                and place[1] == sku
+                and (not part.location_id or place[2] == part.location_id)
+            ]
+            for sku, _ in needs
+        }
+        if not all(sources.values()):
             bad.add(
                 f"lines[{i}].location_id",
                 f"holds none of the reservation's {part.sku}",
                 "NOT_IN_RESERVATION",
             )
             continue
-        sources.sort(key=lambda a: (-left[n, a.location_id], a.location_id))
-        held = sum(left[n, a.location_id] for a in sources)
-        if part.quantity > held:
+        held = {sku: sum(left[place] for place in sources[sku]) for sku, _ in needs}
+        if any(held[sku] < units for sku, units in needs):
+            per_unit = {sku: units // part.quantity for sku, units in needs}
+            can = min(held[sku] // per_unit[sku] for sku, _ in needs)
             overdraws.append(
-                errors.Overdraw(f"lines[{i}]", part.sku, part.location_id, part.quantity, held)
+                errors.Overdraw(f"lines[{i}]", part.sku, part.location_id, part.quantity, can)
             )
             continue
-        wanted = part.quantity
-        for a in sources:
-            take = min(wanted, left[n, a.location_id])
-            if take:
-                left[n, a.location_id] -= take
-                taken[n, a.location_id] = taken.get((n, a.location_id), 0) + take
-                wanted -= take
+        for sku, units in needs:
+            for place in sorted(sources[sku], key=lambda p: (-left[p], p[2])):
+                take = min(units, left[place])
+                if take:
+                    left[place] -= take
+                    taken[place] = taken.get(place, 0) + take
+                    units -= take
     bad.raise_if_any("the parts do not match the reservation")
     if overdraws:
         raise errors.not_enough_held(reservation.reservation_id, overdraws)
-    return [
-        Take(n, a, taken[n, a.location_id])
-        for n, line in enumerate(reservation.lines)
-        for a in line.allocations
-        if taken.get((n, a.location_id))
-    ]
+    return [Take(place[0], places[place], units) for place, units in taken.items() if units]
 
 
 def settled(
@@ -121,23 +136,25 @@ def settled(
     """The reservation after ``taken`` was settled ``way`` (CONFIRMED, RELEASED or EXPIRED),
     in the state it is then in."""
     counter = _COUNTER[way]
-    more = {(t.line, t.allocation.location_id): t.quantity for t in taken}
+    more = {(t.line, t.allocation.sku, t.allocation.location_id): t.quantity for t in taken}
+
+    def count(n: int, allocations: tuple[Allocation, ...]) -> tuple[Allocation, ...]:
+        return tuple(
+            _count(a, counter, more.get((n, a.sku, a.location_id), 0)) for a in allocations
+        )
+
     lines = tuple(
         dataclasses.replace(
             line,
-            allocations=tuple(
-                _count(a, counter, more.get((n, a.location_id), 0)) for a in line.allocations
+            allocations=count(n, line.allocations),
+            components=tuple(
+                dataclasses.replace(c, allocations=count(n, c.allocations)) for c in line.components
             ),
         )
         for n, line in enumerate(reservation.lines)
     )
-    return dataclasses.replace(
-        reservation,
-        lines=lines,
-        state=final_state(lines),
-        update_time=now,
-        version=reservation.version + 1,
-    )
+    done = dataclasses.replace(reservation, lines=lines, update_time=now)
+    return dataclasses.replace(done, state=final_state(done), version=reservation.version + 1)
 
 
 def _count(allocation: Allocation, counter: str, quantity: int) -> Allocation:
@@ -148,17 +165,18 @@ def _count(allocation: Allocation, counter: str, quantity: int) -> Allocation:
     return dataclasses.replace(allocation, **{counter: getattr(allocation, counter) + quantity})
 
 
-def final_state(lines: Sequence[ReservationLine]) -> ReservationState:
-    """ACTIVE while anything is held. Then: CONFIRMED if every unit was confirmed;
-    if none was, EXPIRED when expiry gave some back, else RELEASED; otherwise MIXED
-    (some shipped, the rest given back)."""
-    if any(line.held for line in lines):
+def final_state(reservation: Reservation) -> ReservationState:
+    """ACTIVE while any unit is held. Then: CONFIRMED if every unit was confirmed; if
+    none was, EXPIRED when expiry gave some back, else RELEASED; otherwise MIXED (some
+    shipped, the rest given back). Counted in stocked units (a kit line's components)."""
+    units = reservation.allocations()
+    if any(a.held for a in units):
         return ReservationState.ACTIVE
-    confirmed = sum(line.confirmed for line in lines)
-    if confirmed == sum(line.quantity for line in lines):
+    confirmed = sum(a.confirmed for a in units)
+    if confirmed == sum(a.quantity for a in units):
         return ReservationState.CONFIRMED
     if confirmed == 0:
-        expired = any(line.expired for line in lines)
+        expired = any(a.expired for a in units)
         return ReservationState.EXPIRED if expired else ReservationState.RELEASED
     return ReservationState.MIXED
 

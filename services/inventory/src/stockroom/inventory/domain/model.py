@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -30,6 +31,12 @@ class MovementKind(StrEnum):
     RELEASE = "RELEASE"
     EXPIRY = "EXPIRY"
     SAFETY_STOCK = "SAFETY_STOCK"
+    # Between stock states (MoveStock), named by where the units go.
+    TO_DAMAGED = "TO_DAMAGED"
+    TO_QC = "TO_QC"
+    TO_SELLABLE = "TO_SELLABLE"
+    WRITE_OFF = "WRITE_OFF"
+    REORDER_POINT = "REORDER_POINT"
 
 
 class ReservationState(StrEnum):
@@ -49,6 +56,14 @@ class ItemState(StrEnum):
 
 
 @dataclass(frozen=True)
+class KitComponent:
+    """``quantity`` units of ``sku`` in one kit."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
 class Item:
     sku: str
     display_name: str
@@ -57,6 +72,12 @@ class Item:
     deactivation_reason: str = ""
     # When its name or state last changed (None: never since it was created).
     update_time: datetime | None = None
+    # A kit's components (fixed kit-ness: an item is a kit from its creation or never).
+    components: tuple[KitComponent, ...] = ()
+
+    @property
+    def is_kit(self) -> bool:
+        return bool(self.components)
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,11 @@ class StockLevel:
     reserved: int
     safety_stock: int
     version: int
+    # Units in the unsellable states: not part of on_hand, never available.
+    damaged: int = 0
+    quality_control: int = 0
+    # Available below this is "below reorder point" (0: no reorder point).
+    reorder_point: int = 0
 
     @property
     def key(self) -> StockKey:
@@ -119,6 +145,8 @@ class Movement:
     reservation_id: str
     request_id: str
     create_time: datetime
+    damaged_delta: int = 0
+    quality_control_delta: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,26 +190,51 @@ class Allocation:
 
 
 @dataclass(frozen=True)
-class ReservationLine:
+class ReservedComponent:
+    """What a kit line holds of one component: ``quantity`` units over its allocations."""
+
     sku: str
     quantity: int
     allocations: tuple[Allocation, ...]
 
-    @property
-    def held(self) -> int:
-        return sum(a.held for a in self.allocations)
+
+@dataclass(frozen=True)
+class ReservationLine:
+    sku: str
+    quantity: int
+    allocations: tuple[Allocation, ...]
+    # A kit line holds its components' units (and ``allocations`` is empty).
+    components: tuple[ReservedComponent, ...] = ()
+
+    def held(self) -> list[Allocation]:
+        """Every unit the line holds: its own allocations, or its components'."""
+        return [*self.allocations, *(a for c in self.components for a in c.allocations)]
+
+    # What was settled of the line so far, in the line's own units (kits for a kit line:
+    # a kit line is settled in whole kits, so its components stay in step).
 
     @property
-    def confirmed(self) -> int:
-        return sum(a.confirmed for a in self.allocations)
+    def units_held(self) -> int:
+        return self._in_line_units(lambda a: a.held)
 
     @property
-    def released(self) -> int:
-        return sum(a.released for a in self.allocations)
+    def units_confirmed(self) -> int:
+        return self._in_line_units(lambda a: a.confirmed)
 
     @property
-    def expired(self) -> int:
-        return sum(a.expired for a in self.allocations)
+    def units_released(self) -> int:
+        return self._in_line_units(lambda a: a.released)
+
+    @property
+    def units_expired(self) -> int:
+        return self._in_line_units(lambda a: a.expired)
+
+    def _in_line_units(self, counter: Callable[[Allocation], int]) -> int:
+        if not self.components:
+            return sum(counter(a) for a in self.allocations)
+        first = self.components[0]
+        per_kit = first.quantity // self.quantity
+        return sum(counter(a) for a in first.allocations) // per_kit
 
 
 @dataclass(frozen=True)
@@ -197,11 +250,8 @@ class Reservation:
     version: int = 0
 
     def allocations(self) -> list[Allocation]:
-        return [a for line in self.lines for a in line.allocations]
-
-    @property
-    def held(self) -> int:
-        return sum(line.held for line in self.lines)
+        """Every unit the reservation holds (kit lines: their components')."""
+        return [a for line in self.lines for a in line.held()]
 
 
 @dataclass(frozen=True)
@@ -232,6 +282,8 @@ class Adjustment:
     expected_on_hand: int | None
     reason: str
     reference: str
+    # Only if the level's etag still is this (bulk rows may compare-and-set either way).
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +383,53 @@ class Expire:
     reservation_id: str
 
 
+# Unsellable states, bulk changes and reorder points (issue 14, part C).
+
+
+class StockState(StrEnum):
+    """Where units of a level are: only SELLABLE ones are on hand and can be promised."""
+
+    SELLABLE = "SELLABLE"
+    DAMAGED = "DAMAGED"
+    QUALITY_CONTROL = "QUALITY_CONTROL"
+    WRITTEN_OFF = "WRITTEN_OFF"  # gone: only a destination
+
+
+@dataclass(frozen=True)
+class StateMove:
+    """Move ``quantity`` units of a level from one stock state to another."""
+
+    sku: str
+    location_id: str
+    from_state: StockState
+    to_state: StockState
+    quantity: int
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class StockDelta:
+    """Add ``delta`` units to on hand (negative: take away), as a correction; optionally
+    only if on hand or the etag still are what the caller saw."""
+
+    sku: str
+    location_id: str
+    delta: int
+    expected_on_hand: int | None
+    etag: str | None
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class ReorderPointChange:
+    sku: str
+    location_id: str
+    reorder_point: int
+    etag: str | None
+
+
 Command = (
     Receipt
     | Adjustment
@@ -341,5 +440,8 @@ Command = (
     | Release
     | Expire
     | Extend
+    | StateMove
+    | StockDelta
+    | ReorderPointChange
 )
 Result = LevelChange | TransferResult | Reservation | None

@@ -9,105 +9,187 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
 from stockroom.inventory.domain import errors
+from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.model import (
     Adjustment,
     Allocation,
+    KitComponent,
     Line,
     LineAvailability,
     MovementKind,
     Reservation,
     ReservationState,
+    ReservedComponent,
     SafetyStockChange,
+    StockDelta,
+    StockKey,
     StockLevel,
 )
 
 
 def promisable(
-    levels: Iterable[StockLevel],
-    location_ids: Collection[str] = (),
-    inactive: Collection[str] = (),
+    levels: Iterable[StockLevel], location_ids: Collection[str] = ()
 ) -> list[StockLevel]:
-    """The levels stock may be promised from: of active SKUs, at ``location_ids`` if the
-    caller names any. ReserveStock allocates from them and CheckAvailability counts them."""
+    """The levels a request may take from: at ``location_ids`` if the caller names any.
+    ReserveStock allocates from them and CheckAvailability counts them."""
     wanted = set(location_ids)
-    return [
-        level
-        for level in levels
-        if level.sku not in inactive and (not wanted or level.location_id in wanted)
-    ]
-
-
-def _candidates(levels: Iterable[StockLevel]) -> dict[str, list[StockLevel]]:
-    """Each SKU's levels in the order a line takes from them: most available first, ties to
-    the smaller location id."""
-    by_sku: dict[str, list[StockLevel]] = defaultdict(list)
-    for level in levels:
-        by_sku[level.sku].append(level)
-    for candidates in by_sku.values():
-        candidates.sort(key=lambda lv: (-lv.available, lv.location_id))
-    return by_sku
-
-
-def availability(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[LineAvailability]:
-    """What each line could get from ``levels`` (the promisable ones): the available units
-    of its SKU over them. ``allocate`` holds a line exactly when it is satisfiable here."""
-    by_sku = _candidates(levels)
-    return [
-        LineAvailability(line.sku, line.quantity, sum(lv.available for lv in by_sku[line.sku]))
-        for line in lines
-    ]
+    return [level for level in levels if not wanted or level.location_id in wanted]
 
 
 def allocate(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[Allocation]:
-    """Pick the locations that serve each line: largest available first.
+    """Pick the locations that serve each line (lines of stocked items only); see
+    ``allocate_lines``."""
+    return [a for held in allocate_lines(lines, levels, {}) for a in held.allocations]
+
+
+@dataclass(frozen=True)
+class LineHold:
+    """What one reservation line holds: its own allocations, or (a kit) its components'."""
+
+    allocations: tuple[Allocation, ...] = ()
+    components: tuple[ReservedComponent, ...] = ()
+
+
+@dataclass(frozen=True)
+class LineOffer:
+    """What one line of a request could get: ``available`` units (a kit: whole kits) of
+    what the lines before it left, and what it takes when that is enough (else None)."""
+
+    line: Line
+    available: int
+    hold: LineHold | None
+
+
+def offers(
+    lines: Sequence[Line],
+    levels: Iterable[StockLevel],
+    kits: Mapping[str, Sequence[KitComponent]],
+    inactive: Collection[str] = (),
+) -> list[LineOffer]:
+    """Each line's offer, in order: the one rule behind ReserveStock (``allocate_lines``)
+    and CheckAvailability (``availability``).
 
     Taking from the location with the most available units first serves a
     line from a single location whenever any one location can, and otherwise
     splits it over the fewest locations possible. Ties go to the smaller
-    location id, so the same stock always gives the same allocation. Lines are
-    all-or-nothing together: one line ``availability`` finds short raises
-    InsufficientStock for every short line and allocates nothing.
+    location id, so the same stock always gives the same allocation. A kit
+    line (its SKU in ``kits``, flattened to stocked items) takes every
+    component for all its kits the same way, or nothing. Lines are taken in
+    order, each from what the lines before it left; a line that is short (or
+    of an ``inactive`` SKU: none available) takes nothing.
     """
-    levels = list(levels)
-    by_sku = _candidates(levels)
-    offers = availability(lines, levels)
+    free: dict[StockKey, int] = {}
+    by_sku: dict[str, list[StockKey]] = defaultdict(list)
+    for level in levels:
+        free[level.key] = level.available
+        by_sku[level.sku].append(level.key)
+
+    def total(sku: str) -> int:
+        return sum(free[key] for key in by_sku[sku])
+
+    def take(sku: str, quantity: int) -> tuple[Allocation, ...]:
+        taken: list[Allocation] = []
+        remaining = quantity
+        for key in sorted(by_sku[sku], key=lambda k: (-free[k], k.location_id)):
+            if remaining == 0 or free[key] == 0:
+                break
+            units = min(free[key], remaining)
+            taken.append(Allocation(sku, key.location_id, units))
+            free[key] -= units
+            remaining -= units
+        return tuple(taken)
+
+    found: list[LineOffer] = []
+    for line in lines:
+        leaves = kits.get(line.sku)
+        if line.sku in inactive:
+            found.append(LineOffer(line, 0, None))
+        elif leaves is None:
+            available = total(line.sku)
+            enough = available >= line.quantity
+            hold = LineHold(allocations=take(line.sku, line.quantity)) if enough else None
+            found.append(LineOffer(line, available, hold))
+        else:
+            possible = kit_rules.kits_possible(leaves, {c.sku: total(c.sku) for c in leaves})
+            hold = None
+            if possible >= line.quantity:
+                hold = LineHold(
+                    components=tuple(
+                        ReservedComponent(
+                            c.sku,
+                            c.quantity * line.quantity,
+                            take(c.sku, c.quantity * line.quantity),
+                        )
+                        for c in leaves
+                    )
+                )
+            found.append(LineOffer(line, possible, hold))
+    return found
+
+
+def availability(
+    lines: Sequence[Line],
+    levels: Iterable[StockLevel],
+    kits: Mapping[str, Sequence[KitComponent]] | None = None,
+    inactive: Collection[str] = (),
+) -> list[LineAvailability]:
+    """What each line could get (``offers``): ``allocate_lines`` holds every line exactly
+    when each is satisfiable here, and otherwise names exactly the ones that are not."""
+    return [
+        LineAvailability(o.line.sku, o.line.quantity, o.available)
+        for o in offers(lines, levels, kits or {}, inactive)
+    ]
+
+
+def allocate_lines(
+    lines: Sequence[Line],
+    levels: Iterable[StockLevel],
+    kits: Mapping[str, Sequence[KitComponent]],
+) -> list[LineHold]:
+    """What each line holds (``offers``). Lines are all-or-nothing together: one short
+    line raises InsufficientStock for every short line (a kit line's shortage counted in
+    whole kits) and allocates nothing."""
+    found = offers(lines, levels, kits)
     shortages = [
-        errors.Shortage(o.sku, o.requested, o.available) for o in offers if not o.satisfiable
+        errors.Shortage(o.line.sku, o.line.quantity, o.available) for o in found if o.hold is None
     ]
     if shortages:
         raise errors.insufficient_stock(shortages)
-    allocations: list[Allocation] = []
-    for line in lines:
-        remaining = line.quantity
-        for level in by_sku[line.sku]:
-            if remaining == 0 or level.available == 0:
-                break
-            take = min(level.available, remaining)
-            allocations.append(Allocation(line.sku, level.location_id, take))
-            remaining -= take
-    return allocations
+    return [o.hold for o in found if o.hold is not None]
 
 
 def check_active(skus: Iterable[str], inactive: Mapping[str, str]) -> None:
-    """A deactivated SKU takes no new reservation (the first one, in SKU order, is named)."""
+    """A deactivated SKU takes no new reservation (the first one, in SKU order, is named).
+    Its units still serve the kits that contain it."""
     for sku in sorted(set(skus)):
         if sku in inactive:
             raise errors.item_inactive(sku, inactive[sku])
 
 
-def adjustment_delta(level: StockLevel, adjustment: Adjustment) -> int:
-    """The on-hand change that sets the count, if the caller's view still holds."""
-    if adjustment.expected_on_hand is not None and adjustment.expected_on_hand != level.on_hand:
-        raise errors.on_hand_changed(adjustment.expected_on_hand, level.on_hand)
-    if adjustment.on_hand < level.reserved:
-        raise errors.below_reserved(
-            level.sku, level.location_id, adjustment.on_hand, level.reserved
-        )
-    return adjustment.on_hand - level.on_hand
+def adjustment_delta(level: StockLevel, adjustment: Adjustment | StockDelta) -> int:
+    """The on-hand change that sets the count (or adds the delta), if the caller's view
+    still holds; never below the reserved units."""
+    check_seen(level, adjustment.expected_on_hand, adjustment.etag)
+    if isinstance(adjustment, StockDelta):
+        on_hand = level.on_hand + adjustment.delta
+    else:
+        on_hand = adjustment.on_hand
+    if on_hand < level.reserved:
+        raise errors.below_reserved(level.sku, level.location_id, on_hand, level.reserved)
+    return on_hand - level.on_hand
+
+
+def check_seen(level: StockLevel, expected_on_hand: int | None, etag: str | None) -> None:
+    """Compare-and-set: the level must still show what the caller read (either or both)."""
+    if expected_on_hand is not None and expected_on_hand != level.on_hand:
+        raise errors.on_hand_changed(expected_on_hand, level.on_hand)
+    if etag is not None and etag != level.etag:
+        raise errors.etag_mismatch(etag, level.etag)
 
 
 def check_transfer(source: StockLevel, quantity: int) -> None:
@@ -119,8 +201,7 @@ def check_transfer(source: StockLevel, quantity: int) -> None:
 
 
 def check_safety_stock_etag(level: StockLevel, change: SafetyStockChange) -> None:
-    if change.etag is not None and change.etag != level.etag:
-        raise errors.etag_mismatch(change.etag, level.etag)
+    check_seen(level, None, change.etag)
 
 
 class Transition(Enum):
@@ -182,5 +263,12 @@ class BrokenInvariant(AssertionError):
 
 def check_level(level: StockLevel) -> None:
     """Never negative, never more reserved than on hand (the CHECK constraints, in Python)."""
-    if level.on_hand < 0 or not 0 <= level.reserved <= level.on_hand or level.safety_stock < 0:
+    if (
+        level.on_hand < 0
+        or not 0 <= level.reserved <= level.on_hand
+        or level.safety_stock < 0
+        or level.damaged < 0
+        or level.quality_control < 0
+        or level.reorder_point < 0
+    ):
         raise BrokenInvariant(f"{level} breaks the level invariants")

@@ -1,16 +1,26 @@
-"""Items and locations: registered once (idempotently), read often."""
+"""Items and locations: registered once (idempotently), read often; kits' components."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
-from stockroom.inventory.domain import errors, items
-from stockroom.inventory.domain.model import Item, ItemState, Location, LocationKind, Page
-from stockroom.inventory.store import catalog
+from stockroom.inventory.domain import errors
+from stockroom.inventory.domain import items as item_rules
+from stockroom.inventory.domain import kits as kit_rules
+from stockroom.inventory.domain.model import (
+    Item,
+    ItemState,
+    KitComponent,
+    Location,
+    LocationKind,
+    Page,
+)
+from stockroom.inventory.store import catalog, kits
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.idempotent import idempotent_write
 from stockroom.inventory.store.transactions import Transactions
@@ -21,26 +31,67 @@ class CatalogService:
         self._transactions = transactions
         self._clock = clock
 
-    async def create_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
+    async def create_item(
+        self,
+        sku: str,
+        display_name: str,
+        key: RequestKey,
+        components: Sequence[KitComponent] = (),
+    ) -> Item:
+        """Register a SKU; with ``components``, a kit (checked as SetKitComponents checks
+        them; a new kit cannot be inside another kit yet, so it cannot close a cycle)."""
+
         async def work(connection: AsyncConnection, now: datetime) -> Item:
-            return await catalog.insert_item(connection, Item(sku, display_name, now))
+            if components:
+                await _check_kit(connection, sku, components, "item.components")
+            return await catalog.insert_item(
+                connection,
+                Item(
+                    sku,
+                    display_name,
+                    now,
+                    components=tuple(sorted(components, key=lambda c: c.sku)),
+                ),
+            )
+
+        return await idempotent_write(self._transactions, key, Item, self._clock, work)
+
+    async def set_kit_components(
+        self, sku: str, components: Sequence[KitComponent], key: RequestKey
+    ) -> Item:
+        """Replace a kit's components. Changes to kit definitions take one lock, so two
+        concurrent changes cannot each pass the cycle check and together close a cycle.
+        Reservations keep the components they hold; the next ones use the new list."""
+
+        async def work(connection: AsyncConnection, now: datetime) -> Item:
+            await kits.lock(connection)
+            found = (await catalog.list_items(connection, None, 1, only=sku)).items
+            if not found:
+                raise errors.item_not_found(sku)
+            if not found[0].is_kit:
+                raise errors.not_a_kit(sku)
+            await _check_kit(connection, sku, components, "components")
+            await kits.write(connection, sku, components)
+            return dataclasses.replace(
+                found[0], components=tuple(sorted(components, key=lambda c: c.sku))
+            )
 
         return await idempotent_write(self._transactions, key, Item, self._clock, work)
 
     async def rename_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
         return await self._change_item(
-            sku, lambda item, now: items.renamed(item, display_name, now), key
+            sku, lambda item, now: item_rules.renamed(item, display_name, now), key
         )
 
     async def deactivate_item(self, sku: str, reason: str, key: RequestKey) -> Item:
         """New reservations of the SKU are refused from the commit on (a batch that read it
         active before may still commit one: the two were concurrent)."""
         return await self._change_item(
-            sku, lambda item, now: items.deactivated(item, reason, now), key
+            sku, lambda item, now: item_rules.deactivated(item, reason, now), key
         )
 
     async def reactivate_item(self, sku: str, key: RequestKey) -> Item:
-        return await self._change_item(sku, items.reactivated, key)
+        return await self._change_item(sku, item_rules.reactivated, key)
 
     async def _change_item(
         self, sku: str, change: Callable[[Item, datetime], Item], key: RequestKey
@@ -116,3 +167,13 @@ class CatalogService:
         for sku in wanted:
             if sku not in found:
                 raise errors.item_not_found(sku)
+
+
+async def _check_kit(
+    connection: AsyncConnection, sku: str, components: Sequence[KitComponent], field: str
+) -> None:
+    """The domain's definition rules, on the stored items and kits the components reach."""
+    named = [c.sku for c in components]
+    items, _ = await catalog.known(connection, named)
+    definitions = await kits.definitions(connection, named)
+    kit_rules.check_definition(sku, components, field, items, definitions)

@@ -36,6 +36,9 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         level.reserved,
         level.safety_stock,
         level.version,
+        level.damaged,
+        level.quality_control,
+        level.reorder_point,
         cast(null(), String).label("method"),
         cast(null(), String).label("fingerprint"),
         cast(null(), LargeBinary).label("response"),
@@ -44,6 +47,9 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         literal("record"),
         record.request_id,
         cast(null(), String),
+        cast(null(), BigInteger),
+        cast(null(), BigInteger),
+        cast(null(), BigInteger),
         cast(null(), BigInteger),
         cast(null(), BigInteger),
         cast(null(), BigInteger),
@@ -57,6 +63,9 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         literal("inactive"),
         item.sku,
         cast(null(), String),
+        cast(null(), BigInteger),
+        cast(null(), BigInteger),
+        cast(null(), BigInteger),
         cast(null(), BigInteger),
         cast(null(), BigInteger),
         cast(null(), BigInteger),
@@ -98,13 +107,24 @@ async def levels_and_records(
         reserved,
         safety,
         version,
+        damaged,
+        quality_control,
+        reorder_point,
         method,
         fingerprint,
         response,
     ) in rows:
         if kind == "level":
             levels[StockKey(id_, location_id)] = StockLevel(
-                id_, location_id, on_hand, reserved, safety, version
+                id_,
+                location_id,
+                on_hand,
+                reserved,
+                safety,
+                version,
+                damaged,
+                quality_control,
+                reorder_point,
             )
         elif kind == "inactive":
             inactive[id_] = method

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import exists, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import upsert_insert
 from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import Item, ItemState, Location, LocationKind, Page
-from stockroom.inventory.store.tables import items, locations
+from stockroom.inventory.store import kits
+from stockroom.inventory.store.tables import items, kit_components, locations
 
 
 async def insert_item(connection: AsyncConnection, item: Item) -> Item:
+    """Register ``item`` (and, for a kit, its components, in the same transaction)."""
     created = await connection.execute(
         upsert_insert(connection, items)
         .values(
@@ -30,15 +33,21 @@ async def insert_item(connection: AsyncConnection, item: Item) -> Item:
     )
     if created.first() is None:
         raise errors.item_exists(item.sku)
+    if item.components:
+        await kits.write(connection, item.sku, item.components)
     return item
 
 
 async def lock_item(connection: AsyncConnection, sku: str) -> Item | None:
-    """The item, its row locked until the transaction ends (None if not registered)."""
+    """The item (with a kit's components), its row locked until the transaction ends (None
+    if not registered)."""
     row = (
         await connection.execute(select(items).where(items.c.sku == sku).with_for_update())
     ).first()
-    return _item(row) if row is not None else None
+    if row is None:
+        return None
+    components = await kits.components_of(connection, [sku])
+    return dataclasses.replace(_item(row), components=components.get(sku, ()))
 
 
 async def update_item(connection: AsyncConnection, item: Item) -> None:
@@ -109,6 +118,8 @@ async def list_items(
         query = query.where(items.c.sku > after)
     rows = list(await connection.execute(query))
     page = tuple(_item(r) for r in rows[:size])
+    components = await kits.components_of(connection, [i.sku for i in page])
+    page = tuple(dataclasses.replace(i, components=components.get(i.sku, ())) for i in page)
     return Page(page, (page[-1].sku,) if len(rows) > size else None)
 
 
@@ -132,12 +143,27 @@ async def known(
     connection: AsyncConnection, skus: Iterable[str] = (), location_ids: Iterable[str] = ()
 ) -> tuple[set[str], set[str]]:
     """Which of ``skus`` and ``location_ids`` are registered (one statement)."""
+    found_items, found_locations, _ = await known_with_kits(connection, skus, location_ids)
+    return found_items, found_locations
+
+
+async def known_with_kits(
+    connection: AsyncConnection, skus: Iterable[str] = (), location_ids: Iterable[str] = ()
+) -> tuple[set[str], set[str], set[str]]:
+    """Which of ``skus`` and ``location_ids`` are registered, and which of the SKUs are
+    kits (one statement; whether an item is a kit never changes)."""
     wanted_skus, wanted_locations = sorted(set(skus)), sorted(set(location_ids))
     parts = []
     if wanted_skus:
+        is_kit = exists().where(kit_components.c.kit_sku == items.c.sku)
         parts.append(
             select(literal("item").label("kind"), items.c.sku.label("id")).where(
-                items.c.sku.in_(wanted_skus)
+                items.c.sku.in_(wanted_skus), ~is_kit
+            )
+        )
+        parts.append(
+            select(literal("kit").label("kind"), items.c.sku.label("id")).where(
+                items.c.sku.in_(wanted_skus), is_kit
             )
         )
     if wanted_locations:
@@ -147,9 +173,11 @@ async def known(
             )
         )
     if not parts:
-        return set(), set()
+        return set(), set(), set()
     found = [(kind, id_) for kind, id_ in await connection.execute(union_all(*parts))]
+    found_kits = {id_ for kind, id_ in found if kind == "kit"}
     return (
-        {id_ for kind, id_ in found if kind == "item"},
+        {id_ for kind, id_ in found if kind == "item"} | found_kits,
         {id_ for kind, id_ in found if kind == "location"},
+        found_kits,
     )

@@ -35,6 +35,9 @@ LEVEL_COLUMNS = (
     stock_levels.c.reserved,
     stock_levels.c.safety_stock,
     stock_levels.c.version,
+    stock_levels.c.damaged,
+    stock_levels.c.quality_control,
+    stock_levels.c.reorder_point,
 )
 GLOBAL_ORDER = (stock_levels.c.sku, stock_levels.c.location_id)
 # On PostgreSQL the lock also returns the transaction's id: the base of its ledger positions.
@@ -63,13 +66,17 @@ _WRITE = (
         reserved=bindparam("new_reserved"),
         safety_stock=bindparam("new_safety_stock"),
         version=bindparam("new_version"),
+        damaged=bindparam("new_damaged"),
+        quality_control=bindparam("new_quality_control"),
+        reorder_point=bindparam("new_reorder_point"),
     )
 )
 
 
 def level_from_row(row: Sequence[Any]) -> StockLevel:
-    sku, location_id, on_hand, reserved, safety_stock, version = row[:6]
-    return StockLevel(sku, location_id, on_hand, reserved, safety_stock, version)
+    """A level from a row that starts with ``LEVEL_COLUMNS``."""
+    sku, location_id, on_hand, reserved, safety, version, damaged, qc, reorder = row[:9]
+    return StockLevel(sku, location_id, on_hand, reserved, safety, version, damaged, qc, reorder)
 
 
 async def read_skus(connection: AsyncConnection, skus: Iterable[str]) -> dict[StockKey, StockLevel]:
@@ -87,7 +94,8 @@ async def lock_skus(
     rows = list(
         await connection.execute(_LOCK[connection.dialect.name], {"skus": sorted(set(skus))})
     )
-    xid = int(rows[0][6]) if rows and connection.dialect.name == "postgresql" else None
+    postgres = connection.dialect.name == "postgresql"
+    xid = int(rows[0][len(LEVEL_COLUMNS)]) if rows and postgres else None
     levels = [level_from_row(row) for row in rows]
     return {level.key: level for level in levels}, xid
 
@@ -102,6 +110,9 @@ async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) 
             "reserved": 0,
             "safety_stock": 0,
             "version": 0,
+            "damaged": 0,
+            "quality_control": 0,
+            "reorder_point": 0,
         }
         for k in sorted(set(keys))
     ]
@@ -128,6 +139,9 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
                 "new_reserved": level.reserved,
                 "new_safety_stock": level.safety_stock,
                 "new_version": level.version,
+                "new_damaged": level.damaged,
+                "new_quality_control": level.quality_control,
+                "new_reorder_point": level.reorder_point,
             }
             for key, level in sorted(levels.items())
         ],

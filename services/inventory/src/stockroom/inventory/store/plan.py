@@ -58,11 +58,15 @@ verdict AS MATERIALIZED (
 level_writes AS (
     UPDATE stock_levels AS s
     SET on_hand = n.on_hand, reserved = n.reserved, safety_stock = n.safety_stock,
-        version = n.version
+        version = n.version, damaged = n.damaged, quality_control = n.quality_control,
+        reorder_point = n.reorder_point
     FROM unnest(CAST(:level_skus AS text[]), CAST(:level_locations AS text[]),
         CAST(:level_on_hand AS bigint[]), CAST(:level_reserved AS bigint[]),
-        CAST(:level_safety AS bigint[]), CAST(:level_versions AS bigint[]))
-        AS n (sku, location_id, on_hand, reserved, safety_stock, version)
+        CAST(:level_safety AS bigint[]), CAST(:level_versions AS bigint[]),
+        CAST(:level_damaged AS bigint[]), CAST(:level_quality_control AS bigint[]),
+        CAST(:level_reorder_points AS bigint[]))
+        AS n (sku, location_id, on_hand, reserved, safety_stock, version, damaged,
+            quality_control, reorder_point)
     WHERE (SELECT ok FROM verdict) AND s.sku = n.sku AND s.location_id = n.location_id
         AND s.sku = ANY (CAST(:lock_skus AS text[]))
 ),
@@ -73,6 +77,12 @@ new_reservations AS (
         CAST(:new_references AS text[]), CAST(:new_created AS timestamptz[]),
         CAST(:new_expires AS timestamptz[]), CAST(:new_updated AS timestamptz[]),
         CAST(:new_versions AS bigint[]))
+    WHERE (SELECT ok FROM verdict)
+),
+new_kit_lines AS (
+    INSERT INTO reservation_kit_lines (reservation_id, line_number, kit_sku, quantity)
+    SELECT * FROM unnest(CAST(:kit_line_ids AS text[]), CAST(:kit_line_numbers AS int[]),
+        CAST(:kit_line_skus AS text[]), CAST(:kit_line_quantities AS bigint[]))
     WHERE (SELECT ok FROM verdict)
 ),
 new_allocations AS (
@@ -96,29 +106,37 @@ changed_reservations AS (
 settled_allocations AS (
     UPDATE reservation_allocations AS a SET confirmed = s.confirmed, released = s.released,
         expired = s.expired
-    FROM unnest(CAST(:settled_ids AS text[]), CAST(:settled_skus AS text[]),
-        CAST(:settled_locations AS text[]), CAST(:settled_confirmed AS bigint[]),
-        CAST(:settled_released AS bigint[]), CAST(:settled_expired AS bigint[]))
-        AS s (reservation_id, sku, location_id, confirmed, released, expired)
+    FROM unnest(CAST(:settled_ids AS text[]), CAST(:settled_lines AS int[]),
+        CAST(:settled_skus AS text[]), CAST(:settled_locations AS text[]),
+        CAST(:settled_confirmed AS bigint[]), CAST(:settled_released AS bigint[]),
+        CAST(:settled_expired AS bigint[]))
+        AS s (reservation_id, line_number, sku, location_id, confirmed, released, expired)
     WHERE (SELECT ok FROM verdict) AND a.reservation_id = s.reservation_id
-        AND a.sku = s.sku AND a.location_id = s.location_id
+        AND a.line_number = s.line_number AND a.sku = s.sku AND a.location_id = s.location_id
 ),
 entries AS (
     INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta, reserved_delta,
         on_hand, reserved, safety_stock, version, reason, reference, reservation_id,
-        request_id, create_time)
+        request_id, create_time, damaged_delta, quality_control_delta, damaged,
+        quality_control, reorder_point)
     SELECT (pg_current_xact_id()::text::bigint << {ENTRY_BITS}) + m.n, m.sku, m.location_id,
         m.kind, m.on_hand_delta, m.reserved_delta, m.on_hand, m.reserved, m.safety_stock,
-        m.version, m.reason, m.reference, m.reservation_id, m.request_id, :now
+        m.version, m.reason, m.reference, m.reservation_id, m.request_id, :now,
+        m.damaged_delta, m.quality_control_delta, m.damaged, m.quality_control,
+        m.reorder_point
     FROM unnest(CAST(:entry_numbers AS bigint[]), CAST(:entry_skus AS text[]),
         CAST(:entry_locations AS text[]), CAST(:entry_kinds AS text[]),
         CAST(:entry_on_hand_deltas AS bigint[]), CAST(:entry_reserved_deltas AS bigint[]),
         CAST(:entry_on_hand AS bigint[]), CAST(:entry_reserved AS bigint[]),
         CAST(:entry_safety AS bigint[]), CAST(:entry_versions AS bigint[]),
         CAST(:entry_reasons AS text[]), CAST(:entry_references AS text[]),
-        CAST(:entry_reservation_ids AS text[]), CAST(:entry_request_ids AS text[]))
+        CAST(:entry_reservation_ids AS text[]), CAST(:entry_request_ids AS text[]),
+        CAST(:entry_damaged_deltas AS bigint[]), CAST(:entry_quality_control_deltas AS bigint[]),
+        CAST(:entry_damaged AS bigint[]), CAST(:entry_quality_control AS bigint[]),
+        CAST(:entry_reorder_points AS bigint[]))
         AS m (n, sku, location_id, kind, on_hand_delta, reserved_delta, on_hand, reserved,
-            safety_stock, version, reason, reference, reservation_id, request_id)
+            safety_stock, version, reason, reference, reservation_id, request_id,
+            damaged_delta, quality_control_delta, damaged, quality_control, reorder_point)
     WHERE (SELECT ok FROM verdict)
 ),
 records AS (
@@ -149,10 +167,21 @@ def parameters(
         (r.reservation_id, number, a)
         for r in decision.reservations
         for number, line in enumerate(r.lines)
-        for a in line.allocations
+        for a in line.held()
+    ]
+    kit_lines = [
+        (r.reservation_id, number, line)
+        for r in decision.reservations
+        for number, line in enumerate(r.lines)
+        if line.components
     ]
     changed = [decision.updated[r] for r in sorted(decision.updated)]
-    settled = [(r.reservation_id, a) for r in changed for a in r.allocations()]
+    settled = [
+        (r.reservation_id, number, a)
+        for r in changed
+        for number, line in enumerate(r.lines)
+        for a in line.held()
+    ]
     return {
         "lock_skus": sorted(set(lock_skus)),
         "read_skus": [k.sku for k in read_levels],
@@ -166,6 +195,9 @@ def parameters(
         "level_reserved": [lv.reserved for _, lv in levels],
         "level_safety": [lv.safety_stock for _, lv in levels],
         "level_versions": [lv.version for _, lv in levels],
+        "level_damaged": [lv.damaged for _, lv in levels],
+        "level_quality_control": [lv.quality_control for _, lv in levels],
+        "level_reorder_points": [lv.reorder_point for _, lv in levels],
         "new_ids": [r.reservation_id for r in decision.reservations],
         "new_states": [r.state.value for r in decision.reservations],
         "new_references": [r.reference for r in decision.reservations],
@@ -173,6 +205,10 @@ def parameters(
         "new_expires": [r.expire_time for r in decision.reservations],
         "new_updated": [r.update_time for r in decision.reservations],
         "new_versions": [r.version for r in decision.reservations],
+        "kit_line_ids": [i for i, _, _ in kit_lines],
+        "kit_line_numbers": [n for _, n, _ in kit_lines],
+        "kit_line_skus": [line.sku for _, _, line in kit_lines],
+        "kit_line_quantities": [line.quantity for _, _, line in kit_lines],
         "allocation_ids": [i for i, _, _ in allocations],
         "allocation_lines": [n for _, n, _ in allocations],
         "allocation_skus": [a.sku for _, _, a in allocations],
@@ -186,12 +222,13 @@ def parameters(
         "changed_expires": [r.expire_time for r in changed],
         "changed_times": [r.update_time for r in changed],
         "changed_versions": [r.version for r in changed],
-        "settled_ids": [i for i, _ in settled],
-        "settled_skus": [a.sku for _, a in settled],
-        "settled_locations": [a.location_id for _, a in settled],
-        "settled_confirmed": [a.confirmed for _, a in settled],
-        "settled_released": [a.released for _, a in settled],
-        "settled_expired": [a.expired for _, a in settled],
+        "settled_ids": [i for i, _, _ in settled],
+        "settled_lines": [n for _, n, _ in settled],
+        "settled_skus": [a.sku for _, _, a in settled],
+        "settled_locations": [a.location_id for _, _, a in settled],
+        "settled_confirmed": [a.confirmed for _, _, a in settled],
+        "settled_released": [a.released for _, _, a in settled],
+        "settled_expired": [a.expired for _, _, a in settled],
         "entry_numbers": [m.sequence for m in entries],
         "entry_skus": [m.level.sku for m in entries],
         "entry_locations": [m.level.location_id for m in entries],
@@ -206,6 +243,11 @@ def parameters(
         "entry_references": [m.reference for m in entries],
         "entry_reservation_ids": [m.reservation_id or None for m in entries],
         "entry_request_ids": [m.request_id or None for m in entries],
+        "entry_damaged_deltas": [m.damaged_delta for m in entries],
+        "entry_quality_control_deltas": [m.quality_control_delta for m in entries],
+        "entry_damaged": [m.level.damaged for m in entries],
+        "entry_quality_control": [m.level.quality_control for m in entries],
+        "entry_reorder_points": [m.level.reorder_point for m in entries],
         "record_ids": [r[0] for r in records],
         "record_methods": [r[1] for r in records],
         "record_fingerprints": [r[2] for r in records],

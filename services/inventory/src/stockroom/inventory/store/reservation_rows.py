@@ -29,10 +29,15 @@ from stockroom.inventory.domain.model import (
     Reservation,
     ReservationLine,
     ReservationState,
+    ReservedComponent,
 )
-from stockroom.inventory.store.tables import reservation_allocations, reservations
+from stockroom.inventory.store.tables import (
+    reservation_allocations,
+    reservation_kit_lines,
+    reservations,
+)
 
-_r, _a = reservations.c, reservation_allocations.c
+_r, _a, _k = reservations.c, reservation_allocations.c, reservation_kit_lines.c
 
 _COLUMNS = (
     _r.reservation_id,
@@ -49,16 +54,22 @@ _COLUMNS = (
     _a.confirmed,
     _a.released,
     _a.expired,
+    _k.kit_sku,
+    _k.quantity.label("kits"),
 )
+# A line's kit and number of kits, when the line is a kit's.
+_KIT_LINE = (_k.reservation_id == _a.reservation_id) & (_k.line_number == _a.line_number)
 
 
 def _with_allocations(dialect: str, *, lock: bool) -> Select[Any]:
-    """Reservations and their allocations in one statement (one row per allocation)."""
+    """Reservations and their allocations in one statement (one row per allocation, with
+    its line's kit and number of kits when the line is a kit's)."""
     query = (
         select(*_COLUMNS)
         .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
+        .outerjoin(reservation_kit_lines, _KIT_LINE)
         .where(one_of(_r.reservation_id, "ids", dialect))
-        .order_by(_r.reservation_id, _a.line_number, _a.quantity.desc(), _a.location_id)
+        .order_by(_r.reservation_id, _a.line_number, _a.sku, _a.quantity.desc(), _a.location_id)
     )
     # Only the reservation rows are locked (in id order), not their allocations.
     return query.with_for_update(of=reservations) if lock else query
@@ -81,6 +92,7 @@ _UPDATE_SETTLED = (
     update(reservation_allocations)
     .where(
         _a.reservation_id == bindparam("key_id"),
+        _a.line_number == bindparam("key_line"),
         _a.sku == bindparam("key_sku"),
         _a.location_id == bindparam("key_location_id"),
     )
@@ -107,6 +119,7 @@ async def load(
 def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     headers: dict[str, Any] = {}
     lines: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    kits: dict[tuple[str, int], tuple[str, int]] = {}
     for row in rows:
         headers.setdefault(row.reservation_id, row)
         lines[row.reservation_id][row.line_number].append(
@@ -114,13 +127,15 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
                 row.sku, row.location_id, row.quantity, row.confirmed, row.released, row.expired
             )
         )
+        if row.kit_sku is not None:
+            kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
     return {
         h.reservation_id: Reservation(
             reservation_id=h.reservation_id,
             state=ReservationState(h.state),
             lines=tuple(
-                ReservationLine(held[0].sku, sum(x.quantity for x in held), tuple(held))
-                for _, held in sorted(lines[h.reservation_id].items())
+                _line(held, kits.get((h.reservation_id, number)))
+                for number, held in sorted(lines[h.reservation_id].items())
             ),
             reference=h.reference,
             create_time=h.create_time,
@@ -132,8 +147,22 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     }
 
 
+def _line(held: list[Allocation], kit: tuple[str, int] | None) -> ReservationLine:
+    """A stored line: a stocked item's allocations, or a kit's components' (by SKU)."""
+    if kit is None:
+        return ReservationLine(held[0].sku, sum(a.quantity for a in held), tuple(held))
+    by_component: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in held:
+        by_component[allocation.sku].append(allocation)
+    components = tuple(
+        ReservedComponent(sku, sum(a.quantity for a in taken), tuple(taken))
+        for sku, taken in sorted(by_component.items())
+    )
+    return ReservationLine(kit[0], kit[1], (), components)
+
+
 async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]) -> None:
-    """Insert new reservations and their allocations (two statements)."""
+    """Insert new reservations, their kit lines and their allocations."""
     if not created:
         return
     await connection.execute(
@@ -151,6 +180,19 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             for r in created
         ],
     )
+    kit_lines = [
+        {
+            "reservation_id": r.reservation_id,
+            "line_number": number,
+            "kit_sku": line.sku,
+            "quantity": line.quantity,
+        }
+        for r in created
+        for number, line in enumerate(r.lines)
+        if line.components
+    ]
+    if kit_lines:
+        await connection.execute(insert(reservation_kit_lines), kit_lines)
     await connection.execute(
         insert(reservation_allocations),
         [
@@ -166,7 +208,7 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             }
             for r in created
             for number, line in enumerate(r.lines)
-            for allocation in line.allocations
+            for allocation in line.held()
         ],
     )
 
@@ -195,6 +237,7 @@ async def update_all(connection: AsyncConnection, updated: Mapping[str, Reservat
         [
             {
                 "key_id": r.reservation_id,
+                "key_line": number,
                 "key_sku": a.sku,
                 "key_location_id": a.location_id,
                 "new_confirmed": a.confirmed,
@@ -202,7 +245,8 @@ async def update_all(connection: AsyncConnection, updated: Mapping[str, Reservat
                 "new_expired": a.expired,
             }
             for r in changed
-            for a in r.allocations()
+            for number, line in enumerate(r.lines)
+            for a in line.held()
         ],
     )
 
@@ -227,9 +271,15 @@ async def list_page(
     query = (
         select(*_COLUMNS)
         .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
+        .outerjoin(reservation_kit_lines, _KIT_LINE)
         .where(_r.reservation_id.in_(chosen.scalar_subquery()))
         .order_by(
-            _r.create_time, _r.reservation_id, _a.line_number, _a.quantity.desc(), _a.location_id
+            _r.create_time,
+            _r.reservation_id,
+            _a.line_number,
+            _a.sku,
+            _a.quantity.desc(),
+            _a.location_id,
         )
     )
     found = list(_reservations(await connection.execute(query)).values())
@@ -247,9 +297,10 @@ def _after(create_time: datetime, reservation_id: str) -> ColumnElement[bool]:
 
 
 async def prune_settled(connection: AsyncConnection, before: datetime, limit: int) -> int:
-    """Delete up to ``limit`` reservations settled before ``before`` with their allocations;
-    how many went. The rows are locked in id order first (the write path's order), and a
-    settled reservation never changes again, so nothing is deleted under a writer."""
+    """Delete up to ``limit`` reservations settled before ``before`` with their allocations
+    and kit lines; how many went. The rows are locked in id order first (the write path's
+    order), and a settled reservation never changes again, so nothing is deleted under a
+    writer."""
     oldest = (
         select(_r.reservation_id)
         .where(_r.state != ReservationState.ACTIVE.value, _r.update_time < before)
@@ -268,6 +319,7 @@ async def prune_settled(connection: AsyncConnection, before: datetime, limit: in
     if not ids:
         return 0
     await connection.execute(delete(reservation_allocations).where(_a.reservation_id.in_(ids)))
+    await connection.execute(delete(reservation_kit_lines).where(_k.reservation_id.in_(ids)))
     await connection.execute(delete(reservations).where(_r.reservation_id.in_(ids)))
     return len(ids)
 
