@@ -1,0 +1,119 @@
+"""Use cases for named price lists: create one (once per request id), read them, change status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stockroom.common.db import Clock, RequestKey
+from stockroom.common.errors import Aborted
+from stockroom.pricing.domain.money import DOMAIN
+from stockroom.pricing.domain.price_lists import (
+    ListKind,
+    ListStatus,
+    PriceList,
+    PriceListTerms,
+    change_status,
+    check_base,
+    is_list_id,
+    list_not_found,
+    scope_taken,
+    validate_list_terms,
+)
+from stockroom.pricing.domain.validation import (
+    check_currency,
+    check_request_id,
+    new_problems,
+    raise_if_any,
+)
+from stockroom.pricing.store.price_lists import PriceListStore, StatusConflict
+
+# A status change that loses a race reads again and decides again; a list changed this
+# often at once is a caller's bug.
+MAX_CHANGE_ATTEMPTS = 5
+
+
+def nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A list in its new status, and the list it replaced (archived) if any."""
+
+    price_list: PriceList
+    replaced: PriceList | None = None
+
+
+class PriceListBook:
+    def __init__(
+        self, store: PriceListStore, clock: Clock, on_change: Callable[[], None] = nothing
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._on_change = on_change
+
+    async def create(self, terms: PriceListTerms, key: RequestKey | None = None) -> PriceList:
+        """A new DRAFT list; a retry with the same request id creates it once."""
+        problems = new_problems()
+        check_request_id(problems, key.request_id if key else "")
+        validate_list_terms(problems, terms)
+        raise_if_any(problems)
+        if terms.relative is not None:
+            check_base(terms, await self._store.get(int(terms.relative.base_list_id)))
+        try:
+            return await self._store.create(terms, self._clock(), key)
+        finally:
+            self._on_change()
+
+    async def get(self, list_id: str) -> PriceList:
+        found = await self._store.get(int(list_id)) if is_list_id(list_id) else None
+        if found is None:
+            raise list_not_found(list_id)
+        return found
+
+    async def page(
+        self, currency_code: str, statuses: frozenset[ListStatus], after_id: int, limit: int
+    ) -> list[PriceList]:
+        if currency_code:
+            problems = new_problems()
+            check_currency(problems, "currency_code", currency_code)
+            raise_if_any(problems)
+        return await self._store.page(currency_code, statuses, after_id, limit)
+
+    async def change_status(
+        self, list_id: str, target: ListStatus, *, replace_active: bool = False
+    ) -> StatusChange:
+        """Move a list to ``target`` (forward only; the status it has changes nothing).
+
+        Activating an OVERRIDE list whose scope has an active one is refused, unless
+        ``replace_active``: then that one is archived in the same transaction, at the
+        same moment, so the scope always has exactly one regular price list.
+        """
+        for _ in range(MAX_CHANGE_ATTEMPTS):
+            current = await self.get(list_id)
+            now = self._clock()
+            changed = change_status(current, target, now)
+            if changed is None:
+                return StatusChange(current)
+            replaced = None
+            if target is ListStatus.ACTIVE and current.kind is ListKind.OVERRIDE:
+                active = await self._store.active_override(current.scope)
+                if active is not None:
+                    if not replace_active:
+                        raise scope_taken(active)
+                    archived = change_status(active, ListStatus.ARCHIVED, now)
+                    assert archived is not None  # it is active
+                    replaced = (archived, active.status)
+            try:
+                await self._store.save_status(changed, current.status, replaced, now)
+            except StatusConflict:
+                continue
+            finally:
+                self._on_change()
+            return StatusChange(changed, replaced[0] if replaced else None)
+        raise Aborted(
+            f"price list {list_id} kept changing; try again",
+            reason="CONCURRENT_CHANGE",
+            domain=DOMAIN,
+        )
