@@ -4,7 +4,9 @@ common outbox (``stockroom.common.events``), published by the common relay.
 Subjects (``<prefix>`` is ``stockroom.pricing``; tokens through ``subject_token``):
 ``<prefix>.price.<currency>.<sku>``, ``<prefix>.promotion.<id>``,
 ``<prefix>.price_list.<id>``. Payloads are the API's own messages (``Price``,
-``Promotion``, ``PriceList``), so consumers decode them like GetPrice answers.
+``Promotion``, ``PriceList``), so consumers decode them like GetPrice answers. The
+envelope's ``subject`` is the SKU for a price, ``promotions/<id>`` and
+``priceLists/<id>`` for the others.
 Ids name the change, so a republished event keeps its id: ``price-<price id>``,
 ``promotion-<id>-v<version>``, ``price-list-<id>-<status>`` (status moves
 forward only, so each is reached once). docs/events.md is the consumers' page.
@@ -62,7 +64,7 @@ class CatalogEvents:
             self._config.subject("promotion", subject_token(pid)),
             PROMOTION_CHANGED,
             promotion_message(promotion, now),
-            about=pid,
+            about=f"promotions/{pid}",
             dedupe_id=f"promotion-{pid}-v{promotion.version}",
         )
         await self._append(connection, event, now)
@@ -75,7 +77,7 @@ class CatalogEvents:
             self._config.subject("price_list", subject_token(list_id)),
             PRICE_LIST_CHANGED,
             price_list_message(price_list),
-            about=list_id,
+            about=f"priceLists/{list_id}",
             dedupe_id=f"price-list-{list_id}-{price_list.status.value.lower()}",
         )
         await self._append(connection, event, now)

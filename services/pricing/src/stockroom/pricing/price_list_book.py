@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from stockroom.common.db import Clock, RequestKey
-from stockroom.common.errors import Aborted
-from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.price_lists import (
-    ListKind,
     ListStatus,
     PriceList,
     PriceListTerms,
-    change_status,
     check_base,
     is_list_id,
     list_not_found,
-    scope_taken,
+    status_change,
     validate_list_terms,
 )
 from stockroom.pricing.domain.validation import (
@@ -26,11 +23,7 @@ from stockroom.pricing.domain.validation import (
     new_problems,
     raise_if_any,
 )
-from stockroom.pricing.store.price_lists import PriceListStore, StatusConflict
-
-# A status change that loses a race reads again and decides again; a list changed this
-# often at once is a caller's bug.
-MAX_CHANGE_ATTEMPTS = 5
+from stockroom.pricing.store.price_lists import PriceListStore
 
 
 def nothing() -> None:
@@ -84,36 +77,18 @@ class PriceListBook:
     async def change_status(
         self, list_id: str, target: ListStatus, *, replace_active: bool = False
     ) -> StatusChange:
-        """Move a list to ``target`` (forward only; the status it has changes nothing).
+        """Move a list to ``target`` (forward only; the status it has changes nothing),
+        by ``domain.price_lists.status_change``, decided and written in one transaction."""
+        if not is_list_id(list_id):
+            raise list_not_found(list_id)
 
-        Activating an OVERRIDE list whose scope has an active one is refused, unless
-        ``replace_active``: then that one is archived in the same transaction, at the
-        same moment, so the scope always has exactly one regular price list.
-        """
-        for _ in range(MAX_CHANGE_ATTEMPTS):
-            current = await self.get(list_id)
-            now = self._clock()
-            changed = change_status(current, target, now)
-            if changed is None:
-                return StatusChange(current)
-            replaced = None
-            if target is ListStatus.ACTIVE and current.kind is ListKind.OVERRIDE:
-                active = await self._store.active_override(current.scope)
-                if active is not None:
-                    if not replace_active:
-                        raise scope_taken(active)
-                    archived = change_status(active, ListStatus.ARCHIVED, now)
-                    assert archived is not None  # it is active
-                    replaced = (archived, active.status)
-            try:
-                await self._store.save_status(changed, current.status, replaced, now)
-            except StatusConflict:
-                continue
-            finally:
-                self._on_change()
-            return StatusChange(changed, replaced[0] if replaced else None)
-        raise Aborted(
-            f"price list {list_id} kept changing; try again",
-            reason="CONCURRENT_CHANGE",
-            domain=DOMAIN,
-        )
+        def decide(
+            current: PriceList, active: PriceList | None, now: datetime
+        ) -> tuple[PriceList, PriceList | None] | None:
+            return status_change(current, target, active, now, replace_active=replace_active)
+
+        try:
+            changed, replaced = await self._store.change_status(int(list_id), decide, self._clock)
+        finally:
+            self._on_change()
+        return StatusChange(changed, replaced)

@@ -85,9 +85,6 @@ price_lists = Table(
     ),
 )
 
-# The index's predicate, for INSERT ... ON CONFLICT on it.
-ACTIVE_OVERRIDE = text("status = 'ACTIVE' AND kind = 'OVERRIDE'")
-
 prices = Table(
     "prices",
     metadata,

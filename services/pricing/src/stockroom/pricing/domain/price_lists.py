@@ -217,6 +217,39 @@ def change_status(price_list: PriceList, target: ListStatus, now: datetime) -> P
     return replace(price_list, status=target, archived_at=now)
 
 
+def status_change(
+    current: PriceList,
+    target: ListStatus,
+    active: PriceList | None,
+    now: datetime,
+    *,
+    replace_active: bool = False,
+) -> tuple[PriceList, PriceList | None] | None:
+    """The list in ``target`` status and the list that archiving replaced, if any; None
+    when it is in ``target`` already. ``active`` is its scope's active OVERRIDE list.
+
+    Two OVERRIDE lists of one scope never price at once: activating one while the
+    scope has another is refused, unless ``replace_active``, which archives the other
+    at the same moment, so the scope's regular price never has a gap or an overlap.
+    The moment is never before one already stamped on either list (clocks of
+    replicas differ a little), so a list's active period never ends before it began.
+    """
+    stamped = [current.created_at, current.activated_at]
+    if active is not None:
+        stamped.append(active.activated_at)
+    now = max(now, *(moment for moment in stamped if moment is not None))
+    changed = change_status(current, target, now)
+    if changed is None:
+        return None
+    replaced = None
+    taking_scope = target is ListStatus.ACTIVE and current.kind is ListKind.OVERRIDE
+    if taking_scope and active is not None and active.list_id != current.list_id:
+        if not replace_active:
+            raise scope_taken(active)
+        replaced = change_status(active, ListStatus.ARCHIVED, now)
+    return changed, replaced
+
+
 def scope_taken(active: PriceList) -> FailedPrecondition:
     """Two OVERRIDE lists of one scope never price at once: the regular price of a
     scope is one list's."""

@@ -6,8 +6,10 @@ events: they hand the changed value to a ``ChangeRecorder`` (``events.py``
 makes the event), so the store knows nothing of messages or subjects.
 
 Positions follow commit order: every writer bumps the one row of
-``change_head`` first and holds that lock to commit, so a position is handed
-out only after every smaller one committed or rolled back. The caches rely on
+``change_head`` (``lock_catalog``) before appending and holds that lock to
+commit, so a position is handed out only after every smaller one committed or
+rolled back. Price and price list writes take it first thing, so it also
+serialises what they decide from (a list's status, a scope's active list). The caches rely on
 that ("everything after N" misses nothing) and on positions never coming back
 (AUTOINCREMENT on SQLite, an identity on PostgreSQL). On PostgreSQL each change
 also NOTIFYs ``pricing_changes`` at commit, which wakes every replica's cache.
@@ -74,13 +76,18 @@ _AFTER = (
 _HEAD = select(func.coalesce(func.max(outbox.c.position), 0))
 
 
+async def lock_catalog(connection: AsyncConnection) -> None:
+    """Take the catalog lock (held to commit); taking it again in one transaction is free."""
+    await connection.execute(_LOCK)
+
+
 async def append_in_order(
     connection: AsyncConnection, events: Sequence[Event], now: datetime, *, settled: bool
 ) -> None:
     """Append ``events`` to the outbox in the caller's transaction, after taking the
     order lock; on PostgreSQL, NOTIFY at commit. ``settled``: publishing is off, the
     rows are for the caches only (``stockroom.common.events.outbox_rows``)."""
-    await connection.execute(_LOCK)
+    await lock_catalog(connection)
     positions = await append(connection, outbox, events, now, settled=settled)
     if positions and connection.dialect.name == "postgresql":
         await connection.execute(

@@ -1,36 +1,42 @@
-"""Named price lists in the database: created once per request id, status changes guarded.
+"""Named price lists in the database: created once per request id, status changed in one
+transaction under the catalog lock.
 
-A status change is written only if the list is still in the status it was
-read in (else ``StatusConflict``: read again and decide again), and two active
-OVERRIDE lists of one scope are refused by a partial unique index, so a lost
-race also ends as ``StatusConflict``. Every list written is an event in the
-same transaction (``store.changes``).
+A status change reads the list and its scope's active OVERRIDE list after taking
+the catalog lock (``store.changes.lock_catalog``), which every price and list
+write takes first: so what the domain decides from cannot change before the
+commit, and concurrent changes queue instead of retrying. A partial unique index
+is the last guard against two active OVERRIDE lists in one scope. Every list
+written is an event in the same transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import RequestKey, insert_once, run_autocommit, run_transaction
+from stockroom.common.db import Clock, RequestKey, insert_once, run_autocommit, run_transaction
 from stockroom.pricing.domain.price_lists import (
     ListKind,
     ListStatus,
     PriceList,
     PriceListTerms,
     Relative,
+    list_not_found,
 )
 from stockroom.pricing.domain.prices import PriceListScope
-from stockroom.pricing.store.changes import ChangeRecorder
+from stockroom.pricing.store.changes import ChangeRecorder, lock_catalog
 from stockroom.pricing.tables import price_lists
 
-
-class StatusConflict(Exception):
-    """The list (or its scope) changed since it was read; read again and retry."""
+# Decides a status change from the list, its scope's active OVERRIDE list and the moment:
+# the list changed and the list it replaced, or None for no change
+# (domain.price_lists.status_change).
+Decide = Callable[
+    [PriceList, PriceList | None, datetime], tuple[PriceList, PriceList | None] | None
+]
 
 
 class PriceListStore:
@@ -102,48 +108,46 @@ class PriceListStore:
 
         return await run_autocommit(self.engine, work)
 
-    async def save_status(
-        self,
-        changed: PriceList,
-        was: ListStatus,
-        replaced: tuple[PriceList, ListStatus] | None,
-        now: datetime,
-    ) -> None:
-        """Write ``changed`` (read in status ``was``) and the list it replaces, if any, in
-        one transaction; StatusConflict when either changed meanwhile, or when another
-        OVERRIDE list of the scope became active first."""
+    async def change_status(
+        self, list_id: int, decide: Decide, clock: Clock
+    ) -> tuple[PriceList, PriceList | None]:
+        """Apply what ``decide`` makes of the list and its scope's active OVERRIDE list, in
+        one transaction; the list as it is (and None) when it decides nothing. The moment
+        is read under the lock, so changes are stamped in the order they commit."""
 
-        async def work(connection: AsyncConnection) -> None:
+        async def work(connection: AsyncConnection) -> tuple[PriceList, PriceList | None]:
+            await lock_catalog(connection)
+            now = clock()
+            current = await list_by_id(connection, list_id)
+            if current is None:
+                raise list_not_found(str(list_id))
+            active = None
+            if current.kind is ListKind.OVERRIDE:
+                active = await active_override(connection, current.scope)
+            decided = decide(current, active, now)
+            if decided is None:
+                return current, None
+            changed, replaced = decided
             # The replaced list first: its scope's place is free before this one takes it.
-            for price_list, previous in (*([replaced] if replaced else []), (changed, was)):
-                statement = (
-                    update(price_lists)
-                    .where(
-                        price_lists.c.id == int(price_list.list_id),
-                        price_lists.c.status == previous.value,
+            for price_list in (replaced, changed):
+                if price_list is not None:
+                    await connection.execute(
+                        update(price_lists)
+                        .where(price_lists.c.id == int(price_list.list_id))
+                        .values(
+                            status=price_list.status.value,
+                            activated_at=price_list.activated_at,
+                            archived_at=price_list.archived_at,
+                        )
                     )
-                    .values(
-                        status=price_list.status.value,
-                        activated_at=price_list.activated_at,
-                        archived_at=price_list.archived_at,
-                    )
-                    .returning(price_lists.c.id)
-                )
-                try:
-                    found = (await connection.execute(statement)).first()
-                except IntegrityError:
-                    raise StatusConflict(price_list.list_id) from None
-                if found is None:
-                    raise StatusConflict(price_list.list_id)
-                await self._changes.price_list_changed(connection, price_list, now)
+                    await self._changes.price_list_changed(connection, price_list, now)
+            return changed, replaced
 
-        await run_transaction(self.engine, work)
+        return await run_transaction(self.engine, work)
 
 
-async def active_override(
-    connection: AsyncConnection, scope: PriceListScope, *, lock: bool = False
-) -> PriceList | None:
-    """The scope's active OVERRIDE list (row-locked with ``lock``), if it has one."""
+async def active_override(connection: AsyncConnection, scope: PriceListScope) -> PriceList | None:
+    """The scope's active OVERRIDE list, if it has one."""
     query = select(price_lists).where(
         price_lists.c.currency_code == scope.currency_code,
         price_lists.c.channel == scope.channel,
@@ -152,17 +156,12 @@ async def active_override(
         price_lists.c.status == ListStatus.ACTIVE.value,
         price_lists.c.kind == ListKind.OVERRIDE.value,
     )
-    if lock:
-        query = query.with_for_update()
     row = (await connection.execute(query)).one_or_none()
     return None if row is None else price_list_of(row)
 
 
-async def list_by_id(
-    connection: AsyncConnection, list_id: int, *, lock: bool = False
-) -> PriceList | None:
-    query = _BY_ID.with_for_update() if lock else _BY_ID
-    row = (await connection.execute(query, {"id": list_id})).one_or_none()
+async def list_by_id(connection: AsyncConnection, list_id: int) -> PriceList | None:
+    row = (await connection.execute(_BY_ID, {"id": list_id})).one_or_none()
     return None if row is None else price_list_of(row)
 
 

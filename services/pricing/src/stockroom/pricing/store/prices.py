@@ -12,13 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from stockroom.common.db import (
     DIALECTS,
     RequestKey,
-    RetryTransaction,
     find_created,
     insert_once,
     one_of,
     run_autocommit,
     run_transaction,
-    upsert_insert,
 )
 from stockroom.pricing.domain.price_lists import (
     PriceList,
@@ -28,14 +26,14 @@ from stockroom.pricing.domain.price_lists import (
 )
 from stockroom.pricing.domain.prices import NewPrice, PriceListScope, PriceVersion
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
-from stockroom.pricing.store.changes import ChangeRecorder
+from stockroom.pricing.store.changes import ChangeRecorder, lock_catalog
 from stockroom.pricing.store.price_lists import (
     active_override,
     list_by_id,
     price_list_of,
     terms_values,
 )
-from stockroom.pricing.tables import ACTIVE_OVERRIDE, price_lists, prices
+from stockroom.pricing.tables import price_lists, prices
 
 _SCOPE = (
     price_lists.c.currency_code,
@@ -82,7 +80,10 @@ class PriceStore:
 
         async def work(connection: AsyncConnection) -> PriceVersion:
             if key is not None and (earlier := await find_created(connection, prices, key)):
-                return await _stored(connection, earlier)
+                return await _stored(connection, earlier)  # a retry: what it recorded
+            # Before deciding: the list's status and the scope's active list stay as read
+            # until this commits (a retry racing its first attempt meets insert_once).
+            await lock_catalog(connection)
             price_list = await self._target(connection, price, recorded_at)
             row, created = await insert_once(
                 connection,
@@ -110,33 +111,28 @@ class PriceStore:
     async def _target(
         self, connection: AsyncConnection, price: NewPrice, now: datetime
     ) -> PriceList:
-        """The list the price goes to, row-locked so it cannot be archived meanwhile."""
+        """The list the price goes to (under the catalog lock: it cannot be archived, nor
+        another list activated for the scope, before this commits)."""
         if price.list_id:
-            named = await list_by_id(connection, int(price.list_id), lock=True)
+            named = await list_by_id(connection, int(price.list_id))
             if named is None:
                 raise list_not_found(price.list_id)
             check_target(named, price.scope.currency_code)
             return named
         scope = price.scope
-        current = await active_override(connection, scope, lock=True)
+        current = await active_override(connection, scope)
         if current is not None:
             return current
         terms = implicit_list(scope, now)
         insert = (
-            upsert_insert(connection, price_lists)
+            price_lists.insert()
             .values(**terms_values(terms), status="ACTIVE", created_at=now, activated_at=now)
-            .on_conflict_do_nothing(index_elements=list(_SCOPE), index_where=ACTIVE_OVERRIDE)
             .returning(*price_lists.c)
         )
-        created = (await connection.execute(insert)).one_or_none()
-        if created is not None:
-            price_list = price_list_of(created)
-            await self._changes.price_list_changed(connection, price_list, now)
-            return price_list
-        current = await active_override(connection, scope, lock=True)
-        if current is None:  # created and archived again in between: decide afresh
-            raise RetryTransaction("the scope's active list changed")
-        return current
+        created = (await connection.execute(insert)).one()
+        price_list = price_list_of(created)
+        await self._changes.price_list_changed(connection, price_list, now)
+        return price_list
 
     async def versions(
         self, skus: Sequence[str], currency_code: str
