@@ -117,7 +117,7 @@ async def test_lifecycle_codes_redemptions_and_bulk_from_the_command_line(
         redeemed = await json_of("redeem", quoted["quote_id"])
         released = await json_of("release", redeemed["redemption"]["redemption_id"])
         ended = await json_of("end-promotion", promotion_id)
-        imported = await json_of("import-prices", str(csv_file))
+        imported = await json_of("import", str(csv_file))
         listed = await json_of("list-prices", "USD")
         dry = await json_of("quote", "USD", "MUG=1", "--dry-run")
         held = await json_of("quote", "USD", "MUG=1", "--reserve")
@@ -142,3 +142,55 @@ async def test_lifecycle_codes_redemptions_and_bulk_from_the_command_line(
     assert dry["quote_id"] == ""  # a dry run stores nothing
     assert held["hold"]["reservation_id"] == ""  # no inventory: nothing held...
     assert held["hold"]["reason"] != ""  # ...and the quote says why
+
+
+async def test_price_lists_and_the_one_import_from_the_command_line(
+    sqlite_url: str, unused_tcp_port: int, tmp_path: Path
+) -> None:
+    await migrate(app.MIGRATIONS, sqlite_url)
+    config = app.PricingSettings(
+        ServerConfig(service_name="pricing", port=0, database_url=sqlite_url),
+        f"127.0.0.1:{unused_tcp_port}",
+    )
+    csv_file = tmp_path / "prices.csv"
+    csv_file.write_text("sku,currency,amount\nMUG,USD,9.00\nTEE,USD,5\n")
+
+    async def json_of(*args: str) -> Any:
+        code, output = await stockroom("pricing", *args, "--target", address, "-o", "json")
+        assert code == 0, output
+        return json.loads(output)
+
+    async with serving(app.build_server(config)) as address:
+        regular = await json_of("set-price", "MUG", "USD", "10.05")
+        draft = (await json_of("create-price-list", "Next year", "USD"))["price_list"]
+        list_id = draft["price_list_id"]
+        imported = await json_of("import", str(csv_file), "--list", list_id)
+        tried = await json_of("quote", "USD", "MUG=1", "--dry-run", "--try-list", list_id)
+        activated = await json_of("set-price-list-status", list_id, "active", "--replace-active")
+        outlet = await json_of(
+            "create-price-list",
+            "Outlet",
+            "USD",
+            "--channel",
+            "outlet",
+            "--relative-to",
+            list_id,
+            "--percent",
+            "-10",
+        )
+        outlet_id = outlet["price_list"]["price_list_id"]
+        await json_of("set-price-list-status", outlet_id, "active")
+        explained = await json_of("get-price", "MUG", "USD", "--channel", "outlet", "--explain")
+        listed = await json_of("list-prices", "--list", outlet_id)
+        active = await json_of("price-lists", "--currency", "USD", "--status", "active")
+        shown = await json_of("price-list", regular["price"]["price_list_id"])
+
+    assert draft["status"] == "DRAFT"
+    assert (imported["received"], imported["recorded"], imported["failed"]) == (2, 2, 0)
+    assert tried["total"]["amount"] == "9.00"  # the draft, tried in a dry run
+    assert activated["replaced"]["price_list_id"] == regular["price"]["price_list_id"]
+    assert explained["price"]["unit_price"]["amount"] == "8.10"  # 10 % below 9.00
+    assert explained["explanation"]["price_list"]["display_name"] == "Outlet"
+    assert [p["unit_price"]["amount"] for p in listed["prices"]] == ["8.10", "4.50"]
+    assert [p["display_name"] for p in active["price_lists"]] == ["Next year", "Outlet"]
+    assert shown["price_list"]["status"] == "ARCHIVED"

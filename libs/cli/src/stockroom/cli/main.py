@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 from click.shell_completion import get_completion_class
 
-from stockroom.cli import dev, inventory, pricing, pricing_bulk, pricing_lifecycle
+from stockroom.cli import dev, inventory, pricing, pricing_bulk, pricing_lifecycle, pricing_lists
 from stockroom.cli.failures import EXIT_INTERRUPTED, EXIT_OK, Failure
 from stockroom.cli.output import PipeClosed
 
@@ -59,7 +59,7 @@ def completion(shell: str) -> None:
 cli.add_command(dev.group)
 cli.add_command(inventory.group)
 cli.add_command(pricing.group)
-for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS):
+for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS, *pricing_lists.COMMANDS):
     pricing.group.add_command(command)
 
 

@@ -1,6 +1,7 @@
-"""``stockroom pricing ...``: a command for every PricingService RPC, plus ``import`` (prices
-from CSV, with a progress bar) and ``health``. Promotion lifecycle, discount codes and
-redemptions live in ``pricing_lifecycle``, bulk prices in ``pricing_bulk``.
+"""``stockroom pricing ...``: a command for every PricingService RPC, plus ``health``.
+Promotion lifecycle, discount codes and redemptions live in ``pricing_lifecycle``, bulk
+prices (``import``: a CSV through ImportPrices, with a progress bar) in ``pricing_bulk``,
+named price lists in ``pricing_lists``.
 
 Amounts are decimals (``12.50``) converted to google.type.Money exactly; percentages as
 ``12.5`` (basis points on the wire); moments in ISO 8601 with a zone.
@@ -8,10 +9,8 @@ Amounts are decimals (``12.50``) converted to google.type.Money exactly; percent
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import click
@@ -20,11 +19,9 @@ from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 
 from stockroom.cli.calls import Call, call_options
-from stockroom.cli.failures import EXIT_USAGE, Failure
 from stockroom.cli.health import health_command
 from stockroom.cli.output import to_data
 from stockroom.cli.params import AMOUNT, MOMENT, SKU_QUANTITY
-from stockroom.cli.progress import progress_bar
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
@@ -135,6 +132,7 @@ group.add_command(health_command(SERVICE))
 @click.option("--mode", type=click.Choice(sorted(MODES)), help="how tiers charge")
 @scope_options
 @click.option("--country", default="", help="country or region price list, e.g. CH, US-CA")
+@click.option("--list", "price_list", default="", help="into this price list id (no scope)")
 @click.option("--tax-inclusive", is_flag=True, help="the amounts include tax")
 @click.option("--from", "valid_from", type=MOMENT, help="ISO 8601 start")
 @click.option("--until", "valid_until", type=MOMENT, help="ISO 8601 end")
@@ -149,11 +147,13 @@ def set_price(
     channel: str,
     group: str,
     country: str,
+    price_list: str,
     tax_inclusive: bool,
     valid_from: datetime | None,
     valid_until: datetime | None,
 ) -> None:
-    """Record a price (per unit, or tiered with --tier)."""
+    """Record a price (per unit, or tiered with --tier): into --list, or the scope's
+    active override list."""
     request = pb.SetPriceRequest(
         sku=sku,
         request_id=call.new_request_id(),
@@ -162,6 +162,7 @@ def set_price(
         tiers_mode=MODES.get(mode or "", pb.TIERS_MODE_UNSPECIFIED),
         country=country,
         tax_inclusive=tax_inclusive,
+        price_list_id=price_list,
     )
     if amount is not None:
         request.unit_price.CopyFrom(money(amount, currency))
@@ -175,14 +176,31 @@ def set_price(
 @click.argument("sku")
 @click.argument("currency")
 @scope_options
+@click.option("--country", default="", help="country or region, e.g. CH, US-CA")
 @click.option("--at", type=MOMENT, help="ISO 8601 moment (default now)")
+@click.option("--quantity", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--explain", is_flag=True, help="every candidate, the lists tried, the list taken")
 @call_options(SERVICE)
 def get_price(
-    call: Call, sku: str, currency: str, channel: str, group: str, at: datetime | None
+    call: Call,
+    sku: str,
+    currency: str,
+    channel: str,
+    group: str,
+    country: str,
+    at: datetime | None,
+    quantity: int,
+    explain: bool,
 ) -> None:
-    """The price in effect."""
+    """The price in effect (for --quantity units: a sale price applies when it is lower)."""
     request = pb.GetPriceRequest(
-        sku=sku, currency_code=currency, channel=channel, customer_group=group
+        sku=sku,
+        currency_code=currency,
+        channel=channel,
+        customer_group=group,
+        country=country,
+        quantity=quantity,
+        explain=explain,
     )
     set_time(request.price_time, at)
     unary(call, "GetPrice", request)
@@ -298,6 +316,9 @@ def promotions(
 @click.option("--tax", "taxes", multiple=True, metavar="SKU:RATE", help="e.g. MUG:8.1; repeat")
 @click.option("--explain", is_flag=True, help="explain each line's price and promotions")
 @click.option("--dry-run", is_flag=True, help="price the cart, store nothing")
+@click.option(
+    "--try-list", "drafts", multiple=True, help="with --dry-run: a draft price list id; repeat"
+)
 @click.option("--reserve", is_flag=True, help="hold the stock in inventory for the quote")
 @call_options(SERVICE, mutation=True)
 def quote(
@@ -313,6 +334,7 @@ def quote(
     taxes: tuple[str, ...],
     explain: bool,
     dry_run: bool,
+    drafts: tuple[str, ...],
     reserve: bool,
 ) -> None:
     """Quote a cart: CURRENCY SKU=QTY ... (availability asked of inventory)."""
@@ -331,6 +353,7 @@ def quote(
         customer_id=customer,
         explain=explain,
         dry_run=dry_run,
+        draft_price_list_ids=list(drafts),
         reserve=reserve,
     )
     set_time(request.price_time, at)
@@ -343,35 +366,3 @@ def quote(
 def get_quote(call: Call, quote_id: str) -> None:
     """Show a quote made earlier."""
     unary(call, "GetQuote", pb.GetQuoteRequest(quote_id=quote_id))
-
-
-@group.command("import")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@call_options(SERVICE)
-def import_prices(call: Call, csv_file: Path) -> None:
-    """Set unit prices from a CSV file with columns sku,currency,amount, with a progress bar."""
-    prices = []
-    with csv_file.open(newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                prices.append(
-                    pb.SetPriceRequest(
-                        sku=row["sku"].strip(),
-                        unit_price=money(Decimal(row["amount"]), row["currency"].strip()),
-                        request_id=call.new_request_id(),
-                    )
-                )
-            except (KeyError, AttributeError, InvalidOperation, click.BadParameter):
-                raise Failure(
-                    f"{csv_file}, line {number}: expected columns sku,currency,amount", EXIT_USAGE
-                ) from None
-
-    async def send(channel: grpc.aio.Channel) -> dict[str, Any]:
-        pricing = stub(channel)
-        with progress_bar("importing prices", total=len(prices)) as advance:
-            for request in prices:
-                await pricing.SetPrice(request, timeout=call.timeout_s)
-                advance()
-        return {"prices_set": len(prices)}
-
-    call.printer.result(call.run(send))
