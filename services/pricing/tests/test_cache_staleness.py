@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stockroom.common.client import Policy, connect
+from stockroom.common.client import Policy
 from stockroom.common.db import create_engine, migrate
 from stockroom.common.events import prune_published
-from stockroom.common.testing import serving
 from stockroom.pricing.app import MIGRATIONS
 from stockroom.pricing.cache import CatalogCache
 from stockroom.pricing.domain.money import RoundingMode
@@ -43,7 +42,7 @@ from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
 from .catalog import list_store, price_store, prices_at, promotion_store, record
-from .conftest import build_pricing
+from .conftest import replicas_of
 from .test_api import cart, usd
 
 USD = PriceListScope("USD")
@@ -174,18 +173,9 @@ async def two_replicas(
 ) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
     """Two pricing servers on one PostgreSQL: the second with a bound of an hour, so
     within a test only NOTIFY can refresh it."""
-    async with (
-        serving(build_pricing(postgres_url, inventory_target)) as first,
-        serving(
-            build_pricing(postgres_url, inventory_target, cache_staleness_ms=3_600_000)
-        ) as second,
-        connect(first, PATIENT) as first_channel,
-        connect(second, PATIENT) as second_channel,
-    ):
-        yield [
-            pb_grpc.PricingServiceStub(first_channel),
-            pb_grpc.PricingServiceStub(second_channel),
-        ]
+    hour = {"cache_staleness_ms": 3_600_000}
+    async with replicas_of(postgres_url, inventory_target, PATIENT, {}, hour) as stubs:
+        yield stubs
 
 
 @pytest.mark.postgres
@@ -212,18 +202,9 @@ async def test_notify_refreshes_the_other_replica_at_once(
 async def bounded_replicas(
     postgres_url: str, inventory_target: str
 ) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
-    async with (
-        serving(build_pricing(postgres_url, inventory_target)) as first,
-        serving(
-            build_pricing(postgres_url, inventory_target, cache_staleness_ms=BOUND_MS)
-        ) as second,
-        connect(first, PATIENT) as first_channel,
-        connect(second, PATIENT) as second_channel,
-    ):
-        yield [
-            pb_grpc.PricingServiceStub(first_channel),
-            pb_grpc.PricingServiceStub(second_channel),
-        ]
+    bound = {"cache_staleness_ms": BOUND_MS}
+    async with replicas_of(postgres_url, inventory_target, PATIENT, {}, bound) as stubs:
+        yield stubs
 
 
 @pytest.mark.postgres

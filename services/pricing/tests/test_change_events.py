@@ -6,14 +6,10 @@ common retention's rule, tested in libs/common)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -22,7 +18,7 @@ from stockroom.common.db import create_engine, migrate
 from stockroom.common.events import EventsConfig, unpack
 from stockroom.common.events.testing import events_config, stream_envelopes
 from stockroom.common.server import ServerConfig
-from stockroom.common.testing import serving
+from stockroom.common.testing import ManualClock, eventually, free_port, serving
 from stockroom.pricing import app
 from stockroom.pricing.tables import outbox
 from stockroom.pricing.v1 import pricing_pb2 as pb
@@ -35,25 +31,6 @@ __all__ = ["events_config"]  # the fixture, for the tests here
 PATIENT = Policy(timeout_s=60.0, breaker=None)
 
 
-@dataclass
-class ManualClock:
-    """Time that only moves when a test says so."""
-
-    now: datetime = field(default_factory=lambda: datetime(2030, 1, 1, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @asynccontextmanager
 async def running_pricing(
     database_url: str, clock: ManualClock, **settings: object
@@ -61,20 +38,12 @@ async def running_pricing(
     """A pricing server on ``clock`` (its inventory is nowhere: no quote here needs one)."""
     await migrate(app.MIGRATIONS, database_url)
     server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
-    config = app.PricingSettings(server, f"127.0.0.1:{closed_port()}", **settings)  # type: ignore[arg-type]
+    config = app.PricingSettings(server, f"127.0.0.1:{free_port()}", **settings)  # type: ignore[arg-type]
     async with (
         serving(app.build_server(config, clock=clock)) as address,
         connect(address, PATIENT) as channel,
     ):
         yield pb_grpc.PricingServiceStub(channel)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    for _ in range(1500):  # polled every 20 ms, 30 s at most: a bound, not a deadline
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("still not true after the bounded wait")
 
 
 async def outbox_rows(database_url: str) -> list[tuple[str, bool]]:

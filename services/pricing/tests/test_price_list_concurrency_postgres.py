@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from stockroom.common.client import Policy, connect
+from stockroom.common.client import Policy
 from stockroom.common.errors import FailedPrecondition
-from stockroom.common.testing import serving
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-from .conftest import build_pricing
+from .conftest import replicas_of
 from .test_api import usd
 from .test_price_lists_api import create_list, set_status
 
@@ -46,16 +45,8 @@ T = TypeVar("T")
 
 @pytest.fixture
 async def replicas(postgres_url: str) -> AsyncIterator[list[Stub]]:
-    async with (
-        serving(build_pricing(postgres_url, NO_INVENTORY)) as first,
-        serving(build_pricing(postgres_url, NO_INVENTORY)) as second,
-        connect(first, PATIENT) as first_channel,
-        connect(second, PATIENT) as second_channel,
-    ):
-        yield [
-            pb_grpc.PricingServiceStub(first_channel),
-            pb_grpc.PricingServiceStub(second_channel),
-        ]
+    async with replicas_of(postgres_url, NO_INVENTORY, PATIENT, {}, {}) as stubs:
+        yield stubs
 
 
 async def race(
