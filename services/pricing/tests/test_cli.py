@@ -120,7 +120,12 @@ async def test_lifecycle_codes_redemptions_and_bulk_from_the_command_line(
     ended = await json_of(address, "end-promotion", promotion_id)
     imported = await json_of(address, "import", str(csv_file))
     listed = await json_of(address, "list-prices", "USD")
-    dry = await json_of(address, "quote", "USD", "MUG=1", "--dry-run")
+    dry = await json_of(address, "quote", "USD", "MUG=1", "--dry-run", "--pending-price", "MUG=7")
+    limited = await json_of(
+        address,
+        *("create-promotion", "Once", "--percent", "5", "--currency", "USD", "--requires-code"),
+        *("--max-uses", "3", "--max-uses-per-customer", "1", "--budget", "100"),
+    )
     held = await json_of(address, "quote", "USD", "MUG=1", "--reserve")
 
     assert (bulk["recorded"], bulk["failed"]) == (2, 0)
@@ -141,6 +146,11 @@ async def test_lifecycle_codes_redemptions_and_bulk_from_the_command_line(
     assert [(f["index"], f["error_reason"]) for f in imported["failures"]] == [(1, "NEGATIVE")]
     assert [p["sku"] for p in listed["prices"]] == ["MUG", "TEE", "CAP"]
     assert dry["quote_id"] == ""  # a dry run stores nothing
+    assert dry["total"]["amount"] == "7.00"  # with the pending price
+    assert limited["promotion"]["requires_code"] is True
+    assert limited["promotion"]["limits"]["max_uses"] == 3
+    assert limited["promotion"]["limits"]["max_uses_per_customer"] == 1
+    assert limited["promotion"]["limits"]["budget"]["amount"] == "100.00"
     assert held["hold"]["reservation_id"] == ""  # no inventory: nothing held...
     assert held["hold"]["reason"] != ""  # ...and the quote says why
 

@@ -83,6 +83,18 @@ def basis_points(text: str) -> int:
     return int(basis_points)
 
 
+def sku_amount(entry: str, hint: str) -> tuple[str, Decimal]:
+    """``SKU=AMOUNT`` (``MUG=12.50``)."""
+    sku, separator, amount = entry.rpartition("=")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        value = None
+    if not separator or not sku or value is None or not value.is_finite():
+        raise click.BadParameter(f"{entry!r} is not SKU=AMOUNT (e.g. MUG=12.50)", param_hint=hint)
+    return sku, value
+
+
 def tax_rates(entries: tuple[str, ...]) -> dict[str, list[pb.TaxRate]]:
     """``SKU:RATE`` entries (``MUG:8.1``) as each SKU's tax rates, in the order given."""
     rates: dict[str, list[pb.TaxRate]] = {}
@@ -230,6 +242,11 @@ def history(call: Call, sku: str, currency: str, page_size: int, page_token: str
 @click.option("--min-subtotal", type=AMOUNT)
 @click.option("--from", "valid_from", type=MOMENT)
 @click.option("--until", "valid_until", type=MOMENT)
+@click.option("--requires-code", is_flag=True, help="only for quotes that give one of its codes")
+@click.option("--max-uses", type=click.IntRange(min=0), default=0, help="redemptions (0: any)")
+@click.option("--max-uses-per-customer", type=click.IntRange(min=0), default=0, help="per customer")
+@click.option("--budget", type=AMOUNT, help="total discount it may give")
+@click.option("--budget-per-customer", type=AMOUNT, help="total discount per customer")
 @call_options(SERVICE, mutation=True)
 def create_promotion(
     call: Call,
@@ -242,8 +259,13 @@ def create_promotion(
     min_subtotal: Decimal | None,
     valid_from: datetime | None,
     valid_until: datetime | None,
+    requires_code: bool,
+    max_uses: int,
+    max_uses_per_customer: int,
+    budget: Decimal | None,
+    budget_per_customer: Decimal | None,
 ) -> None:
-    """Create a promotion: --percent or --amount-off."""
+    """Create a promotion: --percent or --amount-off, with optional codes and limits."""
     if (percent is None) == (amount_off is None):
         raise click.UsageError("give exactly one of --percent and --amount-off")
     promotion = pb.Promotion(
@@ -252,7 +274,13 @@ def create_promotion(
         target=pb.PROMOTION_TARGET_SKUS if skus else pb.PROMOTION_TARGET_CART,
         skus=list(skus),
         minimum_quantity=min_quantity,
+        requires_code=requires_code,
+        limits=pb.PromotionLimits(max_uses=max_uses, max_uses_per_customer=max_uses_per_customer),
     )
+    if budget is not None:
+        promotion.limits.budget.CopyFrom(money(budget, currency))
+    if budget_per_customer is not None:
+        promotion.limits.budget_per_customer.CopyFrom(money(budget_per_customer, currency))
     if percent is not None:
         promotion.basis_points_off = basis_points(percent)
     elif amount_off is not None:
@@ -319,6 +347,13 @@ def promotions(
 @click.option(
     "--try-list", "drafts", multiple=True, help="with --dry-run: a draft price list id; repeat"
 )
+@click.option(
+    "--pending-price",
+    "pending",
+    multiple=True,
+    metavar="SKU=AMOUNT",
+    help="with --dry-run: a unit price as if set now in the cart's scope; repeat",
+)
 @click.option("--reserve", is_flag=True, help="hold the stock in inventory for the quote")
 @call_options(SERVICE, mutation=True)
 def quote(
@@ -335,6 +370,7 @@ def quote(
     explain: bool,
     dry_run: bool,
     drafts: tuple[str, ...],
+    pending: tuple[str, ...],
     reserve: bool,
 ) -> None:
     """Quote a cart: CURRENCY SKU=QTY ... (availability asked of inventory)."""
@@ -354,6 +390,16 @@ def quote(
         explain=explain,
         dry_run=dry_run,
         draft_price_list_ids=list(drafts),
+        pending_prices=[
+            pb.SetPriceRequest(
+                sku=sku,
+                unit_price=money(amount, currency),
+                channel=channel,
+                customer_group=group,
+                country=country,
+            )
+            for sku, amount in (sku_amount(entry, "--pending-price") for entry in pending)
+        ],
         reserve=reserve,
     )
     set_time(request.price_time, at)

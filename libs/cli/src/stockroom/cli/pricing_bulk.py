@@ -22,7 +22,7 @@ import grpc
 from stockroom.cli.calls import Call, call_options
 from stockroom.cli.failures import EXIT_USAGE, Failure
 from stockroom.cli.output import to_data
-from stockroom.cli.pricing import SERVICE, money, scope_options, stub, unary
+from stockroom.cli.pricing import SERVICE, money, scope_options, sku_amount, stub, unary
 from stockroom.cli.progress import progress_bar
 from stockroom.pricing.v1 import pricing_pb2 as pb
 
@@ -71,10 +71,8 @@ def set_prices(
     """Record many unit prices in one call; each row succeeds or fails on its own."""
     rows = []
     for entry in prices:
-        sku, sep, amount = entry.rpartition("=")
-        if not sep or not sku:
-            raise click.BadParameter(f"{entry!r} is not SKU=AMOUNT (e.g. MUG=12.50)")
-        rows.append(price_row(call, sku, currency, amount, [channel, group, country]))
+        sku, amount = sku_amount(entry, "PRICES")
+        rows.append(price_row(call, sku, currency, str(amount), [channel, group, country]))
     unary(call, "SetPrices", pb.SetPricesRequest(prices=rows), "results")
 
 
