@@ -149,5 +149,5 @@ async def test_existing_prices_move_into_named_active_override_lists(database_ur
     }
     assert answers == ["10", "10", "11", "12", "10", "13"]
     assert later.list_id == "2"
-    assert {"outbox", "change_head"} <= tables
+    assert {"pricing_outbox", "change_head"} <= tables
     assert not {"changes", "change_cursors"} & tables

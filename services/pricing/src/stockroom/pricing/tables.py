@@ -288,4 +288,5 @@ change_head = Table(
     CheckConstraint("id = 1", name="change_head_one_row"),
 )
 
-outbox = outbox_table(metadata, never_reuse_positions=True)
+# Named for pricing: two services may share one PostgreSQL database (inventory's is "outbox").
+outbox = outbox_table(metadata, "pricing_outbox", never_reuse_positions=True)

@@ -1,6 +1,6 @@
 """Catalog changes on the common outbox: appended in commit order, read back by the caches.
 
-A change is an event in ``outbox`` (``stockroom.common.events``), appended in
+A change is an event in ``pricing_outbox`` (``stockroom.common.events``), appended in
 the change's own transaction by ``append_in_order``. The stores do not build
 events: they hand the changed value to a ``ChangeRecorder`` (``events.py``
 makes the event), so the store knows nothing of messages or subjects.

@@ -1,7 +1,8 @@
 """Pricing's change events move onto the common outbox (stockroom.common.events).
 
 The change log (``changes``) and the old publisher's cursor (``change_cursors``)
-go; ``outbox`` replaces both: every change is an event row, published by the
+go; ``pricing_outbox`` replaces both (named for pricing: inventory's is
+``outbox``, and the two services may share a database): every change is an event row, published by the
 common relay when PRICING_EVENTS_ENABLED (else written as settled), read by
 every replica's cache, pruned after PRICING_EVENTS_KEEP_PUBLISHED_S.
 ``change_head`` stays: its row lock orders the outbox positions by commit.
@@ -29,7 +30,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        "outbox",
+        "pricing_outbox",
         sa.Column(
             "position",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -47,8 +48,8 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index(
-        "outbox_pending",
-        "outbox",
+        "pricing_outbox_pending",
+        "pricing_outbox",
         ["position"],
         postgresql_where=sa.text("publish_time IS NULL"),
         sqlite_where=sa.text("publish_time IS NULL"),
@@ -73,5 +74,5 @@ def downgrade() -> None:
     )
     op.bulk_insert(cursors, [{"name": "nats", "position": 0}])
     op.execute("UPDATE change_head SET position = 0")
-    op.drop_index("outbox_pending", table_name="outbox")
-    op.drop_table("outbox")
+    op.drop_index("pricing_outbox_pending", table_name="pricing_outbox")
+    op.drop_table("pricing_outbox")
