@@ -26,6 +26,7 @@ from stockroom.inventory.background import (
 )
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
+from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.service.history import LedgerHistory
@@ -94,6 +95,7 @@ class UseCases:
     reservations: ReservationService
     history: LedgerHistory
     writes: StockWrites
+    bulk: BulkAdjustments
 
 
 def use_cases(
@@ -111,6 +113,7 @@ def use_cases(
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
+        BulkAdjustments(writes),
     )
 
 
@@ -126,7 +129,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     )
     reservations = cases.reservations
     servicer = InventoryServicer(
-        cases.catalog, cases.stock, cases.reservations, cases.history, tail
+        cases.catalog, cases.stock, cases.reservations, cases.history, tail, cases.bulk
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)

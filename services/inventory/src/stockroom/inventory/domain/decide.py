@@ -22,28 +22,35 @@ from datetime import datetime
 from typing import Protocol
 
 from stockroom.common.errors import StockroomError
-from stockroom.inventory.domain import errors, rules
+from stockroom.inventory.domain import errors, rules, stock_states
 from stockroom.inventory.domain.model import (
     Adjustment,
     Command,
     Confirm,
     Expire,
+    KitComponent,
     LevelChange,
     Movement,
     MovementKind,
     Receipt,
     Release,
+    ReorderPointChange,
     Reservation,
     ReservationLine,
     ReservationState,
     Reserve,
     Result,
     SafetyStockChange,
+    StateMove,
+    StockDelta,
     StockKey,
     StockLevel,
     Transfer,
     TransferResult,
 )
+
+# Commands that name one level directly (and change only it).
+OneLevel = Receipt | Adjustment | SafetyStockChange | StateMove | StockDelta | ReorderPointChange
 
 
 class Keyed(Protocol):
@@ -86,6 +93,9 @@ class Snapshot:
     records: Mapping[str, Record]
     items: frozenset[str]
     locations: frozenset[str]
+    # Every kit among the SKUs named, flattened to the stocked items one kit takes
+    # (whose levels ``levels`` holds too).
+    kits: Mapping[str, tuple[KitComponent, ...]] = field(default_factory=dict)
 
 
 # Outcomes: exactly one per write.
@@ -173,7 +183,7 @@ def keys_touched(writes: Iterable[Write], snapshot: Snapshot | None = None) -> s
     keys: set[StockKey] = set()
     for write in writes:
         command = write.command
-        if isinstance(command, Receipt | Adjustment | SafetyStockChange):
+        if isinstance(command, OneLevel):
             keys.add(StockKey(command.sku, command.location_id))
         elif isinstance(command, Transfer):
             keys.add(StockKey(command.sku, command.from_location_id))
@@ -192,7 +202,7 @@ def skus_named(writes: Iterable[Write]) -> set[str]:
         command = write.command
         if isinstance(command, Reserve):
             skus.update(line.sku for line in command.request.lines)
-        elif isinstance(command, Receipt | Adjustment | SafetyStockChange | Transfer):
+        elif isinstance(command, OneLevel | Transfer):
             skus.add(command.sku)
     return skus
 
@@ -203,7 +213,7 @@ def locations_named(writes: Iterable[Write]) -> set[str]:
         command = write.command
         if isinstance(command, Reserve):
             locations.update(command.request.location_ids)
-        elif isinstance(command, Receipt | Adjustment | SafetyStockChange):
+        elif isinstance(command, OneLevel):
             locations.add(command.location_id)
         elif isinstance(command, Transfer):
             locations.update((command.from_location_id, command.to_location_id))
@@ -280,8 +290,12 @@ class _Batch:
         request_id = write.key.request_id if write.key is not None else ""
         if isinstance(command, Receipt):
             return self.receive(command, request_id)
-        if isinstance(command, Adjustment):
+        if isinstance(command, Adjustment | StockDelta):
             return self.adjust(command, request_id)
+        if isinstance(command, StateMove):
+            return self.move_state(command, request_id)
+        if isinstance(command, ReorderPointChange):
+            return self.set_reorder_point(command, request_id)
         if isinstance(command, Transfer):
             return self.transfer(command, request_id)
         if isinstance(command, SafetyStockChange):
@@ -307,7 +321,7 @@ class _Batch:
         )
         return LevelChange(movement.level, movement)
 
-    def adjust(self, adjustment: Adjustment, request_id: str) -> LevelChange:
+    def adjust(self, adjustment: Adjustment | StockDelta, request_id: str) -> LevelChange:
         level = self.known_level(adjustment.sku, adjustment.location_id)
         delta = rules.adjustment_delta(level, adjustment)
         movement = self.move(
@@ -320,8 +334,31 @@ class _Batch:
         )
         return LevelChange(movement.level, movement)
 
+    def move_state(self, move: StateMove, request_id: str) -> LevelChange:
+        level = self.known_level(move.sku, move.location_id)
+        change = stock_states.deltas(level, move)
+        movement = self.move(
+            level,
+            change.kind,
+            on_hand=change.on_hand,
+            damaged=change.damaged,
+            quality_control=change.quality_control,
+            reason=move.reason,
+            reference=move.reference,
+            request_id=request_id,
+        )
+        return LevelChange(movement.level, movement)
+
+    def set_reorder_point(self, change: ReorderPointChange, request_id: str) -> LevelChange:
+        level = self.known_level(change.sku, change.location_id)
+        rules.check_seen(level, None, change.etag)
+        level = dataclasses.replace(level, reorder_point=change.reorder_point)
+        movement = self.move(level, MovementKind.REORDER_POINT, request_id=request_id)
+        return LevelChange(movement.level, movement)
+
     def transfer(self, transfer: Transfer, request_id: str) -> TransferResult:
         self.require_known([transfer.sku], [transfer.from_location_id, transfer.to_location_id])
+        self.require_stocked(transfer.sku)
         source = self.level(StockKey(transfer.sku, transfer.from_location_id))
         rules.check_transfer(source, transfer.quantity)
         out = self.move(
@@ -353,29 +390,34 @@ class _Batch:
     def reserve(self, command: Reserve, request_id: str) -> Reservation:
         request = command.request
         self.require_known([line.sku for line in request.lines], request.location_ids)
-        skus = {line.sku for line in request.lines}
+        kits = {
+            line.sku: self.snapshot.kits[line.sku]
+            for line in request.lines
+            if line.sku in self.snapshot.kits
+        }
+        skus = {line.sku for line in request.lines} | {
+            c.sku for leaves in kits.values() for c in leaves
+        }
         wanted = set(request.location_ids)
         candidates = [
             level
             for key, level in self.levels.items()
             if key.sku in skus and (not wanted or key.location_id in wanted)
         ]
-        allocations = rules.allocate(request.lines, candidates)
+        holds = rules.allocate_lines(request.lines, candidates, kits)
         reservation = Reservation(
             reservation_id=command.reservation_id,
             state=ReservationState.ACTIVE,
             lines=tuple(
-                ReservationLine(
-                    line.sku, line.quantity, tuple(a for a in allocations if a.sku == line.sku)
-                )
-                for line in request.lines
+                ReservationLine(line.sku, line.quantity, held.allocations, held.components)
+                for line, held in zip(request.lines, holds, strict=True)
             ),
             reference=request.reference,
             create_time=self.now,
             expire_time=self.now + request.ttl,
             update_time=self.now,
         )
-        for allocation in sorted(allocations, key=lambda a: a.key):
+        for allocation in sorted(reservation.allocations(), key=lambda a: a.key):
             self.move(
                 self.levels[allocation.key],
                 MovementKind.RESERVATION,
@@ -451,7 +493,13 @@ class _Batch:
 
     def known_level(self, sku: str, location_id: str) -> StockLevel:
         self.require_known([sku], [location_id])
+        self.require_stocked(sku)
         return self.level(StockKey(sku, location_id))
+
+    def require_stocked(self, sku: str) -> None:
+        """A kit has no levels: its stock is its components'."""
+        if sku in self.snapshot.kits:
+            raise errors.kit_holds_no_stock(sku)
 
     def level(self, key: StockKey) -> StockLevel:
         """The level at ``key``; one not created yet is empty."""
@@ -470,19 +518,21 @@ class _Batch:
         *,
         on_hand: int = 0,
         reserved: int = 0,
+        damaged: int = 0,
+        quality_control: int = 0,
         reason: str = "",
         reference: str = "",
         reservation_id: str = "",
         request_id: str = "",
     ) -> Movement:
         """Append one ledger entry and the level after it (its version moves by one)."""
-        after = StockLevel(
-            level.sku,
-            level.location_id,
-            level.on_hand + on_hand,
-            level.reserved + reserved,
-            level.safety_stock,
-            level.version + 1,
+        after = dataclasses.replace(
+            level,
+            on_hand=level.on_hand + on_hand,
+            reserved=level.reserved + reserved,
+            damaged=level.damaged + damaged,
+            quality_control=level.quality_control + quality_control,
+            version=level.version + 1,
         )
         rules.check_level(after)
         movement = Movement(
@@ -496,6 +546,8 @@ class _Batch:
             reservation_id=reservation_id,
             request_id=request_id,
             create_time=self.now,
+            damaged_delta=damaged,
+            quality_control_delta=quality_control,
         )
         self.levels[after.key] = after
         self.decision.levels[after.key] = after

@@ -36,10 +36,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey, request_id_reused
 from stockroom.inventory.domain import decide as domain
+from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.decide import Decision, Snapshot, Write
 from stockroom.inventory.domain.model import (
     Command,
     Confirm,
+    KitComponent,
     LevelChange,
     Release,
     Reservation,
@@ -54,6 +56,7 @@ from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.store import (
     batch_reads,
     catalog,
+    kits,
     ledger,
     levels,
     plan,
@@ -98,6 +101,7 @@ class StockWrites:
         self._one_statement = transactions.engine.dialect.name == "postgresql"
         self._known_items: set[str] = set()
         self._known_locations: set[str] = set()
+        self._known_kits: set[str] = set()  # an item is a kit from its creation, or never
 
     @property
     def batches(self) -> int:
@@ -118,24 +122,33 @@ class StockWrites:
 
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
+        items, locations = await self._known(connection, writes)
+        named_kits = domain.skus_named(writes) & self._known_kits
+        flattened: dict[str, tuple[KitComponent, ...]] = {}
+        if named_kits:  # definitions may change on any replica: read, never cached
+            definitions = await kits.definitions(connection, named_kits)
+            flattened = {sku: kit_rules.flatten(sku, definitions) for sku in sorted(named_kits)}
         found, recorded = await batch_reads.levels_and_records(
             connection,
-            _lock_skus(writes, reservations),
+            _lock_skus(writes, reservations, flattened),
             [w.key.request_id for w in writes if w.key is not None],
         )
-        items, locations = await self._known(connection, writes)
-        return Snapshot(found, reservations, recorded, items, locations)
+        return Snapshot(found, reservations, recorded, items, locations, flattened)
 
     async def _known(
         self, connection: AsyncConnection, writes: Sequence[Write]
     ) -> tuple[frozenset[str], frozenset[str]]:
-        """Registered SKUs and locations among those named; once seen, never asked again."""
+        """Registered SKUs and locations among those named, and which SKUs are kits; once
+        seen, never asked again."""
         skus = domain.skus_named(writes) - self._known_items
         locations = domain.locations_named(writes) - self._known_locations
         if skus or locations:
-            found_items, found_locations = await catalog.known(connection, skus, locations)
+            found_items, found_locations, found_kits = await catalog.known_with_kits(
+                connection, skus, locations
+            )
             self._known_items |= found_items
             self._known_locations |= found_locations
+            self._known_kits |= found_kits
         return frozenset(self._known_items), frozenset(self._known_locations)
 
     async def _apply(
@@ -158,7 +171,7 @@ class StockWrites:
         if creates:  # an empty level is as good as none: no need to share the transaction
             await self._transactions.write_statement(lambda c: levels.create_missing(c, creates))
         params = plan.parameters(
-            sorted(_lock_skus(writes, snapshot.reservations)),
+            sorted(_lock_skus(writes, snapshot.reservations, snapshot.kits)),
             snapshot.levels,
             {r: snapshot.reservations[r] for r in sorted(snapshot.reservations)},
             decision,
@@ -200,7 +213,9 @@ class StockWrites:
     ) -> Decision:
         # Levels this batch creates exist before anything is locked (inserted in key order).
         await levels.create_missing(connection, _creates(writes, read))
-        locked, xid = await levels.lock_skus(connection, _lock_skus(writes, read.reservations))
+        locked, xid = await levels.lock_skus(
+            connection, _lock_skus(writes, read.reservations, read.kits)
+        )
         held = await reservation_rows.load(connection, domain.reservations_named(writes), lock=True)
         if held.keys() != read.reservations.keys():
             raise ConcurrentChange("a reservation appeared since the batch read")
@@ -210,7 +225,7 @@ class StockWrites:
             fresh = await records.read(
                 connection, [w.key.request_id for w in writes if w.key is not None]
             )
-            read = Snapshot(locked, held, fresh, read.items, read.locations)
+            read = Snapshot(locked, held, fresh, read.items, read.locations, read.kits)
             decision = domain.decide(writes, read, now)
         if decision.entries:
             decision = decision.positioned(await ledger.first_position(connection, xid))
@@ -231,20 +246,30 @@ class StockWrites:
 
 
 def _creates(writes: Sequence[Write], read: Snapshot) -> set[StockKey]:
-    """Levels the writes name that do not exist yet (of registered SKUs and locations)."""
+    """Levels the writes name that do not exist yet (of registered SKUs and locations;
+    never of a kit, which holds no stock)."""
     return {
         k
         for k in domain.keys_touched(writes)
-        if k not in read.levels and k.sku in read.items and k.location_id in read.locations
+        if k not in read.levels
+        and k.sku in read.items
+        and k.sku not in read.kits
+        and k.location_id in read.locations
     }
 
 
-def _lock_skus(writes: Sequence[Write], reservations: Mapping[str, Reservation]) -> set[str]:
-    """The SKUs whose levels a batch reads and locks: those it names, and those its
-    reservations hold."""
-    return domain.skus_named(writes) | {
-        a.sku for r in reservations.values() for a in r.allocations()
-    }
+def _lock_skus(
+    writes: Sequence[Write],
+    reservations: Mapping[str, Reservation],
+    kit_definitions: Mapping[str, Sequence[KitComponent]],
+) -> set[str]:
+    """The SKUs whose levels a batch reads and locks: those it names, the stocked items of
+    the kits it names, and those its reservations hold."""
+    return (
+        domain.skus_named(writes)
+        | {c.sku for leaves in kit_definitions.values() for c in leaves}
+        | {a.sku for r in reservations.values() for a in r.allocations()}
+    )
 
 
 def _records(decision: Decision) -> list[tuple[str, str, str, bytes]]:

@@ -35,6 +35,9 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         level.reserved,
         level.safety_stock,
         level.version,
+        level.damaged,
+        level.quality_control,
+        level.reorder_point,
         cast(null(), String).label("method"),
         cast(null(), String).label("fingerprint"),
         cast(null(), LargeBinary).label("response"),
@@ -43,6 +46,9 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         literal("record"),
         record.request_id,
         cast(null(), String),
+        cast(null(), BigInteger),
+        cast(null(), BigInteger),
+        cast(null(), BigInteger),
         cast(null(), BigInteger),
         cast(null(), BigInteger),
         cast(null(), BigInteger),
@@ -74,13 +80,24 @@ async def levels_and_records(
         reserved,
         safety,
         version,
+        damaged,
+        quality_control,
+        reorder_point,
         method,
         fingerprint,
         response,
     ) in rows:
         if kind == "level":
             levels[StockKey(id_, location_id)] = StockLevel(
-                id_, location_id, on_hand, reserved, safety, version
+                id_,
+                location_id,
+                on_hand,
+                reserved,
+                safety,
+                version,
+                damaged,
+                quality_control,
+                reorder_point,
             )
         elif response is not None:
             records[id_] = Record(method, fingerprint, bytes(response))

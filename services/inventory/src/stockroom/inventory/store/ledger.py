@@ -106,6 +106,11 @@ def _row(m: Movement) -> dict[str, Any]:
         "reservation_id": m.reservation_id or None,
         "request_id": m.request_id or None,
         "create_time": m.create_time,
+        "damaged_delta": m.damaged_delta,
+        "quality_control_delta": m.quality_control_delta,
+        "damaged": m.level.damaged,
+        "quality_control": m.level.quality_control,
+        "reorder_point": m.level.reorder_point,
     }
 
 
@@ -116,13 +121,23 @@ def movement_from_row(row: Row[Any]) -> Movement:
         on_hand_delta=row.on_hand_delta,
         reserved_delta=row.reserved_delta,
         level=StockLevel(
-            row.sku, row.location_id, row.on_hand, row.reserved, row.safety_stock, row.version
+            row.sku,
+            row.location_id,
+            row.on_hand,
+            row.reserved,
+            row.safety_stock,
+            row.version,
+            row.damaged,
+            row.quality_control,
+            row.reorder_point,
         ),
         reason=row.reason,
         reference=row.reference,
         reservation_id=row.reservation_id or "",
         request_id=row.request_id or "",
         create_time=row.create_time,
+        damaged_delta=row.damaged_delta,
+        quality_control_delta=row.quality_control_delta,
     )
 
 

@@ -16,14 +16,20 @@ from stockroom.inventory.domain.model import (
     Reservation,
     ReservationLine,
     ReservationState,
+    ReservedComponent,
 )
-from stockroom.inventory.store.tables import reservation_allocations, reservations
+from stockroom.inventory.store.tables import (
+    reservation_allocations,
+    reservation_kit_lines,
+    reservations,
+)
 
-_r, _a = reservations.c, reservation_allocations.c
+_r, _a, _k = reservations.c, reservation_allocations.c, reservation_kit_lines.c
 
 
 def _with_allocations(dialect: str, *, lock: bool) -> Select[Any]:
-    """Reservations and their allocations in one statement (one row per allocation)."""
+    """Reservations and their allocations in one statement (one row per allocation, with
+    its line's kit and number of kits when the line is a kit's)."""
     query = (
         select(
             _r.reservation_id,
@@ -36,10 +42,16 @@ def _with_allocations(dialect: str, *, lock: bool) -> Select[Any]:
             _a.sku,
             _a.location_id,
             _a.quantity,
+            _k.kit_sku,
+            _k.quantity.label("kits"),
         )
         .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
+        .outerjoin(
+            reservation_kit_lines,
+            (_k.reservation_id == _a.reservation_id) & (_k.line_number == _a.line_number),
+        )
         .where(one_of(_r.reservation_id, "ids", dialect))
-        .order_by(_r.reservation_id, _a.line_number, _a.quantity.desc(), _a.location_id)
+        .order_by(_r.reservation_id, _a.line_number, _a.sku, _a.quantity.desc(), _a.location_id)
     )
     # Only the reservation rows are locked (in id order), not their allocations.
     return query.with_for_update(of=reservations) if lock else query
@@ -70,18 +82,21 @@ async def load(
 def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     headers: dict[str, Any] = {}
     lines: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    kits: dict[tuple[str, int], tuple[str, int]] = {}
     for row in rows:
         headers.setdefault(row.reservation_id, row)
         lines[row.reservation_id][row.line_number].append(
             Allocation(row.sku, row.location_id, row.quantity)
         )
+        if row.kit_sku is not None:
+            kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
     return {
         h.reservation_id: Reservation(
             reservation_id=h.reservation_id,
             state=ReservationState(h.state),
             lines=tuple(
-                ReservationLine(held[0].sku, sum(x.quantity for x in held), tuple(held))
-                for _, held in sorted(lines[h.reservation_id].items())
+                _line(held, kits.get((h.reservation_id, number)))
+                for number, held in sorted(lines[h.reservation_id].items())
             ),
             reference=h.reference,
             create_time=h.create_time,
@@ -92,8 +107,22 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     }
 
 
+def _line(held: list[Allocation], kit: tuple[str, int] | None) -> ReservationLine:
+    """A stored line: a stocked item's allocations, or a kit's components' (by SKU)."""
+    if kit is None:
+        return ReservationLine(held[0].sku, sum(a.quantity for a in held), tuple(held))
+    by_component: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in held:
+        by_component[allocation.sku].append(allocation)
+    components = tuple(
+        ReservedComponent(sku, sum(a.quantity for a in taken), tuple(taken))
+        for sku, taken in sorted(by_component.items())
+    )
+    return ReservationLine(kit[0], kit[1], (), components)
+
+
 async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]) -> None:
-    """Insert new reservations and their allocations (two statements)."""
+    """Insert new reservations, their kit lines and their allocations."""
     if not created:
         return
     await connection.execute(
@@ -110,6 +139,19 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             for r in created
         ],
     )
+    kit_lines = [
+        {
+            "reservation_id": r.reservation_id,
+            "line_number": number,
+            "kit_sku": line.sku,
+            "quantity": line.quantity,
+        }
+        for r in created
+        for number, line in enumerate(r.lines)
+        if line.components
+    ]
+    if kit_lines:
+        await connection.execute(insert(reservation_kit_lines), kit_lines)
     await connection.execute(
         insert(reservation_allocations),
         [
@@ -122,7 +164,7 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             }
             for r in created
             for number, line in enumerate(r.lines)
-            for allocation in line.allocations
+            for allocation in line.held()
         ],
     )
 
