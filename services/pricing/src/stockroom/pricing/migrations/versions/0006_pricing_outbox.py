@@ -2,9 +2,10 @@
 
 The change log (``changes``) and the old publisher's cursor (``change_cursors``)
 go; ``pricing_outbox`` replaces both (named for pricing: inventory's is
-``outbox``, and the two services may share a database): every change is an event row, published by the
-common relay when PRICING_EVENTS_ENABLED (else written as settled), read by
-every replica's cache, pruned after PRICING_EVENTS_KEEP_PUBLISHED_S.
+``outbox``, and the two services may share a database). Every change is an
+event row, published by the common relay when PRICING_EVENTS_ENABLED (else
+written as settled), read by every replica's cache, pruned after
+PRICING_EVENTS_KEEP_PUBLISHED_S.
 ``change_head`` stays: its row lock orders the outbox positions by commit.
 AUTOINCREMENT on SQLite: positions are never handed out twice.
 
