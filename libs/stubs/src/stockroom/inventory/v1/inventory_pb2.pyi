@@ -294,12 +294,14 @@ class LineAvailability(_message.Message):
     available: _builtins.int
     """Units available to promise over all locations (on hand - reserved - safety
     stock), or over the request's location_ids if it names some; for a kit,
-    whole kits. Zero for a SKU that is not registered or is deactivated
-    (ReserveStock would refuse it).
+    whole kits. Lines are counted in request order, each from what the lines
+    before it would take (as one ReserveStock of these lines takes them). Zero
+    for a SKU that is not registered or is deactivated (ReserveStock would
+    refuse it).
     """
     satisfiable: _builtins.bool
-    """Whether available >= requested: whether ReserveStock with the same
-    location_ids could hold this line right now.
+    """Whether available >= requested: ReserveStock of the same lines with the
+    same location_ids holds them all exactly when every line is satisfiable.
     """
     def __init__(
         self,
