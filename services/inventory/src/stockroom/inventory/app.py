@@ -32,6 +32,7 @@ from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.retention import Retention
 from stockroom.inventory.service.stock import StockService
+from stockroom.inventory.service.supply import SupplyService
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.tables import outbox
@@ -94,6 +95,7 @@ class UseCases:
     reservations: ReservationService
     history: LedgerHistory
     writes: StockWrites
+    supply: SupplyService
 
 
 def use_cases(
@@ -107,10 +109,11 @@ def use_cases(
     writes = StockWrites(transactions, clock, batches, on_commit=on_commit, events=ledger_events)
     return UseCases(
         CatalogService(transactions, clock),
-        StockService(transactions, writes, AvailabilityReads(transactions)),
+        StockService(transactions, writes, AvailabilityReads(transactions), clock),
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
+        SupplyService(transactions, writes),
     )
 
 
@@ -126,7 +129,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     )
     reservations = cases.reservations
     servicer = InventoryServicer(
-        cases.catalog, cases.stock, cases.reservations, cases.history, tail
+        cases.catalog, cases.stock, cases.reservations, cases.history, tail, cases.supply
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)

@@ -7,6 +7,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from stockroom.inventory.domain.supply import (
+    Backorder,
+    CancelExpectedReceipt,
+    CreateExpectedReceipt,
+    ExpectedReceipt,
+    InventoryPolicy,
+    SetPolicy,
+)
+
 T = TypeVar("T")
 
 # The error domain of every inventory error (google.rpc.ErrorInfo.domain).
@@ -30,6 +39,11 @@ class MovementKind(StrEnum):
     RELEASE = "RELEASE"
     EXPIRY = "EXPIRY"
     SAFETY_STOCK = "SAFETY_STOCK"
+    BACKORDER = "BACKORDER"
+    PREORDER = "PREORDER"
+    BACKORDER_FILL = "BACKORDER_FILL"
+    INCOMING = "INCOMING"
+    INCOMING_CANCEL = "INCOMING_CANCEL"
 
 
 class ReservationState(StrEnum):
@@ -64,7 +78,10 @@ class StockKey:
 
 @dataclass(frozen=True)
 class StockLevel:
-    """The stock of one SKU at one location. ``version`` counts its changes."""
+    """The stock of one SKU at one location. ``version`` counts its changes.
+
+    ``backordered``: units reservations wait for here; ``incoming``: units open expected
+    receipts still bring here."""
 
     sku: str
     location_id: str
@@ -72,6 +89,8 @@ class StockLevel:
     reserved: int
     safety_stock: int
     version: int
+    backordered: int = 0
+    incoming: int = 0
 
     @property
     def key(self) -> StockKey:
@@ -106,6 +125,9 @@ class Movement:
     reservation_id: str
     request_id: str
     create_time: datetime
+    backordered_delta: int = 0
+    incoming_delta: int = 0
+    expected_receipt_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,12 @@ class LineAvailability:
     sku: str
     requested: int
     available: int
+    # For a short line only (requested > available), what backorders, preorders and
+    # expected receipts could still do for it.
+    backorderable: int = 0
+    preorderable: int = 0
+    incoming: int = 0
+    available_time: datetime | None = None
 
     @property
     def satisfiable(self) -> bool:
@@ -145,6 +173,17 @@ class ReservationLine:
     sku: str
     quantity: int
     allocations: tuple[Allocation, ...]
+    # Units of the line that wait for stock, per location (``domain.supply``).
+    backorders: tuple[Backorder, ...] = ()
+
+    @property
+    def backordered(self) -> int:
+        """Units still waiting for stock."""
+        return sum(b.outstanding for b in self.backorders)
+
+    @property
+    def preorder(self) -> bool:
+        return any(b.preorder for b in self.backorders)
 
 
 @dataclass(frozen=True)
@@ -159,6 +198,9 @@ class Reservation:
 
     def allocations(self) -> list[Allocation]:
         return [a for line in self.lines for a in line.allocations]
+
+    def backorders(self) -> list[Backorder]:
+        return [b for line in self.lines for b in line.backorders]
 
 
 @dataclass(frozen=True)
@@ -179,6 +221,8 @@ class Receipt:
     quantity: int
     reason: str
     reference: str
+    # If set, the expected receipt the units settle.
+    expected_receipt_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,10 +263,15 @@ class ReservationRequest:
 
 @dataclass(frozen=True)
 class LevelChange:
-    """The outcome of a movement command: the level after it and its ledger entry."""
+    """The outcome of a movement command: the level after it (and after the backorders
+    it filled) and its ledger entry."""
 
     level: StockLevel
     movement: Movement
+    # BACKORDER_FILL entries the change led to, first come first served.
+    fills: tuple[Movement, ...] = ()
+    # A receipt's expected receipt, after the receipt settled it.
+    expected_receipt: ExpectedReceipt | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +279,17 @@ class TransferResult:
     from_level: StockLevel
     to_level: StockLevel
     movements: tuple[Movement, ...]
+    fills: tuple[Movement, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpectedReceiptChange:
+    """An expected receipt after a create or cancel, its level, and the entry written
+    (None when a cancel found it cancelled already)."""
+
+    expected_receipt: ExpectedReceipt
+    level: StockLevel
+    movement: Movement | None
 
 
 # Commands that only the service makes (not a caller's payload as such).
@@ -262,5 +322,17 @@ class Expire:
     reservation_id: str
 
 
-Command = Receipt | Adjustment | Transfer | SafetyStockChange | Reserve | Confirm | Release | Expire
-Result = LevelChange | TransferResult | Reservation | None
+Command = (
+    Receipt
+    | Adjustment
+    | Transfer
+    | SafetyStockChange
+    | Reserve
+    | Confirm
+    | Release
+    | Expire
+    | SetPolicy
+    | CreateExpectedReceipt
+    | CancelExpectedReceipt
+)
+Result = LevelChange | TransferResult | Reservation | InventoryPolicy | ExpectedReceiptChange | None

@@ -41,19 +41,28 @@ def allocate(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[Alloca
     allocations: list[Allocation] = []
     shortages: list[errors.Shortage] = []
     for line in lines:
-        candidates = sorted(by_sku[line.sku], key=lambda lv: (-lv.available, lv.location_id))
-        remaining = line.quantity
-        for level in candidates:
-            if remaining == 0 or level.available == 0:
-                break
-            take = min(level.available, remaining)
-            allocations.append(Allocation(line.sku, level.location_id, take))
-            remaining -= take
+        taken, remaining = allocate_line(line, by_sku[line.sku])
+        allocations.extend(taken)
         if remaining:
             shortages.append(errors.Shortage(line.sku, line.quantity, line.quantity - remaining))
     if shortages:
         raise errors.insufficient_stock(shortages)
     return allocations
+
+
+def allocate_line(line: Line, levels: Iterable[StockLevel]) -> tuple[list[Allocation], int]:
+    """One line's allocation from ``levels`` (of its SKU), largest available first, and
+    the units no level could serve."""
+    candidates = sorted(levels, key=lambda lv: (-lv.available, lv.location_id))
+    allocations: list[Allocation] = []
+    remaining = line.quantity
+    for level in candidates:
+        if remaining == 0 or level.available == 0:
+            break
+        take = min(level.available, remaining)
+        allocations.append(Allocation(line.sku, level.location_id, take))
+        remaining -= take
+    return allocations, remaining
 
 
 def adjustment_delta(level: StockLevel, adjustment: Adjustment) -> int:
@@ -133,5 +142,11 @@ class BrokenInvariant(AssertionError):
 
 def check_level(level: StockLevel) -> None:
     """Never negative, never more reserved than on hand (the CHECK constraints, in Python)."""
-    if level.on_hand < 0 or not 0 <= level.reserved <= level.on_hand or level.safety_stock < 0:
+    if (
+        level.on_hand < 0
+        or not 0 <= level.reserved <= level.on_hand
+        or level.safety_stock < 0
+        or level.backordered < 0
+        or level.incoming < 0
+    ):
         raise BrokenInvariant(f"{level} breaks the level invariants")

@@ -21,7 +21,15 @@ process meet in the group commit (``batcher``) and each batch runs
    id that another replica applied first (a unique violation), or a
    reservation that appeared since the read, reruns the transaction from a
    fresh read. Deadlocks cannot occur: every batch locks levels, then
-   reservations, then records, each in one order.
+   inventory policies, then reservations, then expected receipts, then
+   records, each in one order.
+
+Backorders: a batch that may make units available at a SKU (receipts,
+counts, transfers, safety stock, releases, expiries) also reads every
+reservation waiting at that SKU's levels, after the levels; any change to a
+waiting backorder changes its level, so the version check of step 3 covers
+them. Batches that write policies, expected receipts or backorders, or name a
+reservation that still waits, take the transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +49,7 @@ from stockroom.inventory.domain.decide import Decision, Snapshot, Write
 from stockroom.inventory.domain.model import (
     Command,
     Confirm,
+    ExpectedReceiptChange,
     LevelChange,
     Release,
     Reservation,
@@ -49,14 +59,23 @@ from stockroom.inventory.domain.model import (
     Transfer,
     TransferResult,
 )
+from stockroom.inventory.domain.supply import (
+    CancelExpectedReceipt,
+    CreateExpectedReceipt,
+    ExpectedReceipt,
+    InventoryPolicy,
+    SetPolicy,
+)
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.store import (
     batch_reads,
     catalog,
+    expected_receipts,
     ledger,
     levels,
     plan,
+    policies,
     records,
     reservation_rows,
 )
@@ -69,12 +88,24 @@ logger = logging.getLogger(__name__)
 _UNIQUE_VIOLATION = "23505"
 
 
-def result_type(command: Command) -> type[LevelChange] | type[TransferResult] | type[Reservation]:
+def result_type(
+    command: Command,
+) -> (
+    type[LevelChange]
+    | type[TransferResult]
+    | type[Reservation]
+    | type[InventoryPolicy]
+    | type[ExpectedReceiptChange]
+):
     """What a command's recorded response decodes to."""
     if isinstance(command, Transfer):
         return TransferResult
     if isinstance(command, Reserve | Confirm | Release):
         return Reservation
+    if isinstance(command, SetPolicy):
+        return InventoryPolicy
+    if isinstance(command, CreateExpectedReceipt | CancelExpectedReceipt):
+        return ExpectedReceiptChange
     return LevelChange
 
 
@@ -118,13 +149,27 @@ class StockWrites:
 
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
-        found, recorded = await batch_reads.levels_and_records(
+        expected = await expected_receipts.load(connection, domain.expected_receipts_named(writes))
+        found, recorded, policed = await batch_reads.levels_and_records(
             connection,
-            _lock_skus(writes, reservations),
+            _lock_skus(writes, reservations, expected),
             [w.key.request_id for w in writes if w.key is not None],
         )
         items, locations = await self._known(connection, writes)
-        return Snapshot(found, reservations, recorded, items, locations)
+        # After the levels: a change to a waiting backorder since then changes its level.
+        freed = domain.skus_freed(writes, reservations)
+        queued = await _waiting(connection, freed, found)
+        return Snapshot(
+            found,
+            reservations,
+            recorded,
+            items,
+            locations,
+            policed,
+            expected,
+            queued,
+            frozenset(freed),
+        )
 
     async def _known(
         self, connection: AsyncConnection, writes: Sequence[Write]
@@ -143,7 +188,13 @@ class StockWrites:
     ) -> Decision:
         # The one statement cannot carry the outbox rows (their ids need the positions
         # it assigns): with events on, every batch takes the transaction.
-        if self._one_statement and self._events is None and not _records_hold_positions(decision):
+        if (
+            self._one_statement
+            and self._events is None
+            and not _records_hold_positions(decision)
+            and not decision.writes_supply
+            and not any(r.backorders() for r in snapshot.reservations.values())
+        ):
             applied = await self._apply_in_one_statement(writes, snapshot, decision, now)
             if applied is not None:
                 return applied
@@ -158,7 +209,7 @@ class StockWrites:
         if creates:  # an empty level is as good as none: no need to share the transaction
             await self._transactions.write_statement(lambda c: levels.create_missing(c, creates))
         params = plan.parameters(
-            sorted(_lock_skus(writes, snapshot.reservations)),
+            sorted(_lock_skus(writes, snapshot.reservations, snapshot.expected_receipts)),
             snapshot.levels,
             {r: snapshot.reservations[r] for r in sorted(snapshot.reservations)},
             decision,
@@ -200,31 +251,62 @@ class StockWrites:
     ) -> Decision:
         # Levels this batch creates exist before anything is locked (inserted in key order).
         await levels.create_missing(connection, _creates(writes, read))
-        locked, xid = await levels.lock_skus(connection, _lock_skus(writes, read.reservations))
+        skus = _lock_skus(writes, read.reservations, read.expected_receipts)
+        locked, xid = await levels.lock_skus(connection, skus)
+        policed = await policies.of_skus(connection, skus, lock=True)
         held = await reservation_rows.load(connection, domain.reservations_named(writes), lock=True)
+        expected = await expected_receipts.load(
+            connection, domain.expected_receipts_named(writes), lock=True
+        )
         if held.keys() != read.reservations.keys():
             raise ConcurrentChange("a reservation appeared since the batch read")
+        if _skus_of(held, expected) - skus:
+            raise ConcurrentChange("an expected receipt appeared since the batch read")
         scope: set[StockKey] = set(locked) | set(read.levels)
-        if not domain.same_levels(scope, read.levels, locked) or held != read.reservations:
+        if (
+            not domain.same_levels(scope, read.levels, locked)
+            or held != read.reservations
+            or policed != read.policies
+            or expected != read.expected_receipts
+        ):
             # Another replica changed what the batch read: decide again on the locked rows.
             fresh = await records.read(
                 connection, [w.key.request_id for w in writes if w.key is not None]
             )
-            read = Snapshot(locked, held, fresh, read.items, read.locations)
+            freed = domain.skus_freed(writes, held)
+            read = Snapshot(
+                locked,
+                held,
+                fresh,
+                read.items,
+                read.locations,
+                policed,
+                expected,
+                await _waiting(connection, freed, locked),
+                frozenset(freed),
+            )
             decision = domain.decide(writes, read, now)
         if decision.entries:
             decision = decision.positioned(await ledger.first_position(connection, xid))
-        await levels.write(connection, decision.levels)
-        await reservation_rows.insert_all(connection, decision.reservations)
-        await reservation_rows.set_states(connection, decision.transitions)
-        await ledger.append(connection, decision.entries)
-        if self._events is not None and decision.entries:
-            await self._events.append(connection, decision.entries, read.levels, now)
         try:
+            await levels.write(connection, decision.levels)
+            await policies.write(connection, decision.policies, decision.policies_created)
+            await reservation_rows.insert_all(connection, decision.reservations)
+            await reservation_rows.set_states(connection, decision.transitions)
+            await reservation_rows.write_lines(
+                connection, decision.allocation_writes, decision.backorder_writes
+            )
+            await expected_receipts.write(
+                connection, decision.expected_receipts, decision.expected_receipts_created
+            )
+            await ledger.append(connection, decision.entries)
+            if self._events is not None and decision.entries:
+                await self._events.append(connection, decision.entries, read.levels, now)
             await records.write(connection, _records(decision), now)
         except IntegrityError as error:
             if _is_unique_violation(error):
-                raise ConcurrentChange("another replica applied a request id first") from error
+                # A request id, policy or expected receipt another replica wrote first.
+                raise ConcurrentChange("another replica wrote the same key first") from error
             logger.error("a constraint stopped a batch", exc_info=True)
             raise
         return decision
@@ -239,12 +321,29 @@ def _creates(writes: Sequence[Write], read: Snapshot) -> set[StockKey]:
     }
 
 
-def _lock_skus(writes: Sequence[Write], reservations: Mapping[str, Reservation]) -> set[str]:
-    """The SKUs whose levels a batch reads and locks: those it names, and those its
-    reservations hold."""
-    return domain.skus_named(writes) | {
-        a.sku for r in reservations.values() for a in r.allocations()
-    }
+def _lock_skus(
+    writes: Sequence[Write],
+    reservations: Mapping[str, Reservation],
+    expected: Mapping[str, ExpectedReceipt],
+) -> set[str]:
+    """The SKUs whose levels (and policies) a batch reads and locks: those it names, those
+    its reservations hold or wait for, those of its expected receipts."""
+    return domain.skus_named(writes) | _skus_of(reservations, expected)
+
+
+def _skus_of(
+    reservations: Mapping[str, Reservation], expected: Mapping[str, ExpectedReceipt]
+) -> set[str]:
+    return domain.skus_held(reservations.values()) | {e.sku for e in expected.values()}
+
+
+async def _waiting(
+    connection: AsyncConnection, freed: set[str], found: Mapping[StockKey, Any]
+) -> dict[str, Reservation]:
+    """The reservations waiting at the levels of ``freed`` SKUs (read only where a level
+    says something waits)."""
+    skus = {k.sku for k, level in found.items() if k.sku in freed and level.backordered}
+    return await reservation_rows.load_waiting(connection, skus)
 
 
 def _records(decision: Decision) -> list[tuple[str, str, str, bytes]]:
@@ -268,7 +367,8 @@ def _records_hold_positions(decision: Decision) -> bool:
     """Whether a recorded response holds ledger positions (known only inside the
     transaction that writes them)."""
     return any(
-        isinstance(o, domain.Done) and isinstance(o.result, LevelChange | TransferResult)
+        isinstance(o, domain.Done)
+        and isinstance(o.result, LevelChange | TransferResult | ExpectedReceiptChange)
         for o in (decision.outcomes[r.write] for r in decision.records)
     )
 

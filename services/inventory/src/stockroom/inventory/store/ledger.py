@@ -106,6 +106,11 @@ def _row(m: Movement) -> dict[str, Any]:
         "reservation_id": m.reservation_id or None,
         "request_id": m.request_id or None,
         "create_time": m.create_time,
+        "backordered_delta": m.backordered_delta,
+        "incoming_delta": m.incoming_delta,
+        "backordered": m.level.backordered,
+        "incoming": m.level.incoming,
+        "expected_receipt_id": m.expected_receipt_id or None,
     }
 
 
@@ -116,13 +121,23 @@ def movement_from_row(row: Row[Any]) -> Movement:
         on_hand_delta=row.on_hand_delta,
         reserved_delta=row.reserved_delta,
         level=StockLevel(
-            row.sku, row.location_id, row.on_hand, row.reserved, row.safety_stock, row.version
+            row.sku,
+            row.location_id,
+            row.on_hand,
+            row.reserved,
+            row.safety_stock,
+            row.version,
+            row.backordered,
+            row.incoming,
         ),
         reason=row.reason,
         reference=row.reference,
         reservation_id=row.reservation_id or "",
         request_id=row.request_id or "",
         create_time=row.create_time,
+        backordered_delta=row.backordered_delta,
+        incoming_delta=row.incoming_delta,
+        expected_receipt_id=row.expected_receipt_id or "",
     )
 
 

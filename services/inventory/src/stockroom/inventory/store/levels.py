@@ -36,6 +36,8 @@ LEVEL_COLUMNS = (
     stock_levels.c.reserved,
     stock_levels.c.safety_stock,
     stock_levels.c.version,
+    stock_levels.c.backordered,
+    stock_levels.c.incoming,
 )
 GLOBAL_ORDER = (stock_levels.c.sku, stock_levels.c.location_id)
 # On PostgreSQL the lock also returns the transaction's id: the base of its ledger positions.
@@ -64,13 +66,17 @@ _WRITE = (
         reserved=bindparam("new_reserved"),
         safety_stock=bindparam("new_safety_stock"),
         version=bindparam("new_version"),
+        backordered=bindparam("new_backordered"),
+        incoming=bindparam("new_incoming"),
     )
 )
 
 
 def level_from_row(row: Sequence[Any]) -> StockLevel:
-    sku, location_id, on_hand, reserved, safety_stock, version = row[:6]
-    return StockLevel(sku, location_id, on_hand, reserved, safety_stock, version)
+    sku, location_id, on_hand, reserved, safety_stock, version, backordered, incoming = row[:8]
+    return StockLevel(
+        sku, location_id, on_hand, reserved, safety_stock, version, backordered, incoming
+    )
 
 
 async def read_skus(connection: AsyncConnection, skus: Iterable[str]) -> dict[StockKey, StockLevel]:
@@ -88,7 +94,11 @@ async def lock_skus(
     rows = list(
         await connection.execute(_LOCK[connection.dialect.name], {"skus": sorted(set(skus))})
     )
-    xid = int(rows[0][6]) if rows and connection.dialect.name == "postgresql" else None
+    xid = (
+        int(rows[0][len(LEVEL_COLUMNS)])
+        if rows and connection.dialect.name == "postgresql"
+        else None
+    )
     levels = [level_from_row(row) for row in rows]
     return {level.key: level for level in levels}, xid
 
@@ -103,6 +113,8 @@ async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) 
             "reserved": 0,
             "safety_stock": 0,
             "version": 0,
+            "backordered": 0,
+            "incoming": 0,
         }
         for k in sorted(set(keys))
     ]
@@ -129,6 +141,8 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
                 "new_reserved": level.reserved,
                 "new_safety_stock": level.safety_stock,
                 "new_version": level.version,
+                "new_backordered": level.backordered,
+                "new_incoming": level.incoming,
             }
             for key, level in sorted(levels.items())
         ],

@@ -1,4 +1,5 @@
-"""Statements on reservations and the allocations that say where their units are held."""
+"""Statements on reservations, the allocations that say where their units are held, and
+the backorders that say where units they still wait for will come from."""
 
 from __future__ import annotations
 
@@ -7,51 +8,116 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    CompoundSelect,
+    String,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import DIALECTS, one_of
+from stockroom.common.db import DIALECTS, one_of, upsert_insert
 from stockroom.inventory.domain.model import (
     Allocation,
     Reservation,
     ReservationLine,
     ReservationState,
 )
-from stockroom.inventory.store.tables import reservation_allocations, reservations
+from stockroom.inventory.domain.supply import Backorder
+from stockroom.inventory.store.tables import (
+    reservation_allocations,
+    reservation_backorders,
+    reservations,
+)
 
-_r, _a = reservations.c, reservation_allocations.c
+_r, _a, _b = reservations.c, reservation_allocations.c, reservation_backorders.c
 
 
-def _with_allocations(dialect: str, *, lock: bool) -> Select[Any]:
-    """Reservations and their allocations in one statement (one row per allocation)."""
-    query = (
+def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
+    """Reservations with their allocations and backorders, one row each: those named
+    (``ids``), or with ``waiting`` those with backorders waiting at levels of ``skus``."""
+    header = (_r.reservation_id, _r.state, _r.reference, _r.create_time, _r.expire_time,
+              _r.update_time)  # fmt: skip
+    chosen: ColumnElement[bool]
+    if waiting:
+        chosen = _r.reservation_id.in_(
+            select(_b.reservation_id).where(
+                one_of(_b.sku, "skus", dialect), _b.filled + _b.cancelled < _b.quantity
+            )
+        )
+    else:
+        chosen = one_of(_r.reservation_id, "ids", dialect)
+    allocations = (
         select(
-            _r.reservation_id,
-            _r.state,
-            _r.reference,
-            _r.create_time,
-            _r.expire_time,
-            _r.update_time,
+            *header,
+            literal("allocation").label("kind"),
             _a.line_number,
             _a.sku,
             _a.location_id,
             _a.quantity,
+            cast(null(), BigInteger).label("filled"),
+            cast(null(), BigInteger).label("cancelled"),
+            cast(null(), Boolean).label("preorder"),
+            cast(null(), String).label("policy_location"),
+            cast(null(), BigInteger).label("queue_position"),
         )
         .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
-        .where(one_of(_r.reservation_id, "ids", dialect))
-        .order_by(_r.reservation_id, _a.line_number, _a.quantity.desc(), _a.location_id)
+        .where(chosen)
     )
-    # Only the reservation rows are locked (in id order), not their allocations.
-    return query.with_for_update(of=reservations) if lock else query
+    backorders = (
+        select(
+            *header,
+            literal("backorder"),
+            _b.line_number,
+            _b.sku,
+            _b.location_id,
+            _b.quantity,
+            _b.filled,
+            _b.cancelled,
+            _b.preorder,
+            _b.policy_location,
+            _b.queue_position,
+        )
+        .join(reservation_backorders, _b.reservation_id == _r.reservation_id)
+        .where(chosen)
+    )
+    return union_all(allocations, backorders)
 
 
-_READ = {dialect: _with_allocations(dialect, lock=False) for dialect in DIALECTS}
-_LOCK = {dialect: _with_allocations(dialect, lock=True) for dialect in DIALECTS}
+_READ = {dialect: _with_lines(dialect, waiting=False) for dialect in DIALECTS}
+_WAITING = {dialect: _with_lines(dialect, waiting=True) for dialect in DIALECTS}
+# Only the reservation rows are locked (in id order), not their allocations or backorders.
+_LOCK = {
+    dialect: select(_r.reservation_id)
+    .where(one_of(_r.reservation_id, "ids", dialect))
+    .order_by(_r.reservation_id)
+    .with_for_update()
+    for dialect in DIALECTS
+}
 
 _SET_STATE = (
     update(reservations)
     .where(_r.reservation_id == bindparam("key_id"))
     .values(state=bindparam("new_state"), update_time=bindparam("new_time"))
+)
+_SET_BACKORDER = (
+    update(reservation_backorders)
+    .where(
+        _b.reservation_id == bindparam("key_id"),
+        _b.sku == bindparam("key_sku"),
+        _b.location_id == bindparam("key_location_id"),
+    )
+    .values(filled=bindparam("new_filled"), cancelled=bindparam("new_cancelled"))
 )
 
 
@@ -59,41 +125,79 @@ async def load(
     connection: AsyncConnection, reservation_ids: Iterable[str], *, lock: bool = False
 ) -> dict[str, Reservation]:
     """The reservations with these ids that exist; with ``lock`` their rows are locked
-    in id order."""
+    in id order first."""
     ids = sorted(set(reservation_ids))
     if not ids:
         return {}
-    statement = (_LOCK if lock else _READ)[connection.dialect.name]
-    return _reservations(await connection.execute(statement, {"ids": ids}))
+    dialect = connection.dialect.name
+    if lock:
+        await connection.execute(_LOCK[dialect], {"ids": ids})
+    return _reservations(await connection.execute(_READ[dialect], {"ids": ids}))
+
+
+async def load_waiting(connection: AsyncConnection, skus: Iterable[str]) -> dict[str, Reservation]:
+    """Every reservation with backorders waiting at levels of ``skus`` (only active ones
+    have any). Read with those levels locked, or after reading them unlocked: a change
+    to a waiting backorder always changes its level too."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    rows = await connection.execute(_WAITING[connection.dialect.name], {"skus": wanted})
+    return _reservations(rows)
 
 
 def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     headers: dict[str, Any] = {}
-    lines: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    held: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    waiting: dict[str, dict[int, list[Backorder]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         headers.setdefault(row.reservation_id, row)
-        lines[row.reservation_id][row.line_number].append(
-            Allocation(row.sku, row.location_id, row.quantity)
-        )
+        if row.kind == "allocation":
+            held[row.reservation_id][row.line_number].append(
+                Allocation(row.sku, row.location_id, row.quantity)
+            )
+        else:
+            waiting[row.reservation_id][row.line_number].append(
+                Backorder(
+                    row.sku,
+                    row.location_id,
+                    row.quantity,
+                    row.filled,
+                    row.cancelled,
+                    bool(row.preorder),
+                    row.policy_location,
+                    row.queue_position,
+                )
+            )
     return {
         h.reservation_id: Reservation(
             reservation_id=h.reservation_id,
             state=ReservationState(h.state),
             lines=tuple(
-                ReservationLine(held[0].sku, sum(x.quantity for x in held), tuple(held))
-                for _, held in sorted(lines[h.reservation_id].items())
+                _line(held[h.reservation_id][n], waiting[h.reservation_id][n])
+                for n in sorted(held[h.reservation_id].keys() | waiting[h.reservation_id].keys())
             ),
             reference=h.reference,
             create_time=h.create_time,
             expire_time=h.expire_time,
             update_time=h.update_time,
         )
-        for h in headers.values()
+        for h in sorted(headers.values(), key=lambda h: h.reservation_id)
     }
 
 
+def _line(allocations: list[Allocation], backorders: list[Backorder]) -> ReservationLine:
+    """A line as the domain builds it: allocations largest first, backorders by location;
+    its quantity is what was asked (held, or waiting, or given back unfilled)."""
+    allocations.sort(key=lambda a: (-a.quantity, a.location_id))
+    backorders.sort(key=lambda b: b.location_id)
+    sku = allocations[0].sku if allocations else backorders[0].sku
+    quantity = sum(a.quantity for a in allocations) + sum(b.quantity - b.filled for b in backorders)
+    return ReservationLine(sku, quantity, tuple(allocations), tuple(backorders))
+
+
 async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]) -> None:
-    """Insert new reservations and their allocations (two statements)."""
+    """Insert new reservations, their allocations and backorders (a statement each)."""
     if not created:
         return
     await connection.execute(
@@ -110,21 +214,86 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             for r in created
         ],
     )
-    await connection.execute(
-        insert(reservation_allocations),
-        [
-            {
-                "reservation_id": r.reservation_id,
-                "line_number": number,
-                "sku": allocation.sku,
-                "location_id": allocation.location_id,
-                "quantity": allocation.quantity,
-            }
-            for r in created
-            for number, line in enumerate(r.lines)
-            for allocation in line.allocations
-        ],
-    )
+    held = [
+        {
+            "reservation_id": r.reservation_id,
+            "line_number": number,
+            "sku": allocation.sku,
+            "location_id": allocation.location_id,
+            "quantity": allocation.quantity,
+        }
+        for r in created
+        for number, line in enumerate(r.lines)
+        for allocation in line.allocations
+    ]
+    if held:  # a reservation may wait for every unit it asked for
+        await connection.execute(insert(reservation_allocations), held)
+    waiting = [
+        _backorder_row(r.reservation_id, number, b)
+        for r in created
+        for number, line in enumerate(r.lines)
+        for b in line.backorders
+    ]
+    if waiting:
+        await connection.execute(insert(reservation_backorders), waiting)
+
+
+def _backorder_row(reservation_id: str, line_number: int, b: Backorder) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation_id,
+        "line_number": line_number,
+        "sku": b.sku,
+        "location_id": b.location_id,
+        "quantity": b.quantity,
+        "filled": b.filled,
+        "cancelled": b.cancelled,
+        "preorder": b.preorder,
+        "policy_location": b.policy_location,
+        "queue_position": b.queue_position,
+    }
+
+
+async def write_lines(
+    connection: AsyncConnection,
+    allocations: Mapping[tuple[str, str, str], tuple[int, int]],
+    backorders: Mapping[tuple[str, str, str], Backorder],
+) -> None:
+    """Set allocations (created where a fill is the first unit held there) and backorders
+    of existing reservations to what the decision says, in key order."""
+    if allocations:
+        statement = upsert_insert(connection, reservation_allocations)
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_a.reservation_id, _a.sku, _a.location_id],
+                set_={"quantity": statement.excluded.quantity},
+            ),
+            [
+                {
+                    "reservation_id": reservation_id,
+                    "sku": sku,
+                    "location_id": location_id,
+                    "line_number": number,
+                    "quantity": quantity,
+                }
+                for (reservation_id, sku, location_id), (number, quantity) in sorted(
+                    allocations.items()
+                )
+            ],
+        )
+    if backorders:
+        await connection.execute(
+            _SET_BACKORDER,
+            [
+                {
+                    "key_id": reservation_id,
+                    "key_sku": sku,
+                    "key_location_id": location_id,
+                    "new_filled": b.filled,
+                    "new_cancelled": b.cancelled,
+                }
+                for (reservation_id, sku, location_id), b in sorted(backorders.items())
+            ],
+        )
 
 
 async def set_states(
