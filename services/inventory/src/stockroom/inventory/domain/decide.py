@@ -528,9 +528,19 @@ class _Batch:
         allocations, placements = backorders.allocate(
             request.lines, candidates, self.policies, self.now
         )
-        waiting: list[Backorder] = []
-        for placement in sorted(placements, key=lambda p: (p.sku, p.location_id)):
-            waiting.append(self.backorder(placement, command, request_id))
+        for allocation in sorted(allocations, key=lambda a: a.key):
+            self.move(
+                self.levels[allocation.key],
+                MovementKind.RESERVATION,
+                reserved=allocation.quantity,
+                reference=request.reference,
+                reservation_id=command.reservation_id,
+                request_id=request_id,
+            )
+        waiting = [
+            self.backorder(placement, command, request_id)
+            for placement in sorted(placements, key=lambda p: (p.sku, p.location_id))
+        ]
         reservation = Reservation(
             reservation_id=command.reservation_id,
             state=ReservationState.ACTIVE,
@@ -548,15 +558,6 @@ class _Batch:
             expire_time=self.now + request.ttl,
             update_time=self.now,
         )
-        for allocation in sorted(allocations, key=lambda a: a.key):
-            self.move(
-                self.levels[allocation.key],
-                MovementKind.RESERVATION,
-                reserved=allocation.quantity,
-                reference=request.reference,
-                reservation_id=reservation.reservation_id,
-                request_id=request_id,
-            )
         self.reservations[reservation.reservation_id] = reservation
         self.decision.reservations.append(reservation)
         return reservation
