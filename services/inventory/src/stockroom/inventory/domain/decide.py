@@ -333,7 +333,8 @@ class _Batch:
         self.snapshot = snapshot
         self.now = now
         self.levels: dict[StockKey, StockLevel] = dict(snapshot.levels)
-        self.reservations: dict[str, Reservation] = {**snapshot.queued, **snapshot.reservations}
+        # A reservation both named and waiting was read twice; the queue's read came last.
+        self.reservations: dict[str, Reservation] = {**snapshot.reservations, **snapshot.queued}
         self.policies: dict[StockKey, InventoryPolicy] = dict(snapshot.policies)
         self.expected: dict[str, ExpectedReceipt] = dict(snapshot.expected_receipts)
         self.decision = Decision()

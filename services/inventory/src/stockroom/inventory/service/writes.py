@@ -35,9 +35,8 @@ reservation that still waits, take the transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +55,7 @@ from stockroom.inventory.domain.model import (
     Reserve,
     Result,
     StockKey,
+    StockLevel,
     Transfer,
     TransferResult,
 )
@@ -158,7 +158,7 @@ class StockWrites:
         items, locations = await self._known(connection, writes)
         # After the levels: a change to a waiting backorder since then changes its level.
         freed = domain.skus_freed(writes, reservations)
-        queued = await _waiting(connection, freed, found)
+        queued, found = await _waiting_consistently(connection, freed, found)
         return Snapshot(
             found,
             reservations,
@@ -338,12 +338,48 @@ def _skus_of(
 
 
 async def _waiting(
-    connection: AsyncConnection, freed: set[str], found: Mapping[StockKey, Any]
+    connection: AsyncConnection, freed: set[str], found: Mapping[StockKey, StockLevel]
 ) -> dict[str, Reservation]:
     """The reservations waiting at the levels of ``freed`` SKUs (read only where a level
     says something waits)."""
     skus = {k.sku for k, level in found.items() if k.sku in freed and level.backordered}
     return await reservation_rows.load_waiting(connection, skus)
+
+
+# How often an unlocked read re-reads levels whose queues changed between two statements.
+_TORN_READS = 8
+
+
+async def _waiting_consistently(
+    connection: AsyncConnection, freed: set[str], found: Mapping[StockKey, StockLevel]
+) -> tuple[dict[str, Reservation], dict[StockKey, StockLevel]]:
+    """The waiting reservations, and the levels with those of SKUs whose queues changed
+    since ``found`` was read read again, until they agree (unlocked reads on PostgreSQL
+    take one snapshot per statement; a batch must not decide on a queue newer than its
+    level). Still torn after a few tries: the batch reads again from the start."""
+    levels_now = dict(found)
+    for _ in range(_TORN_READS):
+        queued = await _waiting(connection, freed, levels_now)
+        torn = _torn(freed, levels_now, queued.values())
+        if not torn:
+            return queued, levels_now
+        fresh = await levels.read_skus(connection, torn)
+        levels_now = {k: v for k, v in levels_now.items() if k.sku not in torn} | fresh
+    raise ConcurrentChange("backorders kept changing while the batch read them")
+
+
+def _torn(
+    freed: set[str], found: Mapping[StockKey, StockLevel], queued: Iterable[Reservation]
+) -> set[str]:
+    """SKUs whose levels' backordered units differ from what the queue says waits."""
+    waiting: dict[StockKey, int] = {}
+    for reservation in queued:
+        for b in reservation.backorders():
+            if b.sku in freed:  # it may wait for other SKUs too, not read with their levels
+                key = StockKey(b.sku, b.location_id)
+                waiting[key] = waiting.get(key, 0) + b.outstanding
+    keys = {k for k in found if k.sku in freed} | set(waiting)
+    return {k.sku for k in keys if waiting.get(k, 0) != (found[k].backordered if k in found else 0)}
 
 
 def _records(decision: Decision) -> list[tuple[str, str, str, bytes]]:
