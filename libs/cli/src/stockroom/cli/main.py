@@ -18,7 +18,14 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 from click.shell_completion import get_completion_class
 
-from stockroom.cli import dev, inventory, pricing, pricing_bulk, pricing_lifecycle
+from stockroom.cli import (
+    dev,
+    inventory,
+    inventory_supply,
+    pricing,
+    pricing_bulk,
+    pricing_lifecycle,
+)
 from stockroom.cli.failures import EXIT_INTERRUPTED, EXIT_OK, Failure
 from stockroom.cli.output import PipeClosed
 
@@ -61,6 +68,8 @@ cli.add_command(inventory.group)
 cli.add_command(pricing.group)
 for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS):
     pricing.group.add_command(command)
+for command in inventory_supply.COMMANDS:
+    inventory.group.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
