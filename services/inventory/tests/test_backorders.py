@@ -331,3 +331,32 @@ async def test_a_receipt_that_filled_backorders_replays_its_recorded_answer(
     assert len(first.fills) == 1
     assert again == first
     assert (await inventory.level("MUG", "WH-1")).on_hand == 9
+
+
+async def test_policies_page_in_sku_and_location_order_and_a_retry_replays(
+    inventory: Inventory,
+) -> None:
+    await inventory.register(["MUG", "TEE"], ["WH-1", "WH-2"])
+    request = pb.SetInventoryPolicyRequest(
+        policy=pb.InventoryPolicy(sku="TEE", mode=BACKORDER, backorder_limit=2),
+        request_id=request_id(),
+    )
+    first = await inventory.stub.SetInventoryPolicy(request)
+    again = await inventory.stub.SetInventoryPolicy(request)
+    await inventory.set_policy("MUG", REFUSE, location_id="WH-2")
+    await inventory.set_policy("MUG", BACKORDER, limit=1)
+
+    seen: list[tuple[str, str]] = []
+    token = ""
+    for _ in range(10):
+        page = await inventory.stub.ListInventoryPolicies(
+            pb.ListInventoryPoliciesRequest(page_size=1, page_token=token)
+        )
+        seen += [(p.sku, p.location_id) for p in page.policies]
+        token = page.next_page_token
+        if not token:
+            break
+
+    assert again == first
+    assert first.policy.etag == "1"
+    assert seen == [("MUG", ""), ("MUG", "WH-2"), ("TEE", "")]
