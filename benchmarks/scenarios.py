@@ -45,10 +45,13 @@ def echo_server(*, stack: bool, loop: str = "asyncio") -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def exporting_echo_server(sampler_ratio: float | None, *, metrics: bool) -> Iterator[str]:
+def exporting_echo_server(
+    sampler_ratio: float | None, *, metrics: bool, loop: str = "uvloop"
+) -> Iterator[str]:
     """The stack with the SDK on, exporting over OTLP to a sink process that discards what it
     gets: every span (or ``sampler_ratio`` of the traces; None: no traces) and, with
-    ``metrics``, the metrics (each row prices one signal)."""
+    ``metrics``, the metrics (each row prices one signal). On uvloop by default: the loop
+    the services run (``<SERVICE>_EVENT_LOOP=auto``)."""
     sink_port, port = free_port(), free_port()
     sink_args = ["benchmarks.otlp_sink", "--port", str(sink_port)]
     with server_process(sink_args, sink_port, measured=False) as sink:
@@ -62,7 +65,8 @@ def exporting_echo_server(sampler_ratio: float | None, *, metrics: bool) -> Iter
         else:
             env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
             env["OTEL_TRACES_SAMPLER_ARG"] = str(sampler_ratio)
-        args = ["benchmarks.echo_server", "--port", str(port), "--stack", "--tracing"]
+        args = ["benchmarks.echo_server", "--port", str(port), "--loop", loop]
+        args += ["--stack", "--tracing"]
         with server_process(args, port, env) as address:
             yield address
 

@@ -3,11 +3,9 @@ operator runs it; kill -9 one and it is back, SIGTERM the supervisor and all sto
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 
 from stockroom.cli.processes import start_service, wait_until_serving
 from stockroom.common.client import connect
+from stockroom.common.testing import eventually, process_alive
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 
@@ -32,23 +31,6 @@ def started_workers(path: Path) -> list[dict[str, Any]]:
 
 def servers_started(path: Path) -> int:
     return sum(1 for line in log_lines(path) if line["msg"] == "serving")
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    """Poll ``condition`` every 50 ms; fail after ``timeout_s`` (generous: a loaded machine)."""
-    for _ in range(round(timeout_s / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"still not true after {timeout_s} s")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def check_availability(address: str) -> inventory_pb2.CheckAvailabilityResponse:
@@ -78,17 +60,20 @@ async def test_two_workers_serve_one_port_a_killed_one_comes_back_and_sigterm_st
         )
     try:
         await wait_until_serving(supervisor, timeout_s=60)
-        await until(lambda: servers_started(log_path) == 2)  # both bound the same port
+        await eventually(lambda: servers_started(log_path) == 2, attempts=3000)  # one port
         first = {line["worker"]: line["pid"] for line in started_workers(log_path)}
         assert sorted(first) == [0, 1]
         await check_availability(supervisor.address)
 
         os.kill(first[0], signal.SIGKILL)
-        await until(lambda: len(started_workers(log_path)) == 3 and servers_started(log_path) == 3)
+        await eventually(
+            lambda: len(started_workers(log_path)) == 3 and servers_started(log_path) == 3,
+            attempts=3000,
+        )
         (restarted,) = [line for line in started_workers(log_path)[2:]]
         assert restarted["worker"] == 0
         assert restarted["pid"] != first[0]
-        assert alive(first[1])  # the other worker served on
+        assert process_alive(first[1])  # the other worker served on
         answer = await check_availability(supervisor.address)
         assert answer.lines[0].sku == "MUG"
 
@@ -103,5 +88,5 @@ async def test_two_workers_serve_one_port_a_killed_one_comes_back_and_sigterm_st
     assert stopped["exit_codes"] == [0, 0]
     drained = [line for line in log_lines(log_path) if line["msg"] == "stopped"]
     assert len(drained) == 2  # each worker drained as a single server does
-    assert not alive(first[1])
-    assert not alive(restarted["pid"])
+    assert not process_alive(first[1])
+    assert not process_alive(restarted["pid"])

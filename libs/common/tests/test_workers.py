@@ -7,12 +7,12 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from stockroom.common.server._workers import WORKER_INDEX_ENV, Supervisor, worker_index
+from stockroom.common.testing import eventually, process_alive
 
 # A worker that serves nothing: it exits 0 on SIGTERM, like a server that drained.
 WORKER = [
@@ -39,39 +39,22 @@ def stubborn(ready: Path) -> list[str]:
     ]
 
 
-async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Poll ``condition`` every 20 ms; fail after ``timeout_s`` (generous: a loaded machine)."""
-    for _ in range(round(timeout_s / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise TimeoutError(f"still not true after {timeout_s} s")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 async def test_a_killed_worker_is_started_again_and_sigterm_drains_them_all() -> None:
     # A worker still starting when SIGTERM comes dies of it: that counts as a clean stop.
     supervisor = Supervisor(WORKER, 2, drain_timeout_s=30, restart_delay_s=0.01)
     running = asyncio.ensure_future(supervisor.run())
-    await until(lambda: len(supervisor.worker_pids) == 2)
+    await eventually(lambda: len(supervisor.worker_pids) == 2)
     first = supervisor.worker_pids
 
     os.kill(first[0], signal.SIGKILL)
-    await until(lambda: supervisor.worker_pids.get(0) not in (None, first[0]))
+    await eventually(lambda: supervisor.worker_pids.get(0) not in (None, first[0]))
     second = supervisor.worker_pids
     assert second[1] == first[1]  # the other worker was left alone
 
     os.kill(os.getpid(), signal.SIGTERM)  # what the orchestrator sends the supervisor
     async with asyncio.timeout(60):
         assert await running == 0
-    assert not any(alive(pid) for pid in (*second.values(), first[1]))
+    assert not any(process_alive(pid) for pid in (*second.values(), first[1]))
     assert supervisor.worker_pids == {}
 
 
@@ -79,13 +62,13 @@ async def test_a_worker_that_outlives_the_drain_timeout_is_killed(tmp_path: Path
     ready = tmp_path / "ready"
     supervisor = Supervisor(stubborn(ready), 1, drain_timeout_s=0.5)
     running = asyncio.ensure_future(supervisor.run())
-    await until(ready.exists)
+    await eventually(ready.exists)
     (pid,) = supervisor.worker_pids.values()
 
     supervisor.stop()
     async with asyncio.timeout(60):
         assert await running == 1  # it did not exit cleanly
-    assert not alive(pid)
+    assert not process_alive(pid)
 
 
 async def test_a_worker_that_keeps_dying_young_stops_the_supervisor() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,22 +16,13 @@ from stockroom.common.db import create_engine
 from stockroom.common.events import EventsConfig, unpack
 from stockroom.common.events.relay import Relay, ensure_stream
 from stockroom.common.events.testing import nats_client, stream_envelopes
-from stockroom.common.testing import FaultProxy
+from stockroom.common.testing import FaultProxy, eventually
 from stockroom.events.v1.envelope_pb2 import Envelope
 
 from ..conftest import SpanRecorder
 from .conftest import append_events, create_schema, outbox
 
 KEYS = ["k1", "k2", "k.3"]
-
-
-async def until(condition: Callable[[], Awaitable[bool]], attempts: int = 1500) -> None:
-    """Poll ``condition`` every 20 ms, at most ``attempts`` times (30 s): no deadline to miss."""
-    for _ in range(attempts):
-        if await condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition still false after the bounded wait")
 
 
 def payloads_by_key(envelopes: list[Envelope]) -> dict[str, list[str]]:
@@ -111,17 +102,13 @@ async def test_a_commit_wakes_the_relay_and_idle_relays_do_nothing(
     # A poll this long never fires during the test: only the commit hook can wake it.
     config = EventsConfig(**{**events_config.__dict__, "poll_interval_s": 3600.0})
     async with Relay(engine, outbox, config) as relay:
-        await until(lambda: _returns(relay.rounds_total >= 1))
+        await eventually(lambda: relay.rounds_total >= 1)
         await asyncio.sleep(0.2)
         assert relay.rounds_total == 1  # nothing pending: no second round, no busy loop
         await append_events(engine, config, ["a"], per_key=3, per_commit=3)
-        await until(lambda: _pending_is(relay, 0))
+        await eventually(lambda: _pending_is(relay, 0))
         assert relay.published_total == 3
     await engine.dispose()
-
-
-async def _returns(value: bool) -> bool:
-    return value
 
 
 async def _pending_is(relay: Relay, count: int) -> bool:
@@ -151,15 +138,15 @@ async def test_publication_survives_a_broker_outage(
         unreachable = {"stream": config.stream_name}
         async with Relay(engine, outbox, config, telemetry=span_recorder.telemetry) as relay:
             await append_events(engine, config, KEYS, per_key=2)
-            await until(lambda: _pending_is(relay, 0))
+            await eventually(lambda: _pending_is(relay, 0))
             proxy.cut()  # the broker goes away with the relay connected
             payloads = await append_events(engine, config, KEYS, per_key=5)
-            await until(lambda: _returns(relay.broker.failures >= 3))
+            await eventually(lambda: relay.broker.failures >= 3)
             assert await relay.pending() > 0
             assert span_recorder.value("stockroom.events.broker_unreachable", **unreachable) == 1
             proxy.restore()
-            await until(lambda: _pending_is(relay, 0))
-            await until(lambda: _returns(not relay.broker.active))
+            await eventually(lambda: _pending_is(relay, 0))
+            await eventually(lambda: not relay.broker.active)
             assert span_recorder.value("stockroom.events.broker_unreachable", **unreachable) == 0
     envelopes = await stream_envelopes(events_config)
     assert len(envelopes) == 6 + 15
@@ -192,9 +179,9 @@ async def test_a_relay_started_without_a_broker_publishes_once_it_appears(
         )
         async with Relay(engine, outbox, config) as relay:
             await append_events(engine, config, ["a"], per_key=3)
-            await until(lambda: _returns(relay.broker.failures >= 2))
+            await eventually(lambda: relay.broker.failures >= 2)
             proxy.restore()
-            await until(lambda: _pending_is(relay, 0))
+            await eventually(lambda: _pending_is(relay, 0))
     assert len(await stream_envelopes(events_config)) == 3
     await engine.dispose()
 
@@ -252,7 +239,7 @@ async def test_replicas_take_turns_and_keep_the_order(
     config = EventsConfig(**{**events_config.__dict__, "batch_size": 5})
     async with Relay(engine, outbox, config) as first, Relay(other, outbox, config) as second:
         payloads = await append_events(engine, config, KEYS, per_key=20, per_commit=3)
-        await until(lambda: _pending_is(first, 0))
+        await eventually(lambda: _pending_is(first, 0))
         assert first.published_total + second.published_total == 60
     envelopes = await stream_envelopes(config)
     assert len(envelopes) == 60

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
 
-from stockroom.common.client import Policy, connect
+from stockroom.common.client import Policy, RetryPolicy, connect
 from stockroom.common.events import EventsConfig
 from stockroom.common.server import ServerConfig
 from stockroom.common.testing import serving
@@ -126,7 +126,14 @@ class Inventory:
 # These tests prove what the server does under load, not the client's resilience:
 # a burst of hundreds of calls on a busy 2-core machine can outlast the default 2 s
 # deadline, and the breaker would then turn the rest of the burst into fast failures.
-TEST_CLIENT_POLICY = Policy(timeout_s=60.0, breaker=None)
+# An overloaded server may answer UNAVAILABLE (its pool or the pooler's queue was too
+# slow); a write retried with its request id gets its first answer, so the client keeps
+# retrying instead of letting a transient overload fail the test (retry budget unbounded).
+TEST_CLIENT_POLICY = Policy(
+    timeout_s=60.0,
+    breaker=None,
+    retry=RetryPolicy(max_attempts=8, max_backoff_s=2.0, budget_max_tokens=1e9),
+)
 
 
 @asynccontextmanager

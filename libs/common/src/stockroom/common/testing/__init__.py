@@ -55,6 +55,7 @@ from stockroom.common.testing._replica import (
 from stockroom.common.testing._servers import serving
 from stockroom.common.testing._timeoutproxy import SeenCall, TimeoutRecordingProxy
 from stockroom.common.testing._trace_summary import complete_trace, render_trace
+from stockroom.common.testing._waiting import eventually, process_alive
 
 __all__ = [
     "ECHO_METHOD",
@@ -85,9 +86,11 @@ __all__ = [
     "create_database",
     "drop_database",
     "echo_callable",
+    "eventually",
     "free_port",
     "make_pki",
     "postgres_reachable",
+    "process_alive",
     "render_trace",
     "running_pgbouncer",
     "schema_drift",
