@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{row.sku} at {row.location_id}: on hand {row.level_on_hand} (ledger"
             f" {row.ledger_on_hand}), reserved {row.level_reserved} (ledger {row.ledger_reserved},"
-            f" active reservations {row.held_by_reservations})"
+            f" active reservations {row.held_by_reservations}), damaged {row.level_damaged}"
+            f" (ledger {row.ledger_damaged}), quality control {row.level_quality_control}"
+            f" (ledger {row.ledger_quality_control})"
         )
     print(f"ledger verified: {len(rows)} mismatch(es)")
     if args.pushgateway:

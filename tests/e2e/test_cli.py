@@ -22,10 +22,12 @@ from stockroom.cli.failures import (
     EXIT_INTERRUPTED,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_REFUSED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
 )
 from stockroom.cli.processes import start_service
+from stockroom.cli.stock_files import BadRow, Defaults, file_format, read_rows
 from stockroom.common.testing import make_pki
 from stockroom.inventory.v1 import inventory_pb2
 from stockroom.pricing.v1 import pricing_pb2
@@ -53,6 +55,11 @@ COMMANDS = {
         "ConfirmReservation": "confirm",
         "ReleaseReservation": "release",
         "WatchStock": "watch",
+        "MoveStock": "move",
+        "SetKitComponents": "kit-components",
+        "BatchAdjustStock": "adjust-many",
+        "ImportStock": "import",
+        "SetReorderPoint": "reorder-point",
         "SetInventoryPolicy": "set-policy",
         "ListInventoryPolicies": "policies",
         "CreateExpectedReceipt": "expect",
@@ -164,6 +171,7 @@ def test_bare_help_version_and_completion() -> None:
     assert completed.out.split() == [
         "plain,receive",
         "plain,release",
+        "plain,reorder-point",
         "plain,reservation",
         "plain,reserve",
     ]
@@ -198,6 +206,9 @@ async def test_one_output_model_for_every_group(services: Services) -> None:
         "SAFETY_STOCK",
         "AVAILABLE",
         "ETAG",
+        "DAMAGED",
+        "QUALITY_CONTROL",
+        "REORDER_POINT",
         "BACKORDERED",
         "INCOMING",
     ]
@@ -387,7 +398,7 @@ async def test_tls_and_mtls_flags_and_variables(tmp_path: Path, unused_tcp_port:
 
 
 @pytest.mark.slow
-async def test_bulk_imports_register_what_is_missing_and_receive_every_row(
+async def test_bulk_imports_register_what_is_missing_and_apply_every_row(
     services: Services, tmp_path: Path
 ) -> None:
     env = services.env
@@ -401,15 +412,21 @@ async def test_bulk_imports_register_what_is_missing_and_receive_every_row(
     broken = tmp_path / "broken.csv"
     broken.write_text("sku,location_id,quantity\nMUG,WH-1,lots\n")
 
-    imported = await run("inventory", "import", str(receipts), "-o", "json", env=env)
+    imported = await run(
+        "inventory", "import", str(receipts), "--register-missing", "-o", "json", env=env
+    )
     priced = await run("pricing", "import", str(prices), "-o", "json", env=env)
     levels = await run("inventory", "levels", "SKU-0", "-o", "json", env=env)
     jpy = await run("pricing", "get-price", "SKU-1", "JPY", env=env)
     refused = await run("inventory", "import", str(broken), env=env)
 
-    assert json.loads(imported.out) == {
+    summary = json.loads(imported.out)
+    assert imported.code == EXIT_OK, imported.err
+    assert {k: v for k, v in summary.items() if k != "import_id"} == {
         "rows": 60,
-        "units": sum(q for _, _, q in rows),
+        "applied": 60,
+        "failed": 0,
+        "failures": [],
         "items_created": 7,
         "locations_created": 3,
     }
@@ -419,6 +436,134 @@ async def test_bulk_imports_register_what_is_missing_and_receive_every_row(
     assert "300 JPY" in jpy.out
     assert refused.code == EXIT_USAGE
     assert "line 2" in refused.err
+
+
+@pytest.mark.slow
+async def test_an_import_lists_refused_rows_by_line_and_runs_again_without_applying_twice(
+    services: Services, tmp_path: Path
+) -> None:
+    env = services.env
+    for args in (("create-item", "MUG"), ("create-location", "WH-1")):
+        assert (await run("inventory", *args, env=env)).code == EXIT_OK
+    counts = tmp_path / "counts.jsonl"
+    counts.write_text(
+        '{"sku": "MUG", "location_id": "WH-1", "on_hand": 40}\n'
+        "\n"
+        '{"sku": "GHOST", "location_id": "WH-1", "add": 1}\n'
+        '{"sku": "MUG", "location_id": "WH-1", "add": -5, "reason": "BROKEN"}\n'
+        '{"sku": "MUG", "location_id": "WH-1", "add": 1, "expected_on_hand": 7}\n'
+    )
+    import_id = "0b9a3c56-1f65-4b2d-9d7e-8c1f3b2a4e50"
+
+    first = await run(
+        "inventory", "import", str(counts), "--import-id", import_id, "--batch-size", "2",
+        "-o", "json", env=env,
+    )  # fmt: skip
+    again = await run(
+        "inventory", "import", str(counts), "--import-id", import_id, "-o", "json", env=env
+    )
+    level = await run("inventory", "levels", "MUG", "-o", "json", env=env)
+
+    assert first.code == EXIT_REFUSED
+    assert "2 of 4 rows were refused" in first.err
+    summary = json.loads(first.out)
+    assert (summary["rows"], summary["applied"], summary["failed"]) == (4, 2, 2)
+    assert [(f["line"], f["error_reason"]) for f in summary["failures"]] == [
+        (3, "ITEM_NOT_FOUND"),
+        (5, "ON_HAND_CHANGED"),
+    ]
+    assert json.loads(again.out)["applied"] == 2  # answered from their records
+    assert json.loads(level.out)["skus"][0]["on_hand"] == 35
+
+
+@pytest.mark.slow
+async def test_kits_states_bulk_changes_and_reorder_points_from_the_shell(
+    services: Services,
+) -> None:
+    env = services.env
+    for args in (
+        ("create-item", "MUG"),
+        ("create-item", "SPOON"),
+        ("create-location", "WH-1"),
+        ("create-item", "SET", "--component", "MUG=1", "--component", "SPOON=2"),
+        ("adjust-many", "MUG@WH-1=10", "SPOON@WH-1+=9", "--reason", "COUNT"),
+        ("move", "MUG", "WH-1", "2", "--from", "sellable", "--to", "damaged", "--reason", "CHIP"),
+        ("move", "MUG", "WH-1", "1", "--from", "damaged", "--to", "written-off", "--reason", "X"),
+        ("reorder-point", "MUG", "WH-1", "5"),
+        ("kit-components", "SET", "MUG=1", "SPOON=3"),
+    ):
+        result = await run("inventory", *args, env=env)
+        assert result.code == EXIT_OK, (args, result.err)
+
+    levels = json.loads((await run("inventory", "levels", "MUG", "SET", "-o", "json", env=env)).out)
+    table = (await run("inventory", "levels", "SET", env=env)).out.splitlines()
+    kit = json.loads((await run("inventory", "item", "SET", "-o", "json", env=env)).out)
+    check = await run("inventory", "check", "SET=4", "-o", "json", env=env)
+    refused = await run(
+        "inventory", "adjust-many", "MUG@WH-1-=100", "NOPE@WH-1=1", "-o", "json",
+        "--reason", "X", env=env,
+    )  # fmt: skip
+    bad_move = await run(
+        "inventory", "move", "MUG", "WH-1", "1", "--from", "sellable", "--to", "written-off",
+        "--reason", "X", env=env,
+    )  # fmt: skip
+
+    mug, kit_stock = levels["skus"]
+    assert (mug["levels"][0]["on_hand"], mug["levels"][0]["damaged"]) == (8, 1)
+    assert mug["levels"][0]["reorder_point"] == 5
+    assert (kit_stock["kit"], kit_stock["available"]) == (True, 3)  # min(8 / 1, 9 / 3)
+    assert table[1].split()[:2] == ["SET", "(kit)"]
+    assert table[1].split()[5] == "3"
+    assert [c["quantity"] for c in kit["item"]["components"]] == [1, 3]
+    assert json.loads(check.out)["lines"][0]["satisfiable"] is False
+    results = json.loads(refused.out)["results"]
+    assert [r["error_reason"] for r in results] == ["BELOW_RESERVED", "ITEM_NOT_FOUND"]
+    assert bad_move.code == EXIT_USAGE
+    assert "only DAMAGED units can be written off" in bad_move.err
+
+
+def test_stock_files_are_read_one_row_at_a_time_in_either_format(tmp_path: Path) -> None:
+    defaults = Defaults("import", "REF-1", "0b9a3c56-1f65-4b2d-9d7e-8c1f3b2a4e50")
+    csv_file = tmp_path / "counts.csv"
+    csv_file.write_text(
+        "sku,location_id,on_hand,add,expected_on_hand,reason\n"
+        "MUG,WH-1,40,,38,COUNT\n"
+        ",,,,,\n"
+        "CUP,WH-1,,-2,,\n"
+    )
+    jsonl_file = tmp_path / "counts.jsonl"
+    jsonl_file.write_text('{"sku": "MUG", "location_id": "WH-1", "quantity": 3}\n')
+
+    rows = read_rows(csv_file, file_format(csv_file, None), defaults)
+    first = next(rows)  # a generator: the file is read as rows are taken
+    rest = list(rows)
+    (jsonl,) = read_rows(jsonl_file, file_format(jsonl_file, None), defaults)
+    again = list(read_rows(csv_file, "csv", defaults))
+
+    assert (first.line, first.row.set_on_hand, first.row.expected_on_hand) == (2, 40, 38)
+    assert (first.row.reason, first.row.reference) == ("COUNT", "REF-1")
+    assert [(r.line, r.row.WhichOneof("change"), r.row.add_on_hand) for r in rest] == [
+        (4, "add_on_hand", -2)
+    ]
+    assert rest[0].row.reason == "import"
+    assert (jsonl.row.sku, jsonl.row.add_on_hand) == ("MUG", 3)
+    # Request ids come from the import id and the line: the same import is the same rows.
+    assert [r.row.request_id for r in again] == [first.row.request_id, rest[0].row.request_id]
+    assert first.row.request_id != rest[0].row.request_id
+    for text, problem in (
+        ("sku,location_id,on_hand\nMUG,WH-1,many\n", "line 2: on_hand 'many'"),
+        ("sku,location_id,on_hand,add\nMUG,WH-1,1,1\n", "line 2: give exactly one"),
+        ("sku,location_id,add\nMUG,,1\n", "line 2: sku and location_id are required"),
+        ("sku,location_id,add\nMUG,WH-1,99999999999999999999\n", "line 2: "),
+    ):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text)
+        with pytest.raises(BadRow, match=problem):
+            list(read_rows(bad, "csv", defaults))
+    bad_json = tmp_path / "bad.jsonl"
+    bad_json.write_text('{"sku": "MUG", "location_id": "WH-1", "add": 1}\n[1]\n')
+    with pytest.raises(BadRow, match="line 2: expected a JSON object"):
+        list(read_rows(bad_json, "jsonl", defaults))
 
 
 @pytest.mark.slow

@@ -70,7 +70,9 @@ def test_fills_serve_the_earliest_first_and_never_more_than_is_available_or_owed
 
 
 def level(location_id: str, *, incoming_units: int = 0, backordered: int = 0) -> StockLevel:
-    return StockLevel("A", location_id, 0, 0, 0, 1, backordered, incoming_units)
+    return StockLevel(
+        "A", location_id, 0, 0, 0, 1, backordered=backordered, incoming=incoming_units
+    )
 
 
 def policy(
@@ -144,7 +146,7 @@ class Batches(RuleBasedStateMachine):
             {},
             frozenset({"A"}),
             frozenset(self.LOCATIONS),
-            self.policies,
+            policies=self.policies,
             queued_skus=frozenset({"A"}),
         )
         batch = _Batch(snapshot, NOW)

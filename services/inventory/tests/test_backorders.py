@@ -360,3 +360,52 @@ async def test_policies_page_in_sku_and_location_order_and_a_retry_replays(
     assert again == first
     assert first.policy.etag == "1"
     assert seen == [("MUG", ""), ("MUG", "WH-2"), ("TEE", "")]
+
+
+async def test_units_moved_back_to_sellable_fill_what_waits_and_kits_take_no_policy(
+    inventory: Inventory,
+) -> None:
+    await stocked(inventory)
+    await inventory.stub.CreateItem(
+        pb.CreateItemRequest(
+            item=pb.Item(sku="SET", components=[pb.KitComponent(sku="MUG", quantity=2)]),
+            request_id=request_id(),
+        )
+    )
+    await inventory.stub.MoveStock(
+        pb.MoveStockRequest(
+            sku="MUG",
+            location_id="WH-1",
+            from_state=pb.STOCK_STATE_SELLABLE,
+            to_state=pb.STOCK_STATE_QUALITY_CONTROL,
+            quantity=3,
+            reason="INSPECT",
+            request_id=request_id(),
+        )
+    )
+    await inventory.set_policy("MUG", BACKORDER, limit=5)
+    waiting = await inventory.reserve({"MUG": 4})  # 2 held, 2 waiting
+
+    back = await inventory.stub.MoveStock(
+        pb.MoveStockRequest(
+            sku="MUG",
+            location_id="WH-1",
+            from_state=pb.STOCK_STATE_QUALITY_CONTROL,
+            to_state=pb.STOCK_STATE_SELLABLE,
+            quantity=3,
+            reason="PASSED",
+            request_id=request_id(),
+        )
+    )
+    with pytest.raises(FailedPrecondition) as kit_policy:
+        await inventory.set_policy("SET", BACKORDER, limit=5)
+    with pytest.raises(FailedPrecondition) as kit_short:
+        await inventory.reserve({"SET": 2})  # 1 MUG available: kits take all or nothing
+
+    assert backorders(await get(inventory, waiting.reservation_id), "MUG") == [
+        ("WH-1", 2, 2, 0, False)
+    ]
+    level = back.level
+    assert (level.on_hand, level.reserved, level.backordered, level.available) == (5, 4, 0, 1)
+    assert kit_policy.value.reason == "KIT_HOLDS_NO_STOCK"
+    assert kit_short.value.reason == "INSUFFICIENT_STOCK"

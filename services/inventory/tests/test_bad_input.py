@@ -185,6 +185,99 @@ CASES: list[tuple[str, Call, str, str]] = [
         "REQUIRED",
     ),
     (
+        "a move without a quantity",
+        lambda i: i.stub.MoveStock(
+            pb.MoveStockRequest(
+                sku="MUG",
+                location_id="WH-1",
+                from_state=pb.STOCK_STATE_SELLABLE,
+                to_state=pb.STOCK_STATE_DAMAGED,
+                reason="DROPPED",
+                request_id=RID,
+            )
+        ),
+        "quantity",
+        "NOT_POSITIVE",
+    ),
+    (
+        "a move of sellable units straight to written off",
+        lambda i: i.stub.MoveStock(
+            pb.MoveStockRequest(
+                sku="MUG",
+                location_id="WH-1",
+                from_state=pb.STOCK_STATE_SELLABLE,
+                to_state=pb.STOCK_STATE_WRITTEN_OFF,
+                quantity=1,
+                reason="LOST",
+                request_id=RID,
+            )
+        ),
+        "to_state",
+        "INVALID_STATE",
+    ),
+    (
+        "a kit component twice",
+        lambda i: i.stub.CreateItem(
+            pb.CreateItemRequest(
+                item=pb.Item(
+                    sku="SET",
+                    components=[pb.KitComponent(sku="MUG", quantity=1)] * 2,
+                ),
+                request_id=RID,
+            )
+        ),
+        "item.components",
+        "DUPLICATE",
+    ),
+    (
+        "a kit component of 1001 units",
+        lambda i: i.stub.CreateItem(
+            pb.CreateItemRequest(
+                item=pb.Item(sku="SET", components=[pb.KitComponent(sku="MUG", quantity=1001)]),
+                request_id=RID,
+            )
+        ),
+        "item.components[0].quantity",
+        "OUT_OF_RANGE",
+    ),
+    (
+        "a kit made of itself",
+        lambda i: i.stub.CreateItem(
+            pb.CreateItemRequest(
+                item=pb.Item(sku="SET", components=[pb.KitComponent(sku="SET", quantity=1)]),
+                request_id=RID,
+            )
+        ),
+        "item.components[0].sku",
+        "KIT_CYCLE",
+    ),
+    (
+        "kit components without a request id",
+        lambda i: i.stub.SetKitComponents(
+            pb.SetKitComponentsRequest(
+                sku="SET", components=[pb.KitComponent(sku="MUG", quantity=1)]
+            )
+        ),
+        "request_id",
+        "REQUIRED",
+    ),
+    (
+        "a negative reorder point",
+        lambda i: i.stub.SetReorderPoint(
+            pb.SetReorderPointRequest(
+                sku="MUG", location_id="WH-1", reorder_point=-1, request_id=RID
+            )
+        ),
+        "reorder_point",
+        "NEGATIVE",
+    ),
+    (
+        "a bulk call without rows",
+        lambda i: i.stub.BatchAdjustStock(pb.BatchAdjustStockRequest()),
+        "rows",
+        "EMPTY",
+    ),
+    (
         "receipt against a malformed expected receipt id",
         lambda i: i.stub.ReceiveStock(
             pb.ReceiveStockRequest(

@@ -1,6 +1,7 @@
-"""Inventory's events: every ledger entry and the thresholds it crosses, published to
-JetStream with the ledger position as the id; a missing broker never stops a write;
-nothing is written when publishing is off; the sweeper prunes old rows."""
+"""Inventory's events: every ledger entry and the thresholds it crosses (out of stock, back
+in stock, below the reorder point), published to JetStream with the ledger position as the
+id; a missing broker never stops a write; nothing is written when publishing is off; the
+sweeper prunes old rows."""
 
 from __future__ import annotations
 
@@ -30,13 +31,17 @@ __all__ = ["events_config"]  # the fixture, for the tests here
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def entry(sequence: int, on_hand: int, reserved: int, safety: int = 0) -> Movement:
+def entry(
+    sequence: int, on_hand: int, reserved: int, safety: int = 0, reorder_point: int = 0
+) -> Movement:
     return Movement(
         sequence=sequence,
         kind=MovementKind.ADJUSTMENT,
         on_hand_delta=0,
         reserved_delta=0,
-        level=StockLevel("SKU-1", "WH-1", on_hand, reserved, safety, sequence),
+        level=StockLevel(
+            "SKU-1", "WH-1", on_hand, reserved, safety, sequence, reorder_point=reorder_point
+        ),
         reason="",
         reference="",
         reservation_id="",
@@ -64,6 +69,86 @@ def test_thresholds_follow_available_through_the_entries() -> None:
     before = {StockKey("SKU-1", "WH-1"): StockLevel("SKU-1", "WH-1", 5, 0, 0, 1)}
     assert [c.threshold for c in crossings([entry(2, 5, 5)], before)] == [Threshold.OUT_OF_STOCK]
     assert crossings([entry(2, 6, 0)], before) == []
+
+
+def test_below_reorder_point_fires_when_available_drops_below_it_and_again_after_a_recovery() -> (
+    None
+):
+    entries = [
+        entry(1, 20, 0),  # no reorder point yet
+        entry(2, 20, 0, reorder_point=10),  # set: 20 available, not below
+        entry(3, 20, 11, reorder_point=10),  # 9 < 10: below
+        entry(4, 20, 15, reorder_point=10),  # still below: nothing
+        entry(5, 20, 0, reorder_point=10),  # recovered
+        entry(6, 20, 20, reorder_point=10),  # below again (and out of stock)
+        entry(7, 30, 20, reorder_point=10),  # 10: at the point, not below
+        entry(8, 30, 20, reorder_point=11),  # the point raised above available: below
+        entry(9, 30, 20, reorder_point=0),  # no reorder point any more
+    ]
+
+    found = [
+        (c.threshold, c.entry.sequence, c.previous_available)
+        for c in crossings(entries, {})
+        if c.threshold is Threshold.BELOW_REORDER_POINT
+    ]
+
+    assert found == [
+        (Threshold.BELOW_REORDER_POINT, 3, 20),
+        (Threshold.BELOW_REORDER_POINT, 6, 20),
+        (Threshold.BELOW_REORDER_POINT, 8, 10),
+    ]
+    below = StockLevel("SKU-1", "WH-1", 5, 0, 0, 1, reorder_point=10)
+    assert crossings([entry(2, 4, 0, reorder_point=10)], {below.key: below}) == []
+
+
+async def test_a_level_dropping_below_its_reorder_point_is_published(
+    database_url: str, events_config: EventsConfig
+) -> None:
+    await migrate(MIGRATIONS, database_url)
+    config = dataclasses.replace(events_config, service="inventory")
+    async with running_inventory(database_url, ManualClock(), config) as inventory:
+        await inventory.register(["MUG"], ["WH-1"])
+        await inventory.receive("MUG", "WH-1", 12)
+        point = await inventory.stub.SetReorderPoint(
+            pb.SetReorderPointRequest(
+                sku="MUG", location_id="WH-1", reorder_point=10, request_id=request_id()
+            )
+        )
+        damaged = await inventory.stub.MoveStock(
+            pb.MoveStockRequest(
+                sku="MUG",
+                location_id="WH-1",
+                from_state=pb.STOCK_STATE_SELLABLE,
+                to_state=pb.STOCK_STATE_DAMAGED,
+                quantity=3,
+                reason="DROPPED",
+                request_id=request_id(),
+            )
+        )
+        await inventory.reserve({"MUG": 2})  # still below: no second event
+
+        async def all_published() -> bool:
+            return len(await stream_envelopes(config)) >= 6
+
+        await eventually(all_published)
+    published = await stream_envelopes(config)
+    below = [e for e in published if e.type == "stockroom.inventory.v1.below_reorder_point"]
+    assert [e.type.rsplit(".", 1)[1] for e in published] == [
+        "movement_recorded",
+        "back_in_stock",
+        "movement_recorded",
+        "movement_recorded",
+        "below_reorder_point",
+        "movement_recorded",
+    ]
+    assert point.movement.kind == pb.MOVEMENT_KIND_REORDER_POINT
+    assert point.level.reorder_point == 10
+    assert [e.id for e in below] == [f"ledger-{damaged.movement.sequence}-below-reorder-point"]
+    crossed = unpack(below[0], events_pb2.StockThresholdCrossed)
+    assert crossed.threshold == events_pb2.STOCK_THRESHOLD_BELOW_REORDER_POINT
+    assert (crossed.previous_available, crossed.level.available) == (12, 9)
+    assert (crossed.level.reorder_point, crossed.level.damaged) == (10, 3)
+    assert crossed.ledger_sequence == damaged.movement.sequence
 
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:

@@ -66,7 +66,7 @@ async def test_the_ledger_migration_keeps_old_entries_and_numbers_new_ones_after
 async def test_the_backorder_migration_gives_existing_levels_and_entries_zeros(
     database_url: str,
 ) -> None:
-    await migrate(MIGRATIONS, database_url, "0003")
+    await migrate(MIGRATIONS, database_url, "0004_kits_states_reorder")
     engine = create_engine(database_url)
     old_time = datetime(2029, 12, 1, tzinfo=UTC)
     async with engine.begin() as connection:
@@ -75,7 +75,10 @@ async def test_the_backorder_migration_gives_existing_levels_and_entries_zeros(
             text("INSERT INTO locations VALUES ('WH-1', '', 'WAREHOUSE', :t)"), {"t": old_time}
         )
         await connection.execute(
-            text("INSERT INTO stock_levels VALUES ('MUG', 'WH-1', 4, 0, 0, 1)")
+            text(
+                "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, safety_stock,"
+                " version) VALUES ('MUG', 'WH-1', 4, 0, 0, 1)"
+            )
         )
         await connection.execute(
             text(

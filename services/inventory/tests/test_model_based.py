@@ -1,8 +1,9 @@
 """Random operation sequences against the use cases and a simple model; invariants after
 every step.
 
-Hypothesis drives receipts, counts, transfers, safety stock, reservations,
-confirmations, releases, expiry and replays of earlier requests in any order,
+Hypothesis drives receipts, counts, transfers, safety stock, reservations (of
+items and of a kit), confirmations, releases, expiry, moves between stock
+states, bulk rows and replays of earlier requests in any order,
 through the batched write path; some steps are bursts of concurrent writes
 (several requests per batch, in any order, with refusals and a request id
 sent twice) whose outcomes the model then follows.
@@ -37,13 +38,18 @@ from stockroom.common.errors import Aborted, FailedPrecondition
 from stockroom.inventory.app import MIGRATIONS, use_cases
 from stockroom.inventory.domain.model import (
     Adjustment,
+    KitComponent,
     Line,
     LocationKind,
     Receipt,
     ReservationRequest,
     SafetyStockChange,
+    StateMove,
+    StockDelta,
+    StockState,
     Transfer,
 )
+from stockroom.inventory.service.bulk import Row
 from stockroom.inventory.store import tables
 from stockroom.inventory.store.transactions import Transactions
 from stockroom.inventory.testing import ManualClock
@@ -55,6 +61,16 @@ Key = tuple[str, str]
 skus = st.sampled_from(SKUS)
 locations = st.sampled_from(LOCATIONS)
 quantities = st.integers(1, 15)
+# The kit every run has: one A and two B per kit.
+KIT = {"A": 1, "B": 2}
+MOVES = [
+    (StockState.SELLABLE, StockState.DAMAGED),
+    (StockState.SELLABLE, StockState.QUALITY_CONTROL),
+    (StockState.QUALITY_CONTROL, StockState.SELLABLE),
+    (StockState.QUALITY_CONTROL, StockState.DAMAGED),
+    (StockState.DAMAGED, StockState.SELLABLE),
+    (StockState.DAMAGED, StockState.WRITTEN_OFF),
+]
 
 
 @dataclass
@@ -64,6 +80,8 @@ class Model:
     on_hand: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     reserved: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     safety: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    damaged: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    quality_control: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     # reservation id -> (state, expire offset in seconds, allocations)
     reservations: dict[str, tuple[str, float, dict[Key, int]]] = field(default_factory=dict)
 
@@ -96,6 +114,7 @@ class InventoryMachine(RuleBasedStateMachine):
         self.reservations_store = cases.reservations
         self.catalog = cases.catalog
         self.writes = cases.writes
+        self.bulk = cases.bulk
         self.replays: list[tuple[Any, Any, Any]] = []
         self.run(self._reset())
 
@@ -108,6 +127,8 @@ class InventoryMachine(RuleBasedStateMachine):
                 await connection.execute(delete(table))
         for sku in SKUS:
             await self.catalog.create_item(sku, sku, self.key())
+        kit = [KitComponent(sku, units) for sku, units in KIT.items()]
+        await self.catalog.create_item("KIT", "kit", self.key(), kit)
         for location in LOCATIONS:
             await self.catalog.create_location(location, location, LocationKind.STORE, self.key())
         # Some stock from the start, so early reservations can succeed.
@@ -205,6 +226,84 @@ class InventoryMachine(RuleBasedStateMachine):
             self.model.reserved[key] += quantity
         self.model.reservations[reservation.reservation_id] = ("ACTIVE", self.elapsed + ttl_s, held)
         return str(reservation.reservation_id)
+
+    @rule(target=reservations, kits=st.integers(1, 6), extra=st.integers(0, 3))
+    def reserve_kits(self, kits: int, extra: int) -> str:
+        """A kit line (and maybe a line of one of its components): every component or
+        nothing; the component line takes what the kit line left."""
+        lines = [Line("KIT", kits)] + ([Line("B", extra)] if extra else [])
+        request = ReservationRequest(tuple(lines), timedelta(seconds=60), "", ())
+        free = {s: sum(self.model.available((s, loc)) for loc in LOCATIONS) for s in KIT}
+        enough = all(free[s] >= units * kits for s, units in KIT.items())
+        enough = enough and free["B"] - 2 * kits >= extra
+        if not enough:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.reservations_store.reserve, request)
+            return ""
+        reservation = self.attempt(self.reservations_store.reserve, request)
+        kit_line = reservation.lines[0]
+        assert kit_line.allocations == ()
+        assert {c.sku: c.quantity for c in kit_line.components} == {
+            s: units * kits for s, units in KIT.items()
+        }
+        held: dict[Key, int] = defaultdict(int)
+        for a in reservation.allocations():
+            held[a.sku, a.location_id] += a.quantity
+        for key, quantity in held.items():
+            assert quantity <= self.model.available(key)
+            self.model.reserved[key] += quantity
+        self.model.reservations[reservation.reservation_id] = (
+            "ACTIVE",
+            self.elapsed + 60,
+            dict(held),
+        )
+        return str(reservation.reservation_id)
+
+    @rule(sku=skus, location=locations, move=st.sampled_from(MOVES), quantity=st.integers(1, 8))
+    def move_between_states(
+        self, sku: str, location: str, move: tuple[StockState, StockState], quantity: int
+    ) -> None:
+        key = (sku, location)
+        source, target = move
+        buckets = {
+            StockState.SELLABLE: self.model.on_hand,
+            StockState.DAMAGED: self.model.damaged,
+            StockState.QUALITY_CONTROL: self.model.quality_control,
+        }
+        movable = buckets[source][key] - (
+            self.model.reserved[key] if source is StockState.SELLABLE else 0
+        )
+        command = StateMove(sku, location, source, target, quantity, "INSPECTION", "")
+        if quantity > movable:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(self.stock.move_state, command)
+            return
+        self.attempt(self.stock.move_state, command)
+        buckets[source][key] -= quantity
+        if target in buckets:
+            buckets[target][key] += quantity
+
+    @rule(
+        rows=st.lists(
+            st.tuples(skus, locations, st.integers(-12, 12).filter(bool)), min_size=1, max_size=6
+        )
+    )
+    def bulk_rows(self, rows: list[tuple[str, str, int]]) -> None:
+        """Rows in one bulk call: each decided in order on what the rows before it left,
+        each refused alone when it would take reserved units."""
+        commands = [
+            Row(i, "", StockDelta(s, loc, d, None, None, "COUNT", ""), self.key())
+            for i, (s, loc, d) in enumerate(rows)
+        ]
+        outcomes = self.run(self.bulk.apply(commands))
+        for (sku, location, delta), outcome in zip(rows, outcomes, strict=True):
+            key = (sku, location)
+            if self.model.on_hand[key] + delta < self.model.reserved[key]:
+                assert outcome.error is not None
+                assert outcome.error.reason == "BELOW_RESERVED"
+                continue
+            assert outcome.error is None, outcome.error
+            self.model.on_hand[key] += delta
 
     @rule(reservation_id=reservations)
     def confirm(self, reservation_id: str) -> None:
@@ -307,21 +406,27 @@ class InventoryMachine(RuleBasedStateMachine):
     @invariant()
     def the_database_agrees_with_the_model_and_the_ledger(self) -> None:
         levels, ledger, held = self.run(self._read())
-        for key, (on_hand, reserved, safety) in levels.items():
+        for key, (on_hand, reserved, safety, damaged, qc) in levels.items():
             assert 0 <= reserved <= on_hand
-            assert (on_hand, reserved, safety) == (
+            assert (on_hand, reserved, safety, damaged, qc) == (
                 self.model.on_hand[key],
                 self.model.reserved[key],
                 self.model.safety[key],
+                self.model.damaged[key],
+                self.model.quality_control[key],
             )
-            assert ledger.get(key, (0, 0)) == (on_hand, reserved)
+            assert ledger.get(key, (0, 0, 0, 0)) == (on_hand, reserved, damaged, qc)
             assert held.get(key, 0) == reserved
         assert set(ledger) <= set(levels)
         assert all(self.model.on_hand[key] == 0 for key in self.model.on_hand if key not in levels)
 
     async def _read(
         self,
-    ) -> tuple[dict[Key, tuple[int, int, int]], dict[Key, tuple[int, int]], dict[Key, int]]:
+    ) -> tuple[
+        dict[Key, tuple[int, int, int, int, int]],
+        dict[Key, tuple[int, int, int, int]],
+        dict[Key, int],
+    ]:
         m, a, r = (
             tables.movements.c,
             tables.reservation_allocations.c,
@@ -329,14 +434,25 @@ class InventoryMachine(RuleBasedStateMachine):
         )
         async with self.engine.connect() as connection:
             levels = {
-                (row.sku, row.location_id): (row.on_hand, row.reserved, row.safety_stock)
+                (row.sku, row.location_id): (
+                    row.on_hand,
+                    row.reserved,
+                    row.safety_stock,
+                    row.damaged,
+                    row.quality_control,
+                )
                 for row in await connection.execute(select(tables.stock_levels))
             }
             ledger = {
-                (row[0], row[1]): (int(row[2]), int(row[3]))
+                (row[0], row[1]): (int(row[2]), int(row[3]), int(row[4]), int(row[5]))
                 for row in await connection.execute(
                     select(
-                        m.sku, m.location_id, func.sum(m.on_hand_delta), func.sum(m.reserved_delta)
+                        m.sku,
+                        m.location_id,
+                        func.sum(m.on_hand_delta),
+                        func.sum(m.reserved_delta),
+                        func.sum(m.damaged_delta),
+                        func.sum(m.quality_control_delta),
                     ).group_by(m.sku, m.location_id)
                 )
             }

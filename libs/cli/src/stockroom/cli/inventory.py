@@ -1,5 +1,6 @@
-"""``stockroom inventory ...``: a command for every InventoryService RPC, plus ``import``
-(bulk receipts from CSV, with a progress bar) and ``health``.
+"""``stockroom inventory ...``: a command for every InventoryService RPC, plus ``health``
+(stock states, kits and reorder points in ``inventory_stock``, bulk changes and ``import``
+in ``inventory_bulk``).
 
 Every command takes the shared options (``calls.call_options``) and prints through the one
 output model (``output``): ``-o table|json|yaml``.
@@ -8,9 +9,7 @@ output model (``output``): ``-o table|json|yaml``.
 from __future__ import annotations
 
 import asyncio
-import csv
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -18,12 +17,10 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 
 from stockroom.cli.calls import Call, call_options
-from stockroom.cli.failures import EXIT_UNREACHABLE, EXIT_USAGE, Failure
+from stockroom.cli.failures import EXIT_UNREACHABLE, Failure
 from stockroom.cli.health import health_command
 from stockroom.cli.output import to_data
 from stockroom.cli.params import SKU_QUANTITY
-from stockroom.cli.progress import progress_bar
-from stockroom.common.errors import AlreadyExists
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
@@ -69,13 +66,22 @@ group.add_command(health_command(SERVICE))
 @group.command("create-item")
 @click.argument("sku")
 @click.option("--name", default="", help="display name")
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    type=SKU_QUANTITY,
+    help="SKU=QTY: makes the item a kit of these (repeat per component)",
+)
 @call_options(SERVICE, mutation=True)
-def create_item(call: Call, sku: str, name: str) -> None:
-    """Register a SKU."""
-    request = pb.CreateItemRequest(
-        item=pb.Item(sku=sku, display_name=name), request_id=call.new_request_id()
+def create_item(call: Call, sku: str, name: str, components: tuple[tuple[str, int], ...]) -> None:
+    """Register a SKU (a kit with --component)."""
+    item = pb.Item(
+        sku=sku,
+        display_name=name,
+        components=[pb.KitComponent(sku=s, quantity=q) for s, q in components],
     )
-    unary(call, "CreateItem", request)
+    unary(call, "CreateItem", pb.CreateItemRequest(item=item, request_id=call.new_request_id()))
 
 
 @group.command("item")
@@ -217,12 +223,23 @@ def safety_stock(call: Call, sku: str, location_id: str, safety_stock: int, etag
 @click.argument("skus", nargs=-1, required=True)
 @call_options(SERVICE)
 def levels(call: Call, skus: tuple[str, ...]) -> None:
-    """Stock levels of SKUs, per location."""
+    """Stock levels of SKUs, per location (a kit: one row, the whole kits available)."""
 
     def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-        return [level for sku in data["skus"] for level in sku["levels"]]
+        return [
+            level
+            for sku in data["skus"]
+            for level in (sku["levels"] if not sku["kit"] else [_kit_row(sku)])
+        ]
 
     unary(call, "BatchGetStockLevels", pb.BatchGetStockLevelsRequest(skus=list(skus)), rows)
+
+
+def _kit_row(sku: dict[str, Any]) -> dict[str, Any]:
+    """A kit in the levels table: no level of its own, the kits its components make."""
+    row = to_data(pb.StockLevel(sku=sku["sku"], location_id="(kit)"))
+    row["available"] = sku["available"]
+    return dict(row)
 
 
 @group.command("check")
@@ -358,79 +375,3 @@ async def _watch(call: Call, skus: list[str], after: int) -> None:
             flush=True,
         )
         await asyncio.sleep(delay)
-
-
-@group.command("import")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--reference", default="import", show_default=True)
-@call_options(SERVICE)
-def import_receipts(call: Call, csv_file: Path, reference: str) -> None:
-    """Receive stock from a CSV file with columns sku,location_id,quantity (registering
-    unknown SKUs and locations), with a progress bar. Each row is one idempotent receipt."""
-    rows = _receipts(csv_file)
-    summary = call.run(lambda channel: _import(call, stub(channel), rows, reference))
-    call.printer.result(summary)
-
-
-def _receipts(path: Path) -> list[tuple[str, str, int]]:
-    rows = []
-    with path.open(newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                quantity = int(row["quantity"])
-                rows.append((row["sku"].strip(), row["location_id"].strip(), quantity))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise Failure(
-                    f"{path}, line {number}: expected columns sku,location_id,quantity"
-                    " with a whole quantity",
-                    EXIT_USAGE,
-                ) from None
-    return rows
-
-
-async def _import(
-    call: Call, inventory: Any, rows: list[tuple[str, str, int]], reference: str
-) -> dict[str, Any]:
-    created = {"items": 0, "locations": 0}
-
-    async def ensure(kind: str, request: Any, method: str) -> None:
-        try:
-            await getattr(inventory, method)(request, timeout=call.timeout_s)
-            created[kind] += 1
-        except AlreadyExists:
-            pass
-
-    units = 0
-    with progress_bar("importing", total=len(rows)) as advance:
-        for sku in sorted({r[0] for r in rows}):
-            await ensure(
-                "items",
-                pb.CreateItemRequest(item=pb.Item(sku=sku), request_id=call.new_request_id()),
-                "CreateItem",
-            )
-        for location in sorted({r[1] for r in rows}):
-            kind = pb.LOCATION_KIND_WAREHOUSE
-            location_request = pb.CreateLocationRequest(
-                location=pb.Location(location_id=location, kind=kind),
-                request_id=call.new_request_id(),
-            )
-            await ensure("locations", location_request, "CreateLocation")
-        for sku, location, quantity in rows:
-            await inventory.ReceiveStock(
-                pb.ReceiveStockRequest(
-                    sku=sku,
-                    location_id=location,
-                    quantity=quantity,
-                    reference=reference,
-                    request_id=call.new_request_id(),
-                ),
-                timeout=call.timeout_s,
-            )
-            units += quantity
-            advance()
-    return {
-        "rows": len(rows),
-        "units": units,
-        "items_created": created["items"],
-        "locations_created": created["locations"],
-    }

@@ -21,6 +21,8 @@ from click.shell_completion import get_completion_class
 from stockroom.cli import (
     dev,
     inventory,
+    inventory_bulk,
+    inventory_stock,
     inventory_supply,
     pricing,
     pricing_bulk,
@@ -68,7 +70,7 @@ cli.add_command(inventory.group)
 cli.add_command(pricing.group)
 for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS):
     pricing.group.add_command(command)
-for command in inventory_supply.COMMANDS:
+for command in (*inventory_stock.COMMANDS, *inventory_bulk.COMMANDS, *inventory_supply.COMMANDS):
     inventory.group.add_command(command)
 
 

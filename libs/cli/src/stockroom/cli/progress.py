@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[[], None]]:
-    """Yields ``advance()``; draws only when stderr is a terminal."""
+def progress_bar(description: str, total: int) -> Iterator[Callable[..., None]]:
+    """Yields ``advance(steps=1)``; draws only when stderr is a terminal."""
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description}"),
@@ -23,4 +23,4 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[], None]]:
         *columns, console=console, transient=True, disable=not console.is_terminal
     ) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda: progress.advance(task)
+        yield lambda steps=1: progress.advance(task, steps)

@@ -26,6 +26,7 @@ from stockroom.inventory.background import (
 )
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
+from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.service.history import LedgerHistory
@@ -95,6 +96,7 @@ class UseCases:
     reservations: ReservationService
     history: LedgerHistory
     writes: StockWrites
+    bulk: BulkAdjustments
     supply: SupplyService
 
 
@@ -113,6 +115,7 @@ def use_cases(
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
+        BulkAdjustments(writes),
         SupplyService(transactions, writes),
     )
 
@@ -129,7 +132,13 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     )
     reservations = cases.reservations
     servicer = InventoryServicer(
-        cases.catalog, cases.stock, cases.reservations, cases.history, tail, cases.supply
+        cases.catalog,
+        cases.stock,
+        cases.reservations,
+        cases.history,
+        tail,
+        cases.bulk,
+        cases.supply,
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)

@@ -26,15 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from stockroom.inventory.v1 import inventory_pb2 as stockroom_dot_inventory_dot_v1_dot_inventory__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#stockroom/inventory/v1/events.proto\x12\x16stockroom.inventory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&stockroom/inventory/v1/inventory.proto\"\xeb\x01\n\x15StockThresholdCrossed\x12\x39\n\tthreshold\x18\x01 \x01(\x0e\x32&.stockroom.inventory.v1.StockThreshold\x12\x31\n\x05level\x18\x02 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x1a\n\x12previous_available\x18\x03 \x01(\x03\x12\x17\n\x0fledger_sequence\x18\x04 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*v\n\x0eStockThreshold\x12\x1f\n\x1bSTOCK_THRESHOLD_UNSPECIFIED\x10\x00\x12 \n\x1cSTOCK_THRESHOLD_OUT_OF_STOCK\x10\x01\x12!\n\x1dSTOCK_THRESHOLD_BACK_IN_STOCK\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#stockroom/inventory/v1/events.proto\x12\x16stockroom.inventory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&stockroom/inventory/v1/inventory.proto\"\xeb\x01\n\x15StockThresholdCrossed\x12\x39\n\tthreshold\x18\x01 \x01(\x0e\x32&.stockroom.inventory.v1.StockThreshold\x12\x31\n\x05level\x18\x02 \x01(\x0b\x32\".stockroom.inventory.v1.StockLevel\x12\x1a\n\x12previous_available\x18\x03 \x01(\x03\x12\x17\n\x0fledger_sequence\x18\x04 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x9f\x01\n\x0eStockThreshold\x12\x1f\n\x1bSTOCK_THRESHOLD_UNSPECIFIED\x10\x00\x12 \n\x1cSTOCK_THRESHOLD_OUT_OF_STOCK\x10\x01\x12!\n\x1dSTOCK_THRESHOLD_BACK_IN_STOCK\x10\x02\x12\'\n#STOCK_THRESHOLD_BELOW_REORDER_POINT\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stockroom.inventory.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STOCKTHRESHOLD']._serialized_start=374
-  _globals['_STOCKTHRESHOLD']._serialized_end=492
+  _globals['_STOCKTHRESHOLD']._serialized_start=375
+  _globals['_STOCKTHRESHOLD']._serialized_end=534
   _globals['_STOCKTHRESHOLDCROSSED']._serialized_start=137
   _globals['_STOCKTHRESHOLDCROSSED']._serialized_end=372
 # @@protoc_insertion_point(module_scope)

@@ -31,6 +31,10 @@ class _StockThresholdEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StockT
     """Available went from above zero to zero."""
     STOCK_THRESHOLD_BACK_IN_STOCK: _StockThreshold.ValueType  # 2
     """Available went from zero to above zero (also a level's first stock)."""
+    STOCK_THRESHOLD_BELOW_REORDER_POINT: _StockThreshold.ValueType  # 3
+    """Available went from at or above the level's reorder point to below it
+    (or the reorder point was raised above available).
+    """
 
 class StockThreshold(_StockThreshold, metaclass=_StockThresholdEnumTypeWrapper):
     """Payloads of the inventory's events on NATS JetStream (docs/events.md). Each
@@ -38,9 +42,11 @@ class StockThreshold(_StockThreshold, metaclass=_StockThresholdEnumTypeWrapper):
 
     - type `stockroom.inventory.v1.movement_recorded`: a `Movement`, one per
       ledger entry (id `ledger-<sequence>`);
-    - types `stockroom.inventory.v1.out_of_stock` and
-      `stockroom.inventory.v1.back_in_stock`: a `StockThresholdCrossed` (id
-      `ledger-<sequence>-out-of-stock` / `-back-in-stock`).
+    - types `stockroom.inventory.v1.out_of_stock`,
+      `stockroom.inventory.v1.back_in_stock` and
+      `stockroom.inventory.v1.below_reorder_point`: a `StockThresholdCrossed`
+      (id `ledger-<sequence>-out-of-stock` / `-back-in-stock` /
+      `-below-reorder-point`).
 
     What a threshold event says happened to a level's available quantity.
     """
@@ -51,6 +57,10 @@ STOCK_THRESHOLD_OUT_OF_STOCK: StockThreshold.ValueType  # 1
 """Available went from above zero to zero."""
 STOCK_THRESHOLD_BACK_IN_STOCK: StockThreshold.ValueType  # 2
 """Available went from zero to above zero (also a level's first stock)."""
+STOCK_THRESHOLD_BELOW_REORDER_POINT: StockThreshold.ValueType  # 3
+"""Available went from at or above the level's reorder point to below it
+(or the reorder point was raised above available).
+"""
 Global___StockThreshold: _TypeAlias = StockThreshold  # noqa: Y015
 
 @_typing.final

@@ -71,6 +71,16 @@ class _MovementKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Movement
     """A reservation expired (reserved down)."""
     MOVEMENT_KIND_SAFETY_STOCK: _MovementKind.ValueType  # 9
     """Safety stock set (no unit moves; available may change)."""
+    MOVEMENT_KIND_TO_DAMAGED: _MovementKind.ValueType  # 20
+    """Units moved into the damaged state (from sellable or quality control)."""
+    MOVEMENT_KIND_TO_QC: _MovementKind.ValueType  # 21
+    """Units moved into quality control (QC; from sellable or damaged)."""
+    MOVEMENT_KIND_TO_SELLABLE: _MovementKind.ValueType  # 22
+    """Units moved back to sellable on hand (from damaged or quality control)."""
+    MOVEMENT_KIND_WRITE_OFF: _MovementKind.ValueType  # 23
+    """Damaged units written off: they leave the level."""
+    MOVEMENT_KIND_REORDER_POINT: _MovementKind.ValueType  # 24
+    """Reorder point set (no unit moves)."""
     MOVEMENT_KIND_BACKORDER: _MovementKind.ValueType  # 30
     """Units a reservation backordered (backordered up)."""
     MOVEMENT_KIND_PREORDER: _MovementKind.ValueType  # 31
@@ -105,6 +115,16 @@ MOVEMENT_KIND_EXPIRY: MovementKind.ValueType  # 8
 """A reservation expired (reserved down)."""
 MOVEMENT_KIND_SAFETY_STOCK: MovementKind.ValueType  # 9
 """Safety stock set (no unit moves; available may change)."""
+MOVEMENT_KIND_TO_DAMAGED: MovementKind.ValueType  # 20
+"""Units moved into the damaged state (from sellable or quality control)."""
+MOVEMENT_KIND_TO_QC: MovementKind.ValueType  # 21
+"""Units moved into quality control (QC; from sellable or damaged)."""
+MOVEMENT_KIND_TO_SELLABLE: MovementKind.ValueType  # 22
+"""Units moved back to sellable on hand (from damaged or quality control)."""
+MOVEMENT_KIND_WRITE_OFF: MovementKind.ValueType  # 23
+"""Damaged units written off: they leave the level."""
+MOVEMENT_KIND_REORDER_POINT: MovementKind.ValueType  # 24
+"""Reorder point set (no unit moves)."""
 MOVEMENT_KIND_BACKORDER: MovementKind.ValueType  # 30
 """Units a reservation backordered (backordered up)."""
 MOVEMENT_KIND_PREORDER: MovementKind.ValueType  # 31
@@ -148,6 +168,40 @@ RESERVATION_STATE_RELEASED: ReservationState.ValueType  # 3
 RESERVATION_STATE_EXPIRED: ReservationState.ValueType  # 4
 """Given back because its time ran out."""
 Global___ReservationState: _TypeAlias = ReservationState  # noqa: Y015
+
+class _StockState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StockStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StockState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STOCK_STATE_UNSPECIFIED: _StockState.ValueType  # 0
+    """Not set."""
+    STOCK_STATE_SELLABLE: _StockState.ValueType  # 1
+    """On hand: can be reserved, transferred, shipped."""
+    STOCK_STATE_DAMAGED: _StockState.ValueType  # 2
+    """Damaged: kept apart, never available."""
+    STOCK_STATE_QUALITY_CONTROL: _StockState.ValueType  # 3
+    """Held for quality control: kept apart until judged, never available."""
+    STOCK_STATE_WRITTEN_OFF: _StockState.ValueType  # 4
+    """Gone for good (only as MoveStockRequest.to_state, from DAMAGED)."""
+
+class StockState(_StockState, metaclass=_StockStateEnumTypeWrapper):
+    """Where units of a stock level are. Only sellable units count in on_hand and
+    can be promised.
+    """
+
+STOCK_STATE_UNSPECIFIED: StockState.ValueType  # 0
+"""Not set."""
+STOCK_STATE_SELLABLE: StockState.ValueType  # 1
+"""On hand: can be reserved, transferred, shipped."""
+STOCK_STATE_DAMAGED: StockState.ValueType  # 2
+"""Damaged: kept apart, never available."""
+STOCK_STATE_QUALITY_CONTROL: StockState.ValueType  # 3
+"""Held for quality control: kept apart until judged, never available."""
+STOCK_STATE_WRITTEN_OFF: StockState.ValueType  # 4
+"""Gone for good (only as MoveStockRequest.to_state, from DAMAGED)."""
+Global___StockState: _TypeAlias = StockState  # noqa: Y015
 
 class _InventoryPolicyMode:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -453,6 +507,7 @@ class Item(_message.Message):
     SKU_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit: 1-64 letters, digits, '.', '_' or '-', starting
     with a letter or digit.
@@ -463,20 +518,55 @@ class Item(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the SKU was registered."""
 
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___KitComponent]:
+        """Set at creation for a kit: the items one kit is made of. A kit holds no
+        stock of its own; its availability comes from its components, and
+        reserving it reserves them. Empty for an item that holds stock. At most
+        50, each SKU once, never the kit itself or a kit containing it.
+        """
+
     def __init__(
         self,
         *,
         sku: _builtins.str = ...,
         display_name: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        components: _abc.Iterable[Global___KitComponent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "create_time", b"create_time", "display_name", b"display_name", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Item: _TypeAlias = Item  # noqa: Y015
+
+@_typing.final
+class KitComponent(_message.Message):
+    """One component of a kit: an item and how many of it one kit takes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """A registered SKU (an item holding stock, or another kit)."""
+    quantity: _builtins.int
+    """Units of it in one kit; positive, at most 1000."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KitComponent: _TypeAlias = KitComponent  # noqa: Y015
 
 @_typing.final
 class CreateItemRequest(_message.Message):
@@ -735,6 +825,9 @@ class StockLevel(_message.Message):
     SAFETY_STOCK_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    DAMAGED_FIELD_NUMBER: _builtins.int
+    QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
+    REORDER_POINT_FIELD_NUMBER: _builtins.int
     BACKORDERED_FIELD_NUMBER: _builtins.int
     INCOMING_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
@@ -753,6 +846,14 @@ class StockLevel(_message.Message):
     """Changes whenever the level changes; pass it back to SetSafetyStock to
     change only what was read.
     """
+    damaged: _builtins.int
+    """Units set aside as damaged: not on hand, never available."""
+    quality_control: _builtins.int
+    """Units held for quality control: not on hand, never available."""
+    reorder_point: _builtins.int
+    """A below-reorder-point event is published when available drops below
+    this (0: none).
+    """
     backordered: _builtins.int
     """Units reservations have backordered (or preordered) here and still wait
     for: the next units that become available here fill them first.
@@ -769,12 +870,15 @@ class StockLevel(_message.Message):
         safety_stock: _builtins.int = ...,
         available: _builtins.int = ...,
         etag: _builtins.str = ...,
+        damaged: _builtins.int = ...,
+        quality_control: _builtins.int = ...,
+        reorder_point: _builtins.int = ...,
         backordered: _builtins.int = ...,
         incoming: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backordered", b"backordered", "etag", b"etag", "incoming", b"incoming", "location_id", b"location_id", "on_hand", b"on_hand", "reserved", b"reserved", "safety_stock", b"safety_stock", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backordered", b"backordered", "damaged", b"damaged", "etag", b"etag", "incoming", b"incoming", "location_id", b"location_id", "on_hand", b"on_hand", "quality_control", b"quality_control", "reorder_point", b"reorder_point", "reserved", b"reserved", "safety_stock", b"safety_stock", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -791,6 +895,9 @@ class SkuStock(_message.Message):
     ON_HAND_FIELD_NUMBER: _builtins.int
     RESERVED_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
+    DAMAGED_FIELD_NUMBER: _builtins.int
+    QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
+    KIT_FIELD_NUMBER: _builtins.int
     BACKORDERED_FIELD_NUMBER: _builtins.int
     INCOMING_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
@@ -801,6 +908,14 @@ class SkuStock(_message.Message):
     """Sum of reserved over the locations."""
     available: _builtins.int
     """Sum of available over the locations."""
+    damaged: _builtins.int
+    """Sum of damaged over the locations."""
+    quality_control: _builtins.int
+    """Sum of quality_control over the locations."""
+    kit: _builtins.bool
+    """Whether the SKU is a kit: then levels is empty and available is the
+    number of whole kits its components can make (over all locations).
+    """
     backordered: _builtins.int
     """Sum of backordered over the locations."""
     incoming: _builtins.int
@@ -817,12 +932,15 @@ class SkuStock(_message.Message):
         on_hand: _builtins.int = ...,
         reserved: _builtins.int = ...,
         available: _builtins.int = ...,
+        damaged: _builtins.int = ...,
+        quality_control: _builtins.int = ...,
+        kit: _builtins.bool = ...,
         backordered: _builtins.int = ...,
         incoming: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backordered", b"backordered", "incoming", b"incoming", "levels", b"levels", "on_hand", b"on_hand", "reserved", b"reserved", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backordered", b"backordered", "damaged", b"damaged", "incoming", b"incoming", "kit", b"kit", "levels", b"levels", "on_hand", b"on_hand", "quality_control", b"quality_control", "reserved", b"reserved", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1148,6 +1266,8 @@ class Movement(_message.Message):
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    DAMAGED_DELTA_FIELD_NUMBER: _builtins.int
+    QUALITY_CONTROL_DELTA_FIELD_NUMBER: _builtins.int
     BACKORDERED_DELTA_FIELD_NUMBER: _builtins.int
     INCOMING_DELTA_FIELD_NUMBER: _builtins.int
     EXPECTED_RECEIPT_ID_FIELD_NUMBER: _builtins.int
@@ -1171,6 +1291,10 @@ class Movement(_message.Message):
     """The reservation this entry belongs to, if any."""
     request_id: _builtins.str
     """The request that wrote this entry (empty for expiries)."""
+    damaged_delta: _builtins.int
+    """Change of damaged."""
+    quality_control_delta: _builtins.int
+    """Change of quality_control."""
     backordered_delta: _builtins.int
     """Change of backordered (BACKORDER, PREORDER, BACKORDER_FILL, and releases
     and expiries of backordered lines).
@@ -1204,13 +1328,15 @@ class Movement(_message.Message):
         reservation_id: _builtins.str = ...,
         request_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        damaged_delta: _builtins.int = ...,
+        quality_control_delta: _builtins.int = ...,
         backordered_delta: _builtins.int = ...,
         incoming_delta: _builtins.int = ...,
         expected_receipt_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "level", b"level"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backordered_delta", b"backordered_delta", "create_time", b"create_time", "expected_receipt_id", b"expected_receipt_id", "incoming_delta", b"incoming_delta", "kind", b"kind", "level", b"level", "location_id", b"location_id", "on_hand_delta", b"on_hand_delta", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id", "reserved_delta", b"reserved_delta", "sequence", b"sequence", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backordered_delta", b"backordered_delta", "create_time", b"create_time", "damaged_delta", b"damaged_delta", "expected_receipt_id", b"expected_receipt_id", "incoming_delta", b"incoming_delta", "kind", b"kind", "level", b"level", "location_id", b"location_id", "on_hand_delta", b"on_hand_delta", "quality_control_delta", b"quality_control_delta", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id", "reserved_delta", b"reserved_delta", "sequence", b"sequence", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1383,6 +1509,7 @@ class ReservationLine(_message.Message):
     SKU_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     ALLOCATIONS_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
     BACKORDERED_FIELD_NUMBER: _builtins.int
     PREORDER_FIELD_NUMBER: _builtins.int
     BACKORDERS_FIELD_NUMBER: _builtins.int
@@ -1399,7 +1526,13 @@ class ReservationLine(_message.Message):
     """Whether part of the line was taken as a preorder."""
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Allocation]:
-        """One allocation per location, largest first."""
+        """One allocation per location, largest first (empty for a kit)."""
+
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReservedComponent]:
+        """For a kit: what the line holds of each component (every component of
+        quantity kits, all held or none). Empty for an item that holds stock.
+        """
 
     @_builtins.property
     def backorders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Backorder]:
@@ -1413,17 +1546,50 @@ class ReservationLine(_message.Message):
         sku: _builtins.str = ...,
         quantity: _builtins.int = ...,
         allocations: _abc.Iterable[Global___Allocation] | None = ...,
+        components: _abc.Iterable[Global___ReservedComponent] | None = ...,
         backordered: _builtins.int = ...,
         preorder: _builtins.bool = ...,
         backorders: _abc.Iterable[Global___Backorder] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "backordered", b"backordered", "backorders", b"backorders", "preorder", b"preorder", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "backordered", b"backordered", "backorders", b"backorders", "components", b"components", "preorder", b"preorder", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReservationLine: _TypeAlias = ReservationLine  # noqa: Y015
+
+@_typing.final
+class ReservedComponent(_message.Message):
+    """What a kit line holds of one component."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    ALLOCATIONS_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The component's SKU."""
+    quantity: _builtins.int
+    """Units held: the line's kits times the component's quantity per kit."""
+    @_builtins.property
+    def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Allocation]:
+        """One allocation per location, largest first."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        allocations: _abc.Iterable[Global___Allocation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReservedComponent: _TypeAlias = ReservedComponent  # noqa: Y015
 
 @_typing.final
 class Backorder(_message.Message):
@@ -1848,6 +2014,461 @@ class ReleaseReservationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseReservationResponse: _TypeAlias = ReleaseReservationResponse  # noqa: Y015
+
+@_typing.final
+class MoveStockRequest(_message.Message):
+    """Request for InventoryService.MoveStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    FROM_STATE_FIELD_NUMBER: _builtins.int
+    TO_STATE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered and not a kit."""
+    location_id: _builtins.str
+    """The location; must be registered."""
+    from_state: Global___StockState.ValueType
+    """Where the units are: SELLABLE, DAMAGED or QUALITY_CONTROL."""
+    to_state: Global___StockState.ValueType
+    """Where they go: another of those, or WRITTEN_OFF (from DAMAGED only)."""
+    quantity: _builtins.int
+    """Units moved; must be positive. From SELLABLE, at most the unreserved
+    units (FAILED_PRECONDITION otherwise: reserved units never move).
+    """
+    reason: _builtins.str
+    """Why, in the caller's words (e.g. "BROKEN_IN_TRANSIT"); required."""
+    reference: _builtins.str
+    """The caller's reference, e.g. an inspection report."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        from_state: Global___StockState.ValueType = ...,
+        to_state: Global___StockState.ValueType = ...,
+        quantity: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_state", b"from_state", "location_id", b"location_id", "quantity", b"quantity", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "sku", b"sku", "to_state", b"to_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveStockRequest: _TypeAlias = MoveStockRequest  # noqa: Y015
+
+@_typing.final
+class MoveStockResponse(_message.Message):
+    """Response for InventoryService.MoveStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level after the move."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The ledger entry the move wrote."""
+
+    def __init__(
+        self,
+        *,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveStockResponse: _TypeAlias = MoveStockResponse  # noqa: Y015
+
+@_typing.final
+class SetKitComponentsRequest(_message.Message):
+    """Request for InventoryService.SetKitComponents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    COMPONENTS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The kit's SKU: an item created with components."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___KitComponent]:
+        """The new components (replacing the old ones): at least one, at most 50,
+        as Item.components.
+        """
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        components: _abc.Iterable[Global___KitComponent] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetKitComponentsRequest: _TypeAlias = SetKitComponentsRequest  # noqa: Y015
+
+@_typing.final
+class SetKitComponentsResponse(_message.Message):
+    """Response for InventoryService.SetKitComponents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The kit with its new components."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetKitComponentsResponse: _TypeAlias = SetKitComponentsResponse  # noqa: Y015
+
+@_typing.final
+class StockAdjustmentRow(_message.Message):
+    """One row of a bulk change to a stock level's on-hand count."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    SET_ON_HAND_FIELD_NUMBER: _builtins.int
+    ADD_ON_HAND_FIELD_NUMBER: _builtins.int
+    EXPECTED_ON_HAND_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered and not a kit."""
+    location_id: _builtins.str
+    """The location; must be registered."""
+    set_on_hand: _builtins.int
+    """The counted on-hand: zero or more, not below the reserved units."""
+    add_on_hand: _builtins.int
+    """Units to add (negative: to take away); not zero, never below the
+    reserved units.
+    """
+    expected_on_hand: _builtins.int
+    """If set, the row applies only if on hand still is this value (ABORTED
+    ON_HAND_CHANGED otherwise).
+    """
+    etag: _builtins.str
+    """If set, the row applies only if the level's etag still is this (ABORTED
+    ETAG_MISMATCH otherwise).
+    """
+    reason: _builtins.str
+    """Why, in the caller's words (e.g. "CYCLE_COUNT"); required."""
+    reference: _builtins.str
+    """The caller's reference, e.g. a count sheet number."""
+    request_id: _builtins.str
+    """A UUID identifying this row: a row sent again with the same request_id
+    and content is answered from its record, never applied twice.
+    """
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        set_on_hand: _builtins.int = ...,
+        add_on_hand: _builtins.int = ...,
+        expected_on_hand: _builtins.int | None = ...,
+        etag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_on_hand", b"_expected_on_hand", "add_on_hand", b"add_on_hand", "change", b"change", "expected_on_hand", b"expected_on_hand", "set_on_hand", b"set_on_hand"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_on_hand", b"_expected_on_hand", "add_on_hand", b"add_on_hand", "change", b"change", "etag", b"etag", "expected_on_hand", b"expected_on_hand", "location_id", b"location_id", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "set_on_hand", b"set_on_hand", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expected_on_hand: _TypeAlias = _typing.Literal["expected_on_hand"]  # noqa: Y015
+    _WhichOneofArgType__expected_on_hand: _TypeAlias = _typing.Literal["_expected_on_hand", b"_expected_on_hand"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["set_on_hand", "add_on_hand"]  # noqa: Y015
+    _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_on_hand) -> _WhichOneofReturnType__expected_on_hand | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
+
+Global___StockAdjustmentRow: _TypeAlias = StockAdjustmentRow  # noqa: Y015
+
+@_typing.final
+class StockAdjustmentResult(_message.Message):
+    """The outcome of one row of a bulk change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
+    ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELDS_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """The row's position in its request (BatchAdjustStock) or in the import
+    (ImportStock), from 0.
+    """
+    request_id: _builtins.str
+    """The row's request_id."""
+    error_code: _builtins.str
+    """Empty when applied; else the gRPC status code name the row alone would
+    have got, e.g. ABORTED.
+    """
+    error_reason: _builtins.str
+    """The error's reason, e.g. ON_HAND_CHANGED."""
+    error_message: _builtins.str
+    """The error, for people."""
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The level after the row (empty if refused)."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The ledger entry the row wrote (empty if refused)."""
+
+    @_builtins.property
+    def error_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields of the row at fault, for INVALID_ARGUMENT."""
+
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+        error_code: _builtins.str = ...,
+        error_reason: _builtins.str = ...,
+        error_message: _builtins.str = ...,
+        error_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code", "error_fields", b"error_fields", "error_message", b"error_message", "error_reason", b"error_reason", "index", b"index", "level", b"level", "movement", b"movement", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StockAdjustmentResult: _TypeAlias = StockAdjustmentResult  # noqa: Y015
+
+@_typing.final
+class BatchAdjustStockRequest(_message.Message):
+    """Request for InventoryService.BatchAdjustStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockAdjustmentRow]:
+        """At least one row, at most 1000."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___StockAdjustmentRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAdjustStockRequest: _TypeAlias = BatchAdjustStockRequest  # noqa: Y015
+
+@_typing.final
+class BatchAdjustStockResponse(_message.Message):
+    """Response for InventoryService.BatchAdjustStock."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    applied: _builtins.int
+    """Rows applied (or answered from their record)."""
+    failed: _builtins.int
+    """Rows refused."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockAdjustmentResult]:
+        """One per row, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___StockAdjustmentResult] | None = ...,
+        applied: _builtins.int = ...,
+        failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "failed", b"failed", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAdjustStockResponse: _TypeAlias = BatchAdjustStockResponse  # noqa: Y015
+
+@_typing.final
+class ImportStockRequest(_message.Message):
+    """One batch of an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockAdjustmentRow]:
+        """At most 1000 rows, as BatchAdjustStock takes them."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___StockAdjustmentRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportStockRequest: _TypeAlias = ImportStockRequest  # noqa: Y015
+
+@_typing.final
+class ImportStockResponse(_message.Message):
+    """Progress after one batch of an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    received: _builtins.int
+    """Rows received so far."""
+    applied: _builtins.int
+    """Rows applied so far (or answered from their record)."""
+    failed: _builtins.int
+    """Rows refused so far."""
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockAdjustmentResult]:
+        """The refused rows of this batch (index counts rows since the import began)."""
+
+    def __init__(
+        self,
+        *,
+        received: _builtins.int = ...,
+        applied: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        failures: _abc.Iterable[Global___StockAdjustmentResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "failed", b"failed", "failures", b"failures", "received", b"received"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportStockResponse: _TypeAlias = ImportStockResponse  # noqa: Y015
+
+@_typing.final
+class SetReorderPointRequest(_message.Message):
+    """Request for InventoryService.SetReorderPoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    REORDER_POINT_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered and not a kit."""
+    location_id: _builtins.str
+    """The location; must be registered."""
+    reorder_point: _builtins.int
+    """Available units below which the level needs reordering; 0 for none."""
+    etag: _builtins.str
+    """If set, the change is made only if the level's etag still is this
+    (ABORTED otherwise).
+    """
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        reorder_point: _builtins.int = ...,
+        etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "location_id", b"location_id", "reorder_point", b"reorder_point", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetReorderPointRequest: _TypeAlias = SetReorderPointRequest  # noqa: Y015
+
+@_typing.final
+class SetReorderPointResponse(_message.Message):
+    """Response for InventoryService.SetReorderPoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level after the change."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The ledger entry the change wrote."""
+
+    def __init__(
+        self,
+        *,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetReorderPointResponse: _TypeAlias = SetReorderPointResponse  # noqa: Y015
 
 @_typing.final
 class InventoryPolicy(_message.Message):

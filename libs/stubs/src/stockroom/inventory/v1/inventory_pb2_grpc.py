@@ -131,6 +131,31 @@ class InventoryServiceStub:
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockRequest.SerializeToString,
                 response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockResponse.FromString,
                 _registered_method=True)
+        self.MoveStock = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/MoveStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.MoveStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.MoveStockResponse.FromString,
+                _registered_method=True)
+        self.SetKitComponents = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/SetKitComponents',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetKitComponentsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetKitComponentsResponse.FromString,
+                _registered_method=True)
+        self.BatchAdjustStock = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/BatchAdjustStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchAdjustStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchAdjustStockResponse.FromString,
+                _registered_method=True)
+        self.ImportStock = channel.stream_stream(
+                '/stockroom.inventory.v1.InventoryService/ImportStock',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ImportStockRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ImportStockResponse.FromString,
+                _registered_method=True)
+        self.SetReorderPoint = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/SetReorderPoint',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointResponse.FromString,
+                _registered_method=True)
         self.SetInventoryPolicy = channel.unary_unary(
                 '/stockroom.inventory.v1.InventoryService/SetInventoryPolicy',
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyRequest.SerializeToString,
@@ -297,6 +322,47 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MoveStock(self, request, context):
+        """Moves units of a SKU at a location between stock states: sellable (on
+        hand), damaged and quality control; damaged units may be written off.
+        Only unreserved sellable units may leave the sellable state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetKitComponents(self, request, context):
+        """Replaces the components of a kit (an item created with components).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchAdjustStock(self, request, context):
+        """Sets or adjusts the on-hand count of many levels in one call; each row is
+        applied or refused on its own, idempotent by its own request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportStock(self, request_iterator, context):
+        """Imports stock counts and adjustments streamed in batches (each row as
+        BatchAdjustStock takes it); answers each batch with the progress so far
+        and that batch's refused rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetReorderPoint(self, request, context):
+        """Sets the available quantity of a SKU at a location below which a
+        below-reorder-point event is published.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetInventoryPolicy(self, request, context):
         """Sets how a SKU, at every location or at one, treats demand beyond what is
         on hand: refuse it (the default), backorder it up to a limit, or take
@@ -427,6 +493,31 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.WatchStock,
                     request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockRequest.FromString,
                     response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockResponse.SerializeToString,
+            ),
+            'MoveStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.MoveStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.MoveStockResponse.SerializeToString,
+            ),
+            'SetKitComponents': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetKitComponents,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetKitComponentsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetKitComponentsResponse.SerializeToString,
+            ),
+            'BatchAdjustStock': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchAdjustStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchAdjustStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchAdjustStockResponse.SerializeToString,
+            ),
+            'ImportStock': grpc.stream_stream_rpc_method_handler(
+                    servicer.ImportStock,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ImportStockRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ImportStockResponse.SerializeToString,
+            ),
+            'SetReorderPoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReorderPoint,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointResponse.SerializeToString,
             ),
             'SetInventoryPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SetInventoryPolicy,
@@ -947,6 +1038,141 @@ class InventoryService:
             '/stockroom.inventory.v1.InventoryService/WatchStock',
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockRequest.SerializeToString,
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.WatchStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/MoveStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.MoveStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.MoveStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetKitComponents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/SetKitComponents',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetKitComponentsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetKitComponentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchAdjustStock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/BatchAdjustStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchAdjustStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchAdjustStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportStock(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ImportStock',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ImportStockRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ImportStockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetReorderPoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/SetReorderPoint',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -82,6 +82,26 @@ class InventoryServiceStub:
     """Streams every change to the stock levels of the given SKUs, starting after
     a sequence number, so a client that reconnects misses nothing.
     """
+    MoveStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.MoveStockRequest, _inventory_pb2.MoveStockResponse]
+    """Moves units of a SKU at a location between stock states: sellable (on
+    hand), damaged and quality control; damaged units may be written off.
+    Only unreserved sellable units may leave the sellable state.
+    """
+    SetKitComponents: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetKitComponentsRequest, _inventory_pb2.SetKitComponentsResponse]
+    """Replaces the components of a kit (an item created with components)."""
+    BatchAdjustStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.BatchAdjustStockRequest, _inventory_pb2.BatchAdjustStockResponse]
+    """Sets or adjusts the on-hand count of many levels in one call; each row is
+    applied or refused on its own, idempotent by its own request_id.
+    """
+    ImportStock: _grpc.StreamStreamMultiCallable[_inventory_pb2.ImportStockRequest, _inventory_pb2.ImportStockResponse]
+    """Imports stock counts and adjustments streamed in batches (each row as
+    BatchAdjustStock takes it); answers each batch with the progress so far
+    and that batch's refused rows.
+    """
+    SetReorderPoint: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetReorderPointRequest, _inventory_pb2.SetReorderPointResponse]
+    """Sets the available quantity of a SKU at a location below which a
+    below-reorder-point event is published.
+    """
     SetInventoryPolicy: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetInventoryPolicyRequest, _inventory_pb2.SetInventoryPolicyResponse]
     """Sets how a SKU, at every location or at one, treats demand beyond what is
     on hand: refuse it (the default), backorder it up to a limit, or take
@@ -151,6 +171,26 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     WatchStock: _aio.UnaryStreamMultiCallable[_inventory_pb2.WatchStockRequest, _inventory_pb2.WatchStockResponse]  # type: ignore[assignment]
     """Streams every change to the stock levels of the given SKUs, starting after
     a sequence number, so a client that reconnects misses nothing.
+    """
+    MoveStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.MoveStockRequest, _inventory_pb2.MoveStockResponse]  # type: ignore[assignment]
+    """Moves units of a SKU at a location between stock states: sellable (on
+    hand), damaged and quality control; damaged units may be written off.
+    Only unreserved sellable units may leave the sellable state.
+    """
+    SetKitComponents: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetKitComponentsRequest, _inventory_pb2.SetKitComponentsResponse]  # type: ignore[assignment]
+    """Replaces the components of a kit (an item created with components)."""
+    BatchAdjustStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.BatchAdjustStockRequest, _inventory_pb2.BatchAdjustStockResponse]  # type: ignore[assignment]
+    """Sets or adjusts the on-hand count of many levels in one call; each row is
+    applied or refused on its own, idempotent by its own request_id.
+    """
+    ImportStock: _aio.StreamStreamMultiCallable[_inventory_pb2.ImportStockRequest, _inventory_pb2.ImportStockResponse]  # type: ignore[assignment]
+    """Imports stock counts and adjustments streamed in batches (each row as
+    BatchAdjustStock takes it); answers each batch with the progress so far
+    and that batch's refused rows.
+    """
+    SetReorderPoint: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetReorderPointRequest, _inventory_pb2.SetReorderPointResponse]  # type: ignore[assignment]
+    """Sets the available quantity of a SKU at a location below which a
+    below-reorder-point event is published.
     """
     SetInventoryPolicy: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetInventoryPolicyRequest, _inventory_pb2.SetInventoryPolicyResponse]  # type: ignore[assignment]
     """Sets how a SKU, at every location or at one, treats demand beyond what is
@@ -326,6 +366,56 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_inventory_pb2.WatchStockResponse], _abc.AsyncIterator[_inventory_pb2.WatchStockResponse]]:
         """Streams every change to the stock levels of the given SKUs, starting after
         a sequence number, so a client that reconnects misses nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def MoveStock(
+        self,
+        request: _inventory_pb2.MoveStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.MoveStockResponse, _abc.Awaitable[_inventory_pb2.MoveStockResponse]]:
+        """Moves units of a SKU at a location between stock states: sellable (on
+        hand), damaged and quality control; damaged units may be written off.
+        Only unreserved sellable units may leave the sellable state.
+        """
+
+    @_abc_1.abstractmethod
+    def SetKitComponents(
+        self,
+        request: _inventory_pb2.SetKitComponentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.SetKitComponentsResponse, _abc.Awaitable[_inventory_pb2.SetKitComponentsResponse]]:
+        """Replaces the components of a kit (an item created with components)."""
+
+    @_abc_1.abstractmethod
+    def BatchAdjustStock(
+        self,
+        request: _inventory_pb2.BatchAdjustStockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.BatchAdjustStockResponse, _abc.Awaitable[_inventory_pb2.BatchAdjustStockResponse]]:
+        """Sets or adjusts the on-hand count of many levels in one call; each row is
+        applied or refused on its own, idempotent by its own request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportStock(
+        self,
+        request_iterator: _MaybeAsyncIterator[_inventory_pb2.ImportStockRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_inventory_pb2.ImportStockResponse], _abc.AsyncIterator[_inventory_pb2.ImportStockResponse]]:
+        """Imports stock counts and adjustments streamed in batches (each row as
+        BatchAdjustStock takes it); answers each batch with the progress so far
+        and that batch's refused rows.
+        """
+
+    @_abc_1.abstractmethod
+    def SetReorderPoint(
+        self,
+        request: _inventory_pb2.SetReorderPointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.SetReorderPointResponse, _abc.Awaitable[_inventory_pb2.SetReorderPointResponse]]:
+        """Sets the available quantity of a SKU at a location below which a
+        below-reorder-point event is published.
         """
 
     @_abc_1.abstractmethod

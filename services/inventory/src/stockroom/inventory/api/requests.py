@@ -22,16 +22,22 @@ from stockroom.common.contract import (
     check_id,
     check_quantity,
 )
-from stockroom.common.db import validate_request_id
-from stockroom.common.errors import FieldErrors
+from stockroom.common.db import request_key, validate_request_id
+from stockroom.common.errors import FieldErrors, InvalidArgument
+from stockroom.inventory.domain import kits, stock_states
 from stockroom.inventory.domain.model import (
     DOMAIN,
     Adjustment,
+    KitComponent,
     Line,
     LocationKind,
     Receipt,
+    ReorderPointChange,
     ReservationRequest,
     SafetyStockChange,
+    StateMove,
+    StockDelta,
+    StockState,
     Transfer,
 )
 from stockroom.inventory.domain.supply import (
@@ -40,6 +46,7 @@ from stockroom.inventory.domain.supply import (
     PolicyMode,
     SetPolicy,
 )
+from stockroom.inventory.service.bulk import MAX_ROWS, Row
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
 MAX_BATCH_SKUS = 500
@@ -61,6 +68,17 @@ _POLICY_MODES = {
 # What a Timestamp may hold (google/protobuf/timestamp.proto): years 1 to 9999.
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 MAX_ETAG = 32
+
+
+_STOCK_STATES = {
+    pb.STOCK_STATE_SELLABLE: StockState.SELLABLE,
+    pb.STOCK_STATE_DAMAGED: StockState.DAMAGED,
+    pb.STOCK_STATE_QUALITY_CONTROL: StockState.QUALITY_CONTROL,
+    pb.STOCK_STATE_WRITTEN_OFF: StockState.WRITTEN_OFF,
+}
+# The request-key method of a bulk row: the same for BatchAdjustStock and ImportStock, so a
+# row sent again through either is answered from its record.
+STOCK_ROW_METHOD = "StockAdjustmentRow"
 
 
 def problems() -> FieldErrors:
@@ -225,13 +243,130 @@ def _ttl(request: pb.ReserveStockRequest) -> timedelta | None:
     return timedelta(seconds=seconds, microseconds=request.ttl.nanos // 1000)
 
 
-def item(request: pb.CreateItemRequest) -> tuple[str, str]:
+def item(request: pb.CreateItemRequest) -> tuple[str, str, list[KitComponent]]:
     errors = problems()
     validate_request_id(errors, request.request_id)
     check_id(errors, "item.sku", request.item.sku)
     check_text(errors, "item.display_name", request.item.display_name)
+    components = _components(errors, "item.components", request.item.components)
     errors.raise_if_any()
-    return request.item.sku, request.item.display_name
+    return request.item.sku, request.item.display_name, components
+
+
+def kit_components(request: pb.SetKitComponentsRequest) -> tuple[str, list[KitComponent]]:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    if not request.components:
+        errors.add("components", "a kit has at least one component", "EMPTY")
+    components = _components(errors, "components", request.components)
+    errors.raise_if_any()
+    return request.sku, components
+
+
+def _components(
+    errors: FieldErrors, field: str, given: Sequence[pb.KitComponent]
+) -> list[KitComponent]:
+    components = [KitComponent(c.sku, c.quantity) for c in given]
+    for i, component in enumerate(components[: kits.MAX_COMPONENTS]):
+        check_id(errors, f"{field}[{i}].sku", component.sku)
+    kits.check_components(errors, field, components)
+    return components
+
+
+def state_move(request: pb.MoveStockRequest) -> StateMove:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_id(errors, "location_id", request.location_id)
+    source = _STOCK_STATES.get(request.from_state)
+    target = _STOCK_STATES.get(request.to_state)
+    problem = stock_states.transition_problem(source, target)
+    if problem is not None:
+        field = "from_state" if source not in stock_states.SOURCES else "to_state"
+        errors.add(field, problem, "INVALID_STATE")
+    check_quantity(errors, "quantity", request.quantity)
+    check_text(errors, "reason", request.reason, required=True)
+    check_text(errors, "reference", request.reference)
+    errors.raise_if_any()
+    assert source is not None
+    assert target is not None
+    return StateMove(
+        request.sku,
+        request.location_id,
+        source,
+        target,
+        request.quantity,
+        request.reason,
+        request.reference,
+    )
+
+
+def reorder_point(request: pb.SetReorderPointRequest) -> ReorderPointChange:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_id(errors, "location_id", request.location_id)
+    check_quantity(errors, "reorder_point", request.reorder_point, allow_zero=True)
+    errors.raise_if_any()
+    return ReorderPointChange(
+        request.sku, request.location_id, request.reorder_point, request.etag or None
+    )
+
+
+def row_count(rows: Sequence[pb.StockAdjustmentRow], *, allow_empty: bool = False) -> None:
+    """A bulk call or import message holds at most MAX_ROWS rows (and a call at least one)."""
+    errors = problems()
+    if not rows and not allow_empty:
+        errors.add("rows", "at least one row is required", "EMPTY")
+    if len(rows) > MAX_ROWS:
+        errors.add("rows", f"at most {MAX_ROWS} rows per call or message", "TOO_MANY")
+    errors.raise_if_any()
+
+
+def stock_rows(rows: Sequence[pb.StockAdjustmentRow], first_index: int = 0) -> list[Row]:
+    """Each row as a command with its own request key, or its own INVALID_ARGUMENT (fields
+    named within the row, e.g. ``add_on_hand``)."""
+    return [stock_row(row, first_index + offset) for offset, row in enumerate(rows)]
+
+
+def stock_row(row: pb.StockAdjustmentRow, index: int) -> Row:
+    try:
+        change = _stock_change(row)
+    except InvalidArgument as error:
+        return Row(index, row.request_id, None, None, error)
+    return Row(index, row.request_id, change, request_key(STOCK_ROW_METHOD, row))
+
+
+def _stock_change(row: pb.StockAdjustmentRow) -> Adjustment | StockDelta:
+    errors = problems()
+    validate_request_id(errors, row.request_id)
+    check_id(errors, "sku", row.sku)
+    check_id(errors, "location_id", row.location_id)
+    which = row.WhichOneof("change")
+    if which is None:
+        errors.add("change", "set set_on_hand or add_on_hand", "REQUIRED")
+    elif which == "set_on_hand":
+        check_quantity(errors, "set_on_hand", row.set_on_hand, allow_zero=True)
+    elif row.add_on_hand == 0:
+        errors.add("add_on_hand", "must not be zero", "ZERO")
+    else:
+        check_quantity(errors, "add_on_hand", abs(row.add_on_hand))
+    expected = row.expected_on_hand if row.HasField("expected_on_hand") else None
+    if expected is not None:
+        check_quantity(errors, "expected_on_hand", expected, allow_zero=True)
+    check_text(errors, "etag", row.etag)
+    check_text(errors, "reason", row.reason, required=True)
+    check_text(errors, "reference", row.reference)
+    errors.raise_if_any("the row has invalid fields")
+    etag = row.etag or None
+    if which == "set_on_hand":
+        return Adjustment(
+            row.sku, row.location_id, row.set_on_hand, expected, row.reason, row.reference, etag
+        )
+    return StockDelta(
+        row.sku, row.location_id, row.add_on_hand, expected, etag, row.reason, row.reference
+    )
 
 
 def location(request: pb.CreateLocationRequest) -> tuple[str, str, LocationKind]:

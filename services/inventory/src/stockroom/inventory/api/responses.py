@@ -7,8 +7,10 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stockroom.common.errors import StockroomError
 from stockroom.inventory.domain.model import (
     Item,
+    LevelChange,
     Location,
     LocationKind,
     Movement,
@@ -56,7 +58,10 @@ def timestamp(value: datetime) -> Timestamp:
 
 def item(value: Item) -> pb.Item:
     return pb.Item(
-        sku=value.sku, display_name=value.display_name, create_time=timestamp(value.create_time)
+        sku=value.sku,
+        display_name=value.display_name,
+        create_time=timestamp(value.create_time),
+        components=[pb.KitComponent(sku=c.sku, quantity=c.quantity) for c in value.components],
     )
 
 
@@ -78,6 +83,9 @@ def level(value: StockLevel) -> pb.StockLevel:
         safety_stock=value.safety_stock,
         available=value.available,
         etag=value.etag,
+        damaged=value.damaged,
+        quality_control=value.quality_control,
+        reorder_point=value.reorder_point,
         backordered=value.backordered,
         incoming=value.incoming,
     )
@@ -90,9 +98,16 @@ def sku_stock(sku: str, levels: Sequence[StockLevel]) -> pb.SkuStock:
         on_hand=sum(lv.on_hand for lv in levels),
         reserved=sum(lv.reserved for lv in levels),
         available=sum(lv.available for lv in levels),
+        damaged=sum(lv.damaged for lv in levels),
+        quality_control=sum(lv.quality_control for lv in levels),
         backordered=sum(lv.backordered for lv in levels),
         incoming=sum(lv.incoming for lv in levels),
     )
+
+
+def kit_stock(sku: str, kits_available: int) -> pb.SkuStock:
+    """A kit has no levels: only the number of whole kits its components can make."""
+    return pb.SkuStock(sku=sku, available=kits_available, kit=True)
 
 
 def movement(value: Movement) -> pb.Movement:
@@ -109,6 +124,8 @@ def movement(value: Movement) -> pb.Movement:
         reservation_id=value.reservation_id,
         request_id=value.request_id,
         create_time=timestamp(value.create_time),
+        damaged_delta=value.damaged_delta,
+        quality_control_delta=value.quality_control_delta,
         backordered_delta=value.backordered_delta,
         incoming_delta=value.incoming_delta,
         expected_receipt_id=value.expected_receipt_id,
@@ -127,6 +144,17 @@ def reservation(value: Reservation) -> pb.Reservation:
                     pb.Allocation(location_id=a.location_id, quantity=a.quantity)
                     for a in line.allocations
                 ],
+                components=[
+                    pb.ReservedComponent(
+                        sku=c.sku,
+                        quantity=c.quantity,
+                        allocations=[
+                            pb.Allocation(location_id=a.location_id, quantity=a.quantity)
+                            for a in c.allocations
+                        ],
+                    )
+                    for c in line.components
+                ],
                 backordered=line.backordered,
                 preorder=line.preorder,
                 backorders=[backorder(b) for b in line.backorders],
@@ -137,6 +165,28 @@ def reservation(value: Reservation) -> pb.Reservation:
         create_time=timestamp(value.create_time),
         expire_time=timestamp(value.expire_time),
         update_time=timestamp(value.update_time),
+    )
+
+
+def row_result(
+    index: int, request_id: str, change: LevelChange | None, error: StockroomError | None
+) -> pb.StockAdjustmentResult:
+    """One bulk row's outcome: the level and ledger entry it wrote, or its own error."""
+    if change is not None:
+        return pb.StockAdjustmentResult(
+            index=index,
+            request_id=request_id,
+            level=level(change.level),
+            movement=movement(change.movement),
+        )
+    assert error is not None
+    return pb.StockAdjustmentResult(
+        index=index,
+        request_id=request_id,
+        error_code=error.code,
+        error_reason=error.reason,
+        error_message=error.message[:1000],
+        error_fields=[v.field for v in error.field_violations],
     )
 
 

@@ -10,6 +10,7 @@ import grpc
 from stockroom.common.db import decode_page_token, encode_page_token, page_size, request_key
 from stockroom.inventory.api import requests, responses
 from stockroom.inventory.domain.model import LineAvailability
+from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
@@ -28,6 +29,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         reservations: ReservationService,
         history: LedgerHistory,
         tail: LedgerTail,
+        bulk: BulkAdjustments,
         supply: SupplyService,
     ) -> None:
         self.catalog = catalog
@@ -35,6 +37,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self.reservations = reservations
         self.history = history
         self.tail = tail
+        self.bulk = bulk
         self.supply = supply
 
     async def ReceiveStock(
@@ -69,8 +72,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         request: pb.CreateItemRequest,
         context: grpc.aio.ServicerContext[pb.CreateItemRequest, pb.CreateItemResponse],
     ) -> pb.CreateItemResponse:
-        sku, display_name = requests.item(request)
-        item = await self.catalog.create_item(sku, display_name, request_key("CreateItem", request))
+        sku, display_name, components = requests.item(request)
+        item = await self.catalog.create_item(
+            sku, display_name, request_key("CreateItem", request), components
+        )
         return pb.CreateItemResponse(item=responses.item(item))
 
     async def GetItem(
@@ -136,9 +141,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         ],
     ) -> pb.BatchGetStockLevelsResponse:
         skus = requests.batch_skus(request.skus)
-        levels = await self.stock.levels_of(skus)
+        stock = await self.stock.levels_of(skus)
         return pb.BatchGetStockLevelsResponse(
-            skus=[responses.sku_stock(sku, levels[sku]) for sku in skus]
+            skus=[
+                responses.kit_stock(sku, stock[sku].kits_available)
+                if stock[sku].kit
+                else responses.sku_stock(sku, stock[sku].levels)
+                for sku in skus
+            ]
         )
 
     async def SetSafetyStock(
@@ -263,6 +273,81 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         await self.catalog.require_items(skus)
         async for batch in watch_movements(self.tail, self.history, skus, after):
             yield pb.WatchStockResponse(movements=[responses.movement(m) for m in batch])
+
+    async def MoveStock(
+        self,
+        request: pb.MoveStockRequest,
+        context: grpc.aio.ServicerContext[pb.MoveStockRequest, pb.MoveStockResponse],
+    ) -> pb.MoveStockResponse:
+        change = await self.stock.move_state(
+            requests.state_move(request), request_key("MoveStock", request)
+        )
+        return pb.MoveStockResponse(
+            level=responses.level(change.level), movement=responses.movement(change.movement)
+        )
+
+    async def SetKitComponents(
+        self,
+        request: pb.SetKitComponentsRequest,
+        context: grpc.aio.ServicerContext[pb.SetKitComponentsRequest, pb.SetKitComponentsResponse],
+    ) -> pb.SetKitComponentsResponse:
+        sku, components = requests.kit_components(request)
+        item = await self.catalog.set_kit_components(
+            sku, components, request_key("SetKitComponents", request)
+        )
+        return pb.SetKitComponentsResponse(item=responses.item(item))
+
+    async def BatchAdjustStock(
+        self,
+        request: pb.BatchAdjustStockRequest,
+        context: grpc.aio.ServicerContext[pb.BatchAdjustStockRequest, pb.BatchAdjustStockResponse],
+    ) -> pb.BatchAdjustStockResponse:
+        requests.row_count(request.rows)
+        outcomes = await self.bulk.apply(requests.stock_rows(request.rows))
+        failed = sum(1 for o in outcomes if o.error is not None)
+        return pb.BatchAdjustStockResponse(
+            results=[
+                responses.row_result(o.index, o.request_id, o.change, o.error) for o in outcomes
+            ],
+            applied=len(outcomes) - failed,
+            failed=failed,
+        )
+
+    async def ImportStock(
+        self,
+        request_iterator: AsyncIterator[pb.ImportStockRequest],
+        context: grpc.aio.ServicerContext[pb.ImportStockRequest, pb.ImportStockResponse],
+    ) -> AsyncIterator[pb.ImportStockResponse]:
+        """One message at a time: its rows are applied before the next is read, so memory
+        stays one message's worth and the client is held back by flow control."""
+        received = applied = failed = 0
+        async for batch in request_iterator:
+            requests.row_count(batch.rows, allow_empty=True)
+            outcomes = await self.bulk.apply(requests.stock_rows(batch.rows, received))
+            failures = [o for o in outcomes if o.error is not None]
+            received += len(outcomes)
+            failed += len(failures)
+            applied += len(outcomes) - len(failures)
+            yield pb.ImportStockResponse(
+                received=received,
+                applied=applied,
+                failed=failed,
+                failures=[
+                    responses.row_result(o.index, o.request_id, o.change, o.error) for o in failures
+                ],
+            )
+
+    async def SetReorderPoint(
+        self,
+        request: pb.SetReorderPointRequest,
+        context: grpc.aio.ServicerContext[pb.SetReorderPointRequest, pb.SetReorderPointResponse],
+    ) -> pb.SetReorderPointResponse:
+        change = await self.stock.set_reorder_point(
+            requests.reorder_point(request), request_key("SetReorderPoint", request)
+        )
+        return pb.SetReorderPointResponse(
+            level=responses.level(change.level), movement=responses.movement(change.movement)
+        )
 
     async def SetInventoryPolicy(
         self,

@@ -17,7 +17,7 @@ from datetime import datetime
 from stockroom.common.contract import MAX_QUANTITY
 from stockroom.inventory.domain import errors, rules
 from stockroom.inventory.domain.model import (
-    Allocation,
+    KitComponent,
     Line,
     Reservation,
     ReservationState,
@@ -134,33 +134,27 @@ def place(
 def allocate(
     lines: Sequence[Line],
     levels: Iterable[StockLevel],
+    kits: Mapping[str, Sequence[KitComponent]],
     policies: Mapping[StockKey, InventoryPolicy],
     now: datetime,
-) -> tuple[list[Allocation], list[Placement]]:
-    """Allocate every line from what is available (``rules.allocate_line``), and backorder
-    what is short where the policies allow. All or nothing: a line its policies cannot
-    cover either raises InsufficientStock, for every such line, with what they could
-    have taken."""
-    by_sku: dict[str, list[StockLevel]] = {}
-    for level in levels:
-        by_sku.setdefault(level.sku, []).append(level)
-    allocations: list[Allocation] = []
+) -> tuple[list[rules.LineHold], list[Placement]]:
+    """Allocate every line from what is available (``rules.allocate_lines``), and backorder
+    what a stocked item's line is short of where the policies allow (kit lines take their
+    components or nothing, as before). All or nothing: a line its policies cannot cover
+    either raises InsufficientStock, for every such line, with what they could have
+    taken."""
+    candidates = list(levels)
     placements: list[Placement] = []
-    shortages: list[errors.Shortage] = []
-    for line in lines:
-        candidates = by_sku.get(line.sku, [])
-        taken, remaining = rules.allocate_line(line, candidates)
-        allocations.extend(taken)
-        if not remaining:
-            continue
-        placed, left = place(line.sku, remaining, candidates, policies, now)
-        if left:
-            available = line.quantity - remaining
-            shortages.append(errors.Shortage(line.sku, line.quantity, available, remaining - left))
-        placements.extend(placed)
-    if shortages:
-        raise errors.insufficient_stock(shortages)
-    return allocations, placements
+
+    def short(line: Line, available: int) -> int:
+        at = [level for level in candidates if level.sku == line.sku]
+        placed, left = place(line.sku, line.quantity - available, at, policies, now)
+        if not left:
+            placements.extend(placed)
+        return line.quantity - available - left
+
+    holds = rules.allocate_lines(lines, candidates, kits, short)
+    return holds, placements
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Protocol
 
 from stockroom.common.errors import StockroomError
-from stockroom.inventory.domain import backorders, errors, incoming, rules
+from stockroom.inventory.domain import backorders, errors, incoming, rules, stock_states
 from stockroom.inventory.domain.model import (
     Adjustment,
     Allocation,
@@ -37,17 +37,21 @@ from stockroom.inventory.domain.model import (
     Confirm,
     ExpectedReceiptChange,
     Expire,
+    KitComponent,
     LevelChange,
     Movement,
     MovementKind,
     Receipt,
     Release,
+    ReorderPointChange,
     Reservation,
     ReservationLine,
     ReservationState,
     Reserve,
     Result,
     SafetyStockChange,
+    StateMove,
+    StockDelta,
     StockKey,
     StockLevel,
     Transfer,
@@ -62,6 +66,9 @@ from stockroom.inventory.domain.supply import (
     InventoryPolicy,
     SetPolicy,
 )
+
+# Commands that name one level directly (and change only it).
+OneLevel = Receipt | Adjustment | SafetyStockChange | StateMove | StockDelta | ReorderPointChange
 
 
 class Keyed(Protocol):
@@ -104,6 +111,9 @@ class Snapshot:
     records: Mapping[str, Record]
     items: frozenset[str]
     locations: frozenset[str]
+    # Every kit among the SKUs named, flattened to the stocked items one kit takes
+    # (whose levels ``levels`` holds too).
+    kits: Mapping[str, tuple[KitComponent, ...]] = field(default_factory=dict)
     # Inventory policies of the SKUs it locks (StockKey(sku, "") for SKU-wide ones).
     policies: Mapping[StockKey, InventoryPolicy] = field(default_factory=dict)
     # The expected receipts it names.
@@ -231,7 +241,7 @@ def keys_touched(writes: Iterable[Write], snapshot: Snapshot | None = None) -> s
     keys: set[StockKey] = set()
     for write in writes:
         command = write.command
-        if isinstance(command, Receipt | Adjustment | SafetyStockChange | CreateExpectedReceipt):
+        if isinstance(command, OneLevel | CreateExpectedReceipt):
             keys.add(StockKey(command.sku, command.location_id))
         elif isinstance(command, SetPolicy) and command.location_id:
             # A location's policy makes it a place backorders may wait: it gets a level.
@@ -258,10 +268,7 @@ def skus_named(writes: Iterable[Write]) -> set[str]:
         command = write.command
         if isinstance(command, Reserve):
             skus.update(line.sku for line in command.request.lines)
-        elif isinstance(
-            command,
-            Receipt | Adjustment | SafetyStockChange | Transfer | SetPolicy | CreateExpectedReceipt,
-        ):
+        elif isinstance(command, OneLevel | Transfer | SetPolicy | CreateExpectedReceipt):
             skus.add(command.sku)
     return skus
 
@@ -272,9 +279,7 @@ def locations_named(writes: Iterable[Write]) -> set[str]:
         command = write.command
         if isinstance(command, Reserve):
             locations.update(command.request.location_ids)
-        elif isinstance(
-            command, Receipt | Adjustment | SafetyStockChange | CreateExpectedReceipt | SetPolicy
-        ):
+        elif isinstance(command, OneLevel | CreateExpectedReceipt | SetPolicy):
             locations.add(command.location_id)
         elif isinstance(command, Transfer):
             locations.update((command.from_location_id, command.to_location_id))
@@ -302,12 +307,14 @@ def expected_receipts_named(writes: Iterable[Write]) -> set[str]:
 
 def skus_freed(writes: Iterable[Write], reservations: Mapping[str, Reservation]) -> set[str]:
     """SKUs at whose levels the writes may make units available, and so fill backorders:
-    receipts, counts, transfers, safety stock, and the reservations releases and expiries
-    give back."""
+    receipts, counts and bulk adjustments, moves back to sellable, transfers, safety stock,
+    and the reservations releases and expiries give back."""
     skus: set[str] = set()
     for write in writes:
         command = write.command
-        if isinstance(command, Receipt | Adjustment | SafetyStockChange | Transfer):
+        if isinstance(
+            command, Receipt | Adjustment | StockDelta | StateMove | SafetyStockChange | Transfer
+        ):
             skus.add(command.sku)
         elif isinstance(command, Release | Expire):
             held = reservations.get(command.reservation_id)
@@ -423,8 +430,12 @@ class _Batch:
         request_id = write.key.request_id if write.key is not None else ""
         if isinstance(command, Receipt):
             return self.receive(command, request_id)
-        if isinstance(command, Adjustment):
+        if isinstance(command, Adjustment | StockDelta):
             return self.adjust(command, request_id)
+        if isinstance(command, StateMove):
+            return self.move_state(command, request_id)
+        if isinstance(command, ReorderPointChange):
+            return self.set_reorder_point(command, request_id)
         if isinstance(command, Transfer):
             return self.transfer(command, request_id)
         if isinstance(command, SafetyStockChange):
@@ -470,7 +481,7 @@ class _Batch:
         fills = self.fill(level.key, request_id)
         return LevelChange(self.levels[level.key], movement, fills, expected)
 
-    def adjust(self, adjustment: Adjustment, request_id: str) -> LevelChange:
+    def adjust(self, adjustment: Adjustment | StockDelta, request_id: str) -> LevelChange:
         level = self.known_level(adjustment.sku, adjustment.location_id)
         delta = rules.adjustment_delta(level, adjustment)
         movement = self.move(
@@ -484,8 +495,32 @@ class _Batch:
         fills = self.fill(level.key, request_id)
         return LevelChange(self.levels[level.key], movement, fills)
 
+    def move_state(self, move: StateMove, request_id: str) -> LevelChange:
+        level = self.known_level(move.sku, move.location_id)
+        change = stock_states.deltas(level, move)
+        movement = self.move(
+            level,
+            change.kind,
+            on_hand=change.on_hand,
+            damaged=change.damaged,
+            quality_control=change.quality_control,
+            reason=move.reason,
+            reference=move.reference,
+            request_id=request_id,
+        )
+        fills = self.fill(level.key, request_id)  # units back to sellable fill what waits
+        return LevelChange(self.levels[level.key], movement, fills)
+
+    def set_reorder_point(self, change: ReorderPointChange, request_id: str) -> LevelChange:
+        level = self.known_level(change.sku, change.location_id)
+        rules.check_seen(level, None, change.etag)
+        level = dataclasses.replace(level, reorder_point=change.reorder_point)
+        movement = self.move(level, MovementKind.REORDER_POINT, request_id=request_id)
+        return LevelChange(movement.level, movement)
+
     def transfer(self, transfer: Transfer, request_id: str) -> TransferResult:
         self.require_known([transfer.sku], [transfer.from_location_id, transfer.to_location_id])
+        self.require_stocked(transfer.sku)
         source = self.level(StockKey(transfer.sku, transfer.from_location_id))
         rules.check_transfer(source, transfer.quantity)
         out = self.move(
@@ -519,17 +554,28 @@ class _Batch:
     def reserve(self, command: Reserve, request_id: str) -> Reservation:
         request = command.request
         self.require_known([line.sku for line in request.lines], request.location_ids)
-        skus = {line.sku for line in request.lines}
+        kits = {
+            line.sku: self.snapshot.kits[line.sku]
+            for line in request.lines
+            if line.sku in self.snapshot.kits
+        }
+        skus = {line.sku for line in request.lines} | {
+            c.sku for leaves in kits.values() for c in leaves
+        }
         wanted = set(request.location_ids)
         candidates = [
             level
             for key, level in self.levels.items()
             if key.sku in skus and (not wanted or key.location_id in wanted)
         ]
-        allocations, placements = backorders.allocate(
-            request.lines, candidates, self.policies, self.now
+        holds, placements = backorders.allocate(
+            request.lines, candidates, kits, self.policies, self.now
         )
-        for allocation in sorted(allocations, key=lambda a: a.key):
+        lines = [
+            ReservationLine(line.sku, line.quantity, held.allocations, held.components)
+            for line, held in zip(request.lines, holds, strict=True)
+        ]
+        for allocation in sorted((a for line in lines for a in line.held()), key=lambda a: a.key):
             self.move(
                 self.levels[allocation.key],
                 MovementKind.RESERVATION,
@@ -546,13 +592,8 @@ class _Batch:
             reservation_id=command.reservation_id,
             state=ReservationState.ACTIVE,
             lines=tuple(
-                ReservationLine(
-                    line.sku,
-                    line.quantity,
-                    tuple(a for a in allocations if a.sku == line.sku),
-                    tuple(b for b in waiting if b.sku == line.sku),
-                )
-                for line in request.lines
+                dataclasses.replace(line, backorders=tuple(b for b in waiting if b.sku == line.sku))
+                for line in lines
             ),
             reference=request.reference,
             create_time=self.now,
@@ -615,6 +656,7 @@ class _Batch:
 
     def set_policy(self, command: SetPolicy) -> InventoryPolicy:
         self.require_known([command.sku], [command.location_id] if command.location_id else [])
+        self.require_stocked(command.sku)  # a kit's components have the policies
         key = backorders.policy_key(command.sku, command.location_id)
         policy = backorders.set_policy(self.policies.get(key), command, self.now)
         self.put_policy(policy)
@@ -680,7 +722,9 @@ class _Batch:
         request_id: str,
     ) -> Reservation:
         kind, ships = rules.GIVE_BACK[state]
-        held = {a.key: a.quantity for a in reservation.allocations()}
+        held: dict[StockKey, int] = {}
+        for allocation in reservation.allocations():  # a kit's component may share a level
+            held[allocation.key] = held.get(allocation.key, 0) + allocation.quantity
         waiting = {StockKey(b.sku, b.location_id): b for b in reservation.backorders()}
         for key in sorted(held.keys() | {k for k, b in waiting.items() if b.outstanding}):
             units = held.get(key, 0)
@@ -806,7 +850,13 @@ class _Batch:
 
     def known_level(self, sku: str, location_id: str) -> StockLevel:
         self.require_known([sku], [location_id])
+        self.require_stocked(sku)
         return self.level(StockKey(sku, location_id))
+
+    def require_stocked(self, sku: str) -> None:
+        """A kit has no levels: its stock is its components'."""
+        if sku in self.snapshot.kits:
+            raise errors.kit_holds_no_stock(sku)
 
     def level(self, key: StockKey) -> StockLevel:
         """The level at ``key``; one not created yet is empty."""
@@ -844,6 +894,8 @@ class _Batch:
         *,
         on_hand: int = 0,
         reserved: int = 0,
+        damaged: int = 0,
+        quality_control: int = 0,
         backordered: int = 0,
         incoming: int = 0,
         reason: str = "",
@@ -853,15 +905,15 @@ class _Batch:
         expected_receipt_id: str = "",
     ) -> Movement:
         """Append one ledger entry and the level after it (its version moves by one)."""
-        after = StockLevel(
-            level.sku,
-            level.location_id,
-            level.on_hand + on_hand,
-            level.reserved + reserved,
-            level.safety_stock,
-            level.version + 1,
-            level.backordered + backordered,
-            level.incoming + incoming,
+        after = dataclasses.replace(
+            level,
+            on_hand=level.on_hand + on_hand,
+            reserved=level.reserved + reserved,
+            damaged=level.damaged + damaged,
+            quality_control=level.quality_control + quality_control,
+            version=level.version + 1,
+            backordered=level.backordered + backordered,
+            incoming=level.incoming + incoming,
         )
         rules.check_level(after)
         movement = Movement(
@@ -875,6 +927,8 @@ class _Batch:
             reservation_id=reservation_id,
             request_id=request_id,
             create_time=self.now,
+            damaged_delta=damaged,
+            quality_control_delta=quality_control,
             backordered_delta=backordered,
             incoming_delta=incoming,
             expected_receipt_id=expected_receipt_id,

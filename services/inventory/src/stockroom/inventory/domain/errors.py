@@ -147,6 +147,31 @@ def reservation_not_active(reservation_id: str, state: ReservationState) -> Fail
     )
 
 
+def kit_holds_no_stock(sku: str) -> FailedPrecondition:
+    """Stock is counted on a kit's components, never on the kit."""
+    return FailedPrecondition(
+        f"{sku} is a kit: it holds no stock of its own; receive, count and move its components",
+        reason="KIT_HOLDS_NO_STOCK",
+        domain=DOMAIN,
+        precondition_violations=[
+            PreconditionViolation("KIT_HOLDS_NO_STOCK", sku, "a kit holds no stock")
+        ],
+        resource=ResourceRef(ITEM, sku),
+    )
+
+
+def not_a_kit(sku: str) -> FailedPrecondition:
+    """Whether an item is a kit is fixed at its creation."""
+    return FailedPrecondition(
+        f"{sku} holds stock, it is not a kit: kits are created as kits (CreateItem with"
+        " components)",
+        reason="NOT_A_KIT",
+        domain=DOMAIN,
+        precondition_violations=[PreconditionViolation("NOT_A_KIT", sku, "not a kit")],
+        resource=ResourceRef(ITEM, sku),
+    )
+
+
 def backorder_pending(
     reservation_id: str, waiting: Sequence[tuple[str, int]]
 ) -> FailedPrecondition:

@@ -39,6 +39,12 @@ class MovementKind(StrEnum):
     RELEASE = "RELEASE"
     EXPIRY = "EXPIRY"
     SAFETY_STOCK = "SAFETY_STOCK"
+    # Between stock states (MoveStock), named by where the units go.
+    TO_DAMAGED = "TO_DAMAGED"
+    TO_QC = "TO_QC"
+    TO_SELLABLE = "TO_SELLABLE"
+    WRITE_OFF = "WRITE_OFF"
+    REORDER_POINT = "REORDER_POINT"
     BACKORDER = "BACKORDER"
     PREORDER = "PREORDER"
     BACKORDER_FILL = "BACKORDER_FILL"
@@ -54,10 +60,24 @@ class ReservationState(StrEnum):
 
 
 @dataclass(frozen=True)
+class KitComponent:
+    """``quantity`` units of ``sku`` in one kit."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
 class Item:
     sku: str
     display_name: str
     create_time: datetime
+    # A kit's components (fixed kit-ness: an item is a kit from its creation or never).
+    components: tuple[KitComponent, ...] = ()
+
+    @property
+    def is_kit(self) -> bool:
+        return bool(self.components)
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,11 @@ class StockLevel:
     reserved: int
     safety_stock: int
     version: int
+    # Units in the unsellable states: not part of on_hand, never available.
+    damaged: int = 0
+    quality_control: int = 0
+    # Available below this is "below reorder point" (0: no reorder point).
+    reorder_point: int = 0
     backordered: int = 0
     incoming: int = 0
 
@@ -125,6 +150,8 @@ class Movement:
     reservation_id: str
     request_id: str
     create_time: datetime
+    damaged_delta: int = 0
+    quality_control_delta: int = 0
     backordered_delta: int = 0
     incoming_delta: int = 0
     expected_receipt_id: str = ""
@@ -169,12 +196,27 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class ReservedComponent:
+    """What a kit line holds of one component: ``quantity`` units over its allocations."""
+
+    sku: str
+    quantity: int
+    allocations: tuple[Allocation, ...]
+
+
+@dataclass(frozen=True)
 class ReservationLine:
     sku: str
     quantity: int
     allocations: tuple[Allocation, ...]
+    # A kit line holds its components' units (and ``allocations`` is empty).
+    components: tuple[ReservedComponent, ...] = ()
     # Units of the line that wait for stock, per location (``domain.supply``).
     backorders: tuple[Backorder, ...] = ()
+
+    def held(self) -> list[Allocation]:
+        """Every unit the line holds: its own allocations, or its components'."""
+        return [*self.allocations, *(a for c in self.components for a in c.allocations)]
 
     @property
     def backordered(self) -> int:
@@ -197,7 +239,8 @@ class Reservation:
     update_time: datetime
 
     def allocations(self) -> list[Allocation]:
-        return [a for line in self.lines for a in line.allocations]
+        """Every unit the reservation holds (kit lines: their components')."""
+        return [a for line in self.lines for a in line.held()]
 
     def backorders(self) -> list[Backorder]:
         return [b for line in self.lines for b in line.backorders]
@@ -233,6 +276,8 @@ class Adjustment:
     expected_on_hand: int | None
     reason: str
     reference: str
+    # Only if the level's etag still is this (bulk rows may compare-and-set either way).
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +367,53 @@ class Expire:
     reservation_id: str
 
 
+# Unsellable states, bulk changes and reorder points (issue 14, part C).
+
+
+class StockState(StrEnum):
+    """Where units of a level are: only SELLABLE ones are on hand and can be promised."""
+
+    SELLABLE = "SELLABLE"
+    DAMAGED = "DAMAGED"
+    QUALITY_CONTROL = "QUALITY_CONTROL"
+    WRITTEN_OFF = "WRITTEN_OFF"  # gone: only a destination
+
+
+@dataclass(frozen=True)
+class StateMove:
+    """Move ``quantity`` units of a level from one stock state to another."""
+
+    sku: str
+    location_id: str
+    from_state: StockState
+    to_state: StockState
+    quantity: int
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class StockDelta:
+    """Add ``delta`` units to on hand (negative: take away), as a correction; optionally
+    only if on hand or the etag still are what the caller saw."""
+
+    sku: str
+    location_id: str
+    delta: int
+    expected_on_hand: int | None
+    etag: str | None
+    reason: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class ReorderPointChange:
+    sku: str
+    location_id: str
+    reorder_point: int
+    etag: str | None
+
+
 Command = (
     Receipt
     | Adjustment
@@ -331,6 +423,9 @@ Command = (
     | Confirm
     | Release
     | Expire
+    | StateMove
+    | StockDelta
+    | ReorderPointChange
     | SetPolicy
     | CreateExpectedReceipt
     | CancelExpectedReceipt

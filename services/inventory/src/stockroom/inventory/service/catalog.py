@@ -1,16 +1,18 @@
-"""Items and locations: registered once (idempotently), read often."""
+"""Items and locations: registered once (idempotently), read often; kits' components."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
 from stockroom.inventory.domain import errors
-from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
-from stockroom.inventory.store import catalog
+from stockroom.inventory.domain import kits as kit_rules
+from stockroom.inventory.domain.model import Item, KitComponent, Location, LocationKind, Page
+from stockroom.inventory.store import catalog, kits
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.idempotent import idempotent_write
 from stockroom.inventory.store.transactions import Transactions
@@ -21,9 +23,45 @@ class CatalogService:
         self._transactions = transactions
         self._clock = clock
 
-    async def create_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
+    async def create_item(
+        self,
+        sku: str,
+        display_name: str,
+        key: RequestKey,
+        components: Sequence[KitComponent] = (),
+    ) -> Item:
+        """Register a SKU; with ``components``, a kit (checked as SetKitComponents checks
+        them; a new kit cannot be inside another kit yet, so it cannot close a cycle)."""
+
         async def work(connection: AsyncConnection, now: datetime) -> Item:
-            return await catalog.insert_item(connection, Item(sku, display_name, now))
+            if components:
+                await _check_kit(connection, sku, components, "item.components")
+            return await catalog.insert_item(
+                connection,
+                Item(sku, display_name, now, tuple(sorted(components, key=lambda c: c.sku))),
+            )
+
+        return await idempotent_write(self._transactions, key, Item, self._clock, work)
+
+    async def set_kit_components(
+        self, sku: str, components: Sequence[KitComponent], key: RequestKey
+    ) -> Item:
+        """Replace a kit's components. Changes to kit definitions take one lock, so two
+        concurrent changes cannot each pass the cycle check and together close a cycle.
+        Reservations keep the components they hold; the next ones use the new list."""
+
+        async def work(connection: AsyncConnection, now: datetime) -> Item:
+            await kits.lock(connection)
+            found = (await catalog.list_items(connection, None, 1, only=sku)).items
+            if not found:
+                raise errors.item_not_found(sku)
+            if not found[0].is_kit:
+                raise errors.not_a_kit(sku)
+            await _check_kit(connection, sku, components, "components")
+            await kits.write(connection, sku, components)
+            return dataclasses.replace(
+                found[0], components=tuple(sorted(components, key=lambda c: c.sku))
+            )
 
         return await idempotent_write(self._transactions, key, Item, self._clock, work)
 
@@ -78,3 +116,13 @@ class CatalogService:
         for sku in wanted:
             if sku not in found:
                 raise errors.item_not_found(sku)
+
+
+async def _check_kit(
+    connection: AsyncConnection, sku: str, components: Sequence[KitComponent], field: str
+) -> None:
+    """The domain's definition rules, on the stored items and kits the components reach."""
+    named = [c.sku for c in components]
+    items, _ = await catalog.known(connection, named)
+    definitions = await kits.definitions(connection, named)
+    kit_rules.check_definition(sku, components, field, items, definitions)

@@ -26,6 +26,7 @@ THRESHOLD_TYPES = {t: f"stockroom.inventory.v1.{t.value}" for t in Threshold}
 _PROTO_THRESHOLDS = {
     Threshold.OUT_OF_STOCK: events_pb2.STOCK_THRESHOLD_OUT_OF_STOCK,
     Threshold.BACK_IN_STOCK: events_pb2.STOCK_THRESHOLD_BACK_IN_STOCK,
+    Threshold.BELOW_REORDER_POINT: events_pb2.STOCK_THRESHOLD_BELOW_REORDER_POINT,
 }
 
 

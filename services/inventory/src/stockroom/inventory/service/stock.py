@@ -1,10 +1,11 @@
-"""Stock use cases: receipts, counts, transfers, safety stock (batched writes), and the
-level and availability reads."""
+"""Stock use cases: receipts, counts, transfers, safety stock, moves between stock states,
+reorder points (batched writes), and the level and availability reads."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -12,13 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
 from stockroom.inventory.domain import backorders, errors, incoming
+from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.model import (
     Adjustment,
     LevelChange,
     Line,
     LineAvailability,
     Receipt,
+    ReorderPointChange,
     SafetyStockChange,
+    StateMove,
     StockKey,
     StockLevel,
     Transfer,
@@ -27,11 +31,21 @@ from stockroom.inventory.domain.model import (
 from stockroom.inventory.domain.supply import ExpectedReceipt, InventoryPolicy
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.writes import StockWrites
-from stockroom.inventory.store import catalog, expected_receipts, levels, policies
+from stockroom.inventory.store import catalog, expected_receipts, kits, levels, policies
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.transactions import Transactions
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class SkuLevels:
+    """The stock of one SKU: its levels, or for a kit (no levels) the kits it can make."""
+
+    sku: str
+    levels: list[StockLevel] = field(default_factory=list)
+    kit: bool = False
+    kits_available: int = 0
 
 
 class StockService:
@@ -59,18 +73,34 @@ class StockService:
     async def set_safety_stock(self, change: SafetyStockChange, key: RequestKey) -> LevelChange:
         return _expect(await self._writes.submit(change, key), LevelChange)
 
-    async def levels_of(self, skus: Sequence[str]) -> dict[str, list[StockLevel]]:
-        """Every level of each SKU, by SKU; NotFound for an unregistered SKU."""
+    async def move_state(self, move: StateMove, key: RequestKey) -> LevelChange:
+        return _expect(await self._writes.submit(move, key), LevelChange)
 
-        async def work(connection: AsyncConnection) -> dict[str, list[StockLevel]]:
-            known, _ = await catalog.known(connection, skus)
+    async def set_reorder_point(self, change: ReorderPointChange, key: RequestKey) -> LevelChange:
+        return _expect(await self._writes.submit(change, key), LevelChange)
+
+    async def levels_of(self, skus: Sequence[str]) -> dict[str, SkuLevels]:
+        """Every level of each SKU, by SKU (a kit: how many whole kits its components'
+        levels can make); NotFound for an unregistered SKU."""
+
+        async def work(connection: AsyncConnection) -> dict[str, SkuLevels]:
+            known, _, kit_skus = await catalog.known_with_kits(connection, skus)
             for sku in sorted(set(skus)):
                 if sku not in known:
                     raise errors.item_not_found(sku)
-            by_sku: dict[str, list[StockLevel]] = {sku: [] for sku in skus}
-            for key, level in sorted((await levels.read_skus(connection, skus)).items()):
+            definitions = await kits.definitions(connection, kit_skus)
+            leaves = {sku: kit_rules.flatten(sku, definitions) for sku in kit_skus}
+            components = {c.sku for parts in leaves.values() for c in parts}
+            by_sku: dict[str, list[StockLevel]] = {sku: [] for sku in {*skus, *components}}
+            for key, level in sorted((await levels.read_skus(connection, by_sku.keys())).items()):
                 by_sku[key.sku].append(level)
-            return by_sku
+            available = {sku: sum(lv.available for lv in found) for sku, found in by_sku.items()}
+            return {
+                sku: SkuLevels(sku, [], True, kit_rules.kits_possible(leaves[sku], available))
+                if sku in kit_skus
+                else SkuLevels(sku, by_sku[sku])
+                for sku in skus
+            }
 
         return await self._transactions.read(work)
 

@@ -44,11 +44,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey, request_id_reused
 from stockroom.inventory.domain import decide as domain
+from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.decide import Decision, Snapshot, Write
 from stockroom.inventory.domain.model import (
     Command,
     Confirm,
     ExpectedReceiptChange,
+    KitComponent,
     LevelChange,
     Release,
     Reservation,
@@ -72,6 +74,7 @@ from stockroom.inventory.store import (
     batch_reads,
     catalog,
     expected_receipts,
+    kits,
     ledger,
     levels,
     plan,
@@ -129,6 +132,7 @@ class StockWrites:
         self._one_statement = transactions.engine.dialect.name == "postgresql"
         self._known_items: set[str] = set()
         self._known_locations: set[str] = set()
+        self._known_kits: set[str] = set()  # an item is a kit from its creation, or never
 
     @property
     def batches(self) -> int:
@@ -150,12 +154,17 @@ class StockWrites:
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
         expected = await expected_receipts.load(connection, domain.expected_receipts_named(writes))
+        items, locations = await self._known(connection, writes)
+        named_kits = domain.skus_named(writes) & self._known_kits
+        flattened: dict[str, tuple[KitComponent, ...]] = {}
+        if named_kits:  # definitions may change on any replica: read, never cached
+            definitions = await kits.definitions(connection, named_kits)
+            flattened = {sku: kit_rules.flatten(sku, definitions) for sku in sorted(named_kits)}
         found, recorded, policed = await batch_reads.levels_and_records(
             connection,
-            _lock_skus(writes, reservations, expected),
+            _lock_skus(writes, reservations, expected, flattened),
             [w.key.request_id for w in writes if w.key is not None],
         )
-        items, locations = await self._known(connection, writes)
         # After the levels: a change to a waiting backorder since then changes its level.
         freed = domain.skus_freed(writes, reservations)
         queued, found = await _waiting_consistently(connection, freed, found)
@@ -165,22 +174,27 @@ class StockWrites:
             recorded,
             items,
             locations,
-            policed,
-            expected,
-            queued,
-            frozenset(freed),
+            flattened,
+            policies=policed,
+            expected_receipts=expected,
+            queued=queued,
+            queued_skus=frozenset(freed),
         )
 
     async def _known(
         self, connection: AsyncConnection, writes: Sequence[Write]
     ) -> tuple[frozenset[str], frozenset[str]]:
-        """Registered SKUs and locations among those named; once seen, never asked again."""
+        """Registered SKUs and locations among those named, and which SKUs are kits; once
+        seen, never asked again."""
         skus = domain.skus_named(writes) - self._known_items
         locations = domain.locations_named(writes) - self._known_locations
         if skus or locations:
-            found_items, found_locations = await catalog.known(connection, skus, locations)
+            found_items, found_locations, found_kits = await catalog.known_with_kits(
+                connection, skus, locations
+            )
             self._known_items |= found_items
             self._known_locations |= found_locations
+            self._known_kits |= found_kits
         return frozenset(self._known_items), frozenset(self._known_locations)
 
     async def _apply(
@@ -209,7 +223,9 @@ class StockWrites:
         if creates:  # an empty level is as good as none: no need to share the transaction
             await self._transactions.write_statement(lambda c: levels.create_missing(c, creates))
         params = plan.parameters(
-            sorted(_lock_skus(writes, snapshot.reservations, snapshot.expected_receipts)),
+            sorted(
+                _lock_skus(writes, snapshot.reservations, snapshot.expected_receipts, snapshot.kits)
+            ),
             snapshot.levels,
             {r: snapshot.reservations[r] for r in sorted(snapshot.reservations)},
             decision,
@@ -251,7 +267,7 @@ class StockWrites:
     ) -> Decision:
         # Levels this batch creates exist before anything is locked (inserted in key order).
         await levels.create_missing(connection, _creates(writes, read))
-        skus = _lock_skus(writes, read.reservations, read.expected_receipts)
+        skus = _lock_skus(writes, read.reservations, read.expected_receipts, read.kits)
         locked, xid = await levels.lock_skus(connection, skus)
         policed = await policies.of_skus(connection, skus, lock=True)
         held = await reservation_rows.load(connection, domain.reservations_named(writes), lock=True)
@@ -280,10 +296,11 @@ class StockWrites:
                 fresh,
                 read.items,
                 read.locations,
-                policed,
-                expected,
-                await _waiting(connection, freed, locked),
-                frozenset(freed),
+                read.kits,
+                policies=policed,
+                expected_receipts=expected,
+                queued=await _waiting(connection, freed, locked),
+                queued_skus=frozenset(freed),
             )
             decision = domain.decide(writes, read, now)
         if decision.entries:
@@ -313,11 +330,15 @@ class StockWrites:
 
 
 def _creates(writes: Sequence[Write], read: Snapshot) -> set[StockKey]:
-    """Levels the writes name that do not exist yet (of registered SKUs and locations)."""
+    """Levels the writes name that do not exist yet (of registered SKUs and locations;
+    never of a kit, which holds no stock)."""
     return {
         k
         for k in domain.keys_touched(writes)
-        if k not in read.levels and k.sku in read.items and k.location_id in read.locations
+        if k not in read.levels
+        and k.sku in read.items
+        and k.sku not in read.kits
+        and k.location_id in read.locations
     }
 
 
@@ -325,10 +346,16 @@ def _lock_skus(
     writes: Sequence[Write],
     reservations: Mapping[str, Reservation],
     expected: Mapping[str, ExpectedReceipt],
+    kit_definitions: Mapping[str, Sequence[KitComponent]],
 ) -> set[str]:
-    """The SKUs whose levels (and policies) a batch reads and locks: those it names, those
-    its reservations hold or wait for, those of its expected receipts."""
-    return domain.skus_named(writes) | _skus_of(reservations, expected)
+    """The SKUs whose levels (and policies) a batch reads and locks: those it names, the
+    stocked items of the kits it names, those its reservations hold or wait for, those
+    of its expected receipts."""
+    return (
+        domain.skus_named(writes)
+        | {c.sku for leaves in kit_definitions.values() for c in leaves}
+        | _skus_of(reservations, expected)
+    )
 
 
 def _skus_of(

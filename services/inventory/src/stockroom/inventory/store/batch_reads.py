@@ -28,6 +28,10 @@ from stockroom.inventory.store.tables import inventory_policies, request_records
 _NUMBER, _TEXT, _TIME = BigInteger, String, UtcDateTime()
 
 
+def _nulls(count: int) -> list[Any]:
+    return [cast(null(), _NUMBER) for _ in range(count)]
+
+
 def _statement(dialect: str) -> CompoundSelect[Any]:
     level, record, policy = stock_levels.c, request_records.c, inventory_policies.c
     levels = select(
@@ -38,6 +42,9 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         level.reserved,
         level.safety_stock,
         level.version,
+        level.damaged,
+        level.quality_control,
+        level.reorder_point,
         level.backordered,
         level.incoming,
         cast(null(), String).label("method"),
@@ -50,12 +57,7 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         literal("record"),
         record.request_id,
         cast(null(), _TEXT),
-        cast(null(), _NUMBER),
-        cast(null(), _NUMBER),
-        cast(null(), _NUMBER),
-        cast(null(), _NUMBER),
-        cast(null(), _NUMBER),
-        cast(null(), _NUMBER),
+        *_nulls(9),
         record.method,
         record.fingerprint,
         record.response,
@@ -72,8 +74,7 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         policy.backordered,
         cast(null(), _NUMBER),
         policy.version,
-        cast(null(), _NUMBER),
-        cast(null(), _NUMBER),
+        *_nulls(5),
         policy.mode,
         cast(null(), _TEXT),
         cast(null(), LargeBinary),
@@ -99,7 +100,19 @@ async def levels_and_records(
     for row in rows:
         kind, id_, location_id = row[0], row[1], row[2]
         if kind == "level":
-            levels[StockKey(id_, location_id)] = StockLevel(id_, location_id, *row[3:9])
+            levels[StockKey(id_, location_id)] = StockLevel(
+                id_,
+                location_id,
+                row.on_hand,
+                row.reserved,
+                row.safety_stock,
+                row.version,
+                row.damaged,
+                row.quality_control,
+                row.reorder_point,
+                backordered=row.backordered,
+                incoming=row.incoming,
+            )
         elif kind == "policy":
             policies[StockKey(id_, location_id)] = InventoryPolicy(
                 sku=id_,

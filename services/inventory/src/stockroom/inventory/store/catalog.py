@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import exists, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import upsert_insert
 from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
-from stockroom.inventory.store.tables import items, locations
+from stockroom.inventory.store import kits
+from stockroom.inventory.store.tables import items, kit_components, locations
 
 
 async def insert_item(connection: AsyncConnection, item: Item) -> Item:
+    """Register ``item`` (and, for a kit, its components, in the same transaction)."""
     created = await connection.execute(
         upsert_insert(connection, items)
         .values(sku=item.sku, display_name=item.display_name, create_time=item.create_time)
@@ -22,6 +25,8 @@ async def insert_item(connection: AsyncConnection, item: Item) -> Item:
     )
     if created.first() is None:
         raise errors.item_exists(item.sku)
+    if item.components:
+        await kits.write(connection, item.sku, item.components)
     return item
 
 
@@ -52,6 +57,8 @@ async def list_items(
         query = query.where(items.c.sku > after)
     rows = list(await connection.execute(query))
     page = tuple(Item(r.sku, r.display_name, r.create_time) for r in rows[:size])
+    components = await kits.components_of(connection, [i.sku for i in page])
+    page = tuple(dataclasses.replace(i, components=components.get(i.sku, ())) for i in page)
     return Page(page, (page[-1].sku,) if len(rows) > size else None)
 
 
@@ -75,12 +82,27 @@ async def known(
     connection: AsyncConnection, skus: Iterable[str] = (), location_ids: Iterable[str] = ()
 ) -> tuple[set[str], set[str]]:
     """Which of ``skus`` and ``location_ids`` are registered (one statement)."""
+    found_items, found_locations, _ = await known_with_kits(connection, skus, location_ids)
+    return found_items, found_locations
+
+
+async def known_with_kits(
+    connection: AsyncConnection, skus: Iterable[str] = (), location_ids: Iterable[str] = ()
+) -> tuple[set[str], set[str], set[str]]:
+    """Which of ``skus`` and ``location_ids`` are registered, and which of the SKUs are
+    kits (one statement; whether an item is a kit never changes)."""
     wanted_skus, wanted_locations = sorted(set(skus)), sorted(set(location_ids))
     parts = []
     if wanted_skus:
+        is_kit = exists().where(kit_components.c.kit_sku == items.c.sku)
         parts.append(
             select(literal("item").label("kind"), items.c.sku.label("id")).where(
-                items.c.sku.in_(wanted_skus)
+                items.c.sku.in_(wanted_skus), ~is_kit
+            )
+        )
+        parts.append(
+            select(literal("kit").label("kind"), items.c.sku.label("id")).where(
+                items.c.sku.in_(wanted_skus), is_kit
             )
         )
     if wanted_locations:
@@ -90,9 +112,11 @@ async def known(
             )
         )
     if not parts:
-        return set(), set()
+        return set(), set(), set()
     found = [(kind, id_) for kind, id_ in await connection.execute(union_all(*parts))]
+    found_kits = {id_ for kind, id_ in found if kind == "kit"}
     return (
-        {id_ for kind, id_ in found if kind == "item"},
+        {id_ for kind, id_ in found if kind == "item"} | found_kits,
         {id_ for kind, id_ in found if kind == "location"},
+        found_kits,
     )

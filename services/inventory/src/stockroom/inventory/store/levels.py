@@ -18,7 +18,6 @@ from sqlalchemy import (
     ColumnClause,
     Select,
     bindparam,
-    func,
     literal_column,
     select,
     update,
@@ -36,6 +35,9 @@ LEVEL_COLUMNS = (
     stock_levels.c.reserved,
     stock_levels.c.safety_stock,
     stock_levels.c.version,
+    stock_levels.c.damaged,
+    stock_levels.c.quality_control,
+    stock_levels.c.reorder_point,
     stock_levels.c.backordered,
     stock_levels.c.incoming,
 )
@@ -66,6 +68,9 @@ _WRITE = (
         reserved=bindparam("new_reserved"),
         safety_stock=bindparam("new_safety_stock"),
         version=bindparam("new_version"),
+        damaged=bindparam("new_damaged"),
+        quality_control=bindparam("new_quality_control"),
+        reorder_point=bindparam("new_reorder_point"),
         backordered=bindparam("new_backordered"),
         incoming=bindparam("new_incoming"),
     )
@@ -73,9 +78,21 @@ _WRITE = (
 
 
 def level_from_row(row: Sequence[Any]) -> StockLevel:
-    sku, location_id, on_hand, reserved, safety_stock, version, backordered, incoming = row[:8]
+    """A level from a row that starts with ``LEVEL_COLUMNS``."""
+    sku, location_id, on_hand, reserved, safety, version, damaged, qc, reorder = row[:9]
+    backordered, incoming = row[9:11]
     return StockLevel(
-        sku, location_id, on_hand, reserved, safety_stock, version, backordered, incoming
+        sku,
+        location_id,
+        on_hand,
+        reserved,
+        safety,
+        version,
+        damaged,
+        qc,
+        reorder,
+        backordered=backordered,
+        incoming=incoming,
     )
 
 
@@ -94,11 +111,8 @@ async def lock_skus(
     rows = list(
         await connection.execute(_LOCK[connection.dialect.name], {"skus": sorted(set(skus))})
     )
-    xid = (
-        int(rows[0][len(LEVEL_COLUMNS)])
-        if rows and connection.dialect.name == "postgresql"
-        else None
-    )
+    postgres = connection.dialect.name == "postgresql"
+    xid = int(rows[0][len(LEVEL_COLUMNS)]) if rows and postgres else None
     levels = [level_from_row(row) for row in rows]
     return {level.key: level for level in levels}, xid
 
@@ -113,6 +127,9 @@ async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) 
             "reserved": 0,
             "safety_stock": 0,
             "version": 0,
+            "damaged": 0,
+            "quality_control": 0,
+            "reorder_point": 0,
             "backordered": 0,
             "incoming": 0,
         }
@@ -141,6 +158,9 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
                 "new_reserved": level.reserved,
                 "new_safety_stock": level.safety_stock,
                 "new_version": level.version,
+                "new_damaged": level.damaged,
+                "new_quality_control": level.quality_control,
+                "new_reorder_point": level.reorder_point,
                 "new_backordered": level.backordered,
                 "new_incoming": level.incoming,
             }
@@ -149,23 +169,6 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
     )
 
 
-def _available_by_sku(dialect: str) -> Select[Any]:
-    level = stock_levels.c
-    free = level.on_hand - level.reserved - level.safety_stock
-    return (
-        select(level.sku, func.sum(free))
-        .where(one_of(level.sku, "skus", dialect), free > 0)
-        .group_by(level.sku)
-    )
-
-
-# Built once per dialect: CheckAvailability is the hottest read, and building a
-# statement costs more than running it.
-_AVAILABLE_BY_SKU = {dialect: _available_by_sku(dialect) for dialect in DIALECTS}
-
-
-async def available_by_sku(connection: AsyncConnection, skus: Iterable[str]) -> dict[str, int]:
-    """Units that can be promised per SKU, over all locations (SKUs with none are absent)."""
-    statement = _AVAILABLE_BY_SKU[connection.dialect.name]
-    rows = await connection.execute(statement, {"skus": sorted(set(skus))})
-    return {sku: int(total) for sku, total in rows}
+# Units that can be promised, summed per SKU where positive (StockLevel.available, for
+# statements that add it up over many levels in the database).
+AVAILABLE_UNITS = stock_levels.c.on_hand - stock_levels.c.reserved - stock_levels.c.safety_stock

@@ -60,13 +60,16 @@ verdict AS MATERIALIZED (
 level_writes AS (
     UPDATE stock_levels AS s
     SET on_hand = n.on_hand, reserved = n.reserved, safety_stock = n.safety_stock,
-        version = n.version, backordered = n.backordered, incoming = n.incoming
+        version = n.version, damaged = n.damaged, quality_control = n.quality_control,
+        reorder_point = n.reorder_point, backordered = n.backordered, incoming = n.incoming
     FROM unnest(CAST(:level_skus AS text[]), CAST(:level_locations AS text[]),
         CAST(:level_on_hand AS bigint[]), CAST(:level_reserved AS bigint[]),
         CAST(:level_safety AS bigint[]), CAST(:level_versions AS bigint[]),
-        CAST(:level_backordered AS bigint[]), CAST(:level_incoming AS bigint[]))
-        AS n (sku, location_id, on_hand, reserved, safety_stock, version, backordered,
-            incoming)
+        CAST(:level_damaged AS bigint[]), CAST(:level_quality_control AS bigint[]),
+        CAST(:level_reorder_points AS bigint[]), CAST(:level_backordered AS bigint[]),
+        CAST(:level_incoming AS bigint[]))
+        AS n (sku, location_id, on_hand, reserved, safety_stock, version, damaged,
+            quality_control, reorder_point, backordered, incoming)
     WHERE (SELECT ok FROM verdict) AND s.sku = n.sku AND s.location_id = n.location_id
         AND s.sku = ANY (CAST(:lock_skus AS text[]))
 ),
@@ -76,6 +79,12 @@ new_reservations AS (
     SELECT * FROM unnest(CAST(:new_ids AS text[]), CAST(:new_states AS text[]),
         CAST(:new_references AS text[]), CAST(:new_created AS timestamptz[]),
         CAST(:new_expires AS timestamptz[]), CAST(:new_updated AS timestamptz[]))
+    WHERE (SELECT ok FROM verdict)
+),
+new_kit_lines AS (
+    INSERT INTO reservation_kit_lines (reservation_id, line_number, kit_sku, quantity)
+    SELECT * FROM unnest(CAST(:kit_line_ids AS text[]), CAST(:kit_line_numbers AS int[]),
+        CAST(:kit_line_skus AS text[]), CAST(:kit_line_quantities AS bigint[]))
     WHERE (SELECT ok FROM verdict)
 ),
 new_allocations AS (
@@ -95,12 +104,15 @@ transitions AS (
 entries AS (
     INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta, reserved_delta,
         on_hand, reserved, safety_stock, version, reason, reference, reservation_id,
-        request_id, create_time, backordered_delta, incoming_delta, backordered, incoming,
-        expected_receipt_id)
+        request_id, create_time, damaged_delta, quality_control_delta, damaged,
+        quality_control, reorder_point, backordered_delta, incoming_delta, backordered,
+        incoming, expected_receipt_id)
     SELECT (pg_current_xact_id()::text::bigint << {ENTRY_BITS}) + m.n, m.sku, m.location_id,
         m.kind, m.on_hand_delta, m.reserved_delta, m.on_hand, m.reserved, m.safety_stock,
         m.version, m.reason, m.reference, m.reservation_id, m.request_id, :now,
-        m.backordered_delta, m.incoming_delta, m.backordered, m.incoming, m.expected_receipt_id
+        m.damaged_delta, m.quality_control_delta, m.damaged, m.quality_control,
+        m.reorder_point, m.backordered_delta, m.incoming_delta, m.backordered, m.incoming,
+        m.expected_receipt_id
     FROM unnest(CAST(:entry_numbers AS bigint[]), CAST(:entry_skus AS text[]),
         CAST(:entry_locations AS text[]), CAST(:entry_kinds AS text[]),
         CAST(:entry_on_hand_deltas AS bigint[]), CAST(:entry_reserved_deltas AS bigint[]),
@@ -108,11 +120,15 @@ entries AS (
         CAST(:entry_safety AS bigint[]), CAST(:entry_versions AS bigint[]),
         CAST(:entry_reasons AS text[]), CAST(:entry_references AS text[]),
         CAST(:entry_reservation_ids AS text[]), CAST(:entry_request_ids AS text[]),
+        CAST(:entry_damaged_deltas AS bigint[]), CAST(:entry_quality_control_deltas AS bigint[]),
+        CAST(:entry_damaged AS bigint[]), CAST(:entry_quality_control AS bigint[]),
+        CAST(:entry_reorder_points AS bigint[]),
         CAST(:entry_backordered_deltas AS bigint[]), CAST(:entry_incoming_deltas AS bigint[]),
         CAST(:entry_backordered AS bigint[]), CAST(:entry_incoming AS bigint[]),
         CAST(:entry_expected_receipt_ids AS text[]))
         AS m (n, sku, location_id, kind, on_hand_delta, reserved_delta, on_hand, reserved,
             safety_stock, version, reason, reference, reservation_id, request_id,
+            damaged_delta, quality_control_delta, damaged, quality_control, reorder_point,
             backordered_delta, incoming_delta, backordered, incoming, expected_receipt_id)
     WHERE (SELECT ok FROM verdict)
 ),
@@ -144,7 +160,13 @@ def parameters(
         (r.reservation_id, number, a)
         for r in decision.reservations
         for number, line in enumerate(r.lines)
-        for a in line.allocations
+        for a in line.held()
+    ]
+    kit_lines = [
+        (r.reservation_id, number, line)
+        for r in decision.reservations
+        for number, line in enumerate(r.lines)
+        if line.components
     ]
     transitions = sorted(decision.transitions.items())
     return {
@@ -160,6 +182,9 @@ def parameters(
         "level_reserved": [lv.reserved for _, lv in levels],
         "level_safety": [lv.safety_stock for _, lv in levels],
         "level_versions": [lv.version for _, lv in levels],
+        "level_damaged": [lv.damaged for _, lv in levels],
+        "level_quality_control": [lv.quality_control for _, lv in levels],
+        "level_reorder_points": [lv.reorder_point for _, lv in levels],
         "level_backordered": [lv.backordered for _, lv in levels],
         "level_incoming": [lv.incoming for _, lv in levels],
         "new_ids": [r.reservation_id for r in decision.reservations],
@@ -168,6 +193,10 @@ def parameters(
         "new_created": [r.create_time for r in decision.reservations],
         "new_expires": [r.expire_time for r in decision.reservations],
         "new_updated": [r.update_time for r in decision.reservations],
+        "kit_line_ids": [i for i, _, _ in kit_lines],
+        "kit_line_numbers": [n for _, n, _ in kit_lines],
+        "kit_line_skus": [line.sku for _, _, line in kit_lines],
+        "kit_line_quantities": [line.quantity for _, _, line in kit_lines],
         "allocation_ids": [i for i, _, _ in allocations],
         "allocation_lines": [n for _, n, _ in allocations],
         "allocation_skus": [a.sku for _, _, a in allocations],
@@ -190,6 +219,11 @@ def parameters(
         "entry_references": [m.reference for m in entries],
         "entry_reservation_ids": [m.reservation_id or None for m in entries],
         "entry_request_ids": [m.request_id or None for m in entries],
+        "entry_damaged_deltas": [m.damaged_delta for m in entries],
+        "entry_quality_control_deltas": [m.quality_control_delta for m in entries],
+        "entry_damaged": [m.level.damaged for m in entries],
+        "entry_quality_control": [m.level.quality_control for m in entries],
+        "entry_reorder_points": [m.level.reorder_point for m in entries],
         "entry_backordered_deltas": [m.backordered_delta for m in entries],
         "entry_incoming_deltas": [m.incoming_delta for m in entries],
         "entry_backordered": [m.level.backordered for m in entries],

@@ -32,20 +32,24 @@ from stockroom.inventory.domain.model import (
     Reservation,
     ReservationLine,
     ReservationState,
+    ReservedComponent,
 )
 from stockroom.inventory.domain.supply import Backorder
 from stockroom.inventory.store.tables import (
     reservation_allocations,
     reservation_backorders,
+    reservation_kit_lines,
     reservations,
 )
 
 _r, _a, _b = reservations.c, reservation_allocations.c, reservation_backorders.c
+_k = reservation_kit_lines.c
 
 
 def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
-    """Reservations with their allocations and backorders, one row each: those named
-    (``ids``), or with ``waiting`` those with backorders waiting at levels of ``skus``."""
+    """Reservations with their allocations (with their line's kit and number of kits when
+    the line is a kit's) and backorders, one row each: those named (``ids``), or with
+    ``waiting`` those with backorders waiting at levels of ``skus``."""
     header = (_r.reservation_id, _r.state, _r.reference, _r.create_time, _r.expire_time,
               _r.update_time)  # fmt: skip
     chosen: ColumnElement[bool]
@@ -70,8 +74,14 @@ def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
             cast(null(), Boolean).label("preorder"),
             cast(null(), String).label("policy_location"),
             cast(null(), BigInteger).label("queue_position"),
+            _k.kit_sku,
+            _k.quantity.label("kits"),
         )
         .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
+        .outerjoin(
+            reservation_kit_lines,
+            (_k.reservation_id == _a.reservation_id) & (_k.line_number == _a.line_number),
+        )
         .where(chosen)
     )
     backorders = (
@@ -87,6 +97,8 @@ def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
             _b.preorder,
             _b.policy_location,
             _b.queue_position,
+            cast(null(), String),
+            cast(null(), BigInteger),
         )
         .join(reservation_backorders, _b.reservation_id == _r.reservation_id)
         .where(chosen)
@@ -150,12 +162,15 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     headers: dict[str, Any] = {}
     held: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
     waiting: dict[str, dict[int, list[Backorder]]] = defaultdict(lambda: defaultdict(list))
+    kits: dict[tuple[str, int], tuple[str, int]] = {}
     for row in rows:
         headers.setdefault(row.reservation_id, row)
         if row.kind == "allocation":
             held[row.reservation_id][row.line_number].append(
                 Allocation(row.sku, row.location_id, row.quantity)
             )
+            if row.kit_sku is not None:
+                kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
         else:
             waiting[row.reservation_id][row.line_number].append(
                 Backorder(
@@ -174,7 +189,11 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
             reservation_id=h.reservation_id,
             state=ReservationState(h.state),
             lines=tuple(
-                _line(held[h.reservation_id][n], waiting[h.reservation_id][n])
+                _line(
+                    held[h.reservation_id][n],
+                    waiting[h.reservation_id][n],
+                    kits.get((h.reservation_id, n)),
+                )
                 for n in sorted(held[h.reservation_id].keys() | waiting[h.reservation_id].keys())
             ),
             reference=h.reference,
@@ -186,18 +205,31 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     }
 
 
-def _line(allocations: list[Allocation], backorders: list[Backorder]) -> ReservationLine:
-    """A line as the domain builds it: allocations largest first, backorders by location;
-    its quantity is what was asked (held, or waiting, or given back unfilled)."""
-    allocations.sort(key=lambda a: (-a.quantity, a.location_id))
+def _line(
+    allocations: list[Allocation], backorders: list[Backorder], kit: tuple[str, int] | None
+) -> ReservationLine:
+    """A line as the domain builds it: a stocked item's allocations largest first and its
+    backorders by location, its quantity what was asked (held, or waiting, or given back
+    unfilled); or a kit's components' allocations (by SKU)."""
+    allocations.sort(key=lambda a: (a.sku, -a.quantity, a.location_id))
     backorders.sort(key=lambda b: b.location_id)
+    if kit is not None:
+        by_component: dict[str, list[Allocation]] = defaultdict(list)
+        for allocation in allocations:
+            by_component[allocation.sku].append(allocation)
+        components = tuple(
+            ReservedComponent(sku, sum(a.quantity for a in taken), tuple(taken))
+            for sku, taken in sorted(by_component.items())
+        )
+        return ReservationLine(kit[0], kit[1], (), components)
     sku = allocations[0].sku if allocations else backorders[0].sku
     quantity = sum(a.quantity for a in allocations) + sum(b.quantity - b.filled for b in backorders)
-    return ReservationLine(sku, quantity, tuple(allocations), tuple(backorders))
+    return ReservationLine(sku, quantity, tuple(allocations), backorders=tuple(backorders))
 
 
 async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]) -> None:
-    """Insert new reservations, their allocations and backorders (a statement each)."""
+    """Insert new reservations, their kit lines, allocations and backorders (a statement
+    each)."""
     if not created:
         return
     await connection.execute(
@@ -214,6 +246,19 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             for r in created
         ],
     )
+    kit_lines = [
+        {
+            "reservation_id": r.reservation_id,
+            "line_number": number,
+            "kit_sku": line.sku,
+            "quantity": line.quantity,
+        }
+        for r in created
+        for number, line in enumerate(r.lines)
+        if line.components
+    ]
+    if kit_lines:
+        await connection.execute(insert(reservation_kit_lines), kit_lines)
     held = [
         {
             "reservation_id": r.reservation_id,
@@ -224,7 +269,7 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
         }
         for r in created
         for number, line in enumerate(r.lines)
-        for allocation in line.allocations
+        for allocation in line.held()
     ]
     if held:  # a reservation may wait for every unit it asked for
         await connection.execute(insert(reservation_allocations), held)
@@ -264,7 +309,7 @@ async def write_lines(
         statement = upsert_insert(connection, reservation_allocations)
         await connection.execute(
             statement.on_conflict_do_update(
-                index_elements=[_a.reservation_id, _a.sku, _a.location_id],
+                index_elements=[_a.reservation_id, _a.line_number, _a.sku, _a.location_id],
                 set_={"quantity": statement.excluded.quantity},
             ),
             [

@@ -54,6 +54,10 @@ stock_levels = Table(
     Column("reserved", BigInteger, nullable=False),
     Column("safety_stock", BigInteger, nullable=False),
     Column("version", BigInteger, nullable=False),
+    # Unsellable states: counted apart from on_hand (sellable), never available.
+    Column("damaged", BigInteger, nullable=False, server_default=text("0")),
+    Column("quality_control", BigInteger, nullable=False, server_default=text("0")),
+    Column("reorder_point", BigInteger, nullable=False, server_default=text("0")),
     # Units backorders wait for here; units open expected receipts still bring here.
     Column("backordered", BigInteger, nullable=False, server_default="0"),
     Column("incoming", BigInteger, nullable=False, server_default="0"),
@@ -61,6 +65,10 @@ stock_levels = Table(
     CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
     CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
     CheckConstraint("safety_stock >= 0", name="safety_stock_not_negative"),
+    CheckConstraint(
+        "damaged >= 0 AND quality_control >= 0 AND reorder_point >= 0",
+        name="states_not_negative",
+    ),
     CheckConstraint("backordered >= 0", name="backordered_not_negative"),
     CheckConstraint("incoming >= 0", name="incoming_not_negative"),
 )
@@ -92,6 +100,12 @@ movements = Table(
     Column("reservation_id", String(UUID), nullable=True),
     Column("request_id", String(UUID), nullable=True),
     Column("create_time", UtcDateTime(), nullable=False),
+    Column("damaged_delta", BigInteger, nullable=False, server_default=text("0")),
+    Column("quality_control_delta", BigInteger, nullable=False, server_default=text("0")),
+    # The level right after this entry (continued).
+    Column("damaged", BigInteger, nullable=False, server_default=text("0")),
+    Column("quality_control", BigInteger, nullable=False, server_default=text("0")),
+    Column("reorder_point", BigInteger, nullable=False, server_default=text("0")),
     Column("backordered_delta", BigInteger, nullable=False, server_default="0"),
     Column("incoming_delta", BigInteger, nullable=False, server_default="0"),
     Column("backordered", BigInteger, nullable=False, server_default="0"),
@@ -120,6 +134,8 @@ reservations = Table(
     ),
 )
 
+# Units a reservation holds at one level, for one of its lines (a kit line holds units of
+# its components, so one SKU may appear on several lines of a reservation).
 reservation_allocations = Table(
     "reservation_allocations",
     metadata,
@@ -129,12 +145,41 @@ reservation_allocations = Table(
         ForeignKey("reservations.reservation_id"),
         primary_key=True,
     ),
+    Column("line_number", Integer, primary_key=True),
     Column("sku", String(ID), primary_key=True),
     Column("location_id", String(ID), primary_key=True),
-    Column("line_number", Integer, nullable=False),
     Column("quantity", BigInteger, nullable=False),
     ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
     CheckConstraint("quantity > 0", name="allocation_positive"),
+)
+
+# The kit lines of reservations: the kit and how many (their units are the allocations of
+# the same line number, of the kit's components).
+reservation_kit_lines = Table(
+    "reservation_kit_lines",
+    metadata,
+    Column(
+        "reservation_id",
+        String(UUID),
+        ForeignKey("reservations.reservation_id"),
+        primary_key=True,
+    ),
+    Column("line_number", Integer, primary_key=True),
+    Column("kit_sku", String(ID), ForeignKey("items.sku"), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    CheckConstraint("quantity > 0", name="kit_line_positive"),
+)
+
+# What each kit is made of (its direct components: items or other kits). An item is a
+# kit exactly when it has rows here, from its creation on.
+kit_components = Table(
+    "kit_components",
+    metadata,
+    Column("kit_sku", String(ID), ForeignKey("items.sku"), primary_key=True),
+    Column("component_sku", String(ID), ForeignKey("items.sku"), primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+    CheckConstraint("quantity > 0", name="kit_component_positive"),
+    CheckConstraint("component_sku <> kit_sku", name="kit_not_its_own_component"),
 )
 
 # What a SKU does with demand beyond what is on hand, at one location or (location_id

@@ -7,8 +7,8 @@ incoming before. Columns are added with plain ``ALTER TABLE ... ADD COLUMN``
 (a column CHECK included), which PostgreSQL and SQLite both accept without
 rebuilding a table.
 
-Revision ID: 0004_backorders_and_incoming
-Revises: 0003
+Revision ID: 0005_backorders_and_incoming
+Revises: 0004_kits_states_reorder
 Create Date: 2026-11-30
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 from stockroom.common.db import UtcDateTime
 
-revision = "0004_backorders_and_incoming"
-down_revision = "0003"
+revision = "0005_backorders_and_incoming"
+down_revision = "0004_kits_states_reorder"
 branch_labels = None
 depends_on = None
 
