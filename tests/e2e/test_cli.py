@@ -83,8 +83,12 @@ COMMANDS = {
         "RedeemQuote": "redeem",
         "ReleaseRedemption": "release",
         "SetPrices": "set-prices",
-        "ImportPrices": "import-prices",
+        "ImportPrices": "import",
         "ListPricesInList": "list-prices",
+        "CreatePriceList": "create-price-list",
+        "GetPriceList": "price-list",
+        "ListPriceLists": "price-lists",
+        "UpdatePriceListStatus": "set-price-list-status",
     },
 }
 DESCRIPTORS = {
@@ -430,7 +434,7 @@ async def test_bulk_imports_register_what_is_missing_and_apply_every_row(
         "items_created": 7,
         "locations_created": 3,
     }
-    assert json.loads(priced.out) == {"prices_set": 2}
+    assert json.loads(priced.out) == {"received": 2, "recorded": 2, "failed": 0, "failures": []}
     (sku,) = json.loads(levels.out)["skus"]
     assert sku["on_hand"] == sum(q for s, _, q in rows if s == "SKU-0")
     assert "300 JPY" in jpy.out

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stockroom.common.events import EventsConfig
 from stockroom.common.server import ServerConfig
 from stockroom.inventory.app import InventorySettings
 from stockroom.pricing.app import PricingSettings
@@ -37,11 +38,39 @@ def compose() -> dict[str, Any]:
 
 
 def settings_read_by(prefix: str) -> set[str]:
-    """Every <PREFIX>_* variable the service's code reads."""
-    names = {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(ServerConfig)}
+    """Every <PREFIX>_* variable the service's code reads (its events settings included;
+    the service's name is given, not read)."""
+    names = {
+        f"{prefix}_{f.name.upper()}"
+        for f in dataclasses.fields(ServerConfig)
+        if f.name != "service_name"
+    }
     own = PricingSettings if prefix == "PRICING" else InventorySettings
-    names |= {f"{prefix}_{f.name.upper()}" for f in dataclasses.fields(own) if f.name != "server"}
+    for setting in dataclasses.fields(own):
+        if setting.name == "server":
+            continue
+        if setting.name == "events":
+            names |= {
+                f"{prefix}_EVENTS_{f.name.upper()}"
+                for f in dataclasses.fields(EventsConfig)
+                if f.name != "service"
+            }
+        else:
+            names.add(f"{prefix}_{setting.name.upper()}")
     return names
+
+
+@pytest.mark.parametrize("prefix", ["INVENTORY", "PRICING"])
+def test_the_configuration_page_names_every_setting(prefix: str) -> None:
+    """docs/configuration.md lists each variable: by its name, or the common ones as <P>_..."""
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    missing = [
+        name
+        for name in sorted(settings_read_by(prefix))
+        if f"`{name}`" not in page and f"`<P>{name.removeprefix(prefix)}`" not in page
+    ]
+
+    assert missing == []
 
 
 def test_compose_runs_postgres_jaeger_prometheus_and_both_services(compose: dict[str, Any]) -> None:

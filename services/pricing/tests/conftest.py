@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,22 @@ def build_pricing(
         return await pricing_app.build_server(config)
 
     return build()
+
+
+@asynccontextmanager
+async def replicas_of(
+    database_url: str, inventory_target: str, policy: Policy, *settings: dict[str, Any]
+) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
+    """One pricing server per ``settings`` on one database (replicas), each called
+    through its own channel with ``policy``."""
+    async with AsyncExitStack() as stack:
+        stubs = []
+        for own in settings:
+            server = build_pricing(database_url, inventory_target, **own)
+            address = await stack.enter_async_context(serving(server))
+            channel = await stack.enter_async_context(connect(address, policy))
+            stubs.append(pb_grpc.PricingServiceStub(channel))
+        yield stubs
 
 
 @pytest.fixture

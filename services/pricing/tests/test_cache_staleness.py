@@ -14,18 +14,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stockroom.common.client import Policy, connect
+from stockroom.common.client import Policy
 from stockroom.common.db import create_engine, migrate
-from stockroom.common.testing import serving
+from stockroom.common.events import prune_published
 from stockroom.pricing.app import MIGRATIONS
 from stockroom.pricing.cache import CatalogCache
-from stockroom.pricing.domain.prices import PriceListScope
+from stockroom.pricing.domain.money import RoundingMode
+from stockroom.pricing.domain.price_choice import ListView, candidates, choose
+from stockroom.pricing.domain.price_lists import ListStatus, status_change
+from stockroom.pricing.domain.prices import PriceListScope, PriceVersion
 from stockroom.pricing.domain.promotions import (
     LifecycleChange,
     PromotionTarget,
@@ -34,12 +37,12 @@ from stockroom.pricing.domain.promotions import (
 )
 from stockroom.pricing.domain.tiers import PriceSchedule
 from stockroom.pricing.store.changes import ChangeLog
-from stockroom.pricing.store.prices import PriceStore
-from stockroom.pricing.store.promotions import PromotionStore
+from stockroom.pricing.tables import outbox
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-from .conftest import build_pricing
+from .catalog import list_store, price_store, prices_at, promotion_store, record
+from .conftest import replicas_of
 from .test_api import cart, usd
 
 USD = PriceListScope("USD")
@@ -72,47 +75,96 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def replica(engine: AsyncEngine, clock: HandClock) -> CatalogCache:
+def replica(engine: AsyncEngine, clock: HandClock, retention_ms: int = 86_400_000) -> CatalogCache:
     return CatalogCache(
-        PriceStore(engine),
-        PromotionStore(engine),
+        price_store(engine),
+        list_store(engine),
+        promotion_store(engine),
         ChangeLog(engine),
         staleness_ms=BOUND_MS,
         clock=utc_now,
         monotonic_ns=clock,
+        log_retention_ms=retention_ms,
+    )
+
+
+async def cached_price(cache: CatalogCache, sku: str) -> PriceVersion | None:
+    """What a quote on this replica prices ``sku`` with now (the cache's versions and lists)."""
+    recorded = (await cache.versions([sku], "USD"))[sku]
+    lists = await cache.price_lists("USD")
+    return choose(
+        candidates(recorded, lists, RoundingMode.HALF_EVEN), ListView(lists), USD, utc_now()
     )
 
 
 async def test_a_replica_sees_every_change_once_the_bound_has_passed(engine: AsyncEngine) -> None:
-    writer, reader_clock = PriceStore(engine), HandClock()
+    writer, reader_clock = price_store(engine), HandClock()
     reader = replica(engine, reader_clock)
     now = utc_now()
-    first = await writer.record("MUG", USD, PriceSchedule.per_unit(1000), (now, None), now)
-    promotions = PromotionStore(engine)
+    first = await record(writer, "MUG", USD, PriceSchedule.per_unit(1000), now)
+    promotions = promotion_store(engine)
     terms = PromotionTerms("Mugs", "USD", PromotionTarget.SKUS, frozenset({"MUG"}), 1000, None)
     sale = await promotions.create(terms, now, now)
 
-    assert (await reader.in_effect(["MUG"], USD, utc_now()))["MUG"] == first
+    assert await cached_price(reader, "MUG") == first
     assert [p.promotion_id for p in await reader.for_cart("USD", ["MUG"], utc_now())] == [
         sale.promotion_id
     ]
     reads = reader.refreshes
 
     later = utc_now()
-    second = await writer.record("MUG", USD, PriceSchedule.per_unit(900), (later, None), later)
+    second = await record(writer, "MUG", USD, PriceSchedule.per_unit(900), later)
     paused = change_status(sale, LifecycleChange.PAUSE, later)
     assert paused is not None
     await promotions.save_version(paused, sale.version)
 
     # Within the bound the replica may answer from what it has: it reads nothing.
     reader_clock.advance_ms(BOUND_MS)
-    assert (await reader.in_effect(["MUG"], USD, utc_now()))["MUG"] == first
+    assert await cached_price(reader, "MUG") == first
     assert reader.refreshes == reads
     # One nanosecond past the bound, the change is applied before the answer.
     reader_clock.advance_ms(1)
-    assert (await reader.in_effect(["MUG"], USD, utc_now()))["MUG"] == second
+    assert await cached_price(reader, "MUG") == second
     assert await reader.for_cart("USD", ["MUG"], utc_now()) == []
     assert reader.refreshes == reads + 1
+
+    # A price list's status is a change like any other: archived, its prices stop.
+    await list_store(engine).change_status(
+        int(first.list_id),
+        lambda current, active, now: status_change(current, ListStatus.ARCHIVED, active, now),
+        utc_now,
+    )
+    reader_clock.advance_ms(BOUND_MS)
+    assert await cached_price(reader, "MUG") == second
+    reader_clock.advance_ms(1)
+    assert await cached_price(reader, "MUG") is None
+    assert await prices_at(writer, ["MUG"], USD, utc_now()) == {}
+
+
+async def test_a_replica_that_read_nothing_for_half_the_retention_starts_over(
+    engine: AsyncEngine,
+) -> None:
+    """Outbox rows are pruned after the retention: a cache that paused longer than half of
+    it cannot read on from its position (rows after it may be gone), so it starts over."""
+    writer, reader_clock = price_store(engine), HandClock()
+    reader = replica(engine, reader_clock, retention_ms=60_000)
+    now = utc_now()
+    first = await record(writer, "MUG", USD, PriceSchedule.per_unit(1000), now)
+    assert await cached_price(reader, "MUG") == first
+    later = utc_now()
+    second = await record(writer, "MUG", USD, PriceSchedule.per_unit(900), later)
+    # Every row goes, as the sweeper deletes them once they are old enough.
+    pruned = await prune_published(engine, outbox, published_before=utc_now() + timedelta(days=1))
+    assert pruned >= 2
+    assert await ChangeLog(engine).after(reader.position, 10) == []
+
+    reader_clock.advance_ms(30_001)  # more than half the retention since the last read
+
+    assert await cached_price(reader, "MUG") == second
+    # Positions are never handed out again: the next change is after every pruned one.
+    third = await record(writer, "MUG", USD, PriceSchedule.per_unit(800), utc_now())
+    reader_clock.advance_ms(BOUND_MS + 1)
+    assert await cached_price(reader, "MUG") == third
 
 
 @pytest.fixture
@@ -121,18 +173,9 @@ async def two_replicas(
 ) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
     """Two pricing servers on one PostgreSQL: the second with a bound of an hour, so
     within a test only NOTIFY can refresh it."""
-    async with (
-        serving(build_pricing(postgres_url, inventory_target)) as first,
-        serving(
-            build_pricing(postgres_url, inventory_target, cache_staleness_ms=3_600_000)
-        ) as second,
-        connect(first, PATIENT) as first_channel,
-        connect(second, PATIENT) as second_channel,
-    ):
-        yield [
-            pb_grpc.PricingServiceStub(first_channel),
-            pb_grpc.PricingServiceStub(second_channel),
-        ]
+    hour = {"cache_staleness_ms": 3_600_000}
+    async with replicas_of(postgres_url, inventory_target, PATIENT, {}, hour) as stubs:
+        yield stubs
 
 
 @pytest.mark.postgres
@@ -159,18 +202,9 @@ async def test_notify_refreshes_the_other_replica_at_once(
 async def bounded_replicas(
     postgres_url: str, inventory_target: str
 ) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
-    async with (
-        serving(build_pricing(postgres_url, inventory_target)) as first,
-        serving(
-            build_pricing(postgres_url, inventory_target, cache_staleness_ms=BOUND_MS)
-        ) as second,
-        connect(first, PATIENT) as first_channel,
-        connect(second, PATIENT) as second_channel,
-    ):
-        yield [
-            pb_grpc.PricingServiceStub(first_channel),
-            pb_grpc.PricingServiceStub(second_channel),
-        ]
+    bound = {"cache_staleness_ms": BOUND_MS}
+    async with replicas_of(postgres_url, inventory_target, PATIENT, {}, bound) as stubs:
+        yield stubs
 
 
 @pytest.mark.postgres

@@ -1,118 +1,178 @@
-"""Change events reach NATS JetStream from the change log, survive a broker outage, and
-are never duplicated in the stream (the log position is the message id)."""
+"""Pricing's change events go through the common outbox, relay and envelope (as inventory's):
+every price, promotion version and price list status, once, with ids that name the change.
+With publishing off the outbox is still written (the caches read it) but never published,
+and the sweeper prunes it after PRICING_EVENTS_KEEP_PUBLISHED_S (pending rows never: the
+common retention's rule, tested in libs/common)."""
 
 from __future__ import annotations
 
-import json
-import os
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager
 
-import nats
-import pytest
-from nats.errors import Error as NatsError
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select
 
+from stockroom.common.client import Policy, connect
 from stockroom.common.db import create_engine, migrate
-from stockroom.pricing.app import MIGRATIONS
-from stockroom.pricing.domain.prices import PriceListScope
-from stockroom.pricing.domain.promotions import PromotionTarget, PromotionTerms
-from stockroom.pricing.domain.tiers import PriceSchedule
-from stockroom.pricing.publisher import ChangePublisher, EventSettings
-from stockroom.pricing.store.prices import PriceStore
-from stockroom.pricing.store.promotions import PromotionStore
-from stockroom.pricing.tables import change_cursors
+from stockroom.common.events import EventsConfig, unpack
+from stockroom.common.events.testing import events_config, stream_envelopes
+from stockroom.common.server import ServerConfig
+from stockroom.common.testing import ManualClock, eventually, free_port, serving
+from stockroom.pricing import app
+from stockroom.pricing.tables import outbox
+from stockroom.pricing.v1 import pricing_pb2 as pb
+from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-NATS_URL = os.environ.get("STOCKROOM_TEST_NATS_URL", "nats://127.0.0.1:4222")
+from .test_api import usd
+
+__all__ = ["events_config"]  # the fixture, for the tests here
+
+PATIENT = Policy(timeout_s=60.0, breaker=None)
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await migrate(MIGRATIONS, database_url)
+@asynccontextmanager
+async def running_pricing(
+    database_url: str, clock: ManualClock, **settings: object
+) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
+    """A pricing server on ``clock`` (its inventory is nowhere: no quote here needs one)."""
+    await migrate(app.MIGRATIONS, database_url)
+    server = ServerConfig(service_name="pricing", port=0, database_url=database_url)
+    config = app.PricingSettings(server, f"127.0.0.1:{free_port()}", **settings)  # type: ignore[arg-type]
+    async with (
+        serving(app.build_server(config, clock=clock)) as address,
+        connect(address, PATIENT) as channel,
+    ):
+        yield pb_grpc.PricingServiceStub(channel)
+
+
+async def outbox_rows(database_url: str) -> list[tuple[str, bool]]:
+    """(event type, published or settled) of every outbox row, in position order."""
     engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def settings() -> EventSettings:
-    """A stream and subjects of this test's own: other tests share the broker."""
-    name = uuid.uuid4().hex[:12]
-    return EventSettings(
-        nats_url=NATS_URL, stream=f"PRICING_TEST_{name}", subject=f"test.{name}.pricing"
-    )
-
-
-async def stream_messages(settings: EventSettings) -> list[tuple[str, dict[str, object]]]:
-    client = await nats.connect(settings.nats_url, connect_timeout=5)
     try:
-        js = client.jetstream()
-        info = await js.stream_info(settings.stream)
-        found = []
-        for sequence in range(1, info.state.messages + 1):
-            message = await js.get_msg(settings.stream, sequence)
-            found.append((message.subject or "", json.loads(message.data or b"{}")))
-        return found
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(outbox.c.event_type, outbox.c.publish_time).order_by(outbox.c.position)
+            )
+            return [(row.event_type, row.publish_time is not None) for row in rows]
     finally:
-        await client.close()
+        await engine.dispose()
 
 
-async def delete_stream(settings: EventSettings) -> None:
-    client = await nats.connect(settings.nats_url, connect_timeout=5)
-    try:
-        await client.jetstream().delete_stream(settings.stream)
-    finally:
-        await client.close()
-
-
-async def test_events_wait_out_a_broker_outage_and_are_published_once(
-    engine: AsyncEngine, settings: EventSettings, unused_tcp_port: int
+async def test_prices_promotions_and_price_lists_are_published_once_in_the_common_envelope(
+    database_url: str, events_config: EventsConfig
 ) -> None:
-    now = datetime.now(UTC)
-    await PriceStore(engine).record(
-        "MUG", PriceListScope("USD"), PriceSchedule.per_unit(1250), (now, None), now
-    )
-    terms = PromotionTerms("Mugs", "USD", PromotionTarget.SKUS, frozenset({"MUG"}), 1000, None)
-    sale = await PromotionStore(engine).create(terms, now, now)
-    await PriceStore(engine).record(
-        "TEE", PriceListScope("EUR"), PriceSchedule.per_unit(900), (now, None), now
-    )
+    config = dataclasses.replace(events_config, service="pricing")
+    clock = ManualClock()
+    async with running_pricing(database_url, clock, events=config) as pricing:
+        price = (await pricing.SetPrice(pb.SetPriceRequest(sku="MUG.1", unit_price=usd(10)))).price
+        promotion = (
+            await pricing.CreatePromotion(
+                pb.CreatePromotionRequest(
+                    promotion=pb.Promotion(
+                        display_name="Mugs",
+                        currency_code="USD",
+                        target=pb.PROMOTION_TARGET_SKUS,
+                        skus=["MUG.1"],
+                        basis_points_off=1000,
+                    )
+                )
+            )
+        ).promotion
+        await pricing.PausePromotion(pb.PausePromotionRequest(promotion_id=promotion.promotion_id))
+        sale = (
+            await pricing.CreatePriceList(
+                pb.CreatePriceListRequest(
+                    request_id=str(uuid.uuid4()),
+                    price_list=pb.PriceList(
+                        display_name="Sale",
+                        currency_code="USD",
+                        kind=pb.PRICE_LIST_KIND_SALE,
+                        base_price_list_id=price.price_list_id,
+                        adjustment_basis_points=-1000,
+                    ),
+                )
+            )
+        ).price_list
+        await pricing.UpdatePriceListStatus(
+            pb.UpdatePriceListStatusRequest(
+                price_list_id=sale.price_list_id, status=pb.PRICE_LIST_STATUS_ACTIVE
+            )
+        )
 
-    # The broker is away: nothing is published and the cursor stays.
-    away = ChangePublisher(
-        engine,
-        EventSettings(
-            nats_url=f"nats://127.0.0.1:{unused_tcp_port}",
-            stream=settings.stream,
-            subject=settings.subject,
-            timeout_s=1.0,
-        ),
-    )
-    with pytest.raises((NatsError, OSError, TimeoutError)):
-        await away.publish_pending()
-    await away.close()
+        async def all_published() -> bool:
+            return len(await stream_envelopes(config)) >= 6
 
-    # The broker is back: everything goes out, in order, once.
-    back = ChangePublisher(engine, settings)
-    try:
-        assert await back.publish_pending() == 3
-        assert await back.publish_pending() == 0
-        # A publisher that died before moving its cursor publishes again: deduplicated.
-        async with engine.begin() as connection:
-            await connection.execute(update(change_cursors).values(position=0))
-        assert await back.publish_pending() == 3
-        messages = await stream_messages(settings)
-    finally:
-        await back.close()
-        await delete_stream(settings)
-
-    assert [(subject.rsplit(".", 1)[1], body["position"]) for subject, body in messages] == [
-        ("price", 1),
-        ("promotion", 2),
-        ("price", 3),
+        await eventually(all_published)
+    in_stream = await stream_envelopes(config)
+    # Subjects are published concurrently: the envelope's sequence is the commit order.
+    published = sorted(in_stream, key=lambda e: e.sequence)
+    pid, everyone, sale_id = promotion.promotion_id, price.price_list_id, sale.price_list_id
+    every_list, sale_list = f"priceLists/{everyone}", f"priceLists/{sale_id}"
+    assert [(e.type, e.id, e.subject) for e in published] == [
+        ("stockroom.pricing.v1.price_list_changed", f"price-list-{everyone}-active", every_list),
+        ("stockroom.pricing.v1.price_recorded", f"price-{price.price_id}", "MUG.1"),
+        ("stockroom.pricing.v1.promotion_changed", f"promotion-{pid}-v1", f"promotions/{pid}"),
+        ("stockroom.pricing.v1.promotion_changed", f"promotion-{pid}-v2", f"promotions/{pid}"),
+        ("stockroom.pricing.v1.price_list_changed", f"price-list-{sale_id}-draft", sale_list),
+        ("stockroom.pricing.v1.price_list_changed", f"price-list-{sale_id}-active", sale_list),
     ]
-    assert messages[0][1]["sku"] == "MUG"
-    assert messages[1][1]["promotion_id"] == sale.promotion_id
-    assert messages[2][1]["currency_code"] == "EUR"
+    assert {e.source for e in published} == {"/stockroom/pricing"}
+    assert len({e.id for e in in_stream}) == len(in_stream)  # each once
+    promotion_versions = [e.id for e in in_stream if e.subject == f"promotions/{pid}"]
+    assert promotion_versions == [f"promotion-{pid}-v1", f"promotion-{pid}-v2"]  # in order
+    assert unpack(published[1], pb.Price) == price
+    assert unpack(published[3], pb.Promotion).state == pb.PROMOTION_STATE_PAUSED
+    activated = unpack(published[5], pb.PriceList)
+    assert (activated.status, activated.adjustment_basis_points) == (
+        pb.PRICE_LIST_STATUS_ACTIVE,
+        -1000,
+    )
+    assert await outbox_rows(database_url) == [(e.type, True) for e in published]
+
+
+async def test_with_publishing_off_the_outbox_is_written_settled(sqlite_url: str) -> None:
+    async with running_pricing(sqlite_url, ManualClock()) as pricing:
+        await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(10)))
+
+    # Rows for the caches, already settled: a relay turned on later does not publish them.
+    assert await outbox_rows(sqlite_url) == [
+        ("stockroom.pricing.v1.price_list_changed", True),
+        ("stockroom.pricing.v1.price_recorded", True),
+    ]
+
+
+async def count_rows(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return int(await connection.scalar(select(func.count()).select_from(outbox)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_sweeper_prunes_rows_older_than_the_configured_age(
+    database_url: str,
+) -> None:
+    clock = ManualClock()
+    keep = EventsConfig("pricing", keep_published_s=3600)
+    async with running_pricing(
+        database_url, clock, events=keep, retention_interval_s=0.02
+    ) as pricing:
+        await pricing.SetPrice(pb.SetPriceRequest(sku="MUG", unit_price=usd(10)))
+        clock.advance(3000)
+        await pricing.SetPrice(pb.SetPriceRequest(sku="TEE", unit_price=usd(5)))
+        clock.advance(601)  # the first two rows are now older than an hour, the others not
+
+        async def old_rows_gone() -> bool:
+            return await count_rows(database_url) == 1
+
+        await eventually(old_rows_gone)
+        kept = await outbox_rows(database_url)
+        clock.advance(3000)
+
+        async def all_gone() -> bool:
+            return await count_rows(database_url) == 0
+
+        await eventually(all_gone)
+    assert kept == [("stockroom.pricing.v1.price_recorded", True)]

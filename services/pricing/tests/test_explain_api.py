@@ -50,11 +50,16 @@ async def test_get_price_explains_every_candidate_and_the_fallback(
         later.price_id: pb.CANDIDATE_VERDICT_NOT_IN_EFFECT,
         vip.price_id: pb.CANDIDATE_VERDICT_OTHER_SCOPE,
     }
+    web_list, every_list = web.price_list_id, everyone.price_list_id
     assert list(answer.explanation.lists_tried) == [
-        "USD/web/*: a price in effect",
-        "USD/*/*: a price in effect",
+        f"USD/web/*: 'USD/web/*' (#{web_list}, override): a price in effect",
+        f"USD/*/*: 'USD/*/*' (#{every_list}, override): a price in effect",
     ]
-    assert answer.explanation.fallback == "took USD/web/*, the cart's own list"
+    assert answer.explanation.fallback == (
+        f"took 'USD/web/*' (#{web_list}, override), the list of the cart's own scope"
+    )
+    assert answer.explanation.price_list.price_list_id == web_list
+    assert answer.price.price_list_id == web_list
     assert not plain.HasField("explanation")
 
 
@@ -79,7 +84,13 @@ async def test_quote_lines_explain_price_tier_and_every_promotion(
     explanation = quote.lines[0].explanation
     outcomes = {p.promotion_id: p.outcome for p in explanation.promotions}
     assert cents(quote.discount_total) == 480  # 20 % of 2 x 12
-    assert explanation.price.fallback == "took USD/web/*, the cart's own list"
+    web_list = quote.lines[0].price_list_id
+    assert explanation.price.price_list.display_name == "USD/web/*"  # the list taken
+    assert explanation.price.price_list.price_list_id == web_list
+    assert explanation.price.fallback == (
+        f"took 'USD/web/*' (#{web_list}, override), the list of the cart's own scope"
+    )
+    assert stored.lines[0].price_list_id == web_list
     assert explanation.tiers == "per-unit price: 2 units"
     assert outcomes == {
         ten.promotion_id: pb.PROMOTION_OUTCOME_LOST,
@@ -151,7 +162,9 @@ async def test_a_country_price_beats_a_channel_price_and_a_region_falls_back_to_
     assert in_california.lines[0].price_id == california.price_id
     assert in_canada.lines[0].price_id == web.price_id
     assert us.country == "US"
-    assert explained.explanation.fallback == "no price in USD/*/*/US-OR; took USD/*/*/US"
+    assert explained.explanation.fallback == (
+        f"no price in USD/*/*/US-OR; took 'USD/*/*/US' (#{us.price_list_id}, override)"
+    )
 
 
 async def test_a_quote_can_hold_the_cart_in_inventory_and_still_answers_when_it_cannot(

@@ -2,9 +2,10 @@
 
 Walks the syntax tree of every module of ``stockroom.pricing`` and refuses float
 literals, the name ``float`` (a call, a conversion or an annotation), true division
-``/`` (which makes floats of ints), and SQL types that store inexact numbers. Three
-modules deal in durations for gRPC timeouts, which gRPC takes as float seconds;
-they are named here with why, and never touch an amount.
+``/`` (which makes floats of ints), and SQL types that store inexact numbers. A few
+modules deal in durations (gRPC timeouts, poll intervals, settings in seconds), which
+gRPC and asyncio take as float seconds; they are named here with why, and never
+touch an amount.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ DURATIONS_IN_SECONDS = {
     # the inventory calls' timeouts: what is left of the caller's gRPC deadline
     "availability.py": {FLOAT, LITERAL},
     "hold.py": {FLOAT, LITERAL},
-    # poll intervals, reconnect pauses and broker timeouts for asyncio's waits
+    # poll intervals and reconnect pauses for asyncio's waits
     "refresher.py": {LITERAL, DIVISION},
-    "publisher.py": {FLOAT, LITERAL},
     # settings in seconds (PRICING_AVAILABILITY_MAX_WAIT_S, ...); Path / "migrations"
     "app.py": {FLOAT, LITERAL, DIVISION},
 }

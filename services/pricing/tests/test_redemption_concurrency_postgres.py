@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from stockroom.common.client import Policy, connect
+from stockroom.common.client import Policy
 from stockroom.common.errors import FailedPrecondition
-from stockroom.common.testing import serving
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
-from .conftest import build_pricing
+from .conftest import replicas_of
 from .test_api import cart, cents, set_unit_price, usd
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -37,16 +36,8 @@ PATIENT = Policy(timeout_s=120.0, retry=None, breaker=None)
 async def replicas(
     postgres_url: str, inventory_target: str
 ) -> AsyncIterator[list[pb_grpc.PricingServiceAsyncStub]]:
-    async with (
-        serving(build_pricing(postgres_url, inventory_target)) as first,
-        serving(build_pricing(postgres_url, inventory_target)) as second,
-        connect(first, PATIENT) as first_channel,
-        connect(second, PATIENT) as second_channel,
-    ):
-        yield [
-            pb_grpc.PricingServiceStub(first_channel),
-            pb_grpc.PricingServiceStub(second_channel),
-        ]
+    async with replicas_of(postgres_url, inventory_target, PATIENT, {}, {}) as stubs:
+        yield stubs
 
 
 async def redeem_all(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from stockroom.common.events import EventsConfig
 from stockroom.common.server import ConfigError, ServerConfig
 from stockroom.pricing.app import PricingSettings
 from stockroom.pricing.domain.money import RoundingMode
 from stockroom.pricing.domain.rounding import CurrencyRules
-from stockroom.pricing.publisher import EventSettings
 
 
 def test_defaults_round_half_even_keep_a_one_second_bound_and_publish_nothing() -> None:
@@ -17,8 +17,11 @@ def test_defaults_round_half_even_keep_a_one_second_bound_and_publish_nothing() 
     assert settings.server.port == 50052
     assert settings.currency_rules == CurrencyRules()
     assert settings.cache_staleness_ms == 1000
-    assert settings.events == EventSettings()
-    assert settings.events.nats_url == ""
+    assert settings.events == EventsConfig("pricing")
+    assert not settings.events.enabled
+    assert settings.events.stream_name == "STOCKROOM_PRICING"
+    assert settings.events.keep_published_s == 86_400  # the outbox is pruned after a day
+    assert settings.retention_interval_s == 60
 
 
 def test_rounding_cache_and_event_variables_are_read_and_parsed() -> None:
@@ -27,9 +30,12 @@ def test_rounding_cache_and_event_variables_are_read_and_parsed() -> None:
             "PRICING_ROUNDING_MODES": "CHF=half_up, SEK=HALF_UP",
             "PRICING_CASH_ROUNDING": "CHF=0.05",
             "PRICING_CACHE_STALENESS_MS": "250",
-            "PRICING_EVENTS_NATS_URL": "nats://127.0.0.1:4222",
+            "PRICING_EVENTS_ENABLED": "true",
+            "PRICING_EVENTS_URL": "nats://127.0.0.1:4222",
             "PRICING_EVENTS_STREAM": "PRICES",
-            "PRICING_EVENTS_SUBJECT": "shop.prices",
+            "PRICING_EVENTS_SUBJECT_PREFIX": "shop.prices",
+            "PRICING_EVENTS_KEEP_PUBLISHED_S": "3600",
+            "PRICING_RETENTION_INTERVAL_S": "5",
         }
     )
 
@@ -37,7 +43,15 @@ def test_rounding_cache_and_event_variables_are_read_and_parsed() -> None:
         {"CHF": RoundingMode.HALF_UP, "SEK": RoundingMode.HALF_UP}, {"CHF": 5}
     )
     assert settings.cache_staleness_ms == 250
-    assert settings.events == EventSettings("nats://127.0.0.1:4222", "PRICES", "shop.prices")
+    assert settings.events == EventsConfig(
+        "pricing",
+        enabled=True,
+        url="nats://127.0.0.1:4222",
+        stream="PRICES",
+        subject_prefix="shop.prices",
+        keep_published_s=3600,
+    )
+    assert settings.retention_interval_s == 5
 
 
 @pytest.mark.parametrize(
@@ -52,6 +66,12 @@ def test_rounding_cache_and_event_variables_are_read_and_parsed() -> None:
         ("PRICING_CACHE_STALENESS_MS", "0"),
         ("PRICING_CACHE_STALENESS_MS", "-5"),
         ("PRICING_CACHE_STALENESS_MS", "soon"),
+        # The caches read the outbox: its rows must outlive their pauses between reads.
+        ("PRICING_EVENTS_KEEP_PUBLISHED_S", "59"),
+        ("PRICING_RETENTION_INTERVAL_S", "0"),
+        # Pricing's own publisher is gone: its settings say what replaced them.
+        ("PRICING_EVENTS_NATS_URL", "nats://127.0.0.1:4222"),
+        ("PRICING_EVENTS_SUBJECT", "pricing.changes"),
     ],
 )
 def test_an_unusable_value_stops_startup_naming_the_variable(name: str, raw: str) -> None:

@@ -16,14 +16,16 @@ from stockroom.common.db import RequestKey, create_engine, migrate
 from stockroom.common.errors import InvalidArgument
 from stockroom.pricing import app
 from stockroom.pricing.domain.discounts import AppliedDiscount
-from stockroom.pricing.domain.prices import PriceListScope, PriceVersion
+from stockroom.pricing.domain.prices import NewPrice, PriceListScope, PriceVersion
 from stockroom.pricing.domain.promotions import PromotionTarget, PromotionTerms
 from stockroom.pricing.domain.quotes import CartLine, Quote, StockCheck, price_cart
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
 from stockroom.pricing.store.prices import PriceStore
-from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 from stockroom.pricing.tables import prices, promotions, quotes
+
+from . import catalog
+from .catalog import price_store, prices_at, promotion_store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 USD = PriceListScope("USD")
@@ -50,8 +52,8 @@ async def record(
     valid_until: datetime | None = None,
     scope: PriceListScope = USD,
 ) -> PriceVersion:
-    return await store.record(
-        sku, scope, PriceSchedule.per_unit(unit_minor), (valid_from, valid_until), valid_from
+    return await catalog.record(
+        store, sku, scope, PriceSchedule.per_unit(unit_minor), valid_from, valid_until
     )
 
 
@@ -61,14 +63,14 @@ def unit_price(versions: dict[str, PriceVersion], sku: str) -> int | None:
 
 
 async def test_later_versions_replace_and_windowed_versions_overlay(engine: AsyncEngine) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     await record(store, "MUG", 1000, at(0))
     await record(store, "MUG", 800, at(10), at(20))  # a sale
     await record(store, "MUG", 1200, at(15))  # a price rise during the sale
     await record(store, "MUG", 700, at(30), at(31))
 
     async def price(days: float) -> int | None:
-        return unit_price(await store.in_effect(["MUG"], USD, at(days)), "MUG")
+        return unit_price(await prices_at(store, ["MUG"], USD, at(days)), "MUG")
 
     assert await price(-1) is None
     assert await price(5) == 1000
@@ -82,11 +84,11 @@ async def test_later_versions_replace_and_windowed_versions_overlay(engine: Asyn
 async def test_a_correction_with_the_same_valid_from_wins_and_history_keeps_both(
     engine: AsyncEngine,
 ) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     first = await record(store, "MUG", 1000, at(1))
     second = await record(store, "MUG", 999, at(1))
 
-    in_effect = await store.in_effect(["MUG"], USD, at(2))
+    in_effect = await prices_at(store, ["MUG"], USD, at(2))
     history = await store.history("MUG", "USD", 0, 10)
 
     assert in_effect["MUG"].price_id == second.price_id
@@ -94,7 +96,7 @@ async def test_a_correction_with_the_same_valid_from_wins_and_history_keeps_both
 
 
 async def test_the_most_specific_price_list_with_a_price_wins(engine: AsyncEngine) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     await record(store, "MUG", 1000, at(0))
     await record(store, "TEE", 2000, at(0))
     await record(store, "MUG", 950, at(0), scope=PriceListScope("USD", channel="web"))
@@ -102,9 +104,9 @@ async def test_the_most_specific_price_list_with_a_price_wins(engine: AsyncEngin
     await record(store, "TEE", 1900, at(0), scope=PriceListScope("USD", channel="web"))
     await record(store, "TEE", 5, at(0), scope=PriceListScope("EUR", channel="web"))
 
-    web_b2b = await store.in_effect(["MUG", "TEE"], PriceListScope("USD", "web", "b2b"), at(1))
-    web = await store.in_effect(["MUG", "TEE"], PriceListScope("USD", "web"), at(1))
-    shop = await store.in_effect(["MUG", "TEE"], PriceListScope("USD", "shop"), at(1))
+    web_b2b = await prices_at(store, ["MUG", "TEE"], PriceListScope("USD", "web", "b2b"), at(1))
+    web = await prices_at(store, ["MUG", "TEE"], PriceListScope("USD", "web"), at(1))
+    shop = await prices_at(store, ["MUG", "TEE"], PriceListScope("USD", "shop"), at(1))
 
     assert (unit_price(web_b2b, "MUG"), unit_price(web_b2b, "TEE")) == (900, 1900)
     assert (unit_price(web, "MUG"), unit_price(web, "TEE")) == (950, 1900)
@@ -112,18 +114,18 @@ async def test_the_most_specific_price_list_with_a_price_wins(engine: AsyncEngin
 
 
 async def test_tiers_survive_the_round_trip(engine: AsyncEngine) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     schedule = PriceSchedule((Tier(10, 500, 100), Tier(None, 400)), TiersMode.GRADUATED)
 
-    recorded = await store.record("MUG", USD, schedule, (at(0), None), at(0))
-    found = await store.in_effect(["MUG"], USD, at(1))
+    recorded = await catalog.record(store, "MUG", USD, schedule, at(0))
+    found = await prices_at(store, ["MUG"], USD, at(1))
 
     assert found["MUG"] == recorded
     assert found["MUG"].schedule == schedule
 
 
 async def test_history_pages_in_recording_order(engine: AsyncEngine) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     for cents in range(5):
         await record(store, "MUG", cents, at(cents))
 
@@ -134,15 +136,13 @@ async def test_history_pages_in_recording_order(engine: AsyncEngine) -> None:
 
 
 async def test_concurrent_retries_of_one_request_record_one_price(engine: AsyncEngine) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     schedule = PriceSchedule.per_unit(1250)
 
     recorded = await asyncio.gather(
         *(
             store.record(
-                "MUG",
-                USD,
-                schedule,
+                NewPrice("MUG", USD, schedule),
                 (at(0), None),
                 at(0),
                 RequestKey(REQUEST_ID, "SetPrice", "digest"),
@@ -158,15 +158,17 @@ async def test_concurrent_retries_of_one_request_record_one_price(engine: AsyncE
 
 
 async def test_a_request_id_reused_for_another_request_is_refused(engine: AsyncEngine) -> None:
-    store = PriceStore(engine)
+    store = price_store(engine)
     schedule = PriceSchedule.per_unit(1250)
-    await store.record(
-        "MUG", USD, schedule, (at(0), None), at(0), RequestKey(REQUEST_ID, "SetPrice", "digest")
-    )
+    key = RequestKey(REQUEST_ID, "SetPrice", "digest")
+    await store.record(NewPrice("MUG", USD, schedule), (at(0), None), at(0), key)
 
     with pytest.raises(InvalidArgument) as raised:
         await store.record(
-            "TEE", USD, schedule, (at(0), None), at(0), RequestKey(REQUEST_ID, "SetPrice", "other")
+            NewPrice("TEE", USD, schedule),
+            (at(0), None),
+            at(0),
+            RequestKey(REQUEST_ID, "SetPrice", "other"),
         )
 
     assert raised.value.reason == "REQUEST_ID_REUSED"
@@ -180,7 +182,7 @@ def promotion_terms(target: PromotionTarget, skus: frozenset[str], currency: str
 async def test_a_cart_sees_the_promotions_in_effect_for_its_currency_and_skus(
     engine: AsyncEngine,
 ) -> None:
-    store = PromotionStore(engine)
+    store = promotion_store(engine)
     mugs = await store.create(
         promotion_terms(PromotionTarget.SKUS, frozenset({"MUG", "BOWL"}), "USD"), at(0), at(0)
     )
@@ -200,7 +202,7 @@ async def test_a_cart_sees_the_promotions_in_effect_for_its_currency_and_skus(
 
 
 async def test_concurrent_retries_of_one_create_make_one_promotion(engine: AsyncEngine) -> None:
-    store = PromotionStore(engine)
+    store = promotion_store(engine)
     terms = promotion_terms(PromotionTarget.SKUS, frozenset({"MUG"}), "USD")
 
     created = await asyncio.gather(

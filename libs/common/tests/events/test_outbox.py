@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from google.protobuf.wrappers_pb2 import Int64Value, StringValue
+from sqlalchemy import MetaData, func, select, text, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import create_engine, run_autocommit
@@ -20,6 +20,7 @@ from stockroom.common.events import (
     append,
     decode,
     envelope,
+    outbox_table,
     prune_published,
     prune_request_records,
     subject_token,
@@ -230,6 +231,44 @@ async def test_pruning_deletes_only_published_rows_past_the_age(database_url: st
         )
     assert left == positions[6:]
     await engine.dispose()
+
+
+async def test_settled_rows_are_kept_for_readers_wake_no_relay_and_are_pruned_by_age(
+    database_url: str,
+) -> None:
+    """Rows a service writes for its own readers while publishing is off: already
+    published (a relay started later skips them), pruned after the same age."""
+    engine = create_engine(database_url)
+    await create_schema(engine)
+    announced: list[int] = []
+    remove = watch_commits(engine, lambda: announced.append(1))
+    async with engine.begin() as connection:
+        await append(connection, outbox, [event(CONFIG, "a", 0)], NOW, settled=True)
+    remove()
+    async with engine.connect() as connection:
+        (row,) = (await connection.execute(select(outbox))).all()
+
+    assert announced == []  # no relay to wake
+    assert row.publish_time.replace(tzinfo=NOW.tzinfo) == NOW
+    assert await prune_published(engine, outbox, published_before=NOW) == 0
+    assert await prune_published(engine, outbox, published_before=NOW + timedelta(days=1)) == 1
+    await engine.dispose()
+
+
+async def test_positions_are_never_handed_out_again_after_pruning(database_url: str) -> None:
+    """With ``never_reuse_positions`` a reader that remembers "after N" misses nothing:
+    on SQLite a plain rowid would start again after the largest row left."""
+    engine = create_engine(database_url)
+    reused_metadata = MetaData()
+    table = outbox_table(reused_metadata, "kept_outbox", never_reuse_positions=True)
+    async with engine.begin() as connection:
+        await connection.run_sync(reused_metadata.create_all)
+        first = await append(connection, table, [event(CONFIG, "a", n) for n in range(3)], NOW)
+        await connection.execute(table.delete())
+        later = await append(connection, table, [event(CONFIG, "a", 3)], NOW)
+    await engine.dispose()
+
+    assert later[0] > max(first)
 
 
 async def test_pruning_request_records_keeps_recent_and_unfinished_ones(database_url: str) -> None:

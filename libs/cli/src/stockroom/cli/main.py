@@ -27,6 +27,7 @@ from stockroom.cli import (
     pricing,
     pricing_bulk,
     pricing_lifecycle,
+    pricing_lists,
 )
 from stockroom.cli.failures import EXIT_INTERRUPTED, EXIT_OK, Failure
 from stockroom.cli.output import PipeClosed
@@ -68,7 +69,7 @@ def completion(shell: str) -> None:
 cli.add_command(dev.group)
 cli.add_command(inventory.group)
 cli.add_command(pricing.group)
-for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS):
+for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS, *pricing_lists.COMMANDS):
     pricing.group.add_command(command)
 for command in (*inventory_stock.COMMANDS, *inventory_bulk.COMMANDS, *inventory_supply.COMMANDS):
     inventory.group.add_command(command)

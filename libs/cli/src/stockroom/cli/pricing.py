@@ -1,6 +1,7 @@
-"""``stockroom pricing ...``: a command for every PricingService RPC, plus ``import`` (prices
-from CSV, with a progress bar) and ``health``. Promotion lifecycle, discount codes and
-redemptions live in ``pricing_lifecycle``, bulk prices in ``pricing_bulk``.
+"""``stockroom pricing ...``: a command for every PricingService RPC, plus ``health``.
+Promotion lifecycle, discount codes and redemptions live in ``pricing_lifecycle``, bulk
+prices (``import``: a CSV through ImportPrices, with a progress bar) in ``pricing_bulk``,
+named price lists in ``pricing_lists``.
 
 Amounts are decimals (``12.50``) converted to google.type.Money exactly; percentages as
 ``12.5`` (basis points on the wire); moments in ISO 8601 with a zone.
@@ -8,10 +9,8 @@ Amounts are decimals (``12.50``) converted to google.type.Money exactly; percent
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 import click
@@ -20,11 +19,9 @@ from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 
 from stockroom.cli.calls import Call, call_options
-from stockroom.cli.failures import EXIT_USAGE, Failure
 from stockroom.cli.health import health_command
 from stockroom.cli.output import to_data
 from stockroom.cli.params import AMOUNT, MOMENT, SKU_QUANTITY
-from stockroom.cli.progress import progress_bar
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
@@ -86,6 +83,18 @@ def basis_points(text: str) -> int:
     return int(basis_points)
 
 
+def sku_amount(entry: str, hint: str) -> tuple[str, Decimal]:
+    """``SKU=AMOUNT`` (``MUG=12.50``)."""
+    sku, separator, amount = entry.rpartition("=")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        value = None
+    if not separator or not sku or value is None or not value.is_finite():
+        raise click.BadParameter(f"{entry!r} is not SKU=AMOUNT (e.g. MUG=12.50)", param_hint=hint)
+    return sku, value
+
+
 def tax_rates(entries: tuple[str, ...]) -> dict[str, list[pb.TaxRate]]:
     """``SKU:RATE`` entries (``MUG:8.1``) as each SKU's tax rates, in the order given."""
     rates: dict[str, list[pb.TaxRate]] = {}
@@ -135,6 +144,7 @@ group.add_command(health_command(SERVICE))
 @click.option("--mode", type=click.Choice(sorted(MODES)), help="how tiers charge")
 @scope_options
 @click.option("--country", default="", help="country or region price list, e.g. CH, US-CA")
+@click.option("--list", "price_list", default="", help="into this price list id (no scope)")
 @click.option("--tax-inclusive", is_flag=True, help="the amounts include tax")
 @click.option("--from", "valid_from", type=MOMENT, help="ISO 8601 start")
 @click.option("--until", "valid_until", type=MOMENT, help="ISO 8601 end")
@@ -149,11 +159,13 @@ def set_price(
     channel: str,
     group: str,
     country: str,
+    price_list: str,
     tax_inclusive: bool,
     valid_from: datetime | None,
     valid_until: datetime | None,
 ) -> None:
-    """Record a price (per unit, or tiered with --tier)."""
+    """Record a price (per unit, or tiered with --tier): into --list, or the scope's
+    active override list."""
     request = pb.SetPriceRequest(
         sku=sku,
         request_id=call.new_request_id(),
@@ -162,6 +174,7 @@ def set_price(
         tiers_mode=MODES.get(mode or "", pb.TIERS_MODE_UNSPECIFIED),
         country=country,
         tax_inclusive=tax_inclusive,
+        price_list_id=price_list,
     )
     if amount is not None:
         request.unit_price.CopyFrom(money(amount, currency))
@@ -175,14 +188,31 @@ def set_price(
 @click.argument("sku")
 @click.argument("currency")
 @scope_options
+@click.option("--country", default="", help="country or region, e.g. CH, US-CA")
 @click.option("--at", type=MOMENT, help="ISO 8601 moment (default now)")
+@click.option("--quantity", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--explain", is_flag=True, help="every candidate, the lists tried, the list taken")
 @call_options(SERVICE)
 def get_price(
-    call: Call, sku: str, currency: str, channel: str, group: str, at: datetime | None
+    call: Call,
+    sku: str,
+    currency: str,
+    channel: str,
+    group: str,
+    country: str,
+    at: datetime | None,
+    quantity: int,
+    explain: bool,
 ) -> None:
-    """The price in effect."""
+    """The price in effect (for --quantity units: a sale price applies when it is lower)."""
     request = pb.GetPriceRequest(
-        sku=sku, currency_code=currency, channel=channel, customer_group=group
+        sku=sku,
+        currency_code=currency,
+        channel=channel,
+        customer_group=group,
+        country=country,
+        quantity=quantity,
+        explain=explain,
     )
     set_time(request.price_time, at)
     unary(call, "GetPrice", request)
@@ -212,6 +242,11 @@ def history(call: Call, sku: str, currency: str, page_size: int, page_token: str
 @click.option("--min-subtotal", type=AMOUNT)
 @click.option("--from", "valid_from", type=MOMENT)
 @click.option("--until", "valid_until", type=MOMENT)
+@click.option("--requires-code", is_flag=True, help="only for quotes that give one of its codes")
+@click.option("--max-uses", type=click.IntRange(min=0), default=0, help="redemptions (0: any)")
+@click.option("--max-uses-per-customer", type=click.IntRange(min=0), default=0, help="per customer")
+@click.option("--budget", type=AMOUNT, help="total discount it may give")
+@click.option("--budget-per-customer", type=AMOUNT, help="total discount per customer")
 @call_options(SERVICE, mutation=True)
 def create_promotion(
     call: Call,
@@ -224,8 +259,13 @@ def create_promotion(
     min_subtotal: Decimal | None,
     valid_from: datetime | None,
     valid_until: datetime | None,
+    requires_code: bool,
+    max_uses: int,
+    max_uses_per_customer: int,
+    budget: Decimal | None,
+    budget_per_customer: Decimal | None,
 ) -> None:
-    """Create a promotion: --percent or --amount-off."""
+    """Create a promotion: --percent or --amount-off, with optional codes and limits."""
     if (percent is None) == (amount_off is None):
         raise click.UsageError("give exactly one of --percent and --amount-off")
     promotion = pb.Promotion(
@@ -234,7 +274,13 @@ def create_promotion(
         target=pb.PROMOTION_TARGET_SKUS if skus else pb.PROMOTION_TARGET_CART,
         skus=list(skus),
         minimum_quantity=min_quantity,
+        requires_code=requires_code,
+        limits=pb.PromotionLimits(max_uses=max_uses, max_uses_per_customer=max_uses_per_customer),
     )
+    if budget is not None:
+        promotion.limits.budget.CopyFrom(money(budget, currency))
+    if budget_per_customer is not None:
+        promotion.limits.budget_per_customer.CopyFrom(money(budget_per_customer, currency))
     if percent is not None:
         promotion.basis_points_off = basis_points(percent)
     elif amount_off is not None:
@@ -298,6 +344,16 @@ def promotions(
 @click.option("--tax", "taxes", multiple=True, metavar="SKU:RATE", help="e.g. MUG:8.1; repeat")
 @click.option("--explain", is_flag=True, help="explain each line's price and promotions")
 @click.option("--dry-run", is_flag=True, help="price the cart, store nothing")
+@click.option(
+    "--try-list", "drafts", multiple=True, help="with --dry-run: a draft price list id; repeat"
+)
+@click.option(
+    "--pending-price",
+    "pending",
+    multiple=True,
+    metavar="SKU=AMOUNT",
+    help="with --dry-run: a unit price as if set now in the cart's scope; repeat",
+)
 @click.option("--reserve", is_flag=True, help="hold the stock in inventory for the quote")
 @call_options(SERVICE, mutation=True)
 def quote(
@@ -313,6 +369,8 @@ def quote(
     taxes: tuple[str, ...],
     explain: bool,
     dry_run: bool,
+    drafts: tuple[str, ...],
+    pending: tuple[str, ...],
     reserve: bool,
 ) -> None:
     """Quote a cart: CURRENCY SKU=QTY ... (availability asked of inventory)."""
@@ -331,6 +389,17 @@ def quote(
         customer_id=customer,
         explain=explain,
         dry_run=dry_run,
+        draft_price_list_ids=list(drafts),
+        pending_prices=[
+            pb.SetPriceRequest(
+                sku=sku,
+                unit_price=money(amount, currency),
+                channel=channel,
+                customer_group=group,
+                country=country,
+            )
+            for sku, amount in (sku_amount(entry, "--pending-price") for entry in pending)
+        ],
         reserve=reserve,
     )
     set_time(request.price_time, at)
@@ -343,35 +412,3 @@ def quote(
 def get_quote(call: Call, quote_id: str) -> None:
     """Show a quote made earlier."""
     unary(call, "GetQuote", pb.GetQuoteRequest(quote_id=quote_id))
-
-
-@group.command("import")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@call_options(SERVICE)
-def import_prices(call: Call, csv_file: Path) -> None:
-    """Set unit prices from a CSV file with columns sku,currency,amount, with a progress bar."""
-    prices = []
-    with csv_file.open(newline="") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
-            try:
-                prices.append(
-                    pb.SetPriceRequest(
-                        sku=row["sku"].strip(),
-                        unit_price=money(Decimal(row["amount"]), row["currency"].strip()),
-                        request_id=call.new_request_id(),
-                    )
-                )
-            except (KeyError, AttributeError, InvalidOperation, click.BadParameter):
-                raise Failure(
-                    f"{csv_file}, line {number}: expected columns sku,currency,amount", EXIT_USAGE
-                ) from None
-
-    async def send(channel: grpc.aio.Channel) -> dict[str, Any]:
-        pricing = stub(channel)
-        with progress_bar("importing prices", total=len(prices)) as advance:
-            for request in prices:
-                await pricing.SetPrice(request, timeout=call.timeout_s)
-                advance()
-        return {"prices_set": len(prices)}
-
-    call.printer.result(call.run(send))

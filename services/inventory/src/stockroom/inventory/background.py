@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from stockroom.common.events import prune_forever
 from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.retention import Retention
 
@@ -57,14 +58,6 @@ async def sweep_expired_reservations(
 
 
 async def sweep_old_rows(retention: Retention, interval_s: float) -> None:
-    """Prune request records and published events forever, every ``interval_s``. Failures
-    are logged and tried again next round."""
-    while True:
-        try:
-            removed = await retention.prune()
-        except Exception:
-            logger.exception("retention sweep failed; retrying")
-            removed = 0
-        if removed:
-            logger.info("pruned request records and published events", extra={"count": removed})
-        await asyncio.sleep(interval_s)
+    """Prune request records and published events forever, every ``interval_s``
+    (``stockroom.common.events.prune_forever``: failures are logged and tried again)."""
+    await prune_forever(retention.prune, interval_s)

@@ -10,8 +10,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -19,26 +18,15 @@ from google.protobuf.duration_pb2 import Duration
 from stockroom.common.client import Policy, RetryPolicy, connect
 from stockroom.common.events import EventsConfig
 from stockroom.common.server import ServerConfig
-from stockroom.common.testing import serving
+from stockroom.common.testing import ManualClock, serving
 from stockroom.inventory.app import InventorySettings, build_server
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
+__all__ = ["FAST_JOBS", "Inventory", "ManualClock", "request_id", "running_inventory"]
+
 # Background jobs run often in tests so waiting for them stays short.
 FAST_JOBS: dict[str, Any] = {"sweep_interval_s": 0.02, "watch_poll_interval_s": 0.02}
-
-
-@dataclass
-class ManualClock:
-    """Time that only moves when a test says so."""
-
-    now: datetime = field(default_factory=lambda: datetime(2030, 1, 1, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def request_id() -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -15,6 +16,8 @@ import grpc
 
 from stockroom.common.client import Policy, channel_credentials, connect
 from stockroom.common.db import Clock, create_engine, ping, replica_reads, utc_now
+from stockroom.common.events import EventsConfig, prune_forever, prune_published
+from stockroom.common.events.relay import Relay
 from stockroom.common.server import (
     ConfigError,
     GrpcServer,
@@ -29,18 +32,21 @@ from stockroom.pricing.availability import InventoryAvailability
 from stockroom.pricing.cache import CatalogCache
 from stockroom.pricing.domain.money import RoundingMode, minor_unit_exponent
 from stockroom.pricing.domain.rounding import CurrencyRules
+from stockroom.pricing.events import CatalogEvents
 from stockroom.pricing.hold import InventoryHold
 from stockroom.pricing.price_book import PriceBook
+from stockroom.pricing.price_list_book import PriceListBook
 from stockroom.pricing.promotion_book import PromotionBook
-from stockroom.pricing.publisher import ChangePublisher, EventSettings
 from stockroom.pricing.quoter import Quoter
 from stockroom.pricing.redemption_book import RedemptionBook
 from stockroom.pricing.refresher import keep_fresh
 from stockroom.pricing.store.changes import ChangeLog
+from stockroom.pricing.store.price_lists import PriceListStore
 from stockroom.pricing.store.prices import PriceStore
 from stockroom.pricing.store.promotions import PromotionStore
 from stockroom.pricing.store.quotes import QuoteStore
 from stockroom.pricing.store.redemptions import RedemptionStore
+from stockroom.pricing.tables import outbox
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 SERVICE_NAME = pricing_pb2.DESCRIPTOR.services_by_name["PricingService"].full_name
@@ -48,6 +54,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULTS: dict[str, object] = {
     "port": 50052,
     "database_url": "sqlite+aiosqlite:///var/pricing.db",
+}
+# The caches read the outbox after their last position: rows must outlive a
+# cache's pauses between reads by far (cache.py starts over after half of it).
+MIN_CHANGE_RETENTION_S = 60.0
+# Settings of pricing's own publisher, replaced by the common PRICING_EVENTS_* ones.
+RETIRED = {
+    "PRICING_EVENTS_NATS_URL": "PRICING_EVENTS_ENABLED=true and PRICING_EVENTS_URL",
+    "PRICING_EVENTS_SUBJECT": "PRICING_EVENTS_SUBJECT_PREFIX",
 }
 
 
@@ -81,18 +95,28 @@ class PricingSettings:
     # PRICING_CACHE_STALENESS_MS: no quote uses a price or promotion superseded
     # longer than this before it started (see cache.py); at least 1.
     cache_staleness_ms: int = 1000
-    # PRICING_EVENTS_NATS_URL: publish change events to this NATS JetStream; empty: none.
-    events_nats_url: str = ""
-    # PRICING_EVENTS_STREAM: the JetStream stream (created if missing).
-    events_stream: str = EventSettings.stream
-    # PRICING_EVENTS_SUBJECT: subjects are <this>.price and <this>.promotion.
-    events_subject: str = EventSettings.subject
+    # PRICING_RETENTION_INTERVAL_S: how often the sweeper prunes the outbox (its rows go
+    # PRICING_EVENTS_KEEP_PUBLISHED_S after they were published, or written while
+    # publishing is off).
+    retention_interval_s: float = 60.0
+    # Change events to NATS JetStream (PRICING_EVENTS_* variables, read by EventsConfig):
+    # PRICING_EVENTS_ENABLED=true turns publishing on; the outbox is written either way.
+    events: EventsConfig = field(default_factory=lambda: EventsConfig("pricing"))
 
     def __post_init__(self) -> None:
         """Refuse unusable values when the settings are made: at startup, naming the variable."""
         if self.cache_staleness_ms < 1:
             raise ConfigError(
                 f"PRICING_CACHE_STALENESS_MS={self.cache_staleness_ms} must be at least 1"
+            )
+        if self.events.keep_published_s < MIN_CHANGE_RETENTION_S:
+            raise ConfigError(
+                f"PRICING_EVENTS_KEEP_PUBLISHED_S={self.events.keep_published_s} must be at "
+                f"least {MIN_CHANGE_RETENTION_S:.0f}: the caches read the outbox's rows"
+            )
+        if self.retention_interval_s <= 0:
+            raise ConfigError(
+                f"PRICING_RETENTION_INTERVAL_S={self.retention_interval_s} must be positive"
             )
         parse_currency_rules(self.rounding_modes, self.cash_rounding)
 
@@ -101,15 +125,15 @@ class PricingSettings:
         """PRICING_ROUNDING_MODES and PRICING_CASH_ROUNDING, parsed."""
         return parse_currency_rules(self.rounding_modes, self.cash_rounding)
 
-    @property
-    def events(self) -> EventSettings:
-        """Where change events go (``events.nats_url`` empty: nowhere)."""
-        return EventSettings(self.events_nats_url, self.events_stream, self.events_subject)
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PricingSettings:
+        variables = os.environ if env is None else env
+        for name, instead in RETIRED.items():
+            if name in variables:
+                raise ConfigError(f"{name} is no longer read: set {instead} (docs/events.md)")
         server = ServerConfig.from_env("pricing", "PRICING", defaults=DEFAULTS, env=env)
-        return settings_from_env(cls, "PRICING", env, given={"server": server})
+        events = EventsConfig.from_env("pricing", "PRICING", env=env)
+        return settings_from_env(cls, "PRICING", env, given={"server": server, "events": events})
 
 
 def parse_currency_rules(modes: str, cash: str) -> CurrencyRules:
@@ -188,14 +212,19 @@ async def build_server(
         max_wait_s=settings.availability_max_wait_s,
         reserve_s=settings.availability_reserve_s,
     )
-    price_store, promotion_store = PriceStore(engine), PromotionStore(engine)
+    changes = CatalogEvents(settings.events)
+    price_store, list_store = PriceStore(engine, changes), PriceListStore(engine, changes)
+    promotion_store = PromotionStore(engine, changes)
+    keep_s = settings.events.keep_published_s
     cache = CatalogCache(
         price_store,
+        list_store,
         promotion_store,
         ChangeLog(engine),
         staleness_ms=settings.cache_staleness_ms,
         clock=clock,
         monotonic_ns=monotonic_ns,
+        log_retention_ms=int(keep_s * 1000),
     )
     quoter = Quoter(
         cache,
@@ -210,30 +239,43 @@ async def build_server(
         ),
     )
     servicer = PricingServicer(
-        PriceBook(price_store, clock, cache.mark_stale),
+        PriceBook(price_store, list_store, clock, settings.currency_rules, cache.mark_stale),
         PromotionBook(promotion_store, clock, cache.mark_stale),
         quoter,
         RedemptionBook(RedemptionStore(engine), quoter, clock),
+        PriceListBook(list_store, clock, cache.mark_stale),
     )
 
-    refresher = asyncio.create_task(
-        keep_fresh(cache, settings.server.database_url), name="pricing-cache-refresher"
-    )
+    async def prune_outbox() -> int:
+        """Outbox rows published (or settled) longer ago than PRICING_EVENTS_KEEP_PUBLISHED_S."""
+        return await prune_published(
+            engine, outbox, published_before=clock() - timedelta(seconds=keep_s)
+        )
+
+    background = [
+        asyncio.create_task(
+            keep_fresh(cache, settings.server.database_url), name="pricing-cache-refresher"
+        ),
+        asyncio.create_task(
+            prune_forever(prune_outbox, settings.retention_interval_s), name="pricing-retention"
+        ),
+    ]
 
     async def close_inventory_channel() -> None:
         await channel.close()
 
-    background = [refresher]
-    if settings.events.nats_url:
-        publisher = ChangePublisher(engine, settings.events)
-        background.append(asyncio.create_task(publisher.run(), name="pricing-events"))
-
-    async def stop_refresher() -> None:
+    async def stop_background() -> None:
         for task in background:
             task.cancel()
         for task in background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    stops = [stop_background]
+    if settings.events.enabled:
+        relay = Relay(engine, outbox, settings.events)
+        await relay.start()  # at once, broker or not: events wait in the outbox
+        stops.append(relay.stop)
 
     return GrpcServer(
         settings.server,
@@ -247,7 +289,7 @@ async def build_server(
         ],
         interceptors=reads.interceptors,
         readiness_checks=[lambda: ping(engine)],
-        on_stop=[stop_refresher, close_inventory_channel, engine.dispose, *reads.on_stop],
+        on_stop=[*stops, close_inventory_channel, engine.dispose, *reads.on_stop],
     )
 
 

@@ -26,12 +26,9 @@ from stockroom.pricing.domain.explain import (
 )
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.offers import Selection, answer_codes, select_offers
-from stockroom.pricing.domain.prices import (
-    PriceListScope,
-    PriceVersion,
-    in_effect_at,
-    pending_version,
-)
+from stockroom.pricing.domain.price_choice import ListView, candidates, choose
+from stockroom.pricing.domain.price_lists import PriceList, check_trial, place_pending
+from stockroom.pricing.domain.prices import PriceVersion, pending_version
 from stockroom.pricing.domain.promotions import (
     Promotion,
     PromotionLimits,
@@ -55,15 +52,13 @@ from stockroom.pricing.store.quotes import QuoteStore
 
 
 class PriceSource(Protocol):
-    """Where quotes read prices: the store, or the per-process cache in front of it."""
-
-    async def in_effect(
-        self, skus: Sequence[str], scope: PriceListScope, moment: datetime
-    ) -> dict[str, PriceVersion]: ...
+    """Where quotes read prices and price lists: the per-process cache (or the stores)."""
 
     async def versions(
         self, skus: Sequence[str], currency_code: str
     ) -> dict[str, list[PriceVersion]]: ...
+
+    async def price_lists(self, currency_code: str) -> dict[str, PriceList]: ...
 
 
 class PromotionSource(Protocol):
@@ -160,19 +155,12 @@ class Quoter:
             self._hold(cart, key.request_id if key else quote_id, quote_id, expire_at)
         )
         try:
-            versions: dict[str, list[PriceVersion]] = {}
-            if cart.explain or pending_prices:
-                versions = await self._prices.versions(skus, currency_code)
-                for version in pending_prices:
-                    if version.sku in versions and version.scope.currency_code == currency_code:
-                        versions[version.sku] = [*versions[version.sku], version]
-                prices = {
-                    sku: chosen
-                    for sku, candidates in versions.items()
-                    if (chosen := in_effect_at(candidates, cart.scope, price_time)) is not None
-                }
-            else:
-                prices = await self._prices.in_effect(skus, cart.scope, price_time)
+            view, versions = await self._candidates(cart, pending_prices, now)
+            chosen = {
+                line.sku: choose(versions[line.sku], view, cart.scope, price_time, line.quantity)
+                for line in cart.lines
+            }
+            prices = {sku: version for sku, version in chosen.items() if version is not None}
             _require_prices(cart, prices, price_time)
             promotions = await self._promotions.for_cart(currency_code, skus, price_time)
             promotions += for_cart(pending_promotions, currency_code, skus, price_time)
@@ -196,7 +184,7 @@ class Quoter:
         if cart.explain:
             explanations = tuple(
                 LineExplanation(
-                    explain_price(versions[line.sku], cart.scope, price_time),
+                    explain_price(versions[line.sku], view, cart.scope, price_time, line.quantity),
                     explain_tiers(line),
                     explain_promotions(
                         line, promotions, selection.promotions, selection.allowances, priced
@@ -222,6 +210,27 @@ class Quoter:
             return quote
         saved = await self._quotes.save(quote, key)
         return replace(saved, explanations=explanations) if saved is quote else saved
+
+    async def _candidates(
+        self, cart: Cart, pending: Sequence[PriceVersion], now: datetime
+    ) -> tuple[ListView, dict[str, list[PriceVersion]]]:
+        """The cart's currency's lists (with a dry run's drafts tried as active) and each
+        SKU's candidates: recorded versions, a dry run's pending ones placed in their
+        lists, and relative lists' derived ones."""
+        currency_code = cart.scope.currency_code
+        skus = [line.sku for line in cart.lines]
+        lists = await self._prices.price_lists(currency_code)
+        recorded = await self._prices.versions(skus, currency_code)
+        ours = [v for v in pending if v.sku in recorded and v.scope.currency_code == currency_code]
+        placed, lists = place_pending(ours, lists, now)
+        view = ListView(
+            lists, frozenset(check_trial(lists.get(i), i).list_id for i in cart.draft_list_ids)
+        )
+        mode = self._rules.mode(currency_code)
+        return view, {
+            sku: candidates([*versions, *(v for v in placed if v.sku == sku)], lists, mode)
+            for sku, versions in recorded.items()
+        }
 
     async def _hold(
         self,

@@ -21,11 +21,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    UniqueConstraint,
     false,
+    text,
 )
 
 from stockroom.common.db import UtcDateTime
+from stockroom.common.events import outbox_table
 
 metadata = MetaData()
 
@@ -33,6 +34,10 @@ metadata = MetaData()
 Id = BigInteger().with_variant(Integer, "sqlite")
 
 
+# Named price lists (domain.price_lists). Status moves forward only, each step
+# stamped; the CHECKs and the partial unique index are the last guard of what
+# the domain decides: one active OVERRIDE list per scope, times that fit the
+# status, a relative list with both its base and its adjustment.
 price_lists = Table(
     "price_lists",
     metadata,
@@ -43,8 +48,40 @@ price_lists = Table(
     Column("customer_group", String(64), nullable=False, server_default=""),
     # ISO 3166-1 alpha-2 or ISO 3166-2 region; '' means every country.
     Column("country", String(6), nullable=False, server_default=""),
-    UniqueConstraint(
-        "currency_code", "channel", "customer_group", "country", name="price_lists_scope"
+    Column("name", String(200), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("base_list_id", Id, ForeignKey("price_lists.id"), nullable=True),
+    Column("adjustment_bp", Integer, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("activated_at", UtcDateTime, nullable=True),
+    Column("archived_at", UtcDateTime, nullable=True),
+    Column("request_id", String(36), nullable=True, unique=True),
+    Column("request_hash", String(64), nullable=True),
+    CheckConstraint("kind IN ('OVERRIDE', 'SALE')", name="price_lists_kind"),
+    CheckConstraint(
+        "(status = 'DRAFT' AND activated_at IS NULL AND archived_at IS NULL)"
+        " OR (status = 'ACTIVE' AND activated_at IS NOT NULL AND archived_at IS NULL)"
+        " OR (status = 'ARCHIVED' AND archived_at IS NOT NULL)",
+        name="price_lists_status_times",
+    ),
+    CheckConstraint(
+        "(base_list_id IS NULL) = (adjustment_bp IS NULL)", name="price_lists_relative_whole"
+    ),
+    CheckConstraint(
+        "adjustment_bp IS NULL OR adjustment_bp BETWEEN -10000 AND 10000",
+        name="price_lists_adjustment_range",
+    ),
+    Index("price_lists_by_currency", "currency_code"),
+    Index(
+        "price_lists_one_active_override",
+        "currency_code",
+        "channel",
+        "customer_group",
+        "country",
+        unique=True,
+        postgresql_where=text("status = 'ACTIVE' AND kind = 'OVERRIDE'"),
+        sqlite_where=text("status = 'ACTIVE' AND kind = 'OVERRIDE'"),
     ),
 )
 
@@ -236,11 +273,13 @@ quotes = Table(
 )
 
 
-# The change log: one row per change to a price or a promotion, written in the
-# change's own transaction. Positions come from the one-row head, whose row lock
-# is held until commit, so they are dense and in commit order: a reader that has
-# everything up to N and reads "after N" misses nothing. Replicas refresh their
-# caches from it; it is also the outbox of change events.
+# Every change to a price, a promotion or a price list is an event in the outbox
+# (stockroom.common.events), written in the change's own transaction: the relay
+# publishes it when PRICING_EVENTS_ENABLED, and every replica's cache reads it
+# to refresh. Writers lock the one row of ``change_head`` before appending (held
+# to commit), so outbox positions follow commit order: a reader that has
+# everything up to N and reads "after N" misses nothing. Positions are never
+# reused (AUTOINCREMENT on SQLite), so pruning cannot hand one out again.
 change_head = Table(
     "change_head",
     metadata,
@@ -249,23 +288,5 @@ change_head = Table(
     CheckConstraint("id = 1", name="change_head_one_row"),
 )
 
-changes = Table(
-    "changes",
-    metadata,
-    Column("position", BigInteger, primary_key=True, autoincrement=False),
-    # PRICE (entity_key: the SKU) or PROMOTION (entity_key: its id)
-    Column("kind", String(16), nullable=False),
-    Column("entity_key", String(64), nullable=False),
-    Column("recorded_at", UtcDateTime, nullable=False),
-    Column("payload", JSON, nullable=False),
-)
-
-
-# How far each consumer of the change log got: "nats" is the event publisher.
-# Its row lock elects one publishing replica at a time.
-change_cursors = Table(
-    "change_cursors",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("position", BigInteger, nullable=False),
-)
+# Named for pricing: two services may share one PostgreSQL database (inventory's is "outbox").
+outbox = outbox_table(metadata, "pricing_outbox", never_reuse_positions=True)

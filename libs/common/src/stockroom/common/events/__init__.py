@@ -8,7 +8,8 @@ A service that publishes events:
 3. when ``EventsConfig.from_env(service, PREFIX).enabled`` (``<PREFIX>_EVENTS_ENABLED``), runs one
    ``Relay(engine, outbox, config)`` per process (``start`` at startup,
    ``stop`` on shutdown);
-4. calls ``prune_published`` (and ``prune_request_records``) from its sweeper.
+4. calls ``prune_published`` (and ``prune_request_records``) from its sweeper
+   (``prune_forever`` runs one).
 
 Consumers decode the message body with ``decode`` and the payload with
 ``unpack``; the subjects, types, ids and guarantees are in docs/events.md.
@@ -28,7 +29,11 @@ from stockroom.common.events._outbox import (
     subject_token,
     watch_commits,
 )
-from stockroom.common.events._retention import prune_published, prune_request_records
+from stockroom.common.events._retention import (
+    prune_forever,
+    prune_published,
+    prune_request_records,
+)
 
 __all__ = [
     "Event",
@@ -40,6 +45,7 @@ __all__ = [
     "message_id",
     "outbox_rows",
     "outbox_table",
+    "prune_forever",
     "prune_published",
     "prune_request_records",
     "subject_token",

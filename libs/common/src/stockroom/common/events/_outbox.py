@@ -62,8 +62,16 @@ class Event:
     dedupe_id: str = ""
 
 
-def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
-    """The outbox table, defined in the service's own metadata (and its migrations)."""
+def outbox_table(
+    metadata: MetaData, name: str = "outbox", *, never_reuse_positions: bool = False
+) -> Table:
+    """The outbox table, defined in the service's own metadata (and its migrations).
+
+    ``never_reuse_positions``: on SQLite, AUTOINCREMENT, so a position is never
+    handed out again after the rows above it were pruned (plain rowids restart
+    after the largest row left). PostgreSQL's identity never reuses one anyway.
+    A service whose readers remember positions (pricing's caches) needs it.
+    """
     table = Table(
         name,
         metadata,
@@ -77,6 +85,7 @@ def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
         Column("create_time", DateTime(timezone=True), nullable=False),
         # NULL while the event waits for the relay; pruned some time after it is set.
         Column("publish_time", DateTime(timezone=True), nullable=True),
+        sqlite_autoincrement=never_reuse_positions,
     )
     # The relay's one query: pending rows in position order (PostgreSQL and
     # SQLite both index only the rows still pending).
@@ -89,8 +98,16 @@ def outbox_table(metadata: MetaData, name: str = "outbox") -> Table:
     return table
 
 
-def outbox_rows(events: Sequence[Event], now: datetime) -> list[dict[str, Any]]:
-    """The outbox rows for ``events``, for callers that build their own INSERT (e.g. in a CTE)."""
+def outbox_rows(
+    events: Sequence[Event], now: datetime, *, settled: bool = False
+) -> list[dict[str, Any]]:
+    """The outbox rows for ``events``, for callers that build their own INSERT (e.g. in a CTE).
+
+    ``settled`` rows are written as already published (``publish_time`` = ``now``):
+    a service that reads its own outbox (pricing's caches) keeps writing it while
+    publishing is off, and a relay started later does not publish that backlog;
+    ``prune_published`` removes them after the same age as published rows.
+    """
     created = now.astimezone(UTC)
     return [
         {
@@ -101,14 +118,19 @@ def outbox_rows(events: Sequence[Event], now: datetime) -> list[dict[str, Any]]:
             "data_type": e.data.DESCRIPTOR.full_name,
             "data": e.data.SerializeToString(deterministic=True),
             "create_time": created,
-            "publish_time": None,
+            "publish_time": created if settled else None,
         }
         for e in events
     ]
 
 
 async def append(
-    connection: AsyncConnection, outbox: Table, events: Sequence[Event], now: datetime
+    connection: AsyncConnection,
+    outbox: Table,
+    events: Sequence[Event],
+    now: datetime,
+    *,
+    settled: bool = False,
 ) -> list[int]:
     """Add ``events`` to the outbox in the caller's transaction; their positions.
 
@@ -116,13 +138,14 @@ async def append(
     statement ("insertmanyvalues") from a template compiled once, which costs
     less than ``.values([...])`` compiled per call. The relay is woken when
     that transaction commits (``watch_commits``); a rolled back transaction
-    leaves no event behind.
+    leaves no event behind. ``settled``: see ``outbox_rows`` (the relay is not woken).
     """
     if not events:
         return []
     statement = insert(outbox).returning(outbox.c.position)
-    inserted = await connection.execute(statement, outbox_rows(events, now))
-    mark_appended(connection)
+    inserted = await connection.execute(statement, outbox_rows(events, now, settled=settled))
+    if not settled:
+        mark_appended(connection)
     return sorted(inserted.scalars())
 
 

@@ -7,13 +7,32 @@ sweep bounded too (the next sweep continues).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+logger = logging.getLogger("stockroom.common.events")
+
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_BATCHES = 100
+
+
+async def prune_forever(prune: Callable[[], Awaitable[int]], interval_s: float) -> None:
+    """A service's sweeper: ``prune()`` every ``interval_s`` until cancelled. A failed
+    round is logged and tried again next round; a round that removed rows says how many."""
+    while True:
+        try:
+            removed = await prune()
+        except Exception:
+            logger.exception("retention sweep failed; retrying")
+            removed = 0
+        if removed:
+            logger.info("pruned old rows", extra={"count": removed})
+        await asyncio.sleep(interval_s)
 
 
 async def prune_published(

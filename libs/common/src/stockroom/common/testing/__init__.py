@@ -16,6 +16,7 @@ Needs the ``db`` and ``telemetry`` extras.
 """
 
 from stockroom.common.testing._certs import KeyPair, Pki, make_pki
+from stockroom.common.testing._clocks import ManualClock
 from stockroom.common.testing._echo import METHOD as ECHO_METHOD
 from stockroom.common.testing._echo import SERVICE_NAME as ECHO_SERVICE
 from stockroom.common.testing._echo import add_echo_to_server, echo_callable
@@ -69,6 +70,7 @@ __all__ = [
     "FaultProxy",
     "KeyPair",
     "Ledger",
+    "ManualClock",
     "OtlpReceiver",
     "PgBouncer",
     "Pki",

@@ -63,6 +63,12 @@ class _CandidateVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Cand
     """Its validity window does not contain the moment."""
     CANDIDATE_VERDICT_OTHER_SCOPE: _CandidateVerdict.ValueType  # 5
     """Its list is for another channel or customer group."""
+    CANDIDATE_VERDICT_LIST_NOT_ACTIVE: _CandidateVerdict.ValueType  # 6
+    """Its list was not active at the moment (a draft, archived, activated later)."""
+    CANDIDATE_VERDICT_NOT_LOWEST: _CandidateVerdict.ValueType  # 7
+    """A SALE price that was not the lowest, or an OVERRIDE price a lower SALE
+    price replaced.
+    """
 
 class CandidateVerdict(_CandidateVerdict, metaclass=_CandidateVerdictEnumTypeWrapper):
     """What happened to one price version when a price was chosen."""
@@ -79,6 +85,12 @@ CANDIDATE_VERDICT_NOT_IN_EFFECT: CandidateVerdict.ValueType  # 4
 """Its validity window does not contain the moment."""
 CANDIDATE_VERDICT_OTHER_SCOPE: CandidateVerdict.ValueType  # 5
 """Its list is for another channel or customer group."""
+CANDIDATE_VERDICT_LIST_NOT_ACTIVE: CandidateVerdict.ValueType  # 6
+"""Its list was not active at the moment (a draft, archived, activated later)."""
+CANDIDATE_VERDICT_NOT_LOWEST: CandidateVerdict.ValueType  # 7
+"""A SALE price that was not the lowest, or an OVERRIDE price a lower SALE
+price replaced.
+"""
 Global___CandidateVerdict: _TypeAlias = CandidateVerdict  # noqa: Y015
 
 class _PromotionTarget:
@@ -265,6 +277,62 @@ REDEMPTION_STATE_RELEASED: RedemptionState.ValueType  # 2
 """It gave them back."""
 Global___RedemptionState: _TypeAlias = RedemptionState  # noqa: Y015
 
+class _PriceListStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PriceListStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PriceListStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PRICE_LIST_STATUS_UNSPECIFIED: _PriceListStatus.ValueType  # 0
+    """Not set."""
+    PRICE_LIST_STATUS_DRAFT: _PriceListStatus.ValueType  # 1
+    """Being prepared: it prices nothing (a dry-run Quote can try it)."""
+    PRICE_LIST_STATUS_ACTIVE: _PriceListStatus.ValueType  # 2
+    """It prices quotes and GetPrice from its activate_time on."""
+    PRICE_LIST_STATUS_ARCHIVED: _PriceListStatus.ValueType  # 3
+    """It prices nothing after its archive_time; its history stays readable."""
+
+class PriceListStatus(_PriceListStatus, metaclass=_PriceListStatusEnumTypeWrapper):
+    """Whether a price list prices anything."""
+
+PRICE_LIST_STATUS_UNSPECIFIED: PriceListStatus.ValueType  # 0
+"""Not set."""
+PRICE_LIST_STATUS_DRAFT: PriceListStatus.ValueType  # 1
+"""Being prepared: it prices nothing (a dry-run Quote can try it)."""
+PRICE_LIST_STATUS_ACTIVE: PriceListStatus.ValueType  # 2
+"""It prices quotes and GetPrice from its activate_time on."""
+PRICE_LIST_STATUS_ARCHIVED: PriceListStatus.ValueType  # 3
+"""It prices nothing after its archive_time; its history stays readable."""
+Global___PriceListStatus: _TypeAlias = PriceListStatus  # noqa: Y015
+
+class _PriceListKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PriceListKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PriceListKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PRICE_LIST_KIND_UNSPECIFIED: _PriceListKind.ValueType  # 0
+    """Not set."""
+    PRICE_LIST_KIND_OVERRIDE: _PriceListKind.ValueType  # 1
+    """The regular price of its scope: the most specific OVERRIDE list with a
+    price in effect prices the SKU.
+    """
+    PRICE_LIST_KIND_SALE: _PriceListKind.ValueType  # 2
+    """A sale: its price applies only when it charges less than the regular one."""
+
+class PriceListKind(_PriceListKind, metaclass=_PriceListKindEnumTypeWrapper):
+    """How a price list's prices combine with others (services/pricing/README.md)."""
+
+PRICE_LIST_KIND_UNSPECIFIED: PriceListKind.ValueType  # 0
+"""Not set."""
+PRICE_LIST_KIND_OVERRIDE: PriceListKind.ValueType  # 1
+"""The regular price of its scope: the most specific OVERRIDE list with a
+price in effect prices the SKU.
+"""
+PRICE_LIST_KIND_SALE: PriceListKind.ValueType  # 2
+"""A sale: its price applies only when it charges less than the regular one."""
+Global___PriceListKind: _TypeAlias = PriceListKind  # noqa: Y015
+
 @_typing.final
 class PriceTier(_message.Message):
     """One step of a tiered price."""
@@ -320,6 +388,7 @@ class Price(_message.Message):
     RECORD_TIME_FIELD_NUMBER: _builtins.int
     TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
     price_id: _builtins.str
     """Server-assigned id of this version."""
     sku: _builtins.str
@@ -337,6 +406,10 @@ class Price(_message.Message):
     country: _builtins.str
     """Country or region of the price list (ISO 3166-1 alpha-2 or ISO 3166-2);
     empty for every country.
+    """
+    price_list_id: _builtins.str
+    """The price list this price is in. For a relative list, the price is the
+    base list's version price_id with the list's adjustment applied.
     """
     @_builtins.property
     def tiers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceTier]:
@@ -374,10 +447,11 @@ class Price(_message.Message):
         record_time: _timestamp_pb2.Timestamp | None = ...,
         tax_inclusive: _builtins.bool = ...,
         country: _builtins.str = ...,
+        price_list_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "record_time", b"record_time", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "price_id", b"price_id", "price_list_id", b"price_list_id", "record_time", b"record_time", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -400,6 +474,7 @@ class SetPriceRequest(_message.Message):
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     request_id: _builtins.str
@@ -414,6 +489,12 @@ class SetPriceRequest(_message.Message):
     """Whether the amounts include tax (gross) or not (net, the default)."""
     country: _builtins.str
     """Country ("CH") or region ("US-CA") of the price list; empty for every country."""
+    price_list_id: _builtins.str
+    """Record into this price list (draft or active; not archived, not relative).
+    With it, channel, customer_group and country stay empty: the list has them.
+    Without it, the price goes to the scope's active OVERRIDE list, which is
+    created when there is none.
+    """
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """The price of one unit; its currency_code names the price list. Set either
@@ -446,10 +527,11 @@ class SetPriceRequest(_message.Message):
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         tax_inclusive: _builtins.bool = ...,
         country: _builtins.str = ...,
+        price_list_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "customer_group", b"customer_group", "request_id", b"request_id", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "customer_group", b"customer_group", "price_list_id", b"price_list_id", "request_id", b"request_id", "sku", b"sku", "tax_inclusive", b"tax_inclusive", "tiers", b"tiers", "tiers_mode", b"tiers_mode", "unit_price", b"unit_price", "valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -498,6 +580,7 @@ class GetPriceRequest(_message.Message):
     PRICE_TIME_FIELD_NUMBER: _builtins.int
     EXPLAIN_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit."""
     currency_code: _builtins.str
@@ -510,6 +593,10 @@ class GetPriceRequest(_message.Message):
     """Also say why this price: every candidate and the fallback taken."""
     country: _builtins.str
     """Country or region; falls back to the region's country, then to every country."""
+    quantity: _builtins.int
+    """Units the price is for (default 1): a SALE list's price applies when it
+    charges less than the OVERRIDE price for this many units.
+    """
     @_builtins.property
     def price_time(self) -> _timestamp_pb2.Timestamp:
         """The moment asked about; unset means now."""
@@ -524,10 +611,11 @@ class GetPriceRequest(_message.Message):
         price_time: _timestamp_pb2.Timestamp | None = ...,
         explain: _builtins.bool = ...,
         country: _builtins.str = ...,
+        quantity: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "explain", b"explain", "price_time", b"price_time", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "explain", b"explain", "price_time", b"price_time", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -604,6 +692,7 @@ class PriceExplanation(_message.Message):
     CANDIDATES_FIELD_NUMBER: _builtins.int
     LISTS_TRIED_FIELD_NUMBER: _builtins.int
     FALLBACK_FIELD_NUMBER: _builtins.int
+    PRICE_LIST_FIELD_NUMBER: _builtins.int
     fallback: _builtins.str
     """The fallback taken, for people, e.g. "no price in USD/web/*; took USD/*/*"."""
     @_builtins.property
@@ -616,16 +705,21 @@ class PriceExplanation(_message.Message):
         parts: every), each with whether it had a version in effect.
         """
 
+    @_builtins.property
+    def price_list(self) -> Global___PriceList:
+        """The price list taken."""
+
     def __init__(
         self,
         *,
         candidates: _abc.Iterable[Global___PriceCandidate] | None = ...,
         lists_tried: _abc.Iterable[_builtins.str] | None = ...,
         fallback: _builtins.str = ...,
+        price_list: Global___PriceList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "fallback", b"fallback", "lists_tried", b"lists_tried"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "fallback", b"fallback", "lists_tried", b"lists_tried", "price_list", b"price_list"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1225,6 +1319,7 @@ class QuoteRequest(_message.Message):
     PENDING_PROMOTIONS_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
     RESERVE_FIELD_NUMBER: _builtins.int
+    DRAFT_PRICE_LIST_IDS_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """ISO 4217 currency code, e.g. "USD"."""
     request_id: _builtins.str
@@ -1272,6 +1367,13 @@ class QuoteRequest(_message.Message):
     def pending_promotions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Promotion]:
         """Dry run only: promotions as CreatePromotion would create them."""
 
+    @_builtins.property
+    def draft_price_list_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Dry run only: these DRAFT price lists count as active (an OVERRIDE draft
+        in place of its scope's active OVERRIDE list), to see what activating
+        them would do.
+        """
+
     def __init__(
         self,
         *,
@@ -1289,10 +1391,11 @@ class QuoteRequest(_message.Message):
         pending_promotions: _abc.Iterable[Global___Promotion] | None = ...,
         country: _builtins.str = ...,
         reserve: _builtins.bool = ...,
+        draft_price_list_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["price_time", b"price_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id", "reserve", b"reserve"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "customer_id", b"customer_id", "discount_codes", b"discount_codes", "draft_price_list_ids", b"draft_price_list_ids", "dry_run", b"dry_run", "explain", b"explain", "lines", b"lines", "pending_prices", b"pending_prices", "pending_promotions", b"pending_promotions", "price_time", b"price_time", "request_id", b"request_id", "reserve", b"reserve"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1519,6 +1622,7 @@ class QuoteLine(_message.Message):
     TAX_INCLUSIVE_FIELD_NUMBER: _builtins.int
     TAX_FIELD_NUMBER: _builtins.int
     EXPLANATION_FIELD_NUMBER: _builtins.int
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU priced."""
     quantity: _builtins.int
@@ -1533,6 +1637,8 @@ class QuoteLine(_message.Message):
     """The price version that priced the line."""
     tax_inclusive: _builtins.bool
     """Whether the price (and so total and net_total) includes tax."""
+    price_list_id: _builtins.str
+    """The price list that priced the line."""
     @_builtins.property
     def unit_price(self) -> _money_pb2.Money:
         """Price of one unit; unset for a graduated price (see tiers_applied)."""
@@ -1583,10 +1689,11 @@ class QuoteLine(_message.Message):
         tax_inclusive: _builtins.bool = ...,
         tax: Global___TaxBreakdown | None = ...,
         explanation: Global___LineExplanation | None = ...,
+        price_list_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["discount_total", b"discount_total", "explanation", b"explanation", "net_total", b"net_total", "tax", b"tax", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "explanation", b"explanation", "net_total", b"net_total", "price_id", b"price_id", "quantity", b"quantity", "sku", b"sku", "tax", b"tax", "tax_inclusive", b"tax_inclusive", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["availability", b"availability", "available_quantity", b"available_quantity", "discount_total", b"discount_total", "discounts", b"discounts", "explanation", b"explanation", "net_total", b"net_total", "price_id", b"price_id", "price_list_id", b"price_list_id", "quantity", b"quantity", "sku", b"sku", "tax", b"tax", "tax_inclusive", b"tax_inclusive", "tiers_applied", b"tiers_applied", "tiers_mode", b"tiers_mode", "total", b"total", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2422,6 +2529,7 @@ class ListPricesInListRequest(_message.Message):
     COUNTRY_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
     currency_code: _builtins.str
     """The list: currency, channel, customer group and country ("" for every)."""
     channel: _builtins.str
@@ -2434,6 +2542,10 @@ class ListPricesInListRequest(_message.Message):
     """At most this many prices (default 50, at most 500)."""
     page_token: _builtins.str
     """next_page_token of the previous page."""
+    price_list_id: _builtins.str
+    """The list by id instead (the scope fields stay empty). For a relative
+    list: its base list's versions, adjusted.
+    """
     def __init__(
         self,
         *,
@@ -2443,10 +2555,11 @@ class ListPricesInListRequest(_message.Message):
         country: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        price_list_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "country", b"country", "currency_code", b"currency_code", "customer_group", b"customer_group", "page_size", b"page_size", "page_token", b"page_token", "price_list_id", b"price_list_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2479,3 +2592,309 @@ class ListPricesInListResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListPricesInListResponse: _TypeAlias = ListPricesInListResponse  # noqa: Y015
+
+@_typing.final
+class PriceList(_message.Message):
+    """A named price list: a currency and a scope, a kind and a status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CUSTOMER_GROUP_FIELD_NUMBER: _builtins.int
+    COUNTRY_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    BASE_PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_BASIS_POINTS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ACTIVATE_TIME_FIELD_NUMBER: _builtins.int
+    ARCHIVE_TIME_FIELD_NUMBER: _builtins.int
+    price_list_id: _builtins.str
+    """Server-assigned id."""
+    display_name: _builtins.str
+    """For people, e.g. "Swiss retail"."""
+    currency_code: _builtins.str
+    """ISO 4217 code of every price in the list."""
+    channel: _builtins.str
+    """Sales channel; empty for every channel."""
+    customer_group: _builtins.str
+    """Customer group; empty for every customer."""
+    country: _builtins.str
+    """Country ("CH") or region ("US-CA"); empty for every country."""
+    kind: Global___PriceListKind.ValueType
+    """OVERRIDE (the regular price) or SALE."""
+    status: Global___PriceListStatus.ValueType
+    """DRAFT at creation (output only; UpdatePriceListStatus changes it)."""
+    base_price_list_id: _builtins.str
+    """A relative list: no prices of its own, every price is the base list's
+    price changed by adjustment_basis_points. Set only at creation.
+    """
+    adjustment_basis_points: _builtins.int
+    """With base_price_list_id: -1000 is 10 % below the base, 500 is 5 % above
+    (-10000 to 10000). Each amount of the base price is changed by the
+    percentage taken with the currency's rounding mode.
+    """
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created (output only)."""
+
+    @_builtins.property
+    def activate_time(self) -> _timestamp_pb2.Timestamp:
+        """When it became active (output only)."""
+
+    @_builtins.property
+    def archive_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was archived (output only)."""
+
+    def __init__(
+        self,
+        *,
+        price_list_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        currency_code: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        customer_group: _builtins.str = ...,
+        country: _builtins.str = ...,
+        kind: Global___PriceListKind.ValueType = ...,
+        status: Global___PriceListStatus.ValueType = ...,
+        base_price_list_id: _builtins.str = ...,
+        adjustment_basis_points: _builtins.int = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        activate_time: _timestamp_pb2.Timestamp | None = ...,
+        archive_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "archive_time", b"archive_time", "create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "adjustment_basis_points", b"adjustment_basis_points", "archive_time", b"archive_time", "base_price_list_id", b"base_price_list_id", "channel", b"channel", "country", b"country", "create_time", b"create_time", "currency_code", b"currency_code", "customer_group", b"customer_group", "display_name", b"display_name", "kind", b"kind", "price_list_id", b"price_list_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceList: _TypeAlias = PriceList  # noqa: Y015
+
+@_typing.final
+class CreatePriceListRequest(_message.Message):
+    """Request for PricingService.CreatePriceList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PRICE_LIST_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Makes a retried create create once (AIP-155): a UUID."""
+    @_builtins.property
+    def price_list(self) -> Global___PriceList:
+        """The list; price_list_id, status and the times are ignored."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        price_list: Global___PriceList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePriceListRequest: _TypeAlias = CreatePriceListRequest  # noqa: Y015
+
+@_typing.final
+class CreatePriceListResponse(_message.Message):
+    """Response for PricingService.CreatePriceList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LIST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def price_list(self) -> Global___PriceList:
+        """The list created, a draft."""
+
+    def __init__(
+        self,
+        *,
+        price_list: Global___PriceList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePriceListResponse: _TypeAlias = CreatePriceListResponse  # noqa: Y015
+
+@_typing.final
+class GetPriceListRequest(_message.Message):
+    """Request for PricingService.GetPriceList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
+    price_list_id: _builtins.str
+    """The list's id."""
+    def __init__(
+        self,
+        *,
+        price_list_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price_list_id", b"price_list_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPriceListRequest: _TypeAlias = GetPriceListRequest  # noqa: Y015
+
+@_typing.final
+class GetPriceListResponse(_message.Message):
+    """Response for PricingService.GetPriceList."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LIST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def price_list(self) -> Global___PriceList:
+        """The list."""
+
+    def __init__(
+        self,
+        *,
+        price_list: Global___PriceList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPriceListResponse: _TypeAlias = GetPriceListResponse  # noqa: Y015
+
+@_typing.final
+class ListPriceListsRequest(_message.Message):
+    """Request for PricingService.ListPriceLists."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    STATUSES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    currency_code: _builtins.str
+    """Only this currency's lists, when set."""
+    page_size: _builtins.int
+    """At most this many lists (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """next_page_token of the previous page."""
+    @_builtins.property
+    def statuses(self) -> _containers.RepeatedScalarFieldContainer[Global___PriceListStatus.ValueType]:
+        """Only lists in one of these statuses, when set."""
+
+    def __init__(
+        self,
+        *,
+        currency_code: _builtins.str = ...,
+        statuses: _abc.Iterable[Global___PriceListStatus.ValueType] | None = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency_code", b"currency_code", "page_size", b"page_size", "page_token", b"page_token", "statuses", b"statuses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPriceListsRequest: _TypeAlias = ListPriceListsRequest  # noqa: Y015
+
+@_typing.final
+class ListPriceListsResponse(_message.Message):
+    """Response for PricingService.ListPriceLists."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LISTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def price_lists(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceList]:
+        """Lists in the order they were created."""
+
+    def __init__(
+        self,
+        *,
+        price_lists: _abc.Iterable[Global___PriceList] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "price_lists", b"price_lists"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPriceListsResponse: _TypeAlias = ListPriceListsResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePriceListStatusRequest(_message.Message):
+    """Request for PricingService.UpdatePriceListStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LIST_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REPLACE_ACTIVE_FIELD_NUMBER: _builtins.int
+    price_list_id: _builtins.str
+    """The list's id."""
+    status: Global___PriceListStatus.ValueType
+    """ACTIVE or ARCHIVED."""
+    replace_active: _builtins.bool
+    """Activating an OVERRIDE list whose scope has an active OVERRIDE list:
+    archive that one in the same transaction (else FAILED_PRECONDITION
+    SCOPE_HAS_ACTIVE_LIST).
+    """
+    def __init__(
+        self,
+        *,
+        price_list_id: _builtins.str = ...,
+        status: Global___PriceListStatus.ValueType = ...,
+        replace_active: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price_list_id", b"price_list_id", "replace_active", b"replace_active", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePriceListStatusRequest: _TypeAlias = UpdatePriceListStatusRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePriceListStatusResponse(_message.Message):
+    """Response for PricingService.UpdatePriceListStatus."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRICE_LIST_FIELD_NUMBER: _builtins.int
+    REPLACED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def price_list(self) -> Global___PriceList:
+        """The list, in its new status."""
+
+    @_builtins.property
+    def replaced(self) -> Global___PriceList:
+        """The list replace_active archived, if one was."""
+
+    def __init__(
+        self,
+        *,
+        price_list: Global___PriceList | None = ...,
+        replaced: Global___PriceList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list", "replaced", b"replaced"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["price_list", b"price_list", "replaced", b"replaced"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePriceListStatusResponse: _TypeAlias = UpdatePriceListStatusResponse  # noqa: Y015

@@ -130,6 +130,26 @@ class PricingServiceStub:
                 request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
                 response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.FromString,
                 _registered_method=True)
+        self.CreatePriceList = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/CreatePriceList',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePriceListRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePriceListResponse.FromString,
+                _registered_method=True)
+        self.GetPriceList = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/GetPriceList',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceListRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceListResponse.FromString,
+                _registered_method=True)
+        self.ListPriceLists = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/ListPriceLists',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPriceListsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPriceListsResponse.FromString,
+                _registered_method=True)
+        self.UpdatePriceListStatus = channel.unary_unary(
+                '/stockroom.pricing.v1.PricingService/UpdatePriceListStatus',
+                request_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePriceListStatusRequest.SerializeToString,
+                response_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePriceListStatusResponse.FromString,
+                _registered_method=True)
 
 
 class PricingServiceServicer:
@@ -276,6 +296,35 @@ class PricingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePriceList(self, request, context):
+        """Creates a named price list: a draft until UpdatePriceListStatus activates it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPriceList(self, request, context):
+        """One price list by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPriceLists(self, request, context):
+        """Price lists, oldest first, optionally of one currency or in some statuses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePriceListStatus(self, request, context):
+        """Activates or archives a price list (draft -> active -> archived; asking
+        for the status it has changes nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PricingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -368,6 +417,26 @@ def add_PricingServiceServicer_to_server(servicer, server):
                     servicer.ReleaseRedemption,
                     request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.FromString,
                     response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.SerializeToString,
+            ),
+            'CreatePriceList': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePriceList,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePriceListRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePriceListResponse.SerializeToString,
+            ),
+            'GetPriceList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPriceList,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceListRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceListResponse.SerializeToString,
+            ),
+            'ListPriceLists': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPriceLists,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPriceListsRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPriceListsResponse.SerializeToString,
+            ),
+            'UpdatePriceListStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePriceListStatus,
+                    request_deserializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePriceListStatusRequest.FromString,
+                    response_serializer=stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePriceListStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -862,6 +931,114 @@ class PricingService:
             '/stockroom.pricing.v1.PricingService/ReleaseRedemption',
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionRequest.SerializeToString,
             stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ReleaseRedemptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePriceList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/CreatePriceList',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePriceListRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.CreatePriceListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPriceList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/GetPriceList',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceListRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.GetPriceListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPriceLists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/ListPriceLists',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPriceListsRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.ListPriceListsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePriceListStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.pricing.v1.PricingService/UpdatePriceListStatus',
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePriceListStatusRequest.SerializeToString,
+            stockroom_dot_pricing_dot_v1_dot_pricing__pb2.UpdatePriceListStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -93,6 +93,16 @@ class PricingServiceStub:
     """Gives back what a redemption consumed (the order was cancelled).
     Releasing a released redemption changes nothing.
     """
+    CreatePriceList: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.CreatePriceListRequest, _pricing_pb2.CreatePriceListResponse]
+    """Creates a named price list: a draft until UpdatePriceListStatus activates it."""
+    GetPriceList: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.GetPriceListRequest, _pricing_pb2.GetPriceListResponse]
+    """One price list by id."""
+    ListPriceLists: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.ListPriceListsRequest, _pricing_pb2.ListPriceListsResponse]
+    """Price lists, oldest first, optionally of one currency or in some statuses."""
+    UpdatePriceListStatus: _grpc.UnaryUnaryMultiCallable[_pricing_pb2.UpdatePriceListStatusRequest, _pricing_pb2.UpdatePriceListStatusResponse]
+    """Activates or archives a price list (draft -> active -> archived; asking
+    for the status it has changes nothing).
+    """
 
 @_typing.type_check_only
 class PricingServiceAsyncStub(PricingServiceStub):
@@ -158,6 +168,16 @@ class PricingServiceAsyncStub(PricingServiceStub):
     ReleaseRedemption: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ReleaseRedemptionRequest, _pricing_pb2.ReleaseRedemptionResponse]  # type: ignore[assignment]
     """Gives back what a redemption consumed (the order was cancelled).
     Releasing a released redemption changes nothing.
+    """
+    CreatePriceList: _aio.UnaryUnaryMultiCallable[_pricing_pb2.CreatePriceListRequest, _pricing_pb2.CreatePriceListResponse]  # type: ignore[assignment]
+    """Creates a named price list: a draft until UpdatePriceListStatus activates it."""
+    GetPriceList: _aio.UnaryUnaryMultiCallable[_pricing_pb2.GetPriceListRequest, _pricing_pb2.GetPriceListResponse]  # type: ignore[assignment]
+    """One price list by id."""
+    ListPriceLists: _aio.UnaryUnaryMultiCallable[_pricing_pb2.ListPriceListsRequest, _pricing_pb2.ListPriceListsResponse]  # type: ignore[assignment]
+    """Price lists, oldest first, optionally of one currency or in some statuses."""
+    UpdatePriceListStatus: _aio.UnaryUnaryMultiCallable[_pricing_pb2.UpdatePriceListStatusRequest, _pricing_pb2.UpdatePriceListStatusResponse]  # type: ignore[assignment]
+    """Activates or archives a price list (draft -> active -> archived; asking
+    for the status it has changes nothing).
     """
 
 class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -329,6 +349,40 @@ class PricingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_pricing_pb2.ReleaseRedemptionResponse, _abc.Awaitable[_pricing_pb2.ReleaseRedemptionResponse]]:
         """Gives back what a redemption consumed (the order was cancelled).
         Releasing a released redemption changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def CreatePriceList(
+        self,
+        request: _pricing_pb2.CreatePriceListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.CreatePriceListResponse, _abc.Awaitable[_pricing_pb2.CreatePriceListResponse]]:
+        """Creates a named price list: a draft until UpdatePriceListStatus activates it."""
+
+    @_abc_1.abstractmethod
+    def GetPriceList(
+        self,
+        request: _pricing_pb2.GetPriceListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.GetPriceListResponse, _abc.Awaitable[_pricing_pb2.GetPriceListResponse]]:
+        """One price list by id."""
+
+    @_abc_1.abstractmethod
+    def ListPriceLists(
+        self,
+        request: _pricing_pb2.ListPriceListsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.ListPriceListsResponse, _abc.Awaitable[_pricing_pb2.ListPriceListsResponse]]:
+        """Price lists, oldest first, optionally of one currency or in some statuses."""
+
+    @_abc_1.abstractmethod
+    def UpdatePriceListStatus(
+        self,
+        request: _pricing_pb2.UpdatePriceListStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pricing_pb2.UpdatePriceListStatusResponse, _abc.Awaitable[_pricing_pb2.UpdatePriceListStatusResponse]]:
+        """Activates or archives a price list (draft -> active -> archived; asking
+        for the status it has changes nothing).
         """
 
 def add_PricingServiceServicer_to_server(servicer: PricingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

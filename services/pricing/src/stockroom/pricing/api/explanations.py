@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stockroom.pricing.api.price_lists import price_list_message
 from stockroom.pricing.api.prices import price_message
 from stockroom.pricing.domain.explain import (
     LineExplanation,
@@ -17,6 +18,8 @@ VERDICT_TO_PROTO = {
     Verdict.LESS_SPECIFIC: pb.CANDIDATE_VERDICT_LESS_SPECIFIC,
     Verdict.NOT_IN_EFFECT: pb.CANDIDATE_VERDICT_NOT_IN_EFFECT,
     Verdict.OTHER_SCOPE: pb.CANDIDATE_VERDICT_OTHER_SCOPE,
+    Verdict.LIST_NOT_ACTIVE: pb.CANDIDATE_VERDICT_LIST_NOT_ACTIVE,
+    Verdict.NOT_LOWEST: pb.CANDIDATE_VERDICT_NOT_LOWEST,
 }
 OUTCOME_TO_PROTO = {
     Outcome.APPLIED: pb.PROMOTION_OUTCOME_APPLIED,
@@ -28,7 +31,7 @@ OUTCOME_TO_PROTO = {
 
 
 def price_explanation_message(explanation: PriceExplanation) -> pb.PriceExplanation:
-    return pb.PriceExplanation(
+    message = pb.PriceExplanation(
         candidates=[
             pb.PriceCandidate(
                 price=price_message(c.version),
@@ -40,6 +43,9 @@ def price_explanation_message(explanation: PriceExplanation) -> pb.PriceExplanat
         lists_tried=list(explanation.lists_tried),
         fallback=explanation.fallback,
     )
+    if explanation.price_list is not None:
+        message.price_list.CopyFrom(price_list_message(explanation.price_list))
+    return message
 
 
 def line_explanation_message(explanation: LineExplanation) -> pb.LineExplanation:

@@ -17,6 +17,7 @@ KeyedRequest = (
     | pb.QuoteRequest
     | pb.CreateDiscountCodesRequest
     | pb.RedeemQuoteRequest
+    | pb.CreatePriceListRequest
 )
 
 

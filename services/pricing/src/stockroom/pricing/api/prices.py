@@ -69,6 +69,7 @@ def new_price(request: pb.SetPriceRequest) -> NewPrice:
         valid_from=valid_from,
         valid_until=valid_until,
         tax_inclusive=request.tax_inclusive,
+        list_id=request.price_list_id,
     )
 
 
@@ -87,6 +88,7 @@ def price_message(version: PriceVersion) -> pb.Price:
         valid_from=to_timestamp(version.valid_from),
         record_time=to_timestamp(version.recorded_at),
         tax_inclusive=version.tax_inclusive,
+        price_list_id=version.list_id,
     )
     if version.valid_until is not None:
         message.valid_until.CopyFrom(to_timestamp(version.valid_until))

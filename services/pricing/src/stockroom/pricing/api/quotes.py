@@ -73,6 +73,7 @@ def cart(request: pb.QuoteRequest) -> Cart:
         reserve=request.reserve,
         pending_prices=pending_prices,
         pending_promotions=pending_promotions,
+        draft_list_ids=tuple(request.draft_price_list_ids),
     )
 
 
@@ -115,6 +116,7 @@ def quote_message(quote: Quote) -> pb.QuoteResponse:
             price_id=line.price_id,
             tax_inclusive=line.tax_inclusive,
             tax=_breakdown(line.tax_split, currency_code, line),
+            price_list_id=line.price_list_id,
         )
         if line.unit_amount_minor is not None:
             message.unit_price.CopyFrom(to_money(line.unit_amount_minor, currency_code))

@@ -7,13 +7,22 @@ from collections.abc import AsyncIterator
 import grpc
 
 from stockroom.common.db import decode_page_token, next_page_token, page_size
-from stockroom.pricing.api import bulk, explanations, prices, promotions, quotes, redemptions
+from stockroom.pricing.api import (
+    bulk,
+    explanations,
+    price_lists,
+    prices,
+    promotions,
+    quotes,
+    redemptions,
+)
 from stockroom.pricing.api.keys import optional_key
 from stockroom.pricing.api.wire import moment, to_money
 from stockroom.pricing.domain.prices import PriceListScope
 from stockroom.pricing.domain.promotions import LifecycleChange, Promotion
 from stockroom.pricing.domain.validation import new_problems, raise_if_any
 from stockroom.pricing.price_book import PriceBook
+from stockroom.pricing.price_list_book import PriceListBook
 from stockroom.pricing.promotion_book import PromotionBook
 from stockroom.pricing.quoter import Quoter
 from stockroom.pricing.redemption_book import RedemptionBook
@@ -28,11 +37,13 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         promotion_book: PromotionBook,
         quoter: Quoter,
         redemption_book: RedemptionBook,
+        price_list_book: PriceListBook,
     ) -> None:
         self.price_book = price_book
         self.promotion_book = promotion_book
         self.quoter = quoter
         self.redemption_book = redemption_book
+        self.price_list_book = price_list_book
 
     async def SetPrice(
         self,
@@ -59,10 +70,11 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
         scope = PriceListScope(
             request.currency_code, request.channel, request.customer_group, request.country
         )
+        quantity = request.quantity or 1
         if not request.explain:
-            version = await self.price_book.price_at(request.sku, scope, at)
+            version = await self.price_book.price_at(request.sku, scope, at, quantity)
             return pb.GetPriceResponse(price=prices.price_message(version))
-        version, explanation = await self.price_book.explain(request.sku, scope, at)
+        version, explanation = await self.price_book.explain(request.sku, scope, at, quantity)
         return pb.GetPriceResponse(
             price=prices.price_message(version),
             explanation=explanations.price_explanation_message(explanation),
@@ -249,13 +261,72 @@ class PricingServicer(pb_grpc.PricingServiceServicer):
             "channel": scope.channel,
             "customer_group": scope.customer_group,
             "country": scope.country,
+            "price_list_id": request.price_list_id,
         }
         after = decode_page_token(request.page_token, filters, (int,))
-        versions = await self.price_book.in_list(scope, _after_id(after), size + 1)
+        versions = await self.price_book.in_list(
+            request.price_list_id, scope, _after_id(after), size + 1
+        )
         return pb.ListPricesInListResponse(
             prices=[prices.price_message(v) for v in versions[:size]],
             next_page_token=next_page_token([(int(v.price_id),) for v in versions], size, filters),
         )
+
+    async def CreatePriceList(
+        self,
+        request: pb.CreatePriceListRequest,
+        context: grpc.aio.ServicerContext[pb.CreatePriceListRequest, pb.CreatePriceListResponse],
+    ) -> pb.CreatePriceListResponse:
+        created = await self.price_list_book.create(
+            price_lists.list_terms(request), optional_key("CreatePriceList", request)
+        )
+        return pb.CreatePriceListResponse(price_list=price_lists.price_list_message(created))
+
+    async def GetPriceList(
+        self,
+        request: pb.GetPriceListRequest,
+        context: grpc.aio.ServicerContext[pb.GetPriceListRequest, pb.GetPriceListResponse],
+    ) -> pb.GetPriceListResponse:
+        found = await self.price_list_book.get(request.price_list_id)
+        return pb.GetPriceListResponse(price_list=price_lists.price_list_message(found))
+
+    async def ListPriceLists(
+        self,
+        request: pb.ListPriceListsRequest,
+        context: grpc.aio.ServicerContext[pb.ListPriceListsRequest, pb.ListPriceListsResponse],
+    ) -> pb.ListPriceListsResponse:
+        size = page_size(request.page_size)
+        statuses = price_lists.statuses(request.statuses)
+        filters = {
+            "currency_code": request.currency_code,
+            "statuses": sorted(s.value for s in statuses),
+        }
+        after = decode_page_token(request.page_token, filters, (int,))
+        found = await self.price_list_book.page(
+            request.currency_code, statuses, _after_id(after), size + 1
+        )
+        return pb.ListPriceListsResponse(
+            price_lists=[price_lists.price_list_message(p) for p in found[:size]],
+            next_page_token=next_page_token([(int(p.list_id),) for p in found], size, filters),
+        )
+
+    async def UpdatePriceListStatus(
+        self,
+        request: pb.UpdatePriceListStatusRequest,
+        context: grpc.aio.ServicerContext[
+            pb.UpdatePriceListStatusRequest, pb.UpdatePriceListStatusResponse
+        ],
+    ) -> pb.UpdatePriceListStatusResponse:
+        target = price_lists.target_status("status", request.status)
+        change = await self.price_list_book.change_status(
+            request.price_list_id, target, replace_active=request.replace_active
+        )
+        response = pb.UpdatePriceListStatusResponse(
+            price_list=price_lists.price_list_message(change.price_list)
+        )
+        if change.replaced is not None:
+            response.replaced.CopyFrom(price_lists.price_list_message(change.replaced))
+        return response
 
     def _promotion(self, promotion: Promotion) -> pb.Promotion:
         return promotions.promotion_message(promotion, self.promotion_book.now())

@@ -1,20 +1,21 @@
-"""Price lists and price versions: which price applies to a SKU at a moment.
+"""Price versions and the scopes of price lists: which version of one list applies at a moment.
 
-A price list is a scope: a currency, optionally narrowed to a sales channel,
-a customer group, or both. A price version belongs to one list and applies
-during its validity window ``[valid_from, valid_until)``. Versions are only
-ever added, never changed, so the price at any past moment stays answerable.
+A price list has a scope: a currency, optionally narrowed to a sales channel,
+a customer group, a country or region. A price version belongs to one list
+and applies during its validity window ``[valid_from, valid_until)``.
+Versions are only ever added, never changed, so the price at any past moment
+stays answerable.
 
-Which version applies at moment ``t``, within one price list: among the
-versions whose window contains ``t``, the one with the latest ``valid_from``;
-on a tie, the one recorded last. So a new open-ended version replaces the
-old one from its ``valid_from`` on, and a windowed version (a sale) overlays
-whatever applied before and uncovers it again when it ends.
+Which version applies at moment ``t``, within one price list
+(``latest_in``): among the versions whose window contains ``t``, the one with
+the latest ``valid_from``; on a tie, the one recorded last. So a new
+open-ended version replaces the old one from its ``valid_from`` on, and a
+windowed version overlays whatever applied before and uncovers it again when
+it ends.
 
-Which list applies: the most specific list with a version in effect, in the
+Which list applies is ``price_choice``'s precedence, over the scopes in the
 order of ``PriceListScope.fallbacks`` (customer group, then country or region,
-then channel). ``in_effect_at`` is the rule in code; the
-store and the per-process cache both apply it to the versions they read.
+then channel).
 """
 
 from __future__ import annotations
@@ -66,9 +67,19 @@ class PriceListScope:
         )
 
 
+def scope_name(scope: PriceListScope) -> str:
+    """currency/channel/group, and /country when the scope has one ("*": every)."""
+    parts = [scope.currency_code, scope.channel or "*", scope.customer_group or "*"]
+    return "/".join(parts + ([scope.country] if scope.country else []))
+
+
 @dataclass(frozen=True)
 class PriceVersion:
-    """One recorded price of a SKU in a price list, with its validity window."""
+    """One price of a SKU in a price list, with its validity window.
+
+    ``list_id`` is the list it is in (a relative list's versions are its base's,
+    adjusted: same ``price_id``, the relative list's ``list_id`` and scope).
+    """
 
     price_id: str
     sku: str
@@ -78,11 +89,16 @@ class PriceVersion:
     valid_until: datetime | None
     recorded_at: datetime
     tax_inclusive: bool = False
+    list_id: str = ""
+
+    def in_effect_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
 
 
 @dataclass(frozen=True)
 class NewPrice:
-    """A price to record, as the caller asked for it."""
+    """A price to record, as the caller asked for it: into the list ``list_id``, or
+    (without one) into its scope's active OVERRIDE list."""
 
     sku: str
     scope: PriceListScope
@@ -90,29 +106,21 @@ class NewPrice:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     tax_inclusive: bool = False
+    list_id: str = ""
 
 
-def in_effect_at(
-    versions: Iterable[PriceVersion], scope: PriceListScope, moment: datetime
-) -> PriceVersion | None:
-    """The version that applies at ``moment`` from the most specific of ``scope``'s lists.
-
-    Within a list: of the versions whose window contains ``moment``, the one
-    with the latest ``valid_from``; on a tie, the one recorded last (ids grow
-    in recording order). ``versions`` may hold any SKU's versions of any list;
-    those of other lists are ignored.
-    """
-    lists = set(scope.fallbacks())
-    best: dict[PriceListScope, PriceVersion] = {}
+def latest_in(versions: Iterable[PriceVersion], moment: datetime) -> dict[str, PriceVersion]:
+    """Per list, the version that applies at ``moment``: of the versions whose window
+    contains it, the one with the latest ``valid_from``; on a tie, the one recorded
+    last (ids grow in recording order)."""
+    best: dict[str, PriceVersion] = {}
     for version in versions:
-        if version.scope not in lists or not version.valid_from <= moment:
+        if not version.in_effect_at(moment):
             continue
-        if version.valid_until is not None and version.valid_until <= moment:
-            continue
-        current = best.get(version.scope)
+        current = best.get(version.list_id)
         if current is None or _later(version, current):
-            best[version.scope] = version
-    return most_specific(best, scope)
+            best[version.list_id] = version
+    return best
 
 
 def _later(version: PriceVersion, than: PriceVersion) -> bool:
@@ -131,16 +139,6 @@ def recording_order(record_id: str) -> int:
     if record_id.isdigit():
         return int(record_id)
     return PENDING_ORDER + int(record_id.rpartition("-")[2] or 0)
-
-
-def most_specific(
-    in_effect: dict[PriceListScope, PriceVersion], scope: PriceListScope
-) -> PriceVersion | None:
-    """The version of the most specific list that has one, per ``scope.fallbacks``."""
-    for candidate in scope.fallbacks():
-        if candidate in in_effect:
-            return in_effect[candidate]
-    return None
 
 
 def effective_window(
@@ -176,6 +174,16 @@ def validate_scope(problems: FieldErrors, scope: PriceListScope) -> None:
 COUNTRY = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
 
 
+def check_list_or_scope(problems: FieldErrors, price: NewPrice) -> None:
+    """A price names its list by id or by scope, not both: the list has its scope."""
+    if price.list_id and (price.scope.channel or price.scope.customer_group or price.scope.country):
+        problems.add(
+            "price_list_id",
+            "give a price list or a scope (channel, customer_group, country), not both",
+            "SCOPE_WITH_LIST",
+        )
+
+
 def pending_version(
     index: int, price: NewPrice, now: datetime, problems: FieldErrors
 ) -> PriceVersion:
@@ -183,6 +191,7 @@ def pending_version(
     (problems under ``pending_prices[index]``)."""
     own = FieldErrors(domain=problems.domain)
     validate_scope(own, price.scope)
+    check_list_or_scope(own, price)
     validate_schedule(own, price.schedule, "tiers")
     valid_from, valid_until = effective_window(price, now, own)
     for violation in own.violations:
@@ -198,4 +207,5 @@ def pending_version(
         valid_until,
         now,
         price.tax_inclusive,
+        price.list_id,
     )

@@ -71,6 +71,7 @@ class Cart:
     pending_prices: tuple[NewPrice, ...] = ()
     pending_promotions: tuple[PromotionTerms, ...] = ()
     reserve: bool = False
+    draft_list_ids: tuple[str, ...] = ()
 
 
 def validate_cart(problems: FieldErrors, cart: Cart) -> None:
@@ -99,9 +100,11 @@ def validate_cart(problems: FieldErrors, cart: Cart) -> None:
     check_label(problems, "customer_id", cart.customer_id, required=False)
     if cart.reserve and cart.dry_run:
         problems.add("reserve", "a dry run holds no stock", "NOT_ALLOWED")
-    if (cart.pending_prices or cart.pending_promotions) and not cart.dry_run:
+    if (cart.pending_prices or cart.pending_promotions or cart.draft_list_ids) and not cart.dry_run:
         problems.add(
-            "dry_run", "pending prices and promotions are for dry runs only", "DRY_RUN_ONLY"
+            "dry_run",
+            "pending prices and promotions and draft price lists are for dry runs only",
+            "DRY_RUN_ONLY",
         )
     if len(cart.discount_codes) > MAX_CODES_PER_QUOTE:
         problems.add("discount_codes", f"at most {MAX_CODES_PER_QUOTE}", "TOO_MANY")
@@ -122,6 +125,7 @@ class PricedLine:
     tax_inclusive: bool = False
     tax_rates: tuple[TaxRate, ...] = ()
     tax: TaxSplit | None = None  # None: priced before tax existed, net_total untaxed
+    price_list_id: str = ""  # "": priced before named price lists
 
     @property
     def discount_minor(self) -> int:
@@ -238,6 +242,7 @@ def price_cart(
                 tax_inclusive=version.tax_inclusive,
                 tax_rates=line.tax_rates,
                 tax=split_tax(net_total, version.tax_inclusive, line.tax_rates, mode),
+                price_list_id=version.list_id,
             )
         )
     cart = PricedCart(currency_code, tuple(priced), (on_cart,) if on_cart else ())

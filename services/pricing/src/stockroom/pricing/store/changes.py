@@ -1,66 +1,104 @@
-"""The change log: written in each change's transaction, read by caches and the publisher."""
+"""Catalog changes on the common outbox: appended in commit order, read back by the caches.
+
+A change is an event in ``pricing_outbox`` (``stockroom.common.events``), appended in
+the change's own transaction by ``append_in_order``. The stores do not build
+events: they hand the changed value to a ``ChangeRecorder`` (``events.py``
+makes the event), so the store knows nothing of messages or subjects.
+
+Positions follow commit order: every writer bumps the one row of
+``change_head`` (``lock_catalog``) before appending and holds that lock to
+commit, so a position is handed out only after every smaller one committed or
+rolled back. Price and price list writes take it first thing, so it also
+serialises what they decide from (a list's status, a scope's active list). The caches rely on
+that ("everything after N" misses nothing) and on positions never coming back
+(AUTOINCREMENT on SQLite, an identity on PostgreSQL). On PostgreSQL each change
+also NOTIFYs ``pricing_changes`` at commit, which wakes every replica's cache.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.db import run_autocommit
-from stockroom.pricing.tables import change_head, changes
+from stockroom.common.events import Event, append
+from stockroom.pricing.domain.price_lists import PriceList
+from stockroom.pricing.domain.prices import PriceVersion
+from stockroom.pricing.domain.promotions import Promotion
+from stockroom.pricing.tables import change_head, outbox
 
 # PostgreSQL's NOTIFY channel: replicas LISTEN on it to refresh at once.
 CHANNEL = "pricing_changes"
-PRICE = "PRICE"
-PROMOTION = "PROMOTION"
+
+
+class ChangeRecorder(Protocol):
+    """Writes the event of a change into the outbox, in the change's transaction."""
+
+    async def price_recorded(
+        self, connection: AsyncConnection, version: PriceVersion, now: datetime
+    ) -> None: ...
+
+    async def promotion_changed(
+        self, connection: AsyncConnection, promotion: Promotion, now: datetime
+    ) -> None: ...
+
+    async def price_list_changed(
+        self, connection: AsyncConnection, price_list: PriceList, now: datetime
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
 class Change:
+    """What a cache needs of an outbox row: where it is, its type, what it is about."""
+
     position: int
-    kind: str
-    entity_key: str
-    recorded_at: datetime
-    payload: dict[str, Any]
+    type: str
+    about: str
 
 
-_BUMP = (
+_LOCK = (
     update(change_head)
     .where(change_head.c.id == 1)
     .values(position=change_head.c.position + 1)
     .returning(change_head.c.position)
 )
 _AFTER = (
-    select(changes)
-    .where(changes.c.position > bindparam("after"))
-    .order_by(changes.c.position)
+    select(outbox.c.position, outbox.c.event_type, outbox.c.about)
+    .where(outbox.c.position > bindparam("after"))
+    .order_by(outbox.c.position)
     .limit(bindparam("limit"))
 )
-_HEAD = select(change_head.c.position).where(change_head.c.id == 1)
+_HEAD = select(func.coalesce(func.max(outbox.c.position), 0))
 
 
-async def record_change(
-    connection: AsyncConnection, kind: str, entity_key: str, payload: dict[str, Any], now: datetime
-) -> int:
-    """Log a change in the caller's transaction; on PostgreSQL, NOTIFY at its commit."""
-    position = int((await connection.execute(_BUMP)).scalar_one())
-    await connection.execute(
-        changes.insert().values(
-            position=position, kind=kind, entity_key=entity_key, recorded_at=now, payload=payload
-        )
-    )
-    if connection.dialect.name == "postgresql":
+async def lock_catalog(connection: AsyncConnection) -> None:
+    """Take the catalog lock (held to commit); taking it again in one transaction is free."""
+    await connection.execute(_LOCK)
+
+
+async def append_in_order(
+    connection: AsyncConnection, events: Sequence[Event], now: datetime, *, settled: bool
+) -> None:
+    """Append ``events`` to the outbox in the caller's transaction, after taking the
+    order lock; on PostgreSQL, NOTIFY at commit. ``settled``: publishing is off, the
+    rows are for the caches only (``stockroom.common.events.outbox_rows``)."""
+    await lock_catalog(connection)
+    positions = await append(connection, outbox, events, now, settled=settled)
+    if positions and connection.dialect.name == "postgresql":
         await connection.execute(
             text("SELECT pg_notify(:channel, :position)"),
-            {"channel": CHANNEL, "position": str(position)},
+            {"channel": CHANNEL, "position": str(positions[-1])},
         )
-    return position
 
 
 class ChangeLog:
+    """The outbox read as the log of catalog changes, oldest first."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
@@ -69,13 +107,13 @@ class ChangeLog:
 
         async def work(connection: AsyncConnection) -> list[Change]:
             rows = await connection.execute(_AFTER, {"after": position, "limit": limit})
-            return [
-                Change(r.position, r.kind, r.entity_key, r.recorded_at, r.payload) for r in rows
-            ]
+            return [Change(r.position, r.event_type, r.about) for r in rows]
 
         return await run_autocommit(self.engine, work)
 
     async def head(self) -> int:
+        """The last position written (0 when the outbox is empty)."""
+
         async def work(connection: AsyncConnection) -> int:
             return int((await connection.execute(_HEAD)).scalar_one())
 

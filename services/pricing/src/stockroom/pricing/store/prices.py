@@ -1,4 +1,4 @@
-"""Price lists and price versions in the database."""
+"""Price versions in the database, each in a named price list (``store.price_lists``)."""
 
 from __future__ import annotations
 
@@ -12,30 +12,43 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from stockroom.common.db import (
     DIALECTS,
     RequestKey,
+    find_created,
     insert_once,
     one_of,
     run_autocommit,
     run_transaction,
-    upsert_insert,
 )
-from stockroom.pricing.domain.prices import PriceListScope, PriceVersion, in_effect_at
+from stockroom.pricing.domain.price_lists import (
+    PriceList,
+    check_target,
+    implicit_list,
+    list_not_found,
+)
+from stockroom.pricing.domain.prices import NewPrice, PriceListScope, PriceVersion
 from stockroom.pricing.domain.tiers import PriceSchedule, Tier, TiersMode
-from stockroom.pricing.store.changes import PRICE, record_change
+from stockroom.pricing.store.changes import ChangeRecorder, lock_catalog
+from stockroom.pricing.store.price_lists import (
+    active_override,
+    list_by_id,
+    price_list_of,
+    terms_values,
+)
 from stockroom.pricing.tables import price_lists, prices
+
+_SCOPE = (
+    price_lists.c.currency_code,
+    price_lists.c.channel,
+    price_lists.c.customer_group,
+    price_lists.c.country,
+)
 
 
 def _versions(dialect: str) -> Select[Any]:
-    """Every version of the SKUs in any list of one currency: what the in-effect rule
-    (``domain.prices.in_effect_at``) chooses from. Built once per dialect: the cache
-    runs it on every miss."""
+    """Every version of the SKUs in any list of one currency: what the precedence
+    (``domain.price_choice``) chooses from. Built once per dialect: the cache runs it
+    on every miss."""
     return (
-        select(
-            *prices.c,
-            price_lists.c.currency_code,
-            price_lists.c.channel,
-            price_lists.c.customer_group,
-            price_lists.c.country,
-        )
+        select(*prices.c, *_SCOPE)
         .join(price_lists, price_lists.c.id == prices.c.price_list_id)
         .where(
             price_lists.c.currency_code == bindparam("currency_code"),
@@ -49,65 +62,83 @@ VERSIONS = {dialect: _versions(dialect) for dialect in DIALECTS}
 
 
 class PriceStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, changes: ChangeRecorder) -> None:
         self.engine = engine
+        self._changes = changes
 
     async def record(
         self,
-        sku: str,
-        scope: PriceListScope,
-        schedule: PriceSchedule,
+        price: NewPrice,
         window: tuple[datetime, datetime | None],
         recorded_at: datetime,
         key: RequestKey | None = None,
-        tax_inclusive: bool = False,
     ) -> PriceVersion:
-        """Add a price version (once per request id), creating its price list on first use."""
+        """Add a price version (once per request id) to its list: the one named, or its
+        scope's active OVERRIDE list, created when the scope has none."""
         valid_from, valid_until = window
+        schedule = price.schedule
 
-        async def work(connection: AsyncConnection) -> Row[Any]:
-            price_list_id = await _price_list_id(connection, scope)
+        async def work(connection: AsyncConnection) -> PriceVersion:
+            if key is not None and (earlier := await find_created(connection, prices, key)):
+                return await _stored(connection, earlier)  # a retry: what it recorded
+            # Before deciding: the list's status and the scope's active list stay as read
+            # until this commits (a retry racing its first attempt meets insert_once).
+            await lock_catalog(connection)
+            price_list = await self._target(connection, price, recorded_at)
             row, created = await insert_once(
                 connection,
                 prices,
                 {
-                    "price_list_id": price_list_id,
-                    "sku": sku,
+                    "price_list_id": int(price_list.list_id),
+                    "sku": price.sku,
                     "tiers_mode": schedule.mode.value if schedule.mode else None,
                     "tiers": [_tier_document(tier) for tier in schedule.tiers],
                     "valid_from": valid_from,
                     "valid_until": valid_until,
                     "recorded_at": recorded_at,
-                    "tax_inclusive": tax_inclusive,
+                    "tax_inclusive": price.tax_inclusive,
                 },
                 key,
             )
-            if created:
-                await record_change(
-                    connection,
-                    PRICE,
-                    sku,
-                    {"sku": sku, "currency_code": scope.currency_code, "price_id": str(row.id)},
-                    recorded_at,
-                )
-            return row
+            if not created:  # a retry that raced its first attempt: that one's version
+                return await _stored(connection, row)
+            version = _version(row, price_list.scope)
+            await self._changes.price_recorded(connection, version, recorded_at)
+            return version
 
-        return _version(await run_transaction(self.engine, work), scope)
+        return await run_transaction(self.engine, work)
 
-    async def in_effect(
-        self, skus: Sequence[str], scope: PriceListScope, moment: datetime
-    ) -> dict[str, PriceVersion]:
-        """The version that applies at ``moment`` for each SKU that has one, from the most
-        specific of ``scope``'s fallback lists (``domain.prices.in_effect_at``)."""
-        by_sku = await self.versions(skus, scope.currency_code)
-        chosen = {sku: in_effect_at(versions, scope, moment) for sku, versions in by_sku.items()}
-        return {sku: version for sku, version in chosen.items() if version is not None}
+    async def _target(
+        self, connection: AsyncConnection, price: NewPrice, now: datetime
+    ) -> PriceList:
+        """The list the price goes to (under the catalog lock: it cannot be archived, nor
+        another list activated for the scope, before this commits)."""
+        if price.list_id:
+            named = await list_by_id(connection, int(price.list_id))
+            if named is None:
+                raise list_not_found(price.list_id)
+            check_target(named, price.scope.currency_code)
+            return named
+        scope = price.scope
+        current = await active_override(connection, scope)
+        if current is not None:
+            return current
+        terms = implicit_list(scope, now)
+        insert = (
+            price_lists.insert()
+            .values(**terms_values(terms), status="ACTIVE", created_at=now, activated_at=now)
+            .returning(*price_lists.c)
+        )
+        created = (await connection.execute(insert)).one()
+        price_list = price_list_of(created)
+        await self._changes.price_list_changed(connection, price_list, now)
+        return price_list
 
     async def versions(
         self, skus: Sequence[str], currency_code: str
     ) -> dict[str, list[PriceVersion]]:
-        """Every version of each of ``skus`` in ``currency_code``'s lists, oldest first;
-        a SKU without any maps to an empty list."""
+        """Every recorded version of each of ``skus`` in ``currency_code``'s lists, oldest
+        first; a SKU without any maps to an empty list."""
         parameters = {"currency_code": currency_code, "skus": sorted(set(skus))}
 
         async def work(connection: AsyncConnection) -> list[Any]:
@@ -115,24 +146,15 @@ class PriceStore:
 
         by_sku: dict[str, list[PriceVersion]] = {sku: [] for sku in skus}
         for row in await run_autocommit(self.engine, work):
-            row_scope = PriceListScope(
-                row.currency_code, row.channel, row.customer_group, row.country
-            )
-            by_sku[row.sku].append(_version(row, row_scope))
+            by_sku[row.sku].append(_version(row, _scope_of(row)))
         return by_sku
 
-    async def in_list(self, scope: PriceListScope, after_id: int, limit: int) -> list[PriceVersion]:
-        """The versions of one list in recording order, after ``after_id``, at most ``limit``."""
+    async def in_list(self, list_id: str, after_id: int, limit: int) -> list[PriceVersion]:
+        """The versions recorded in one list in recording order, after ``after_id``."""
         query = (
-            select(*prices.c)
+            select(*prices.c, *_SCOPE)
             .join(price_lists, price_lists.c.id == prices.c.price_list_id)
-            .where(
-                price_lists.c.currency_code == scope.currency_code,
-                price_lists.c.channel == scope.channel,
-                price_lists.c.customer_group == scope.customer_group,
-                price_lists.c.country == scope.country,
-                prices.c.id > after_id,
-            )
+            .where(prices.c.price_list_id == int(list_id), prices.c.id > after_id)
             .order_by(prices.c.id)
             .limit(limit)
         )
@@ -140,20 +162,14 @@ class PriceStore:
         async def work(connection: AsyncConnection) -> list[Any]:
             return list(await connection.execute(query))
 
-        return [_version(row, scope) for row in await run_autocommit(self.engine, work)]
+        return [_version(row, _scope_of(row)) for row in await run_autocommit(self.engine, work)]
 
     async def history(
         self, sku: str, currency_code: str, after_id: int, limit: int
     ) -> list[PriceVersion]:
         """Versions of ``sku`` in recording order, after ``after_id``, at most ``limit``."""
         query = (
-            select(
-                *prices.c,
-                price_lists.c.currency_code,
-                price_lists.c.channel,
-                price_lists.c.customer_group,
-                price_lists.c.country,
-            )
+            select(*prices.c, *_SCOPE)
             .join(price_lists, price_lists.c.id == prices.c.price_list_id)
             .where(prices.c.sku == sku, prices.c.id > after_id)
             .order_by(prices.c.id)
@@ -165,38 +181,18 @@ class PriceStore:
         async def work(connection: AsyncConnection) -> list[Any]:
             return list(await connection.execute(query))
 
-        rows = await run_autocommit(self.engine, work)
-        return [
-            _version(
-                row, PriceListScope(row.currency_code, row.channel, row.customer_group, row.country)
-            )
-            for row in rows
-        ]
+        return [_version(row, _scope_of(row)) for row in await run_autocommit(self.engine, work)]
 
 
-async def _price_list_id(connection: AsyncConnection, scope: PriceListScope) -> int:
-    key = {
-        "currency_code": scope.currency_code,
-        "channel": scope.channel,
-        "customer_group": scope.customer_group,
-        "country": scope.country,
-    }
-    await connection.execute(
-        upsert_insert(connection, price_lists)
-        .values(**key)
-        .on_conflict_do_nothing(
-            index_elements=[
-                price_lists.c.currency_code,
-                price_lists.c.channel,
-                price_lists.c.customer_group,
-                price_lists.c.country,
-            ]
-        )
-    )
-    query = select(price_lists.c.id).where(
-        *(price_lists.c[name] == value for name, value in key.items())
-    )
-    return int((await connection.execute(query)).scalar_one())
+async def _stored(connection: AsyncConnection, row: Row[Any]) -> PriceVersion:
+    """A version read back with the scope of its list."""
+    price_list = await list_by_id(connection, int(row.price_list_id))
+    assert price_list is not None  # prices reference their list; lists are never deleted
+    return _version(row, price_list.scope)
+
+
+def _scope_of(row: Row[Any]) -> PriceListScope:
+    return PriceListScope(row.currency_code, row.channel, row.customer_group, row.country)
 
 
 def _tier_document(tier: Tier) -> dict[str, int | None]:
@@ -207,7 +203,7 @@ def _tier_document(tier: Tier) -> dict[str, int | None]:
     }
 
 
-def _version(row: Row[*tuple[Any, ...]], scope: PriceListScope) -> PriceVersion:
+def _version(row: Row[Any], scope: PriceListScope) -> PriceVersion:
     schedule = PriceSchedule(
         tuple(
             Tier(t["up_to"], int(t["unit_amount_minor"]), int(t["flat_amount_minor"]))
@@ -224,4 +220,5 @@ def _version(row: Row[*tuple[Any, ...]], scope: PriceListScope) -> PriceVersion:
         valid_until=row.valid_until,
         recorded_at=row.recorded_at,
         tax_inclusive=bool(row.tax_inclusive),
+        list_id=str(row.price_list_id),
     )

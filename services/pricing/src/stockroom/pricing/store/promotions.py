@@ -30,7 +30,7 @@ from stockroom.pricing.domain.promotions import (
     Usage,
     for_cart,
 )
-from stockroom.pricing.store.changes import PROMOTION, record_change
+from stockroom.pricing.store.changes import ChangeRecorder
 from stockroom.pricing.tables import (
     code_batches,
     customer_usage,
@@ -46,8 +46,9 @@ class VersionConflict(Exception):
 
 
 class PromotionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, changes: ChangeRecorder) -> None:
         self.engine = engine
+        self._changes = changes
 
     async def create(
         self,
@@ -77,7 +78,7 @@ class PromotionStore:
                 promotion = replace(promotion, terms=replace(promotion.terms, skus=terms.skus))
                 await _insert_skus(connection, row.id, terms.skus)
                 await _insert_version(connection, promotion)
-                await _record(connection, promotion)
+                await self._changes.promotion_changed(connection, promotion, created_at)
             return promotion
 
         return await run_transaction(self.engine, work)
@@ -108,7 +109,9 @@ class PromotionStore:
             )
             await _insert_skus(connection, pid, terms.skus)
             await _insert_version(connection, promotion)
-            await _record(connection, promotion)
+            await self._changes.promotion_changed(
+                connection, promotion, promotion.updated_at or promotion.created_at
+            )
             return promotion
 
         return await run_transaction(self.engine, work)
@@ -320,16 +323,6 @@ async def _insert_skus(
             promotion_skus.insert(),
             [{"promotion_id": promotion_id, "sku": sku} for sku in sorted(skus)],
         )
-
-
-async def _record(connection: AsyncConnection, promotion: Promotion) -> None:
-    await record_change(
-        connection,
-        PROMOTION,
-        promotion.promotion_id,
-        {"promotion_id": promotion.promotion_id, **_version_document(promotion)},
-        promotion.updated_at or promotion.created_at,
-    )
 
 
 async def _insert_version(connection: AsyncConnection, promotion: Promotion) -> None:

@@ -110,6 +110,7 @@ def _document(quote: Quote) -> dict[str, Any]:
                 "sku": line.sku,
                 "quantity": line.quantity,
                 "price_id": line.price_id,
+                "price_list_id": line.price_list_id,
                 "tiers_mode": line.tiers_mode.value if line.tiers_mode else None,
                 "charges": [
                     {
@@ -212,6 +213,7 @@ def _quote(row: Row[Any]) -> Quote:
             tax_inclusive=line.get("tax_inclusive", False),
             tax_rates=tuple(TaxRate(r["name"], r["rate_ppm"]) for r in line.get("tax_rates", [])),
             tax=_split(line.get("tax")),
+            price_list_id=line.get("price_list_id", ""),
         )
         for line in document["lines"]
     )
