@@ -23,6 +23,7 @@ from stockroom.cli import (
     inventory,
     inventory_bulk,
     inventory_stock,
+    inventory_supply,
     pricing,
     pricing_bulk,
     pricing_lifecycle,
@@ -70,7 +71,7 @@ cli.add_command(inventory.group)
 cli.add_command(pricing.group)
 for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS, *pricing_lists.COMMANDS):
     pricing.group.add_command(command)
-for command in (*inventory_stock.COMMANDS, *inventory_bulk.COMMANDS):
+for command in (*inventory_stock.COMMANDS, *inventory_bulk.COMMANDS, *inventory_supply.COMMANDS):
     inventory.group.add_command(command)
 
 

@@ -33,6 +33,7 @@ from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.retention import Retention
 from stockroom.inventory.service.stock import StockService
+from stockroom.inventory.service.supply import SupplyService
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.tables import outbox
@@ -96,6 +97,7 @@ class UseCases:
     history: LedgerHistory
     writes: StockWrites
     bulk: BulkAdjustments
+    supply: SupplyService
 
 
 def use_cases(
@@ -109,11 +111,12 @@ def use_cases(
     writes = StockWrites(transactions, clock, batches, on_commit=on_commit, events=ledger_events)
     return UseCases(
         CatalogService(transactions, clock),
-        StockService(transactions, writes, AvailabilityReads(transactions)),
+        StockService(transactions, writes, AvailabilityReads(transactions), clock),
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
         BulkAdjustments(writes),
+        SupplyService(transactions, writes),
     )
 
 
@@ -129,7 +132,13 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     )
     reservations = cases.reservations
     servicer = InventoryServicer(
-        cases.catalog, cases.stock, cases.reservations, cases.history, tail, cases.bulk
+        cases.catalog,
+        cases.stock,
+        cases.reservations,
+        cases.history,
+        tail,
+        cases.bulk,
+        cases.supply,
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)

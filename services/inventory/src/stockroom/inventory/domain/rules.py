@@ -8,7 +8,7 @@ constraints on ``stock_levels`` stay the last line of defence behind them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -49,6 +49,7 @@ def allocate_lines(
     lines: Sequence[Line],
     levels: Iterable[StockLevel],
     kits: Mapping[str, Sequence[KitComponent]],
+    short: Callable[[Line, int], int] | None = None,
 ) -> list[LineHold]:
     """Pick the locations that serve each line: largest available first.
 
@@ -61,6 +62,10 @@ def allocate_lines(
     order, each from what the lines before it left. Lines are all-or-nothing
     together: one short line raises InsufficientStock for every short line
     (a kit line's shortage counted in whole kits) and allocates nothing.
+
+    ``short`` (the backorder rules) is asked about a stocked item's line that the
+    levels cannot cover: given the line and the units available, it answers how many
+    of the rest it takes care of (backorders); the line then holds what is available.
     """
     free: dict[StockKey, int] = {}
     by_sku: dict[str, list[StockKey]] = defaultdict(list)
@@ -90,9 +95,11 @@ def allocate_lines(
         if leaves is None:
             available = total(line.sku)
             if available < line.quantity:
-                shortages.append(errors.Shortage(line.sku, line.quantity, available))
-                continue
-            holds.append(LineHold(allocations=take(line.sku, line.quantity)))
+                covered = short(line, available) if short is not None else 0
+                if available + covered < line.quantity:
+                    shortages.append(errors.Shortage(line.sku, line.quantity, available, covered))
+                    continue
+            holds.append(LineHold(allocations=take(line.sku, min(available, line.quantity))))
             continue
         possible = kit_rules.kits_possible(leaves, {c.sku: total(c.sku) for c in leaves})
         if possible < line.quantity:
@@ -206,5 +213,7 @@ def check_level(level: StockLevel) -> None:
         or level.damaged < 0
         or level.quality_control < 0
         or level.reorder_point < 0
+        or level.backordered < 0
+        or level.incoming < 0
     ):
         raise BrokenInvariant(f"{level} breaks the level invariants")

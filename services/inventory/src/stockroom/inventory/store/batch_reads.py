@@ -1,5 +1,5 @@
-"""A batch's optimistic read in one statement: the levels of its SKUs and the records of
-its request ids (one round trip instead of two)."""
+"""A batch's optimistic read in one statement: the levels and inventory policies of its
+SKUs and the records of its request ids (one round trip instead of three)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import DIALECTS, one_of
+from stockroom.common.db import DIALECTS, UtcDateTime, one_of
 from stockroom.inventory.domain.decide import Record
 from stockroom.inventory.domain.model import StockKey, StockLevel
-from stockroom.inventory.store.tables import request_records, stock_levels
+from stockroom.inventory.domain.supply import InventoryPolicy, PolicyMode
+from stockroom.inventory.store.tables import inventory_policies, request_records, stock_levels
+
+_NUMBER, _TEXT, _TIME = BigInteger, String, UtcDateTime()
+
+
+def _nulls(count: int) -> list[Any]:
+    return [cast(null(), _NUMBER) for _ in range(count)]
 
 
 def _statement(dialect: str) -> CompoundSelect[Any]:
-    level, record = stock_levels.c, request_records.c
+    level, record, policy = stock_levels.c, request_records.c, inventory_policies.c
     levels = select(
         literal("level").label("kind"),
         level.sku.label("id"),
@@ -38,26 +45,43 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         level.damaged,
         level.quality_control,
         level.reorder_point,
+        level.backordered,
+        level.incoming,
         cast(null(), String).label("method"),
         cast(null(), String).label("fingerprint"),
         cast(null(), LargeBinary).label("response"),
+        cast(null(), _TIME).label("time"),
+        cast(null(), _TIME).label("updated"),
     ).where(one_of(level.sku, "skus", dialect))
     records = select(
         literal("record"),
         record.request_id,
-        cast(null(), String),
-        cast(null(), BigInteger),
-        cast(null(), BigInteger),
-        cast(null(), BigInteger),
-        cast(null(), BigInteger),
-        cast(null(), BigInteger),
-        cast(null(), BigInteger),
-        cast(null(), BigInteger),
+        cast(null(), _TEXT),
+        *_nulls(9),
         record.method,
         record.fingerprint,
         record.response,
+        cast(null(), _TIME),
+        cast(null(), _TIME),
     ).where(one_of(record.request_id, "ids", dialect))
-    return union_all(levels, records)
+    # A policy's limit travels as on_hand, its outstanding count as reserved, its mode as
+    # method, its preorder date as time.
+    policies = select(
+        literal("policy"),
+        policy.sku,
+        policy.location_id,
+        policy.backorder_limit,
+        policy.backordered,
+        cast(null(), _NUMBER),
+        policy.version,
+        *_nulls(5),
+        policy.mode,
+        cast(null(), _TEXT),
+        cast(null(), LargeBinary),
+        policy.preorder_until,
+        policy.update_time,
+    ).where(one_of(policy.sku, "skus", dialect))
+    return union_all(levels, records, policies)
 
 
 _READ = {dialect: _statement(dialect) for dialect in DIALECTS}
@@ -65,40 +89,41 @@ _READ = {dialect: _statement(dialect) for dialect in DIALECTS}
 
 async def levels_and_records(
     connection: AsyncConnection, skus: Iterable[str], request_ids: Iterable[str]
-) -> tuple[dict[StockKey, StockLevel], dict[str, Record]]:
+) -> tuple[dict[StockKey, StockLevel], dict[str, Record], dict[StockKey, InventoryPolicy]]:
     rows: Any = await connection.execute(
         _READ[connection.dialect.name],
         {"skus": sorted(set(skus)), "ids": sorted(set(request_ids))},
     )
     levels: dict[StockKey, StockLevel] = {}
     records: dict[str, Record] = {}
-    for (
-        kind,
-        id_,
-        location_id,
-        on_hand,
-        reserved,
-        safety,
-        version,
-        damaged,
-        quality_control,
-        reorder_point,
-        method,
-        fingerprint,
-        response,
-    ) in rows:
+    policies: dict[StockKey, InventoryPolicy] = {}
+    for row in rows:
+        kind, id_, location_id = row[0], row[1], row[2]
         if kind == "level":
             levels[StockKey(id_, location_id)] = StockLevel(
                 id_,
                 location_id,
-                on_hand,
-                reserved,
-                safety,
-                version,
-                damaged,
-                quality_control,
-                reorder_point,
+                row.on_hand,
+                row.reserved,
+                row.safety_stock,
+                row.version,
+                row.damaged,
+                row.quality_control,
+                row.reorder_point,
+                backordered=row.backordered,
+                incoming=row.incoming,
             )
-        elif response is not None:
-            records[id_] = Record(method, fingerprint, bytes(response))
-    return dict(sorted(levels.items())), records
+        elif kind == "policy":
+            policies[StockKey(id_, location_id)] = InventoryPolicy(
+                sku=id_,
+                location_id=location_id,
+                mode=PolicyMode(row.method),
+                backorder_limit=row.on_hand,
+                preorder_until=row.time,
+                backordered=row.reserved,
+                version=row.version,
+                update_time=row.updated,
+            )
+        elif row.response is not None:
+            records[id_] = Record(row.method, row.fingerprint, bytes(row.response))
+    return dict(sorted(levels.items())), records, policies
