@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             f" {level.ledger_on_hand}), reserved {level.reserved} (ledger {level.ledger_reserved},"
             f" active reservations {level.held_by_reservations}), damaged {level.damaged}"
             f" (ledger {level.ledger_damaged}), quality control {level.quality_control}"
-            f" (ledger {level.ledger_quality_control})"
+            f" (ledger {level.ledger_quality_control}), backordered {level.backordered} (ledger"
+            f" {level.ledger_backordered}, waiting {level.waiting_backorders}), incoming"
+            f" {level.incoming} (ledger {level.ledger_incoming}, open receipts"
+            f" {level.open_incoming})"
         )
     print(f"ledger verified: {len(found)} mismatch(es)")
     if args.pushgateway:

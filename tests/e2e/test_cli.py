@@ -67,6 +67,11 @@ COMMANDS = {
         "BatchAdjustStock": "adjust-many",
         "ImportStock": "import",
         "SetReorderPoint": "reorder-point",
+        "SetInventoryPolicy": "set-policy",
+        "ListInventoryPolicies": "policies",
+        "CreateExpectedReceipt": "expect",
+        "ListExpectedReceipts": "expected",
+        "CancelExpectedReceipt": "cancel-expected",
     },
     "pricing": {
         "SetPrice": "set-price",
@@ -218,6 +223,8 @@ async def test_one_output_model_for_every_group(services: Services) -> None:
         "DAMAGED",
         "QUALITY_CONTROL",
         "REORDER_POINT",
+        "BACKORDERED",
+        "INCOMING",
     ]
     assert row.split()[:6] == ["MUG", "WH-1", "40", "0", "0", "40"]  # zeros shown
     assert header.index("ON_HAND") + len("ON_HAND") == row.index("40") + 2  # right-aligned
@@ -626,3 +633,45 @@ def test_stock_files_are_read_one_row_at_a_time_in_either_format(tmp_path: Path)
     bad_json.write_text('{"sku": "MUG", "location_id": "WH-1", "add": 1}\n[1]\n')
     with pytest.raises(BadRow, match="line 2: expected a JSON object"):
         list(read_rows(bad_json, "jsonl", defaults))
+
+
+@pytest.mark.slow
+async def test_backorders_and_expected_receipts_from_the_shell(services: Services) -> None:
+    env = services.env
+    for args in (
+        ("create-item", "MUG"),
+        ("create-location", "WH-1"),
+        ("receive", "MUG", "WH-1", "2"),
+        ("set-policy", "MUG", "backorder", "--limit", "5"),
+        ("expect", "PO-1", "MUG", "WH-1", "10", "--at", "2031-01-15T09:00Z", "--reference", "PO"),
+    ):
+        assert (await run("inventory", *args, env=env)).code == EXIT_OK, args
+
+    reserved = json.loads((await run("inventory", "reserve", "MUG=6", "-o", "json", env=env)).out)
+    short = json.loads((await run("inventory", "check", "MUG=5", "-o", "json", env=env)).out)
+    listed = await run("inventory", "policies", env=env)
+    waiting = await run("inventory", "expected", "--sku", "MUG", "-o", "json", env=env)
+    receive = ("receive", "MUG", "WH-1", "3", "--expected-receipt", "PO-1", "-o", "json")
+    received = json.loads((await run("inventory", *receive, env=env)).out)
+    cancelled = json.loads(
+        (await run("inventory", "cancel-expected", "PO-1", "-o", "json", env=env)).out
+    )
+    bad_mode = await run("inventory", "set-policy", "MUG", "sometimes", env=env)
+    no_limit = await run("inventory", "set-policy", "MUG", "backorder", env=env)
+
+    line = reserved["reservation"]["lines"][0]
+    assert (line["quantity"], line["backordered"]) == (6, 4)
+    assert short["lines"][0]["backorderable"] == 1
+    assert short["lines"][0]["available_time"].startswith("2031-01-15T09:00")
+    assert "BACKORDER" in listed.out
+    assert [e["expected_receipt_id"] for e in json.loads(waiting.out)["expected_receipts"]] == [
+        "PO-1"
+    ]
+    assert [f["kind"] for f in received["fills"]] == ["BACKORDER_FILL"]
+    assert received["level"]["backordered"] == 1
+    assert received["expected_receipt"]["remaining"] == 7
+    assert cancelled["expected_receipt"]["state"] == "CANCELLED"
+    assert cancelled["level"]["incoming"] == 0
+    assert bad_mode.code == EXIT_USAGE
+    assert no_limit.code == EXIT_USAGE
+    assert "backorder_limit" in no_limit.err

@@ -18,7 +18,8 @@ from .conftest import CHECK_AVAILABILITY, QUOTE, exporting_to, quote, service, s
 
 
 def complete_quote_trace(receiver: OtlpReceiver) -> list[ReceivedSpan] | None:
-    """The quote's trace once inventory's statements have arrived too."""
+    """The quote's trace once inventory's server span and statements have arrived too (they
+    may come in separate exports: a short line's answer takes more than one statement)."""
     received = receiver.spans()
     roots = [s for s in received if s.name == QUOTE and not s.parent_span_id]
     if not roots:
@@ -27,7 +28,12 @@ def complete_quote_trace(receiver: OtlpReceiver) -> list[ReceivedSpan] | None:
     inventory_sql = [
         s for s in trace if s.service == "inventory" and s.scope == names.DATABASE_SCOPE
     ]
-    return trace if inventory_sql else None
+    served = [
+        s
+        for s in trace
+        if (s.service, s.kind, s.name) == ("inventory", "SERVER", CHECK_AVAILABILITY)
+    ]
+    return trace if inventory_sql and served else None
 
 
 def only(trace: list[ReceivedSpan], service: str, kind: str, name: str) -> ReceivedSpan:

@@ -285,6 +285,30 @@ class BackgroundServers:
                     sku="MUG", location_id="WH-1", quantity=5, request_id=str(uuid.uuid4())
                 )
             )
+            # A policy and an expected receipt, so generated writes reach backorders and
+            # receipts against an expected receipt.
+            await stub.SetInventoryPolicy(
+                inventory_pb2.SetInventoryPolicyRequest(
+                    policy=inventory_pb2.InventoryPolicy(
+                        sku="MUG",
+                        mode=inventory_pb2.INVENTORY_POLICY_MODE_BACKORDER,
+                        backorder_limit=1000,
+                    ),
+                    request_id=str(uuid.uuid4()),
+                )
+            )
+            await stub.CreateExpectedReceipt(
+                inventory_pb2.CreateExpectedReceiptRequest(
+                    expected_receipt=inventory_pb2.ExpectedReceipt(
+                        expected_receipt_id="MUG",
+                        sku="MUG",
+                        location_id="WH-1",
+                        quantity=100,
+                        expected_time=Timestamp(seconds=1_900_000_000),
+                    ),
+                    request_id=str(uuid.uuid4()),
+                )
+            )
 
 
 class CapturedLogs(logging.Handler):
@@ -493,6 +517,51 @@ NAMED_CASES: list[tuple[str, str, Message]] = [
         inventory_pb2.VerifyLedgerRequest(page_token=encode_page_token(("\x00", "\x00"), {})),
     ),
     (
+        "a preorder date past the year 9999",
+        "SetInventoryPolicy",
+        inventory_pb2.SetInventoryPolicyRequest(
+            request_id=str(uuid.uuid4()),
+            policy=inventory_pb2.InventoryPolicy(
+                sku="MUG",
+                mode=inventory_pb2.INVENTORY_POLICY_MODE_PREORDER,
+                preorder_until=Timestamp(seconds=2**62, nanos=-1),
+            ),
+        ),
+    ),
+    (
+        "a backorder limit of 2^63-1",
+        "SetInventoryPolicy",
+        inventory_pb2.SetInventoryPolicyRequest(
+            request_id=str(uuid.uuid4()),
+            policy=inventory_pb2.InventoryPolicy(
+                sku="MUG",
+                mode=inventory_pb2.INVENTORY_POLICY_MODE_BACKORDER,
+                backorder_limit=2**63 - 1,
+            ),
+        ),
+    ),
+    (
+        "an expected receipt due before the year 1",
+        "CreateExpectedReceipt",
+        inventory_pb2.CreateExpectedReceiptRequest(
+            request_id=str(uuid.uuid4()),
+            expected_receipt=inventory_pb2.ExpectedReceipt(
+                expected_receipt_id="PO-1",
+                sku="MUG",
+                location_id="WH-1",
+                quantity=1,
+                expected_time=Timestamp(seconds=-(2**62)),
+            ),
+        ),
+    ),
+    (
+        "an expected receipts page token past int64",
+        "ListExpectedReceipts",
+        inventory_pb2.ListExpectedReceiptsRequest(
+            page_token="eyJjIjpbOTIyMzM3MjAzNjg1NDc3NTgwOCwiUE8iXSwiZiI6IiJ9"
+        ),
+    ),
+    (
         "a 20,000-character promotion id",
         "GetPromotion",
         pricing_pb2.GetPromotionRequest(promotion_id="x" * 20_000),
@@ -501,6 +570,11 @@ NAMED_CASES: list[tuple[str, str, Message]] = [
         "a superscript digit as a promotion id",
         "GetPromotion",
         pricing_pb2.GetPromotionRequest(promotion_id="²"),
+    ),
+    (
+        "a superscript digit as a redemption id",
+        "ReleaseRedemption",
+        pricing_pb2.ReleaseRedemptionRequest(redemption_id="²"),
     ),
     (
         "a 20,000-character price id",

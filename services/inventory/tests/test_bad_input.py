@@ -403,6 +403,97 @@ CASES: list[tuple[str, Call, str, str]] = [
         "rows",
         "EMPTY",
     ),
+    (
+        "receipt against a malformed expected receipt id",
+        lambda i: i.stub.ReceiveStock(
+            pb.ReceiveStockRequest(
+                sku="MUG", location_id="WH-1", quantity=1, expected_receipt_id="P O", request_id=RID
+            )
+        ),
+        "expected_receipt_id",
+        "MALFORMED",
+    ),
+    (
+        "policy without a mode",
+        lambda i: i.stub.SetInventoryPolicy(
+            pb.SetInventoryPolicyRequest(policy=pb.InventoryPolicy(sku="MUG"), request_id=RID)
+        ),
+        "policy.mode",
+        "REQUIRED",
+    ),
+    (
+        "backorder policy without a limit",
+        lambda i: i.stub.SetInventoryPolicy(
+            pb.SetInventoryPolicyRequest(
+                policy=pb.InventoryPolicy(sku="MUG", mode=pb.INVENTORY_POLICY_MODE_BACKORDER),
+                request_id=RID,
+            )
+        ),
+        "policy.backorder_limit",
+        "REQUIRED",
+    ),
+    (
+        "backorder policy with a negative limit",
+        lambda i: i.stub.SetInventoryPolicy(
+            pb.SetInventoryPolicyRequest(
+                policy=pb.InventoryPolicy(
+                    sku="MUG", mode=pb.INVENTORY_POLICY_MODE_BACKORDER, backorder_limit=-1
+                ),
+                request_id=RID,
+            )
+        ),
+        "policy.backorder_limit",
+        "NEGATIVE",
+    ),
+    (
+        "preorder policy without a date",
+        lambda i: i.stub.SetInventoryPolicy(
+            pb.SetInventoryPolicyRequest(
+                policy=pb.InventoryPolicy(sku="MUG", mode=pb.INVENTORY_POLICY_MODE_PREORDER),
+                request_id=RID,
+            )
+        ),
+        "policy.preorder_until",
+        "REQUIRED",
+    ),
+    (
+        "expected receipt without an expected time",
+        lambda i: i.stub.CreateExpectedReceipt(
+            pb.CreateExpectedReceiptRequest(
+                expected_receipt=pb.ExpectedReceipt(
+                    expected_receipt_id="PO-1", sku="MUG", location_id="WH-1", quantity=1
+                ),
+                request_id=RID,
+            )
+        ),
+        "expected_receipt.expected_time",
+        "REQUIRED",
+    ),
+    (
+        "expected receipt of no units",
+        lambda i: i.stub.CreateExpectedReceipt(
+            pb.CreateExpectedReceiptRequest(
+                expected_receipt=pb.ExpectedReceipt(
+                    expected_receipt_id="PO-1", sku="MUG", location_id="WH-1", quantity=0
+                ),
+                request_id=RID,
+            )
+        ),
+        "expected_receipt.quantity",
+        "NOT_POSITIVE",
+    ),
+    (
+        "cancel without an id",
+        lambda i: i.stub.CancelExpectedReceipt(pb.CancelExpectedReceiptRequest(request_id=RID)),
+        "expected_receipt_id",
+        "REQUIRED",
+    ),
+    (
+        "expected receipts filtered by a malformed location",
+        lambda i: i.stub.ListExpectedReceipts(pb.ListExpectedReceiptsRequest(location_id="a b")),
+        "location_id",
+        "MALFORMED",
+    ),
 ]
 
 

@@ -63,6 +63,50 @@ async def test_the_ledger_migration_keeps_old_entries_and_numbers_new_ones_after
     assert resumed.movements[0].sequence == 1
 
 
+async def test_the_backorder_migration_gives_existing_levels_and_entries_zeros(
+    database_url: str,
+) -> None:
+    await migrate(MIGRATIONS, database_url, "0004_kits_states_reorder")
+    engine = create_engine(database_url)
+    old_time = datetime(2029, 12, 1, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO items VALUES ('MUG', '', :t)"), {"t": old_time})
+        await connection.execute(
+            text("INSERT INTO locations VALUES ('WH-1', '', 'WAREHOUSE', :t)"), {"t": old_time}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, safety_stock,"
+                " version) VALUES ('MUG', 'WH-1', 4, 0, 0, 1)"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta,"
+                " reserved_delta, on_hand, reserved, safety_stock, version, reason,"
+                " reference, create_time)"
+                " VALUES (1, 'MUG', 'WH-1', 'RECEIPT', 4, 0, 4, 0, 0, 1, '', '', :t)"
+            ),
+            {"t": old_time},
+        )
+    await engine.dispose()
+
+    await migrate(MIGRATIONS, database_url)
+    async with running_inventory(database_url, ManualClock()) as inventory:
+        await inventory.set_policy("MUG", pb.INVENTORY_POLICY_MODE_BACKORDER, limit=3)
+        reservation = await inventory.reserve({"MUG": 6})
+        level = await inventory.level("MUG", "WH-1")
+        page = await inventory.stub.ListMovements(pb.ListMovementsRequest())
+
+    assert (level.on_hand, level.reserved, level.backordered, level.incoming) == (4, 4, 2, 0)
+    assert reservation.lines[0].backordered == 2
+    assert (page.movements[0].backordered_delta, page.movements[0].level.incoming) == (0, 0)
+    assert [m.kind for m in page.movements[1:]] == [
+        pb.MOVEMENT_KIND_RESERVATION,
+        pb.MOVEMENT_KIND_BACKORDER,
+    ]
+
+
 async def test_reservations_settled_before_the_lifecycle_migration_hold_nothing_after_it(
     database_url: str,
 ) -> None:

@@ -465,3 +465,37 @@ async def test_a_part_of_a_kit_line_is_whole_kits_of_every_component(
     assert sum(on_hand for on_hand, _ in mugs) == 10 - 6 - 1
     assert all(reserved == 0 for _, reserved in mugs)
     assert await level(inventory, "TEE", "WH-1") == (2, 0)
+
+
+async def test_a_part_ships_what_is_held_while_the_backorder_keeps_waiting(
+    inventory: Inventory,
+) -> None:
+    await inventory.register(["CAP"], ["WH-1"])
+    await inventory.receive("CAP", "WH-1", 3)
+    await inventory.set_policy("CAP", pb.INVENTORY_POLICY_MODE_BACKORDER, limit=5)
+    waiting = await inventory.reserve({"CAP": 5})  # 3 held, 2 backordered
+    other = await inventory.reserve({"CAP": 1})  # all of it backordered
+
+    shipped = await confirm(inventory, waiting.reservation_id, part("CAP", 3))
+    with pytest.raises(FailedPrecondition) as not_held:
+        await confirm(inventory, waiting.reservation_id, part("CAP", 1))
+    with pytest.raises(FailedPrecondition) as pending:
+        await confirm(inventory, waiting.reservation_id)
+    await inventory.receive("CAP", "WH-1", 2)  # fills the first backorder in line
+    filled = await get(inventory, waiting.reservation_id)
+    done = await confirm(inventory, waiting.reservation_id)
+    given_up = await release(inventory, other.reservation_id)
+
+    assert shipped.state == pb.RESERVATION_STATE_ACTIVE
+    assert (shipped.lines[0].held, shipped.lines[0].confirmed) == (0, 3)
+    assert shipped.lines[0].backordered == 2
+    assert not_held.value.reason == "NOT_ENOUGH_HELD"
+    assert pending.value.reason == "BACKORDER_PENDING"
+    assert (filled.lines[0].held, filled.lines[0].backordered) == (2, 0)
+    assert (done.state, done.lines[0].confirmed) == (pb.RESERVATION_STATE_CONFIRMED, 5)
+    assert given_up.state == pb.RESERVATION_STATE_RELEASED
+    assert given_up.lines[0].backordered == 0
+    level = await inventory.level("CAP", "WH-1")
+    assert (level.on_hand, level.reserved, level.backordered) == (0, 0, 0)
+    verified = await inventory.stub.VerifyLedger(pb.VerifyLedgerRequest())
+    assert (verified.levels_checked, list(verified.mismatches)) == (1, [])

@@ -148,14 +148,18 @@ def list_locations(call: Call, page_size: int, page_token: str) -> None:
 @click.argument("location_id")
 @click.argument("quantity", type=click.IntRange(min=1))
 @click.option("--reference", default="", help="e.g. a purchase order")
+@click.option("--expected-receipt", default="", help="the expected receipt the units settle")
 @call_options(SERVICE, mutation=True)
-def receive(call: Call, sku: str, location_id: str, quantity: int, reference: str) -> None:
-    """Add received units."""
+def receive(
+    call: Call, sku: str, location_id: str, quantity: int, reference: str, expected_receipt: str
+) -> None:
+    """Add received units (they fill waiting backorders first)."""
     request = pb.ReceiveStockRequest(
         sku=sku,
         location_id=location_id,
         quantity=quantity,
         reference=reference,
+        expected_receipt_id=expected_receipt,
         request_id=call.new_request_id(),
     )
     unary(call, "ReceiveStock", request)

@@ -33,6 +33,7 @@ from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.retention import DEFAULT_SETTLED_RESERVATION_AGE_S, Retention
 from stockroom.inventory.service.stock import StockService
+from stockroom.inventory.service.supply import SupplyService
 from stockroom.inventory.service.verification import LedgerVerification
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
@@ -101,6 +102,7 @@ class UseCases:
     history: LedgerHistory
     writes: StockWrites
     bulk: BulkAdjustments
+    supply: SupplyService
     verification: LedgerVerification
 
 
@@ -115,11 +117,12 @@ def use_cases(
     writes = StockWrites(transactions, clock, batches, on_commit=on_commit, events=ledger_events)
     return UseCases(
         CatalogService(transactions, clock),
-        StockService(transactions, writes, AvailabilityReads(transactions)),
+        StockService(transactions, writes, AvailabilityReads(transactions), clock),
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
         BulkAdjustments(writes),
+        SupplyService(transactions, writes),
         LedgerVerification(transactions),
     )
 
@@ -142,6 +145,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
         cases.history,
         tail,
         cases.bulk,
+        cases.supply,
         cases.verification,
     )
     jobs = BackgroundJobs()

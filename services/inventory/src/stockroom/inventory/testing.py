@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -72,6 +73,39 @@ class Inventory:
             )
         )
         return response.reservation
+
+    async def set_policy(
+        self,
+        sku: str,
+        mode: pb.InventoryPolicyMode.ValueType,
+        *,
+        location_id: str = "",
+        limit: int | None = None,
+        until: datetime | None = None,
+    ) -> pb.InventoryPolicy:
+        policy = pb.InventoryPolicy(sku=sku, location_id=location_id, mode=mode)
+        if limit is not None:
+            policy.backorder_limit = limit
+        if until is not None:
+            policy.preorder_until.FromDatetime(until)
+        response = await self.stub.SetInventoryPolicy(
+            pb.SetInventoryPolicyRequest(policy=policy, request_id=request_id())
+        )
+        return response.policy
+
+    async def expect(
+        self, expected_receipt_id: str, sku: str, location_id: str, quantity: int, at: datetime
+    ) -> pb.CreateExpectedReceiptResponse:
+        receipt = pb.ExpectedReceipt(
+            expected_receipt_id=expected_receipt_id,
+            sku=sku,
+            location_id=location_id,
+            quantity=quantity,
+        )
+        receipt.expected_time.FromDatetime(at)
+        return await self.stub.CreateExpectedReceipt(
+            pb.CreateExpectedReceiptRequest(expected_receipt=receipt, request_id=request_id())
+        )
 
     async def level(self, sku: str, location_id: str) -> pb.StockLevel:
         response = await self.stub.BatchGetStockLevels(pb.BatchGetStockLevelsRequest(skus=[sku]))

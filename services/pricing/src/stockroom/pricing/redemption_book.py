@@ -51,7 +51,7 @@ class RedemptionBook:
 
     async def release(self, redemption_id: str) -> Redemption:
         redemption = None
-        if redemption_id.isdigit() and len(redemption_id) < 19:  # ids are BIGINTs
+        if redemption_id.isascii() and redemption_id.isdigit() and len(redemption_id) < 19:
             redemption = await self._store.release(int(redemption_id), self._clock())
         if redemption is None:
             raise NotFound(

@@ -105,6 +105,16 @@ class _MovementKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Movement
     """Damaged units written off: they leave the level."""
     MOVEMENT_KIND_REORDER_POINT: _MovementKind.ValueType  # 24
     """Reorder point set (no unit moves)."""
+    MOVEMENT_KIND_BACKORDER: _MovementKind.ValueType  # 30
+    """Units a reservation backordered (backordered up)."""
+    MOVEMENT_KIND_PREORDER: _MovementKind.ValueType  # 31
+    """Units a reservation preordered (backordered up)."""
+    MOVEMENT_KIND_BACKORDER_FILL: _MovementKind.ValueType  # 32
+    """Backordered units filled from available stock (backordered down, reserved up)."""
+    MOVEMENT_KIND_INCOMING: _MovementKind.ValueType  # 33
+    """An expected receipt recorded (incoming up)."""
+    MOVEMENT_KIND_INCOMING_CANCEL: _MovementKind.ValueType  # 34
+    """An expected receipt cancelled (incoming down by what it still expected)."""
 
 class MovementKind(_MovementKind, metaclass=_MovementKindEnumTypeWrapper):
     """What a ledger entry records."""
@@ -139,6 +149,16 @@ MOVEMENT_KIND_WRITE_OFF: MovementKind.ValueType  # 23
 """Damaged units written off: they leave the level."""
 MOVEMENT_KIND_REORDER_POINT: MovementKind.ValueType  # 24
 """Reorder point set (no unit moves)."""
+MOVEMENT_KIND_BACKORDER: MovementKind.ValueType  # 30
+"""Units a reservation backordered (backordered up)."""
+MOVEMENT_KIND_PREORDER: MovementKind.ValueType  # 31
+"""Units a reservation preordered (backordered up)."""
+MOVEMENT_KIND_BACKORDER_FILL: MovementKind.ValueType  # 32
+"""Backordered units filled from available stock (backordered down, reserved up)."""
+MOVEMENT_KIND_INCOMING: MovementKind.ValueType  # 33
+"""An expected receipt recorded (incoming up)."""
+MOVEMENT_KIND_INCOMING_CANCEL: MovementKind.ValueType  # 34
+"""An expected receipt cancelled (incoming down by what it still expected)."""
 Global___MovementKind: _TypeAlias = MovementKind  # noqa: Y015
 
 class _ReservationState:
@@ -219,6 +239,66 @@ STOCK_STATE_WRITTEN_OFF: StockState.ValueType  # 4
 """Gone for good (only as MoveStockRequest.to_state, from DAMAGED)."""
 Global___StockState: _TypeAlias = StockState  # noqa: Y015
 
+class _InventoryPolicyMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InventoryPolicyModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InventoryPolicyMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INVENTORY_POLICY_MODE_UNSPECIFIED: _InventoryPolicyMode.ValueType  # 0
+    """Not set (a request must set it)."""
+    INVENTORY_POLICY_MODE_REFUSE: _InventoryPolicyMode.ValueType  # 1
+    """A reservation short of stock is refused (INSUFFICIENT_STOCK): the default."""
+    INVENTORY_POLICY_MODE_BACKORDER: _InventoryPolicyMode.ValueType  # 2
+    """What is short is backordered, up to backorder_limit units outstanding."""
+    INVENTORY_POLICY_MODE_PREORDER: _InventoryPolicyMode.ValueType  # 3
+    """What is short is taken as a preorder until preorder_until (up to
+    backorder_limit units outstanding, if set).
+    """
+
+class InventoryPolicyMode(_InventoryPolicyMode, metaclass=_InventoryPolicyModeEnumTypeWrapper):
+    """How a SKU treats demand beyond what is on hand."""
+
+INVENTORY_POLICY_MODE_UNSPECIFIED: InventoryPolicyMode.ValueType  # 0
+"""Not set (a request must set it)."""
+INVENTORY_POLICY_MODE_REFUSE: InventoryPolicyMode.ValueType  # 1
+"""A reservation short of stock is refused (INSUFFICIENT_STOCK): the default."""
+INVENTORY_POLICY_MODE_BACKORDER: InventoryPolicyMode.ValueType  # 2
+"""What is short is backordered, up to backorder_limit units outstanding."""
+INVENTORY_POLICY_MODE_PREORDER: InventoryPolicyMode.ValueType  # 3
+"""What is short is taken as a preorder until preorder_until (up to
+backorder_limit units outstanding, if set).
+"""
+Global___InventoryPolicyMode: _TypeAlias = InventoryPolicyMode  # noqa: Y015
+
+class _ExpectedReceiptState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExpectedReceiptStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExpectedReceiptState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPECTED_RECEIPT_STATE_UNSPECIFIED: _ExpectedReceiptState.ValueType  # 0
+    """Not set."""
+    EXPECTED_RECEIPT_STATE_OPEN: _ExpectedReceiptState.ValueType  # 1
+    """Still expected: its remaining units count as incoming."""
+    EXPECTED_RECEIPT_STATE_RECEIVED: _ExpectedReceiptState.ValueType  # 2
+    """Fully received."""
+    EXPECTED_RECEIPT_STATE_CANCELLED: _ExpectedReceiptState.ValueType  # 3
+    """Cancelled before it was fully received."""
+
+class ExpectedReceiptState(_ExpectedReceiptState, metaclass=_ExpectedReceiptStateEnumTypeWrapper):
+    """Where an expected receipt is in its life."""
+
+EXPECTED_RECEIPT_STATE_UNSPECIFIED: ExpectedReceiptState.ValueType  # 0
+"""Not set."""
+EXPECTED_RECEIPT_STATE_OPEN: ExpectedReceiptState.ValueType  # 1
+"""Still expected: its remaining units count as incoming."""
+EXPECTED_RECEIPT_STATE_RECEIVED: ExpectedReceiptState.ValueType  # 2
+"""Fully received."""
+EXPECTED_RECEIPT_STATE_CANCELLED: ExpectedReceiptState.ValueType  # 3
+"""Cancelled before it was fully received."""
+Global___ExpectedReceiptState: _TypeAlias = ExpectedReceiptState  # noqa: Y015
+
 @_typing.final
 class AvailabilityLine(_message.Message):
     """One SKU and the quantity a caller wants of it."""
@@ -287,6 +367,10 @@ class LineAvailability(_message.Message):
     REQUESTED_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
     SATISFIABLE_FIELD_NUMBER: _builtins.int
+    BACKORDERABLE_FIELD_NUMBER: _builtins.int
+    PREORDERABLE_FIELD_NUMBER: _builtins.int
+    INCOMING_FIELD_NUMBER: _builtins.int
+    AVAILABLE_TIME_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU asked for."""
     requested: _builtins.int
@@ -303,6 +387,28 @@ class LineAvailability(_message.Message):
     """Whether available >= requested: ReserveStock of the same lines with the
     same location_ids holds them all exactly when every line is satisfiable.
     """
+    backorderable: _builtins.int
+    """Units beyond `available` that ReserveStock could backorder right now
+    (inventory policy BACKORDER, within its limit). Set only for a short line
+    (requested > available).
+    """
+    preorderable: _builtins.int
+    """Units beyond `available` that ReserveStock could take as preorders right
+    now (inventory policy PREORDER, before its date, within its limit). Set
+    only for a short line.
+    """
+    incoming: _builtins.int
+    """Units open expected receipts still bring, over all locations. Set only
+    for a short line.
+    """
+    @_builtins.property
+    def available_time(self) -> _timestamp_pb2.Timestamp:
+        """When open expected receipts are expected to cover the shortfall
+        (requested - available), after the backorders already waiting for them:
+        the expected time of the receipt that completes it. Unset when the line is
+        not short or they never cover it.
+        """
+
     def __init__(
         self,
         *,
@@ -310,10 +416,14 @@ class LineAvailability(_message.Message):
         requested: _builtins.int = ...,
         available: _builtins.int = ...,
         satisfiable: _builtins.bool = ...,
+        backorderable: _builtins.int = ...,
+        preorderable: _builtins.int = ...,
+        incoming: _builtins.int = ...,
+        available_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["available_time", b"available_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "requested", b"requested", "satisfiable", b"satisfiable", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "available_time", b"available_time", "backorderable", b"backorderable", "incoming", b"incoming", "preorderable", b"preorderable", "requested", b"requested", "satisfiable", b"satisfiable", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -355,6 +465,7 @@ class ReceiveStockRequest(_message.Message):
     REFERENCE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    EXPECTED_RECEIPT_ID_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU received; must be registered."""
     location_id: _builtins.str
@@ -367,6 +478,11 @@ class ReceiveStockRequest(_message.Message):
     """A UUID identifying this request, for safe retries."""
     reason: _builtins.str
     """Why, in the caller's words (e.g. "PURCHASE_ORDER"); may be empty."""
+    expected_receipt_id: _builtins.str
+    """If set, the expected receipt these units settle (fully or partly): it must
+    be open and of the same SKU and location. Its remaining units stop being
+    incoming as they arrive; units beyond them are received all the same.
+    """
     def __init__(
         self,
         *,
@@ -376,10 +492,11 @@ class ReceiveStockRequest(_message.Message):
         reference: _builtins.str = ...,
         request_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        expected_receipt_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "quantity", b"quantity", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipt_id", b"expected_receipt_id", "location_id", b"location_id", "quantity", b"quantity", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -394,6 +511,8 @@ class ReceiveStockResponse(_message.Message):
     ON_HAND_FIELD_NUMBER: _builtins.int
     LEVEL_FIELD_NUMBER: _builtins.int
     MOVEMENT_FIELD_NUMBER: _builtins.int
+    FILLS_FIELD_NUMBER: _builtins.int
+    EXPECTED_RECEIPT_FIELD_NUMBER: _builtins.int
     on_hand: _builtins.int
     """Units on hand at the location after the receipt."""
     @_builtins.property
@@ -404,16 +523,28 @@ class ReceiveStockResponse(_message.Message):
     def movement(self) -> Global___Movement:
         """The ledger entry the receipt wrote."""
 
+    @_builtins.property
+    def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """Backorders the receipt filled, first come first served (one
+        BACKORDER_FILL entry each); `level` is the level after them.
+        """
+
+    @_builtins.property
+    def expected_receipt(self) -> Global___ExpectedReceipt:
+        """The expected receipt the units settled, after the receipt (if one was named)."""
+
     def __init__(
         self,
         *,
         on_hand: _builtins.int = ...,
         level: Global___StockLevel | None = ...,
         movement: Global___Movement | None = ...,
+        fills: _abc.Iterable[Global___Movement] | None = ...,
+        expected_receipt: Global___ExpectedReceipt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "level", b"level", "movement", b"movement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement", "on_hand", b"on_hand"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "fills", b"fills", "level", b"level", "movement", b"movement", "on_hand", b"on_hand"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -773,6 +904,8 @@ class StockLevel(_message.Message):
     DAMAGED_FIELD_NUMBER: _builtins.int
     QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
     REORDER_POINT_FIELD_NUMBER: _builtins.int
+    BACKORDERED_FIELD_NUMBER: _builtins.int
+    INCOMING_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU."""
     location_id: _builtins.str
@@ -797,6 +930,12 @@ class StockLevel(_message.Message):
     """A below-reorder-point event is published when available drops below
     this (0: none).
     """
+    backordered: _builtins.int
+    """Units reservations have backordered (or preordered) here and still wait
+    for: the next units that become available here fill them first.
+    """
+    incoming: _builtins.int
+    """Units open expected receipts still bring here."""
     def __init__(
         self,
         *,
@@ -810,10 +949,12 @@ class StockLevel(_message.Message):
         damaged: _builtins.int = ...,
         quality_control: _builtins.int = ...,
         reorder_point: _builtins.int = ...,
+        backordered: _builtins.int = ...,
+        incoming: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "damaged", b"damaged", "etag", b"etag", "location_id", b"location_id", "on_hand", b"on_hand", "quality_control", b"quality_control", "reorder_point", b"reorder_point", "reserved", b"reserved", "safety_stock", b"safety_stock", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backordered", b"backordered", "damaged", b"damaged", "etag", b"etag", "incoming", b"incoming", "location_id", b"location_id", "on_hand", b"on_hand", "quality_control", b"quality_control", "reorder_point", b"reorder_point", "reserved", b"reserved", "safety_stock", b"safety_stock", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -833,6 +974,8 @@ class SkuStock(_message.Message):
     DAMAGED_FIELD_NUMBER: _builtins.int
     QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
     KIT_FIELD_NUMBER: _builtins.int
+    BACKORDERED_FIELD_NUMBER: _builtins.int
+    INCOMING_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU."""
     on_hand: _builtins.int
@@ -849,6 +992,10 @@ class SkuStock(_message.Message):
     """Whether the SKU is a kit: then levels is empty and available is the
     number of whole kits its components can make (over all locations).
     """
+    backordered: _builtins.int
+    """Sum of backordered over the locations."""
+    incoming: _builtins.int
+    """Sum of incoming over the locations."""
     @_builtins.property
     def levels(self) -> _containers.RepeatedCompositeFieldContainer[Global___StockLevel]:
         """One entry per location, in location order."""
@@ -864,10 +1011,12 @@ class SkuStock(_message.Message):
         damaged: _builtins.int = ...,
         quality_control: _builtins.int = ...,
         kit: _builtins.bool = ...,
+        backordered: _builtins.int = ...,
+        incoming: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "damaged", b"damaged", "kit", b"kit", "levels", b"levels", "on_hand", b"on_hand", "quality_control", b"quality_control", "reserved", b"reserved", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "backordered", b"backordered", "damaged", b"damaged", "incoming", b"incoming", "kit", b"kit", "levels", b"levels", "on_hand", b"on_hand", "quality_control", b"quality_control", "reserved", b"reserved", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -969,6 +1118,7 @@ class SetSafetyStockResponse(_message.Message):
 
     LEVEL_FIELD_NUMBER: _builtins.int
     MOVEMENT_FIELD_NUMBER: _builtins.int
+    FILLS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def level(self) -> Global___StockLevel:
         """The stock level after the change."""
@@ -977,15 +1127,20 @@ class SetSafetyStockResponse(_message.Message):
     def movement(self) -> Global___Movement:
         """The ledger entry the change wrote."""
 
+    @_builtins.property
+    def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """Backorders filled because units became available (lower safety stock)."""
+
     def __init__(
         self,
         *,
         level: Global___StockLevel | None = ...,
         movement: Global___Movement | None = ...,
+        fills: _abc.Iterable[Global___Movement] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fills", b"fills", "level", b"level", "movement", b"movement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1049,6 +1204,7 @@ class AdjustStockResponse(_message.Message):
 
     LEVEL_FIELD_NUMBER: _builtins.int
     MOVEMENT_FIELD_NUMBER: _builtins.int
+    FILLS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def level(self) -> Global___StockLevel:
         """The stock level after the adjustment."""
@@ -1059,15 +1215,20 @@ class AdjustStockResponse(_message.Message):
         confirmed what was recorded).
         """
 
+    @_builtins.property
+    def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """Backorders filled from units the count found, first come first served."""
+
     def __init__(
         self,
         *,
         level: Global___StockLevel | None = ...,
         movement: Global___Movement | None = ...,
+        fills: _abc.Iterable[Global___Movement] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["level", b"level", "movement", b"movement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fills", b"fills", "level", b"level", "movement", b"movement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1128,6 +1289,7 @@ class TransferStockResponse(_message.Message):
     FROM_LEVEL_FIELD_NUMBER: _builtins.int
     TO_LEVEL_FIELD_NUMBER: _builtins.int
     MOVEMENTS_FIELD_NUMBER: _builtins.int
+    FILLS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def from_level(self) -> Global___StockLevel:
         """The level the units left, after the transfer."""
@@ -1140,16 +1302,21 @@ class TransferStockResponse(_message.Message):
     def movements(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
         """The two ledger entries: out of the source, into the destination."""
 
+    @_builtins.property
+    def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Movement]:
+        """Backorders at the destination the units filled, first come first served."""
+
     def __init__(
         self,
         *,
         from_level: Global___StockLevel | None = ...,
         to_level: Global___StockLevel | None = ...,
         movements: _abc.Iterable[Global___Movement] | None = ...,
+        fills: _abc.Iterable[Global___Movement] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from_level", b"from_level", "to_level", b"to_level"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_level", b"from_level", "movements", b"movements", "to_level", b"to_level"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fills", b"fills", "from_level", b"from_level", "movements", b"movements", "to_level", b"to_level"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1177,6 +1344,9 @@ class Movement(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     DAMAGED_DELTA_FIELD_NUMBER: _builtins.int
     QUALITY_CONTROL_DELTA_FIELD_NUMBER: _builtins.int
+    BACKORDERED_DELTA_FIELD_NUMBER: _builtins.int
+    INCOMING_DELTA_FIELD_NUMBER: _builtins.int
+    EXPECTED_RECEIPT_ID_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Position in the ledger: dense, increasing, in commit order."""
     sku: _builtins.str
@@ -1201,6 +1371,16 @@ class Movement(_message.Message):
     """Change of damaged."""
     quality_control_delta: _builtins.int
     """Change of quality_control."""
+    backordered_delta: _builtins.int
+    """Change of backordered (BACKORDER, PREORDER, BACKORDER_FILL, and releases
+    and expiries of backordered lines).
+    """
+    incoming_delta: _builtins.int
+    """Change of incoming (INCOMING, INCOMING_CANCEL, receipts against an
+    expected receipt).
+    """
+    expected_receipt_id: _builtins.str
+    """The expected receipt this entry belongs to, if any."""
     @_builtins.property
     def level(self) -> Global___StockLevel:
         """The stock level right after this entry."""
@@ -1226,10 +1406,13 @@ class Movement(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         damaged_delta: _builtins.int = ...,
         quality_control_delta: _builtins.int = ...,
+        backordered_delta: _builtins.int = ...,
+        incoming_delta: _builtins.int = ...,
+        expected_receipt_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "level", b"level"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "damaged_delta", b"damaged_delta", "kind", b"kind", "level", b"level", "location_id", b"location_id", "on_hand_delta", b"on_hand_delta", "quality_control_delta", b"quality_control_delta", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id", "reserved_delta", b"reserved_delta", "sequence", b"sequence", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backordered_delta", b"backordered_delta", "create_time", b"create_time", "damaged_delta", b"damaged_delta", "expected_receipt_id", b"expected_receipt_id", "incoming_delta", b"incoming_delta", "kind", b"kind", "level", b"level", "location_id", b"location_id", "on_hand_delta", b"on_hand_delta", "quality_control_delta", b"quality_control_delta", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id", "reserved_delta", b"reserved_delta", "sequence", b"sequence", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1423,10 +1606,15 @@ class ReservationLine(_message.Message):
     RELEASED_FIELD_NUMBER: _builtins.int
     EXPIRED_FIELD_NUMBER: _builtins.int
     COMPONENTS_FIELD_NUMBER: _builtins.int
+    BACKORDERED_FIELD_NUMBER: _builtins.int
+    PREORDER_FIELD_NUMBER: _builtins.int
+    BACKORDERS_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU."""
     quantity: _builtins.int
-    """Units reserved (held + confirmed + released + expired); for a kit, kits."""
+    """Units reserved (held + confirmed + released + expired, and what waits or was
+    filled or cancelled as backorders); for a kit, kits.
+    """
     held: _builtins.int
     """Units still held (not yet confirmed, released or expired); for a kit, kits."""
     confirmed: _builtins.int
@@ -1435,6 +1623,13 @@ class ReservationLine(_message.Message):
     """Units released by the caller; for a kit, kits."""
     expired: _builtins.int
     """Units given back because the reservation expired; for a kit, kits."""
+    backordered: _builtins.int
+    """Units of the line backordered (or preordered) and still waiting for stock
+    (the sum of the backorders' outstanding units). While any wait,
+    ConfirmReservation refuses the reservation (BACKORDER_PENDING).
+    """
+    preorder: _builtins.bool
+    """Whether part of the line was taken as a preorder."""
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Allocation]:
         """One allocation per location, largest first (empty for a kit)."""
@@ -1443,6 +1638,12 @@ class ReservationLine(_message.Message):
     def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReservedComponent]:
         """For a kit: what the line holds of each component (every component of
         quantity kits, all held or none). Empty for an item that holds stock.
+        """
+
+    @_builtins.property
+    def backorders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Backorder]:
+        """Where the line's backordered units wait, one entry per location; filled
+        units move to the allocations.
         """
 
     def __init__(
@@ -1456,10 +1657,13 @@ class ReservationLine(_message.Message):
         released: _builtins.int = ...,
         expired: _builtins.int = ...,
         components: _abc.Iterable[Global___ReservedComponent] | None = ...,
+        backordered: _builtins.int = ...,
+        preorder: _builtins.bool = ...,
+        backorders: _abc.Iterable[Global___Backorder] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "components", b"components", "confirmed", b"confirmed", "expired", b"expired", "held", b"held", "quantity", b"quantity", "released", b"released", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "backordered", b"backordered", "backorders", b"backorders", "components", b"components", "confirmed", b"confirmed", "expired", b"expired", "held", b"held", "preorder", b"preorder", "quantity", b"quantity", "released", b"released", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1512,6 +1716,48 @@ class ReservedComponent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReservedComponent: _TypeAlias = ReservedComponent  # noqa: Y015
+
+@_typing.final
+class Backorder(_message.Message):
+    """Units of one reservation line backordered at one location."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    FILLED_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FIELD_NUMBER: _builtins.int
+    PREORDER_FIELD_NUMBER: _builtins.int
+    location_id: _builtins.str
+    """The location whose next available units fill it."""
+    quantity: _builtins.int
+    """Units backordered when the reservation was made."""
+    filled: _builtins.int
+    """Units filled since (now in the line's allocation there)."""
+    cancelled: _builtins.int
+    """Units given back unfilled (the reservation was released or expired)."""
+    outstanding: _builtins.int
+    """Units still waiting: quantity - filled - cancelled."""
+    preorder: _builtins.bool
+    """Whether they were taken as a preorder (policy PREORDER) rather than a backorder."""
+    def __init__(
+        self,
+        *,
+        location_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        filled: _builtins.int = ...,
+        cancelled: _builtins.int = ...,
+        outstanding: _builtins.int = ...,
+        preorder: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "filled", b"filled", "location_id", b"location_id", "outstanding", b"outstanding", "preorder", b"preorder", "quantity", b"quantity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Backorder: _TypeAlias = Backorder  # noqa: Y015
 
 @_typing.final
 class Reservation(_message.Message):
@@ -2367,6 +2613,455 @@ class SetReorderPointResponse(_message.Message):
 Global___SetReorderPointResponse: _TypeAlias = SetReorderPointResponse  # noqa: Y015
 
 @_typing.final
+class InventoryPolicy(_message.Message):
+    """An inventory policy: for one SKU at one location, or at every location
+    that has no policy of its own (the more specific one wins).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    BACKORDER_LIMIT_FIELD_NUMBER: _builtins.int
+    PREORDER_UNTIL_FIELD_NUMBER: _builtins.int
+    BACKORDERED_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    location_id: _builtins.str
+    """The location (registered), or empty: every location of the SKU that has a
+    stock level and no policy of its own.
+    """
+    mode: Global___InventoryPolicyMode.ValueType
+    """Refuse, backorder or preorder."""
+    backorder_limit: _builtins.int
+    """The most units outstanding (backordered and not yet filled or given back)
+    under this policy: required for BACKORDER, optional for PREORDER (unset:
+    no limit), ignored for REFUSE.
+    """
+    backordered: _builtins.int
+    """Units outstanding under this policy now (output only)."""
+    etag: _builtins.str
+    """Changes whenever the policy changes (output only); pass it back to
+    SetInventoryPolicy to change only what was read.
+    """
+    @_builtins.property
+    def preorder_until(self) -> _timestamp_pb2.Timestamp:
+        """PREORDER only, required: preorders are taken before this time."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was last set (output only)."""
+
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        mode: Global___InventoryPolicyMode.ValueType = ...,
+        backorder_limit: _builtins.int | None = ...,
+        preorder_until: _timestamp_pb2.Timestamp | None = ...,
+        backordered: _builtins.int = ...,
+        etag: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_backorder_limit", b"_backorder_limit", "backorder_limit", b"backorder_limit", "preorder_until", b"preorder_until", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_backorder_limit", b"_backorder_limit", "backorder_limit", b"backorder_limit", "backordered", b"backordered", "etag", b"etag", "location_id", b"location_id", "mode", b"mode", "preorder_until", b"preorder_until", "sku", b"sku", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__backorder_limit: _TypeAlias = _typing.Literal["backorder_limit"]  # noqa: Y015
+    _WhichOneofArgType__backorder_limit: _TypeAlias = _typing.Literal["_backorder_limit", b"_backorder_limit"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__backorder_limit) -> _WhichOneofReturnType__backorder_limit | None: ...
+
+Global___InventoryPolicy: _TypeAlias = InventoryPolicy  # noqa: Y015
+
+@_typing.final
+class SetInventoryPolicyRequest(_message.Message):
+    """Request for InventoryService.SetInventoryPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    etag: _builtins.str
+    """If set, the change is made only if the policy's etag still is this
+    (ABORTED otherwise; "0" for a policy not set yet).
+    """
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def policy(self) -> Global___InventoryPolicy:
+        """The policy (sku, location_id, mode, backorder_limit, preorder_until)."""
+
+    def __init__(
+        self,
+        *,
+        policy: Global___InventoryPolicy | None = ...,
+        etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "policy", b"policy", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetInventoryPolicyRequest: _TypeAlias = SetInventoryPolicyRequest  # noqa: Y015
+
+@_typing.final
+class SetInventoryPolicyResponse(_message.Message):
+    """Response for InventoryService.SetInventoryPolicy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def policy(self) -> Global___InventoryPolicy:
+        """The policy as set."""
+
+    def __init__(
+        self,
+        *,
+        policy: Global___InventoryPolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetInventoryPolicyResponse: _TypeAlias = SetInventoryPolicyResponse  # noqa: Y015
+
+@_typing.final
+class ListInventoryPoliciesRequest(_message.Message):
+    """Request for InventoryService.ListInventoryPolicies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """Only policies of this SKU, if set."""
+    page_size: _builtins.int
+    """At most this many policies (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call with the same filter."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInventoryPoliciesRequest: _TypeAlias = ListInventoryPoliciesRequest  # noqa: Y015
+
+@_typing.final
+class ListInventoryPoliciesResponse(_message.Message):
+    """Response for InventoryService.ListInventoryPolicies."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def policies(self) -> _containers.RepeatedCompositeFieldContainer[Global___InventoryPolicy]:
+        """The policies, in (SKU, location) order; the SKU-wide one (empty location) first."""
+
+    def __init__(
+        self,
+        *,
+        policies: _abc.Iterable[Global___InventoryPolicy] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "policies", b"policies"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInventoryPoliciesResponse: _TypeAlias = ListInventoryPoliciesResponse  # noqa: Y015
+
+@_typing.final
+class ExpectedReceipt(_message.Message):
+    """Stock expected to arrive: one line of a purchase order or an advance
+    shipping notice.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPECTED_RECEIPT_ID_FIELD_NUMBER: _builtins.int
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    EXPECTED_TIME_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    expected_receipt_id: _builtins.str
+    """The caller's id for it (same format as a SKU), e.g. "PO-1042-1"; unique."""
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    location_id: _builtins.str
+    """Where it arrives; must be registered."""
+    quantity: _builtins.int
+    """Units expected; positive."""
+    reference: _builtins.str
+    """The caller's reference, e.g. the purchase order number."""
+    received: _builtins.int
+    """Units received against it so far (output only; may exceed quantity)."""
+    remaining: _builtins.int
+    """Units still incoming: quantity - received while open, else 0 (output only)."""
+    state: Global___ExpectedReceiptState.ValueType
+    """Open, received or cancelled (output only)."""
+    @_builtins.property
+    def expected_time(self) -> _timestamp_pb2.Timestamp:
+        """When it is expected to arrive."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded (output only)."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed (output only)."""
+
+    def __init__(
+        self,
+        *,
+        expected_receipt_id: _builtins.str = ...,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        expected_time: _timestamp_pb2.Timestamp | None = ...,
+        reference: _builtins.str = ...,
+        received: _builtins.int = ...,
+        remaining: _builtins.int = ...,
+        state: Global___ExpectedReceiptState.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expected_time", b"expected_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expected_receipt_id", b"expected_receipt_id", "expected_time", b"expected_time", "location_id", b"location_id", "quantity", b"quantity", "received", b"received", "reference", b"reference", "remaining", b"remaining", "sku", b"sku", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExpectedReceipt: _TypeAlias = ExpectedReceipt  # noqa: Y015
+
+@_typing.final
+class CreateExpectedReceiptRequest(_message.Message):
+    """Request for InventoryService.CreateExpectedReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPECTED_RECEIPT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def expected_receipt(self) -> Global___ExpectedReceipt:
+        """The expected receipt (expected_receipt_id, sku, location_id, quantity,
+        expected_time, reference).
+        """
+
+    def __init__(
+        self,
+        *,
+        expected_receipt: Global___ExpectedReceipt | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateExpectedReceiptRequest: _TypeAlias = CreateExpectedReceiptRequest  # noqa: Y015
+
+@_typing.final
+class CreateExpectedReceiptResponse(_message.Message):
+    """Response for InventoryService.CreateExpectedReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPECTED_RECEIPT_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def expected_receipt(self) -> Global___ExpectedReceipt:
+        """The expected receipt, open."""
+
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level it arrives at, with its incoming units."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The INCOMING ledger entry it wrote."""
+
+    def __init__(
+        self,
+        *,
+        expected_receipt: Global___ExpectedReceipt | None = ...,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "level", b"level", "movement", b"movement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateExpectedReceiptResponse: _TypeAlias = CreateExpectedReceiptResponse  # noqa: Y015
+
+@_typing.final
+class ListExpectedReceiptsRequest(_message.Message):
+    """Request for InventoryService.ListExpectedReceipts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_CLOSED_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """Only expected receipts of this SKU, if set."""
+    location_id: _builtins.str
+    """Only those arriving at this location, if set."""
+    include_closed: _builtins.bool
+    """Also received and cancelled ones (default: only open ones)."""
+    page_size: _builtins.int
+    """At most this many (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call with the same filters."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        include_closed: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_closed", b"include_closed", "location_id", b"location_id", "page_size", b"page_size", "page_token", b"page_token", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListExpectedReceiptsRequest: _TypeAlias = ListExpectedReceiptsRequest  # noqa: Y015
+
+@_typing.final
+class ListExpectedReceiptsResponse(_message.Message):
+    """Response for InventoryService.ListExpectedReceipts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPECTED_RECEIPTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def expected_receipts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExpectedReceipt]:
+        """The expected receipts, soonest expected first (ties by id)."""
+
+    def __init__(
+        self,
+        *,
+        expected_receipts: _abc.Iterable[Global___ExpectedReceipt] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipts", b"expected_receipts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListExpectedReceiptsResponse: _TypeAlias = ListExpectedReceiptsResponse  # noqa: Y015
+
+@_typing.final
+class CancelExpectedReceiptRequest(_message.Message):
+    """Request for InventoryService.CancelExpectedReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPECTED_RECEIPT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    expected_receipt_id: _builtins.str
+    """The expected receipt id; must not be fully received."""
+    reason: _builtins.str
+    """Why, in the caller's words; may be empty."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        expected_receipt_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipt_id", b"expected_receipt_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelExpectedReceiptRequest: _TypeAlias = CancelExpectedReceiptRequest  # noqa: Y015
+
+@_typing.final
+class CancelExpectedReceiptResponse(_message.Message):
+    """Response for InventoryService.CancelExpectedReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPECTED_RECEIPT_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    MOVEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def expected_receipt(self) -> Global___ExpectedReceipt:
+        """The expected receipt, now cancelled (as it was, if it already was)."""
+
+    @_builtins.property
+    def level(self) -> Global___StockLevel:
+        """The stock level after the cancellation."""
+
+    @_builtins.property
+    def movement(self) -> Global___Movement:
+        """The INCOMING_CANCEL ledger entry (unset if it already was cancelled)."""
+
+    def __init__(
+        self,
+        *,
+        expected_receipt: Global___ExpectedReceipt | None = ...,
+        level: Global___StockLevel | None = ...,
+        movement: Global___Movement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "level", b"level", "movement", b"movement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_receipt", b"expected_receipt", "level", b"level", "movement", b"movement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelExpectedReceiptResponse: _TypeAlias = CancelExpectedReceiptResponse  # noqa: Y015
+
+@_typing.final
 class PartialLine(_message.Message):
     """Part of one reservation line, for a partial ConfirmReservation or ReleaseReservation."""
 
@@ -2728,6 +3423,12 @@ class LedgerMismatch(_message.Message):
     LEDGER_DAMAGED_FIELD_NUMBER: _builtins.int
     LEVEL_QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
     LEDGER_QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
+    LEVEL_BACKORDERED_FIELD_NUMBER: _builtins.int
+    LEDGER_BACKORDERED_FIELD_NUMBER: _builtins.int
+    WAITING_BACKORDERS_FIELD_NUMBER: _builtins.int
+    LEVEL_INCOMING_FIELD_NUMBER: _builtins.int
+    LEDGER_INCOMING_FIELD_NUMBER: _builtins.int
+    OPEN_INCOMING_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The SKU."""
     location_id: _builtins.str
@@ -2750,6 +3451,18 @@ class LedgerMismatch(_message.Message):
     """quality_control of the stock level."""
     ledger_quality_control: _builtins.int
     """The sum of quality_control_delta over its ledger entries."""
+    level_backordered: _builtins.int
+    """backordered of the stock level."""
+    ledger_backordered: _builtins.int
+    """The sum of backordered_delta over its ledger entries."""
+    waiting_backorders: _builtins.int
+    """Units active reservations' backorders still wait for there."""
+    level_incoming: _builtins.int
+    """incoming of the stock level."""
+    ledger_incoming: _builtins.int
+    """The sum of incoming_delta over its ledger entries."""
+    open_incoming: _builtins.int
+    """Units open expected receipts still bring there."""
     def __init__(
         self,
         *,
@@ -2764,10 +3477,16 @@ class LedgerMismatch(_message.Message):
         ledger_damaged: _builtins.int = ...,
         level_quality_control: _builtins.int = ...,
         ledger_quality_control: _builtins.int = ...,
+        level_backordered: _builtins.int = ...,
+        ledger_backordered: _builtins.int = ...,
+        waiting_backorders: _builtins.int = ...,
+        level_incoming: _builtins.int = ...,
+        ledger_incoming: _builtins.int = ...,
+        open_incoming: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["held_by_reservations", b"held_by_reservations", "ledger_damaged", b"ledger_damaged", "ledger_on_hand", b"ledger_on_hand", "ledger_quality_control", b"ledger_quality_control", "ledger_reserved", b"ledger_reserved", "level_damaged", b"level_damaged", "level_on_hand", b"level_on_hand", "level_quality_control", b"level_quality_control", "level_reserved", b"level_reserved", "location_id", b"location_id", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["held_by_reservations", b"held_by_reservations", "ledger_backordered", b"ledger_backordered", "ledger_damaged", b"ledger_damaged", "ledger_incoming", b"ledger_incoming", "ledger_on_hand", b"ledger_on_hand", "ledger_quality_control", b"ledger_quality_control", "ledger_reserved", b"ledger_reserved", "level_backordered", b"level_backordered", "level_damaged", b"level_damaged", "level_incoming", b"level_incoming", "level_on_hand", b"level_on_hand", "level_quality_control", b"level_quality_control", "level_reserved", b"level_reserved", "location_id", b"location_id", "open_incoming", b"open_incoming", "sku", b"sku", "waiting_backorders", b"waiting_backorders"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -186,6 +186,31 @@ class InventoryServiceStub:
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerRequest.SerializeToString,
                 response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerResponse.FromString,
                 _registered_method=True)
+        self.SetInventoryPolicy = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/SetInventoryPolicy',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyResponse.FromString,
+                _registered_method=True)
+        self.ListInventoryPolicies = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ListInventoryPolicies',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListInventoryPoliciesRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListInventoryPoliciesResponse.FromString,
+                _registered_method=True)
+        self.CreateExpectedReceipt = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/CreateExpectedReceipt',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateExpectedReceiptRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateExpectedReceiptResponse.FromString,
+                _registered_method=True)
+        self.ListExpectedReceipts = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ListExpectedReceipts',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListExpectedReceiptsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListExpectedReceiptsResponse.FromString,
+                _registered_method=True)
+        self.CancelExpectedReceipt = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/CancelExpectedReceipt',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CancelExpectedReceiptRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CancelExpectedReceiptResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -407,8 +432,48 @@ class InventoryServiceServicer:
 
     def VerifyLedger(self, request, context):
         """Checks, a page of stock levels at a time, that every level equals the sums
-        of its ledger entries and that its reserved units equal what active
-        reservations hold there; reports every level that does not.
+        of its ledger entries, that its reserved units equal what active
+        reservations hold there, its backordered units what they wait for there and
+        its incoming units what open expected receipts bring; reports every level
+        that does not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetInventoryPolicy(self, request, context):
+        """Sets how a SKU, at every location or at one, treats demand beyond what is
+        on hand: refuse it (the default), backorder it up to a limit, or take
+        preorders until a date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInventoryPolicies(self, request, context):
+        """Lists inventory policies in (SKU, location) order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateExpectedReceipt(self, request, context):
+        """Records stock expected to arrive (a purchase order or advance shipping
+        notice line): it counts as incoming until received or cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExpectedReceipts(self, request, context):
+        """Lists expected receipts, soonest expected first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelExpectedReceipt(self, request, context):
+        """Cancels an expected receipt: what it still expected is no longer incoming.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -561,6 +626,31 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.VerifyLedger,
                     request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerRequest.FromString,
                     response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerResponse.SerializeToString,
+            ),
+            'SetInventoryPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetInventoryPolicy,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyResponse.SerializeToString,
+            ),
+            'ListInventoryPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInventoryPolicies,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListInventoryPoliciesRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListInventoryPoliciesResponse.SerializeToString,
+            ),
+            'CreateExpectedReceipt': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateExpectedReceipt,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateExpectedReceiptRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateExpectedReceiptResponse.SerializeToString,
+            ),
+            'ListExpectedReceipts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExpectedReceipts,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListExpectedReceiptsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListExpectedReceiptsResponse.SerializeToString,
+            ),
+            'CancelExpectedReceipt': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelExpectedReceipt,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CancelExpectedReceiptRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CancelExpectedReceiptResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1353,6 +1443,141 @@ class InventoryService:
             '/stockroom.inventory.v1.InventoryService/VerifyLedger',
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerRequest.SerializeToString,
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetInventoryPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/SetInventoryPolicy',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInventoryPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ListInventoryPolicies',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListInventoryPoliciesRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListInventoryPoliciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateExpectedReceipt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/CreateExpectedReceipt',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateExpectedReceiptRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateExpectedReceiptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExpectedReceipts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ListExpectedReceipts',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListExpectedReceiptsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListExpectedReceiptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelExpectedReceipt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/CancelExpectedReceipt',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CancelExpectedReceiptRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CancelExpectedReceiptResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -118,9 +118,26 @@ class InventoryServiceStub:
     """Lets a deactivated SKU be reserved again."""
     VerifyLedger: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.VerifyLedgerRequest, _inventory_pb2.VerifyLedgerResponse]
     """Checks, a page of stock levels at a time, that every level equals the sums
-    of its ledger entries and that its reserved units equal what active
-    reservations hold there; reports every level that does not.
+    of its ledger entries, that its reserved units equal what active
+    reservations hold there, its backordered units what they wait for there and
+    its incoming units what open expected receipts bring; reports every level
+    that does not.
     """
+    SetInventoryPolicy: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetInventoryPolicyRequest, _inventory_pb2.SetInventoryPolicyResponse]
+    """Sets how a SKU, at every location or at one, treats demand beyond what is
+    on hand: refuse it (the default), backorder it up to a limit, or take
+    preorders until a date.
+    """
+    ListInventoryPolicies: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListInventoryPoliciesRequest, _inventory_pb2.ListInventoryPoliciesResponse]
+    """Lists inventory policies in (SKU, location) order."""
+    CreateExpectedReceipt: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateExpectedReceiptRequest, _inventory_pb2.CreateExpectedReceiptResponse]
+    """Records stock expected to arrive (a purchase order or advance shipping
+    notice line): it counts as incoming until received or cancelled.
+    """
+    ListExpectedReceipts: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListExpectedReceiptsRequest, _inventory_pb2.ListExpectedReceiptsResponse]
+    """Lists expected receipts, soonest expected first."""
+    CancelExpectedReceipt: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CancelExpectedReceiptRequest, _inventory_pb2.CancelExpectedReceiptResponse]
+    """Cancels an expected receipt: what it still expected is no longer incoming."""
 
 @_typing.type_check_only
 class InventoryServiceAsyncStub(InventoryServiceStub):
@@ -212,9 +229,26 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     """Lets a deactivated SKU be reserved again."""
     VerifyLedger: _aio.UnaryUnaryMultiCallable[_inventory_pb2.VerifyLedgerRequest, _inventory_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
     """Checks, a page of stock levels at a time, that every level equals the sums
-    of its ledger entries and that its reserved units equal what active
-    reservations hold there; reports every level that does not.
+    of its ledger entries, that its reserved units equal what active
+    reservations hold there, its backordered units what they wait for there and
+    its incoming units what open expected receipts bring; reports every level
+    that does not.
     """
+    SetInventoryPolicy: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetInventoryPolicyRequest, _inventory_pb2.SetInventoryPolicyResponse]  # type: ignore[assignment]
+    """Sets how a SKU, at every location or at one, treats demand beyond what is
+    on hand: refuse it (the default), backorder it up to a limit, or take
+    preorders until a date.
+    """
+    ListInventoryPolicies: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListInventoryPoliciesRequest, _inventory_pb2.ListInventoryPoliciesResponse]  # type: ignore[assignment]
+    """Lists inventory policies in (SKU, location) order."""
+    CreateExpectedReceipt: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateExpectedReceiptRequest, _inventory_pb2.CreateExpectedReceiptResponse]  # type: ignore[assignment]
+    """Records stock expected to arrive (a purchase order or advance shipping
+    notice line): it counts as incoming until received or cancelled.
+    """
+    ListExpectedReceipts: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListExpectedReceiptsRequest, _inventory_pb2.ListExpectedReceiptsResponse]  # type: ignore[assignment]
+    """Lists expected receipts, soonest expected first."""
+    CancelExpectedReceipt: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CancelExpectedReceiptRequest, _inventory_pb2.CancelExpectedReceiptResponse]  # type: ignore[assignment]
+    """Cancels an expected receipt: what it still expected is no longer incoming."""
 
 class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     """Stock of each SKU per location, every change to it, and the reservations
@@ -477,8 +511,55 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_inventory_pb2.VerifyLedgerResponse, _abc.Awaitable[_inventory_pb2.VerifyLedgerResponse]]:
         """Checks, a page of stock levels at a time, that every level equals the sums
-        of its ledger entries and that its reserved units equal what active
-        reservations hold there; reports every level that does not.
+        of its ledger entries, that its reserved units equal what active
+        reservations hold there, its backordered units what they wait for there and
+        its incoming units what open expected receipts bring; reports every level
+        that does not.
         """
+
+    @_abc_1.abstractmethod
+    def SetInventoryPolicy(
+        self,
+        request: _inventory_pb2.SetInventoryPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.SetInventoryPolicyResponse, _abc.Awaitable[_inventory_pb2.SetInventoryPolicyResponse]]:
+        """Sets how a SKU, at every location or at one, treats demand beyond what is
+        on hand: refuse it (the default), backorder it up to a limit, or take
+        preorders until a date.
+        """
+
+    @_abc_1.abstractmethod
+    def ListInventoryPolicies(
+        self,
+        request: _inventory_pb2.ListInventoryPoliciesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListInventoryPoliciesResponse, _abc.Awaitable[_inventory_pb2.ListInventoryPoliciesResponse]]:
+        """Lists inventory policies in (SKU, location) order."""
+
+    @_abc_1.abstractmethod
+    def CreateExpectedReceipt(
+        self,
+        request: _inventory_pb2.CreateExpectedReceiptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.CreateExpectedReceiptResponse, _abc.Awaitable[_inventory_pb2.CreateExpectedReceiptResponse]]:
+        """Records stock expected to arrive (a purchase order or advance shipping
+        notice line): it counts as incoming until received or cancelled.
+        """
+
+    @_abc_1.abstractmethod
+    def ListExpectedReceipts(
+        self,
+        request: _inventory_pb2.ListExpectedReceiptsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListExpectedReceiptsResponse, _abc.Awaitable[_inventory_pb2.ListExpectedReceiptsResponse]]:
+        """Lists expected receipts, soonest expected first."""
+
+    @_abc_1.abstractmethod
+    def CancelExpectedReceipt(
+        self,
+        request: _inventory_pb2.CancelExpectedReceiptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.CancelExpectedReceiptResponse, _abc.Awaitable[_inventory_pb2.CancelExpectedReceiptResponse]]:
+        """Cancels an expected receipt: what it still expected is no longer incoming."""
 
 def add_InventoryServiceServicer_to_server(servicer: InventoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

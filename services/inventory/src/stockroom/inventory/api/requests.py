@@ -45,6 +45,12 @@ from stockroom.inventory.domain.model import (
     StockState,
     Transfer,
 )
+from stockroom.inventory.domain.supply import (
+    CancelExpectedReceipt,
+    CreateExpectedReceipt,
+    PolicyMode,
+    SetPolicy,
+)
 from stockroom.inventory.service.bulk import MAX_ROWS, Row
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -66,6 +72,14 @@ RESERVATION_STATES = {
     pb.RESERVATION_STATE_EXPIRED: ReservationState.EXPIRED,
     pb.RESERVATION_STATE_MIXED: ReservationState.MIXED,
 }
+_POLICY_MODES = {
+    pb.INVENTORY_POLICY_MODE_REFUSE: PolicyMode.REFUSE,
+    pb.INVENTORY_POLICY_MODE_BACKORDER: PolicyMode.BACKORDER,
+    pb.INVENTORY_POLICY_MODE_PREORDER: PolicyMode.PREORDER,
+}
+# What a Timestamp may hold (google/protobuf/timestamp.proto): years 1 to 9999.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+MAX_ETAG = 32
 
 
 _STOCK_STATES = {
@@ -141,9 +155,16 @@ def receipt(request: pb.ReceiveStockRequest) -> Receipt:
     check_quantity(errors, "quantity", request.quantity)
     check_text(errors, "reason", request.reason)
     check_text(errors, "reference", request.reference)
+    if request.expected_receipt_id:
+        check_id(errors, "expected_receipt_id", request.expected_receipt_id)
     errors.raise_if_any()
     return Receipt(
-        request.sku, request.location_id, request.quantity, request.reason, request.reference
+        request.sku,
+        request.location_id,
+        request.quantity,
+        request.reason,
+        request.reference,
+        request.expected_receipt_id,
     )
 
 
@@ -543,3 +564,91 @@ def watch(request: pb.WatchStockRequest) -> tuple[list[str], int]:
         errors.add("after_sequence", "must not be negative", "NEGATIVE")
     errors.raise_if_any()
     return list(request.skus), request.after_sequence
+
+
+def _timestamp(errors: FieldErrors, field: str, value: Timestamp) -> datetime | None:
+    """The time, or a violation when it is outside what a Timestamp may hold."""
+    if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS or not 0 <= value.nanos < 10**9:
+        errors.add(field, "must be a time between the years 1 and 9999", "OUT_OF_RANGE")
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+        seconds=value.seconds, microseconds=value.nanos // 1000
+    )
+
+
+def policy(request: pb.SetInventoryPolicyRequest) -> SetPolicy:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    given = request.policy
+    check_id(errors, "policy.sku", given.sku)
+    if given.location_id:
+        check_id(errors, "policy.location_id", given.location_id)
+    mode = _POLICY_MODES.get(given.mode)
+    if mode is None:
+        errors.add("policy.mode", "must be REFUSE, BACKORDER or PREORDER", "REQUIRED")
+    limit = given.backorder_limit if given.HasField("backorder_limit") else None
+    if limit is not None:
+        check_quantity(errors, "policy.backorder_limit", limit, allow_zero=True)
+    elif mode is PolicyMode.BACKORDER:
+        errors.add("policy.backorder_limit", "is required for BACKORDER", "REQUIRED")
+    until = None
+    if given.HasField("preorder_until"):
+        until = _timestamp(errors, "policy.preorder_until", given.preorder_until)
+    elif mode is PolicyMode.PREORDER:
+        errors.add("policy.preorder_until", "is required for PREORDER", "REQUIRED")
+    if len(request.etag) > MAX_ETAG:
+        errors.add("etag", f"must be at most {MAX_ETAG} characters", "TOO_LONG")
+    errors.raise_if_any()
+    assert mode is not None
+    return SetPolicy(given.sku, given.location_id, mode, limit, until, request.etag or None)
+
+
+def policy_filter(request: pb.ListInventoryPoliciesRequest) -> None:
+    errors = problems()
+    if request.sku:
+        check_id(errors, "sku", request.sku)
+    errors.raise_if_any()
+
+
+def expected_receipt(request: pb.CreateExpectedReceiptRequest) -> CreateExpectedReceipt:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    given = request.expected_receipt
+    check_id(errors, "expected_receipt.expected_receipt_id", given.expected_receipt_id)
+    check_id(errors, "expected_receipt.sku", given.sku)
+    check_id(errors, "expected_receipt.location_id", given.location_id)
+    check_quantity(errors, "expected_receipt.quantity", given.quantity)
+    when = None
+    if given.HasField("expected_time"):
+        when = _timestamp(errors, "expected_receipt.expected_time", given.expected_time)
+    else:
+        errors.add("expected_receipt.expected_time", "is required", "REQUIRED")
+    check_text(errors, "expected_receipt.reference", given.reference)
+    errors.raise_if_any()
+    assert when is not None
+    return CreateExpectedReceipt(
+        given.expected_receipt_id,
+        given.sku,
+        given.location_id,
+        given.quantity,
+        when,
+        given.reference,
+    )
+
+
+def cancel_expected_receipt(request: pb.CancelExpectedReceiptRequest) -> CancelExpectedReceipt:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "expected_receipt_id", request.expected_receipt_id)
+    check_text(errors, "reason", request.reason)
+    errors.raise_if_any()
+    return CancelExpectedReceipt(request.expected_receipt_id, request.reason)
+
+
+def expected_receipt_filters(request: pb.ListExpectedReceiptsRequest) -> None:
+    errors = problems()
+    if request.sku:
+        check_id(errors, "sku", request.sku)
+    if request.location_id:
+        check_id(errors, "location_id", request.location_id)
+    errors.raise_if_any()

@@ -21,6 +21,13 @@ from stockroom.inventory.domain.model import (
     ReservationState,
     StockLevel,
 )
+from stockroom.inventory.domain.supply import (
+    Backorder,
+    ExpectedReceipt,
+    ExpectedReceiptState,
+    InventoryPolicy,
+    PolicyMode,
+)
 from stockroom.inventory.domain.verification import LevelAccount
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
@@ -36,6 +43,16 @@ _STATES = {
     ReservationState.MIXED: pb.RESERVATION_STATE_MIXED,
 }
 _ITEM_STATES = {ItemState.ACTIVE: pb.ITEM_STATE_ACTIVE, ItemState.INACTIVE: pb.ITEM_STATE_INACTIVE}
+_POLICY_MODES = {
+    PolicyMode.REFUSE: pb.INVENTORY_POLICY_MODE_REFUSE,
+    PolicyMode.BACKORDER: pb.INVENTORY_POLICY_MODE_BACKORDER,
+    PolicyMode.PREORDER: pb.INVENTORY_POLICY_MODE_PREORDER,
+}
+_RECEIPT_STATES = {
+    ExpectedReceiptState.OPEN: pb.EXPECTED_RECEIPT_STATE_OPEN,
+    ExpectedReceiptState.RECEIVED: pb.EXPECTED_RECEIPT_STATE_RECEIVED,
+    ExpectedReceiptState.CANCELLED: pb.EXPECTED_RECEIPT_STATE_CANCELLED,
+}
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -77,6 +94,8 @@ def level(value: StockLevel) -> pb.StockLevel:
         damaged=value.damaged,
         quality_control=value.quality_control,
         reorder_point=value.reorder_point,
+        backordered=value.backordered,
+        incoming=value.incoming,
     )
 
 
@@ -89,6 +108,8 @@ def sku_stock(sku: str, levels: Sequence[StockLevel]) -> pb.SkuStock:
         available=sum(lv.available for lv in levels),
         damaged=sum(lv.damaged for lv in levels),
         quality_control=sum(lv.quality_control for lv in levels),
+        backordered=sum(lv.backordered for lv in levels),
+        incoming=sum(lv.incoming for lv in levels),
     )
 
 
@@ -113,6 +134,9 @@ def movement(value: Movement) -> pb.Movement:
         create_time=timestamp(value.create_time),
         damaged_delta=value.damaged_delta,
         quality_control_delta=value.quality_control_delta,
+        backordered_delta=value.backordered_delta,
+        incoming_delta=value.incoming_delta,
+        expected_receipt_id=value.expected_receipt_id,
     )
 
 
@@ -141,6 +165,9 @@ def reservation(value: Reservation) -> pb.Reservation:
                     )
                     for c in line.components
                 ],
+                backordered=line.backordered,
+                preorder=line.preorder,
+                backorders=[backorder(b) for b in line.backorders],
             )
             for line in value.lines
         ],
@@ -175,6 +202,12 @@ def mismatch(value: LevelAccount) -> pb.LedgerMismatch:
         ledger_damaged=value.ledger_damaged,
         level_quality_control=value.quality_control,
         ledger_quality_control=value.ledger_quality_control,
+        level_backordered=value.backordered,
+        ledger_backordered=value.ledger_backordered,
+        waiting_backorders=value.waiting_backorders,
+        level_incoming=value.incoming,
+        ledger_incoming=value.ledger_incoming,
+        open_incoming=value.open_incoming,
     )
 
 
@@ -197,4 +230,47 @@ def row_result(
         error_reason=error.reason,
         error_message=error.message[:1000],
         error_fields=[v.field for v in error.field_violations],
+    )
+
+
+def backorder(value: Backorder) -> pb.Backorder:
+    return pb.Backorder(
+        location_id=value.location_id,
+        quantity=value.quantity,
+        filled=value.filled,
+        cancelled=value.cancelled,
+        outstanding=value.outstanding,
+        preorder=value.preorder,
+    )
+
+
+def policy(value: InventoryPolicy) -> pb.InventoryPolicy:
+    message = pb.InventoryPolicy(
+        sku=value.sku,
+        location_id=value.location_id,
+        mode=_POLICY_MODES[value.mode],
+        backordered=value.backordered,
+        etag=value.etag,
+        update_time=timestamp(value.update_time),
+    )
+    if value.backorder_limit is not None:
+        message.backorder_limit = value.backorder_limit
+    if value.preorder_until is not None:
+        message.preorder_until.CopyFrom(timestamp(value.preorder_until))
+    return message
+
+
+def expected_receipt(value: ExpectedReceipt) -> pb.ExpectedReceipt:
+    return pb.ExpectedReceipt(
+        expected_receipt_id=value.expected_receipt_id,
+        sku=value.sku,
+        location_id=value.location_id,
+        quantity=value.quantity,
+        expected_time=timestamp(value.expected_time),
+        reference=value.reference,
+        received=value.received,
+        remaining=value.remaining,
+        state=_RECEIPT_STATES[value.state],
+        create_time=timestamp(value.create_time),
+        update_time=timestamp(value.update_time),
     )

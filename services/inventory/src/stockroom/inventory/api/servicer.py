@@ -11,12 +11,13 @@ import grpc
 from stockroom.common.db import decode_page_token, encode_page_token, page_size, request_key
 from stockroom.common.errors import invalid_argument
 from stockroom.inventory.api import requests, responses
-from stockroom.inventory.domain.model import DOMAIN
+from stockroom.inventory.domain.model import DOMAIN, LineAvailability
 from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.stock import StockService
+from stockroom.inventory.service.supply import SupplyService
 from stockroom.inventory.service.verification import DEFAULT_PAGE, MAX_PAGE, LedgerVerification
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
@@ -32,6 +33,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         history: LedgerHistory,
         tail: LedgerTail,
         bulk: BulkAdjustments,
+        supply: SupplyService,
         verification: LedgerVerification,
     ) -> None:
         self.catalog = catalog
@@ -40,6 +42,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self.history = history
         self.tail = tail
         self.bulk = bulk
+        self.supply = supply
         self.verification = verification
 
     async def ReceiveStock(
@@ -49,11 +52,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.ReceiveStockResponse:
         receipt = requests.receipt(request)
         change = await self.stock.receive(receipt, request_key("ReceiveStock", request))
-        return pb.ReceiveStockResponse(
+        response = pb.ReceiveStockResponse(
             on_hand=change.level.on_hand,
             level=responses.level(change.level),
             movement=responses.movement(change.movement),
+            fills=[responses.movement(m) for m in change.fills],
         )
+        if change.expected_receipt is not None:
+            response.expected_receipt.CopyFrom(responses.expected_receipt(change.expected_receipt))
+        return response
 
     async def CheckAvailability(
         self,
@@ -64,17 +71,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.CheckAvailabilityResponse:
         lines, location_ids = requests.availability(request)
         result = await self.stock.availability(lines, location_ids)
-        return pb.CheckAvailabilityResponse(
-            lines=[
-                pb.LineAvailability(
-                    sku=a.sku,
-                    requested=a.requested,
-                    available=a.available,
-                    satisfiable=a.satisfiable,
-                )
-                for a in result
-            ]
-        )
+        return pb.CheckAvailabilityResponse(lines=[_line_availability(a) for a in result])
 
     async def CreateItem(
         self,
@@ -178,7 +175,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             requests.safety_stock(request), request_key("SetSafetyStock", request)
         )
         return pb.SetSafetyStockResponse(
-            level=responses.level(change.level), movement=responses.movement(change.movement)
+            level=responses.level(change.level),
+            movement=responses.movement(change.movement),
+            fills=[responses.movement(m) for m in change.fills],
         )
 
     async def AdjustStock(
@@ -190,7 +189,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             requests.adjustment(request), request_key("AdjustStock", request)
         )
         return pb.AdjustStockResponse(
-            level=responses.level(change.level), movement=responses.movement(change.movement)
+            level=responses.level(change.level),
+            movement=responses.movement(change.movement),
+            fills=[responses.movement(m) for m in change.fills],
         )
 
     async def TransferStock(
@@ -205,6 +206,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             from_level=responses.level(result.from_level),
             to_level=responses.level(result.to_level),
             movements=[responses.movement(m) for m in result.movements],
+            fills=[responses.movement(m) for m in result.fills],
         )
 
     async def ListMovements(
@@ -358,6 +360,104 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             level=responses.level(change.level), movement=responses.movement(change.movement)
         )
 
+    async def SetInventoryPolicy(
+        self,
+        request: pb.SetInventoryPolicyRequest,
+        context: grpc.aio.ServicerContext[
+            pb.SetInventoryPolicyRequest, pb.SetInventoryPolicyResponse
+        ],
+    ) -> pb.SetInventoryPolicyResponse:
+        policy = await self.supply.set_policy(
+            requests.policy(request), request_key("SetInventoryPolicy", request)
+        )
+        return pb.SetInventoryPolicyResponse(policy=responses.policy(policy))
+
+    async def ListInventoryPolicies(
+        self,
+        request: pb.ListInventoryPoliciesRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ListInventoryPoliciesRequest, pb.ListInventoryPoliciesResponse
+        ],
+    ) -> pb.ListInventoryPoliciesResponse:
+        requests.policy_filter(request)
+        filters = {"sku": request.sku}
+        size = page_size(request.page_size)
+        cursor = decode_page_token(request.page_token, filters, (str, str))
+        page = await self.supply.policies(
+            request.sku, (str(cursor[0]), str(cursor[1])) if cursor else None, size
+        )
+        return pb.ListInventoryPoliciesResponse(
+            policies=[responses.policy(p) for p in page.items],
+            next_page_token=(
+                encode_page_token(page.next_cursor, filters) if page.next_cursor else ""
+            ),
+        )
+
+    async def CreateExpectedReceipt(
+        self,
+        request: pb.CreateExpectedReceiptRequest,
+        context: grpc.aio.ServicerContext[
+            pb.CreateExpectedReceiptRequest, pb.CreateExpectedReceiptResponse
+        ],
+    ) -> pb.CreateExpectedReceiptResponse:
+        change = await self.supply.create_expected(
+            requests.expected_receipt(request), request_key("CreateExpectedReceipt", request)
+        )
+        assert change.movement is not None
+        return pb.CreateExpectedReceiptResponse(
+            expected_receipt=responses.expected_receipt(change.expected_receipt),
+            level=responses.level(change.level),
+            movement=responses.movement(change.movement),
+        )
+
+    async def ListExpectedReceipts(
+        self,
+        request: pb.ListExpectedReceiptsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ListExpectedReceiptsRequest, pb.ListExpectedReceiptsResponse
+        ],
+    ) -> pb.ListExpectedReceiptsResponse:
+        requests.expected_receipt_filters(request)
+        filters = {
+            "sku": request.sku,
+            "location_id": request.location_id,
+            "include_closed": request.include_closed,
+        }
+        size = page_size(request.page_size)
+        cursor = decode_page_token(request.page_token, filters, (int, str))
+        page = await self.supply.expected(
+            sku=request.sku,
+            location_id=request.location_id,
+            include_closed=request.include_closed,
+            after=(int(cursor[0]), str(cursor[1])) if cursor else None,
+            size=size,
+        )
+        return pb.ListExpectedReceiptsResponse(
+            expected_receipts=[responses.expected_receipt(e) for e in page.items],
+            next_page_token=(
+                encode_page_token(page.next_cursor, filters) if page.next_cursor else ""
+            ),
+        )
+
+    async def CancelExpectedReceipt(
+        self,
+        request: pb.CancelExpectedReceiptRequest,
+        context: grpc.aio.ServicerContext[
+            pb.CancelExpectedReceiptRequest, pb.CancelExpectedReceiptResponse
+        ],
+    ) -> pb.CancelExpectedReceiptResponse:
+        change = await self.supply.cancel_expected(
+            requests.cancel_expected_receipt(request),
+            request_key("CancelExpectedReceipt", request),
+        )
+        response = pb.CancelExpectedReceiptResponse(
+            expected_receipt=responses.expected_receipt(change.expected_receipt),
+            level=responses.level(change.level),
+        )
+        if change.movement is not None:
+            response.movement.CopyFrom(responses.movement(change.movement))
+        return response
+
     async def ExtendReservation(
         self,
         request: pb.ExtendReservationRequest,
@@ -440,6 +540,21 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             levels_checked=page.checked,
             next_page_token=(encode_page_token(page.next_cursor, {}) if page.next_cursor else ""),
         )
+
+
+def _line_availability(value: LineAvailability) -> pb.LineAvailability:
+    line = pb.LineAvailability(
+        sku=value.sku,
+        requested=value.requested,
+        available=value.available,
+        satisfiable=value.satisfiable,
+        backorderable=value.backorderable,
+        preorderable=value.preorderable,
+        incoming=value.incoming,
+    )
+    if value.available_time is not None:
+        line.available_time.CopyFrom(responses.timestamp(value.available_time))
+    return line
 
 
 def _reservation_cursor(cursor: tuple[str | int, ...] | None) -> tuple[datetime, str] | None:

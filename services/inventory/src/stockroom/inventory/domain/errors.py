@@ -14,10 +14,13 @@ from stockroom.common.errors import (
     ResourceRef,
 )
 from stockroom.inventory.domain.model import DOMAIN, ReservationState
+from stockroom.inventory.domain.supply import ExpectedReceiptState
 
 ITEM = "stockroom.inventory.v1.Item"
 LOCATION = "stockroom.inventory.v1.Location"
 RESERVATION = "stockroom.inventory.v1.Reservation"
+EXPECTED_RECEIPT = "stockroom.inventory.v1.ExpectedReceipt"
+INVENTORY_POLICY = "stockroom.inventory.v1.InventoryPolicy"
 
 
 @dataclass(frozen=True)
@@ -25,21 +28,22 @@ class Shortage:
     sku: str
     requested: int
     available: int
+    # Units its inventory policies could have backordered or preordered on top.
+    backorderable: int = 0
+
+    @property
+    def numbers(self) -> str:
+        said = f"requested {self.requested}, available {self.available}"
+        if self.backorderable:
+            said += f", could backorder {self.backorderable}"
+        return said
 
 
 def insufficient_stock(shortages: Sequence[Shortage]) -> FailedPrecondition:
     """Not enough stock for some lines: one violation per short line, with the numbers."""
-    violations = [
-        PreconditionViolation(
-            "INSUFFICIENT_STOCK", s.sku, f"requested {s.requested}, available {s.available}"
-        )
-        for s in shortages
-    ]
+    violations = [PreconditionViolation("INSUFFICIENT_STOCK", s.sku, s.numbers) for s in shortages]
     return FailedPrecondition(
-        "not enough stock for "
-        + ", ".join(
-            f"{s.sku} (requested {s.requested}, available {s.available})" for s in shortages
-        ),
+        "not enough stock for " + ", ".join(f"{s.sku} ({s.numbers})" for s in shortages),
         reason="INSUFFICIENT_STOCK",
         domain=DOMAIN,
         precondition_violations=violations,
@@ -209,4 +213,88 @@ def not_enough_held(reservation_id: str, overdraws: Sequence[Overdraw]) -> Faile
         domain=DOMAIN,
         precondition_violations=violations,
         resource=ResourceRef(RESERVATION, reservation_id),
+    )
+
+
+def backorder_pending(
+    reservation_id: str, waiting: Sequence[tuple[str, int]]
+) -> FailedPrecondition:
+    """A reservation with lines still waiting for stock cannot ship whole: one violation per
+    such line (SKU, units waiting)."""
+    return FailedPrecondition(
+        f"reservation {reservation_id} still waits for backordered units of "
+        + ", ".join(f"{sku} ({units})" for sku, units in waiting)
+        + "; confirm it once they are filled, or release it",
+        reason="BACKORDER_PENDING",
+        domain=DOMAIN,
+        precondition_violations=[
+            PreconditionViolation("BACKORDER_PENDING", sku, f"{units} units backordered")
+            for sku, units in waiting
+        ],
+        resource=ResourceRef(RESERVATION, reservation_id),
+    )
+
+
+def limit_below_backordered(
+    sku: str, location_id: str, limit: int, backordered: int
+) -> FailedPrecondition:
+    where = f" at {location_id}" if location_id else ""
+    return FailedPrecondition(
+        f"cannot limit backorders of {sku}{where} to {limit}: {backordered} units are"
+        " backordered under this policy; fill or release them first",
+        reason="LIMIT_BELOW_BACKORDERED",
+        domain=DOMAIN,
+        precondition_violations=[
+            PreconditionViolation(
+                "LIMIT_BELOW_BACKORDERED", sku, f"{backordered} units backordered{where}"
+            )
+        ],
+    )
+
+
+def expected_receipt_not_found(expected_receipt_id: str) -> NotFound:
+    return NotFound(
+        f"no expected receipt {expected_receipt_id!r}",
+        reason="EXPECTED_RECEIPT_NOT_FOUND",
+        domain=DOMAIN,
+        resource=ResourceRef(EXPECTED_RECEIPT, expected_receipt_id),
+    )
+
+
+def expected_receipt_exists(expected_receipt_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"expected receipt {expected_receipt_id!r} exists already",
+        reason="EXPECTED_RECEIPT_EXISTS",
+        domain=DOMAIN,
+        resource=ResourceRef(EXPECTED_RECEIPT, expected_receipt_id),
+    )
+
+
+def expected_receipt_closed(
+    expected_receipt_id: str, state: ExpectedReceiptState
+) -> FailedPrecondition:
+    reason = f"EXPECTED_RECEIPT_{state.value}"
+    return FailedPrecondition(
+        f"expected receipt {expected_receipt_id} is {state.value.lower()}",
+        reason=reason,
+        domain=DOMAIN,
+        precondition_violations=[PreconditionViolation(reason, expected_receipt_id, state.value)],
+        resource=ResourceRef(EXPECTED_RECEIPT, expected_receipt_id),
+    )
+
+
+def expected_receipt_mismatch(
+    expected_receipt_id: str, expected: tuple[str, str], received: tuple[str, str]
+) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"expected receipt {expected_receipt_id} is for {expected[0]} at {expected[1]},"
+        f" not {received[0]} at {received[1]}",
+        reason="EXPECTED_RECEIPT_MISMATCH",
+        domain=DOMAIN,
+        precondition_violations=[
+            PreconditionViolation(
+                "EXPECTED_RECEIPT_MISMATCH", expected_receipt_id, f"{expected[0]}@{expected[1]}"
+            )
+        ],
+        resource=ResourceRef(EXPECTED_RECEIPT, expected_receipt_id),
     )

@@ -131,10 +131,16 @@ def takes(reservation: Reservation, parts: Sequence[PartialLine]) -> list[Take]:
 
 
 def settled(
-    reservation: Reservation, taken: Sequence[Take], way: ReservationState, now: datetime
+    reservation: Reservation,
+    taken: Sequence[Take],
+    way: ReservationState,
+    now: datetime,
+    *,
+    cancel_waiting: bool = False,
 ) -> Reservation:
     """The reservation after ``taken`` was settled ``way`` (CONFIRMED, RELEASED or EXPIRED),
-    in the state it is then in."""
+    and with ``cancel_waiting`` what still waited for stock cancelled, in the state it is
+    then in."""
     counter = _COUNTER[way]
     more = {(t.line, t.allocation.sku, t.allocation.location_id): t.quantity for t in taken}
 
@@ -150,11 +156,17 @@ def settled(
             components=tuple(
                 dataclasses.replace(c, allocations=count(n, c.allocations)) for c in line.components
             ),
+            backorders=tuple(
+                dataclasses.replace(b, cancelled=b.cancelled + b.outstanding)
+                if cancel_waiting
+                else b
+                for b in line.backorders
+            ),
         )
         for n, line in enumerate(reservation.lines)
     )
     done = dataclasses.replace(reservation, lines=lines, update_time=now)
-    return dataclasses.replace(done, state=final_state(done), version=reservation.version + 1)
+    return dataclasses.replace(done, state=final_state(done, way), version=reservation.version + 1)
 
 
 def _count(allocation: Allocation, counter: str, quantity: int) -> Allocation:
@@ -165,18 +177,22 @@ def _count(allocation: Allocation, counter: str, quantity: int) -> Allocation:
     return dataclasses.replace(allocation, **{counter: getattr(allocation, counter) + quantity})
 
 
-def final_state(reservation: Reservation) -> ReservationState:
-    """ACTIVE while any unit is held. Then: CONFIRMED if every unit was confirmed; if
-    none was, EXPIRED when expiry gave some back, else RELEASED; otherwise MIXED (some
-    shipped, the rest given back). Counted in stocked units (a kit line's components)."""
+def final_state(reservation: Reservation, way: ReservationState) -> ReservationState:
+    """ACTIVE while any unit is held or waits for stock. Then, counted in stocked units (a
+    kit line's components): CONFIRMED if nothing was given back (released, expired, or a
+    backorder cancelled); if nothing was confirmed, EXPIRED when expiry gave some back
+    (or settled it last, ``way``), else RELEASED; otherwise MIXED (some shipped, the rest
+    given back)."""
     units = reservation.allocations()
-    if any(a.held for a in units):
+    waiting = reservation.backorders()
+    if any(a.held for a in units) or any(b.outstanding for b in waiting):
         return ReservationState.ACTIVE
     confirmed = sum(a.confirmed for a in units)
-    if confirmed == sum(a.quantity for a in units):
+    given_back = sum(a.released + a.expired for a in units) + sum(b.cancelled for b in waiting)
+    if not given_back:
         return ReservationState.CONFIRMED
     if confirmed == 0:
-        expired = any(a.expired for a in units)
+        expired = any(a.expired for a in units) or way is ReservationState.EXPIRED
         return ReservationState.EXPIRED if expired else ReservationState.RELEASED
     return ReservationState.MIXED
 

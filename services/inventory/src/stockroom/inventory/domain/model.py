@@ -8,6 +8,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from stockroom.inventory.domain.supply import (
+    Backorder,
+    CancelExpectedReceipt,
+    CreateExpectedReceipt,
+    ExpectedReceipt,
+    InventoryPolicy,
+    SetPolicy,
+)
+
 T = TypeVar("T")
 
 # The error domain of every inventory error (google.rpc.ErrorInfo.domain).
@@ -37,6 +46,11 @@ class MovementKind(StrEnum):
     TO_SELLABLE = "TO_SELLABLE"
     WRITE_OFF = "WRITE_OFF"
     REORDER_POINT = "REORDER_POINT"
+    BACKORDER = "BACKORDER"
+    PREORDER = "PREORDER"
+    BACKORDER_FILL = "BACKORDER_FILL"
+    INCOMING = "INCOMING"
+    INCOMING_CANCEL = "INCOMING_CANCEL"
 
 
 class ReservationState(StrEnum):
@@ -98,7 +112,10 @@ class StockKey:
 
 @dataclass(frozen=True)
 class StockLevel:
-    """The stock of one SKU at one location. ``version`` counts its changes."""
+    """The stock of one SKU at one location. ``version`` counts its changes.
+
+    ``backordered``: units reservations wait for here; ``incoming``: units open expected
+    receipts still bring here."""
 
     sku: str
     location_id: str
@@ -111,6 +128,8 @@ class StockLevel:
     quality_control: int = 0
     # Available below this is "below reorder point" (0: no reorder point).
     reorder_point: int = 0
+    backordered: int = 0
+    incoming: int = 0
 
     @property
     def key(self) -> StockKey:
@@ -147,6 +166,9 @@ class Movement:
     create_time: datetime
     damaged_delta: int = 0
     quality_control_delta: int = 0
+    backordered_delta: int = 0
+    incoming_delta: int = 0
+    expected_receipt_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +184,12 @@ class LineAvailability:
     sku: str
     requested: int
     available: int
+    # For a short line only (requested > available), what backorders, preorders and
+    # expected receipts could still do for it.
+    backorderable: int = 0
+    preorderable: int = 0
+    incoming: int = 0
+    available_time: datetime | None = None
 
     @property
     def satisfiable(self) -> bool:
@@ -205,6 +233,8 @@ class ReservationLine:
     allocations: tuple[Allocation, ...]
     # A kit line holds its components' units (and ``allocations`` is empty).
     components: tuple[ReservedComponent, ...] = ()
+    # Units of the line that wait for stock, per location (``domain.supply``).
+    backorders: tuple[Backorder, ...] = ()
 
     def held(self) -> list[Allocation]:
         """Every unit the line holds: its own allocations, or its components'."""
@@ -236,6 +266,15 @@ class ReservationLine:
         per_kit = first.quantity // self.quantity
         return sum(counter(a) for a in first.allocations) // per_kit
 
+    @property
+    def backordered(self) -> int:
+        """Units still waiting for stock."""
+        return sum(b.outstanding for b in self.backorders)
+
+    @property
+    def preorder(self) -> bool:
+        return any(b.preorder for b in self.backorders)
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -252,6 +291,9 @@ class Reservation:
     def allocations(self) -> list[Allocation]:
         """Every unit the reservation holds (kit lines: their components')."""
         return [a for line in self.lines for a in line.held()]
+
+    def backorders(self) -> list[Backorder]:
+        return [b for line in self.lines for b in line.backorders]
 
 
 @dataclass(frozen=True)
@@ -272,6 +314,8 @@ class Receipt:
     quantity: int
     reason: str
     reference: str
+    # If set, the expected receipt the units settle.
+    expected_receipt_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -314,10 +358,15 @@ class ReservationRequest:
 
 @dataclass(frozen=True)
 class LevelChange:
-    """The outcome of a movement command: the level after it and its ledger entry."""
+    """The outcome of a movement command: the level after it (and after the backorders
+    it filled) and its ledger entry."""
 
     level: StockLevel
     movement: Movement
+    # BACKORDER_FILL entries the change led to, first come first served.
+    fills: tuple[Movement, ...] = ()
+    # A receipt's expected receipt, after the receipt settled it.
+    expected_receipt: ExpectedReceipt | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +374,17 @@ class TransferResult:
     from_level: StockLevel
     to_level: StockLevel
     movements: tuple[Movement, ...]
+    fills: tuple[Movement, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExpectedReceiptChange:
+    """An expected receipt after a create or cancel, its level, and the entry written
+    (None when a cancel found it cancelled already)."""
+
+    expected_receipt: ExpectedReceipt
+    level: StockLevel
+    movement: Movement | None
 
 
 # Commands that only the service makes (not a caller's payload as such).
@@ -443,5 +503,8 @@ Command = (
     | StateMove
     | StockDelta
     | ReorderPointChange
+    | SetPolicy
+    | CreateExpectedReceipt
+    | CancelExpectedReceipt
 )
-Result = LevelChange | TransferResult | Reservation | None
+Result = LevelChange | TransferResult | Reservation | InventoryPolicy | ExpectedReceiptChange | None

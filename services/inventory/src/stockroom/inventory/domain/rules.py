@@ -8,7 +8,7 @@ constraints on ``stock_levels`` stay the last line of defence behind them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -63,6 +63,8 @@ class LineOffer:
     line: Line
     available: int
     hold: LineHold | None
+    # Units of a short stocked item's line that backorders take care of (``short``).
+    covered: int = 0
 
 
 def offers(
@@ -70,6 +72,7 @@ def offers(
     levels: Iterable[StockLevel],
     kits: Mapping[str, Sequence[KitComponent]],
     inactive: Collection[str] = (),
+    short: Callable[[Line, int], int] | None = None,
 ) -> list[LineOffer]:
     """Each line's offer, in order: the one rule behind ReserveStock (``allocate_lines``)
     and CheckAvailability (``availability``).
@@ -82,6 +85,11 @@ def offers(
     component for all its kits the same way, or nothing. Lines are taken in
     order, each from what the lines before it left; a line that is short (or
     of an ``inactive`` SKU: none available) takes nothing.
+
+    ``short`` (the backorder rules) is asked about a stocked item's line that the
+    levels cannot cover: given the line and the units available, it answers how many
+    of the rest it takes care of (backorders); if that covers the line, the line holds
+    what is available and the rest waits.
     """
     free: dict[StockKey, int] = {}
     by_sku: dict[str, list[StockKey]] = defaultdict(list)
@@ -111,9 +119,13 @@ def offers(
             found.append(LineOffer(line, 0, None))
         elif leaves is None:
             available = total(line.sku)
-            enough = available >= line.quantity
-            hold = LineHold(allocations=take(line.sku, line.quantity)) if enough else None
-            found.append(LineOffer(line, available, hold))
+            covered = 0
+            if available < line.quantity and short is not None:
+                covered = short(line, available)
+            hold = None
+            if available + covered >= line.quantity:
+                hold = LineHold(allocations=take(line.sku, min(available, line.quantity)))
+            found.append(LineOffer(line, available, hold, covered))
         else:
             possible = kit_rules.kits_possible(leaves, {c.sku: total(c.sku) for c in leaves})
             hold = None
@@ -137,12 +149,14 @@ def availability(
     levels: Iterable[StockLevel],
     kits: Mapping[str, Sequence[KitComponent]] | None = None,
     inactive: Collection[str] = (),
+    short: Callable[[Line, int], int] | None = None,
 ) -> list[LineAvailability]:
-    """What each line could get (``offers``): ``allocate_lines`` holds every line exactly
-    when each is satisfiable here, and otherwise names exactly the ones that are not."""
+    """What each line could get (``offers``): ``allocate_lines`` (with the same ``short``)
+    holds every line exactly when each is satisfiable here or covered by backorders, and
+    otherwise names exactly the ones that are not."""
     return [
         LineAvailability(o.line.sku, o.line.quantity, o.available)
-        for o in offers(lines, levels, kits or {}, inactive)
+        for o in offers(lines, levels, kits or {}, inactive, short)
     ]
 
 
@@ -150,13 +164,17 @@ def allocate_lines(
     lines: Sequence[Line],
     levels: Iterable[StockLevel],
     kits: Mapping[str, Sequence[KitComponent]],
+    short: Callable[[Line, int], int] | None = None,
 ) -> list[LineHold]:
-    """What each line holds (``offers``). Lines are all-or-nothing together: one short
-    line raises InsufficientStock for every short line (a kit line's shortage counted in
-    whole kits) and allocates nothing."""
-    found = offers(lines, levels, kits)
+    """What each line holds (``offers``). Lines are all-or-nothing together: one line
+    that is short (beyond what ``short`` covers) raises InsufficientStock for every such
+    line (a kit line's shortage counted in whole kits, with what the policies could have
+    taken) and allocates nothing."""
+    found = offers(lines, levels, kits, short=short)
     shortages = [
-        errors.Shortage(o.line.sku, o.line.quantity, o.available) for o in found if o.hold is None
+        errors.Shortage(o.line.sku, o.line.quantity, o.available, o.covered)
+        for o in found
+        if o.hold is None
     ]
     if shortages:
         raise errors.insufficient_stock(shortages)
@@ -270,5 +288,7 @@ def check_level(level: StockLevel) -> None:
         or level.damaged < 0
         or level.quality_control < 0
         or level.reorder_point < 0
+        or level.backordered < 0
+        or level.incoming < 0
     ):
         raise BrokenInvariant(f"{level} breaks the level invariants")

@@ -3,14 +3,16 @@ reorder points (batched writes), and the level and availability reads."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
-from stockroom.inventory.domain import errors, rules
+from stockroom.inventory.domain import backorders, errors, incoming, rules
 from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.model import (
     Adjustment,
@@ -21,13 +23,16 @@ from stockroom.inventory.domain.model import (
     ReorderPointChange,
     SafetyStockChange,
     StateMove,
+    StockKey,
     StockLevel,
     Transfer,
     TransferResult,
 )
+from stockroom.inventory.domain.supply import ExpectedReceipt, InventoryPolicy
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.writes import StockWrites
-from stockroom.inventory.store import catalog, kits, levels
+from stockroom.inventory.store import catalog, expected_receipts, kits, levels, policies
+from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.transactions import Transactions
 
 R = TypeVar("R")
@@ -45,11 +50,16 @@ class SkuLevels:
 
 class StockService:
     def __init__(
-        self, transactions: Transactions, writes: StockWrites, availability: AvailabilityReads
+        self,
+        transactions: Transactions,
+        writes: StockWrites,
+        availability: AvailabilityReads,
+        clock: Clock = utc_now,
     ) -> None:
         self._transactions = transactions
         self._writes = writes
         self._availability = availability
+        self._clock = clock
 
     async def receive(self, receipt: Receipt, key: RequestKey) -> LevelChange:
         return _expect(await self._writes.submit(receipt, key), LevelChange)
@@ -103,7 +113,11 @@ class StockService:
         (each line from what the lines before it would leave).
 
         Unregistered and deactivated SKUs have nothing available: pricing asks about
-        whatever is in a cart, and a quote must not fail because a SKU is new.
+        whatever is in a cart, and a quote must not fail because a SKU is new. A short
+        line also says what backorders, preorders and expected receipts could do for it
+        (one more read, only when some line is short: the usual quote of what is in stock
+        costs one statement); the lines after it then count what its backorders leave,
+        as the reservation would.
         """
         if location_ids:
             await self._require_locations(location_ids)
@@ -113,9 +127,25 @@ class StockService:
             for line in lines
             if line.sku in read.definitions
         }
-        return rules.availability(
-            lines, rules.promisable(read.levels.values(), location_ids), kits, read.inactive
-        )
+        promisable = rules.promisable(read.levels.values(), location_ids)
+        answers = rules.availability(lines, promisable, kits, read.inactive)
+        short = {
+            a.sku
+            for a in answers
+            if not a.satisfiable and a.sku not in read.inactive and a.sku not in kits
+        }
+        if not short:
+            return answers
+        found, policed, receipts = await self._transactions.read(lambda c: _supply_of(c, short))
+        now = self._clock()
+        coverage = backorders.coverage(promisable, policed, now)
+        answers = rules.availability(lines, promisable, kits, read.inactive, coverage)
+        return [
+            _with_supply(a, found, policed, receipts, now, location_ids)
+            if a.sku in short and not a.satisfiable
+            else a
+            for a in answers
+        ]
 
     async def _require_locations(self, location_ids: Sequence[str]) -> None:
         async def work(connection: AsyncConnection) -> set[str]:
@@ -125,6 +155,46 @@ class StockService:
         for location_id in sorted(set(location_ids)):
             if location_id not in known:
                 raise errors.location_not_found(location_id)
+
+
+Supply = tuple[dict[StockKey, StockLevel], dict[StockKey, InventoryPolicy], list[ExpectedReceipt]]
+
+
+async def _supply_of(connection: AsyncConnection, skus: set[str]) -> Supply:
+    return (
+        await levels.read_skus(connection, skus),
+        await policies.of_skus(connection, skus),
+        await expected_receipts.open_of_skus(connection, skus),
+    )
+
+
+def _with_supply(
+    answer: LineAvailability,
+    found: dict[StockKey, StockLevel],
+    policed: dict[StockKey, InventoryPolicy],
+    receipts: list[ExpectedReceipt],
+    now: datetime,
+    location_ids: Sequence[str] = (),
+) -> LineAvailability:
+    """A short line's answer with what the rules of ReserveStock and of receipts say
+    could still serve it (at the request's locations, if it names some)."""
+    wanted = set(location_ids)
+    at = [
+        level
+        for key, level in found.items()
+        if key.sku == answer.sku and (not wanted or key.location_id in wanted)
+    ]
+    of_sku = [
+        r for r in receipts if r.sku == answer.sku and (not wanted or r.location_id in wanted)
+    ]
+    room = backorders.backorder_room(at, policed, now)
+    return dataclasses.replace(
+        answer,
+        backorderable=room.backorderable,
+        preorderable=room.preorderable,
+        incoming=sum(r.remaining for r in of_sku),
+        available_time=incoming.available_time(answer.requested - answer.available, at, of_sku),
+    )
 
 
 def _expect(result: object, kind: type[R]) -> R:

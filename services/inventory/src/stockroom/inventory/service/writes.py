@@ -21,13 +21,21 @@ process meet in the group commit (``batcher``) and each batch runs
    id that another replica applied first (a unique violation), or a
    reservation that appeared since the read, reruns the transaction from a
    fresh read. Deadlocks cannot occur: every batch locks levels, then
-   reservations, then records, each in one order.
+   inventory policies, then reservations, then expected receipts, then
+   records, each in one order.
+
+Backorders: a batch that may make units available at a SKU (receipts,
+counts, transfers, safety stock, releases, expiries) also reads every
+reservation waiting at that SKU's levels, after the levels; any change to a
+waiting backorder changes its level, so the version check of step 3 covers
+them. Batches that write policies, expected receipts or backorders, or name a
+reservation that still waits, take the transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -41,6 +49,7 @@ from stockroom.inventory.domain.decide import Decision, Snapshot, Write
 from stockroom.inventory.domain.model import (
     Command,
     Confirm,
+    ExpectedReceiptChange,
     Extend,
     KitComponent,
     LevelChange,
@@ -49,18 +58,28 @@ from stockroom.inventory.domain.model import (
     Reserve,
     Result,
     StockKey,
+    StockLevel,
     Transfer,
     TransferResult,
+)
+from stockroom.inventory.domain.supply import (
+    CancelExpectedReceipt,
+    CreateExpectedReceipt,
+    ExpectedReceipt,
+    InventoryPolicy,
+    SetPolicy,
 )
 from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.store import (
     batch_reads,
     catalog,
+    expected_receipts,
     kits,
     ledger,
     levels,
     plan,
+    policies,
     records,
     reservation_rows,
 )
@@ -73,12 +92,24 @@ logger = logging.getLogger(__name__)
 _UNIQUE_VIOLATION = "23505"
 
 
-def result_type(command: Command) -> type[LevelChange] | type[TransferResult] | type[Reservation]:
+def result_type(
+    command: Command,
+) -> (
+    type[LevelChange]
+    | type[TransferResult]
+    | type[Reservation]
+    | type[InventoryPolicy]
+    | type[ExpectedReceiptChange]
+):
     """What a command's recorded response decodes to."""
     if isinstance(command, Transfer):
         return TransferResult
     if isinstance(command, Reserve | Confirm | Release | Extend):
         return Reservation
+    if isinstance(command, SetPolicy):
+        return InventoryPolicy
+    if isinstance(command, CreateExpectedReceipt | CancelExpectedReceipt):
+        return ExpectedReceiptChange
     return LevelChange
 
 
@@ -123,20 +154,34 @@ class StockWrites:
 
     async def _read(self, connection: AsyncConnection, writes: Sequence[Write]) -> Snapshot:
         reservations = await reservation_rows.load(connection, domain.reservations_named(writes))
+        expected = await expected_receipts.load(connection, domain.expected_receipts_named(writes))
         items, locations = await self._known(connection, writes)
         named_kits = domain.skus_named(writes) & self._known_kits
         flattened: dict[str, tuple[KitComponent, ...]] = {}
         if named_kits:  # definitions may change on any replica: read, never cached
             definitions = await kits.definitions(connection, named_kits)
             flattened = {sku: kit_rules.flatten(sku, definitions) for sku in sorted(named_kits)}
-        found, recorded, inactive = await batch_reads.levels_and_records(
+        found, recorded, policed, inactive = await batch_reads.levels_and_records(
             connection,
-            _lock_skus(writes, reservations, flattened),
+            _lock_skus(writes, reservations, expected, flattened),
             [w.key.request_id for w in writes if w.key is not None],
             domain.reserved_skus(writes),
         )
+        # After the levels: a change to a waiting backorder since then changes its level.
+        freed = domain.skus_freed(writes, reservations)
+        queued, found = await _waiting_consistently(connection, freed, found)
         return Snapshot(
-            found, reservations, recorded, items, locations, flattened, inactive_items=inactive
+            found,
+            reservations,
+            recorded,
+            items,
+            locations,
+            flattened,
+            policies=policed,
+            expected_receipts=expected,
+            queued=queued,
+            queued_skus=frozenset(freed),
+            inactive_items=inactive,
         )
 
     async def _known(
@@ -160,7 +205,13 @@ class StockWrites:
     ) -> Decision:
         # The one statement cannot carry the outbox rows (their ids need the positions
         # it assigns): with events on, every batch takes the transaction.
-        if self._one_statement and self._events is None and not _records_hold_positions(decision):
+        if (
+            self._one_statement
+            and self._events is None
+            and not _records_hold_positions(decision)
+            and not decision.writes_supply
+            and not any(r.backorders() for r in snapshot.reservations.values())
+        ):
             applied = await self._apply_in_one_statement(writes, snapshot, decision, now)
             if applied is not None:
                 return applied
@@ -175,7 +226,9 @@ class StockWrites:
         if creates:  # an empty level is as good as none: no need to share the transaction
             await self._transactions.write_statement(lambda c: levels.create_missing(c, creates))
         params = plan.parameters(
-            sorted(_lock_skus(writes, snapshot.reservations, snapshot.kits)),
+            sorted(
+                _lock_skus(writes, snapshot.reservations, snapshot.expected_receipts, snapshot.kits)
+            ),
             snapshot.levels,
             {r: snapshot.reservations[r] for r in sorted(snapshot.reservations)},
             decision,
@@ -217,18 +270,29 @@ class StockWrites:
     ) -> Decision:
         # Levels this batch creates exist before anything is locked (inserted in key order).
         await levels.create_missing(connection, _creates(writes, read))
-        locked, xid = await levels.lock_skus(
-            connection, _lock_skus(writes, read.reservations, read.kits)
-        )
+        skus = _lock_skus(writes, read.reservations, read.expected_receipts, read.kits)
+        locked, xid = await levels.lock_skus(connection, skus)
+        policed = await policies.of_skus(connection, skus, lock=True)
         held = await reservation_rows.load(connection, domain.reservations_named(writes), lock=True)
+        expected = await expected_receipts.load(
+            connection, domain.expected_receipts_named(writes), lock=True
+        )
         if held.keys() != read.reservations.keys():
             raise ConcurrentChange("a reservation appeared since the batch read")
+        if _skus_of(held, expected) - skus:
+            raise ConcurrentChange("an expected receipt appeared since the batch read")
         scope: set[StockKey] = set(locked) | set(read.levels)
-        if not domain.same_levels(scope, read.levels, locked) or held != read.reservations:
+        if (
+            not domain.same_levels(scope, read.levels, locked)
+            or held != read.reservations
+            or policed != read.policies
+            or expected != read.expected_receipts
+        ):
             # Another replica changed what the batch read: decide again on the locked rows.
             fresh = await records.read(
                 connection, [w.key.request_id for w in writes if w.key is not None]
             )
+            freed = domain.skus_freed(writes, held)
             read = Snapshot(
                 locked,
                 held,
@@ -236,22 +300,34 @@ class StockWrites:
                 read.items,
                 read.locations,
                 read.kits,
+                policies=policed,
+                expected_receipts=expected,
+                queued=await _waiting(connection, freed, locked),
+                queued_skus=frozenset(freed),
                 inactive_items=read.inactive_items,
             )
             decision = domain.decide(writes, read, now)
         if decision.entries:
             decision = decision.positioned(await ledger.first_position(connection, xid))
-        await levels.write(connection, decision.levels)
-        await reservation_rows.insert_all(connection, decision.reservations)
-        await reservation_rows.update_all(connection, decision.updated)
-        await ledger.append(connection, decision.entries)
-        if self._events is not None and decision.entries:
-            await self._events.append(connection, decision.entries, read.levels, now)
         try:
+            await levels.write(connection, decision.levels)
+            await policies.write(connection, decision.policies, decision.policies_created)
+            await reservation_rows.insert_all(connection, decision.reservations)
+            await reservation_rows.update_all(connection, decision.updated)
+            await reservation_rows.write_lines(
+                connection, decision.allocation_writes, decision.backorder_writes
+            )
+            await expected_receipts.write(
+                connection, decision.expected_receipts, decision.expected_receipts_created
+            )
+            await ledger.append(connection, decision.entries)
+            if self._events is not None and decision.entries:
+                await self._events.append(connection, decision.entries, read.levels, now)
             await records.write(connection, _records(decision), now)
         except IntegrityError as error:
             if _is_unique_violation(error):
-                raise ConcurrentChange("another replica applied a request id first") from error
+                # A request id, policy or expected receipt another replica wrote first.
+                raise ConcurrentChange("another replica wrote the same key first") from error
             logger.error("a constraint stopped a batch", exc_info=True)
             raise
         return decision
@@ -273,15 +349,68 @@ def _creates(writes: Sequence[Write], read: Snapshot) -> set[StockKey]:
 def _lock_skus(
     writes: Sequence[Write],
     reservations: Mapping[str, Reservation],
+    expected: Mapping[str, ExpectedReceipt],
     kit_definitions: Mapping[str, Sequence[KitComponent]],
 ) -> set[str]:
-    """The SKUs whose levels a batch reads and locks: those it names, the stocked items of
-    the kits it names, and those its reservations hold."""
+    """The SKUs whose levels (and policies) a batch reads and locks: those it names, the
+    stocked items of the kits it names, those its reservations hold or wait for, those
+    of its expected receipts."""
     return (
         domain.skus_named(writes)
         | {c.sku for leaves in kit_definitions.values() for c in leaves}
-        | {a.sku for r in reservations.values() for a in r.allocations()}
+        | _skus_of(reservations, expected)
     )
+
+
+def _skus_of(
+    reservations: Mapping[str, Reservation], expected: Mapping[str, ExpectedReceipt]
+) -> set[str]:
+    return domain.skus_held(reservations.values()) | {e.sku for e in expected.values()}
+
+
+async def _waiting(
+    connection: AsyncConnection, freed: set[str], found: Mapping[StockKey, StockLevel]
+) -> dict[str, Reservation]:
+    """The reservations waiting at the levels of ``freed`` SKUs (read only where a level
+    says something waits)."""
+    skus = {k.sku for k, level in found.items() if k.sku in freed and level.backordered}
+    return await reservation_rows.load_waiting(connection, skus)
+
+
+# How often an unlocked read re-reads levels whose queues changed between two statements.
+_TORN_READS = 8
+
+
+async def _waiting_consistently(
+    connection: AsyncConnection, freed: set[str], found: Mapping[StockKey, StockLevel]
+) -> tuple[dict[str, Reservation], dict[StockKey, StockLevel]]:
+    """The waiting reservations, and the levels with those of SKUs whose queues changed
+    since ``found`` was read read again, until they agree (unlocked reads on PostgreSQL
+    take one snapshot per statement; a batch must not decide on a queue newer than its
+    level). Still torn after a few tries: the batch reads again from the start."""
+    levels_now = dict(found)
+    for _ in range(_TORN_READS):
+        queued = await _waiting(connection, freed, levels_now)
+        torn = _torn(freed, levels_now, queued.values())
+        if not torn:
+            return queued, levels_now
+        fresh = await levels.read_skus(connection, torn)
+        levels_now = {k: v for k, v in levels_now.items() if k.sku not in torn} | fresh
+    raise ConcurrentChange("backorders kept changing while the batch read them")
+
+
+def _torn(
+    freed: set[str], found: Mapping[StockKey, StockLevel], queued: Iterable[Reservation]
+) -> set[str]:
+    """SKUs whose levels' backordered units differ from what the queue says waits."""
+    waiting: dict[StockKey, int] = {}
+    for reservation in queued:
+        for b in reservation.backorders():
+            if b.sku in freed:  # it may wait for other SKUs too, not read with their levels
+                key = StockKey(b.sku, b.location_id)
+                waiting[key] = waiting.get(key, 0) + b.outstanding
+    keys = {k for k in found if k.sku in freed} | set(waiting)
+    return {k.sku for k in keys if waiting.get(k, 0) != (found[k].backordered if k in found else 0)}
 
 
 def _records(decision: Decision) -> list[tuple[str, str, str, bytes]]:
@@ -305,7 +434,8 @@ def _records_hold_positions(decision: Decision) -> bool:
     """Whether a recorded response holds ledger positions (known only inside the
     transaction that writes them)."""
     return any(
-        isinstance(o, domain.Done) and isinstance(o.result, LevelChange | TransferResult)
+        isinstance(o, domain.Done)
+        and isinstance(o.result, LevelChange | TransferResult | ExpectedReceiptChange)
         for o in (decision.outcomes[r.write] for r in decision.records)
     )
 

@@ -111,6 +111,11 @@ def _row(m: Movement) -> dict[str, Any]:
         "damaged": m.level.damaged,
         "quality_control": m.level.quality_control,
         "reorder_point": m.level.reorder_point,
+        "backordered_delta": m.backordered_delta,
+        "incoming_delta": m.incoming_delta,
+        "backordered": m.level.backordered,
+        "incoming": m.level.incoming,
+        "expected_receipt_id": m.expected_receipt_id or None,
     }
 
 
@@ -130,6 +135,8 @@ def movement_from_row(row: Row[Any]) -> Movement:
             row.damaged,
             row.quality_control,
             row.reorder_point,
+            backordered=row.backordered,
+            incoming=row.incoming,
         ),
         reason=row.reason,
         reference=row.reference,
@@ -138,6 +145,9 @@ def movement_from_row(row: Row[Any]) -> Movement:
         create_time=row.create_time,
         damaged_delta=row.damaged_delta,
         quality_control_delta=row.quality_control_delta,
+        backordered_delta=row.backordered_delta,
+        incoming_delta=row.incoming_delta,
+        expected_receipt_id=row.expected_receipt_id or "",
     )
 
 

@@ -38,6 +38,8 @@ LEVEL_COLUMNS = (
     stock_levels.c.damaged,
     stock_levels.c.quality_control,
     stock_levels.c.reorder_point,
+    stock_levels.c.backordered,
+    stock_levels.c.incoming,
 )
 GLOBAL_ORDER = (stock_levels.c.sku, stock_levels.c.location_id)
 # On PostgreSQL the lock also returns the transaction's id: the base of its ledger positions.
@@ -69,6 +71,8 @@ _WRITE = (
         damaged=bindparam("new_damaged"),
         quality_control=bindparam("new_quality_control"),
         reorder_point=bindparam("new_reorder_point"),
+        backordered=bindparam("new_backordered"),
+        incoming=bindparam("new_incoming"),
     )
 )
 
@@ -76,7 +80,20 @@ _WRITE = (
 def level_from_row(row: Sequence[Any]) -> StockLevel:
     """A level from a row that starts with ``LEVEL_COLUMNS``."""
     sku, location_id, on_hand, reserved, safety, version, damaged, qc, reorder = row[:9]
-    return StockLevel(sku, location_id, on_hand, reserved, safety, version, damaged, qc, reorder)
+    backordered, incoming = row[9:11]
+    return StockLevel(
+        sku,
+        location_id,
+        on_hand,
+        reserved,
+        safety,
+        version,
+        damaged,
+        qc,
+        reorder,
+        backordered=backordered,
+        incoming=incoming,
+    )
 
 
 async def read_skus(connection: AsyncConnection, skus: Iterable[str]) -> dict[StockKey, StockLevel]:
@@ -113,6 +130,8 @@ async def create_missing(connection: AsyncConnection, keys: Iterable[StockKey]) 
             "damaged": 0,
             "quality_control": 0,
             "reorder_point": 0,
+            "backordered": 0,
+            "incoming": 0,
         }
         for k in sorted(set(keys))
     ]
@@ -142,6 +161,8 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
                 "new_damaged": level.damaged,
                 "new_quality_control": level.quality_control,
                 "new_reorder_point": level.reorder_point,
+                "new_backordered": level.backordered,
+                "new_incoming": level.incoming,
             }
             for key, level in sorted(levels.items())
         ],

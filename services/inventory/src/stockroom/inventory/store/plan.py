@@ -8,7 +8,10 @@ writes the levels' new values, new reservations and their allocations,
 changed reservations (state, expiry, version) and what was settled of their
 allocations, the ledger entries (positioned from the transaction's id)
 and the request records, and answers whether it wrote and its transaction
-id. It decides nothing: every value comes from the decision. If what was
+id. It decides nothing: every value comes from the decision. Batches that write
+policies, expected receipts or backorders take the transaction instead
+(``Decision.writes_supply``): this statement writes levels, reservations
+without backorders, states, entries and records only. If what was
 read has changed it writes nothing and the caller decides again under
 locks (``service.writes``). A request id another replica recorded first
 makes it fail with a unique violation, as a whole.
@@ -59,14 +62,15 @@ level_writes AS (
     UPDATE stock_levels AS s
     SET on_hand = n.on_hand, reserved = n.reserved, safety_stock = n.safety_stock,
         version = n.version, damaged = n.damaged, quality_control = n.quality_control,
-        reorder_point = n.reorder_point
+        reorder_point = n.reorder_point, backordered = n.backordered, incoming = n.incoming
     FROM unnest(CAST(:level_skus AS text[]), CAST(:level_locations AS text[]),
         CAST(:level_on_hand AS bigint[]), CAST(:level_reserved AS bigint[]),
         CAST(:level_safety AS bigint[]), CAST(:level_versions AS bigint[]),
         CAST(:level_damaged AS bigint[]), CAST(:level_quality_control AS bigint[]),
-        CAST(:level_reorder_points AS bigint[]))
+        CAST(:level_reorder_points AS bigint[]), CAST(:level_backordered AS bigint[]),
+        CAST(:level_incoming AS bigint[]))
         AS n (sku, location_id, on_hand, reserved, safety_stock, version, damaged,
-            quality_control, reorder_point)
+            quality_control, reorder_point, backordered, incoming)
     WHERE (SELECT ok FROM verdict) AND s.sku = n.sku AND s.location_id = n.location_id
         AND s.sku = ANY (CAST(:lock_skus AS text[]))
 ),
@@ -118,12 +122,14 @@ entries AS (
     INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta, reserved_delta,
         on_hand, reserved, safety_stock, version, reason, reference, reservation_id,
         request_id, create_time, damaged_delta, quality_control_delta, damaged,
-        quality_control, reorder_point)
+        quality_control, reorder_point, backordered_delta, incoming_delta, backordered,
+        incoming, expected_receipt_id)
     SELECT (pg_current_xact_id()::text::bigint << {ENTRY_BITS}) + m.n, m.sku, m.location_id,
         m.kind, m.on_hand_delta, m.reserved_delta, m.on_hand, m.reserved, m.safety_stock,
         m.version, m.reason, m.reference, m.reservation_id, m.request_id, :now,
         m.damaged_delta, m.quality_control_delta, m.damaged, m.quality_control,
-        m.reorder_point
+        m.reorder_point, m.backordered_delta, m.incoming_delta, m.backordered, m.incoming,
+        m.expected_receipt_id
     FROM unnest(CAST(:entry_numbers AS bigint[]), CAST(:entry_skus AS text[]),
         CAST(:entry_locations AS text[]), CAST(:entry_kinds AS text[]),
         CAST(:entry_on_hand_deltas AS bigint[]), CAST(:entry_reserved_deltas AS bigint[]),
@@ -133,10 +139,14 @@ entries AS (
         CAST(:entry_reservation_ids AS text[]), CAST(:entry_request_ids AS text[]),
         CAST(:entry_damaged_deltas AS bigint[]), CAST(:entry_quality_control_deltas AS bigint[]),
         CAST(:entry_damaged AS bigint[]), CAST(:entry_quality_control AS bigint[]),
-        CAST(:entry_reorder_points AS bigint[]))
+        CAST(:entry_reorder_points AS bigint[]),
+        CAST(:entry_backordered_deltas AS bigint[]), CAST(:entry_incoming_deltas AS bigint[]),
+        CAST(:entry_backordered AS bigint[]), CAST(:entry_incoming AS bigint[]),
+        CAST(:entry_expected_receipt_ids AS text[]))
         AS m (n, sku, location_id, kind, on_hand_delta, reserved_delta, on_hand, reserved,
             safety_stock, version, reason, reference, reservation_id, request_id,
-            damaged_delta, quality_control_delta, damaged, quality_control, reorder_point)
+            damaged_delta, quality_control_delta, damaged, quality_control, reorder_point,
+            backordered_delta, incoming_delta, backordered, incoming, expected_receipt_id)
     WHERE (SELECT ok FROM verdict)
 ),
 records AS (
@@ -198,6 +208,8 @@ def parameters(
         "level_damaged": [lv.damaged for _, lv in levels],
         "level_quality_control": [lv.quality_control for _, lv in levels],
         "level_reorder_points": [lv.reorder_point for _, lv in levels],
+        "level_backordered": [lv.backordered for _, lv in levels],
+        "level_incoming": [lv.incoming for _, lv in levels],
         "new_ids": [r.reservation_id for r in decision.reservations],
         "new_states": [r.state.value for r in decision.reservations],
         "new_references": [r.reference for r in decision.reservations],
@@ -248,6 +260,11 @@ def parameters(
         "entry_damaged": [m.level.damaged for m in entries],
         "entry_quality_control": [m.level.quality_control for m in entries],
         "entry_reorder_points": [m.level.reorder_point for m in entries],
+        "entry_backordered_deltas": [m.backordered_delta for m in entries],
+        "entry_incoming_deltas": [m.incoming_delta for m in entries],
+        "entry_backordered": [m.level.backordered for m in entries],
+        "entry_incoming": [m.level.incoming for m in entries],
+        "entry_expected_receipt_ids": [m.expected_receipt_id or None for m in entries],
         "record_ids": [r[0] for r in records],
         "record_methods": [r[1] for r in records],
         "record_fingerprints": [r[2] for r in records],

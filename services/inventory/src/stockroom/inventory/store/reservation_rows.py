@@ -1,5 +1,6 @@
-"""Statements on reservations and the allocations that say where their units are held
-(and how many of them were settled)."""
+"""Statements on reservations, the allocations that say where their units are held (and
+how many of them were settled), and the backorders that say where units they still wait
+for will come from."""
 
 from __future__ import annotations
 
@@ -9,20 +10,27 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     ColumnElement,
-    Select,
+    CompoundSelect,
+    String,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import DIALECTS, one_of
+from stockroom.common.db import DIALECTS, one_of, upsert_insert
 from stockroom.inventory.domain.model import (
     Allocation,
     Page,
@@ -31,52 +39,94 @@ from stockroom.inventory.domain.model import (
     ReservationState,
     ReservedComponent,
 )
+from stockroom.inventory.domain.supply import Backorder
 from stockroom.inventory.store.tables import (
     reservation_allocations,
+    reservation_backorders,
     reservation_kit_lines,
     reservations,
 )
 
-_r, _a, _k = reservations.c, reservation_allocations.c, reservation_kit_lines.c
-
-_COLUMNS = (
-    _r.reservation_id,
-    _r.state,
-    _r.reference,
-    _r.create_time,
-    _r.expire_time,
-    _r.update_time,
-    _r.version,
-    _a.line_number,
-    _a.sku,
-    _a.location_id,
-    _a.quantity,
-    _a.confirmed,
-    _a.released,
-    _a.expired,
-    _k.kit_sku,
-    _k.quantity.label("kits"),
-)
-# A line's kit and number of kits, when the line is a kit's.
-_KIT_LINE = (_k.reservation_id == _a.reservation_id) & (_k.line_number == _a.line_number)
+_r, _a, _b = reservations.c, reservation_allocations.c, reservation_backorders.c
+_k = reservation_kit_lines.c
 
 
-def _with_allocations(dialect: str, *, lock: bool) -> Select[Any]:
-    """Reservations and their allocations in one statement (one row per allocation, with
-    its line's kit and number of kits when the line is a kit's)."""
-    query = (
-        select(*_COLUMNS)
+def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
+    """Reservations with their allocations (with their line's kit and number of kits when
+    the line is a kit's) and backorders, one row each: those named (``ids``), or with
+    ``waiting`` those with backorders waiting at levels of ``skus``."""
+    header = (_r.reservation_id, _r.state, _r.reference, _r.create_time, _r.expire_time,
+              _r.update_time, _r.version)  # fmt: skip
+    chosen: ColumnElement[bool]
+    if waiting:
+        chosen = _r.reservation_id.in_(
+            select(_b.reservation_id).where(
+                one_of(_b.sku, "skus", dialect), _b.filled + _b.cancelled < _b.quantity
+            )
+        )
+    else:
+        chosen = one_of(_r.reservation_id, "ids", dialect)
+    allocations = (
+        select(
+            *header,
+            literal("allocation").label("kind"),
+            _a.line_number,
+            _a.sku,
+            _a.location_id,
+            _a.quantity,
+            _a.confirmed,
+            _a.released,
+            _a.expired,
+            cast(null(), BigInteger).label("filled"),
+            cast(null(), BigInteger).label("cancelled"),
+            cast(null(), Boolean).label("preorder"),
+            cast(null(), String).label("policy_location"),
+            cast(null(), BigInteger).label("queue_position"),
+            _k.kit_sku,
+            _k.quantity.label("kits"),
+        )
         .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
-        .outerjoin(reservation_kit_lines, _KIT_LINE)
-        .where(one_of(_r.reservation_id, "ids", dialect))
-        .order_by(_r.reservation_id, _a.line_number, _a.sku, _a.quantity.desc(), _a.location_id)
+        .outerjoin(
+            reservation_kit_lines,
+            (_k.reservation_id == _a.reservation_id) & (_k.line_number == _a.line_number),
+        )
+        .where(chosen)
     )
-    # Only the reservation rows are locked (in id order), not their allocations.
-    return query.with_for_update(of=reservations) if lock else query
+    backorders = (
+        select(
+            *header,
+            literal("backorder"),
+            _b.line_number,
+            _b.sku,
+            _b.location_id,
+            _b.quantity,
+            cast(null(), BigInteger),
+            cast(null(), BigInteger),
+            cast(null(), BigInteger),
+            _b.filled,
+            _b.cancelled,
+            _b.preorder,
+            _b.policy_location,
+            _b.queue_position,
+            cast(null(), String),
+            cast(null(), BigInteger),
+        )
+        .join(reservation_backorders, _b.reservation_id == _r.reservation_id)
+        .where(chosen)
+    )
+    return union_all(allocations, backorders)
 
 
-_READ = {dialect: _with_allocations(dialect, lock=False) for dialect in DIALECTS}
-_LOCK = {dialect: _with_allocations(dialect, lock=True) for dialect in DIALECTS}
+_READ = {dialect: _with_lines(dialect, waiting=False) for dialect in DIALECTS}
+_WAITING = {dialect: _with_lines(dialect, waiting=True) for dialect in DIALECTS}
+# Only the reservation rows are locked (in id order), not their allocations or backorders.
+_LOCK = {
+    dialect: select(_r.reservation_id)
+    .where(one_of(_r.reservation_id, "ids", dialect))
+    .order_by(_r.reservation_id)
+    .with_for_update()
+    for dialect in DIALECTS
+}
 
 _UPDATE_HEADER = (
     update(reservations)
@@ -103,39 +153,86 @@ _UPDATE_SETTLED = (
     )
 )
 
+_SET_BACKORDER = (
+    update(reservation_backorders)
+    .where(
+        _b.reservation_id == bindparam("key_id"),
+        _b.sku == bindparam("key_sku"),
+        _b.location_id == bindparam("key_location_id"),
+    )
+    .values(filled=bindparam("new_filled"), cancelled=bindparam("new_cancelled"))
+)
+
 
 async def load(
     connection: AsyncConnection, reservation_ids: Iterable[str], *, lock: bool = False
 ) -> dict[str, Reservation]:
     """The reservations with these ids that exist; with ``lock`` their rows are locked
-    in id order."""
+    in id order first."""
     ids = sorted(set(reservation_ids))
     if not ids:
         return {}
-    statement = (_LOCK if lock else _READ)[connection.dialect.name]
-    return _reservations(await connection.execute(statement, {"ids": ids}))
+    dialect = connection.dialect.name
+    if lock:
+        await connection.execute(_LOCK[dialect], {"ids": ids})
+    return _reservations(await connection.execute(_READ[dialect], {"ids": ids}))
+
+
+async def load_waiting(connection: AsyncConnection, skus: Iterable[str]) -> dict[str, Reservation]:
+    """Every reservation with backorders waiting at levels of ``skus`` (only active ones
+    have any). Read with those levels locked, or after reading them unlocked: a change
+    to a waiting backorder always changes its level too."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    rows = await connection.execute(_WAITING[connection.dialect.name], {"skus": wanted})
+    return _reservations(rows)
 
 
 def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
     headers: dict[str, Any] = {}
-    lines: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    held: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
+    waiting: dict[str, dict[int, list[Backorder]]] = defaultdict(lambda: defaultdict(list))
     kits: dict[tuple[str, int], tuple[str, int]] = {}
     for row in rows:
         headers.setdefault(row.reservation_id, row)
-        lines[row.reservation_id][row.line_number].append(
-            Allocation(
-                row.sku, row.location_id, row.quantity, row.confirmed, row.released, row.expired
+        if row.kind == "allocation":
+            held[row.reservation_id][row.line_number].append(
+                Allocation(
+                    row.sku,
+                    row.location_id,
+                    row.quantity,
+                    row.confirmed,
+                    row.released,
+                    row.expired,
+                )
             )
-        )
-        if row.kit_sku is not None:
-            kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
+            if row.kit_sku is not None:
+                kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
+        else:
+            waiting[row.reservation_id][row.line_number].append(
+                Backorder(
+                    row.sku,
+                    row.location_id,
+                    row.quantity,
+                    row.filled,
+                    row.cancelled,
+                    bool(row.preorder),
+                    row.policy_location,
+                    row.queue_position,
+                )
+            )
     return {
         h.reservation_id: Reservation(
             reservation_id=h.reservation_id,
             state=ReservationState(h.state),
             lines=tuple(
-                _line(held, kits.get((h.reservation_id, number)))
-                for number, held in sorted(lines[h.reservation_id].items())
+                _line(
+                    held[h.reservation_id][n],
+                    waiting[h.reservation_id][n],
+                    kits.get((h.reservation_id, n)),
+                )
+                for n in sorted(held[h.reservation_id].keys() | waiting[h.reservation_id].keys())
             ),
             reference=h.reference,
             create_time=h.create_time,
@@ -143,26 +240,35 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
             update_time=h.update_time,
             version=h.version,
         )
-        for h in headers.values()
+        for h in sorted(headers.values(), key=lambda h: h.reservation_id)
     }
 
 
-def _line(held: list[Allocation], kit: tuple[str, int] | None) -> ReservationLine:
-    """A stored line: a stocked item's allocations, or a kit's components' (by SKU)."""
-    if kit is None:
-        return ReservationLine(held[0].sku, sum(a.quantity for a in held), tuple(held))
-    by_component: dict[str, list[Allocation]] = defaultdict(list)
-    for allocation in held:
-        by_component[allocation.sku].append(allocation)
-    components = tuple(
-        ReservedComponent(sku, sum(a.quantity for a in taken), tuple(taken))
-        for sku, taken in sorted(by_component.items())
-    )
-    return ReservationLine(kit[0], kit[1], (), components)
+def _line(
+    allocations: list[Allocation], backorders: list[Backorder], kit: tuple[str, int] | None
+) -> ReservationLine:
+    """A line as the domain builds it: a stocked item's allocations largest first and its
+    backorders by location, its quantity what was asked (held, or waiting, or given back
+    unfilled); or a kit's components' allocations (by SKU)."""
+    allocations.sort(key=lambda a: (a.sku, -a.quantity, a.location_id))
+    backorders.sort(key=lambda b: b.location_id)
+    if kit is not None:
+        by_component: dict[str, list[Allocation]] = defaultdict(list)
+        for allocation in allocations:
+            by_component[allocation.sku].append(allocation)
+        components = tuple(
+            ReservedComponent(sku, sum(a.quantity for a in taken), tuple(taken))
+            for sku, taken in sorted(by_component.items())
+        )
+        return ReservationLine(kit[0], kit[1], (), components)
+    sku = allocations[0].sku if allocations else backorders[0].sku
+    quantity = sum(a.quantity for a in allocations) + sum(b.quantity - b.filled for b in backorders)
+    return ReservationLine(sku, quantity, tuple(allocations), backorders=tuple(backorders))
 
 
 async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]) -> None:
-    """Insert new reservations, their kit lines and their allocations."""
+    """Insert new reservations, their kit lines, allocations and backorders (a statement
+    each)."""
     if not created:
         return
     await connection.execute(
@@ -193,24 +299,89 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
     ]
     if kit_lines:
         await connection.execute(insert(reservation_kit_lines), kit_lines)
-    await connection.execute(
-        insert(reservation_allocations),
-        [
-            {
-                "reservation_id": r.reservation_id,
-                "line_number": number,
-                "sku": allocation.sku,
-                "location_id": allocation.location_id,
-                "quantity": allocation.quantity,
-                "confirmed": allocation.confirmed,
-                "released": allocation.released,
-                "expired": allocation.expired,
-            }
-            for r in created
-            for number, line in enumerate(r.lines)
-            for allocation in line.held()
-        ],
-    )
+    held = [
+        {
+            "reservation_id": r.reservation_id,
+            "line_number": number,
+            "sku": allocation.sku,
+            "location_id": allocation.location_id,
+            "quantity": allocation.quantity,
+            "confirmed": allocation.confirmed,
+            "released": allocation.released,
+            "expired": allocation.expired,
+        }
+        for r in created
+        for number, line in enumerate(r.lines)
+        for allocation in line.held()
+    ]
+    if held:  # a reservation may wait for every unit it asked for
+        await connection.execute(insert(reservation_allocations), held)
+    waiting = [
+        _backorder_row(r.reservation_id, number, b)
+        for r in created
+        for number, line in enumerate(r.lines)
+        for b in line.backorders
+    ]
+    if waiting:
+        await connection.execute(insert(reservation_backorders), waiting)
+
+
+def _backorder_row(reservation_id: str, line_number: int, b: Backorder) -> dict[str, Any]:
+    return {
+        "reservation_id": reservation_id,
+        "line_number": line_number,
+        "sku": b.sku,
+        "location_id": b.location_id,
+        "quantity": b.quantity,
+        "filled": b.filled,
+        "cancelled": b.cancelled,
+        "preorder": b.preorder,
+        "policy_location": b.policy_location,
+        "queue_position": b.queue_position,
+    }
+
+
+async def write_lines(
+    connection: AsyncConnection,
+    allocations: Mapping[tuple[str, str, str], tuple[int, int]],
+    backorders: Mapping[tuple[str, str, str], Backorder],
+) -> None:
+    """Set allocations (created where a fill is the first unit held there) and backorders
+    of existing reservations to what the decision says, in key order."""
+    if allocations:
+        statement = upsert_insert(connection, reservation_allocations)
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_a.reservation_id, _a.line_number, _a.sku, _a.location_id],
+                set_={"quantity": statement.excluded.quantity},
+            ),
+            [
+                {
+                    "reservation_id": reservation_id,
+                    "sku": sku,
+                    "location_id": location_id,
+                    "line_number": number,
+                    "quantity": quantity,
+                }
+                for (reservation_id, sku, location_id), (number, quantity) in sorted(
+                    allocations.items()
+                )
+            ],
+        )
+    if backorders:
+        await connection.execute(
+            _SET_BACKORDER,
+            [
+                {
+                    "key_id": reservation_id,
+                    "key_sku": sku,
+                    "key_location_id": location_id,
+                    "new_filled": b.filled,
+                    "new_cancelled": b.cancelled,
+                }
+                for (reservation_id, sku, location_id), b in sorted(backorders.items())
+            ],
+        )
 
 
 async def update_all(connection: AsyncConnection, updated: Mapping[str, Reservation]) -> None:
@@ -232,23 +403,22 @@ async def update_all(connection: AsyncConnection, updated: Mapping[str, Reservat
             for r in changed
         ],
     )
-    await connection.execute(
-        _UPDATE_SETTLED,
-        [
-            {
-                "key_id": r.reservation_id,
-                "key_line": number,
-                "key_sku": a.sku,
-                "key_location_id": a.location_id,
-                "new_confirmed": a.confirmed,
-                "new_released": a.released,
-                "new_expired": a.expired,
-            }
-            for r in changed
-            for number, line in enumerate(r.lines)
-            for a in line.held()
-        ],
-    )
+    settled = [
+        {
+            "key_id": r.reservation_id,
+            "key_line": number,
+            "key_sku": a.sku,
+            "key_location_id": a.location_id,
+            "new_confirmed": a.confirmed,
+            "new_released": a.released,
+            "new_expired": a.expired,
+        }
+        for r in changed
+        for number, line in enumerate(r.lines)
+        for a in line.held()
+    ]
+    if settled:  # a reservation may hold nothing yet (all of it waits as backorders)
+        await connection.execute(_UPDATE_SETTLED, settled)
 
 
 async def list_page(
@@ -260,7 +430,8 @@ async def list_page(
     size: int,
 ) -> Page[Reservation]:
     """Up to ``size`` reservations after ``after`` (create time, id), oldest first,
-    optionally of one reference and in one state; one statement."""
+    optionally of one reference and in one state: their ids, then the reservations (one
+    pruned in between is left out)."""
     chosen = select(_r.reservation_id).order_by(_r.create_time, _r.reservation_id).limit(size + 1)
     if reference:
         chosen = chosen.where(_r.reference == reference)
@@ -268,25 +439,16 @@ async def list_page(
         chosen = chosen.where(_r.state == state.value)
     if after is not None:
         chosen = chosen.where(_after(*after))
-    query = (
-        select(*_COLUMNS)
-        .join(reservation_allocations, _a.reservation_id == _r.reservation_id)
-        .outerjoin(reservation_kit_lines, _KIT_LINE)
-        .where(_r.reservation_id.in_(chosen.scalar_subquery()))
-        .order_by(
-            _r.create_time,
-            _r.reservation_id,
-            _a.line_number,
-            _a.sku,
-            _a.quantity.desc(),
-            _a.location_id,
-        )
-    )
-    found = list(_reservations(await connection.execute(query)).values())
-    if len(found) <= size:
+    ids = [row[0] for row in await connection.execute(chosen)]
+    loaded = await load(connection, ids)
+    found = sorted(loaded.values(), key=lambda r: (r.create_time, r.reservation_id))
+    if len(ids) <= size:
         return Page(tuple(found), None)
-    last = found[size - 1]
-    return Page(tuple(found[:size]), (last.create_time.isoformat(), last.reservation_id))
+    found = found[:size]
+    last = found[-1] if found else None
+    if last is None:
+        return Page((), None)
+    return Page(tuple(found), (last.create_time.isoformat(), last.reservation_id))
 
 
 def _after(create_time: datetime, reservation_id: str) -> ColumnElement[bool]:
@@ -297,8 +459,8 @@ def _after(create_time: datetime, reservation_id: str) -> ColumnElement[bool]:
 
 
 async def prune_settled(connection: AsyncConnection, before: datetime, limit: int) -> int:
-    """Delete up to ``limit`` reservations settled before ``before`` with their allocations
-    and kit lines; how many went. The rows are locked in id order first (the write path's
+    """Delete up to ``limit`` reservations settled before ``before`` with their allocations,
+    kit lines and backorders; how many went. The rows are locked in id order first (the write path's
     order), and a settled reservation never changes again, so nothing is deleted under a
     writer."""
     oldest = (
@@ -320,6 +482,7 @@ async def prune_settled(connection: AsyncConnection, before: datetime, limit: in
         return 0
     await connection.execute(delete(reservation_allocations).where(_a.reservation_id.in_(ids)))
     await connection.execute(delete(reservation_kit_lines).where(_k.reservation_id.in_(ids)))
+    await connection.execute(delete(reservation_backorders).where(_b.reservation_id.in_(ids)))
     await connection.execute(delete(reservations).where(_r.reservation_id.in_(ids)))
     return len(ids)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -62,6 +63,9 @@ stock_levels = Table(
     Column("damaged", BigInteger, nullable=False, server_default=text("0")),
     Column("quality_control", BigInteger, nullable=False, server_default=text("0")),
     Column("reorder_point", BigInteger, nullable=False, server_default=text("0")),
+    # Units backorders wait for here; units open expected receipts still bring here.
+    Column("backordered", BigInteger, nullable=False, server_default="0"),
+    Column("incoming", BigInteger, nullable=False, server_default="0"),
     # The last line of defence of "never oversell, never negative".
     CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
     CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
@@ -70,6 +74,8 @@ stock_levels = Table(
         "damaged >= 0 AND quality_control >= 0 AND reorder_point >= 0",
         name="states_not_negative",
     ),
+    CheckConstraint("backordered >= 0", name="backordered_not_negative"),
+    CheckConstraint("incoming >= 0", name="incoming_not_negative"),
 )
 
 # The ledger. On PostgreSQL an entry's sequence is (the writing transaction's
@@ -105,6 +111,11 @@ movements = Table(
     Column("damaged", BigInteger, nullable=False, server_default=text("0")),
     Column("quality_control", BigInteger, nullable=False, server_default=text("0")),
     Column("reorder_point", BigInteger, nullable=False, server_default=text("0")),
+    Column("backordered_delta", BigInteger, nullable=False, server_default="0"),
+    Column("incoming_delta", BigInteger, nullable=False, server_default="0"),
+    Column("backordered", BigInteger, nullable=False, server_default="0"),
+    Column("incoming", BigInteger, nullable=False, server_default="0"),
+    Column("expected_receipt_id", String(ID), nullable=True),
     ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
     Index("movements_by_sku", "sku", "sequence"),
     Index("movements_by_location", "location_id", "sequence"),
@@ -195,6 +206,97 @@ kit_components = Table(
     Column("quantity", BigInteger, nullable=False),
     CheckConstraint("quantity > 0", name="kit_component_positive"),
     CheckConstraint("component_sku <> kit_sku", name="kit_not_its_own_component"),
+)
+
+# What a SKU does with demand beyond what is on hand, at one location or (location_id
+# '') at every location without its own (domain.supply). ``backordered`` counts the
+# units outstanding under the policy; the database keeps it within the limit.
+inventory_policies = Table(
+    "inventory_policies",
+    metadata,
+    Column("sku", String(ID), ForeignKey("items.sku"), primary_key=True),
+    Column("location_id", String(ID), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("backorder_limit", BigInteger, nullable=True),
+    Column("preorder_until", UtcDateTime(), nullable=True),
+    Column("backordered", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("update_time", UtcDateTime(), nullable=False),
+    CheckConstraint("mode IN ('REFUSE', 'BACKORDER', 'PREORDER')", name="policy_mode_known"),
+    CheckConstraint(
+        "mode <> 'BACKORDER' OR backorder_limit IS NOT NULL", name="backorder_has_limit"
+    ),
+    CheckConstraint("mode <> 'PREORDER' OR preorder_until IS NOT NULL", name="preorder_has_date"),
+    CheckConstraint(
+        "backordered >= 0 AND (backorder_limit IS NULL OR backordered <= backorder_limit)",
+        name="backordered_within_limit",
+    ),
+)
+
+# Units of a reservation line waiting for stock at one location; filled units move to
+# its allocation there. Waiting ones are served in queue_position order per level.
+reservation_backorders = Table(
+    "reservation_backorders",
+    metadata,
+    Column(
+        "reservation_id",
+        String(UUID),
+        ForeignKey("reservations.reservation_id"),
+        primary_key=True,
+    ),
+    Column("sku", String(ID), primary_key=True),
+    Column("location_id", String(ID), primary_key=True),
+    Column("line_number", Integer, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("filled", BigInteger, nullable=False),
+    Column("cancelled", BigInteger, nullable=False),
+    Column("preorder", Boolean, nullable=False),
+    Column("policy_location", String(ID), nullable=False),
+    Column("queue_position", BigInteger, nullable=False),
+    ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
+    CheckConstraint(
+        "quantity > 0 AND filled >= 0 AND cancelled >= 0 AND filled + cancelled <= quantity",
+        name="backorder_within_quantity",
+    ),
+    # The queues: what still waits, per level, first come first served.
+    Index(
+        "backorders_waiting",
+        "sku",
+        "location_id",
+        "queue_position",
+        postgresql_where=text("filled + cancelled < quantity"),
+        sqlite_where=text("filled + cancelled < quantity"),
+    ),
+)
+
+# Stock on its way (purchase order or advance shipping notice lines). Its level's
+# ``incoming`` is the sum of quantity - received over the open ones.
+expected_receipts = Table(
+    "expected_receipts",
+    metadata,
+    Column("expected_receipt_id", String(ID), primary_key=True),
+    Column("sku", String(ID), nullable=False),
+    Column("location_id", String(ID), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("expected_time", UtcDateTime(), nullable=False),
+    Column("reference", String(TEXT), nullable=False),
+    Column("create_time", UtcDateTime(), nullable=False),
+    Column("update_time", UtcDateTime(), nullable=False),
+    ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
+    CheckConstraint("quantity > 0 AND received >= 0", name="expected_quantities"),
+    CheckConstraint(
+        "state IN ('OPEN', 'RECEIVED', 'CANCELLED')", name="expected_receipt_state_known"
+    ),
+    Index("expected_receipts_by_time", "expected_time", "expected_receipt_id"),
+    Index(
+        "open_expected_receipts",
+        "sku",
+        "expected_time",
+        postgresql_where=text("state = 'OPEN'"),
+        sqlite_where=text("state = 'OPEN'"),
+    ),
 )
 
 request_records = request_records_table(metadata)

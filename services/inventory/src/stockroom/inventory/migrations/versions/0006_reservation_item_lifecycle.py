@@ -10,8 +10,8 @@
 - ``items`` get a state (ACTIVE/INACTIVE), the deactivation's reason and an
   update time.
 
-Revision ID: 0005_reservation_item_lifecycle
-Revises: 0004_kits_states_reorder
+Revision ID: 0006_reservation_item_lifecycle
+Revises: 0005_backorders_and_incoming
 Create Date: 2026-12-02
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from stockroom.common.db import UtcDateTime
 
-revision = "0005_reservation_item_lifecycle"
-down_revision = "0004_kits_states_reorder"
+revision = "0006_reservation_item_lifecycle"
+down_revision = "0005_backorders_and_incoming"
 branch_labels = None
 depends_on = None
 
