@@ -1,8 +1,13 @@
-"""Verify the inventory ledger (deploy/sql/verify_ledger.sql): print every stock level that
-disagrees with its movements or its reservations, exit 1 if there is one.
+"""Verify the inventory ledger: print every stock level that disagrees with its movements or
+its reservations, exit 1 if there is one.
 
     python deploy/verify_ledger.py                          # INVENTORY_DATABASE_URL
     python deploy/verify_ledger.py --database-url URL --pushgateway http://pushgateway:9091
+
+The check is the inventory package's own (``stockroom.inventory.service.verification``:
+one statement per page of levels, one rule), the same the VerifyLedger RPC and
+``stockroom inventory verify-ledger`` run; this script runs it straight on a database, so
+it works on a restored copy before any service serves it. It reads only.
 
 With --pushgateway it also pushes stockroom_ledger_verification_mismatches and, when it ran
 to the end, stockroom_ledger_verification_last_success_timestamp_seconds (job
@@ -17,28 +22,21 @@ import asyncio
 import os
 import sys
 import time
-from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import create_async_engine
+from stockroom.common.db import create_engine
+from stockroom.inventory.domain.verification import LevelAccount
+from stockroom.inventory.service.verification import LedgerVerification
+from stockroom.inventory.store.transactions import Transactions
 
-# deploy/sql/verify_ledger.sql in the repository, beside this file in the image.
-QUERIES = (
-    Path(__file__).parent / "sql" / "verify_ledger.sql",
-    Path(__file__).with_name("verify_ledger.sql"),
-)
 JOB = "stockroom-verify-ledger"
 
 
-async def mismatches(database_url: str) -> list[Row[tuple[object, ...]]]:
-    """The rows of the verification query, read in one snapshot."""
-    query = next(path for path in QUERIES if path.exists()).read_text()
-    options = {} if database_url.startswith("sqlite") else {"isolation_level": "REPEATABLE READ"}
-    engine = create_async_engine(database_url, **options)
+async def mismatches(database_url: str) -> list[LevelAccount]:
+    """Every level that disagrees, page by page (each page one consistent statement)."""
+    engine = create_engine(database_url)
     try:
-        async with engine.connect() as connection:
-            return list(await connection.execute(text(query)))
+        verification = LedgerVerification(Transactions(engine))
+        return [m async for page in verification.pages() for m in page.mismatches]
     finally:
         await engine.dispose()
 
@@ -67,19 +65,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("no database: pass --database-url or set INVENTORY_DATABASE_URL")
-    rows = asyncio.run(mismatches(args.database_url))
-    for row in rows:
+    found = asyncio.run(mismatches(args.database_url))
+    for level in found:
         print(
-            f"{row.sku} at {row.location_id}: on hand {row.level_on_hand} (ledger"
-            f" {row.ledger_on_hand}), reserved {row.level_reserved} (ledger {row.ledger_reserved},"
-            f" active reservations {row.held_by_reservations}), damaged {row.level_damaged}"
-            f" (ledger {row.ledger_damaged}), quality control {row.level_quality_control}"
-            f" (ledger {row.ledger_quality_control})"
+            f"{level.sku} at {level.location_id}: on hand {level.on_hand} (ledger"
+            f" {level.ledger_on_hand}), reserved {level.reserved} (ledger {level.ledger_reserved},"
+            f" active reservations {level.held_by_reservations}), damaged {level.damaged}"
+            f" (ledger {level.ledger_damaged}), quality control {level.quality_control}"
+            f" (ledger {level.ledger_quality_control}), backordered {level.backordered} (ledger"
+            f" {level.ledger_backordered}, waiting {level.waiting_backorders}), incoming"
+            f" {level.incoming} (ledger {level.ledger_incoming}, open receipts"
+            f" {level.open_incoming})"
         )
-    print(f"ledger verified: {len(rows)} mismatch(es)")
+    print(f"ledger verified: {len(found)} mismatch(es)")
     if args.pushgateway:
-        push(args.pushgateway, len(rows))
-    return 1 if rows else 0
+        push(args.pushgateway, len(found))
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

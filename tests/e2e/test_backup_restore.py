@@ -1,8 +1,9 @@
 """Backup and restore as docs/operations.md tells an operator to do it: pg_dump the inventory
 database while the service serves, pg_restore it into an empty database, verify the ledger
-(levels equal the sums of their movements and the active reservations), and serve from the
-restored copy. The inventory service has no VerifyLedger RPC: the check is the SQL in
-deploy/sql/verify_ledger.sql, run by deploy/verify_ledger.py (also the daily CronJob)."""
+(levels equal the sums of their movements and what active reservations hold), and serve from
+the restored copy. The check is the inventory package's own (the VerifyLedger RPC runs the
+same), run straight on the restored database by deploy/verify_ledger.py (also the daily
+CronJob)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def verify(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 async def some_history(address: str) -> dict[tuple[str, str], tuple[int, int]]:
-    """Receipts, a transfer, and reservations confirmed, released and still held."""
+    """Receipts, a transfer, and reservations confirmed, released, and still held after a
+    partial confirm and a partial release."""
 
     def rid() -> str:
         return str(uuid.uuid4())
@@ -102,6 +104,13 @@ async def some_history(address: str) -> dict[tuple[str, str], tuple[int, int]]:
         )
         await stub.ReleaseReservation(
             pb.ReleaseReservationRequest(reservation_id=held[1], request_id=rid())
+        )
+        part = [pb.PartialLine(sku="MUG", quantity=1)]
+        await stub.ConfirmReservation(
+            pb.ConfirmReservationRequest(reservation_id=held[2], lines=part, request_id=rid())
+        )
+        await stub.ReleaseReservation(
+            pb.ReleaseReservationRequest(reservation_id=held[2], lines=part, request_id=rid())
         )
         return await levels(stub)
 
@@ -198,7 +207,8 @@ async def test_a_dump_taken_while_serving_restores_to_a_verified_ledger_that_ser
     assert "ledger verified: 0 mismatch(es)" in clean.stdout
     assert after == before
     assert before[("MUG", "WH-2")] == (12, 0)
-    assert before[("MUG", "WH-1")] == (30, 4)  # 40 - 7 moved - 3 confirmed; 4 still held
+    # 40 - 7 moved - 3 confirmed - 1 confirmed of 4 (and 1 released); 2 still held
+    assert before[("MUG", "WH-1")] == (29, 2)
     assert broken.returncode == 1
     assert "TEE at WH-1: on hand 10 (ledger 9)" in broken.stdout
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -55,6 +56,12 @@ COMMANDS = {
         "ConfirmReservation": "confirm",
         "ReleaseReservation": "release",
         "WatchStock": "watch",
+        "ExtendReservation": "extend",
+        "ListReservations": "reservations",
+        "RenameItem": "rename-item",
+        "DeactivateItem": "deactivate-item",
+        "ReactivateItem": "reactivate-item",
+        "VerifyLedger": "verify-ledger",
         "MoveStock": "move",
         "SetKitComponents": "kit-components",
         "BatchAdjustStock": "adjust-many",
@@ -173,10 +180,13 @@ def test_bare_help_version_and_completion() -> None:
         }
     )
     assert completed.out.split() == [
+        "plain,reactivate-item",
         "plain,receive",
         "plain,release",
+        "plain,rename-item",
         "plain,reorder-point",
         "plain,reservation",
+        "plain,reservations",
         "plain,reserve",
     ]
 
@@ -440,6 +450,61 @@ async def test_bulk_imports_register_what_is_missing_and_apply_every_row(
     assert "300 JPY" in jpy.out
     assert refused.code == EXIT_USAGE
     assert "line 2" in refused.err
+
+
+@pytest.mark.slow
+async def test_a_reservations_and_an_items_life_from_the_shell(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    """Partial confirm and release, extend, list by reference, deactivate, check by location,
+    verify the ledger: each a command, each answer the one output model."""
+    env = {"INVENTORY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'i.db'}"}
+    target = {"INVENTORY_TARGET": f"127.0.0.1:{unused_tcp_port}"}
+
+    async def json_of(*args: str) -> dict[str, object]:
+        result = await run("inventory", *args, "-o", "json", env=target)
+        assert result.code == EXIT_OK, result.err
+        return json.loads(result.out)  # type: ignore[no-any-return]
+
+    async with service("inventory", unused_tcp_port, env, tmp_path):
+        for args in (
+            ("create-item", "MUG"),
+            ("create-item", "MUG-XL"),
+            ("create-location", "WH-1"),
+            ("create-location", "WH-2"),
+            ("receive", "MUG", "WH-1", "6"),
+            ("receive", "MUG", "WH-2", "4"),
+        ):
+            assert (await run("inventory", *args, env=target)).code == EXIT_OK, args
+        made: Any = await json_of("reserve", "MUG=8", "--reference", "order-7")
+        rid = made["reservation"]["reservation_id"]
+        # 8 reserved: 6 at WH-1, 2 at WH-2 (most available first).
+        shipped: Any = await json_of("confirm", rid, "MUG@WH-2=2", "--reference", "ship-1")
+        released: Any = await json_of("release", rid, "MUG=1")
+        extended: Any = await json_of("extend", rid, "--ttl-s", "3600")
+        bad_extension = await run("inventory", "extend", rid, env=target)
+        listed: Any = await json_of("reservations", "--reference", "order-7", "--state", "active")
+        check: Any = await json_of("check", "MUG=3", "--location", "WH-2")
+        items: Any = await json_of("items", "--prefix", "MUG-")
+        await json_of("deactivate-item", "MUG", "--reason", "DISCONTINUED")
+        refused = await run("inventory", "reserve", "MUG=1", env=target)
+        verified = await run("inventory", "verify-ledger", env=target)
+
+    (line,) = shipped["reservation"]["lines"]
+    assert (line["held"], line["confirmed"]) == (6, 2)
+    assert {a["location_id"]: a["held"] for a in line["allocations"]} == {"WH-1": 6, "WH-2": 0}
+    assert released["reservation"]["lines"][0]["released"] == 1
+    assert released["reservation"]["lines"][0]["held"] == 5
+    assert extended["reservation"]["expire_time"] > made["reservation"]["expire_time"]
+    assert bad_extension.code == EXIT_USAGE
+    assert "exactly one of --ttl-s and --until" in bad_extension.err
+    assert [r["reservation_id"] for r in listed["reservations"]] == [rid]
+    assert (check["lines"][0]["available"], check["lines"][0]["satisfiable"]) == (2, False)
+    assert [i["sku"] for i in items["items"]] == ["MUG-XL"]
+    assert refused.code == 1
+    assert "ITEM_INACTIVE" in refused.err
+    assert verified.code == EXIT_OK, verified.err
+    assert "LEVELS_CHECKED" in verified.out.upper()
 
 
 @pytest.mark.slow

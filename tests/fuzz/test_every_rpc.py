@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stockroom.common.client import connect
-from stockroom.common.db import migrate
+from stockroom.common.db import encode_page_token, migrate
 from stockroom.common.server import GrpcServer, ServerConfig
 from stockroom.common.testing import temporary_database
 from stockroom.common.testing.pytest_plugin import require_postgres
@@ -476,6 +476,45 @@ NAMED_CASES: list[tuple[str, str, Message]] = [
             request_id=str(uuid.uuid4()),
             lines=[inventory_pb2.ReserveStockLine(sku="", quantity=0)] * 100,
         ),
+    ),
+    (
+        "an extension to the year 292 billion",
+        "ExtendReservation",
+        inventory_pb2.ExtendReservationRequest(
+            reservation_id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            expire_time=Timestamp(seconds=2**63 - 1),
+        ),
+    ),
+    (
+        "an extension by 2^63-1 seconds",
+        "ExtendReservation",
+        inventory_pb2.ExtendReservationRequest(
+            reservation_id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            ttl=Duration(seconds=2**63 - 1),
+        ),
+    ),
+    (
+        "six hundred parts of a reservation to confirm",
+        "ConfirmReservation",
+        inventory_pb2.ConfirmReservationRequest(
+            reservation_id=str(uuid.uuid4()),
+            request_id=str(uuid.uuid4()),
+            lines=[inventory_pb2.PartialLine(sku="bad sku", quantity=-1, location_id="é")] * 600,
+        ),
+    ),
+    (
+        "a reservation page token whose cursor is no time",
+        "ListReservations",
+        inventory_pb2.ListReservationsRequest(
+            page_token=encode_page_token(("x" * 200, "y"), {"reference": "", "state": ""})
+        ),
+    ),
+    (
+        "a verification page token with a NUL in its cursor",
+        "VerifyLedger",
+        inventory_pb2.VerifyLedgerRequest(page_token=encode_page_token(("\x00", "\x00"), {})),
     ),
     (
         "a preorder date past the year 9999",

@@ -8,6 +8,7 @@ how long anything took.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,10 +26,12 @@ from stockroom.common.server import (
     check_health,
 )
 from stockroom.common.server._shedding import LoadShedder
+from stockroom.common.testing import eventually
 
 SERVICE = "stockroom.testing.Drain"
 UNARY = f"/{SERVICE}/Unary"
 WATCH = f"/{SERVICE}/Watch"
+QUIET = f"/{SERVICE}/Quiet"
 
 
 async def _unary(request: bytes, context: Any) -> bytes:
@@ -41,10 +44,17 @@ async def _watch(request: bytes, context: Any) -> AsyncIterator[bytes]:
         await asyncio.sleep(0.02)
 
 
+async def _quiet(request: bytes, context: Any) -> AsyncIterator[bytes]:
+    """One message, then nothing: a watcher waiting for changes that do not come."""
+    yield b"caught up"
+    await asyncio.Event().wait()
+
+
 def _add(server: grpc.aio.Server) -> None:
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Unary": grpc.unary_unary_rpc_method_handler(_unary),
         "Watch": grpc.unary_stream_rpc_method_handler(_watch),
+        "Quiet": grpc.unary_stream_rpc_method_handler(_quiet),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
@@ -144,6 +154,28 @@ async def test_streams_have_a_per_caller_cap_and_never_take_unary_slots() -> Non
     assert refused.value.retry_after_s is not None
     assert answers == [b"x", b"x"]
     assert server.shedder.shed_total == 0
+
+
+async def test_a_stream_cancelled_while_it_waits_for_its_next_message_ends_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client goes away while the servicer waits for news: the stream's slot is given
+    back and nothing is logged as an error (its pending read is cancelled before the
+    servicer's generator is closed)."""
+    server = make_server()
+    port = await server.start()
+    try:
+        async with connect(f"127.0.0.1:{port}") as channel:
+            quiet: Any = channel.unary_stream(QUIET)
+            calls = [quiet(b"", timeout=60) for _ in range(3)]
+            for call in calls:
+                assert await first_message(call) == b"caught up"
+            for call in calls:
+                call.cancel()
+            await eventually(lambda: server.streams.open_streams == 0, what="streams closed")
+    finally:
+        await server.stop(grace_s=0)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_shedding_pushback_is_jittered() -> None:

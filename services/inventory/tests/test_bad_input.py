@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from stockroom.common.errors import AlreadyExists, InvalidArgument
 from stockroom.inventory.testing import Inventory, request_id
@@ -175,6 +176,131 @@ CASES: list[tuple[str, Call, str, str]] = [
         ),
         "item.sku",
         "MALFORMED",
+    ),
+    (
+        "partial confirm of zero units",
+        lambda i: i.stub.ConfirmReservation(
+            pb.ConfirmReservationRequest(
+                reservation_id=RESERVATION,
+                lines=[pb.PartialLine(sku="MUG", quantity=0)],
+                request_id=RID,
+            )
+        ),
+        "lines[0].quantity",
+        "NOT_POSITIVE",
+    ),
+    (
+        "partial confirm naming a part twice",
+        lambda i: i.stub.ConfirmReservation(
+            pb.ConfirmReservationRequest(
+                reservation_id=RESERVATION,
+                lines=[pb.PartialLine(sku="MUG", quantity=1)] * 2,
+                request_id=RID,
+            )
+        ),
+        "lines",
+        "DUPLICATE",
+    ),
+    (
+        "partial release at a malformed location",
+        lambda i: i.stub.ReleaseReservation(
+            pb.ReleaseReservationRequest(
+                reservation_id=RESERVATION,
+                lines=[pb.PartialLine(sku="MUG", quantity=1, location_id="W H")],
+                request_id=RID,
+            )
+        ),
+        "lines[0].location_id",
+        "MALFORMED",
+    ),
+    (
+        "extension without a new expiry",
+        lambda i: i.stub.ExtendReservation(
+            pb.ExtendReservationRequest(reservation_id=RESERVATION, request_id=RID)
+        ),
+        "expire_time",
+        "REQUIRED",
+    ),
+    (
+        "extension by no time at all",
+        lambda i: i.stub.ExtendReservation(
+            pb.ExtendReservationRequest(
+                reservation_id=RESERVATION, ttl=Duration(seconds=0), request_id=RID
+            )
+        ),
+        "ttl",
+        "OUT_OF_RANGE",
+    ),
+    (
+        "extension to a timestamp with negative nanos",
+        lambda i: i.stub.ExtendReservation(
+            pb.ExtendReservationRequest(
+                reservation_id=RESERVATION,
+                expire_time=Timestamp(seconds=1_900_000_000, nanos=-1),
+                request_id=RID,
+            )
+        ),
+        "expire_time",
+        "MALFORMED",
+    ),
+    (
+        "extension of a malformed reservation id",
+        lambda i: i.stub.ExtendReservation(
+            pb.ExtendReservationRequest(
+                reservation_id="nope", ttl=Duration(seconds=60), request_id=RID
+            )
+        ),
+        "reservation_id",
+        "MALFORMED",
+    ),
+    (
+        "reservations listed in an unknown state",
+        lambda i: i.stub.ListReservations(pb.ListReservationsRequest(state=99)),  # type: ignore[arg-type]
+        "state",
+        "MALFORMED",
+    ),
+    (
+        "items listed in an unknown state",
+        lambda i: i.stub.ListItems(pb.ListItemsRequest(state=7)),  # type: ignore[arg-type]
+        "state",
+        "MALFORMED",
+    ),
+    (
+        "item renamed to unprintable text",
+        lambda i: i.stub.RenameItem(
+            pb.RenameItemRequest(sku="MUG", display_name="a\x00b", request_id=RID)
+        ),
+        "display_name",
+        "MALFORMED",
+    ),
+    (
+        "item reactivated without request id",
+        lambda i: i.stub.ReactivateItem(pb.ReactivateItemRequest(sku="MUG")),
+        "request_id",
+        "REQUIRED",
+    ),
+    (
+        "availability counted at a location twice",
+        lambda i: i.stub.CheckAvailability(
+            pb.CheckAvailabilityRequest(
+                lines=[pb.AvailabilityLine(sku="MUG", quantity=1)],
+                location_ids=["WH-1", "WH-1"],
+            )
+        ),
+        "location_ids",
+        "DUPLICATE",
+    ),
+    (
+        "ledger verified with a negative page size",
+        lambda i: i.stub.VerifyLedger(pb.VerifyLedgerRequest(page_size=-1)),
+        "page_size",
+        "NEGATIVE",
+    ),
+    (
+        "ledger verified from a forged page token",
+        lambda i: i.stub.VerifyLedger(pb.VerifyLedgerRequest(page_token="forged")),
+        "page_token",
+        "INVALID_PAGE_TOKEN",
     ),
     (
         "location without a kind",

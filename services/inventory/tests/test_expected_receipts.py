@@ -189,3 +189,12 @@ async def test_a_short_line_says_when_expected_receipts_cover_it_after_what_wait
     assert days == [2, 4, 9, None, None]
     assert [line.incoming for line in answer.lines] == [16, 16, 16, 16, 0]
     assert answer.lines[0].backorderable == 0  # the policy's 3 are taken
+
+
+async def test_listing_expected_receipts_when_there_are_none_is_an_empty_page(
+    inventory: Inventory,
+) -> None:
+    """The fuzz found an empty listing answering INTERNAL."""
+    page = await inventory.stub.ListExpectedReceipts(pb.ListExpectedReceiptsRequest(sku="MUG"))
+
+    assert (list(page.expected_receipts), page.next_page_token) == ([], "")

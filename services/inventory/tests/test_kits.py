@@ -44,10 +44,15 @@ async def set_components(
 
 
 async def available(inventory: Inventory, *skus: str) -> list[int]:
-    response = await inventory.stub.CheckAvailability(
-        pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku=s, quantity=1) for s in skus])
-    )
-    return [line.available for line in response.lines]
+    """Each SKU's availability on its own: one call per SKU (the lines of one call are
+    counted as one reservation would take them, each from what the lines before it leave)."""
+    found = []
+    for sku in skus:
+        response = await inventory.stub.CheckAvailability(
+            pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku=sku, quantity=1)])
+        )
+        found.append(response.lines[0].available)
+    return found
 
 
 def held(line: pb.ReservationLine) -> dict[str, list[tuple[str, int]]]:

@@ -105,3 +105,88 @@ async def test_the_backorder_migration_gives_existing_levels_and_entries_zeros(
         pb.MOVEMENT_KIND_RESERVATION,
         pb.MOVEMENT_KIND_BACKORDER,
     ]
+
+
+async def test_reservations_settled_before_the_lifecycle_migration_hold_nothing_after_it(
+    database_url: str,
+) -> None:
+    await migrate(MIGRATIONS, database_url, "0003")
+    engine = create_engine(database_url)
+    t = datetime(2029, 12, 20, tzinfo=UTC)  # settled 12 days before the clock: not pruned yet
+    ids = {
+        state: f"00000000-0000-4000-8000-00000000000{n}"
+        for n, state in enumerate(["ACTIVE", "CONFIRMED", "RELEASED", "EXPIRED"], 1)
+    }
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO items VALUES ('MUG', 'Mug', :t)"), {"t": t})
+        await connection.execute(
+            text("INSERT INTO locations VALUES ('WH-1', '', 'WAREHOUSE', :t)"), {"t": t}
+        )
+        # 10 received, 2 shipped (CONFIRMED), 2 still held (ACTIVE).
+        await connection.execute(
+            text("INSERT INTO stock_levels VALUES ('MUG', 'WH-1', 8, 2, 0, 9)")
+        )
+        entries = (
+            [("RECEIPT", 10, 0, "")]
+            + [("RESERVATION", 0, 2, ids[state]) for state in ids]
+            + [
+                ("SHIPMENT", -2, -2, ids["CONFIRMED"]),
+                ("RELEASE", 0, -2, ids["RELEASED"]),
+                ("EXPIRY", 0, -2, ids["EXPIRED"]),
+            ]
+        )
+        for sequence, (kind, on_hand, reserved, reservation_id) in enumerate(entries, 1):
+            await connection.execute(
+                text(
+                    "INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta,"
+                    " reserved_delta, on_hand, reserved, safety_stock, version, reason,"
+                    " reference, reservation_id, create_time)"
+                    " VALUES (:s, 'MUG', 'WH-1', :k, :h, :r, 0, 0, 0, :s, '', '', :id, :t)"
+                ),
+                {
+                    "s": sequence,
+                    "k": kind,
+                    "h": on_hand,
+                    "r": reserved,
+                    "id": reservation_id or None,
+                    "t": t,
+                },
+            )
+        for state, reservation_id in ids.items():
+            await connection.execute(
+                text("INSERT INTO reservations VALUES (:id, :state, 'order', :t, :t, :t)"),
+                {"id": reservation_id, "state": state, "t": t},
+            )
+            await connection.execute(
+                text("INSERT INTO reservation_allocations VALUES (:id, 'MUG', 'WH-1', 0, 2)"),
+                {"id": reservation_id},
+            )
+    await engine.dispose()
+
+    await migrate(MIGRATIONS, database_url)
+    async with running_inventory(database_url, ManualClock()) as inventory:
+        found = {
+            state: (
+                await inventory.stub.GetReservation(pb.GetReservationRequest(reservation_id=rid))
+            ).reservation
+            for state, rid in ids.items()
+        }
+        verified = await inventory.stub.VerifyLedger(pb.VerifyLedgerRequest())
+        item = (await inventory.stub.GetItem(pb.GetItemRequest(sku="MUG"))).item
+
+    counts = {
+        state: [(line.held, line.confirmed, line.released, line.expired) for line in r.lines]
+        for state, r in found.items()
+    }
+    assert counts == {
+        "ACTIVE": [(2, 0, 0, 0)],
+        "CONFIRMED": [(0, 2, 0, 0)],
+        "RELEASED": [(0, 0, 2, 0)],
+        "EXPIRED": [(0, 0, 0, 2)],
+    }
+    assert (verified.levels_checked, list(verified.mismatches)) == (1, [])
+    assert (item.display_name, item.state, item.update_time) == (
+        "Mug",
+        pb.ITEM_STATE_ACTIVE,
+        item.create_time,
+    )

@@ -2,14 +2,15 @@
 every step.
 
 Hypothesis drives receipts, counts, transfers, safety stock, reservations (of
-items and of a kit), confirmations, releases, expiry, moves between stock
-states, bulk rows and replays of earlier requests in any order,
-through the batched write path; some steps are bursts of concurrent writes
-(several requests per batch, in any order, with refusals and a request id
-sent twice) whose outcomes the model then follows.
+items and of a kit), confirmations and releases (of all or part of a line),
+extensions, expiry, moves between stock states, bulk rows and replays of
+earlier requests in any order, through the batched write path; some steps are
+bursts of concurrent writes (several requests per batch, in any order, with
+refusals and a request id sent twice) whose outcomes the model then follows.
 After each step the database must agree with the model, the levels must equal
-the ledger's sums, reserved must equal what active reservations hold, and no
-level may be negative or oversold.
+the ledger's sums, reserved must equal what active reservations hold (what
+their allocations have not settled), settled reservations must hold nothing,
+and no level may be negative or oversold.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ from hypothesis.stateful import (
 from sqlalchemy import delete, func, select
 
 from stockroom.common.db import RequestKey, create_engine, migrate
-from stockroom.common.errors import Aborted, FailedPrecondition
+from stockroom.common.errors import Aborted, FailedPrecondition, InvalidArgument
 from stockroom.inventory.app import MIGRATIONS, use_cases
 from stockroom.inventory.domain.model import (
     Adjustment,
     KitComponent,
     Line,
     LocationKind,
+    PartialLine,
     Receipt,
+    Reservation,
     ReservationRequest,
     SafetyStockChange,
     StateMove,
@@ -73,6 +76,38 @@ MOVES = [
 ]
 
 
+# An allocation within a reservation: (line index, SKU, location); a kit line holds units
+# of several SKUs, and a SKU may be held by a kit line and a line of its own.
+Place = tuple[int, str, str]
+
+
+@dataclass
+class Held:
+    """A reservation as the model sees it: what each allocation still holds, how many
+    units were confirmed, released and expired so far, and each line's SKU with the units
+    of each stocked SKU one unit of it takes (a kit: its components)."""
+
+    state: str
+    expires: float  # seconds after the start
+    total: int
+    held: dict[Place, int]
+    lines: dict[str, tuple[int, dict[str, int]]]
+    settled: dict[str, int] = field(
+        default_factory=lambda: {"CONFIRMED": 0, "RELEASED": 0, "EXPIRED": 0}
+    )
+
+    def final_state(self) -> str:
+        """The documented end states (README, "Reservation lifecycle"), counted in units."""
+        if any(self.held.values()):
+            return "ACTIVE"
+        confirmed = self.settled["CONFIRMED"]
+        if confirmed == self.total:
+            return "CONFIRMED"
+        if confirmed == 0:
+            return "EXPIRED" if self.settled["EXPIRED"] else "RELEASED"
+        return "MIXED"
+
+
 @dataclass
 class Model:
     """What the inventory should hold: plain dictionaries and arithmetic."""
@@ -82,19 +117,43 @@ class Model:
     safety: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     damaged: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     quality_control: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
-    # reservation id -> (state, expire offset in seconds, allocations)
-    reservations: dict[str, tuple[str, float, dict[Key, int]]] = field(default_factory=dict)
+    reservations: dict[str, Held] = field(default_factory=dict)
 
     def available(self, key: Key) -> int:
         return max(0, self.on_hand[key] - self.reserved[key] - self.safety[key])
 
-    def give_back(self, reservation_id: str, state: str, ship: bool) -> None:
-        _, expires, held = self.reservations[reservation_id]
-        for key, quantity in held.items():
+    def hold(self, reservation: Reservation, expires: float) -> None:
+        held: dict[Place, int] = {}
+        lines: dict[str, tuple[int, dict[str, int]]] = {}
+        for n, line in enumerate(reservation.lines):
+            per_unit = (
+                {c.sku: c.quantity // line.quantity for c in line.components}
+                if line.components
+                else {line.sku: 1}
+            )
+            lines[line.sku] = (n, per_unit)
+            for a in line.held():
+                held[n, a.sku, a.location_id] = a.quantity
+                self.reserved[a.sku, a.location_id] += a.quantity
+        total = sum(held.values())
+        self.reservations[reservation.reservation_id] = Held("ACTIVE", expires, total, held, lines)
+
+    def settle(self, reservation_id: str, way: str, taken: dict[Place, int]) -> None:
+        """``taken`` units of each allocation settled ``way``; the state follows."""
+        reservation = self.reservations[reservation_id]
+        for place, quantity in taken.items():
+            assert 0 <= quantity <= reservation.held[place], (place, quantity, reservation)
+            key = (place[1], place[2])
+            reservation.held[place] -= quantity
+            reservation.settled[way] += quantity
             self.reserved[key] -= quantity
-            if ship:
+            if way == "CONFIRMED":
                 self.on_hand[key] -= quantity
-        self.reservations[reservation_id] = (state, expires, held)
+        reservation.state = reservation.final_state()
+
+    def give_back(self, reservation_id: str, way: str) -> None:
+        """Everything still held, settled ``way``."""
+        self.settle(reservation_id, way, dict(self.reservations[reservation_id].held))
 
 
 class InventoryMachine(RuleBasedStateMachine):
@@ -115,7 +174,8 @@ class InventoryMachine(RuleBasedStateMachine):
         self.catalog = cases.catalog
         self.writes = cases.writes
         self.bulk = cases.bulk
-        self.replays: list[tuple[Any, Any, Any]] = []
+        self.replays: list[tuple[Any, Any, Any, Any]] = []
+        self.start = self.clock.now
         self.run(self._reset())
 
     def run(self, awaitable: Any) -> Any:
@@ -140,11 +200,11 @@ class InventoryMachine(RuleBasedStateMachine):
     def key(self) -> RequestKey:
         return RequestKey(str(uuid.uuid4()), "test", "fingerprint")
 
-    def attempt(self, call: Any, *args: Any) -> Any:
+    def attempt(self, call: Any, *args: Any, **options: Any) -> Any:
         """Run a store call; remember it for a later replay when it succeeded."""
         key = self.key()
-        result = self.run(call(*args, key))
-        self.replays.append((call, (*args, key), result))
+        result = self.run(call(*args, key, **options))
+        self.replays.append((call, (*args, key), options, result))
         return result
 
     def teardown(self) -> None:
@@ -214,17 +274,13 @@ class InventoryMachine(RuleBasedStateMachine):
                 self.attempt(self.reservations_store.reserve, request)
             return ""
         reservation = self.attempt(self.reservations_store.reserve, request)
-        held: dict[Key, int] = {}
         for line in reservation.lines:
             assert sum(a.quantity for a in line.allocations) == wanted[line.sku]
             if any(self.model.available((line.sku, loc)) >= line.quantity for loc in LOCATIONS):
                 assert len(line.allocations) == 1, "one location could serve the whole line"
             for a in line.allocations:
                 assert 0 < a.quantity <= self.model.available((a.sku, a.location_id))
-                held[a.sku, a.location_id] = a.quantity
-        for key, quantity in held.items():
-            self.model.reserved[key] += quantity
-        self.model.reservations[reservation.reservation_id] = ("ACTIVE", self.elapsed + ttl_s, held)
+        self.model.hold(reservation, self.elapsed + ttl_s)
         return str(reservation.reservation_id)
 
     @rule(target=reservations, kits=st.integers(1, 6), extra=st.integers(0, 3))
@@ -251,12 +307,7 @@ class InventoryMachine(RuleBasedStateMachine):
             held[a.sku, a.location_id] += a.quantity
         for key, quantity in held.items():
             assert quantity <= self.model.available(key)
-            self.model.reserved[key] += quantity
-        self.model.reservations[reservation.reservation_id] = (
-            "ACTIVE",
-            self.elapsed + 60,
-            dict(held),
-        )
+        self.model.hold(reservation, self.elapsed + 60)
         return str(reservation.reservation_id)
 
     @rule(sku=skus, location=locations, move=st.sampled_from(MOVES), quantity=st.integers(1, 8))
@@ -309,11 +360,12 @@ class InventoryMachine(RuleBasedStateMachine):
     def confirm(self, reservation_id: str) -> None:
         if not reservation_id:
             return
-        state, expires, _ = self.model.reservations[reservation_id]
-        if state == "ACTIVE" and self.elapsed < expires:
-            self.attempt(self.reservations_store.confirm, reservation_id, "")
-            self.model.give_back(reservation_id, "CONFIRMED", ship=True)
-        elif state == "CONFIRMED":
+        held = self.model.reservations[reservation_id]
+        if held.state == "ACTIVE" and self.elapsed < held.expires:
+            after = self.attempt(self.reservations_store.confirm, reservation_id, "")
+            self.model.give_back(reservation_id, "CONFIRMED")
+            assert after.state.value == held.state
+        elif held.state == "CONFIRMED":
             self.attempt(self.reservations_store.confirm, reservation_id, "")
         else:
             with pytest.raises(FailedPrecondition):
@@ -323,14 +375,88 @@ class InventoryMachine(RuleBasedStateMachine):
     def release(self, reservation_id: str) -> None:
         if not reservation_id:
             return
-        state, _, _ = self.model.reservations[reservation_id]
-        if state == "CONFIRMED":
+        held = self.model.reservations[reservation_id]
+        if held.state in ("CONFIRMED", "MIXED"):
             with pytest.raises(FailedPrecondition):
                 self.attempt(self.reservations_store.release, reservation_id, "")
             return
-        self.attempt(self.reservations_store.release, reservation_id, "")
-        if state == "ACTIVE":
-            self.model.give_back(reservation_id, "RELEASED", ship=False)
+        was_active = held.state == "ACTIVE"
+        after = self.attempt(self.reservations_store.release, reservation_id, "")
+        if was_active:
+            self.model.give_back(reservation_id, "RELEASED")
+        assert after.state.value == held.state
+
+    @rule(
+        reservation_id=reservations,
+        way=st.sampled_from(["CONFIRMED", "RELEASED"]),
+        sku=st.sampled_from([*SKUS, "KIT"]),
+        quantity=st.integers(1, 8),
+        at_one_location=st.booleans(),
+    )
+    def settle_part_of_a_line(
+        self, reservation_id: str, way: str, sku: str, quantity: int, at_one_location: bool
+    ) -> None:
+        """Confirm or release part of a line (a kit line: whole kits): refused unless active
+        (and, to confirm, not past its time), the SKU is a line and that much is held there
+        (of every component)."""
+        if not reservation_id:
+            return
+        held = self.model.reservations[reservation_id]
+        n, per_unit = held.lines.get(sku, (-1, {}))
+        places = [p for p in held.held if p[0] == n]
+        location = min(p[2] for p in places) if at_one_location and places else ""
+        possible = min(
+            (
+                sum(q for p, q in held.held.items() if p[:2] == (n, c) and location in ("", p[2]))
+                // units
+                for c, units in per_unit.items()
+            ),
+            default=0,
+        )
+        stores = self.reservations_store
+        call = stores.confirm if way == "CONFIRMED" else stores.release
+        parts = (PartialLine(sku, quantity, location),)
+        allowed = held.state == "ACTIVE" and (way == "RELEASED" or self.elapsed < held.expires)
+        if not allowed:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(call, reservation_id, "", lines=parts)
+            return
+        if not places or (location and any((n, c, location) not in held.held for c in per_unit)):
+            with pytest.raises(InvalidArgument):
+                self.attempt(call, reservation_id, "", lines=parts)
+            return
+        if quantity > possible:
+            with pytest.raises(FailedPrecondition) as refused:
+                self.attempt(call, reservation_id, "", lines=parts)
+            assert refused.value.reason == "NOT_ENOUGH_HELD"
+            return
+        after = self.attempt(call, reservation_id, "", lines=parts)
+        now = {
+            (m, a.sku, a.location_id): a.held
+            for m, line in enumerate(after.lines)
+            for a in line.held()
+        }
+        taken = {p: held.held[p] - now[p] for p in held.held}
+        for c, units in per_unit.items():
+            assert sum(q for p, q in taken.items() if p[:2] == (n, c)) == units * quantity
+        assert all(q == 0 for p, q in taken.items() if p[0] != n or location not in ("", p[2]))
+        self.model.settle(reservation_id, way, taken)
+        assert after.state.value == held.state
+
+    @rule(reservation_id=reservations, ttl_s=st.integers(1, 200))
+    def extend(self, reservation_id: str, ttl_s: int) -> None:
+        """A later expiry for an active reservation not past its time; never an earlier one."""
+        if not reservation_id:
+            return
+        held = self.model.reservations[reservation_id]
+        call = self.reservations_store.extend
+        if held.state != "ACTIVE" or self.elapsed >= held.expires:
+            with pytest.raises(FailedPrecondition):
+                self.attempt(call, reservation_id, ttl=timedelta(seconds=ttl_s))
+            return
+        after = self.attempt(call, reservation_id, ttl=timedelta(seconds=ttl_s))
+        held.expires = max(held.expires, self.elapsed + ttl_s)
+        assert after.expire_time == self.start + timedelta(seconds=held.expires)
 
     @rule(
         wanted=st.lists(
@@ -380,32 +506,27 @@ class InventoryMachine(RuleBasedStateMachine):
                 assert outcome.reason == "INSUFFICIENT_STOCK"
                 continue
             assert not isinstance(outcome, BaseException), outcome
-            held: dict[Key, int] = {}
-            for line in outcome.lines:
-                for a in line.allocations:
-                    held[a.sku, a.location_id] = a.quantity
-                    self.model.reserved[a.sku, a.location_id] += a.quantity
-            self.model.reservations[outcome.reservation_id] = ("ACTIVE", self.elapsed + 60, held)
+            self.model.hold(outcome, self.elapsed + 60)
 
     @rule(seconds=st.integers(1, 60))
     def time_passes_and_the_sweeper_runs(self, seconds: int) -> None:
         self.clock.advance(seconds)
         self.elapsed += seconds
         self.run(self.reservations_store.expire_due(1000))
-        for reservation_id, (state, expires, _) in list(self.model.reservations.items()):
-            if state == "ACTIVE" and expires <= self.elapsed:
-                self.model.give_back(reservation_id, "EXPIRED", ship=False)
+        for reservation_id, held in list(self.model.reservations.items()):
+            if held.state == "ACTIVE" and held.expires <= self.elapsed:
+                self.model.give_back(reservation_id, "EXPIRED")
 
     @rule(data=st.data())
     def replay_an_earlier_request(self, data: st.DataObject) -> None:
         if not self.replays:
             return
-        call, args, first = data.draw(st.sampled_from(self.replays))
-        assert self.run(call(*args)) == first
+        call, args, options, first = data.draw(st.sampled_from(self.replays))
+        assert self.run(call(*args, **options)) == first
 
     @invariant()
     def the_database_agrees_with_the_model_and_the_ledger(self) -> None:
-        levels, ledger, held = self.run(self._read())
+        levels, ledger, held, reservations = self.run(self._read())
         for key, (on_hand, reserved, safety, damaged, qc) in levels.items():
             assert 0 <= reserved <= on_hand
             assert (on_hand, reserved, safety, damaged, qc) == (
@@ -419,6 +540,10 @@ class InventoryMachine(RuleBasedStateMachine):
             assert held.get(key, 0) == reserved
         assert set(ledger) <= set(levels)
         assert all(self.model.on_hand[key] == 0 for key in self.model.on_hand if key not in levels)
+        assert reservations == {
+            rid: (r.state, {k: q for k, q in r.held.items()})
+            for rid, r in self.model.reservations.items()
+        }
 
     async def _read(
         self,
@@ -426,6 +551,7 @@ class InventoryMachine(RuleBasedStateMachine):
         dict[Key, tuple[int, int, int, int, int]],
         dict[Key, tuple[int, int, int, int]],
         dict[Key, int],
+        dict[str, tuple[str, dict[Place, int]]],
     ]:
         m, a, r = (
             tables.movements.c,
@@ -456,16 +582,25 @@ class InventoryMachine(RuleBasedStateMachine):
                     ).group_by(m.sku, m.location_id)
                 )
             }
+            unsettled = a.quantity - a.confirmed - a.released - a.expired
             held = {
                 (row[0], row[1]): int(row[2])
                 for row in await connection.execute(
-                    select(a.sku, a.location_id, func.sum(a.quantity))
+                    select(a.sku, a.location_id, func.sum(unsettled))
                     .join(tables.reservations, r.reservation_id == a.reservation_id)
                     .where(r.state == "ACTIVE")
                     .group_by(a.sku, a.location_id)
                 )
             }
-        return levels, ledger, held
+            reservations: dict[str, tuple[str, dict[Place, int]]] = {}
+            for row in await connection.execute(
+                select(
+                    r.reservation_id, r.state, a.line_number, a.sku, a.location_id, unsettled
+                ).join(tables.reservation_allocations, r.reservation_id == a.reservation_id)
+            ):
+                place = (int(row[2]), row[3], row[4])
+                reservations.setdefault(row[0], (row[1], {}))[1][place] = int(row[5])
+        return levels, ledger, held, reservations
 
 
 @pytest.mark.slow

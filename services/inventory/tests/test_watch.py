@@ -76,3 +76,38 @@ async def test_watching_an_unknown_sku_is_not_found(inventory: Inventory) -> Non
 
     assert raised.value.resource is not None
     assert raised.value.resource.resource_name == "NOPE"
+
+
+async def test_a_watcher_of_no_sku_sees_every_sku_and_resumes_without_a_gap(
+    inventory: Inventory,
+) -> None:
+    await inventory.register(["MUG", "TEE", "CAP"], ["WH-1"])
+    await inventory.receive("MUG", "WH-1", 1)
+    first = inventory.stub.WatchStock(pb.WatchStockRequest())
+    stream = first.__aiter__()
+    seen = await take(stream, 1)
+    await inventory.receive("TEE", "WH-1", 2)
+    seen += await take(stream, 1)
+    first.cancel()
+
+    # SKUs registered and changed while nobody watches, some by concurrent writers.
+    await inventory.register(["HAT"], [])
+    await asyncio.gather(
+        *(inventory.receive(sku, "WH-1", n) for n, sku in enumerate(["CAP", "HAT", "MUG"], 3))
+    )
+    second = inventory.stub.WatchStock(pb.WatchStockRequest(after_sequence=seen[-1].sequence))
+    stream = second.__aiter__()
+    resumed = await take(stream, 3)
+    await inventory.reserve({"HAT": 1})
+    resumed += await take(stream, 1)
+    second.cancel()
+
+    everything = seen + resumed
+    assert [m.sequence for m in everything] == sorted({m.sequence for m in everything})
+    assert [(m.sku, m.on_hand_delta) for m in everything[:2]] == [("MUG", 1), ("TEE", 2)]
+    assert sorted((m.sku, m.on_hand_delta) for m in everything[2:5]) == [
+        ("CAP", 3),
+        ("HAT", 4),
+        ("MUG", 5),
+    ]
+    assert (everything[5].sku, everything[5].kind) == ("HAT", pb.MOVEMENT_KIND_RESERVATION)

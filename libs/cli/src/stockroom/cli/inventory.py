@@ -20,12 +20,13 @@ from stockroom.cli.calls import Call, call_options
 from stockroom.cli.failures import EXIT_UNREACHABLE, Failure
 from stockroom.cli.health import health_command
 from stockroom.cli.output import to_data
-from stockroom.cli.params import SKU_QUANTITY
+from stockroom.cli.params import PART_QUANTITY, SKU_QUANTITY
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 SERVICE = "inventory"
 KINDS = {"warehouse": pb.LOCATION_KIND_WAREHOUSE, "store": pb.LOCATION_KIND_STORE}
+ITEM_STATES = {"active": pb.ITEM_STATE_ACTIVE, "inactive": pb.ITEM_STATE_INACTIVE}
 # What one line of `watch` shows in a table.
 WATCH_COLUMNS = (
     "sequence",
@@ -93,14 +94,20 @@ def get_item(call: Call, sku: str) -> None:
 
 
 @group.command("items")
+@click.option("--prefix", default="", help="only SKUs starting with this")
+@click.option("--state", type=click.Choice(sorted(ITEM_STATES)), help="only active or inactive")
 @click.option("--page-size", type=click.IntRange(0, 1000), default=100, show_default=True)
 @click.option("--page-token", default="")
 @call_options(SERVICE)
-def list_items(call: Call, page_size: int, page_token: str) -> None:
-    """List SKUs (one page; --page-token NEXT_PAGE_TOKEN for the next)."""
-    unary(
-        call, "ListItems", pb.ListItemsRequest(page_size=page_size, page_token=page_token), "items"
+def list_items(call: Call, prefix: str, state: str | None, page_size: int, page_token: str) -> None:
+    """List SKUs (one page; --page-token NEXT_PAGE_TOKEN for the next, same filters)."""
+    request = pb.ListItemsRequest(
+        page_size=page_size,
+        page_token=page_token,
+        sku_prefix=prefix,
+        state=ITEM_STATES[state] if state else pb.ITEM_STATE_UNSPECIFIED,
     )
+    unary(call, "ListItems", request, "items")
 
 
 @group.command("create-location")
@@ -244,11 +251,16 @@ def _kit_row(sku: dict[str, Any]) -> dict[str, Any]:
 
 @group.command("check")
 @click.argument("lines", nargs=-1, required=True, type=SKU_QUANTITY)
+@click.option(
+    "--location", "locations", multiple=True, help="count only this location (repeatable)"
+)
 @call_options(SERVICE)
-def check(call: Call, lines: tuple[tuple[str, int], ...]) -> None:
-    """Can these quantities be promised? SKU=QTY ..."""
+def check(call: Call, lines: tuple[tuple[str, int], ...], locations: tuple[str, ...]) -> None:
+    """Can these quantities be promised (as `reserve` with the same --location would)?
+    SKU=QTY ..."""
     request = pb.CheckAvailabilityRequest(
-        lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines]
+        lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines],
+        location_ids=list(locations),
     )
     unary(call, "CheckAvailability", request, "lines")
 
@@ -263,13 +275,23 @@ def check(call: Call, lines: tuple[tuple[str, int], ...]) -> None:
     help="seconds the hold lasts",
 )
 @click.option("--reference", default="", help="e.g. an order id")
+@click.option(
+    "--location", "locations", multiple=True, help="take only from this location (repeatable)"
+)
 @call_options(SERVICE, mutation=True)
-def reserve(call: Call, lines: tuple[tuple[str, int], ...], ttl_s: int, reference: str) -> None:
+def reserve(
+    call: Call,
+    lines: tuple[tuple[str, int], ...],
+    ttl_s: int,
+    reference: str,
+    locations: tuple[str, ...],
+) -> None:
     """Hold stock: SKU=QTY ..."""
     request = pb.ReserveStockRequest(
         lines=[pb.ReserveStockLine(sku=s, quantity=q) for s, q in lines],
         ttl=Duration(seconds=ttl_s),
         reference=reference,
+        location_ids=list(locations),
         request_id=call.new_request_id(),
     )
     unary(call, "ReserveStock", request)
@@ -283,24 +305,44 @@ def get_reservation(call: Call, reservation_id: str) -> None:
     unary(call, "GetReservation", pb.GetReservationRequest(reservation_id=reservation_id))
 
 
+def _parts(parts: tuple[tuple[str, str, int], ...]) -> list[pb.PartialLine]:
+    return [pb.PartialLine(sku=s, location_id=loc, quantity=q) for s, loc, q in parts]
+
+
 @group.command("confirm")
 @click.argument("reservation_id")
+@click.argument("parts", nargs=-1, type=PART_QUANTITY)
+@click.option("--reference", default="", help="e.g. a shipment id")
 @call_options(SERVICE, mutation=True)
-def confirm(call: Call, reservation_id: str) -> None:
-    """Confirm a reservation: its units leave stock."""
+def confirm(
+    call: Call, reservation_id: str, parts: tuple[tuple[str, str, int], ...], reference: str
+) -> None:
+    """Confirm a reservation: its units leave stock. With SKU[@LOCATION]=QTY ... only those
+    units; the rest stays held."""
     request = pb.ConfirmReservationRequest(
-        reservation_id=reservation_id, request_id=call.new_request_id()
+        reservation_id=reservation_id,
+        reference=reference,
+        lines=_parts(parts),
+        request_id=call.new_request_id(),
     )
     unary(call, "ConfirmReservation", request)
 
 
 @group.command("release")
 @click.argument("reservation_id")
+@click.argument("parts", nargs=-1, type=PART_QUANTITY)
+@click.option("--reason", default="", help="why, in your words")
 @call_options(SERVICE, mutation=True)
-def release(call: Call, reservation_id: str) -> None:
-    """Release a reservation: its units can be promised again."""
+def release(
+    call: Call, reservation_id: str, parts: tuple[tuple[str, str, int], ...], reason: str
+) -> None:
+    """Release a reservation: its units can be promised again. With SKU[@LOCATION]=QTY ...
+    only those units; the rest stays held."""
     request = pb.ReleaseReservationRequest(
-        reservation_id=reservation_id, request_id=call.new_request_id()
+        reservation_id=reservation_id,
+        reason=reason,
+        lines=_parts(parts),
+        request_id=call.new_request_id(),
     )
     unary(call, "ReleaseReservation", request)
 
@@ -320,14 +362,15 @@ def movements(call: Call, sku: str, location_id: str, page_size: int, page_token
 
 
 @group.command("watch")
-@click.argument("skus", nargs=-1, required=True)
+@click.argument("skus", nargs=-1)
 @click.option(
     "--after-sequence", type=click.IntRange(min=0), default=0, help="resume after this ledger entry"
 )
 @call_options(SERVICE)
 def watch(call: Call, skus: tuple[str, ...], after_sequence: int) -> None:
-    """Stream ledger entries of SKUs, one line each, until Ctrl-C; reconnects and resumes
-    after the last entry shown when the connection drops (no deadline)."""
+    """Stream ledger entries of SKUs (none: of every SKU), one line each, until Ctrl-C;
+    reconnects and resumes after the last entry shown when the connection drops (no
+    deadline)."""
     call.guard(lambda: _watch(call, list(skus), after_sequence))
 
 

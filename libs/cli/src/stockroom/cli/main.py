@@ -22,6 +22,7 @@ from stockroom.cli import (
     dev,
     inventory,
     inventory_bulk,
+    inventory_lifecycle,
     inventory_stock,
     inventory_supply,
     pricing,
@@ -71,7 +72,12 @@ cli.add_command(inventory.group)
 cli.add_command(pricing.group)
 for command in (*pricing_lifecycle.COMMANDS, *pricing_bulk.COMMANDS, *pricing_lists.COMMANDS):
     pricing.group.add_command(command)
-for command in (*inventory_stock.COMMANDS, *inventory_bulk.COMMANDS, *inventory_supply.COMMANDS):
+for command in (
+    *inventory_stock.COMMANDS,
+    *inventory_bulk.COMMANDS,
+    *inventory_supply.COMMANDS,
+    *inventory_lifecycle.COMMANDS,
+):
     inventory.group.add_command(command)
 
 

@@ -69,6 +69,24 @@ class Amount(click.ParamType):  # type: ignore[type-arg]
         return amount
 
 
+class PartQuantity(click.ParamType):  # type: ignore[type-arg]
+    """``SKU=QTY`` or ``SKU@LOCATION=QTY``: part of a reservation line (positive quantity)."""
+
+    name = "SKU[@LOCATION]=QTY"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str, int]:
+        if isinstance(value, tuple):
+            return value
+        where, number = SKU_QUANTITY.convert(value, param, ctx)
+        sku, _, location_id = where.partition("@")
+        if not sku or (where.endswith("@") and not location_id):
+            self.fail(f"{value!r} is not SKU=QTY or SKU@LOCATION=QTY (e.g. MUG@WH-1=2)", param, ctx)
+        return sku, location_id, number
+
+
 SKU_QUANTITY = SkuQuantity()
+PART_QUANTITY = PartQuantity()
 MOMENT = Moment()
 AMOUNT = Amount()

@@ -31,9 +31,10 @@ from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
-from stockroom.inventory.service.retention import Retention
+from stockroom.inventory.service.retention import DEFAULT_SETTLED_RESERVATION_AGE_S, Retention
 from stockroom.inventory.service.stock import StockService
 from stockroom.inventory.service.supply import SupplyService
+from stockroom.inventory.service.verification import LedgerVerification
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.tables import outbox
@@ -45,7 +46,7 @@ SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].ful
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Side-effect-free reads that must see the caller's own writes: on the primary
 # even with a read replica (a reservation just made is looked up next).
-FRESH_READS = (f"/{SERVICE_NAME}/GetReservation",)
+FRESH_READS = (f"/{SERVICE_NAME}/GetReservation", f"/{SERVICE_NAME}/ListReservations")
 DEFAULTS: dict[str, object] = {
     "port": 50051,
     "database_url": "sqlite+aiosqlite:///var/inventory.db",
@@ -70,7 +71,11 @@ class InventorySettings:
     # Request records (idempotency keys) are pruned this long after they were written:
     # a retry with the same request_id after that is a new request.
     request_record_retention_s: float = 7 * 86_400.0
-    # How often the retention sweep prunes request records and published events.
+    # Settled (confirmed, released, expired, mixed) reservations are pruned this long after
+    # they were settled; their ledger entries stay.
+    settled_reservation_retention_s: float = DEFAULT_SETTLED_RESERVATION_AGE_S
+    # How often the retention sweep prunes request records, published events and settled
+    # reservations.
     retention_interval_s: float = 60.0
     # Events to NATS JetStream (INVENTORY_EVENTS_* variables, read by EventsConfig):
     # INVENTORY_EVENTS_ENABLED=true turns them on; off by default, so no broker is needed.
@@ -98,6 +103,7 @@ class UseCases:
     writes: StockWrites
     bulk: BulkAdjustments
     supply: SupplyService
+    verification: LedgerVerification
 
 
 def use_cases(
@@ -117,6 +123,7 @@ def use_cases(
         writes,
         BulkAdjustments(writes),
         SupplyService(transactions, writes),
+        LedgerVerification(transactions),
     )
 
 
@@ -139,6 +146,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
         tail,
         cases.bulk,
         cases.supply,
+        cases.verification,
     )
     jobs = BackgroundJobs()
     jobs.start("ledger-tail", tail.run)
@@ -154,7 +162,11 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
         ),
     )
     retention = Retention(
-        engine, clock, settings.request_record_retention_s, settings.events.keep_published_s
+        engine,
+        clock,
+        settings.request_record_retention_s,
+        settings.events.keep_published_s,
+        settings.settled_reservation_retention_s,
     )
     jobs.start(
         "retention-sweeper", lambda: sweep_old_rows(retention, settings.retention_interval_s)

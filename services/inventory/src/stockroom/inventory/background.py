@@ -58,6 +58,7 @@ async def sweep_expired_reservations(
 
 
 async def sweep_old_rows(retention: Retention, interval_s: float) -> None:
-    """Prune request records and published events forever, every ``interval_s``
-    (``stockroom.common.events.prune_forever``: failures are logged and tried again)."""
+    """Prune request records, published events and settled reservations forever, every
+    ``interval_s`` (``stockroom.common.events.prune_forever``: failures are logged and tried
+    again)."""
     await prune_forever(retention.prune, interval_s)

@@ -41,7 +41,7 @@ class LedgerReader(Protocol):
 
 
 class Subscription:
-    """Entries of some SKUs after ``start``, as the tail reads them."""
+    """Entries of some SKUs (no SKUs: of every SKU) after ``start``, as the tail reads them."""
 
     def __init__(self, skus: Sequence[str], start: int) -> None:
         self.skus = frozenset(skus)
@@ -51,7 +51,7 @@ class Subscription:
         self._changed = asyncio.Event()
 
     def offer(self, movement: Movement) -> None:
-        if self.overflowed or movement.level.sku not in self.skus:
+        if self.overflowed or (self.skus and movement.level.sku not in self.skus):
             return
         try:
             self._entries.put_nowait(movement)
@@ -128,7 +128,9 @@ class LedgerTail:
 async def watch_movements(
     tail: LedgerTail, reader: LedgerReader, skus: Sequence[str], after: int
 ) -> AsyncIterator[list[Movement]]:
-    """Batches of the entries of ``skus`` with a sequence above ``after``, forever."""
+    """Batches of the entries of ``skus`` (none: of every SKU) with a sequence above
+    ``after``, forever. The catch-up reads the same filter from the database
+    (``movements_after`` with no SKUs reads every entry)."""
     cursor = after
     while True:
         subscription = await tail.subscribe(skus)

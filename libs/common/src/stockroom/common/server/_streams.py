@@ -136,6 +136,7 @@ class StreamGovernor(grpc.aio.ServerInterceptor):
         loop = asyncio.get_running_loop()
         ends_at = loop.time() + self.max_age_s
         draining = asyncio.ensure_future(self._draining.wait())
+        following: asyncio.Future[Any] | None = None
         try:
             while True:
                 following = asyncio.ensure_future(anext(responses))
@@ -157,6 +158,12 @@ class StreamGovernor(grpc.aio.ServerInterceptor):
                 raise self._ended(f"streams last at most {self.max_age_s:g} s", "STREAM_MAX_AGE")
         finally:
             draining.cancel()
+            if following is not None and not following.done():
+                # Cancelled (the caller went away) while the servicer was producing: its
+                # generator is still running in ``following``, and closing a running
+                # generator fails. Stop the read first, then close.
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
             await cast("Any", responses).aclose()
 
     def _ended(self, why: str, reason: str) -> Unavailable:

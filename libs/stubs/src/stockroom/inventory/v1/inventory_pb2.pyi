@@ -21,6 +21,30 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ItemState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ItemStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ItemState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ITEM_STATE_UNSPECIFIED: _ItemState.ValueType  # 0
+    """Not set (in ListItemsRequest: any state)."""
+    ITEM_STATE_ACTIVE: _ItemState.ValueType  # 1
+    """May be reserved."""
+    ITEM_STATE_INACTIVE: _ItemState.ValueType  # 2
+    """Refuses new reservations (FAILED_PRECONDITION, reason ITEM_INACTIVE)."""
+
+class ItemState(_ItemState, metaclass=_ItemStateEnumTypeWrapper):
+    """Whether a SKU may be reserved."""
+
+ITEM_STATE_UNSPECIFIED: ItemState.ValueType  # 0
+"""Not set (in ListItemsRequest: any state)."""
+ITEM_STATE_ACTIVE: ItemState.ValueType  # 1
+"""May be reserved."""
+ITEM_STATE_INACTIVE: ItemState.ValueType  # 2
+"""Refuses new reservations (FAILED_PRECONDITION, reason ITEM_INACTIVE)."""
+Global___ItemState: _TypeAlias = ItemState  # noqa: Y015
+
 class _LocationKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -152,7 +176,13 @@ class _ReservationStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Rese
     RESERVATION_STATE_RELEASED: _ReservationState.ValueType  # 3
     """Given back by the caller."""
     RESERVATION_STATE_EXPIRED: _ReservationState.ValueType  # 4
-    """Given back because its time ran out."""
+    """Given back because its time ran out (what was still held; units confirmed
+    or released before stay so).
+    """
+    RESERVATION_STATE_MIXED: _ReservationState.ValueType  # 5
+    """Settled, some units confirmed and the others released or expired; the
+    lines say how many of each.
+    """
 
 class ReservationState(_ReservationState, metaclass=_ReservationStateEnumTypeWrapper):
     """Where a reservation is in its life."""
@@ -166,7 +196,13 @@ RESERVATION_STATE_CONFIRMED: ReservationState.ValueType  # 2
 RESERVATION_STATE_RELEASED: ReservationState.ValueType  # 3
 """Given back by the caller."""
 RESERVATION_STATE_EXPIRED: ReservationState.ValueType  # 4
-"""Given back because its time ran out."""
+"""Given back because its time ran out (what was still held; units confirmed
+or released before stay so).
+"""
+RESERVATION_STATE_MIXED: ReservationState.ValueType  # 5
+"""Settled, some units confirmed and the others released or expired; the
+lines say how many of each.
+"""
 Global___ReservationState: _TypeAlias = ReservationState  # noqa: Y015
 
 class _StockState:
@@ -296,18 +332,26 @@ class CheckAvailabilityRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LINES_FIELD_NUMBER: _builtins.int
+    LOCATION_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___AvailabilityLine]:
         """Lines to check; at most 500."""
+
+    @_builtins.property
+    def location_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """If set, count only these registered locations, as ReserveStock with the
+        same location_ids would (at most 100, no repeats).
+        """
 
     def __init__(
         self,
         *,
         lines: _abc.Iterable[Global___AvailabilityLine] | None = ...,
+        location_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "location_ids", b"location_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -332,9 +376,17 @@ class LineAvailability(_message.Message):
     requested: _builtins.int
     """The quantity asked for."""
     available: _builtins.int
-    """Units available to promise over all locations (on hand - reserved - safety stock)."""
+    """Units available to promise over all locations (on hand - reserved - safety
+    stock), or over the request's location_ids if it names some; for a kit,
+    whole kits. Lines are counted in request order, each from what the lines
+    before it would take (as one ReserveStock of these lines takes them). Zero
+    for a SKU that is not registered or is deactivated (ReserveStock would
+    refuse it).
+    """
     satisfiable: _builtins.bool
-    """Whether available >= requested."""
+    """Whether available >= requested: ReserveStock of the same lines with the
+    same location_ids holds them all exactly when every line is satisfiable.
+    """
     backorderable: _builtins.int
     """Units beyond `available` that ReserveStock could backorder right now
     (inventory policy BACKORDER, within its limit). Set only for a short line
@@ -507,6 +559,9 @@ class Item(_message.Message):
     SKU_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DEACTIVATION_REASON_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     COMPONENTS_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The stock keeping unit: 1-64 letters, digits, '.', '_' or '-', starting
@@ -514,9 +569,19 @@ class Item(_message.Message):
     """
     display_name: _builtins.str
     """A name for people."""
+    state: Global___ItemState.ValueType
+    """Whether it may be reserved (output only: DeactivateItem and ReactivateItem
+    change it; a new item is active).
+    """
+    deactivation_reason: _builtins.str
+    """Why it was deactivated, in the caller's words; empty while active (output only)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the SKU was registered."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When its name or state last changed (output only)."""
 
     @_builtins.property
     def components(self) -> _containers.RepeatedCompositeFieldContainer[Global___KitComponent]:
@@ -532,11 +597,14 @@ class Item(_message.Message):
         sku: _builtins.str = ...,
         display_name: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        state: Global___ItemState.ValueType = ...,
+        deactivation_reason: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
         components: _abc.Iterable[Global___KitComponent] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "create_time", b"create_time", "display_name", b"display_name", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["components", b"components", "create_time", b"create_time", "deactivation_reason", b"deactivation_reason", "display_name", b"display_name", "sku", b"sku", "state", b"state", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -626,19 +694,27 @@ class ListItemsRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SKU_PREFIX_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many items (default 50, at most 1000)."""
     page_token: _builtins.str
-    """The next_page_token of a previous call, to continue from there."""
+    """The next_page_token of a previous call with the same filters."""
+    sku_prefix: _builtins.str
+    """Only SKUs that start with this (case-sensitive), if set."""
+    state: Global___ItemState.ValueType
+    """Only items in this state, if set."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        sku_prefix: _builtins.str = ...,
+        state: Global___ItemState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "sku_prefix", b"sku_prefix", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1482,19 +1558,35 @@ class Allocation(_message.Message):
 
     LOCATION_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    CONFIRMED_FIELD_NUMBER: _builtins.int
+    RELEASED_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
     location_id: _builtins.str
     """The location."""
     quantity: _builtins.int
-    """Units held there."""
+    """Units reserved there (held + confirmed + released + expired)."""
+    held: _builtins.int
+    """Units still held there."""
+    confirmed: _builtins.int
+    """Units confirmed (shipped) from there."""
+    released: _builtins.int
+    """Units released there by the caller."""
+    expired: _builtins.int
+    """Units given back there because the reservation expired."""
     def __init__(
         self,
         *,
         location_id: _builtins.str = ...,
         quantity: _builtins.int = ...,
+        held: _builtins.int = ...,
+        confirmed: _builtins.int = ...,
+        released: _builtins.int = ...,
+        expired: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "quantity", b"quantity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirmed", b"confirmed", "expired", b"expired", "held", b"held", "location_id", b"location_id", "quantity", b"quantity", "released", b"released"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1509,6 +1601,10 @@ class ReservationLine(_message.Message):
     SKU_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     ALLOCATIONS_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    CONFIRMED_FIELD_NUMBER: _builtins.int
+    RELEASED_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
     COMPONENTS_FIELD_NUMBER: _builtins.int
     BACKORDERED_FIELD_NUMBER: _builtins.int
     PREORDER_FIELD_NUMBER: _builtins.int
@@ -1516,7 +1612,17 @@ class ReservationLine(_message.Message):
     sku: _builtins.str
     """The SKU."""
     quantity: _builtins.int
-    """Units reserved."""
+    """Units reserved (held + confirmed + released + expired, and what waits or was
+    filled or cancelled as backorders); for a kit, kits.
+    """
+    held: _builtins.int
+    """Units still held (not yet confirmed, released or expired); for a kit, kits."""
+    confirmed: _builtins.int
+    """Units confirmed (shipped); for a kit, kits."""
+    released: _builtins.int
+    """Units released by the caller; for a kit, kits."""
+    expired: _builtins.int
+    """Units given back because the reservation expired; for a kit, kits."""
     backordered: _builtins.int
     """Units of the line backordered (or preordered) and still waiting for stock
     (the sum of the backorders' outstanding units). While any wait,
@@ -1546,6 +1652,10 @@ class ReservationLine(_message.Message):
         sku: _builtins.str = ...,
         quantity: _builtins.int = ...,
         allocations: _abc.Iterable[Global___Allocation] | None = ...,
+        held: _builtins.int = ...,
+        confirmed: _builtins.int = ...,
+        released: _builtins.int = ...,
+        expired: _builtins.int = ...,
         components: _abc.Iterable[Global___ReservedComponent] | None = ...,
         backordered: _builtins.int = ...,
         preorder: _builtins.bool = ...,
@@ -1553,7 +1663,7 @@ class ReservationLine(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "backordered", b"backordered", "backorders", b"backorders", "components", b"components", "preorder", b"preorder", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "backordered", b"backordered", "backorders", b"backorders", "components", b"components", "confirmed", b"confirmed", "expired", b"expired", "held", b"held", "preorder", b"preorder", "quantity", b"quantity", "released", b"released", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1568,10 +1678,22 @@ class ReservedComponent(_message.Message):
     SKU_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     ALLOCATIONS_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    CONFIRMED_FIELD_NUMBER: _builtins.int
+    RELEASED_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
     sku: _builtins.str
     """The component's SKU."""
     quantity: _builtins.int
-    """Units held: the line's kits times the component's quantity per kit."""
+    """Units reserved: the line's kits times the component's quantity per kit."""
+    held: _builtins.int
+    """Units still held (not yet confirmed, released or expired)."""
+    confirmed: _builtins.int
+    """Units confirmed (shipped)."""
+    released: _builtins.int
+    """Units released by the caller."""
+    expired: _builtins.int
+    """Units given back because the reservation expired."""
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Allocation]:
         """One allocation per location, largest first."""
@@ -1582,10 +1704,14 @@ class ReservedComponent(_message.Message):
         sku: _builtins.str = ...,
         quantity: _builtins.int = ...,
         allocations: _abc.Iterable[Global___Allocation] | None = ...,
+        held: _builtins.int = ...,
+        confirmed: _builtins.int = ...,
+        released: _builtins.int = ...,
+        expired: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "confirmed", b"confirmed", "expired", b"expired", "held", b"held", "quantity", b"quantity", "released", b"released", "sku", b"sku"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1718,22 +1844,30 @@ class ConfirmReservationRequest(_message.Message):
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     REFERENCE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
     reservation_id: _builtins.str
     """The reservation id; must be active and not past its expire_time."""
     reference: _builtins.str
     """The caller's reference for the shipment."""
     request_id: _builtins.str
     """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartialLine]:
+        """Confirm only these parts (at most 100); empty: everything still held.
+        The rest stays held.
+        """
+
     def __init__(
         self,
         *,
         reservation_id: _builtins.str = ...,
         reference: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___PartialLine] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "reference", b"reference", "request_id", b"request_id", "reservation_id", b"reservation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1748,22 +1882,30 @@ class ReleaseReservationRequest(_message.Message):
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
     reservation_id: _builtins.str
     """The reservation id; must not be confirmed."""
     reason: _builtins.str
     """Why, in the caller's words; may be empty."""
     request_id: _builtins.str
     """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartialLine]:
+        """Release only these parts (at most 100); empty: everything still held.
+        The rest stays held.
+        """
+
     def __init__(
         self,
         *,
         reservation_id: _builtins.str = ...,
         reason: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___PartialLine] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "request_id", b"request_id", "reservation_id", b"reservation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lines", b"lines", "reason", b"reason", "request_id", b"request_id", "reservation_id", b"reservation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1783,7 +1925,7 @@ class WatchStockRequest(_message.Message):
     """
     @_builtins.property
     def skus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Registered SKUs to watch, at most 100."""
+        """Registered SKUs to watch, at most 100; none: every SKU."""
 
     def __init__(
         self,
@@ -2918,3 +3060,468 @@ class CancelExpectedReceiptResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelExpectedReceiptResponse: _TypeAlias = CancelExpectedReceiptResponse  # noqa: Y015
+
+@_typing.final
+class PartialLine(_message.Message):
+    """Part of one reservation line, for a partial ConfirmReservation or ReleaseReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The line's SKU."""
+    quantity: _builtins.int
+    """Units to confirm or release (for a kit line, kits: every component's
+    units of that many kits); positive, at most what the line still holds
+    (at location_id, if set).
+    """
+    location_id: _builtins.str
+    """If set, only units held at this location; otherwise from the line's
+    locations that hold the most first (ties: the smaller location id).
+    """
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        location_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["location_id", b"location_id", "quantity", b"quantity", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartialLine: _TypeAlias = PartialLine  # noqa: Y015
+
+@_typing.final
+class ExtendReservationRequest(_message.Message):
+    """Request for InventoryService.ExtendReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_ID_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    TTL_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    reservation_id: _builtins.str
+    """The reservation id; must be active and not past its expire_time."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp:
+        """An absolute time."""
+
+    @_builtins.property
+    def ttl(self) -> _duration_pb2.Duration:
+        """From now (when the service applies the request)."""
+
+    def __init__(
+        self,
+        *,
+        reservation_id: _builtins.str = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        ttl: _duration_pb2.Duration | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "expiry", b"expiry", "ttl", b"ttl"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "expiry", b"expiry", "request_id", b"request_id", "reservation_id", b"reservation_id", "ttl", b"ttl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_expiry: _TypeAlias = _typing.Literal["expire_time", "ttl"]  # noqa: Y015
+    _WhichOneofArgType_expiry: _TypeAlias = _typing.Literal["expiry", b"expiry"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_expiry) -> _WhichOneofReturnType_expiry | None: ...
+
+Global___ExtendReservationRequest: _TypeAlias = ExtendReservationRequest  # noqa: Y015
+
+@_typing.final
+class ExtendReservationResponse(_message.Message):
+    """Response for InventoryService.ExtendReservation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reservation(self) -> Global___Reservation:
+        """The reservation with its expiry (unchanged if it already expired later)."""
+
+    def __init__(
+        self,
+        *,
+        reservation: Global___Reservation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reservation", b"reservation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExtendReservationResponse: _TypeAlias = ExtendReservationResponse  # noqa: Y015
+
+@_typing.final
+class ListReservationsRequest(_message.Message):
+    """Request for InventoryService.ListReservations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """Only reservations with this reference (exactly), if set."""
+    state: Global___ReservationState.ValueType
+    """Only reservations in this state, if set."""
+    page_size: _builtins.int
+    """At most this many reservations (default 50, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call with the same filters."""
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        state: Global___ReservationState.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "reference", b"reference", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReservationsRequest: _TypeAlias = ListReservationsRequest  # noqa: Y015
+
+@_typing.final
+class ListReservationsResponse(_message.Message):
+    """Response for InventoryService.ListReservations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESERVATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def reservations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reservation]:
+        """The reservations, oldest first (by create_time, then id)."""
+
+    def __init__(
+        self,
+        *,
+        reservations: _abc.Iterable[Global___Reservation] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "reservations", b"reservations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReservationsResponse: _TypeAlias = ListReservationsResponse  # noqa: Y015
+
+@_typing.final
+class RenameItemRequest(_message.Message):
+    """Request for InventoryService.RenameItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    display_name: _builtins.str
+    """The new name for people."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenameItemRequest: _TypeAlias = RenameItemRequest  # noqa: Y015
+
+@_typing.final
+class RenameItemResponse(_message.Message):
+    """Response for InventoryService.RenameItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The item with its new name."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenameItemResponse: _TypeAlias = RenameItemResponse  # noqa: Y015
+
+@_typing.final
+class DeactivateItemRequest(_message.Message):
+    """Request for InventoryService.DeactivateItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    reason: _builtins.str
+    """Why, in the caller's words (e.g. "DISCONTINUED"); required."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeactivateItemRequest: _TypeAlias = DeactivateItemRequest  # noqa: Y015
+
+@_typing.final
+class DeactivateItemResponse(_message.Message):
+    """Response for InventoryService.DeactivateItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The item, now inactive (as it was, if it already was inactive)."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeactivateItemResponse: _TypeAlias = DeactivateItemResponse  # noqa: Y015
+
+@_typing.final
+class ReactivateItemRequest(_message.Message):
+    """Request for InventoryService.ReactivateItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU; must be registered."""
+    request_id: _builtins.str
+    """A UUID identifying this request, for safe retries."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "sku", b"sku"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReactivateItemRequest: _TypeAlias = ReactivateItemRequest  # noqa: Y015
+
+@_typing.final
+class ReactivateItemResponse(_message.Message):
+    """Response for InventoryService.ReactivateItem."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def item(self) -> Global___Item:
+        """The item, now active (as it was, if it already was active)."""
+
+    def __init__(
+        self,
+        *,
+        item: Global___Item | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReactivateItemResponse: _TypeAlias = ReactivateItemResponse  # noqa: Y015
+
+@_typing.final
+class VerifyLedgerRequest(_message.Message):
+    """Request for InventoryService.VerifyLedger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Check at most this many stock levels (default 500, at most 1000)."""
+    page_token: _builtins.str
+    """The next_page_token of a previous call, to go on with the next levels."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLedgerRequest: _TypeAlias = VerifyLedgerRequest  # noqa: Y015
+
+@_typing.final
+class LedgerMismatch(_message.Message):
+    """One stock level that disagrees with its ledger entries or its reservations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SKU_FIELD_NUMBER: _builtins.int
+    LOCATION_ID_FIELD_NUMBER: _builtins.int
+    LEVEL_ON_HAND_FIELD_NUMBER: _builtins.int
+    LEDGER_ON_HAND_FIELD_NUMBER: _builtins.int
+    LEVEL_RESERVED_FIELD_NUMBER: _builtins.int
+    LEDGER_RESERVED_FIELD_NUMBER: _builtins.int
+    HELD_BY_RESERVATIONS_FIELD_NUMBER: _builtins.int
+    LEVEL_DAMAGED_FIELD_NUMBER: _builtins.int
+    LEDGER_DAMAGED_FIELD_NUMBER: _builtins.int
+    LEVEL_QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
+    LEDGER_QUALITY_CONTROL_FIELD_NUMBER: _builtins.int
+    LEVEL_BACKORDERED_FIELD_NUMBER: _builtins.int
+    LEDGER_BACKORDERED_FIELD_NUMBER: _builtins.int
+    WAITING_BACKORDERS_FIELD_NUMBER: _builtins.int
+    LEVEL_INCOMING_FIELD_NUMBER: _builtins.int
+    LEDGER_INCOMING_FIELD_NUMBER: _builtins.int
+    OPEN_INCOMING_FIELD_NUMBER: _builtins.int
+    sku: _builtins.str
+    """The SKU."""
+    location_id: _builtins.str
+    """The location."""
+    level_on_hand: _builtins.int
+    """on_hand of the stock level."""
+    ledger_on_hand: _builtins.int
+    """The sum of on_hand_delta over its ledger entries."""
+    level_reserved: _builtins.int
+    """reserved of the stock level."""
+    ledger_reserved: _builtins.int
+    """The sum of reserved_delta over its ledger entries."""
+    held_by_reservations: _builtins.int
+    """Units active reservations hold there."""
+    level_damaged: _builtins.int
+    """damaged of the stock level."""
+    ledger_damaged: _builtins.int
+    """The sum of damaged_delta over its ledger entries."""
+    level_quality_control: _builtins.int
+    """quality_control of the stock level."""
+    ledger_quality_control: _builtins.int
+    """The sum of quality_control_delta over its ledger entries."""
+    level_backordered: _builtins.int
+    """backordered of the stock level."""
+    ledger_backordered: _builtins.int
+    """The sum of backordered_delta over its ledger entries."""
+    waiting_backorders: _builtins.int
+    """Units active reservations' backorders still wait for there."""
+    level_incoming: _builtins.int
+    """incoming of the stock level."""
+    ledger_incoming: _builtins.int
+    """The sum of incoming_delta over its ledger entries."""
+    open_incoming: _builtins.int
+    """Units open expected receipts still bring there."""
+    def __init__(
+        self,
+        *,
+        sku: _builtins.str = ...,
+        location_id: _builtins.str = ...,
+        level_on_hand: _builtins.int = ...,
+        ledger_on_hand: _builtins.int = ...,
+        level_reserved: _builtins.int = ...,
+        ledger_reserved: _builtins.int = ...,
+        held_by_reservations: _builtins.int = ...,
+        level_damaged: _builtins.int = ...,
+        ledger_damaged: _builtins.int = ...,
+        level_quality_control: _builtins.int = ...,
+        ledger_quality_control: _builtins.int = ...,
+        level_backordered: _builtins.int = ...,
+        ledger_backordered: _builtins.int = ...,
+        waiting_backorders: _builtins.int = ...,
+        level_incoming: _builtins.int = ...,
+        ledger_incoming: _builtins.int = ...,
+        open_incoming: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["held_by_reservations", b"held_by_reservations", "ledger_backordered", b"ledger_backordered", "ledger_damaged", b"ledger_damaged", "ledger_incoming", b"ledger_incoming", "ledger_on_hand", b"ledger_on_hand", "ledger_quality_control", b"ledger_quality_control", "ledger_reserved", b"ledger_reserved", "level_backordered", b"level_backordered", "level_damaged", b"level_damaged", "level_incoming", b"level_incoming", "level_on_hand", b"level_on_hand", "level_quality_control", b"level_quality_control", "level_reserved", b"level_reserved", "location_id", b"location_id", "open_incoming", b"open_incoming", "sku", b"sku", "waiting_backorders", b"waiting_backorders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LedgerMismatch: _TypeAlias = LedgerMismatch  # noqa: Y015
+
+@_typing.final
+class VerifyLedgerResponse(_message.Message):
+    """Response for InventoryService.VerifyLedger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MISMATCHES_FIELD_NUMBER: _builtins.int
+    LEVELS_CHECKED_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    levels_checked: _builtins.int
+    """How many levels this page checked."""
+    next_page_token: _builtins.str
+    """Pass as page_token to check the next levels; empty when every level was checked."""
+    @_builtins.property
+    def mismatches(self) -> _containers.RepeatedCompositeFieldContainer[Global___LedgerMismatch]:
+        """Every level of this page that disagrees, in (SKU, location) order; at
+        most page_size.
+        """
+
+    def __init__(
+        self,
+        *,
+        mismatches: _abc.Iterable[Global___LedgerMismatch] | None = ...,
+        levels_checked: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["levels_checked", b"levels_checked", "mismatches", b"mismatches", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLedgerResponse: _TypeAlias = VerifyLedgerResponse  # noqa: Y015

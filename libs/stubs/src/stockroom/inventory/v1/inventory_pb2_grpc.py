@@ -156,6 +156,36 @@ class InventoryServiceStub:
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointRequest.SerializeToString,
                 response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointResponse.FromString,
                 _registered_method=True)
+        self.ExtendReservation = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ExtendReservation',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ExtendReservationRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ExtendReservationResponse.FromString,
+                _registered_method=True)
+        self.ListReservations = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ListReservations',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListReservationsRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListReservationsResponse.FromString,
+                _registered_method=True)
+        self.RenameItem = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/RenameItem',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.RenameItemRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.RenameItemResponse.FromString,
+                _registered_method=True)
+        self.DeactivateItem = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/DeactivateItem',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.DeactivateItemRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.DeactivateItemResponse.FromString,
+                _registered_method=True)
+        self.ReactivateItem = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/ReactivateItem',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReactivateItemRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReactivateItemResponse.FromString,
+                _registered_method=True)
+        self.VerifyLedger = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/VerifyLedger',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerResponse.FromString,
+                _registered_method=True)
         self.SetInventoryPolicy = channel.unary_unary(
                 '/stockroom.inventory.v1.InventoryService/SetInventoryPolicy',
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetInventoryPolicyRequest.SerializeToString,
@@ -363,6 +393,54 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExtendReservation(self, request, context):
+        """Gives an active reservation a later expiry. Never brings it forward: a
+        new expiry at or before the current one changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReservations(self, request, context):
+        """Lists reservations, optionally of one reference and in one state, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenameItem(self, request, context):
+        """Gives a registered SKU a new display name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeactivateItem(self, request, context):
+        """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+        still be confirmed or released, and its stock can still be moved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReactivateItem(self, request, context):
+        """Lets a deactivated SKU be reserved again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyLedger(self, request, context):
+        """Checks, a page of stock levels at a time, that every level equals the sums
+        of its ledger entries, that its reserved units equal what active
+        reservations hold there, its backordered units what they wait for there and
+        its incoming units what open expected receipts bring; reports every level
+        that does not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetInventoryPolicy(self, request, context):
         """Sets how a SKU, at every location or at one, treats demand beyond what is
         on hand: refuse it (the default), backorder it up to a limit, or take
@@ -518,6 +596,36 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.SetReorderPoint,
                     request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointRequest.FromString,
                     response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointResponse.SerializeToString,
+            ),
+            'ExtendReservation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtendReservation,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ExtendReservationRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ExtendReservationResponse.SerializeToString,
+            ),
+            'ListReservations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReservations,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListReservationsRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListReservationsResponse.SerializeToString,
+            ),
+            'RenameItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenameItem,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.RenameItemRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.RenameItemResponse.SerializeToString,
+            ),
+            'DeactivateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeactivateItem,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.DeactivateItemRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.DeactivateItemResponse.SerializeToString,
+            ),
+            'ReactivateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReactivateItem,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReactivateItemRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReactivateItemResponse.SerializeToString,
+            ),
+            'VerifyLedger': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyLedger,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerResponse.SerializeToString,
             ),
             'SetInventoryPolicy': grpc.unary_unary_rpc_method_handler(
                     servicer.SetInventoryPolicy,
@@ -1173,6 +1281,168 @@ class InventoryService:
             '/stockroom.inventory.v1.InventoryService/SetReorderPoint',
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointRequest.SerializeToString,
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.SetReorderPointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtendReservation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ExtendReservation',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ExtendReservationRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ExtendReservationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReservations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ListReservations',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListReservationsRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ListReservationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenameItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/RenameItem',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.RenameItemRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.RenameItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeactivateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/DeactivateItem',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.DeactivateItemRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.DeactivateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReactivateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/ReactivateItem',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReactivateItemRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.ReactivateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/VerifyLedger',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.VerifyLedgerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,27 @@ class InventoryServiceStub:
     """Sets the available quantity of a SKU at a location below which a
     below-reorder-point event is published.
     """
+    ExtendReservation: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ExtendReservationRequest, _inventory_pb2.ExtendReservationResponse]
+    """Gives an active reservation a later expiry. Never brings it forward: a
+    new expiry at or before the current one changes nothing.
+    """
+    ListReservations: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ListReservationsRequest, _inventory_pb2.ListReservationsResponse]
+    """Lists reservations, optionally of one reference and in one state, oldest first."""
+    RenameItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.RenameItemRequest, _inventory_pb2.RenameItemResponse]
+    """Gives a registered SKU a new display name."""
+    DeactivateItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.DeactivateItemRequest, _inventory_pb2.DeactivateItemResponse]
+    """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+    still be confirmed or released, and its stock can still be moved.
+    """
+    ReactivateItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.ReactivateItemRequest, _inventory_pb2.ReactivateItemResponse]
+    """Lets a deactivated SKU be reserved again."""
+    VerifyLedger: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.VerifyLedgerRequest, _inventory_pb2.VerifyLedgerResponse]
+    """Checks, a page of stock levels at a time, that every level equals the sums
+    of its ledger entries, that its reserved units equal what active
+    reservations hold there, its backordered units what they wait for there and
+    its incoming units what open expected receipts bring; reports every level
+    that does not.
+    """
     SetInventoryPolicy: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.SetInventoryPolicyRequest, _inventory_pb2.SetInventoryPolicyResponse]
     """Sets how a SKU, at every location or at one, treats demand beyond what is
     on hand: refuse it (the default), backorder it up to a limit, or take
@@ -191,6 +212,27 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     SetReorderPoint: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetReorderPointRequest, _inventory_pb2.SetReorderPointResponse]  # type: ignore[assignment]
     """Sets the available quantity of a SKU at a location below which a
     below-reorder-point event is published.
+    """
+    ExtendReservation: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ExtendReservationRequest, _inventory_pb2.ExtendReservationResponse]  # type: ignore[assignment]
+    """Gives an active reservation a later expiry. Never brings it forward: a
+    new expiry at or before the current one changes nothing.
+    """
+    ListReservations: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ListReservationsRequest, _inventory_pb2.ListReservationsResponse]  # type: ignore[assignment]
+    """Lists reservations, optionally of one reference and in one state, oldest first."""
+    RenameItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.RenameItemRequest, _inventory_pb2.RenameItemResponse]  # type: ignore[assignment]
+    """Gives a registered SKU a new display name."""
+    DeactivateItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.DeactivateItemRequest, _inventory_pb2.DeactivateItemResponse]  # type: ignore[assignment]
+    """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+    still be confirmed or released, and its stock can still be moved.
+    """
+    ReactivateItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.ReactivateItemRequest, _inventory_pb2.ReactivateItemResponse]  # type: ignore[assignment]
+    """Lets a deactivated SKU be reserved again."""
+    VerifyLedger: _aio.UnaryUnaryMultiCallable[_inventory_pb2.VerifyLedgerRequest, _inventory_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
+    """Checks, a page of stock levels at a time, that every level equals the sums
+    of its ledger entries, that its reserved units equal what active
+    reservations hold there, its backordered units what they wait for there and
+    its incoming units what open expected receipts bring; reports every level
+    that does not.
     """
     SetInventoryPolicy: _aio.UnaryUnaryMultiCallable[_inventory_pb2.SetInventoryPolicyRequest, _inventory_pb2.SetInventoryPolicyResponse]  # type: ignore[assignment]
     """Sets how a SKU, at every location or at one, treats demand beyond what is
@@ -416,6 +458,63 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_inventory_pb2.SetReorderPointResponse, _abc.Awaitable[_inventory_pb2.SetReorderPointResponse]]:
         """Sets the available quantity of a SKU at a location below which a
         below-reorder-point event is published.
+        """
+
+    @_abc_1.abstractmethod
+    def ExtendReservation(
+        self,
+        request: _inventory_pb2.ExtendReservationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ExtendReservationResponse, _abc.Awaitable[_inventory_pb2.ExtendReservationResponse]]:
+        """Gives an active reservation a later expiry. Never brings it forward: a
+        new expiry at or before the current one changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReservations(
+        self,
+        request: _inventory_pb2.ListReservationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ListReservationsResponse, _abc.Awaitable[_inventory_pb2.ListReservationsResponse]]:
+        """Lists reservations, optionally of one reference and in one state, oldest first."""
+
+    @_abc_1.abstractmethod
+    def RenameItem(
+        self,
+        request: _inventory_pb2.RenameItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.RenameItemResponse, _abc.Awaitable[_inventory_pb2.RenameItemResponse]]:
+        """Gives a registered SKU a new display name."""
+
+    @_abc_1.abstractmethod
+    def DeactivateItem(
+        self,
+        request: _inventory_pb2.DeactivateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.DeactivateItemResponse, _abc.Awaitable[_inventory_pb2.DeactivateItemResponse]]:
+        """Stops new reservations of a SKU (e.g. discontinued); existing ones can
+        still be confirmed or released, and its stock can still be moved.
+        """
+
+    @_abc_1.abstractmethod
+    def ReactivateItem(
+        self,
+        request: _inventory_pb2.ReactivateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.ReactivateItemResponse, _abc.Awaitable[_inventory_pb2.ReactivateItemResponse]]:
+        """Lets a deactivated SKU be reserved again."""
+
+    @_abc_1.abstractmethod
+    def VerifyLedger(
+        self,
+        request: _inventory_pb2.VerifyLedgerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.VerifyLedgerResponse, _abc.Awaitable[_inventory_pb2.VerifyLedgerResponse]]:
+        """Checks, a page of stock levels at a time, that every level equals the sums
+        of its ledger entries, that its reserved units equal what active
+        reservations hold there, its backordered units what they wait for there and
+        its incoming units what open expected receipts bring; reports every level
+        that does not.
         """
 
     @_abc_1.abstractmethod

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stockroom.common.contract import (
@@ -25,15 +26,19 @@ from stockroom.common.contract import (
 from stockroom.common.db import request_key, validate_request_id
 from stockroom.common.errors import FieldErrors, InvalidArgument
 from stockroom.inventory.domain import kits, stock_states
+from stockroom.inventory.domain.lifecycle import MAX_TTL, MIN_TTL
 from stockroom.inventory.domain.model import (
     DOMAIN,
     Adjustment,
+    ItemState,
     KitComponent,
     Line,
     LocationKind,
+    PartialLine,
     Receipt,
     ReorderPointChange,
     ReservationRequest,
+    ReservationState,
     SafetyStockChange,
     StateMove,
     StockDelta,
@@ -54,11 +59,18 @@ MAX_WATCH_SKUS = 100
 MAX_LOCATION_FILTER = 100
 MAX_TEXT = 256
 DEFAULT_TTL = timedelta(minutes=15)
-MIN_TTL, MAX_TTL = timedelta(seconds=1), timedelta(days=7)
 
 _LOCATION_KINDS = {
     pb.LOCATION_KIND_WAREHOUSE: LocationKind.WAREHOUSE,
     pb.LOCATION_KIND_STORE: LocationKind.STORE,
+}
+ITEM_STATES = {pb.ITEM_STATE_ACTIVE: ItemState.ACTIVE, pb.ITEM_STATE_INACTIVE: ItemState.INACTIVE}
+RESERVATION_STATES = {
+    pb.RESERVATION_STATE_ACTIVE: ReservationState.ACTIVE,
+    pb.RESERVATION_STATE_CONFIRMED: ReservationState.CONFIRMED,
+    pb.RESERVATION_STATE_RELEASED: ReservationState.RELEASED,
+    pb.RESERVATION_STATE_EXPIRED: ReservationState.EXPIRED,
+    pb.RESERVATION_STATE_MIXED: ReservationState.MIXED,
 }
 _POLICY_MODES = {
     pb.INVENTORY_POLICY_MODE_REFUSE: PolicyMode.REFUSE,
@@ -116,6 +128,12 @@ def check_reservation_id(errors: FieldErrors, field: str, value: str) -> None:
 
 
 def availability_lines(request: pb.CheckAvailabilityRequest) -> list[Line]:
+    """The lines to check (the whole request is checked, location filter included)."""
+    return availability(request)[0]
+
+
+def availability(request: pb.CheckAvailabilityRequest) -> tuple[list[Line], tuple[str, ...]]:
+    """The lines to check and the locations to count (none: every location)."""
     errors = problems()
     if not request.lines:
         errors.add("lines", "at least one line is required", "EMPTY")
@@ -124,8 +142,9 @@ def availability_lines(request: pb.CheckAvailabilityRequest) -> list[Line]:
     for i, line in enumerate(request.lines[:MAX_AVAILABILITY_LINES]):
         check_id(errors, f"lines[{i}].sku", line.sku)
         check_quantity(errors, f"lines[{i}].quantity", line.quantity)
+    check_ids(errors, "location_ids", list(request.location_ids), MAX_LOCATION_FILTER)
     errors.raise_if_any()
-    return [Line(line.sku, line.quantity) for line in request.lines]
+    return [Line(line.sku, line.quantity) for line in request.lines], tuple(request.location_ids)
 
 
 def receipt(request: pb.ReceiveStockRequest) -> Receipt:
@@ -218,7 +237,7 @@ def reservation(request: pb.ReserveStockRequest) -> ReservationRequest:
     skus = [line.sku for line in request.lines]
     if len(set(skus)) != len(skus):
         errors.add("lines", "each SKU at most once per reservation", "DUPLICATE")
-    ttl = _ttl(request)
+    ttl = _ttl(request.ttl) if request.HasField("ttl") else DEFAULT_TTL
     if ttl is None or not MIN_TTL <= ttl <= MAX_TTL:
         errors.add("ttl", "must be between 1 second and 7 days", "OUT_OF_RANGE")
     check_text(errors, "reference", request.reference)
@@ -233,14 +252,131 @@ def reservation(request: pb.ReserveStockRequest) -> ReservationRequest:
     )
 
 
-def _ttl(request: pb.ReserveStockRequest) -> timedelta | None:
-    """The requested TTL, or None when it is beyond what a timedelta holds (2^63-1 s)."""
-    if not request.HasField("ttl"):
-        return DEFAULT_TTL
-    seconds = request.ttl.seconds
+def _ttl(ttl: Duration) -> timedelta | None:
+    """A TTL, or None when it is beyond what a timedelta holds (2^63-1 s) or far out of range."""
+    seconds = ttl.seconds
     if not MIN_TTL.total_seconds() - 1 <= seconds <= MAX_TTL.total_seconds():
         return None
-    return timedelta(seconds=seconds, microseconds=request.ttl.nanos // 1000)
+    return timedelta(seconds=seconds, microseconds=ttl.nanos // 1000)
+
+
+def _moment(stamp: Timestamp) -> datetime | None:
+    """A timestamp as an aware datetime, or None when it is not a valid one."""
+    if not 0 <= stamp.nanos <= 999_999_999:
+        return None
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def partial_lines(errors: FieldErrors, lines: Sequence[pb.PartialLine]) -> tuple[PartialLine, ...]:
+    """The parts of a partial confirm or release (none: all of the reservation)."""
+    if len(lines) > MAX_RESERVATION_LINES:
+        errors.add("lines", f"at most {MAX_RESERVATION_LINES} parts per request", "TOO_MANY")
+    for i, line in enumerate(lines[:MAX_RESERVATION_LINES]):
+        check_id(errors, f"lines[{i}].sku", line.sku)
+        check_quantity(errors, f"lines[{i}].quantity", line.quantity)
+        check_id(errors, f"lines[{i}].location_id", line.location_id, required=False)
+    keys = [(line.sku, line.location_id) for line in lines]
+    if len(set(keys)) != len(keys):
+        errors.add("lines", "each SKU (and location) at most once per request", "DUPLICATE")
+    return tuple(PartialLine(line.sku, line.quantity, line.location_id) for line in lines)
+
+
+def confirmation(request: pb.ConfirmReservationRequest) -> tuple[str, tuple[PartialLine, ...]]:
+    """The reservation to confirm and the parts (none: everything held)."""
+    errors = problems()
+    check_reservation_id(errors, "reservation_id", request.reservation_id)
+    validate_request_id(errors, request.request_id)
+    check_text(errors, "reference", request.reference)
+    parts = partial_lines(errors, request.lines)
+    errors.raise_if_any()
+    return request.reservation_id, parts
+
+
+def release(request: pb.ReleaseReservationRequest) -> tuple[str, tuple[PartialLine, ...]]:
+    """The reservation to release and the parts (none: everything held)."""
+    errors = problems()
+    check_reservation_id(errors, "reservation_id", request.reservation_id)
+    validate_request_id(errors, request.request_id)
+    check_text(errors, "reason", request.reason)
+    parts = partial_lines(errors, request.lines)
+    errors.raise_if_any()
+    return request.reservation_id, parts
+
+
+def extension(
+    request: pb.ExtendReservationRequest,
+) -> tuple[str, datetime | None, timedelta | None]:
+    """The reservation and its new expiry: a moment or a TTL from now (exactly one). Whether
+    it is 1 s to 7 days from now is the domain's to decide, on the batch's clock."""
+    errors = problems()
+    check_reservation_id(errors, "reservation_id", request.reservation_id)
+    validate_request_id(errors, request.request_id)
+    expire_time: datetime | None = None
+    ttl: timedelta | None = None
+    which = request.WhichOneof("expiry")
+    if which is None:
+        errors.add("expire_time", "set expire_time or ttl", "REQUIRED")
+    elif which == "ttl":
+        ttl = _ttl(request.ttl)
+        if ttl is None or not MIN_TTL <= ttl <= MAX_TTL:
+            errors.add("ttl", "must be between 1 second and 7 days", "OUT_OF_RANGE")
+    else:
+        expire_time = _moment(request.expire_time)
+        if expire_time is None:
+            errors.add("expire_time", "is not a valid timestamp", "MALFORMED")
+    errors.raise_if_any()
+    return request.reservation_id, expire_time, ttl
+
+
+def reservation_filters(request: pb.ListReservationsRequest) -> ReservationState | None:
+    """The state to list (None: any); the reference is matched exactly."""
+    errors = problems()
+    check_text(errors, "reference", request.reference)
+    state = RESERVATION_STATES.get(request.state)
+    if state is None and request.state != pb.RESERVATION_STATE_UNSPECIFIED:
+        errors.add("state", "is not a reservation state", "MALFORMED")
+    errors.raise_if_any()
+    return state
+
+
+def item_filters(request: pb.ListItemsRequest) -> tuple[str, ItemState | None]:
+    """The SKU prefix (empty: any) and the state (None: any) to list."""
+    errors = problems()
+    check_id(errors, "sku_prefix", request.sku_prefix, required=False)
+    state = ITEM_STATES.get(request.state)
+    if state is None and request.state != pb.ITEM_STATE_UNSPECIFIED:
+        errors.add("state", "is not an item state", "MALFORMED")
+    errors.raise_if_any()
+    return request.sku_prefix, state
+
+
+def rename(request: pb.RenameItemRequest) -> tuple[str, str]:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_text(errors, "display_name", request.display_name)
+    errors.raise_if_any()
+    return request.sku, request.display_name
+
+
+def deactivation(request: pb.DeactivateItemRequest) -> tuple[str, str]:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    check_text(errors, "reason", request.reason, required=True)
+    errors.raise_if_any()
+    return request.sku, request.reason
+
+
+def reactivation(request: pb.ReactivateItemRequest) -> str:
+    errors = problems()
+    validate_request_id(errors, request.request_id)
+    check_id(errors, "sku", request.sku)
+    errors.raise_if_any()
+    return request.sku
 
 
 def item(request: pb.CreateItemRequest) -> tuple[str, str, list[KitComponent]]:
@@ -421,12 +557,13 @@ def movement_filters(request: pb.ListMovementsRequest) -> None:
 
 
 def watch(request: pb.WatchStockRequest) -> tuple[list[str], int]:
-    skus = batch_skus(request.skus, MAX_WATCH_SKUS)
+    """The SKUs to watch (none: every SKU) and the position to start after."""
+    errors = problems()
+    check_ids(errors, "skus", list(request.skus), MAX_WATCH_SKUS)
     if request.after_sequence < 0:
-        errors = problems()
         errors.add("after_sequence", "must not be negative", "NEGATIVE")
-        errors.raise_if_any()
-    return skus, request.after_sequence
+    errors.raise_if_any()
+    return list(request.skus), request.after_sequence
 
 
 def _timestamp(errors: FieldErrors, field: str, value: Timestamp) -> datetime | None:

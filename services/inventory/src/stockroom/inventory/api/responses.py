@@ -9,7 +9,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from stockroom.common.errors import StockroomError
 from stockroom.inventory.domain.model import (
+    Allocation,
     Item,
+    ItemState,
     LevelChange,
     Location,
     LocationKind,
@@ -26,6 +28,7 @@ from stockroom.inventory.domain.supply import (
     InventoryPolicy,
     PolicyMode,
 )
+from stockroom.inventory.domain.verification import LevelAccount
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
 _LOCATION_KINDS = {
@@ -37,7 +40,9 @@ _STATES = {
     ReservationState.CONFIRMED: pb.RESERVATION_STATE_CONFIRMED,
     ReservationState.RELEASED: pb.RESERVATION_STATE_RELEASED,
     ReservationState.EXPIRED: pb.RESERVATION_STATE_EXPIRED,
+    ReservationState.MIXED: pb.RESERVATION_STATE_MIXED,
 }
+_ITEM_STATES = {ItemState.ACTIVE: pb.ITEM_STATE_ACTIVE, ItemState.INACTIVE: pb.ITEM_STATE_INACTIVE}
 _POLICY_MODES = {
     PolicyMode.REFUSE: pb.INVENTORY_POLICY_MODE_REFUSE,
     PolicyMode.BACKORDER: pb.INVENTORY_POLICY_MODE_BACKORDER,
@@ -61,6 +66,9 @@ def item(value: Item) -> pb.Item:
         sku=value.sku,
         display_name=value.display_name,
         create_time=timestamp(value.create_time),
+        state=_ITEM_STATES[value.state],
+        deactivation_reason=value.deactivation_reason,
+        update_time=timestamp(value.update_time or value.create_time),
         components=[pb.KitComponent(sku=c.sku, quantity=c.quantity) for c in value.components],
     )
 
@@ -140,18 +148,20 @@ def reservation(value: Reservation) -> pb.Reservation:
             pb.ReservationLine(
                 sku=line.sku,
                 quantity=line.quantity,
-                allocations=[
-                    pb.Allocation(location_id=a.location_id, quantity=a.quantity)
-                    for a in line.allocations
-                ],
+                allocations=[allocation(a) for a in line.allocations],
+                held=line.units_held,
+                confirmed=line.units_confirmed,
+                released=line.units_released,
+                expired=line.units_expired,
                 components=[
                     pb.ReservedComponent(
                         sku=c.sku,
                         quantity=c.quantity,
-                        allocations=[
-                            pb.Allocation(location_id=a.location_id, quantity=a.quantity)
-                            for a in c.allocations
-                        ],
+                        allocations=[allocation(a) for a in c.allocations],
+                        held=sum(a.held for a in c.allocations),
+                        confirmed=sum(a.confirmed for a in c.allocations),
+                        released=sum(a.released for a in c.allocations),
+                        expired=sum(a.expired for a in c.allocations),
                     )
                     for c in line.components
                 ],
@@ -165,6 +175,39 @@ def reservation(value: Reservation) -> pb.Reservation:
         create_time=timestamp(value.create_time),
         expire_time=timestamp(value.expire_time),
         update_time=timestamp(value.update_time),
+    )
+
+
+def allocation(value: Allocation) -> pb.Allocation:
+    return pb.Allocation(
+        location_id=value.location_id,
+        quantity=value.quantity,
+        held=value.held,
+        confirmed=value.confirmed,
+        released=value.released,
+        expired=value.expired,
+    )
+
+
+def mismatch(value: LevelAccount) -> pb.LedgerMismatch:
+    return pb.LedgerMismatch(
+        sku=value.sku,
+        location_id=value.location_id,
+        level_on_hand=value.on_hand,
+        ledger_on_hand=value.ledger_on_hand,
+        level_reserved=value.reserved,
+        ledger_reserved=value.ledger_reserved,
+        held_by_reservations=value.held_by_reservations,
+        level_damaged=value.damaged,
+        ledger_damaged=value.ledger_damaged,
+        level_quality_control=value.quality_control,
+        ledger_quality_control=value.ledger_quality_control,
+        level_backordered=value.backordered,
+        ledger_backordered=value.ledger_backordered,
+        waiting_backorders=value.waiting_backorders,
+        level_incoming=value.incoming,
+        ledger_incoming=value.ledger_incoming,
+        open_incoming=value.open_incoming,
     )
 
 

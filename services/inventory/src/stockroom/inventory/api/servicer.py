@@ -4,18 +4,21 @@ converts the result. Errors are domain errors, mapped centrally."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import grpc
 
 from stockroom.common.db import decode_page_token, encode_page_token, page_size, request_key
+from stockroom.common.errors import invalid_argument
 from stockroom.inventory.api import requests, responses
-from stockroom.inventory.domain.model import LineAvailability
+from stockroom.inventory.domain.model import DOMAIN, LineAvailability
 from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.history import LedgerHistory
 from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.stock import StockService
 from stockroom.inventory.service.supply import SupplyService
+from stockroom.inventory.service.verification import DEFAULT_PAGE, MAX_PAGE, LedgerVerification
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from stockroom.inventory.watch import LedgerTail, watch_movements
@@ -31,6 +34,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         tail: LedgerTail,
         bulk: BulkAdjustments,
         supply: SupplyService,
+        verification: LedgerVerification,
     ) -> None:
         self.catalog = catalog
         self.stock = stock
@@ -39,6 +43,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self.tail = tail
         self.bulk = bulk
         self.supply = supply
+        self.verification = verification
 
     async def ReceiveStock(
         self,
@@ -64,7 +69,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             pb.CheckAvailabilityRequest, pb.CheckAvailabilityResponse
         ],
     ) -> pb.CheckAvailabilityResponse:
-        result = await self.stock.availability(requests.availability_lines(request))
+        lines, location_ids = requests.availability(request)
+        result = await self.stock.availability(lines, location_ids)
         return pb.CheckAvailabilityResponse(lines=[_line_availability(a) for a in result])
 
     async def CreateItem(
@@ -91,12 +97,21 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         request: pb.ListItemsRequest,
         context: grpc.aio.ServicerContext[pb.ListItemsRequest, pb.ListItemsResponse],
     ) -> pb.ListItemsResponse:
+        prefix, state = requests.item_filters(request)
+        # A token is bound to the filters it was issued for (the first page's have none).
+        filters = (
+            {"sku_prefix": prefix, "state": state.value if state else ""} if prefix or state else {}
+        )
         size = page_size(request.page_size)
-        cursor = decode_page_token(request.page_token, {}, (str,))
-        page = await self.catalog.items(str(cursor[0]) if cursor else None, size)
+        cursor = decode_page_token(request.page_token, filters, (str,))
+        page = await self.catalog.items(
+            str(cursor[0]) if cursor else None, size, prefix=prefix, state=state
+        )
         return pb.ListItemsResponse(
             items=[responses.item(i) for i in page.items],
-            next_page_token=encode_page_token(page.next_cursor, {}) if page.next_cursor else "",
+            next_page_token=(
+                encode_page_token(page.next_cursor, filters) if page.next_cursor else ""
+            ),
         )
 
     async def CreateLocation(
@@ -241,11 +256,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             pb.ConfirmReservationRequest, pb.ConfirmReservationResponse
         ],
     ) -> pb.ConfirmReservationResponse:
-        reservation_id = requests.reservation_id(
-            request.reservation_id, request.request_id, request.reference, "reference"
-        )
+        reservation_id, parts = requests.confirmation(request)
         reservation = await self.reservations.confirm(
-            reservation_id, request.reference, request_key("ConfirmReservation", request)
+            reservation_id, request.reference, request_key("ConfirmReservation", request), parts
         )
         return pb.ConfirmReservationResponse(reservation=responses.reservation(reservation))
 
@@ -256,11 +269,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             pb.ReleaseReservationRequest, pb.ReleaseReservationResponse
         ],
     ) -> pb.ReleaseReservationResponse:
-        reservation_id = requests.reservation_id(
-            request.reservation_id, request.request_id, request.reason, "reason"
-        )
+        reservation_id, parts = requests.release(request)
         reservation = await self.reservations.release(
-            reservation_id, request.reason, request_key("ReleaseReservation", request)
+            reservation_id, request.reason, request_key("ReleaseReservation", request), parts
         )
         return pb.ReleaseReservationResponse(reservation=responses.reservation(reservation))
 
@@ -447,6 +458,89 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             response.movement.CopyFrom(responses.movement(change.movement))
         return response
 
+    async def ExtendReservation(
+        self,
+        request: pb.ExtendReservationRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ExtendReservationRequest, pb.ExtendReservationResponse
+        ],
+    ) -> pb.ExtendReservationResponse:
+        reservation_id, expire_time, ttl = requests.extension(request)
+        reservation = await self.reservations.extend(
+            reservation_id,
+            request_key("ExtendReservation", request),
+            expire_time=expire_time,
+            ttl=ttl,
+        )
+        return pb.ExtendReservationResponse(reservation=responses.reservation(reservation))
+
+    async def ListReservations(
+        self,
+        request: pb.ListReservationsRequest,
+        context: grpc.aio.ServicerContext[pb.ListReservationsRequest, pb.ListReservationsResponse],
+    ) -> pb.ListReservationsResponse:
+        state = requests.reservation_filters(request)
+        filters = {"reference": request.reference, "state": state.value if state else ""}
+        size = page_size(request.page_size)
+        cursor = decode_page_token(request.page_token, filters, (str, str))
+        page = await self.reservations.listing(
+            reference=request.reference,
+            state=state,
+            after=_reservation_cursor(cursor),
+            size=size,
+        )
+        return pb.ListReservationsResponse(
+            reservations=[responses.reservation(r) for r in page.items],
+            next_page_token=(
+                encode_page_token(page.next_cursor, filters) if page.next_cursor else ""
+            ),
+        )
+
+    async def RenameItem(
+        self,
+        request: pb.RenameItemRequest,
+        context: grpc.aio.ServicerContext[pb.RenameItemRequest, pb.RenameItemResponse],
+    ) -> pb.RenameItemResponse:
+        sku, display_name = requests.rename(request)
+        item = await self.catalog.rename_item(sku, display_name, request_key("RenameItem", request))
+        return pb.RenameItemResponse(item=responses.item(item))
+
+    async def DeactivateItem(
+        self,
+        request: pb.DeactivateItemRequest,
+        context: grpc.aio.ServicerContext[pb.DeactivateItemRequest, pb.DeactivateItemResponse],
+    ) -> pb.DeactivateItemResponse:
+        sku, reason = requests.deactivation(request)
+        item = await self.catalog.deactivate_item(
+            sku, reason, request_key("DeactivateItem", request)
+        )
+        return pb.DeactivateItemResponse(item=responses.item(item))
+
+    async def ReactivateItem(
+        self,
+        request: pb.ReactivateItemRequest,
+        context: grpc.aio.ServicerContext[pb.ReactivateItemRequest, pb.ReactivateItemResponse],
+    ) -> pb.ReactivateItemResponse:
+        sku = requests.reactivation(request)
+        item = await self.catalog.reactivate_item(sku, request_key("ReactivateItem", request))
+        return pb.ReactivateItemResponse(item=responses.item(item))
+
+    async def VerifyLedger(
+        self,
+        request: pb.VerifyLedgerRequest,
+        context: grpc.aio.ServicerContext[pb.VerifyLedgerRequest, pb.VerifyLedgerResponse],
+    ) -> pb.VerifyLedgerResponse:
+        size = page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
+        cursor = decode_page_token(request.page_token, {}, (str, str))
+        page = await self.verification.page(
+            (str(cursor[0]), str(cursor[1])) if cursor else None, size
+        )
+        return pb.VerifyLedgerResponse(
+            mismatches=[responses.mismatch(m) for m in page.mismatches],
+            levels_checked=page.checked,
+            next_page_token=(encode_page_token(page.next_cursor, {}) if page.next_cursor else ""),
+        )
+
 
 def _line_availability(value: LineAvailability) -> pb.LineAvailability:
     line = pb.LineAvailability(
@@ -461,3 +555,21 @@ def _line_availability(value: LineAvailability) -> pb.LineAvailability:
     if value.available_time is not None:
         line.available_time.CopyFrom(responses.timestamp(value.available_time))
     return line
+
+
+def _reservation_cursor(cursor: tuple[str | int, ...] | None) -> tuple[datetime, str] | None:
+    """ListReservations' cursor (create time, id); a token that does not hold one is refused."""
+    if cursor is None:
+        return None
+    try:
+        create_time = datetime.fromisoformat(str(cursor[0]))
+    except ValueError:
+        create_time = None
+    if create_time is None or create_time.tzinfo is None:
+        raise invalid_argument(
+            "page_token",
+            "is not a page token this service issued",
+            reason="INVALID_PAGE_TOKEN",
+            domain=DOMAIN,
+        )
+    return create_time, str(cursor[1])

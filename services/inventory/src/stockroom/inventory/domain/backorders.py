@@ -10,7 +10,7 @@ its limit, a backorder's filled and cancelled units within its quantity.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -145,16 +145,30 @@ def allocate(
     taken."""
     candidates = list(levels)
     placements: list[Placement] = []
+    holds = rules.allocate_lines(
+        lines, candidates, kits, coverage(candidates, policies, now, placements)
+    )
+    return holds, placements
+
+
+def coverage(
+    levels: Sequence[StockLevel],
+    policies: Mapping[StockKey, InventoryPolicy],
+    now: datetime,
+    placements: list[Placement] | None = None,
+) -> Callable[[Line, int], int]:
+    """The ``short`` rule of ``rules.offers``: how many of what a line is short of the
+    policies at ``levels`` take (``place``); the placements of a line they cover go to
+    ``placements``. ReserveStock and CheckAvailability both ask it."""
 
     def short(line: Line, available: int) -> int:
-        at = [level for level in candidates if level.sku == line.sku]
+        at = [level for level in levels if level.sku == line.sku]
         placed, left = place(line.sku, line.quantity - available, at, policies, now)
-        if not left:
+        if not left and placements is not None:
             placements.extend(placed)
         return line.quantity - available - left
 
-    holds = rules.allocate_lines(lines, candidates, kits, short)
-    return holds, placements
+    return short
 
 
 @dataclass(frozen=True)

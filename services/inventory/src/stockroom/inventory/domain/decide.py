@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Protocol
 
 from stockroom.common.errors import StockroomError
-from stockroom.inventory.domain import backorders, errors, incoming, rules, stock_states
+from stockroom.inventory.domain import backorders, errors, incoming, lifecycle, rules, stock_states
 from stockroom.inventory.domain.model import (
     Adjustment,
     Allocation,
@@ -37,10 +37,12 @@ from stockroom.inventory.domain.model import (
     Confirm,
     ExpectedReceiptChange,
     Expire,
+    Extend,
     KitComponent,
     LevelChange,
     Movement,
     MovementKind,
+    PartialLine,
     Receipt,
     Release,
     ReorderPointChange,
@@ -122,6 +124,8 @@ class Snapshot:
     # SKUs whose units the batch may make available (so whose queues it may fill).
     queued: Mapping[str, Reservation] = field(default_factory=dict)
     queued_skus: frozenset[str] = frozenset()
+    # Which of the SKUs it reserves are deactivated (SKU -> the deactivation's reason).
+    inactive_items: Mapping[str, str] = field(default_factory=dict)
 
 
 # Outcomes: exactly one per write.
@@ -167,8 +171,9 @@ class Decision:
     # Every level the batch changes, as it is after the batch.
     levels: dict[StockKey, StockLevel] = field(default_factory=dict)
     reservations: list[Reservation] = field(default_factory=list)
-    # Reservation id -> (new state, when), for reservations that existed before the batch.
-    transitions: dict[str, tuple[ReservationState, datetime]] = field(default_factory=dict)
+    # Reservations that existed before the batch and changed in it (state, expiry,
+    # settled units), by id, as they are after the batch.
+    updated: dict[str, Reservation] = field(default_factory=dict)
     entries: list[Movement] = field(default_factory=list)
     records: list[RecordToWrite] = field(default_factory=list)
     # Policies the batch sets or charges, as they are after it; the new ones among them.
@@ -187,7 +192,7 @@ class Decision:
         return bool(
             self.levels
             or self.reservations
-            or self.transitions
+            or self.updated
             or self.records
             or self.policies
             or self.expected_receipts
@@ -291,7 +296,17 @@ def reservations_named(writes: Iterable[Write]) -> set[str]:
     return {
         w.command.reservation_id
         for w in writes
-        if isinstance(w.command, Confirm | Release | Expire)
+        if isinstance(w.command, Confirm | Release | Expire | Extend)
+    }
+
+
+def reserved_skus(writes: Iterable[Write]) -> set[str]:
+    """The SKUs the batch's new reservations name (whose active state it must read)."""
+    return {
+        line.sku
+        for w in writes
+        if isinstance(w.command, Reserve)
+        for line in w.command.request.lines
     }
 
 
@@ -392,7 +407,7 @@ class _Batch:
             len(d.entries),
             dict(d.levels),
             list(d.reservations),
-            dict(d.transitions),
+            dict(d.updated),
             dict(d.policies),
             set(d.policies_created),
             dict(d.expected_receipts),
@@ -411,7 +426,7 @@ class _Batch:
             entries,
             d.levels,
             d.reservations,
-            d.transitions,
+            d.updated,
             d.policies,
             d.policies_created,
             d.expected_receipts,
@@ -452,6 +467,8 @@ class _Batch:
             return self.create_expected(command, request_id)
         if isinstance(command, CancelExpectedReceipt):
             return self.cancel_expected(command, request_id)
+        if isinstance(command, Extend):
+            return self.extend(command)
         self.expire(command)
         return None
 
@@ -554,6 +571,7 @@ class _Batch:
     def reserve(self, command: Reserve, request_id: str) -> Reservation:
         request = command.request
         self.require_known([line.sku for line in request.lines], request.location_ids)
+        rules.check_active([line.sku for line in request.lines], self.snapshot.inactive_items)
         kits = {
             line.sku: self.snapshot.kits[line.sku]
             for line in request.lines
@@ -562,12 +580,10 @@ class _Batch:
         skus = {line.sku for line in request.lines} | {
             c.sku for leaves in kits.values() for c in leaves
         }
-        wanted = set(request.location_ids)
-        candidates = [
-            level
-            for key, level in self.levels.items()
-            if key.sku in skus and (not wanted or key.location_id in wanted)
-        ]
+        candidates = rules.promisable(
+            (level for key, level in self.levels.items() if key.sku in skus),
+            request.location_ids,
+        )
         holds, placements = backorders.allocate(
             request.lines, candidates, kits, self.policies, self.now
         )
@@ -599,6 +615,7 @@ class _Batch:
             create_time=self.now,
             expire_time=self.now + request.ttl,
             update_time=self.now,
+            version=1,
         )
         self.reservations[reservation.reservation_id] = reservation
         self.decision.reservations.append(reservation)
@@ -631,19 +648,28 @@ class _Batch:
 
     def confirm(self, command: Confirm, request_id: str) -> Reservation:
         reservation = self.reservation(command.reservation_id)
-        if rules.confirm_transition(reservation, self.now) is rules.Transition.ALREADY_DONE:
+        partial = bool(command.lines)
+        transition = rules.confirm_transition(reservation, self.now, partial=partial)
+        if transition is rules.Transition.ALREADY_DONE:
             return reservation
-        backorders.check_confirmable(reservation)
+        if not partial:  # a part ships held units only; what waits keeps waiting
+            backorders.check_confirmable(reservation)
         return self.give_back(
-            reservation, ReservationState.CONFIRMED, "", command.reference, request_id
+            reservation,
+            ReservationState.CONFIRMED,
+            command.lines,
+            "",
+            command.reference,
+            request_id,
         )
 
     def release(self, command: Release, request_id: str) -> Reservation:
         reservation = self.reservation(command.reservation_id)
-        if rules.release_transition(reservation) is rules.Transition.ALREADY_DONE:
+        transition = rules.release_transition(reservation, partial=bool(command.lines))
+        if transition is rules.Transition.ALREADY_DONE:
             return reservation
         done = self.give_back(
-            reservation, ReservationState.RELEASED, command.reason, "", request_id
+            reservation, ReservationState.RELEASED, command.lines, command.reason, "", request_id
         )
         self.fill_freed(reservation, request_id)
         return done
@@ -651,8 +677,15 @@ class _Batch:
     def expire(self, command: Expire) -> None:
         reservation = self.reservations.get(command.reservation_id)
         if reservation is not None and rules.is_due(reservation, self.now):
-            self.give_back(reservation, ReservationState.EXPIRED, "", "", "")
+            self.give_back(reservation, ReservationState.EXPIRED, (), "", "", "")
             self.fill_freed(reservation, "")
+
+    def extend(self, command: Extend) -> Reservation:
+        reservation = self.reservation(command.reservation_id)
+        later = lifecycle.extended(reservation, command, self.now)
+        if later is not reservation:
+            self.changed(later)
+        return later
 
     def set_policy(self, command: SetPolicy) -> InventoryPolicy:
         self.require_known([command.sku], [command.location_id] if command.location_id else [])
@@ -716,60 +749,61 @@ class _Batch:
     def give_back(
         self,
         reservation: Reservation,
-        state: ReservationState,
+        way: ReservationState,
+        parts: Sequence[PartialLine],
         reason: str,
         reference: str,
         request_id: str,
     ) -> Reservation:
-        kind, ships = rules.GIVE_BACK[state]
-        held: dict[StockKey, int] = {}
-        for allocation in reservation.allocations():  # a kit's component may share a level
-            held[allocation.key] = held.get(allocation.key, 0) + allocation.quantity
+        """Settle ``parts`` of what the reservation holds (everything without parts) the
+        ``way`` given; giving all of it back also cancels what still waits (charged back
+        to its policy). One ledger entry per level, in key order."""
+        kind, ships = rules.GIVE_BACK[way]
+        taken = lifecycle.takes(reservation, parts)
+        units: dict[StockKey, int] = {}
+        for take in taken:  # a kit's component may share a level with a line of its own
+            units[take.allocation.key] = units.get(take.allocation.key, 0) + take.quantity
         waiting = {StockKey(b.sku, b.location_id): b for b in reservation.backorders()}
-        for key in sorted(held.keys() | {k for k, b in waiting.items() if b.outstanding}):
-            units = held.get(key, 0)
-            backorder = waiting.get(key)
+        cancel = {} if parts else {k: b for k, b in waiting.items() if b.outstanding}
+        for key in sorted(units.keys() | cancel.keys()):
+            backorder = cancel.get(key)
             unfilled = backorder.outstanding if backorder is not None else 0
-            if unfilled:  # its allowance goes back to the policy it was charged to
-                assert backorder is not None
+            if backorder is not None:  # its allowance goes back to the policy it was charged to
                 policy = backorders.policy_key(key.sku, backorder.policy_location)
                 self.put_policy(backorders.charge(self.policies[policy], -unfilled))
             self.move(
                 self.levels[key],
                 kind,
-                on_hand=-units if ships else 0,
-                reserved=-units,
+                on_hand=-units.get(key, 0) if ships else 0,
+                reserved=-units.get(key, 0),
                 backordered=-unfilled,
                 reason=reason,
                 reference=reference,
                 reservation_id=reservation.reservation_id,
                 request_id=request_id,
             )
-        lines = tuple(
-            dataclasses.replace(
-                line,
-                backorders=tuple(
-                    dataclasses.replace(b, cancelled=b.cancelled + b.outstanding)
-                    for b in line.backorders
-                ),
-            )
-            for line in reservation.lines
-        )
-        done = dataclasses.replace(reservation, state=state, lines=lines, update_time=self.now)
-        self.reservations[reservation.reservation_id] = done
+        done = lifecycle.settled(reservation, taken, way, self.now, cancel_waiting=not parts)
+        self.changed(done)
+        if any(r.reservation_id == done.reservation_id for r in self.decision.reservations):
+            return done
+        for b in done.backorders():
+            row = (done.reservation_id, b.sku, b.location_id)
+            if (
+                row in self.decision.backorder_writes
+                or waiting[StockKey(b.sku, b.location_id)] != b
+            ):
+                self.decision.backorder_writes[row] = b
+        return done
+
+    def changed(self, done: Reservation) -> None:
+        """Record a reservation's new version: a new one of this batch is written as it is
+        now, one that existed before is updated."""
+        self.reservations[done.reservation_id] = done
         new = [r for r in self.decision.reservations if r.reservation_id != done.reservation_id]
         if len(new) != len(self.decision.reservations):
             self.decision.reservations = [*new, done]
         else:
-            self.decision.transitions[done.reservation_id] = (state, self.now)
-            for b in done.backorders():
-                row = (done.reservation_id, b.sku, b.location_id)
-                if (
-                    row in self.decision.backorder_writes
-                    or waiting[StockKey(b.sku, b.location_id)] != b
-                ):
-                    self.decision.backorder_writes[row] = b
-        return done
+            self.decision.updated[done.reservation_id] = done
 
     # Backorders filled.
 
@@ -804,14 +838,17 @@ class _Batch:
         backorder = dataclasses.replace(waiting, filled=waiting.filled + units)
         policy = backorders.policy_key(key.sku, backorder.policy_location)
         self.put_policy(backorders.charge(self.policies[policy], -units))
-        held = {a.location_id: a.quantity for a in line.allocations}
-        held[key.location_id] = held.get(key.location_id, 0) + units
+        present = {a.location_id: a for a in line.allocations}
+        there = present.get(key.location_id)
+        grown = (  # what was settled of it so far stays counted
+            dataclasses.replace(there, quantity=there.quantity + units)
+            if there is not None
+            else Allocation(key.sku, key.location_id, units)
+        )
+        present[key.location_id] = grown
         line = dataclasses.replace(
             line,
-            allocations=tuple(
-                Allocation(key.sku, location, quantity)
-                for location, quantity in sorted(held.items(), key=lambda kv: (-kv[1], kv[0]))
-            ),
+            allocations=tuple(sorted(present.values(), key=lambda a: (-a.quantity, a.location_id))),
             backorders=tuple(
                 backorder if b.location_id == key.location_id else b for b in line.backorders
             ),
@@ -825,8 +862,10 @@ class _Batch:
             self.decision.reservations[created.index(reservation.reservation_id)] = filled
         else:
             row = (reservation.reservation_id, key.sku, key.location_id)
-            self.decision.allocation_writes[row] = (number, held[key.location_id])
+            self.decision.allocation_writes[row] = (number, grown.quantity)
             self.decision.backorder_writes[row] = backorder
+            if reservation.reservation_id in self.decision.updated:  # settled in part earlier
+                self.decision.updated[reservation.reservation_id] = filled
         return self.move(
             self.levels[key],
             MovementKind.BACKORDER_FILL,

@@ -131,6 +131,7 @@ _STATE_REASONS = {
     ReservationState.CONFIRMED: "RESERVATION_CONFIRMED",
     ReservationState.RELEASED: "RESERVATION_RELEASED",
     ReservationState.EXPIRED: "RESERVATION_EXPIRED",
+    ReservationState.MIXED: "RESERVATION_MIXED",
 }
 
 
@@ -169,6 +170,49 @@ def not_a_kit(sku: str) -> FailedPrecondition:
         domain=DOMAIN,
         precondition_violations=[PreconditionViolation("NOT_A_KIT", sku, "not a kit")],
         resource=ResourceRef(ITEM, sku),
+    )
+
+
+def item_inactive(sku: str, why: str) -> FailedPrecondition:
+    """A deactivated SKU takes no new reservation (``why``: the deactivation's reason)."""
+    because = f" ({why})" if why else ""
+    return FailedPrecondition(
+        f"item {sku!r} is deactivated{because}; reactivate it with ReactivateItem to reserve it",
+        reason="ITEM_INACTIVE",
+        domain=DOMAIN,
+        precondition_violations=[PreconditionViolation("ITEM_INACTIVE", sku, why or "deactivated")],
+        resource=ResourceRef(ITEM, sku),
+    )
+
+
+@dataclass(frozen=True)
+class Overdraw:
+    """A part of a reservation line that asks for more than is held."""
+
+    field: str
+    sku: str
+    location_id: str
+    requested: int
+    held: int
+
+
+def not_enough_held(reservation_id: str, overdraws: Sequence[Overdraw]) -> FailedPrecondition:
+    """Confirming or releasing more than a line still holds: one violation per such part."""
+    violations = [
+        PreconditionViolation(
+            "NOT_ENOUGH_HELD",
+            f"{o.sku}@{o.location_id}" if o.location_id else o.sku,
+            f"{o.field}: requested {o.requested}, held {o.held}",
+        )
+        for o in overdraws
+    ]
+    return FailedPrecondition(
+        f"reservation {reservation_id} does not hold that much: "
+        + ", ".join(f"{v.subject} ({v.description})" for v in violations),
+        reason="NOT_ENOUGH_HELD",
+        domain=DOMAIN,
+        precondition_violations=violations,
+        resource=ResourceRef(RESERVATION, reservation_id),
     )
 
 

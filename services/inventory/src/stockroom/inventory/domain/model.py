@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -57,6 +58,15 @@ class ReservationState(StrEnum):
     CONFIRMED = "CONFIRMED"
     RELEASED = "RELEASED"
     EXPIRED = "EXPIRED"
+    # Settled, some units confirmed and the others released or expired (domain/lifecycle.py).
+    MIXED = "MIXED"
+
+
+class ItemState(StrEnum):
+    """Whether a SKU may be reserved; an inactive one keeps its stock and reservations."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,10 @@ class Item:
     sku: str
     display_name: str
     create_time: datetime
+    state: ItemState = ItemState.ACTIVE
+    deactivation_reason: str = ""
+    # When its name or state last changed (None: never since it was created).
+    update_time: datetime | None = None
     # A kit's components (fixed kit-ness: an item is a kit from its creation or never).
     components: tuple[KitComponent, ...] = ()
 
@@ -184,15 +198,23 @@ class LineAvailability:
 
 @dataclass(frozen=True)
 class Allocation:
-    """Units of one SKU held at one location."""
+    """Units of one SKU reserved at one location, and how many of them were settled
+    (confirmed, released or expired) so far; the rest is still held."""
 
     sku: str
     location_id: str
     quantity: int
+    confirmed: int = 0
+    released: int = 0
+    expired: int = 0
 
     @property
     def key(self) -> StockKey:
         return StockKey(self.sku, self.location_id)
+
+    @property
+    def held(self) -> int:
+        return self.quantity - self.confirmed - self.released - self.expired
 
 
 @dataclass(frozen=True)
@@ -218,6 +240,32 @@ class ReservationLine:
         """Every unit the line holds: its own allocations, or its components'."""
         return [*self.allocations, *(a for c in self.components for a in c.allocations)]
 
+    # What was settled of the line so far, in the line's own units (kits for a kit line:
+    # a kit line is settled in whole kits, so its components stay in step).
+
+    @property
+    def units_held(self) -> int:
+        return self._in_line_units(lambda a: a.held)
+
+    @property
+    def units_confirmed(self) -> int:
+        return self._in_line_units(lambda a: a.confirmed)
+
+    @property
+    def units_released(self) -> int:
+        return self._in_line_units(lambda a: a.released)
+
+    @property
+    def units_expired(self) -> int:
+        return self._in_line_units(lambda a: a.expired)
+
+    def _in_line_units(self, counter: Callable[[Allocation], int]) -> int:
+        if not self.components:
+            return sum(counter(a) for a in self.allocations)
+        first = self.components[0]
+        per_kit = first.quantity // self.quantity
+        return sum(counter(a) for a in first.allocations) // per_kit
+
     @property
     def backordered(self) -> int:
         """Units still waiting for stock."""
@@ -237,6 +285,8 @@ class Reservation:
     create_time: datetime
     expire_time: datetime
     update_time: datetime
+    # Counts the reservation's changes: a batch writes only if it is still what it read.
+    version: int = 0
 
     def allocations(self) -> list[Allocation]:
         """Every unit the reservation holds (kit lines: their components')."""
@@ -349,15 +399,41 @@ class Reserve:
 
 
 @dataclass(frozen=True)
+class PartialLine:
+    """Part of one reservation line to confirm or release: ``quantity`` units of ``sku``,
+    only at ``location_id`` if set."""
+
+    sku: str
+    quantity: int
+    location_id: str = ""
+
+
+@dataclass(frozen=True)
 class Confirm:
+    """Ship what the reservation holds: everything, or only ``lines``."""
+
     reservation_id: str
     reference: str
+    lines: tuple[PartialLine, ...] = ()
 
 
 @dataclass(frozen=True)
 class Release:
+    """Give back what the reservation holds: everything, or only ``lines``."""
+
     reservation_id: str
     reason: str
+    lines: tuple[PartialLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Extend:
+    """A later expiry for an active reservation: ``expire_time``, or ``ttl`` from the
+    batch's time (exactly one is set)."""
+
+    reservation_id: str
+    expire_time: datetime | None = None
+    ttl: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -423,6 +499,7 @@ Command = (
     | Confirm
     | Release
     | Expire
+    | Extend
     | StateMove
     | StockDelta
     | ReorderPointChange

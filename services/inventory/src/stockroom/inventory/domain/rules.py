@@ -8,7 +8,7 @@ constraints on ``stock_levels`` stay the last line of defence behind them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -20,6 +20,7 @@ from stockroom.inventory.domain.model import (
     Allocation,
     KitComponent,
     Line,
+    LineAvailability,
     MovementKind,
     Reservation,
     ReservationState,
@@ -29,6 +30,15 @@ from stockroom.inventory.domain.model import (
     StockKey,
     StockLevel,
 )
+
+
+def promisable(
+    levels: Iterable[StockLevel], location_ids: Collection[str] = ()
+) -> list[StockLevel]:
+    """The levels a request may take from: at ``location_ids`` if the caller names any.
+    ReserveStock allocates from them and CheckAvailability counts them."""
+    wanted = set(location_ids)
+    return [level for level in levels if not wanted or level.location_id in wanted]
 
 
 def allocate(lines: Sequence[Line], levels: Iterable[StockLevel]) -> list[Allocation]:
@@ -45,13 +55,27 @@ class LineHold:
     components: tuple[ReservedComponent, ...] = ()
 
 
-def allocate_lines(
+@dataclass(frozen=True)
+class LineOffer:
+    """What one line of a request could get: ``available`` units (a kit: whole kits) of
+    what the lines before it left, and what it takes when that is enough (else None)."""
+
+    line: Line
+    available: int
+    hold: LineHold | None
+    # Units of a short stocked item's line that backorders take care of (``short``).
+    covered: int = 0
+
+
+def offers(
     lines: Sequence[Line],
     levels: Iterable[StockLevel],
     kits: Mapping[str, Sequence[KitComponent]],
+    inactive: Collection[str] = (),
     short: Callable[[Line, int], int] | None = None,
-) -> list[LineHold]:
-    """Pick the locations that serve each line: largest available first.
+) -> list[LineOffer]:
+    """Each line's offer, in order: the one rule behind ReserveStock (``allocate_lines``)
+    and CheckAvailability (``availability``).
 
     Taking from the location with the most available units first serves a
     line from a single location whenever any one location can, and otherwise
@@ -59,13 +83,13 @@ def allocate_lines(
     location id, so the same stock always gives the same allocation. A kit
     line (its SKU in ``kits``, flattened to stocked items) takes every
     component for all its kits the same way, or nothing. Lines are taken in
-    order, each from what the lines before it left. Lines are all-or-nothing
-    together: one short line raises InsufficientStock for every short line
-    (a kit line's shortage counted in whole kits) and allocates nothing.
+    order, each from what the lines before it left; a line that is short (or
+    of an ``inactive`` SKU: none available) takes nothing.
 
     ``short`` (the backorder rules) is asked about a stocked item's line that the
     levels cannot cover: given the line and the units available, it answers how many
-    of the rest it takes care of (backorders); the line then holds what is available.
+    of the rest it takes care of (backorders); if that covers the line, the line holds
+    what is available and the rest waits.
     """
     free: dict[StockKey, int] = {}
     by_sku: dict[str, list[StockKey]] = defaultdict(list)
@@ -88,36 +112,81 @@ def allocate_lines(
             remaining -= units
         return tuple(taken)
 
-    holds: list[LineHold] = []
-    shortages: list[errors.Shortage] = []
+    found: list[LineOffer] = []
     for line in lines:
         leaves = kits.get(line.sku)
-        if leaves is None:
+        if line.sku in inactive:
+            found.append(LineOffer(line, 0, None))
+        elif leaves is None:
             available = total(line.sku)
-            if available < line.quantity:
-                covered = short(line, available) if short is not None else 0
-                if available + covered < line.quantity:
-                    shortages.append(errors.Shortage(line.sku, line.quantity, available, covered))
-                    continue
-            holds.append(LineHold(allocations=take(line.sku, min(available, line.quantity))))
-            continue
-        possible = kit_rules.kits_possible(leaves, {c.sku: total(c.sku) for c in leaves})
-        if possible < line.quantity:
-            shortages.append(errors.Shortage(line.sku, line.quantity, possible))
-            continue
-        holds.append(
-            LineHold(
-                components=tuple(
-                    ReservedComponent(
-                        c.sku, c.quantity * line.quantity, take(c.sku, c.quantity * line.quantity)
+            covered = 0
+            if available < line.quantity and short is not None:
+                covered = short(line, available)
+            hold = None
+            if available + covered >= line.quantity:
+                hold = LineHold(allocations=take(line.sku, min(available, line.quantity)))
+            found.append(LineOffer(line, available, hold, covered))
+        else:
+            possible = kit_rules.kits_possible(leaves, {c.sku: total(c.sku) for c in leaves})
+            hold = None
+            if possible >= line.quantity:
+                hold = LineHold(
+                    components=tuple(
+                        ReservedComponent(
+                            c.sku,
+                            c.quantity * line.quantity,
+                            take(c.sku, c.quantity * line.quantity),
+                        )
+                        for c in leaves
                     )
-                    for c in leaves
                 )
-            )
-        )
+            found.append(LineOffer(line, possible, hold))
+    return found
+
+
+def availability(
+    lines: Sequence[Line],
+    levels: Iterable[StockLevel],
+    kits: Mapping[str, Sequence[KitComponent]] | None = None,
+    inactive: Collection[str] = (),
+    short: Callable[[Line, int], int] | None = None,
+) -> list[LineAvailability]:
+    """What each line could get (``offers``): ``allocate_lines`` (with the same ``short``)
+    holds every line exactly when each is satisfiable here or covered by backorders, and
+    otherwise names exactly the ones that are not."""
+    return [
+        LineAvailability(o.line.sku, o.line.quantity, o.available)
+        for o in offers(lines, levels, kits or {}, inactive, short)
+    ]
+
+
+def allocate_lines(
+    lines: Sequence[Line],
+    levels: Iterable[StockLevel],
+    kits: Mapping[str, Sequence[KitComponent]],
+    short: Callable[[Line, int], int] | None = None,
+) -> list[LineHold]:
+    """What each line holds (``offers``). Lines are all-or-nothing together: one line
+    that is short (beyond what ``short`` covers) raises InsufficientStock for every such
+    line (a kit line's shortage counted in whole kits, with what the policies could have
+    taken) and allocates nothing."""
+    found = offers(lines, levels, kits, short=short)
+    shortages = [
+        errors.Shortage(o.line.sku, o.line.quantity, o.available, o.covered)
+        for o in found
+        if o.hold is None
+    ]
     if shortages:
         raise errors.insufficient_stock(shortages)
-    return holds
+    return [o.hold for o in found if o.hold is not None]
+
+
+def check_active(skus: Iterable[str], inactive: Mapping[str, str]) -> None:
+    """A deactivated SKU takes no new reservation (the first one, in SKU order, is named).
+    Its units still serve the kits that contain it."""
+    for sku in sorted(set(skus)):
+        if sku in inactive:
+            raise errors.item_inactive(sku, inactive[sku])
 
 
 def adjustment_delta(level: StockLevel, adjustment: Adjustment | StockDelta) -> int:
@@ -167,23 +236,29 @@ def effective_state(reservation: Reservation, now: datetime) -> ReservationState
     return reservation.state
 
 
-def confirm_transition(reservation: Reservation, now: datetime) -> Transition:
+def confirm_transition(
+    reservation: Reservation, now: datetime, *, partial: bool = False
+) -> Transition:
+    """Confirming ships what is held: while active and not past its time. Confirming all
+    of a confirmed reservation again is a no-op; a part of a settled one is refused."""
     state = effective_state(reservation, now)
     if state is ReservationState.ACTIVE:
         return Transition.APPLY
-    if state is ReservationState.CONFIRMED:
+    if state is ReservationState.CONFIRMED and not partial:
         return Transition.ALREADY_DONE
     raise errors.reservation_not_active(reservation.reservation_id, state)
 
 
-def release_transition(reservation: Reservation) -> Transition:
+def release_transition(reservation: Reservation, *, partial: bool = False) -> Transition:
     """Releasing gives stock back: allowed while active (even past its time, which
-    only returns the stock sooner), a no-op once given back, refused once shipped."""
-    if reservation.state is ReservationState.ACTIVE:
+    only returns the stock sooner), a no-op once all given back, refused once anything
+    shipped (CONFIRMED, MIXED); a part of a settled reservation is refused."""
+    state = reservation.state
+    if state is ReservationState.ACTIVE:
         return Transition.APPLY
-    if reservation.state is ReservationState.CONFIRMED:
-        raise errors.reservation_not_active(reservation.reservation_id, reservation.state)
-    return Transition.ALREADY_DONE
+    if state in (ReservationState.RELEASED, ReservationState.EXPIRED) and not partial:
+        return Transition.ALREADY_DONE
+    raise errors.reservation_not_active(reservation.reservation_id, state)
 
 
 def is_due(reservation: Reservation, now: datetime) -> bool:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
 from stockroom.inventory.domain import errors
+from stockroom.inventory.domain import items as item_rules
 from stockroom.inventory.domain import kits as kit_rules
-from stockroom.inventory.domain.model import Item, KitComponent, Location, LocationKind, Page
+from stockroom.inventory.domain.model import (
+    Item,
+    ItemState,
+    KitComponent,
+    Location,
+    LocationKind,
+    Page,
+)
 from stockroom.inventory.store import catalog, kits
 from stockroom.inventory.store.clock import Clock, utc_now
 from stockroom.inventory.store.idempotent import idempotent_write
@@ -38,7 +46,12 @@ class CatalogService:
                 await _check_kit(connection, sku, components, "item.components")
             return await catalog.insert_item(
                 connection,
-                Item(sku, display_name, now, tuple(sorted(components, key=lambda c: c.sku))),
+                Item(
+                    sku,
+                    display_name,
+                    now,
+                    components=tuple(sorted(components, key=lambda c: c.sku)),
+                ),
             )
 
         return await idempotent_write(self._transactions, key, Item, self._clock, work)
@@ -62,6 +75,37 @@ class CatalogService:
             return dataclasses.replace(
                 found[0], components=tuple(sorted(components, key=lambda c: c.sku))
             )
+
+        return await idempotent_write(self._transactions, key, Item, self._clock, work)
+
+    async def rename_item(self, sku: str, display_name: str, key: RequestKey) -> Item:
+        return await self._change_item(
+            sku, lambda item, now: item_rules.renamed(item, display_name, now), key
+        )
+
+    async def deactivate_item(self, sku: str, reason: str, key: RequestKey) -> Item:
+        """New reservations of the SKU are refused from the commit on (a batch that read it
+        active before may still commit one: the two were concurrent)."""
+        return await self._change_item(
+            sku, lambda item, now: item_rules.deactivated(item, reason, now), key
+        )
+
+    async def reactivate_item(self, sku: str, key: RequestKey) -> Item:
+        return await self._change_item(sku, item_rules.reactivated, key)
+
+    async def _change_item(
+        self, sku: str, change: Callable[[Item, datetime], Item], key: RequestKey
+    ) -> Item:
+        """Apply ``change`` to the locked item, once per request key."""
+
+        async def work(connection: AsyncConnection, now: datetime) -> Item:
+            item = await catalog.lock_item(connection, sku)
+            if item is None:
+                raise errors.item_not_found(sku)
+            changed = change(item, now)
+            if changed != item:
+                await catalog.update_item(connection, changed)
+            return changed
 
         return await idempotent_write(self._transactions, key, Item, self._clock, work)
 
@@ -93,9 +137,16 @@ class CatalogService:
             raise errors.location_not_found(location_id)
         return found[0]
 
-    async def items(self, after: str | None, size: int) -> Page[Item]:
+    async def items(
+        self,
+        after: str | None,
+        size: int,
+        *,
+        prefix: str = "",
+        state: ItemState | None = None,
+    ) -> Page[Item]:
         async def work(connection: AsyncConnection) -> Page[Item]:
-            return await catalog.list_items(connection, after, size)
+            return await catalog.list_items(connection, after, size, prefix=prefix, state=state)
 
         return await self._transactions.read(work)
 

@@ -1,9 +1,12 @@
-"""Reservation use cases: hold stock all-or-nothing, ship it, give it back, expire it."""
+"""Reservation use cases: hold stock all-or-nothing, ship it or give it back (all or part),
+extend it, expire it, list them."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,9 +15,13 @@ from stockroom.inventory.domain import errors
 from stockroom.inventory.domain.model import (
     Confirm,
     Expire,
+    Extend,
+    Page,
+    PartialLine,
     Release,
     Reservation,
     ReservationRequest,
+    ReservationState,
     Reserve,
 )
 from stockroom.inventory.service.writes import StockWrites
@@ -44,13 +51,58 @@ class ReservationService:
             raise errors.reservation_not_found(reservation_id)
         return found[reservation_id]
 
-    async def confirm(self, reservation_id: str, reference: str, key: RequestKey) -> Reservation:
-        """Ship: the units leave on hand and reserved. Refused once released or expired."""
-        return _reservation(await self._writes.submit(Confirm(reservation_id, reference), key))
+    async def confirm(
+        self,
+        reservation_id: str,
+        reference: str,
+        key: RequestKey,
+        lines: Sequence[PartialLine] = (),
+    ) -> Reservation:
+        """Ship what is held (or only ``lines``): the units leave on hand and reserved.
+        Refused once released or expired."""
+        command = Confirm(reservation_id, reference, tuple(lines))
+        return _reservation(await self._writes.submit(command, key))
 
-    async def release(self, reservation_id: str, reason: str, key: RequestKey) -> Reservation:
-        """Give the units back. A no-op once released or expired; refused once shipped."""
-        return _reservation(await self._writes.submit(Release(reservation_id, reason), key))
+    async def release(
+        self,
+        reservation_id: str,
+        reason: str,
+        key: RequestKey,
+        lines: Sequence[PartialLine] = (),
+    ) -> Reservation:
+        """Give back what is held (or only ``lines``). A no-op once all given back; refused
+        once anything shipped."""
+        command = Release(reservation_id, reason, tuple(lines))
+        return _reservation(await self._writes.submit(command, key))
+
+    async def extend(
+        self,
+        reservation_id: str,
+        key: RequestKey,
+        *,
+        expire_time: datetime | None = None,
+        ttl: timedelta | None = None,
+    ) -> Reservation:
+        """A later expiry for an active reservation (never an earlier one)."""
+        command = Extend(reservation_id, expire_time, ttl)
+        return _reservation(await self._writes.submit(command, key))
+
+    async def listing(
+        self,
+        *,
+        reference: str,
+        state: ReservationState | None,
+        after: tuple[datetime, str] | None,
+        size: int,
+    ) -> Page[Reservation]:
+        """Reservations oldest first, optionally of one reference and in one state."""
+
+        async def work(connection: AsyncConnection) -> Page[Reservation]:
+            return await reservation_rows.list_page(
+                connection, reference=reference, state=state, after=after, size=size
+            )
+
+        return await self._transactions.read(work)
 
     async def count_active(self) -> int:
         """Reservations holding stock right now (the ``reservations.held`` gauge)."""

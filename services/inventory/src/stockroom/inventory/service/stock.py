@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import RequestKey
-from stockroom.inventory.domain import backorders, errors, incoming
+from stockroom.inventory.domain import backorders, errors, incoming, rules
 from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.model import (
     Adjustment,
@@ -104,25 +104,57 @@ class StockService:
 
         return await self._transactions.read(work)
 
-    async def availability(self, lines: Sequence[Line]) -> list[LineAvailability]:
-        """Available units over all locations for each line, in line order.
+    async def availability(
+        self, lines: Sequence[Line], location_ids: Sequence[str] = ()
+    ) -> list[LineAvailability]:
+        """Available units (a kit: whole kits) for each line, in line order, over all
+        locations or only ``location_ids`` (NotFound for an unregistered one): what
+        ReserveStock of these lines with the same locations could hold, by the same rules
+        (each line from what the lines before it would leave).
 
-        Unregistered SKUs have nothing available: pricing asks about whatever
-        is in a cart, and a quote must not fail because a SKU is new. A short
-        line also says what backorders, preorders and expected receipts could
-        do for it (one more read, only when some line is short: the usual
-        quote of what is in stock costs one statement).
+        Unregistered and deactivated SKUs have nothing available: pricing asks about
+        whatever is in a cart, and a quote must not fail because a SKU is new. A short
+        line also says what backorders, preorders and expected receipts could do for it
+        (one more read, only when some line is short: the usual quote of what is in stock
+        costs one statement); the lines after it then count what its backorders leave,
+        as the reservation would.
         """
-        available = await self._availability.of({line.sku for line in lines})
-        answers = [
-            LineAvailability(line.sku, line.quantity, available.get(line.sku, 0)) for line in lines
-        ]
-        short = {a.sku for a in answers if not a.satisfiable}
+        if location_ids:
+            await self._require_locations(location_ids)
+        read = await self._availability.of({line.sku for line in lines})
+        kits = {
+            line.sku: kit_rules.flatten(line.sku, read.definitions)
+            for line in lines
+            if line.sku in read.definitions
+        }
+        promisable = rules.promisable(read.levels.values(), location_ids)
+        answers = rules.availability(lines, promisable, kits, read.inactive)
+        short = {
+            a.sku
+            for a in answers
+            if not a.satisfiable and a.sku not in read.inactive and a.sku not in kits
+        }
         if not short:
             return answers
-        supply = await self._transactions.read(lambda c: _supply_of(c, short))
+        found, policed, receipts = await self._transactions.read(lambda c: _supply_of(c, short))
         now = self._clock()
-        return [_with_supply(a, *supply, now) if a.sku in short else a for a in answers]
+        coverage = backorders.coverage(promisable, policed, now)
+        answers = rules.availability(lines, promisable, kits, read.inactive, coverage)
+        return [
+            _with_supply(a, found, policed, receipts, now, location_ids)
+            if a.sku in short and not a.satisfiable
+            else a
+            for a in answers
+        ]
+
+    async def _require_locations(self, location_ids: Sequence[str]) -> None:
+        async def work(connection: AsyncConnection) -> set[str]:
+            return (await catalog.known(connection, (), location_ids))[1]
+
+        known = await self._transactions.read(work)
+        for location_id in sorted(set(location_ids)):
+            if location_id not in known:
+                raise errors.location_not_found(location_id)
 
 
 Supply = tuple[dict[StockKey, StockLevel], dict[StockKey, InventoryPolicy], list[ExpectedReceipt]]
@@ -142,11 +174,19 @@ def _with_supply(
     policed: dict[StockKey, InventoryPolicy],
     receipts: list[ExpectedReceipt],
     now: datetime,
+    location_ids: Sequence[str] = (),
 ) -> LineAvailability:
     """A short line's answer with what the rules of ReserveStock and of receipts say
-    could still serve it."""
-    at = [level for key, level in found.items() if key.sku == answer.sku]
-    of_sku = [r for r in receipts if r.sku == answer.sku]
+    could still serve it (at the request's locations, if it names some)."""
+    wanted = set(location_ids)
+    at = [
+        level
+        for key, level in found.items()
+        if key.sku == answer.sku and (not wanted or key.location_id in wanted)
+    ]
+    of_sku = [
+        r for r in receipts if r.sku == answer.sku and (not wanted or r.location_id in wanted)
+    ]
     room = backorders.backorder_room(at, policed, now)
     return dataclasses.replace(
         answer,

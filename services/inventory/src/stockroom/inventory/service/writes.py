@@ -50,6 +50,7 @@ from stockroom.inventory.domain.model import (
     Command,
     Confirm,
     ExpectedReceiptChange,
+    Extend,
     KitComponent,
     LevelChange,
     Release,
@@ -103,7 +104,7 @@ def result_type(
     """What a command's recorded response decodes to."""
     if isinstance(command, Transfer):
         return TransferResult
-    if isinstance(command, Reserve | Confirm | Release):
+    if isinstance(command, Reserve | Confirm | Release | Extend):
         return Reservation
     if isinstance(command, SetPolicy):
         return InventoryPolicy
@@ -160,10 +161,11 @@ class StockWrites:
         if named_kits:  # definitions may change on any replica: read, never cached
             definitions = await kits.definitions(connection, named_kits)
             flattened = {sku: kit_rules.flatten(sku, definitions) for sku in sorted(named_kits)}
-        found, recorded, policed = await batch_reads.levels_and_records(
+        found, recorded, policed, inactive = await batch_reads.levels_and_records(
             connection,
             _lock_skus(writes, reservations, expected, flattened),
             [w.key.request_id for w in writes if w.key is not None],
+            domain.reserved_skus(writes),
         )
         # After the levels: a change to a waiting backorder since then changes its level.
         freed = domain.skus_freed(writes, reservations)
@@ -179,6 +181,7 @@ class StockWrites:
             expected_receipts=expected,
             queued=queued,
             queued_skus=frozenset(freed),
+            inactive_items=inactive,
         )
 
     async def _known(
@@ -301,6 +304,7 @@ class StockWrites:
                 expected_receipts=expected,
                 queued=await _waiting(connection, freed, locked),
                 queued_skus=frozenset(freed),
+                inactive_items=read.inactive_items,
             )
             decision = domain.decide(writes, read, now)
         if decision.entries:
@@ -309,7 +313,7 @@ class StockWrites:
             await levels.write(connection, decision.levels)
             await policies.write(connection, decision.policies, decision.policies_created)
             await reservation_rows.insert_all(connection, decision.reservations)
-            await reservation_rows.set_states(connection, decision.transitions)
+            await reservation_rows.update_all(connection, decision.updated)
             await reservation_rows.write_lines(
                 connection, decision.allocation_writes, decision.backorder_writes
             )

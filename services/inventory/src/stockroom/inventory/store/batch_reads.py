@@ -1,5 +1,6 @@
 """A batch's optimistic read in one statement: the levels and inventory policies of its
-SKUs and the records of its request ids (one round trip instead of three)."""
+SKUs, the records of its request ids, and which of the SKUs it reserves are deactivated
+(one round trip instead of four)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import DIALECTS, UtcDateTime, one_of
 from stockroom.inventory.domain.decide import Record
-from stockroom.inventory.domain.model import StockKey, StockLevel
+from stockroom.inventory.domain.model import ItemState, StockKey, StockLevel
 from stockroom.inventory.domain.supply import InventoryPolicy, PolicyMode
-from stockroom.inventory.store.tables import inventory_policies, request_records, stock_levels
+from stockroom.inventory.store.tables import (
+    inventory_policies,
+    items,
+    request_records,
+    stock_levels,
+)
 
 _NUMBER, _TEXT, _TIME = BigInteger, String, UtcDateTime()
 
@@ -81,22 +87,50 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
         policy.preorder_until,
         policy.update_time,
     ).where(one_of(policy.sku, "skus", dialect))
-    return union_all(levels, records, policies)
+    # A deactivated item's reason travels as method.
+    item = items.c
+    inactive = select(
+        literal("inactive"),
+        item.sku,
+        cast(null(), _TEXT),
+        *_nulls(9),
+        item.deactivation_reason,
+        cast(null(), _TEXT),
+        cast(null(), LargeBinary),
+        cast(null(), _TIME),
+        cast(null(), _TIME),
+    ).where(one_of(item.sku, "inactive_of", dialect), item.state == ItemState.INACTIVE.value)
+    return union_all(levels, records, policies, inactive)
 
 
 _READ = {dialect: _statement(dialect) for dialect in DIALECTS}
 
 
 async def levels_and_records(
-    connection: AsyncConnection, skus: Iterable[str], request_ids: Iterable[str]
-) -> tuple[dict[StockKey, StockLevel], dict[str, Record], dict[StockKey, InventoryPolicy]]:
+    connection: AsyncConnection,
+    skus: Iterable[str],
+    request_ids: Iterable[str],
+    inactive_of: Iterable[str] = (),
+) -> tuple[
+    dict[StockKey, StockLevel],
+    dict[str, Record],
+    dict[StockKey, InventoryPolicy],
+    dict[str, str],
+]:
+    """Levels and policies of ``skus``, the records of ``request_ids``, and which of
+    ``inactive_of`` are deactivated (SKU -> the deactivation's reason)."""
     rows: Any = await connection.execute(
         _READ[connection.dialect.name],
-        {"skus": sorted(set(skus)), "ids": sorted(set(request_ids))},
+        {
+            "skus": sorted(set(skus)),
+            "ids": sorted(set(request_ids)),
+            "inactive_of": sorted(set(inactive_of)),
+        },
     )
     levels: dict[StockKey, StockLevel] = {}
     records: dict[str, Record] = {}
     policies: dict[StockKey, InventoryPolicy] = {}
+    inactive: dict[str, str] = {}
     for row in rows:
         kind, id_, location_id = row[0], row[1], row[2]
         if kind == "level":
@@ -124,6 +158,8 @@ async def levels_and_records(
                 version=row.version,
                 update_time=row.updated,
             )
+        elif kind == "inactive":
+            inactive[id_] = row.method
         elif row.response is not None:
             records[id_] = Record(row.method, row.fingerprint, bytes(row.response))
-    return dict(sorted(levels.items())), records, policies
+    return dict(sorted(levels.items())), records, policies, inactive

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import exists, literal, select, union_all
+from sqlalchemy import exists, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import upsert_insert
 from stockroom.inventory.domain import errors
-from stockroom.inventory.domain.model import Item, Location, LocationKind, Page
+from stockroom.inventory.domain.model import Item, ItemState, Location, LocationKind, Page
 from stockroom.inventory.store import kits
 from stockroom.inventory.store.tables import items, kit_components, locations
 
@@ -19,7 +20,14 @@ async def insert_item(connection: AsyncConnection, item: Item) -> Item:
     """Register ``item`` (and, for a kit, its components, in the same transaction)."""
     created = await connection.execute(
         upsert_insert(connection, items)
-        .values(sku=item.sku, display_name=item.display_name, create_time=item.create_time)
+        .values(
+            sku=item.sku,
+            display_name=item.display_name,
+            create_time=item.create_time,
+            state=item.state.value,
+            deactivation_reason=item.deactivation_reason,
+            update_time=item.update_time,
+        )
         .on_conflict_do_nothing(index_elements=[items.c.sku])
         .returning(items.c.sku)
     )
@@ -28,6 +36,43 @@ async def insert_item(connection: AsyncConnection, item: Item) -> Item:
     if item.components:
         await kits.write(connection, item.sku, item.components)
     return item
+
+
+async def lock_item(connection: AsyncConnection, sku: str) -> Item | None:
+    """The item (with a kit's components), its row locked until the transaction ends (None
+    if not registered)."""
+    row = (
+        await connection.execute(select(items).where(items.c.sku == sku).with_for_update())
+    ).first()
+    if row is None:
+        return None
+    components = await kits.components_of(connection, [sku])
+    return dataclasses.replace(_item(row), components=components.get(sku, ()))
+
+
+async def update_item(connection: AsyncConnection, item: Item) -> None:
+    """Write a locked item's name and state."""
+    await connection.execute(
+        update(items)
+        .where(items.c.sku == item.sku)
+        .values(
+            display_name=item.display_name,
+            state=item.state.value,
+            deactivation_reason=item.deactivation_reason,
+            update_time=item.update_time,
+        )
+    )
+
+
+def _item(row: Any) -> Item:
+    return Item(
+        row.sku,
+        row.display_name,
+        row.create_time,
+        ItemState(row.state),
+        row.deactivation_reason,
+        row.update_time,
+    )
 
 
 async def insert_location(connection: AsyncConnection, location: Location) -> Location:
@@ -48,15 +93,31 @@ async def insert_location(connection: AsyncConnection, location: Location) -> Lo
 
 
 async def list_items(
-    connection: AsyncConnection, after: str | None, size: int, *, only: str = ""
+    connection: AsyncConnection,
+    after: str | None,
+    size: int,
+    *,
+    only: str = "",
+    prefix: str = "",
+    state: ItemState | None = None,
 ) -> Page[Item]:
+    """Items in SKU order after ``after``: one SKU (``only``), or those starting with
+    ``prefix`` (case-sensitive on both databases) in ``state``."""
     query = select(items).order_by(items.c.sku).limit(size + 1)
     if only:
         query = query.where(items.c.sku == only)
+    if prefix:
+        # SQLite's LIKE ignores case: the exact comparison of the first characters decides.
+        query = query.where(
+            items.c.sku.startswith(prefix, autoescape=True),
+            func.substr(items.c.sku, 1, len(prefix)) == prefix,
+        )
+    if state is not None:
+        query = query.where(items.c.state == state.value)
     if after is not None:
         query = query.where(items.c.sku > after)
     rows = list(await connection.execute(query))
-    page = tuple(Item(r.sku, r.display_name, r.create_time) for r in rows[:size])
+    page = tuple(_item(r) for r in rows[:size])
     components = await kits.components_of(connection, [i.sku for i in page])
     page = tuple(dataclasses.replace(i, components=components.get(i.sku, ())) for i in page)
     return Page(page, (page[-1].sku,) if len(rows) > size else None)

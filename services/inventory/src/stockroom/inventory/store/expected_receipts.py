@@ -149,8 +149,9 @@ async def page(
         )
     rows = list(await connection.execute(query))
     found = tuple(receipt_from_row(r) for r in rows[:size])
-    cursor = (_micros(found[-1].expected_time), found[-1].expected_receipt_id)
-    return Page(found, cursor if len(rows) > size else None)
+    if len(rows) <= size:  # the last page (perhaps an empty one)
+        return Page(found, None)
+    return Page(found, (_micros(found[-1].expected_time), found[-1].expected_receipt_id))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

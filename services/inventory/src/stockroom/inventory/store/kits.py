@@ -11,15 +11,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, Select, delete, func, insert, literal, null, select, text, union_all
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    Select,
+    cast,
+    delete,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import DIALECTS, one_of
-from stockroom.inventory.domain.model import KitComponent
-from stockroom.inventory.store.levels import AVAILABLE_UNITS
-from stockroom.inventory.store.tables import kit_components, stock_levels
+from stockroom.inventory.domain.model import ItemState, KitComponent, StockKey, StockLevel
+from stockroom.inventory.store.tables import items, kit_components, stock_levels
 
 _k = kit_components.c
 
@@ -104,49 +116,75 @@ async def write(
     )
 
 
-def _available_with_kits(dialect: str) -> Any:
-    """Available units per SKU (positive sums only) of the SKUs bound as ``skus`` and of
-    every component of kits among them, and the kits' definitions: one statement.
+def _levels_with_kits(dialect: str) -> Any:
+    """Every level of the SKUs bound as ``skus`` and of every component of kits among
+    them, the kits' definitions, and which of the SKUs are deactivated: one statement.
+    What the levels promise is the domain's to work out (``rules.availability``).
 
     The named SKUs and the components are read by two selects (an SKU in both comes
-    twice, with the same sum): one ``sku = ANY(...) OR sku IN (subquery)`` filter would
-    make PostgreSQL scan every level."""
+    twice): one ``sku = ANY(...) OR sku IN (subquery)`` filter would make PostgreSQL
+    scan every level."""
     edges = closure(dialect)
-    level = stock_levels.c
+    level, item = stock_levels.c, items.c
+    number_null = cast(null(), BigInteger)
 
-    def available(where: Any) -> Select[Any]:
-        return (
-            select(
-                literal("available").label("kind"),
-                level.sku.label("sku"),
-                null().label("component_sku"),
-                func.sum(AVAILABLE_UNITS).label("quantity"),
-            )
-            .where(where, AVAILABLE_UNITS > 0)
-            .group_by(level.sku)
-        )
+    def levels_where(where: Any) -> Select[Any]:
+        return select(
+            literal("level").label("kind"),
+            level.sku.label("sku"),
+            level.location_id.label("other"),
+            level.on_hand,
+            level.reserved,
+            level.safety_stock,
+            level.version,
+            level.damaged,
+            level.quality_control,
+            level.reorder_point,
+        ).where(where)
 
-    named = available(one_of(level.sku, "skus", dialect))
-    components = available(level.sku.in_(select(edges.c.component_sku)))
-    definition = select(literal("edge"), edges.c.kit_sku, edges.c.component_sku, edges.c.quantity)
-    return union_all(named, components, definition)
+    named = levels_where(one_of(level.sku, "skus", dialect))
+    components = levels_where(level.sku.in_(select(edges.c.component_sku)))
+    definition = select(
+        literal("edge"),
+        edges.c.kit_sku,
+        edges.c.component_sku,
+        edges.c.quantity,
+        *([number_null] * 6),
+    )
+    # The deactivation's reason rides in the ``other`` column.
+    inactive = select(
+        literal("inactive"), item.sku, item.deactivation_reason, *([number_null] * 7)
+    ).where(one_of(item.sku, "skus", dialect), item.state == ItemState.INACTIVE.value)
+    return union_all(named, components, definition, inactive)
 
 
-_AVAILABLE_WITH_KITS = {dialect: _available_with_kits(dialect) for dialect in DIALECTS}
+_LEVELS_WITH_KITS = {dialect: _levels_with_kits(dialect) for dialect in DIALECTS}
 
 
-async def available_with_kits(
-    connection: AsyncConnection, skus: Iterable[str]
-) -> tuple[dict[str, int], dict[str, tuple[KitComponent, ...]]]:
-    """Units that can be promised per stocked SKU (SKUs with none are absent), for ``skus``
-    and every component of the kits among them, and those kits' definitions."""
-    statement = _AVAILABLE_WITH_KITS[connection.dialect.name]
+@dataclass(frozen=True)
+class PromiseRead:
+    """What CheckAvailability decides on: the levels of the SKUs asked about and of their
+    kits' components, the kits' definitions, and the deactivated SKUs among those asked."""
+
+    levels: dict[StockKey, StockLevel]
+    definitions: dict[str, tuple[KitComponent, ...]]
+    inactive: frozenset[str]
+
+
+async def levels_with_kits(connection: AsyncConnection, skus: Iterable[str]) -> PromiseRead:
+    """Levels of ``skus`` and of every component of the kits among them, those kits'
+    definitions, and which of ``skus`` are deactivated (one statement)."""
+    statement = _LEVELS_WITH_KITS[connection.dialect.name]
     rows = await connection.execute(statement, {"skus": sorted(set(skus))})
-    available: dict[str, int] = {}
+    levels: dict[StockKey, StockLevel] = {}
     edges = []
-    for kind, sku, component_sku, quantity in rows:
-        if kind == "available":
-            available[sku] = int(quantity)
+    inactive: set[str] = set()
+    for kind, sku, other, *numbers in rows:
+        if kind == "level":
+            level = StockLevel(sku, other, *(int(n) for n in numbers))
+            levels[level.key] = level
+        elif kind == "edge":
+            edges.append((sku, other, numbers[0]))
         else:
-            edges.append((sku, component_sku, quantity))
-    return available, _grouped(edges)
+            inactive.add(sku)
+    return PromiseRead(levels, _grouped(edges), frozenset(inactive))

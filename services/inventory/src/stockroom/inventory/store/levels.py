@@ -167,8 +167,3 @@ async def write(connection: AsyncConnection, levels: Mapping[StockKey, StockLeve
             for key, level in sorted(levels.items())
         ],
     )
-
-
-# Units that can be promised, summed per SKU where positive (StockLevel.available, for
-# statements that add it up over many levels in the database).
-AVAILABLE_UNITS = stock_levels.c.on_hand - stock_levels.c.reserved - stock_levels.c.safety_stock

@@ -3,9 +3,10 @@
 The statement locks every level of the batch's SKUs (sku, location order),
 then the reservations it names (id order), and writes only if they are
 what the batch read: the same levels at the same versions (a level not
-created yet counts as version 0), the same reservation states. Then it
+created yet counts as version 0), the same reservation versions. Then it
 writes the levels' new values, new reservations and their allocations,
-state changes, the ledger entries (positioned from the transaction's id)
+changed reservations (state, expiry, version) and what was settled of their
+allocations, the ledger entries (positioned from the transaction's id)
 and the request records, and answers whether it wrote and its transaction
 id. It decides nothing: every value comes from the decision. Batches that write
 policies, expected receipts or backorders take the transaction instead
@@ -42,7 +43,7 @@ expected AS (
         CAST(:read_versions AS bigint[])) AS e (sku, location_id, version)
 ),
 held AS MATERIALIZED (
-    SELECT reservation_id, state FROM reservations
+    SELECT reservation_id, version FROM reservations
     WHERE reservation_id = ANY (CAST(:read_reservation_ids AS text[]))
     ORDER BY reservation_id
     FOR UPDATE
@@ -53,9 +54,9 @@ verdict AS MATERIALIZED (
             WHERE coalesce(l.version, 0) <> coalesce(e.version, 0))
         AND NOT EXISTS (
             SELECT FROM unnest(CAST(:read_reservation_ids AS text[]),
-                CAST(:read_states AS text[])) AS r (reservation_id, state)
+                CAST(:read_versions_of_reservations AS bigint[])) AS r (reservation_id, version)
             LEFT JOIN held AS h USING (reservation_id)
-            WHERE h.state IS DISTINCT FROM r.state) AS ok
+            WHERE h.version IS DISTINCT FROM r.version) AS ok
 ),
 level_writes AS (
     UPDATE stock_levels AS s
@@ -75,10 +76,11 @@ level_writes AS (
 ),
 new_reservations AS (
     INSERT INTO reservations (reservation_id, state, reference, create_time, expire_time,
-        update_time)
+        update_time, version)
     SELECT * FROM unnest(CAST(:new_ids AS text[]), CAST(:new_states AS text[]),
         CAST(:new_references AS text[]), CAST(:new_created AS timestamptz[]),
-        CAST(:new_expires AS timestamptz[]), CAST(:new_updated AS timestamptz[]))
+        CAST(:new_expires AS timestamptz[]), CAST(:new_updated AS timestamptz[]),
+        CAST(:new_versions AS bigint[]))
     WHERE (SELECT ok FROM verdict)
 ),
 new_kit_lines AS (
@@ -89,17 +91,32 @@ new_kit_lines AS (
 ),
 new_allocations AS (
     INSERT INTO reservation_allocations (reservation_id, line_number, sku, location_id,
-        quantity)
+        quantity, confirmed, released, expired)
     SELECT * FROM unnest(CAST(:allocation_ids AS text[]), CAST(:allocation_lines AS int[]),
         CAST(:allocation_skus AS text[]), CAST(:allocation_locations AS text[]),
-        CAST(:allocation_quantities AS bigint[]))
+        CAST(:allocation_quantities AS bigint[]), CAST(:allocation_confirmed AS bigint[]),
+        CAST(:allocation_released AS bigint[]), CAST(:allocation_expired AS bigint[]))
     WHERE (SELECT ok FROM verdict)
 ),
-transitions AS (
-    UPDATE reservations AS r SET state = t.state, update_time = t.update_time
-    FROM unnest(CAST(:transition_ids AS text[]), CAST(:transition_states AS text[]),
-        CAST(:transition_times AS timestamptz[])) AS t (reservation_id, state, update_time)
-    WHERE (SELECT ok FROM verdict) AND r.reservation_id = t.reservation_id
+changed_reservations AS (
+    UPDATE reservations AS r SET state = c.state, expire_time = c.expire_time,
+        update_time = c.update_time, version = c.version
+    FROM unnest(CAST(:changed_ids AS text[]), CAST(:changed_states AS text[]),
+        CAST(:changed_expires AS timestamptz[]), CAST(:changed_times AS timestamptz[]),
+        CAST(:changed_versions AS bigint[]))
+        AS c (reservation_id, state, expire_time, update_time, version)
+    WHERE (SELECT ok FROM verdict) AND r.reservation_id = c.reservation_id
+),
+settled_allocations AS (
+    UPDATE reservation_allocations AS a SET confirmed = s.confirmed, released = s.released,
+        expired = s.expired
+    FROM unnest(CAST(:settled_ids AS text[]), CAST(:settled_lines AS int[]),
+        CAST(:settled_skus AS text[]), CAST(:settled_locations AS text[]),
+        CAST(:settled_confirmed AS bigint[]), CAST(:settled_released AS bigint[]),
+        CAST(:settled_expired AS bigint[]))
+        AS s (reservation_id, line_number, sku, location_id, confirmed, released, expired)
+    WHERE (SELECT ok FROM verdict) AND a.reservation_id = s.reservation_id
+        AND a.line_number = s.line_number AND a.sku = s.sku AND a.location_id = s.location_id
 ),
 entries AS (
     INSERT INTO movements (sequence, sku, location_id, kind, on_hand_delta, reserved_delta,
@@ -168,14 +185,20 @@ def parameters(
         for number, line in enumerate(r.lines)
         if line.components
     ]
-    transitions = sorted(decision.transitions.items())
+    changed = [decision.updated[r] for r in sorted(decision.updated)]
+    settled = [
+        (r.reservation_id, number, a)
+        for r in changed
+        for number, line in enumerate(r.lines)
+        for a in line.held()
+    ]
     return {
         "lock_skus": sorted(set(lock_skus)),
         "read_skus": [k.sku for k in read_levels],
         "read_locations": [k.location_id for k in read_levels],
         "read_versions": [lv.version for lv in read_levels.values()],
         "read_reservation_ids": list(read_reservations),
-        "read_states": [r.state.value for r in read_reservations.values()],
+        "read_versions_of_reservations": [r.version for r in read_reservations.values()],
         "level_skus": [k.sku for k, _ in levels],
         "level_locations": [k.location_id for k, _ in levels],
         "level_on_hand": [lv.on_hand for _, lv in levels],
@@ -193,6 +216,7 @@ def parameters(
         "new_created": [r.create_time for r in decision.reservations],
         "new_expires": [r.expire_time for r in decision.reservations],
         "new_updated": [r.update_time for r in decision.reservations],
+        "new_versions": [r.version for r in decision.reservations],
         "kit_line_ids": [i for i, _, _ in kit_lines],
         "kit_line_numbers": [n for _, n, _ in kit_lines],
         "kit_line_skus": [line.sku for _, _, line in kit_lines],
@@ -202,9 +226,21 @@ def parameters(
         "allocation_skus": [a.sku for _, _, a in allocations],
         "allocation_locations": [a.location_id for _, _, a in allocations],
         "allocation_quantities": [a.quantity for _, _, a in allocations],
-        "transition_ids": [i for i, _ in transitions],
-        "transition_states": [state.value for _, (state, _) in transitions],
-        "transition_times": [when for _, (_, when) in transitions],
+        "allocation_confirmed": [a.confirmed for _, _, a in allocations],
+        "allocation_released": [a.released for _, _, a in allocations],
+        "allocation_expired": [a.expired for _, _, a in allocations],
+        "changed_ids": [r.reservation_id for r in changed],
+        "changed_states": [r.state.value for r in changed],
+        "changed_expires": [r.expire_time for r in changed],
+        "changed_times": [r.update_time for r in changed],
+        "changed_versions": [r.version for r in changed],
+        "settled_ids": [i for i, _, _ in settled],
+        "settled_lines": [n for _, n, _ in settled],
+        "settled_skus": [a.sku for _, _, a in settled],
+        "settled_locations": [a.location_id for _, _, a in settled],
+        "settled_confirmed": [a.confirmed for _, _, a in settled],
+        "settled_released": [a.released for _, _, a in settled],
+        "settled_expired": [a.expired for _, _, a in settled],
         "entry_numbers": [m.sequence for m in entries],
         "entry_skus": [m.level.sku for m in entries],
         "entry_locations": [m.level.location_id for m in entries],

@@ -1,5 +1,6 @@
-"""Statements on reservations, the allocations that say where their units are held, and
-the backorders that say where units they still wait for will come from."""
+"""Statements on reservations, the allocations that say where their units are held (and
+how many of them were settled), and the backorders that say where units they still wait
+for will come from."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     String,
+    and_,
     bindparam,
     cast,
+    delete,
     func,
     insert,
     literal,
     null,
+    or_,
     select,
     union_all,
     update,
@@ -29,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from stockroom.common.db import DIALECTS, one_of, upsert_insert
 from stockroom.inventory.domain.model import (
     Allocation,
+    Page,
     Reservation,
     ReservationLine,
     ReservationState,
@@ -51,7 +56,7 @@ def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
     the line is a kit's) and backorders, one row each: those named (``ids``), or with
     ``waiting`` those with backorders waiting at levels of ``skus``."""
     header = (_r.reservation_id, _r.state, _r.reference, _r.create_time, _r.expire_time,
-              _r.update_time)  # fmt: skip
+              _r.update_time, _r.version)  # fmt: skip
     chosen: ColumnElement[bool]
     if waiting:
         chosen = _r.reservation_id.in_(
@@ -69,6 +74,9 @@ def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
             _a.sku,
             _a.location_id,
             _a.quantity,
+            _a.confirmed,
+            _a.released,
+            _a.expired,
             cast(null(), BigInteger).label("filled"),
             cast(null(), BigInteger).label("cancelled"),
             cast(null(), Boolean).label("preorder"),
@@ -92,6 +100,9 @@ def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
             _b.sku,
             _b.location_id,
             _b.quantity,
+            cast(null(), BigInteger),
+            cast(null(), BigInteger),
+            cast(null(), BigInteger),
             _b.filled,
             _b.cancelled,
             _b.preorder,
@@ -117,11 +128,31 @@ _LOCK = {
     for dialect in DIALECTS
 }
 
-_SET_STATE = (
+_UPDATE_HEADER = (
     update(reservations)
     .where(_r.reservation_id == bindparam("key_id"))
-    .values(state=bindparam("new_state"), update_time=bindparam("new_time"))
+    .values(
+        state=bindparam("new_state"),
+        expire_time=bindparam("new_expire_time"),
+        update_time=bindparam("new_time"),
+        version=bindparam("new_version"),
+    )
 )
+_UPDATE_SETTLED = (
+    update(reservation_allocations)
+    .where(
+        _a.reservation_id == bindparam("key_id"),
+        _a.line_number == bindparam("key_line"),
+        _a.sku == bindparam("key_sku"),
+        _a.location_id == bindparam("key_location_id"),
+    )
+    .values(
+        confirmed=bindparam("new_confirmed"),
+        released=bindparam("new_released"),
+        expired=bindparam("new_expired"),
+    )
+)
+
 _SET_BACKORDER = (
     update(reservation_backorders)
     .where(
@@ -167,7 +198,14 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
         headers.setdefault(row.reservation_id, row)
         if row.kind == "allocation":
             held[row.reservation_id][row.line_number].append(
-                Allocation(row.sku, row.location_id, row.quantity)
+                Allocation(
+                    row.sku,
+                    row.location_id,
+                    row.quantity,
+                    row.confirmed,
+                    row.released,
+                    row.expired,
+                )
             )
             if row.kit_sku is not None:
                 kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
@@ -200,6 +238,7 @@ def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
             create_time=h.create_time,
             expire_time=h.expire_time,
             update_time=h.update_time,
+            version=h.version,
         )
         for h in sorted(headers.values(), key=lambda h: h.reservation_id)
     }
@@ -242,6 +281,7 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
                 "create_time": r.create_time,
                 "expire_time": r.expire_time,
                 "update_time": r.update_time,
+                "version": r.version,
             }
             for r in created
         ],
@@ -266,6 +306,9 @@ async def insert_all(connection: AsyncConnection, created: Sequence[Reservation]
             "sku": allocation.sku,
             "location_id": allocation.location_id,
             "quantity": allocation.quantity,
+            "confirmed": allocation.confirmed,
+            "released": allocation.released,
+            "expired": allocation.expired,
         }
         for r in created
         for number, line in enumerate(r.lines)
@@ -341,19 +384,107 @@ async def write_lines(
         )
 
 
-async def set_states(
-    connection: AsyncConnection, changes: Mapping[str, tuple[ReservationState, datetime]]
-) -> None:
-    """Move locked reservations to their new states (one pipelined round trip)."""
-    if not changes:
+async def update_all(connection: AsyncConnection, updated: Mapping[str, Reservation]) -> None:
+    """Write locked reservations as they are now: state, expiry, version, and what was
+    settled of each allocation (two pipelined round trips)."""
+    if not updated:
         return
+    changed = [updated[r] for r in sorted(updated)]
     await connection.execute(
-        _SET_STATE,
+        _UPDATE_HEADER,
         [
-            {"key_id": reservation_id, "new_state": state.value, "new_time": when}
-            for reservation_id, (state, when) in sorted(changes.items())
+            {
+                "key_id": r.reservation_id,
+                "new_state": r.state.value,
+                "new_expire_time": r.expire_time,
+                "new_time": r.update_time,
+                "new_version": r.version,
+            }
+            for r in changed
         ],
     )
+    settled = [
+        {
+            "key_id": r.reservation_id,
+            "key_line": number,
+            "key_sku": a.sku,
+            "key_location_id": a.location_id,
+            "new_confirmed": a.confirmed,
+            "new_released": a.released,
+            "new_expired": a.expired,
+        }
+        for r in changed
+        for number, line in enumerate(r.lines)
+        for a in line.held()
+    ]
+    if settled:  # a reservation may hold nothing yet (all of it waits as backorders)
+        await connection.execute(_UPDATE_SETTLED, settled)
+
+
+async def list_page(
+    connection: AsyncConnection,
+    *,
+    reference: str,
+    state: ReservationState | None,
+    after: tuple[datetime, str] | None,
+    size: int,
+) -> Page[Reservation]:
+    """Up to ``size`` reservations after ``after`` (create time, id), oldest first,
+    optionally of one reference and in one state: their ids, then the reservations (one
+    pruned in between is left out)."""
+    chosen = select(_r.reservation_id).order_by(_r.create_time, _r.reservation_id).limit(size + 1)
+    if reference:
+        chosen = chosen.where(_r.reference == reference)
+    if state is not None:
+        chosen = chosen.where(_r.state == state.value)
+    if after is not None:
+        chosen = chosen.where(_after(*after))
+    ids = [row[0] for row in await connection.execute(chosen)]
+    loaded = await load(connection, ids)
+    found = sorted(loaded.values(), key=lambda r: (r.create_time, r.reservation_id))
+    if len(ids) <= size:
+        return Page(tuple(found), None)
+    found = found[:size]
+    last = found[-1] if found else None
+    if last is None:
+        return Page((), None)
+    return Page(tuple(found), (last.create_time.isoformat(), last.reservation_id))
+
+
+def _after(create_time: datetime, reservation_id: str) -> ColumnElement[bool]:
+    return or_(
+        _r.create_time > create_time,
+        and_(_r.create_time == create_time, _r.reservation_id > reservation_id),
+    )
+
+
+async def prune_settled(connection: AsyncConnection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` reservations settled before ``before`` with their allocations,
+    kit lines and backorders; how many went. The rows are locked in id order first (the write path's
+    order), and a settled reservation never changes again, so nothing is deleted under a
+    writer."""
+    oldest = (
+        select(_r.reservation_id)
+        .where(_r.state != ReservationState.ACTIVE.value, _r.update_time < before)
+        .order_by(_r.update_time)
+        .limit(limit)
+    )
+    ids = [
+        row[0]
+        for row in await connection.execute(
+            select(_r.reservation_id)
+            .where(_r.reservation_id.in_(oldest.scalar_subquery()))
+            .order_by(_r.reservation_id)
+            .with_for_update()
+        )
+    ]
+    if not ids:
+        return 0
+    await connection.execute(delete(reservation_allocations).where(_a.reservation_id.in_(ids)))
+    await connection.execute(delete(reservation_kit_lines).where(_k.reservation_id.in_(ids)))
+    await connection.execute(delete(reservation_backorders).where(_b.reservation_id.in_(ids)))
+    await connection.execute(delete(reservations).where(_r.reservation_id.in_(ids)))
+    return len(ids)
 
 
 async def due(connection: AsyncConnection, now: datetime, limit: int) -> list[str]:

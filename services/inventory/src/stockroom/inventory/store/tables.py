@@ -34,6 +34,11 @@ items = Table(
     Column("sku", String(ID), primary_key=True),
     Column("display_name", String(TEXT), nullable=False),
     Column("create_time", UtcDateTime(), nullable=False),
+    # ACTIVE or INACTIVE (domain.model.ItemState): inactive SKUs take no new reservation.
+    Column("state", String(16), nullable=False, server_default="ACTIVE"),
+    Column("deactivation_reason", String(TEXT), nullable=False, server_default=""),
+    # When the name or state last changed (NULL: never since it was created).
+    Column("update_time", UtcDateTime(), nullable=True),
 )
 
 locations = Table(
@@ -125,12 +130,23 @@ reservations = Table(
     Column("create_time", UtcDateTime(), nullable=False),
     Column("expire_time", UtcDateTime(), nullable=False),
     Column("update_time", UtcDateTime(), nullable=False),
+    # Counts changes (state, expiry, settled units): a batch writes only if it is unchanged.
+    Column("version", BigInteger, nullable=False, server_default="0"),
     # What the sweeper scans: only active reservations, soonest expiry first.
     Index(
         "active_reservations_by_expiry",
         "expire_time",
         postgresql_where=text("state = 'ACTIVE'"),
         sqlite_where=text("state = 'ACTIVE'"),
+    ),
+    # ListReservations by reference, oldest first.
+    Index("reservations_by_reference", "reference", "create_time", "reservation_id"),
+    # What the retention sweeper prunes: settled reservations, longest settled first.
+    Index(
+        "settled_reservations_by_update",
+        "update_time",
+        postgresql_where=text("state <> 'ACTIVE'"),
+        sqlite_where=text("state <> 'ACTIVE'"),
     ),
 )
 
@@ -148,9 +164,19 @@ reservation_allocations = Table(
     Column("line_number", Integer, primary_key=True),
     Column("sku", String(ID), primary_key=True),
     Column("location_id", String(ID), primary_key=True),
+    # Units reserved here; of them, confirmed + released + expired are settled, the rest held.
     Column("quantity", BigInteger, nullable=False),
+    Column("confirmed", BigInteger, nullable=False, server_default="0"),
+    Column("released", BigInteger, nullable=False, server_default="0"),
+    Column("expired", BigInteger, nullable=False, server_default="0"),
     ForeignKeyConstraint(["sku", "location_id"], ["stock_levels.sku", "stock_levels.location_id"]),
     CheckConstraint("quantity > 0", name="allocation_positive"),
+    # Never more settled than reserved: the last line of defence of partial settlements.
+    CheckConstraint(
+        "confirmed >= 0 AND released >= 0 AND expired >= 0"
+        " AND confirmed + released + expired <= quantity",
+        name="allocation_settled_within_quantity",
+    ),
 )
 
 # The kit lines of reservations: the kit and how many (their units are the allocations of
