@@ -313,10 +313,13 @@ class StockWrites:
             await levels.write(connection, decision.levels)
             await policies.write(connection, decision.policies, decision.policies_created)
             await reservation_rows.insert_all(connection, decision.reservations)
-            await reservation_rows.update_all(connection, decision.updated)
+            # Fills first: they grow allocations (or add them), and a write later in the batch
+            # may settle what a fill added; the settled counters are checked against the
+            # quantity row by row (allocation_settled_within_quantity).
             await reservation_rows.write_lines(
                 connection, decision.allocation_writes, decision.backorder_writes
             )
+            await reservation_rows.update_all(connection, decision.updated)
             await expected_receipts.write(
                 connection, decision.expected_receipts, decision.expected_receipts_created
             )
