@@ -4,7 +4,6 @@ with the server and cancelled when it stops."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +12,9 @@ from stockroom.inventory.service.reservations import ReservationService
 from stockroom.inventory.service.retention import Retention
 
 logger = logging.getLogger(__name__)
+
+# Well inside the time Kubernetes gives a stopping pod after the drain.
+STOP_TIMEOUT_S = 5.0
 
 
 class BackgroundJobs:
@@ -25,12 +27,22 @@ class BackgroundJobs:
 
         self._tasks.append(asyncio.create_task(run(), name=name))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Cancel every job and wait for them, at most ``timeout_s``: a job still running
+        then (one that swallowed its cancellation, or a database call that does not
+        return) is named in a warning and left behind, so a stopping server never hangs."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout_s)
+            if pending:
+                logger.warning(
+                    "background jobs did not stop when cancelled",
+                    extra={"jobs": sorted(task.get_name() for task in pending)},
+                )
+            for task in self._tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    logger.error("background job failed", exc_info=task.exception())
         self._tasks.clear()
 
 
