@@ -3,7 +3,7 @@ server. The entry point."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,7 +171,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     jobs.start(
         "retention-sweeper", lambda: sweep_old_rows(retention, settings.retention_interval_s)
     )
-    stops = [jobs.stop]
+    stops: list[Callable[[], Awaitable[None]]] = [jobs.stop]
     if settings.events.enabled:
         relay = Relay(engine, outbox, settings.events)
         await relay.start()  # at once, broker or not: events wait in the outbox
