@@ -62,6 +62,7 @@ from stockroom.inventory.domain.model import (
     Transfer,
     TransferResult,
 )
+from stockroom.inventory.domain.rules import BrokenInvariant
 from stockroom.inventory.domain.supply import (
     CancelExpectedReceipt,
     CreateExpectedReceipt,
@@ -146,7 +147,16 @@ class StockWrites:
     async def _flush(self, writes: Sequence[Write]) -> list[Result | BaseException]:
         now = self._clock()
         snapshot = await self._transactions.read(lambda c: self._read(c, writes))
-        decision = domain.decide(writes, snapshot, now)
+        try:
+            decision = domain.decide(writes, snapshot, now)
+        except BrokenInvariant:
+            # The unlocked reads are separate statements: a reservation read before another
+            # replica settled it and its level read after disagree (the database never holds
+            # such rows). Decide on the rows read under the batch's locks instead.
+            decision = await self._apply_in_transaction(writes, snapshot, None, now)
+            if decision.writes_anything:
+                self._on_commit()
+            return [_answer(w, o) for w, o in zip(writes, decision.outcomes, strict=True)]
         if decision.writes_anything:
             decision = await self._apply(writes, snapshot, decision, now)
             self._on_commit()
@@ -245,7 +255,7 @@ class StockWrites:
         return decision.positioned(xid << ledger.ENTRY_BITS) if ok else None
 
     async def _apply_in_transaction(
-        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
+        self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision | None, now: datetime
     ) -> Decision:
         attempts = 0
 
@@ -255,7 +265,10 @@ class StockWrites:
             read, planned = snapshot, decision
             if attempts > 1:  # a rerun: what was read before is stale
                 read = await self._read(connection, writes)
-                planned = domain.decide(writes, read, now)
+                try:
+                    planned = domain.decide(writes, read, now)
+                except BrokenInvariant:  # torn again: decide on the locked rows
+                    planned = None
             return await self._apply_once(connection, writes, read, planned, now)
 
         return await self._transactions.write(work)
@@ -265,9 +278,11 @@ class StockWrites:
         connection: AsyncConnection,
         writes: Sequence[Write],
         read: Snapshot,
-        decision: Decision,
+        decision: Decision | None,
         now: datetime,
     ) -> Decision:
+        """Lock, check what ``read`` saw, apply ``decision``; decide again on the locked rows
+        when they changed (or when there is no decision: the unlocked read was torn)."""
         # Levels this batch creates exist before anything is locked (inserted in key order).
         await levels.create_missing(connection, _creates(writes, read))
         skus = _lock_skus(writes, read.reservations, read.expected_receipts, read.kits)
@@ -283,7 +298,8 @@ class StockWrites:
             raise ConcurrentChange("an expected receipt appeared since the batch read")
         scope: set[StockKey] = set(locked) | set(read.levels)
         if (
-            not domain.same_levels(scope, read.levels, locked)
+            decision is None
+            or not domain.same_levels(scope, read.levels, locked)
             or held != read.reservations
             or policed != read.policies
             or expected != read.expected_receipts
