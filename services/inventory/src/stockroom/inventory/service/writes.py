@@ -149,16 +149,16 @@ class StockWrites:
         snapshot = await self._transactions.read(lambda c: self._read(c, writes))
         try:
             decision = domain.decide(writes, snapshot, now)
+            torn = False
         except BrokenInvariant:
             # The unlocked reads are separate statements: a reservation read before another
             # replica settled it and its level read after disagree (the database never holds
             # such rows). Decide on the rows read under the batch's locks instead.
             decision = await self._apply_in_transaction(writes, snapshot, None, now)
-            if decision.writes_anything:
-                self._on_commit()
-            return [_answer(w, o) for w, o in zip(writes, decision.outcomes, strict=True)]
+            torn = True
         if decision.writes_anything:
-            decision = await self._apply(writes, snapshot, decision, now)
+            if not torn:
+                decision = await self._apply(writes, snapshot, decision, now)
             self._on_commit()
         return [_answer(w, o) for w, o in zip(writes, decision.outcomes, strict=True)]
 
