@@ -7,6 +7,7 @@ production database; a service passes any SQLAlchemy URL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from stockroom.common._pooler import CACHE_PARAMETERS
 from stockroom.common._read_scope import current_read_call
+from stockroom.common.db._cancelled_connects import quiet_cancelled_connects
 from stockroom.common.db._conflicts import retry_conflicts
 from stockroom.common.db._outage import OUTAGE
 from stockroom.common.db._read_routing import replica_of
@@ -80,7 +82,9 @@ def create_engine(
     traced call is a span (its child) and the pool's use is a metric, when
     traces and metrics are recorded (``stockroom.common.telemetry``).
     Statement-cache parameters in the URL (what a transaction pooler needs,
-    ``stockroom.common._pooler``) become asyncpg connect arguments.
+    ``stockroom.common._pooler``) become asyncpg connect arguments. Made on a
+    running loop, a PostgreSQL engine quiets that loop's report of the error a
+    cancelled connect leaves unread (``_cancelled_connects``).
     """
     if is_sqlite(url):
         database = make_url(url).database
@@ -111,6 +115,8 @@ def create_engine(
         }
         engine = create_async_engine(parsed, **engine_options)
         discard_closed_connections(engine)
+        with contextlib.suppress(RuntimeError):  # no loop runs yet: connections come later
+            quiet_cancelled_connects(asyncio.get_running_loop())
     instrument_engine(engine, telemetry)
     return engine
 
