@@ -4,7 +4,9 @@ While one read is in flight, the SKUs of the calls that arrive meanwhile are
 gathered; when it returns, one statement reads all of them and each call
 decides on it. Every answer comes from a statement that started after the
 call did, so no call sees older data than an uncoalesced read would have
-shown it. The same statement reads the definitions of the kits among the SKUs,
+shown it. Each call then gets only its own SKUs' rows (and their kits'
+components'), so a call decides on what it asked about, whatever the size of
+the batch it shared. The same statement reads the definitions of the kits among the SKUs,
 the levels of their components, and which SKUs are deactivated. What the
 levels promise is decided by the domain's rules (``rules.promisable``,
 ``rules.availability``), the ones ReserveStock allocates with.
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from stockroom.inventory.domain.kits import reachable
+from stockroom.inventory.domain.model import StockKey, StockLevel
 from stockroom.inventory.service.batcher import BatchSettings, GroupCommit
 from stockroom.inventory.store import kits
 from stockroom.inventory.store.kits import PromiseRead
 from stockroom.inventory.store.transactions import Transactions
 
 # A read's batch: as many calls as wait, at once, one statement at a time per process.
-READ_BATCHES = BatchSettings(window_s=0.0, max_batch=512, max_in_flight=2)
+READ_BATCHES = BatchSettings(window_s=0.0, max_batch=512, max_in_flight=1)
 
 
 class AvailabilityReads:
@@ -30,11 +34,28 @@ class AvailabilityReads:
 
     async def of(self, skus: Iterable[str]) -> PromiseRead:
         """The levels of ``skus`` and of their kits' components (none for an unregistered
-        SKU), the kits' definitions, and which of ``skus`` are deactivated. A call may get
-        the rows of other calls' SKUs too: the rules look up only what they need."""
+        SKU), the kits' definitions, and which of ``skus`` are deactivated."""
         return await self._batcher.submit(frozenset(skus))
 
     async def _read(self, calls: Sequence[frozenset[str]]) -> list[PromiseRead | BaseException]:
         wanted = frozenset().union(*calls)
         read = await self._transactions.read(lambda c: kits.levels_with_kits(c, wanted))
-        return [read for _ in calls]
+        if len(calls) == 1:
+            return [read]
+        by_sku: dict[str, list[tuple[StockKey, StockLevel]]] = {}
+        for key, level in read.levels.items():
+            by_sku.setdefault(key.sku, []).append((key, level))
+        return [_narrowed(read, by_sku, skus) for skus in calls]
+
+
+def _narrowed(
+    read: PromiseRead, by_sku: dict[str, list[tuple[StockKey, StockLevel]]], skus: frozenset[str]
+) -> PromiseRead:
+    """``read`` cut down to ``skus`` and what their kits reach: a call's own share of a
+    coalesced read (deciding on every call's rows would cost each call the whole batch)."""
+    reach = reachable(skus, read.definitions)
+    return PromiseRead(
+        {key: level for sku in reach for key, level in by_sku.get(sku, ())},
+        {sku: read.definitions[sku] for sku in reach if sku in read.definitions},
+        read.inactive & skus,
+    )
