@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from stockroom.common.client import connect
 from stockroom.common.db import encode_page_token, migrate
 from stockroom.common.server import GrpcServer, ServerConfig
-from stockroom.common.testing import temporary_database
+from stockroom.common.testing import handed_to_a_closed_loop, temporary_database
 from stockroom.common.testing.pytest_plugin import require_postgres
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
@@ -319,7 +319,9 @@ class CapturedLogs(logging.Handler):
         self.tracebacks: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info or record.levelno >= logging.CRITICAL:
+        if (record.exc_info or record.levelno >= logging.CRITICAL) and not (
+            handed_to_a_closed_loop(record)
+        ):
             self.tracebacks.append(record)
 
 

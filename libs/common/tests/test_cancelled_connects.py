@@ -14,6 +14,12 @@ from stockroom.common.db import create_engine
 from stockroom.common.db._cancelled_connects import LEFT_BY_A_CANCELLED_CONNECT
 
 
+def unread(context: dict[str, Any]) -> bool:
+    """A report of an unread future's error (other reports, such as grpc.aio's for an
+    earlier test's loop, are not this test's)."""
+    return str(context.get("message", "")).startswith("Future exception was never retrieved")
+
+
 def drop_unread(error: BaseException) -> None:
     """A future that fails with ``error`` and is never awaited, as asyncpg leaves one."""
     future = asyncio.get_running_loop().create_future()
@@ -28,7 +34,9 @@ async def test_an_unread_error_of_a_cancelled_connect_is_quiet_and_any_other_rea
     loop = asyncio.get_running_loop()
     reported: list[Any] = []
     before = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: reported.append(context.get("exception")))
+    loop.set_exception_handler(
+        lambda _loop, context: reported.append(context["exception"]) if unread(context) else None
+    )
     try:
         engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")  # connects lazily
         create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/other")  # installs only once
@@ -43,7 +51,7 @@ async def test_an_unread_error_of_a_cancelled_connect_is_quiet_and_any_other_rea
         repr(other),
         repr(ValueError(LEFT_BY_A_CANCELLED_CONNECT)),
     ]
-    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert not [r for r in caplog.records if r.name == "asyncio" and r.levelname == "ERROR"]
 
 
 @pytest.mark.postgres
@@ -56,7 +64,9 @@ async def test_connects_cancelled_at_every_step_leave_nothing_for_the_handler(
     loop = asyncio.get_running_loop()
     reported: list[Any] = []
     before = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    loop.set_exception_handler(
+        lambda _loop, context: reported.append(context) if unread(context) else None
+    )
     dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
     try:
         engine = create_engine(postgres_url)

@@ -54,6 +54,7 @@ from stockroom.common.testing._replica import (
     wait_until_replayed,
 )
 from stockroom.common.testing._servers import serving
+from stockroom.common.testing._stale_loops import handed_to_a_closed_loop
 from stockroom.common.testing._timeoutproxy import SeenCall, TimeoutRecordingProxy
 from stockroom.common.testing._trace_summary import complete_trace, render_trace
 from stockroom.common.testing._waiting import eventually, process_alive
@@ -90,6 +91,7 @@ __all__ = [
     "echo_callable",
     "eventually",
     "free_port",
+    "handed_to_a_closed_loop",
     "make_pki",
     "postgres_reachable",
     "process_alive",
