@@ -112,12 +112,25 @@ def use_cases(
     batches: BatchSettings = DEFAULT_BATCHES,
     on_commit: Callable[[], None] = lambda: None,
     events: EventsConfig | None = None,
+    calls_in_flight: Callable[[], int] | None = None,
 ) -> UseCases:
     ledger_events = LedgerEvents(events, outbox) if events and events.enabled else None
-    writes = StockWrites(transactions, clock, batches, on_commit=on_commit, events=ledger_events)
+    writes = StockWrites(
+        transactions,
+        clock,
+        batches,
+        on_commit=on_commit,
+        events=ledger_events,
+        calls_in_flight=calls_in_flight,
+    )
     return UseCases(
         CatalogService(transactions, clock),
-        StockService(transactions, writes, AvailabilityReads(transactions), clock),
+        StockService(
+            transactions,
+            writes,
+            AvailabilityReads(transactions, calls_in_flight=calls_in_flight),
+            clock,
+        ),
         ReservationService(transactions, writes, clock),
         LedgerHistory(transactions),
         writes,
@@ -134,8 +147,18 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
     reads = replica_reads(config, engine, fresh_methods=FRESH_READS)
     transactions = Transactions(engine)
     tail = LedgerTail(LedgerHistory(transactions), settings.watch_poll_interval_s)
+    server: GrpcServer | None = None
+
+    def calls_in_flight() -> int:
+        return server.shedder.in_flight if server is not None else 0
+
     cases = use_cases(
-        transactions, clock, settings.batches, on_commit=tail.nudge, events=settings.events
+        transactions,
+        clock,
+        settings.batches,
+        on_commit=tail.nudge,
+        events=settings.events,
+        calls_in_flight=calls_in_flight,
     )
     reservations = cases.reservations
     servicer = InventoryServicer(
@@ -176,7 +199,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
         relay = Relay(engine, outbox, settings.events)
         await relay.start()  # at once, broker or not: events wait in the outbox
         stops.append(relay.stop)
-    return GrpcServer(
+    server = GrpcServer(
         config,
         [
             ServiceRegistration(
@@ -190,6 +213,7 @@ async def build_server(settings: InventorySettings, clock: Clock = utc_now) -> G
         readiness_checks=[lambda: ping(engine)],
         on_stop=[*stops, engine.dispose, *reads.on_stop],
     )
+    return server
 
 
 def main(argv: list[str] | None = None) -> None:

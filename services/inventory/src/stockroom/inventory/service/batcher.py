@@ -14,7 +14,6 @@ every item of the batch gets that error (the batch could not be applied).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -35,19 +34,29 @@ class BatchSettings:
     window_s: float = 0.002
     max_batch: int = 256
     max_in_flight: int = 1
+    # With ``company``: wait only when this many calls are not in the batcher yet.
+    siblings: int = 1
 
 
 DEFAULT_BATCHES = BatchSettings()
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, flush: Flush[T, R], settings: BatchSettings = DEFAULT_BATCHES) -> None:
+    def __init__(
+        self,
+        flush: Flush[T, R],
+        settings: BatchSettings = DEFAULT_BATCHES,
+        company: Callable[[], int] | None = None,
+    ) -> None:
         self._flush = flush
         self._settings = settings
+        self._company = company
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._in_flight = 0
+        self._in_flight_items = 0
         self._leader: asyncio.Task[None] | None = None
-        self._arrived = asyncio.Event()
+        # While the leader gathers: resolved True by the next arrival (False by a timer).
+        self._arrival: asyncio.Future[bool] | None = None
         self._slot_free = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0  # flushed so far (for tests and metrics)
@@ -55,7 +64,7 @@ class GroupCommit(Generic[T, R]):
     async def submit(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        self._arrived.set()
+        _resolve(self._arrival, True)
         if self._leader is None or self._leader.done():
             self._leader = asyncio.create_task(self._lead(), name="group-commit-leader")
         return await future
@@ -67,11 +76,12 @@ class GroupCommit(Generic[T, R]):
             while self._in_flight >= settings.max_in_flight:
                 self._slot_free.clear()
                 await self._slot_free.wait()
-            if self._in_flight and len(self._waiting) < settings.max_batch:
+            if self._in_flight and len(self._waiting) < settings.max_batch and self._may_grow():
                 await self._gather(settings.window_s)
             batch = self._waiting[: settings.max_batch]
             del self._waiting[: settings.max_batch]
             self._in_flight += 1
+            self._in_flight_items += len(batch)
             self.batches += 1
             task = asyncio.create_task(self._run(batch), name="group-commit-batch")
             self._tasks.add(task)
@@ -79,17 +89,34 @@ class GroupCommit(Generic[T, R]):
             # Let the batch start (and new items arrive) before looking again.
             await asyncio.sleep(0)
 
+    def _may_grow(self) -> bool:
+        """Whether calls that may still join are elsewhere in the process (see above)."""
+        if self._company is None:
+            return True
+        here = len(self._waiting) + self._in_flight_items
+        return self._company() - here >= self._settings.siblings
+
     async def _gather(self, window_s: float) -> None:
         """Wait up to ``window_s`` for more items, or until a batch is full."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + window_s
         while len(self._waiting) < self._settings.max_batch:
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or not await self._next_arrival(remaining):
                 return
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    async def _next_arrival(self, timeout_s: float) -> bool:
+        """Whether an item arrives within ``timeout_s`` (one future and one timer, not a
+        task per wait: this runs for every arrival while a batch gathers)."""
+        loop = asyncio.get_running_loop()
+        arrival: asyncio.Future[bool] = loop.create_future()
+        self._arrival = arrival
+        timer = loop.call_later(timeout_s, _resolve, arrival, False)
+        try:
+            return await arrival
+        finally:
+            timer.cancel()
+            self._arrival = None
 
     async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
@@ -105,6 +132,7 @@ class GroupCommit(Generic[T, R]):
                 raise
         finally:
             self._in_flight -= 1
+            self._in_flight_items -= len(batch)
             self._slot_free.set()
         self._settle(batch, outcomes)
 
@@ -119,3 +147,8 @@ class GroupCommit(Generic[T, R]):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+
+def _resolve(future: asyncio.Future[bool] | None, value: bool) -> None:
+    if future is not None and not future.done():
+        future.set_result(value)

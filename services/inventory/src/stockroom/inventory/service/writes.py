@@ -124,13 +124,18 @@ class StockWrites:
         settings: BatchSettings = DEFAULT_BATCHES,
         on_commit: Callable[[], None] = lambda: None,
         events: LedgerEvents | None = None,
+        calls_in_flight: Callable[[], int] | None = None,
     ) -> None:
+        """``calls_in_flight``: the calls the server is serving, so that a batch waits for
+        company only when more may come (``batcher``)."""
         self._transactions = transactions
         self._clock = clock
         self._on_commit = on_commit
         # With publishing on, each batch's events go into the outbox in its transaction.
         self._events = events
-        self._batcher: GroupCommit[Write, Result] = GroupCommit(self._flush, settings)
+        self._batcher: GroupCommit[Write, Result] = GroupCommit(
+            self._flush, settings, calls_in_flight
+        )
         self._one_statement = transactions.engine.dialect.name == "postgresql"
         self._known_items: set[str] = set()
         self._known_locations: set[str] = set()

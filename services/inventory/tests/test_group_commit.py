@@ -1,0 +1,97 @@
+"""When the group commit waits for company, and when it does not (``service/batcher.py``).
+
+No test here waits for a clock: windows are an hour long, and a batch that
+should start is expected to have started within a few turns of the event
+loop; what starts one is its first item, a free slot, a full batch, or nobody
+else being on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from stockroom.inventory.service.batcher import BatchSettings, GroupCommit
+
+HOUR = 3600.0
+
+
+class Flushes:
+    """Records each batch; the first one waits for ``release`` (a batch in flight)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def flush(self, items: Sequence[str]) -> list[str | BaseException]:
+        self.batches.append(list(items))
+        if len(self.batches) == 1:
+            await self.release.wait()
+        return [f"done {item}" for item in items]
+
+
+async def turns(count: int = 50) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def two_in_flight(max_batch: int = 100) -> BatchSettings:
+    return BatchSettings(window_s=HOUR, max_batch=max_batch, max_in_flight=2)
+
+
+async def test_an_idle_process_flushes_the_first_item_at_once() -> None:
+    flushes = Flushes()
+    flushes.release.set()
+    batcher: GroupCommit[str, str] = GroupCommit(flushes.flush, two_in_flight())
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    assert first.done()
+    assert first.result() == "done a"
+    assert flushes.batches == [["a"]]
+
+
+async def test_without_a_count_of_calls_a_second_batch_gathers_until_it_is_full() -> None:
+    flushes = Flushes()
+    batcher: GroupCommit[str, str] = GroupCommit(flushes.flush, two_in_flight(max_batch=3))
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    later = [asyncio.create_task(batcher.submit(item)) for item in ("b", "c")]
+    await turns()
+    assert flushes.batches == [["a"]]  # b and c wait for company (the window is an hour)
+    later.append(asyncio.create_task(batcher.submit("d")))
+    assert await asyncio.gather(*later) == ["done b", "done c", "done d"]
+    assert flushes.batches == [["a"], ["b", "c", "d"]]
+    flushes.release.set()
+    assert await first == "done a"
+
+
+async def test_a_batch_does_not_wait_when_every_call_of_the_process_is_already_here() -> None:
+    flushes = Flushes()
+    calls = 2  # two clients, each waiting for its answer: nobody else can come
+    batcher: GroupCommit[str, str] = GroupCommit(flushes.flush, two_in_flight(), lambda: calls)
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    second = asyncio.create_task(batcher.submit("b"))
+    await turns()
+    assert second.done()  # at once, though "a" is still in flight
+    assert second.result() == "done b"
+    assert flushes.batches == [["a"], ["b"]]
+    flushes.release.set()
+    assert await first == "done a"
+
+
+async def test_a_batch_waits_while_some_call_of_the_process_is_not_here_yet() -> None:
+    flushes = Flushes()
+    calls = 3  # a, b, and one still on its way to the batcher
+    batcher: GroupCommit[str, str] = GroupCommit(
+        flushes.flush, two_in_flight(max_batch=2), lambda: calls
+    )
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    second = asyncio.create_task(batcher.submit("b"))
+    await turns()
+    assert flushes.batches == [["a"]]  # b waits for the third call
+    assert await asyncio.gather(second, batcher.submit("c")) == ["done b", "done c"]
+    assert flushes.batches == [["a"], ["b", "c"]]
+    flushes.release.set()
+    assert await first == "done a"
