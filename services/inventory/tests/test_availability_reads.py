@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from stockroom.common.db import BatchSettings
 from stockroom.inventory.domain.model import KitComponent, StockLevel
 from stockroom.inventory.service.availability import AvailabilityReads
-from stockroom.inventory.service.batcher import BatchSettings
 from stockroom.inventory.store.kits import PromiseRead
 
 LEVELS = [

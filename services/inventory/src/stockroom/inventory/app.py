@@ -7,7 +7,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stockroom.common.db import create_engine, ping, replica_reads
+from stockroom.common.db import (
+    DEFAULT_BATCHES,
+    BatchSettings,
+    create_engine,
+    ping,
+    replica_reads,
+)
 from stockroom.common.events import EventsConfig
 from stockroom.common.events.relay import Relay
 from stockroom.common.server import (
@@ -25,7 +31,6 @@ from stockroom.inventory.background import (
     sweep_old_rows,
 )
 from stockroom.inventory.service.availability import AvailabilityReads
-from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings
 from stockroom.inventory.service.bulk import BulkAdjustments
 from stockroom.inventory.service.catalog import CatalogService
 from stockroom.inventory.service.events import LedgerEvents
@@ -63,7 +68,7 @@ class InventorySettings:
     sweep_interval_s: float = 1.0
     # How often the ledger tail looks for commits made by other replicas.
     watch_poll_interval_s: float = 0.2
-    # Group commit of writes (service/batcher.py): how long a batch waits for more
+    # Group commit of writes (stockroom.common.db.GroupCommit): how long a batch waits for more
     # writes while another is in flight, its largest size, batches in flight at once.
     batch_window_ms: float = 2.0
     batch_max: int = 256

@@ -21,6 +21,7 @@ from stockroom.common.db._engine import (
     run_transaction,
     upsert_insert,
 )
+from stockroom.common.db._group_commit import DEFAULT_BATCHES, BatchSettings, GroupCommit
 from stockroom.common.db._idempotency import (
     REQUEST_ID_FIELD,
     RequestKey,
@@ -49,11 +50,14 @@ from stockroom.common.db._time import Clock, UtcDateTime, utc_now
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
+    "DEFAULT_BATCHES",
     "DEFAULT_PAGE_SIZE",
     "DIALECTS",
     "MAX_PAGE_SIZE",
     "REQUEST_ID_FIELD",
+    "BatchSettings",
     "Clock",
+    "GroupCommit",
     "ReadReplica",
     "ReplicaReads",
     "RequestKey",

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from stockroom.common.db import BatchSettings, GroupCommit
 from stockroom.inventory.domain.kits import reachable
 from stockroom.inventory.domain.model import StockKey, StockLevel
-from stockroom.inventory.service.batcher import BatchSettings, GroupCommit
 from stockroom.inventory.store import kits
 from stockroom.inventory.store.kits import PromiseRead
 from stockroom.inventory.store.transactions import Transactions

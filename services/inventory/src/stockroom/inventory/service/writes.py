@@ -42,7 +42,13 @@ import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import RequestKey, request_id_reused
+from stockroom.common.db import (
+    DEFAULT_BATCHES,
+    BatchSettings,
+    GroupCommit,
+    RequestKey,
+    request_id_reused,
+)
 from stockroom.inventory.domain import decide as domain
 from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.decide import Decision, Snapshot, Write
@@ -70,7 +76,6 @@ from stockroom.inventory.domain.supply import (
     InventoryPolicy,
     SetPolicy,
 )
-from stockroom.inventory.service.batcher import DEFAULT_BATCHES, BatchSettings, GroupCommit
 from stockroom.inventory.service.events import LedgerEvents
 from stockroom.inventory.store import (
     batch_reads,

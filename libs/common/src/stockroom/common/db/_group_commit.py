@@ -29,7 +29,8 @@ Flush = Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]]
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """``INVENTORY_BATCH_WINDOW_MS``, ``INVENTORY_BATCH_MAX``, ``INVENTORY_BATCHES_IN_FLIGHT``."""
+    """How batches form (inventory's writes: ``INVENTORY_BATCH_WINDOW_MS``,
+    ``INVENTORY_BATCH_MAX``, ``INVENTORY_BATCHES_IN_FLIGHT``)."""
 
     window_s: float = 0.002
     max_batch: int = 256

@@ -1,4 +1,4 @@
-"""When the group commit waits for company, and when it does not (``service/batcher.py``).
+"""When the group commit (``stockroom.common.db.GroupCommit``) waits for company, and when not.
 
 No test here waits for a clock: windows are an hour long, and a batch that
 should start is expected to have started within a few turns of the event
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from stockroom.inventory.service.batcher import BatchSettings, GroupCommit
+from stockroom.common.db import BatchSettings, GroupCommit
 
 HOUR = 3600.0
 
@@ -91,7 +91,7 @@ async def test_a_batch_waits_while_some_call_of_the_process_is_not_here_yet() ->
     second = asyncio.create_task(batcher.submit("b"))
     await turns()
     assert flushes.batches == [["a"]]  # b waits for the third call
-    assert await asyncio.gather(second, batcher.submit("c")) == ["done b", "done c"]
+    assert list(await asyncio.gather(second, batcher.submit("c"))) == ["done b", "done c"]
     assert flushes.batches == [["a"], ["b", "c"]]
     flushes.release.set()
     assert await first == "done a"
