@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockroom.common.db import RequestKey, create_engine, migrate
@@ -271,3 +272,65 @@ async def test_saving_a_quote_again_keeps_one_row(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         rows = (await connection.execute(select(func.count()).select_from(quotes))).scalar_one()
     assert rows == 1
+
+
+def quote_with_discount(quote_id: str, amount_minor: int) -> Quote:
+    quote = a_quote(quote_id, StockCheck({"MUG": 2}))
+    discount = AppliedDiscount("9", "Nine", PromotionTarget.CART, amount_minor, "why")
+    priced = replace(
+        quote.priced,
+        lines=tuple(replace(line, discounts=(discount,)) for line in quote.priced.lines),
+    )
+    return replace(quote, priced=priced)
+
+
+async def quote_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        counted = await connection.execute(select(func.count()).select_from(quotes))
+        return int(counted.scalar_one())
+
+
+async def test_quotes_saved_together_each_get_their_own_outcome(engine: AsyncEngine) -> None:
+    """Concurrent saves share batches (one INSERT each); a request id reused for another
+    cart fails that caller alone, and a retry of the same request gets the first quote."""
+    store = QuoteStore(engine)
+    plain = [a_quote(f"5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a0{i}", StockCheck({})) for i in range(3)]
+    keyed = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a10", StockCheck({"MUG": 1}))
+    retried = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a11", StockCheck({"MUG": 1}))
+    other_cart = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a12", StockCheck({"MUG": 1}))
+
+    outcomes = await asyncio.gather(
+        store.save(keyed, RequestKey(REQUEST_ID, "Quote", "cart-a")),
+        *(store.save(quote) for quote in plain),
+        store.save(retried, RequestKey(REQUEST_ID, "Quote", "cart-a")),
+        store.save(other_cart, RequestKey(REQUEST_ID, "Quote", "cart-b")),
+        return_exceptions=True,
+    )
+
+    assert outcomes[:4] == [keyed, *plain]
+    assert outcomes[4] == keyed  # the retry gets the first quote, not its own
+    assert isinstance(outcomes[5], InvalidArgument)
+    assert outcomes[5].reason == "REQUEST_ID_REUSED"
+    assert await quote_rows(engine) == 4
+
+
+async def test_a_quote_the_database_refuses_fails_alone(engine: AsyncEngine) -> None:
+    """A row that breaks a constraint (here a discount larger than the cart) fails the
+    batch's statement; the batch is then stored quote by quote, so the others are kept."""
+    store = QuoteStore(engine)
+    first = quote_with_discount("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a00", 100)
+    refused = quote_with_discount("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a01", 10**6)
+    good = [quote_with_discount(f"5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a1{i}", 100) for i in range(3)]
+
+    outcomes = await asyncio.gather(
+        store.save(first),
+        store.save(refused),
+        *(store.save(quote) for quote in good),
+        return_exceptions=True,
+    )
+
+    assert outcomes[0] == first
+    assert isinstance(outcomes[1], IntegrityError)
+    assert outcomes[2:] == good
+    assert await quote_rows(engine) == 4
+    assert await store.get(refused.quote_id) is None

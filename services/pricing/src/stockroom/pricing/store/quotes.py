@@ -1,17 +1,36 @@
 """Quotes in the database: totals in columns (checked by constraints), the rest as
-one JSON snapshot, since a quote is read back whole and never changes."""
+one JSON snapshot, since a quote is read back whole and never changes.
+
+Quotes made at the same time are stored together: concurrent saves meet in a
+group commit (``stockroom.common.db.GroupCommit``) and each batch is one
+multi-row INSERT, one round trip and one commit for all of them. While a
+batch is in flight the next may gather for more (``app.QUOTE_BATCHES``), but
+only while the server is serving calls that have not reached it yet (a
+lightly loaded server never waits).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import RequestKey, find_created, run_autocommit
+from stockroom.common.db import (
+    DEFAULT_BATCHES,
+    BatchSettings,
+    GroupCommit,
+    RequestKey,
+    find_created,
+    run_autocommit,
+)
+from stockroom.common.errors import StockroomError
 from stockroom.pricing.domain.codes import CodeResult, CodeStatus
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
@@ -28,55 +47,53 @@ from stockroom.pricing.domain.tiers import Tier, TierCharge, TiersMode
 from stockroom.pricing.tables import quotes
 
 
+@dataclass(frozen=True)
+class _ToSave:
+    quote: Quote
+    key: RequestKey | None
+    values: dict[str, Any]
+
+
 class QuoteStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        batches: BatchSettings = DEFAULT_BATCHES,
+        calls_in_flight: Callable[[], int] | None = None,
+    ) -> None:
+        """``calls_in_flight``: the calls the server is serving (see the module doc)."""
         self.engine = engine
+        self._batcher: GroupCommit[_ToSave, Row[Any] | None] = GroupCommit(
+            self._flush, batches, calls_in_flight
+        )
 
     async def save(self, quote: Quote, key: RequestKey | None = None) -> Quote:
-        """Keep ``quote``; when ``key`` already made a quote, return that one instead.
-
-        One statement that is its own transaction. It inserts nothing when the
-        quote's id or its request id is taken, by an earlier request with this
-        id (whose quote is read back, or REQUEST_ID_REUSED) or by this very
-        insert, committed before its connection was lost: so it may run again.
-        """
-        priced = quote.priced
-        values = {
-            "id": quote.quote_id,
-            "request_id": key.request_id if key else None,
-            "request_hash": key.fingerprint if key else None,
-            "currency_code": quote.scope.currency_code,
-            "channel": quote.scope.channel,
-            "customer_group": quote.scope.customer_group,
-            "price_time": quote.price_time,
-            "created_at": quote.created_at,
-            "expire_at": quote.expire_at,
-            "subtotal_minor": priced.subtotal_minor,
-            "discount_minor": priced.discount_minor,
-            "total_minor": priced.total_minor,
-            "availability_reason": quote.stock.reason,
-            "document": _document(quote),
-            "customer_id": quote.customer_id,
-            "net_minor": priced.tax_total.net_minor,
-            "tax_minor": priced.tax_total.tax_minor,
-            "gross_minor": priced.tax_total.gross_minor,
-            "amount_due_minor": priced.amount_due_minor,
-        }
-
-        async def work(connection: AsyncConnection) -> Row[Any] | None:
-            insert = _INSERT_UNLESS_TAKEN[connection.dialect.name]
-            if (await connection.execute(insert, values)).first() is not None:
-                return None  # kept as given
-            if key is not None:
-                existing = await find_created(connection, quotes, key)
-            else:
-                existing = (await connection.execute(_BY_ID, {"id": quote.quote_id})).one_or_none()
-            if existing is None:  # the conflicting row vanished: quotes are never deleted
-                raise RuntimeError(f"quote {quote.quote_id} conflicted but has no row")
-            return existing
-
-        existing = await run_autocommit(self.engine, work, repeatable=True)
+        """Keep ``quote``; when ``key`` already made a quote, return that one instead
+        (REQUEST_ID_REUSED when it was made for another cart)."""
+        existing = await self._batcher.submit(_ToSave(quote, key, _values(quote, key)))
         return quote if existing is None else _quote(existing)
+
+    async def _flush(self, items: Sequence[_ToSave]) -> list[Row[Any] | BaseException | None]:
+        """One statement that is its own transaction for the whole batch. It inserts
+        nothing for a quote whose id or request id is taken: by an earlier request with
+        that id (whose quote is read back, or REQUEST_ID_REUSED for that caller alone),
+        by an earlier quote of the same batch with the same request id, or by this very
+        insert, committed before its connection was lost: so it may run again. A row
+        the database refuses (a constraint) fails the batch's statement; each quote is
+        then stored alone, so only the offending one fails."""
+        try:
+            return await run_autocommit(self.engine, lambda c: _insert(c, items), repeatable=True)
+        except IntegrityError:
+            if len(items) == 1:
+                raise
+        return [await self._alone(item) for item in items]
+
+    async def _alone(self, item: _ToSave) -> Row[Any] | BaseException | None:
+        try:
+            found = await run_autocommit(self.engine, lambda c: _insert(c, [item]), repeatable=True)
+        except Exception as error:  # this quote's own failure, answered to its caller alone
+            return error
+        return found[0]
 
     async def get(self, quote_id: str) -> Quote | None:
         async def work(connection: AsyncConnection) -> Row[Any] | None:
@@ -101,6 +118,61 @@ _INSERT_UNLESS_TAKEN = {
     "sqlite": sqlite_insert(quotes).on_conflict_do_nothing().returning(quotes.c.id),
 }
 _BY_ID = select(quotes).where(quotes.c.id == bindparam("id"))
+
+
+def _values(quote: Quote, key: RequestKey | None) -> dict[str, Any]:
+    priced = quote.priced
+    return {
+        "id": quote.quote_id,
+        "request_id": key.request_id if key else None,
+        "request_hash": key.fingerprint if key else None,
+        "currency_code": quote.scope.currency_code,
+        "channel": quote.scope.channel,
+        "customer_group": quote.scope.customer_group,
+        "price_time": quote.price_time,
+        "created_at": quote.created_at,
+        "expire_at": quote.expire_at,
+        "subtotal_minor": priced.subtotal_minor,
+        "discount_minor": priced.discount_minor,
+        "total_minor": priced.total_minor,
+        "availability_reason": quote.stock.reason,
+        "document": _document(quote),
+        "customer_id": quote.customer_id,
+        "net_minor": priced.tax_total.net_minor,
+        "tax_minor": priced.tax_total.tax_minor,
+        "gross_minor": priced.tax_total.gross_minor,
+        "amount_due_minor": priced.amount_due_minor,
+    }
+
+
+async def _insert(
+    connection: AsyncConnection, items: Sequence[_ToSave]
+) -> list[Row[Any] | BaseException | None]:
+    """Insert ``items`` unless taken (one statement); for each, None when its row is the
+    one given, else the row that took its place (or its own REQUEST_ID_REUSED)."""
+    insert = _INSERT_UNLESS_TAKEN[connection.dialect.name]
+    inserted = await connection.execute(insert, [item.values for item in items])
+    kept = {row.id for row in inserted}
+    outcomes: list[Row[Any] | BaseException | None] = []
+    for item in items:
+        if item.quote.quote_id in kept:
+            outcomes.append(None)
+            continue
+        try:
+            outcomes.append(await _taken_by(connection, item))
+        except StockroomError as error:  # REQUEST_ID_REUSED: this caller's alone
+            outcomes.append(error)
+    return outcomes
+
+
+async def _taken_by(connection: AsyncConnection, item: _ToSave) -> Row[Any]:
+    if item.key is not None:
+        existing = await find_created(connection, quotes, item.key)
+    else:
+        existing = (await connection.execute(_BY_ID, {"id": item.quote.quote_id})).one_or_none()
+    if existing is None:  # the conflicting row vanished: quotes are never deleted
+        raise RuntimeError(f"quote {item.quote.quote_id} conflicted but has no row")
+    return existing
 
 
 def _document(quote: Quote) -> dict[str, Any]:
