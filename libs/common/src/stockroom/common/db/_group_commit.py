@@ -6,6 +6,13 @@ waiting when the process is idle). Items that arrive while a batch is in
 flight gather for the next one; it starts when a batch slot is free, and
 when ``max_in_flight`` > 1 only after ``window_s`` (or as soon as
 ``max_batch`` items wait), so a second batch does not start with one item.
+Given ``company`` (how many calls the process is serving: the server's
+unary calls in flight, ``GrpcServer.shedder.in_flight``), a batch waits for
+more only while some of those calls are not in the batcher yet, as
+PostgreSQL's ``commit_delay`` waits only with ``commit_siblings``
+transactions active: a loaded process fills fewer, larger batches (less CPU
+per call), and one whose every call is already here (a few clients, each
+waiting for its answer) never waits for callers that cannot come.
 ``flush`` gets the items in arrival order and returns one outcome per item:
 a value, or an exception for that item alone. If ``flush`` itself raises,
 every item of the batch gets that error (the batch could not be applied).
@@ -35,8 +42,6 @@ class BatchSettings:
     window_s: float = 0.002
     max_batch: int = 256
     max_in_flight: int = 1
-    # With ``company``: wait only when this many calls are not in the batcher yet.
-    siblings: int = 1
 
 
 DEFAULT_BATCHES = BatchSettings()
@@ -91,11 +96,10 @@ class GroupCommit(Generic[T, R]):
             await asyncio.sleep(0)
 
     def _may_grow(self) -> bool:
-        """Whether calls that may still join are elsewhere in the process (see above)."""
+        """Whether calls that may still join are elsewhere in the process (``company``)."""
         if self._company is None:
             return True
-        here = len(self._waiting) + self._in_flight_items
-        return self._company() - here >= self._settings.siblings
+        return self._company() > len(self._waiting) + self._in_flight_items
 
     async def _gather(self, window_s: float) -> None:
         """Wait up to ``window_s`` for more items, or until a batch is full."""
