@@ -24,6 +24,7 @@ from stockroom.common.db import DIALECTS, UtcDateTime, one_of
 from stockroom.inventory.domain.decide import Record
 from stockroom.inventory.domain.model import ItemState, StockKey, StockLevel
 from stockroom.inventory.domain.supply import InventoryPolicy, PolicyMode
+from stockroom.inventory.store.levels import LEVEL_COLUMNS, level_from_row
 from stockroom.inventory.store.tables import (
     inventory_policies,
     items,
@@ -40,19 +41,11 @@ def _nulls(count: int) -> list[Any]:
 
 def _statement(dialect: str) -> CompoundSelect[Any]:
     level, record, policy = stock_levels.c, request_records.c, inventory_policies.c
+    # Rows of every kind share the levels' columns: kind, id (the SKU, a request id),
+    # location, then the numbers; each kind says below what rides where.
     levels = select(
         literal("level").label("kind"),
-        level.sku.label("id"),
-        level.location_id,
-        level.on_hand,
-        level.reserved,
-        level.safety_stock,
-        level.version,
-        level.damaged,
-        level.quality_control,
-        level.reorder_point,
-        level.backordered,
-        level.incoming,
+        *LEVEL_COLUMNS,
         cast(null(), String).label("method"),
         cast(null(), String).label("fingerprint"),
         cast(null(), LargeBinary).label("response"),
@@ -134,19 +127,7 @@ async def levels_and_records(
     for row in rows:
         kind, id_, location_id = row[0], row[1], row[2]
         if kind == "level":
-            levels[StockKey(id_, location_id)] = StockLevel(
-                id_,
-                location_id,
-                row.on_hand,
-                row.reserved,
-                row.safety_stock,
-                row.version,
-                row.damaged,
-                row.quality_control,
-                row.reorder_point,
-                backordered=row.backordered,
-                incoming=row.incoming,
-            )
+            levels[StockKey(id_, location_id)] = level_from_row(row[1:])
         elif kind == "policy":
             policies[StockKey(id_, location_id)] = InventoryPolicy(
                 sku=id_,

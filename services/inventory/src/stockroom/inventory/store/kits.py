@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from stockroom.common.db import DIALECTS, one_of
 from stockroom.inventory.domain.model import ItemState, KitComponent, StockKey, StockLevel
+from stockroom.inventory.store.levels import LEVEL_COLUMNS, level_from_row
 from stockroom.inventory.store.tables import items, kit_components, stock_levels
 
 _k = kit_components.c
@@ -129,18 +130,7 @@ def _levels_with_kits(dialect: str) -> Any:
     number_null = cast(null(), BigInteger)
 
     def levels_where(where: Any) -> Select[Any]:
-        return select(
-            literal("level").label("kind"),
-            level.sku.label("sku"),
-            level.location_id.label("other"),
-            level.on_hand,
-            level.reserved,
-            level.safety_stock,
-            level.version,
-            level.damaged,
-            level.quality_control,
-            level.reorder_point,
-        ).where(where)
+        return select(literal("level").label("kind"), *LEVEL_COLUMNS).where(where)
 
     named = levels_where(one_of(level.sku, "skus", dialect))
     components = levels_where(level.sku.in_(select(edges.c.component_sku)))
@@ -149,11 +139,14 @@ def _levels_with_kits(dialect: str) -> Any:
         edges.c.kit_sku,
         edges.c.component_sku,
         edges.c.quantity,
-        *([number_null] * 6),
+        *([number_null] * (len(LEVEL_COLUMNS) - 3)),
     )
-    # The deactivation's reason rides in the ``other`` column.
+    # The deactivation's reason rides in the location's column.
     inactive = select(
-        literal("inactive"), item.sku, item.deactivation_reason, *([number_null] * 7)
+        literal("inactive"),
+        item.sku,
+        item.deactivation_reason,
+        *([number_null] * (len(LEVEL_COLUMNS) - 2)),
     ).where(one_of(item.sku, "skus", dialect), item.state == ItemState.INACTIVE.value)
     return union_all(named, components, definition, inactive)
 
@@ -179,12 +172,13 @@ async def levels_with_kits(connection: AsyncConnection, skus: Iterable[str]) -> 
     levels: dict[StockKey, StockLevel] = {}
     edges = []
     inactive: set[str] = set()
-    for kind, sku, other, *numbers in rows:
+    for row in rows:
+        kind, sku = row[0], row[1]
         if kind == "level":
-            level = StockLevel(sku, other, *(int(n) for n in numbers))
+            level = level_from_row(row[1:])
             levels[level.key] = level
         elif kind == "edge":
-            edges.append((sku, other, numbers[0]))
+            edges.append((sku, row[2], row[3]))
         else:
             inactive.add(sku)
     return PromiseRead(levels, _grouped(edges), frozenset(inactive))
