@@ -358,6 +358,56 @@ class CheckAvailabilityRequest(_message.Message):
 Global___CheckAvailabilityRequest: _TypeAlias = CheckAvailabilityRequest  # noqa: Y015
 
 @_typing.final
+class BatchCheckAvailabilityRequest(_message.Message):
+    """Request for InventoryService.BatchCheckAvailability."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckAvailabilityRequest]:
+        """The checks to answer; at least 1, at most 100, and at most 5,000 lines in
+        all.
+        """
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___CheckAvailabilityRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchCheckAvailabilityRequest: _TypeAlias = BatchCheckAvailabilityRequest  # noqa: Y015
+
+@_typing.final
+class BatchCheckAvailabilityResponse(_message.Message):
+    """Response of InventoryService.BatchCheckAvailability."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckAvailabilityResponse]:
+        """One response per request, in request order."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___CheckAvailabilityResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchCheckAvailabilityResponse: _TypeAlias = BatchCheckAvailabilityResponse  # noqa: Y015
+
+@_typing.final
 class LineAvailability(_message.Message):
     """The answer for one requested line."""
 

@@ -51,6 +51,11 @@ class InventoryServiceStub:
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityRequest.SerializeToString,
                 response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityResponse.FromString,
                 _registered_method=True)
+        self.BatchCheckAvailability = channel.unary_unary(
+                '/stockroom.inventory.v1.InventoryService/BatchCheckAvailability',
+                request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchCheckAvailabilityRequest.SerializeToString,
+                response_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchCheckAvailabilityResponse.FromString,
+                _registered_method=True)
         self.CreateItem = channel.unary_unary(
                 '/stockroom.inventory.v1.InventoryService/CreateItem',
                 request_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemRequest.SerializeToString,
@@ -233,6 +238,19 @@ class InventoryServiceServicer:
     def CheckAvailability(self, request, context):
         """Reports, line by line, whether the requested quantities can be served
         right now. Read-only and idempotent: pricing calls it for every quote.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCheckAvailability(self, request, context):
+        """Answers several CheckAvailability requests from one read, each as if it
+        were sent alone: the lines of one request never count what another
+        request's lines would take. Read-only and idempotent: pricing gathers the
+        checks of the quotes it is making at the same time into one call.
+        All or nothing: any invalid request fails the call with INVALID_ARGUMENT
+        (fields named requests[i]....); an unregistered location in any request's
+        location_ids fails it with NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -492,6 +510,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityRequest.FromString,
                     response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityResponse.SerializeToString,
             ),
+            'BatchCheckAvailability': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCheckAvailability,
+                    request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchCheckAvailabilityRequest.FromString,
+                    response_serializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchCheckAvailabilityResponse.SerializeToString,
+            ),
             'CreateItem': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateItem,
                     request_deserializer=stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CreateItemRequest.FromString,
@@ -714,6 +737,33 @@ class InventoryService:
             '/stockroom.inventory.v1.InventoryService/CheckAvailability',
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityRequest.SerializeToString,
             stockroom_dot_inventory_dot_v1_dot_inventory__pb2.CheckAvailabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCheckAvailability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stockroom.inventory.v1.InventoryService/BatchCheckAvailability',
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchCheckAvailabilityRequest.SerializeToString,
+            stockroom_dot_inventory_dot_v1_dot_inventory__pb2.BatchCheckAvailabilityResponse.FromString,
             options,
             channel_credentials,
             insecure,

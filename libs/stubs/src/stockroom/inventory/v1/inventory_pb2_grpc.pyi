@@ -46,6 +46,15 @@ class InventoryServiceStub:
     """Reports, line by line, whether the requested quantities can be served
     right now. Read-only and idempotent: pricing calls it for every quote.
     """
+    BatchCheckAvailability: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.BatchCheckAvailabilityRequest, _inventory_pb2.BatchCheckAvailabilityResponse]
+    """Answers several CheckAvailability requests from one read, each as if it
+    were sent alone: the lines of one request never count what another
+    request's lines would take. Read-only and idempotent: pricing gathers the
+    checks of the quotes it is making at the same time into one call.
+    All or nothing: any invalid request fails the call with INVALID_ARGUMENT
+    (fields named requests[i]....); an unregistered location in any request's
+    location_ids fails it with NOT_FOUND.
+    """
     CreateItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateItemRequest, _inventory_pb2.CreateItemResponse]
     """Registers a SKU. Stock of a SKU can only be received once it is registered."""
     GetItem: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetItemRequest, _inventory_pb2.GetItemResponse]
@@ -156,6 +165,15 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     CheckAvailability: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CheckAvailabilityRequest, _inventory_pb2.CheckAvailabilityResponse]  # type: ignore[assignment]
     """Reports, line by line, whether the requested quantities can be served
     right now. Read-only and idempotent: pricing calls it for every quote.
+    """
+    BatchCheckAvailability: _aio.UnaryUnaryMultiCallable[_inventory_pb2.BatchCheckAvailabilityRequest, _inventory_pb2.BatchCheckAvailabilityResponse]  # type: ignore[assignment]
+    """Answers several CheckAvailability requests from one read, each as if it
+    were sent alone: the lines of one request never count what another
+    request's lines would take. Read-only and idempotent: pricing gathers the
+    checks of the quotes it is making at the same time into one call.
+    All or nothing: any invalid request fails the call with INVALID_ARGUMENT
+    (fields named requests[i]....); an unregistered location in any request's
+    location_ids fails it with NOT_FOUND.
     """
     CreateItem: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateItemRequest, _inventory_pb2.CreateItemResponse]  # type: ignore[assignment]
     """Registers a SKU. Stock of a SKU can only be received once it is registered."""
@@ -276,6 +294,21 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_inventory_pb2.CheckAvailabilityResponse, _abc.Awaitable[_inventory_pb2.CheckAvailabilityResponse]]:
         """Reports, line by line, whether the requested quantities can be served
         right now. Read-only and idempotent: pricing calls it for every quote.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchCheckAvailability(
+        self,
+        request: _inventory_pb2.BatchCheckAvailabilityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.BatchCheckAvailabilityResponse, _abc.Awaitable[_inventory_pb2.BatchCheckAvailabilityResponse]]:
+        """Answers several CheckAvailability requests from one read, each as if it
+        were sent alone: the lines of one request never count what another
+        request's lines would take. Read-only and idempotent: pricing gathers the
+        checks of the quotes it is making at the same time into one call.
+        All or nothing: any invalid request fails the call with INVALID_ARGUMENT
+        (fields named requests[i]....); an unregistered location in any request's
+        location_ids fails it with NOT_FOUND.
         """
 
     @_abc_1.abstractmethod
