@@ -15,7 +15,9 @@ from stockroom.common.contract._ids import (
     is_valid_request_id,
 )
 from stockroom.common.contract._limits import (
+    MAX_AVAILABILITY_CHECKS,
     MAX_AVAILABILITY_LINES,
+    MAX_BATCH_AVAILABILITY_LINES,
     MAX_QUANTITY,
     MAX_RESERVATION_LINES,
     check_line_count,
@@ -24,7 +26,9 @@ from stockroom.common.contract._limits import (
 
 __all__ = [
     "ID_PATTERN",
+    "MAX_AVAILABILITY_CHECKS",
     "MAX_AVAILABILITY_LINES",
+    "MAX_BATCH_AVAILABILITY_LINES",
     "MAX_ID_LENGTH",
     "MAX_QUANTITY",
     "MAX_RESERVATION_LINES",

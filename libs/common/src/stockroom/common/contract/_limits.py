@@ -13,6 +13,10 @@ from stockroom.common.errors import FieldErrors
 MAX_QUANTITY = 1_000_000_000
 # Lines in one CheckAvailability call, and so in one priced cart.
 MAX_AVAILABILITY_LINES = 500
+# Checks in one BatchCheckAvailability call (pricing gathers concurrent quotes' checks into
+# one), and lines over all of them.
+MAX_AVAILABILITY_CHECKS = 100
+MAX_BATCH_AVAILABILITY_LINES = 5_000
 # Lines in one ReserveStock call.
 MAX_RESERVATION_LINES = 100
 
