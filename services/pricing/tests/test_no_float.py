@@ -27,6 +27,8 @@ DURATIONS_IN_SECONDS = {
     # the inventory calls' timeouts: what is left of the caller's gRPC deadline
     "availability.py": {FLOAT, LITERAL},
     "hold.py": {FLOAT, LITERAL},
+    # when each gathered check's caller stops waiting (time.monotonic() seconds)
+    "availability_calls.py": {FLOAT},
     # poll intervals and reconnect pauses for asyncio's waits
     "refresher.py": {LITERAL, DIVISION},
     # settings in seconds (PRICING_AVAILABILITY_MAX_WAIT_S, ...); Path / "migrations"

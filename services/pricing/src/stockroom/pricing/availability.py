@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.errors import InvalidArgument, StockroomError
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from stockroom.pricing.availability_calls import AvailabilityCalls
 from stockroom.pricing.domain.money import DOMAIN
 from stockroom.pricing.domain.quotes import CartLine, StockCheck
 
@@ -40,8 +41,11 @@ class InventoryAvailability:
         *,
         max_wait_s: float,
         reserve_s: float,
+        max_in_flight: int = 2,
     ) -> None:
-        self._stub = stub
+        """``max_in_flight``: calls to inventory on their way at once; checks that come
+        meanwhile wait and go together in the next one."""
+        self.calls = AvailabilityCalls(stub, max_in_flight=max_in_flight)
         self.max_wait_s = max_wait_s
         self.reserve_s = reserve_s
 
@@ -67,7 +71,7 @@ class InventoryAvailability:
             # ``connect``'s deadline interceptor sends the scope's deadline on the wire;
             # asyncio.timeout bounds the wait here too, whatever channel was injected.
             async with asyncio.timeout(timeout_s):
-                response = await self._stub.CheckAvailability(request)
+                response = await self.calls.check(request)
         except InvalidArgument as error:
             logger.error(
                 "inventory rejected a cart pricing accepted",
