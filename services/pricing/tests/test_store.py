@@ -9,12 +9,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stockroom.common.db import RequestKey, create_engine, migrate
 from stockroom.common.errors import InvalidArgument
+from stockroom.common.testing import temporary_database
+from stockroom.common.testing.pytest_plugin import require_postgres
 from stockroom.pricing import app
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import NewPrice, PriceListScope, PriceVersion
@@ -334,3 +336,40 @@ async def test_a_quote_the_database_refuses_fails_alone(engine: AsyncEngine) -> 
     assert outcomes[2:] == good
     assert await quote_rows(engine) == 4
     assert await store.get(refused.quote_id) is None
+
+
+@pytest.mark.postgres
+async def test_batches_of_every_size_are_one_statement_text() -> None:
+    """On PostgreSQL the insert takes one array per column: a batch of one and a batch of
+    five run the same statement (one prepared statement), and both keep every quote."""
+    await require_postgres()
+    async with temporary_database() as url:
+        await migrate(app.MIGRATIONS, url)
+        engine = create_engine(url)
+        try:
+            await _one_statement_text(engine)
+        finally:
+            await engine.dispose()
+
+
+async def _one_statement_text(engine: AsyncEngine) -> None:
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO QUOTES"):
+            statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    store = QuoteStore(engine)
+    alone = a_quote("5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a20", StockCheck({}))
+    together = [
+        a_quote(f"5f0a3c9e-1f4b-4b8e-9a51-0d7f3b2c1a3{i}", StockCheck({})) for i in range(5)
+    ]
+
+    assert await store.save(alone) == alone
+    # The first save is on its way while the others gather: they go as one batch.
+    assert await asyncio.gather(*(store.save(quote) for quote in together)) == together
+
+    assert len(statements) >= 2
+    assert len(set(statements)) == 1
+    assert await quote_rows(engine) == 6

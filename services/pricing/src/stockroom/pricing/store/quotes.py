@@ -3,7 +3,10 @@ one JSON snapshot, since a quote is read back whole and never changes.
 
 Quotes made at the same time are stored together: concurrent saves meet in a
 group commit (``stockroom.common.db.GroupCommit``) and each batch is one
-multi-row INSERT, one round trip and one commit for all of them. While a
+INSERT, one round trip and one commit for all of them. On PostgreSQL that
+INSERT takes one array per column and unnests them into rows: one statement
+text, so one prepared statement, whatever the batch size (a multi-row VALUES
+would be a new statement, prepared again, for each size). While a
 batch is in flight the next may gather for more (``app.QUOTE_BATCHES``), but
 only while the server is serving calls that have not reached it yet (a
 lightly loaded server never waits).
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -112,11 +116,19 @@ class QuoteStore:
         return None if row is None else _quote(row)
 
 
-# Built once: Quote inserts on every call.
-_INSERT_UNLESS_TAKEN = {
-    "postgresql": postgresql_insert(quotes).on_conflict_do_nothing().returning(quotes.c.id),
-    "sqlite": sqlite_insert(quotes).on_conflict_do_nothing().returning(quotes.c.id),
-}
+# Built once: Quote inserts on every call. PostgreSQL: the rows as one array per column
+# (unnest zips them), so the statement is the same for every batch size.
+_COLUMNS = list(quotes.c)
+_INSERT_ARRAYS_UNLESS_TAKEN = (
+    postgresql_insert(quotes)
+    .from_select(
+        [column.name for column in _COLUMNS],
+        select(*[func.unnest(bindparam(c.name, type_=ARRAY(c.type))) for c in _COLUMNS]),
+    )
+    .on_conflict_do_nothing()
+    .returning(quotes.c.id)
+)
+_INSERT_ROWS_UNLESS_TAKEN = sqlite_insert(quotes).on_conflict_do_nothing().returning(quotes.c.id)
 _BY_ID = select(quotes).where(quotes.c.id == bindparam("id"))
 
 
@@ -150,8 +162,13 @@ async def _insert(
 ) -> list[Row[Any] | BaseException | None]:
     """Insert ``items`` unless taken (one statement); for each, None when its row is the
     one given, else the row that took its place (or its own REQUEST_ID_REUSED)."""
-    insert = _INSERT_UNLESS_TAKEN[connection.dialect.name]
-    inserted = await connection.execute(insert, [item.values for item in items])
+    if connection.dialect.name == "postgresql":
+        columns = {c.name: [item.values[c.name] for item in items] for c in _COLUMNS}
+        inserted = await connection.execute(_INSERT_ARRAYS_UNLESS_TAKEN, columns)
+    else:
+        inserted = await connection.execute(
+            _INSERT_ROWS_UNLESS_TAKEN, [item.values for item in items]
+        )
     kept = {row.id for row in inserted}
     outcomes: list[Row[Any] | BaseException | None] = []
     for item in items:
