@@ -467,6 +467,31 @@ NAMED_CASES: list[tuple[str, str, Message]] = [
         ),
     ),
     (
+        "a hundred availability checks of bad lines and locations",
+        "BatchCheckAvailability",
+        inventory_pb2.BatchCheckAvailabilityRequest(
+            requests=[
+                inventory_pb2.CheckAvailabilityRequest(
+                    lines=[inventory_pb2.AvailabilityLine(sku="bad sku " * 7, quantity=-1)] * 50,
+                    location_ids=_ids(100, "bad loc é" * 6),
+                )
+            ]
+            * 100
+        ),
+    ),
+    (
+        "more availability checks and lines than a batch takes",
+        "BatchCheckAvailability",
+        inventory_pb2.BatchCheckAvailabilityRequest(
+            requests=[
+                inventory_pb2.CheckAvailabilityRequest(
+                    lines=[inventory_pb2.AvailabilityLine(sku="", quantity=0)] * 600
+                )
+            ]
+            * 120
+        ),
+    ),
+    (
         "hundreds of bad SKUs in a batch",
         "BatchGetStockLevels",
         inventory_pb2.BatchGetStockLevelsRequest(skus=_ids(500, "bad sku é" * 6)),

@@ -164,6 +164,25 @@ CASES: list[tuple[str, Call, str, str]] = [
         "TOO_MANY",
     ),
     (
+        "batch availability check without requests",
+        lambda i: i.stub.BatchCheckAvailability(pb.BatchCheckAvailabilityRequest()),
+        "requests",
+        "EMPTY",
+    ),
+    (
+        "batch availability check with a line of no units in its second request",
+        lambda i: i.stub.BatchCheckAvailability(
+            pb.BatchCheckAvailabilityRequest(
+                requests=[
+                    pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku="MUG", quantity=1)]),
+                    pb.CheckAvailabilityRequest(lines=[pb.AvailabilityLine(sku="MUG", quantity=0)]),
+                ]
+            )
+        ),
+        "requests[1].lines[0].quantity",
+        "NOT_POSITIVE",
+    ),
+    (
         "negative page size",
         lambda i: i.stub.ListMovements(pb.ListMovementsRequest(page_size=-1)),
         "page_size",

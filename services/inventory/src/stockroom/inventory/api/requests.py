@@ -30,6 +30,7 @@ from stockroom.inventory.domain.lifecycle import MAX_TTL, MIN_TTL
 from stockroom.inventory.domain.model import (
     DOMAIN,
     Adjustment,
+    AvailabilityCheck,
     ItemState,
     KitComponent,
     Line,
@@ -55,6 +56,10 @@ from stockroom.inventory.service.bulk import MAX_ROWS, Row
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
 MAX_BATCH_SKUS = 500
+# BatchCheckAvailability (beside MAX_AVAILABILITY_LINES, the lines of one request): the
+# requests of one call, and their lines in all.
+MAX_AVAILABILITY_CHECKS = 100
+MAX_BATCH_AVAILABILITY_LINES = 5_000
 MAX_WATCH_SKUS = 100
 MAX_LOCATION_FILTER = 100
 MAX_TEXT = 256
@@ -135,16 +140,67 @@ def availability_lines(request: pb.CheckAvailabilityRequest) -> list[Line]:
 def availability(request: pb.CheckAvailabilityRequest) -> tuple[list[Line], tuple[str, ...]]:
     """The lines to check and the locations to count (none: every location)."""
     errors = problems()
-    if not request.lines:
-        errors.add("lines", "at least one line is required", "EMPTY")
-    if len(request.lines) > MAX_AVAILABILITY_LINES:
-        errors.add("lines", f"at most {MAX_AVAILABILITY_LINES} lines per request", "TOO_MANY")
-    for i, line in enumerate(request.lines[:MAX_AVAILABILITY_LINES]):
-        check_id(errors, f"lines[{i}].sku", line.sku)
-        check_quantity(errors, f"lines[{i}].quantity", line.quantity)
-    check_ids(errors, "location_ids", list(request.location_ids), MAX_LOCATION_FILTER)
+    _check_availability(errors, "", request)
     errors.raise_if_any()
     return [Line(line.sku, line.quantity) for line in request.lines], tuple(request.location_ids)
+
+
+def availability_checks(request: pb.BatchCheckAvailabilityRequest) -> list[AvailabilityCheck]:
+    """The checks of a BatchCheckAvailability, all or nothing: each request is checked as
+    CheckAvailability checks it alone (fields named ``requests[i].lines[j].sku`` ...), and
+    the call holds 1 to MAX_AVAILABILITY_CHECKS requests and at most
+    MAX_BATCH_AVAILABILITY_LINES lines in all.
+
+    Every request's violations are reported. The work stays bounded whatever the call
+    holds, as in each request's own rules (only the first MAX_AVAILABILITY_LINES lines of
+    a request are checked): the lines checked in all stop at MAX_BATCH_AVAILABILITY_LINES,
+    which a call only passes when it is refused as TOO_MANY anyway. The error on the wire
+    lists the first violations and how many more there are (``stockroom.common.errors``).
+    """
+    errors = problems()
+    given = request.requests
+    if not given:
+        errors.add("requests", "at least one request is required", "EMPTY")
+    if len(given) > MAX_AVAILABILITY_CHECKS:
+        errors.add("requests", f"at most {MAX_AVAILABILITY_CHECKS} requests per call", "TOO_MANY")
+    if sum(len(one.lines) for one in given) > MAX_BATCH_AVAILABILITY_LINES:
+        errors.add(
+            "requests",
+            f"at most {MAX_BATCH_AVAILABILITY_LINES} lines in all requests together",
+            "TOO_MANY",
+        )
+    budget = MAX_BATCH_AVAILABILITY_LINES
+    for i, one in enumerate(given[:MAX_AVAILABILITY_CHECKS]):
+        _check_availability(errors, f"requests[{i}].", one, budget)
+        budget = max(0, budget - min(len(one.lines), MAX_AVAILABILITY_LINES))
+    errors.raise_if_any()
+    return [
+        AvailabilityCheck(
+            tuple(Line(line.sku, line.quantity) for line in one.lines), tuple(one.location_ids)
+        )
+        for one in given
+    ]
+
+
+def _check_availability(
+    errors: FieldErrors,
+    prefix: str,
+    request: pb.CheckAvailabilityRequest,
+    line_budget: int = MAX_AVAILABILITY_LINES,
+) -> None:
+    """CheckAvailability's rules for one request, its violations added to ``errors`` with
+    fields named after ``prefix``; at most ``line_budget`` of its lines are checked (never
+    more than MAX_AVAILABILITY_LINES)."""
+    if not request.lines:
+        errors.add(f"{prefix}lines", "at least one line is required", "EMPTY")
+    if len(request.lines) > MAX_AVAILABILITY_LINES:
+        errors.add(
+            f"{prefix}lines", f"at most {MAX_AVAILABILITY_LINES} lines per request", "TOO_MANY"
+        )
+    for i, line in enumerate(request.lines[: min(MAX_AVAILABILITY_LINES, line_budget)]):
+        check_id(errors, f"{prefix}lines[{i}].sku", line.sku)
+        check_quantity(errors, f"{prefix}lines[{i}].quantity", line.quantity)
+    check_ids(errors, f"{prefix}location_ids", list(request.location_ids), MAX_LOCATION_FILTER)
 
 
 def receipt(request: pb.ReceiveStockRequest) -> Receipt:

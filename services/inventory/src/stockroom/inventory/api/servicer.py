@@ -73,6 +73,21 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         result = await self.stock.availability(lines, location_ids)
         return pb.CheckAvailabilityResponse(lines=[_line_availability(a) for a in result])
 
+    async def BatchCheckAvailability(
+        self,
+        request: pb.BatchCheckAvailabilityRequest,
+        context: grpc.aio.ServicerContext[
+            pb.BatchCheckAvailabilityRequest, pb.BatchCheckAvailabilityResponse
+        ],
+    ) -> pb.BatchCheckAvailabilityResponse:
+        result = await self.stock.batch_availability(requests.availability_checks(request))
+        return pb.BatchCheckAvailabilityResponse(
+            responses=[
+                pb.CheckAvailabilityResponse(lines=[_line_availability(a) for a in answers])
+                for answers in result
+            ]
+        )
+
     async def CreateItem(
         self,
         request: pb.CreateItemRequest,

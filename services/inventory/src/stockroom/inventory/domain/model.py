@@ -180,6 +180,15 @@ class Line:
 
 
 @dataclass(frozen=True)
+class AvailabilityCheck:
+    """One CheckAvailability request: its lines, in order, and the locations to count
+    (none: every location)."""
+
+    lines: tuple[Line, ...]
+    location_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LineAvailability:
     sku: str
     requested: int

@@ -52,12 +52,19 @@ class AvailabilityReads:
     async def _read(self, calls: Sequence[frozenset[str]]) -> list[PromiseRead | BaseException]:
         wanted = frozenset().union(*calls)
         read = await self._transactions.read(lambda c: kits.levels_with_kits(c, wanted))
-        if len(calls) == 1:
-            return [read]
-        by_sku: dict[str, list[tuple[StockKey, StockLevel]]] = {}
-        for key, level in read.levels.items():
-            by_sku.setdefault(key.sku, []).append((key, level))
-        return [_narrowed(read, by_sku, skus) for skus in calls]
+        return list(shares(read, calls))
+
+
+def shares(read: PromiseRead, calls: Sequence[frozenset[str]]) -> list[PromiseRead]:
+    """Each of ``calls``' own share of ``read`` (one read for all of them): a call's SKUs'
+    rows and those of what their kits reach. A single call gets ``read`` as it is.
+    BatchCheckAvailability cuts its one read into its requests' shares the same way."""
+    if len(calls) == 1:
+        return [read]
+    by_sku: dict[str, list[tuple[StockKey, StockLevel]]] = {}
+    for key, level in read.levels.items():
+        by_sku.setdefault(key.sku, []).append((key, level))
+    return [_narrowed(read, by_sku, skus) for skus in calls]
 
 
 def _narrowed(

@@ -4,7 +4,7 @@ reorder points (batched writes), and the level and availability reads."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -16,6 +16,8 @@ from stockroom.inventory.domain import backorders, errors, incoming, rules
 from stockroom.inventory.domain import kits as kit_rules
 from stockroom.inventory.domain.model import (
     Adjustment,
+    AvailabilityCheck,
+    KitComponent,
     LevelChange,
     Line,
     LineAvailability,
@@ -29,10 +31,11 @@ from stockroom.inventory.domain.model import (
     TransferResult,
 )
 from stockroom.inventory.domain.supply import ExpectedReceipt, InventoryPolicy
-from stockroom.inventory.service.availability import AvailabilityReads
+from stockroom.inventory.service.availability import AvailabilityReads, shares
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store import catalog, expected_receipts, kits, levels, policies
 from stockroom.inventory.store.clock import Clock, utc_now
+from stockroom.inventory.store.kits import PromiseRead
 from stockroom.inventory.store.transactions import Transactions
 
 R = TypeVar("R")
@@ -119,35 +122,37 @@ class StockService:
         costs one statement); the lines after it then count what its backorders leave,
         as the reservation would.
         """
+        check = AvailabilityCheck(tuple(lines), tuple(location_ids))
+        (answers,) = await self.batch_availability([check])
+        return answers
+
+    async def batch_availability(
+        self, checks: Sequence[AvailabilityCheck]
+    ) -> list[list[LineAvailability]]:
+        """Each check answered as ``availability`` answers it alone, in order, from one
+        read: the locations of all of them checked once (NotFound for an unregistered
+        one), the levels of all their SKUs read once (``AvailabilityReads``, shared with
+        concurrent calls), and, only when some line is short, the supply of all the short
+        SKUs read once. Each check decides on its own share of the read
+        (``decide_availability``), so the lines of one never count what another's take.
+        """
+        location_ids = {location_id for check in checks for location_id in check.location_ids}
         if location_ids:
             await self._require_locations(location_ids)
-        read = await self._availability.of({line.sku for line in lines})
-        kits = {
-            line.sku: kit_rules.flatten(line.sku, read.definitions)
-            for line in lines
-            if line.sku in read.definitions
-        }
-        promisable = rules.promisable(read.levels.values(), location_ids)
-        answers = rules.availability(lines, promisable, kits, read.inactive)
-        short = {
-            a.sku
-            for a in answers
-            if not a.satisfiable and a.sku not in read.inactive and a.sku not in kits
-        }
-        if not short:
-            return answers
-        found, policed, receipts = await self._transactions.read(lambda c: _supply_of(c, short))
-        now = self._clock()
-        coverage = backorders.coverage(promisable, policed, now)
-        answers = rules.availability(lines, promisable, kits, read.inactive, coverage)
-        return [
-            _with_supply(a, found, policed, receipts, now, location_ids)
-            if a.sku in short and not a.satisfiable
-            else a
-            for a in answers
+        wanted = [frozenset(line.sku for line in check.lines) for check in checks]
+        read = await self._availability.of(frozenset().union(*wanted))
+        decisions = [
+            decide_availability(check, share)
+            for check, share in zip(checks, shares(read, wanted), strict=True)
         ]
+        short: set[str] = set().union(*(decision.short for decision in decisions))
+        if not short:
+            return [decision.answers for decision in decisions]
+        supply = await self._transactions.read(lambda c: _supply_of(c, short))
+        now = self._clock()
+        return [decision.with_supply(supply, now) for decision in decisions]
 
-    async def _require_locations(self, location_ids: Sequence[str]) -> None:
+    async def _require_locations(self, location_ids: Collection[str]) -> None:
         async def work(connection: AsyncConnection) -> set[str]:
             return (await catalog.known(connection, (), location_ids))[1]
 
@@ -157,7 +162,61 @@ class StockService:
                 raise errors.location_not_found(location_id)
 
 
+# What a short line's SKU may still get: its levels, its inventory policies and its open
+# expected receipts (read again, after the availability read, only for short lines).
 Supply = tuple[dict[StockKey, StockLevel], dict[StockKey, InventoryPolicy], list[ExpectedReceipt]]
+
+
+@dataclass(frozen=True)
+class AvailabilityDecision:
+    """One check decided on a read (``decide_availability``): its answers, and the SKUs of
+    its short lines that backorders, preorders and expected receipts may still serve
+    (``short``; none: ``answers`` is the whole answer)."""
+
+    check: AvailabilityCheck
+    promisable: list[StockLevel]
+    kits: dict[str, tuple[KitComponent, ...]]
+    inactive: frozenset[str]
+    answers: list[LineAvailability]
+    short: frozenset[str]
+
+    def with_supply(self, supply: Supply, now: datetime) -> list[LineAvailability]:
+        """The answers once the short SKUs' supply is read (``supply`` may hold other SKUs'
+        too: each line looks at its own SKU's rows only). The short lines' backorders are
+        counted by ReserveStock's rule (``backorders.coverage``), so the lines after them
+        count what they leave; each short line says what could still serve it."""
+        if not self.short:
+            return self.answers
+        found, policed, receipts = supply
+        coverage = backorders.coverage(self.promisable, policed, now)
+        answers = rules.availability(
+            self.check.lines, self.promisable, self.kits, self.inactive, coverage
+        )
+        return [
+            _with_supply(a, found, policed, receipts, now, self.check.location_ids)
+            if a.sku in self.short and not a.satisfiable
+            else a
+            for a in answers
+        ]
+
+
+def decide_availability(check: AvailabilityCheck, read: PromiseRead) -> AvailabilityDecision:
+    """What ``check`` gets from ``read`` (the levels, kit definitions and deactivated SKUs
+    of at least its SKUs), by the rules ReserveStock allocates with: the one decision
+    CheckAvailability and BatchCheckAvailability make per request."""
+    kit_lines = {
+        line.sku: kit_rules.flatten(line.sku, read.definitions)
+        for line in check.lines
+        if line.sku in read.definitions
+    }
+    promisable = rules.promisable(read.levels.values(), check.location_ids)
+    answers = rules.availability(check.lines, promisable, kit_lines, read.inactive)
+    short = frozenset(
+        a.sku
+        for a in answers
+        if not a.satisfiable and a.sku not in read.inactive and a.sku not in kit_lines
+    )
+    return AvailabilityDecision(check, promisable, kit_lines, read.inactive, answers, short)
 
 
 async def _supply_of(connection: AsyncConnection, skus: set[str]) -> Supply:
