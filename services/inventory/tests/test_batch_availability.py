@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from stockroom.common.contract import MAX_AVAILABILITY_CHECKS, MAX_BATCH_AVAILABILITY_LINES
 from stockroom.common.db import create_engine
 from stockroom.common.errors import InvalidArgument, NotFound
-from stockroom.inventory.api.requests import MAX_AVAILABILITY_CHECKS, MAX_BATCH_AVAILABILITY_LINES
 from stockroom.inventory.domain.model import AvailabilityCheck, Line
 from stockroom.inventory.service.availability import AvailabilityReads
 from stockroom.inventory.service.stock import StockService

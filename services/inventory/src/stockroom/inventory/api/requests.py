@@ -18,7 +18,9 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from stockroom.common.contract import (
+    MAX_AVAILABILITY_CHECKS,
     MAX_AVAILABILITY_LINES,
+    MAX_BATCH_AVAILABILITY_LINES,
     MAX_RESERVATION_LINES,
     check_id,
     check_quantity,
@@ -56,10 +58,6 @@ from stockroom.inventory.service.bulk import MAX_ROWS, Row
 from stockroom.inventory.v1 import inventory_pb2 as pb
 
 MAX_BATCH_SKUS = 500
-# BatchCheckAvailability (beside MAX_AVAILABILITY_LINES, the lines of one request): the
-# requests of one call, and their lines in all.
-MAX_AVAILABILITY_CHECKS = 100
-MAX_BATCH_AVAILABILITY_LINES = 5_000
 MAX_WATCH_SKUS = 100
 MAX_LOCATION_FILTER = 100
 MAX_TEXT = 256
