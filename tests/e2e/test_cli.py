@@ -40,6 +40,7 @@ COMMANDS = {
     "inventory": {
         "ReceiveStock": "receive",
         "CheckAvailability": "check",
+        "BatchCheckAvailability": "check-carts",
         "CreateItem": "create-item",
         "GetItem": "item",
         "ListItems": "items",
@@ -485,6 +486,7 @@ async def test_a_reservations_and_an_items_life_from_the_shell(
         bad_extension = await run("inventory", "extend", rid, env=target)
         listed: Any = await json_of("reservations", "--reference", "order-7", "--state", "active")
         check: Any = await json_of("check", "MUG=3", "--location", "WH-2")
+        carts: Any = await json_of("check-carts", "MUG=3", "MUG=3,MUG-XL=1")
         items: Any = await json_of("items", "--prefix", "MUG-")
         await json_of("deactivate-item", "MUG", "--reason", "DISCONTINUED")
         refused = await run("inventory", "reserve", "MUG=1", env=target)
@@ -500,6 +502,11 @@ async def test_a_reservations_and_an_items_life_from_the_shell(
     assert "exactly one of --ttl-s and --until" in bad_extension.err
     assert [r["reservation_id"] for r in listed["reservations"]] == [rid]
     assert (check["lines"][0]["available"], check["lines"][0]["satisfiable"]) == (2, False)
+    # Each cart as if alone: both may have the 3 MUGs left.
+    assert [[(x["sku"], x["satisfiable"]) for x in r["lines"]] for r in carts["responses"]] == [
+        [("MUG", True)],
+        [("MUG", True), ("MUG-XL", False)],
+    ]
     assert [i["sku"] for i in items["items"]] == ["MUG-XL"]
     assert refused.code == 1
     assert "ITEM_INACTIVE" in refused.err

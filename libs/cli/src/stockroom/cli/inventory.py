@@ -20,7 +20,7 @@ from stockroom.cli.calls import Call, call_options
 from stockroom.cli.failures import EXIT_UNREACHABLE, Failure
 from stockroom.cli.health import health_command
 from stockroom.cli.output import to_data
-from stockroom.cli.params import PART_QUANTITY, SKU_QUANTITY
+from stockroom.cli.params import CART, PART_QUANTITY, SKU_QUANTITY
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
@@ -263,6 +263,31 @@ def check(call: Call, lines: tuple[tuple[str, int], ...], locations: tuple[str, 
         location_ids=list(locations),
     )
     unary(call, "CheckAvailability", request, "lines")
+
+
+@group.command("check-carts")
+@click.argument("carts", nargs=-1, required=True, type=CART)
+@call_options(SERVICE)
+def check_carts(call: Call, carts: tuple[tuple[tuple[str, int], ...], ...]) -> None:
+    """Several carts in one call, each checked as if alone (as pricing checks the
+    quotes it makes at the same time). SKU=QTY,SKU=QTY ... (one argument per cart)"""
+    request = pb.BatchCheckAvailabilityRequest(
+        requests=[
+            pb.CheckAvailabilityRequest(
+                lines=[pb.AvailabilityLine(sku=s, quantity=q) for s, q in lines]
+            )
+            for lines in carts
+        ]
+    )
+
+    def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"cart": index, **line}
+            for index, response in enumerate(data["responses"])
+            for line in response["lines"]
+        ]
+
+    unary(call, "BatchCheckAvailability", request, rows)
 
 
 @group.command("reserve")

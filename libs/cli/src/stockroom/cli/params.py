@@ -86,7 +86,24 @@ class PartQuantity(click.ParamType):  # type: ignore[type-arg]
         return sku, location_id, number
 
 
+class Cart(click.ParamType):  # type: ignore[type-arg]
+    """``SKU=QTY,SKU=QTY,...``: the lines of one cart."""
+
+    name = "SKU=QTY,..."
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[tuple[str, int], ...]:
+        if isinstance(value, tuple):
+            return value
+        parts = [part for part in str(value).split(",") if part]
+        if not parts:
+            self.fail(f"{value!r} has no SKU=QTY lines", param, ctx)
+        return tuple(SKU_QUANTITY.convert(part, param, ctx) for part in parts)
+
+
 SKU_QUANTITY = SkuQuantity()
+CART = Cart()
 PART_QUANTITY = PartQuantity()
 MOMENT = Moment()
 AMOUNT = Amount()
