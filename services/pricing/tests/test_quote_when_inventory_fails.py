@@ -222,3 +222,18 @@ async def test_a_passing_inventory_outage_is_retried_inside_the_quote(
     assert flaky.calls == 2
     assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK
     assert quote.availability_reason == ""
+
+
+async def test_an_inventory_without_batch_checks_still_answers_quotes_made_together(
+    pricing_for: Callable[..., Any],
+) -> None:
+    """Quotes that come while two checks are on their way are gathered into one
+    BatchCheckAvailability; an inventory from before it (UNIMPLEMENTED, as during a
+    rolling upgrade) gets each of them alone instead, and every quote has its answer."""
+    slow = FakeInventory(delay_s=0.2)  # slow enough that the quotes overlap
+    async with inventory(slow) as target, priced_mug(pricing_for, target) as pricing:
+        quotes = await asyncio.gather(*(pricing.Quote(CART, timeout=30.0) for _ in range(6)))
+
+    assert [q.lines[0].availability for q in quotes] == [pb.AVAILABILITY_IN_STOCK] * 6
+    assert {q.availability_reason for q in quotes} == {""}
+    assert slow.calls == 6
