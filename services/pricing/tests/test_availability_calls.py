@@ -303,3 +303,25 @@ async def test_the_gathered_call_is_traced_under_the_first_quote_and_links_the_o
     assert [link.context.span_id for link in batch.links] == [c.span_id]
     assert batch.attributes is not None
     assert batch.attributes[BATCH_SIZE_ATTRIBUTE] == 2
+
+
+async def test_a_cancelled_gathered_call_fails_its_checks_as_unavailable() -> None:
+    """When the gathered call's task is cancelled (the server stopping), the quotes
+    waiting on it are not: each gets UNAVAILABLE, which it answers as unknown."""
+    inventory = HeldInventory()
+    inventory.gate.clear()
+    calls = calls_for(inventory, max_in_flight=1)
+    first = asyncio.create_task(calls.check(cart("A")))
+    await settled()
+    waiting = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C")]
+    await settled()
+    first.cancel()  # frees the slot: B and C go together
+    await settled()
+    assert inventory.gathered == [[["B"], ["C"]]]
+
+    for task in list(calls._tasks):
+        task.cancel()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+
+    assert [type(o) for o in outcomes] == [Unavailable, Unavailable]
+    assert calls._in_flight == 0

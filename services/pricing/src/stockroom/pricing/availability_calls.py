@@ -38,7 +38,7 @@ from opentelemetry import trace
 
 from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.contract import MAX_AVAILABILITY_CHECKS, MAX_BATCH_AVAILABILITY_LINES
-from stockroom.common.errors import Internal, InvalidArgument, StockroomError
+from stockroom.common.errors import Internal, InvalidArgument, StockroomError, Unavailable
 from stockroom.common.telemetry import GLOBAL_TELEMETRY, Telemetry
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
@@ -181,10 +181,13 @@ class AvailabilityCalls:
                 self.gathered = False
             alone = isinstance(error, InvalidArgument) or not self.gathered
             _settle(batch, _ASK_ALONE if alone else error)
-        except BaseException as error:  # each check fails as its own call would have
+        except Exception as error:  # each check fails as its own call would have
             _settle(batch, error)
-            if not isinstance(error, Exception):
-                raise
+        except BaseException:
+            # Cancelled (the server stopping): the checks' callers are not, so each gets
+            # an error it answers as "availability unknown", not a cancellation of its own.
+            _settle(batch, Unavailable("the call to inventory was cancelled"))
+            raise
         else:
             for waiting, response in zip(batch, responses, strict=True):
                 _settle([waiting], response)
