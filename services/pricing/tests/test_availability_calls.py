@@ -12,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.errors import FieldViolation, InvalidArgument, StockroomError, Unavailable
@@ -271,21 +272,22 @@ async def test_a_failed_batch_fails_each_check_with_its_error() -> None:
     assert calls._in_flight == 0
 
 
-async def test_the_gathered_call_is_traced_under_the_first_quote_and_links_the_others() -> None:
+async def test_the_gathered_call_is_a_trace_of_its_own_linking_the_quotes_it_served() -> None:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("test")
+    recording = TracerProvider()
+    recording.add_span_processor(SimpleSpanProcessor(exporter))
+    # The quotes' traces are not sampled (as 90 % of them are at a 10 % ratio).
+    unsampled = TracerProvider(sampler=ALWAYS_OFF).get_tracer("quotes")
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = AvailabilityCalls(
         inventory,  # type: ignore[arg-type]
         max_in_flight=1,
-        telemetry=Telemetry(tracer_provider=provider),
+        telemetry=Telemetry(tracer_provider=recording),
     )
 
     async def quote(name: str) -> trace.SpanContext:
-        with tracer.start_as_current_span(name) as span:
+        with unsampled.start_as_current_span(name) as span:
             await calls.check(cart(name))
             return span.get_span_context()
 
@@ -296,13 +298,37 @@ async def test_the_gathered_call_is_traced_under_the_first_quote_and_links_the_o
     inventory.gate.set()
     _, b, c = await asyncio.gather(first, *waiting)
 
+    assert inventory.gathered == [[["B"], ["C"]]]
     (batch,) = [s for s in exporter.get_finished_spans() if s.name == BATCH_SPAN]
-    assert batch.parent is not None
-    assert batch.parent.span_id == b.span_id
-    assert batch.context.trace_id == b.trace_id
-    assert [link.context.span_id for link in batch.links] == [c.span_id]
+    assert batch.parent is None
+    assert batch.context.trace_id not in {b.trace_id, c.trace_id}
+    assert [link.context.span_id for link in batch.links] == [b.span_id, c.span_id]
     assert batch.attributes is not None
     assert batch.attributes[BATCH_SIZE_ATTRIBUTE] == 2
+
+
+async def test_a_quote_whose_trace_is_recorded_asks_alone_so_its_trace_is_whole() -> None:
+    sampled = TracerProvider().get_tracer("quotes")
+    inventory = HeldInventory()
+    inventory.gate.clear()
+    calls = calls_for(inventory, max_in_flight=1)
+    first = asyncio.create_task(calls.check(cart("A")))
+    await settled()
+
+    async def recorded_quote() -> inv.CheckAvailabilityResponse:
+        with sampled.start_as_current_span("quote"):
+            return await calls.check(cart("TRACED"))
+
+    traced = asyncio.create_task(recorded_quote())
+    plain = asyncio.create_task(calls.check(cart("PLAIN")))
+    await settled()
+    assert inventory.alone == [["A"], ["TRACED"]]  # it did not wait for A's call
+
+    inventory.gate.set()
+    await asyncio.gather(first, traced, plain)
+    assert inventory.alone == [["A"], ["TRACED"], ["PLAIN"]]
+    assert inventory.gathered == []
+    assert calls._in_flight == 0
 
 
 async def test_a_cancelled_gathered_call_fails_its_checks_as_unavailable() -> None:

@@ -14,9 +14,12 @@ A gathered call:
 - has the latest deadline of its checks; a check whose own deadline comes
   first stops waiting then (its caller's ``asyncio.timeout``), the others
   still get their answer;
-- is traced under the first check's quote: a span
-  ``pricing.availability.batch`` holds the call and links to every other
-  quote's span;
+- gathers only quotes whose traces are not recorded: a sampled quote asks
+  alone, so its trace stays whole (pricing's span, the call, inventory's
+  span and its SQL). The gathered call is a trace of its own, sampled as a
+  root is: its span ``pricing.availability.batch`` links to the span of
+  every quote it served (OpenTelemetry's way for a batch that serves many
+  traces);
 - fails each check with its error (UNAVAILABLE, an open breaker, a
   deadline), as the checks' own calls would have failed. When inventory
   refuses the batch (INVALID_ARGUMENT: one cart has something inventory
@@ -66,7 +69,7 @@ class _Waiting:
     future: asyncio.Future[_Answer]
     # time.monotonic() when the check's caller stops waiting (None: no deadline).
     deadline_at: float | None
-    # The quote's OpenTelemetry context: the gathered call's parent, or a link.
+    # The quote's OpenTelemetry context: the gathered call's span links to its span.
     trace_context: otel_context.Context = field(repr=False)
 
 
@@ -101,7 +104,8 @@ class AvailabilityCalls:
     ) -> inventory_pb2.CheckAvailabilityResponse:
         """Inventory's answer for ``request``, alone or in a gathered call; raises what the
         call raised (``StockroomError``)."""
-        if self._in_flight < self._max_in_flight and not self._waiting:
+        idle = self._in_flight < self._max_in_flight and not self._waiting
+        if idle or trace.get_current_span().get_span_context().trace_flags.sampled:
             self._in_flight += 1
             return await self._alone(request, slot=True)
         remaining = time_remaining_s()
@@ -198,11 +202,10 @@ class AvailabilityCalls:
         self, batch: list[_Waiting]
     ) -> list[inventory_pb2.CheckAvailabilityResponse]:
         self.calls_gathered += 1
-        first = batch[0].trace_context
         links = [
             trace.Link(context)
             for context in (
-                trace.get_current_span(w.trace_context).get_span_context() for w in batch[1:]
+                trace.get_current_span(w.trace_context).get_span_context() for w in batch
             )
             if context.is_valid
         ]
@@ -212,20 +215,17 @@ class AvailabilityCalls:
             if None in deadlines
             else max(d for d in deadlines if d is not None) - time.monotonic()
         )
-        token = otel_context.attach(first)
-        try:
-            with (
-                self._telemetry.tracer.start_as_current_span(
-                    BATCH_SPAN, links=links, attributes={BATCH_SIZE_ATTRIBUTE: len(batch)}
-                ),
-                deadline_scope(timeout_s),
-            ):
-                request = inventory_pb2.BatchCheckAvailabilityRequest(
-                    requests=[w.request for w in batch]
-                )
-                response = await self._stub.BatchCheckAvailability(request)
-        finally:
-            otel_context.detach(token)
+        # The task's context is empty: the span is a root, the deadline the batch's own.
+        with (
+            self._telemetry.tracer.start_as_current_span(
+                BATCH_SPAN, links=links, attributes={BATCH_SIZE_ATTRIBUTE: len(batch)}
+            ),
+            deadline_scope(timeout_s),
+        ):
+            request = inventory_pb2.BatchCheckAvailabilityRequest(
+                requests=[w.request for w in batch]
+            )
+            response = await self._stub.BatchCheckAvailability(request)
         if len(response.responses) != len(batch):
             raise Internal(
                 f"inventory answered {len(response.responses)} checks of {len(batch)}",
