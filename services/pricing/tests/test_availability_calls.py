@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -18,7 +20,13 @@ from stockroom.common.client import deadline_scope, time_remaining_s
 from stockroom.common.errors import FieldViolation, InvalidArgument, StockroomError, Unavailable
 from stockroom.common.telemetry import Telemetry
 from stockroom.inventory.v1 import inventory_pb2 as inv
-from stockroom.pricing.availability_calls import BATCH_SIZE_ATTRIBUTE, BATCH_SPAN, AvailabilityCalls
+from stockroom.pricing.availability_calls import (
+    BATCH_SIZE_ATTRIBUTE,
+    BATCH_SPAN,
+    CALLS_METRIC,
+    CHECKS_METRIC,
+    AvailabilityCalls,
+)
 
 
 def unimplemented() -> StockroomError:
@@ -351,3 +359,36 @@ async def test_a_cancelled_gathered_call_fails_its_checks_as_unavailable() -> No
 
     assert [type(o) for o in outcomes] == [Unavailable, Unavailable]
     assert calls._in_flight == 0
+
+
+async def test_operators_see_how_many_checks_went_alone_and_gathered() -> None:
+    reader = InMemoryMetricReader()
+    inventory = HeldInventory()
+    inventory.gate.clear()
+    calls = AvailabilityCalls(
+        inventory,  # type: ignore[arg-type]
+        max_in_flight=1,
+        telemetry=Telemetry(meter_provider=MeterProvider(metric_readers=[reader])),
+    )
+    first = asyncio.create_task(calls.check(cart("A")))
+    await settled()
+    waiting = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C", "D")]
+    await settled()
+    inventory.gate.set()
+    await asyncio.gather(first, *waiting)
+
+    def counted(metric: str) -> dict[str, float]:
+        data = reader.get_metrics_data()
+        assert data is not None
+        return {
+            str(point.attributes["mode"]): point.value
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == metric
+            for point in m.data.data_points
+            if isinstance(point, NumberDataPoint) and point.attributes is not None
+        }
+
+    assert counted(CALLS_METRIC) == {"alone": 1, "gathered": 1}
+    assert counted(CHECKS_METRIC) == {"alone": 1, "gathered": 3}

@@ -47,6 +47,11 @@ from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 BATCH_SPAN = "pricing.availability.batch"
 BATCH_SIZE_ATTRIBUTE = "stockroom.availability.checks"
+# Counters, by ``mode``: alone (CheckAvailability) or gathered (BatchCheckAvailability).
+CALLS_METRIC = "stockroom.pricing.availability.calls"
+CHECKS_METRIC = "stockroom.pricing.availability.checks"
+_ALONE: Final = {"mode": "alone"}
+_GATHERED: Final = {"mode": "gathered"}
 
 
 class _AskAlone:
@@ -92,6 +97,16 @@ class AvailabilityCalls:
         self._max_checks = max_checks
         self._max_lines = max_lines
         self._telemetry = telemetry
+        self._calls = telemetry.meter.create_counter(
+            CALLS_METRIC,
+            unit="{call}",
+            description="Calls to inventory for availability, alone or gathered (mode)",
+        )
+        self._checks = telemetry.meter.create_counter(
+            CHECKS_METRIC,
+            unit="{check}",
+            description="Quotes' availability checks sent to inventory, alone or gathered",
+        )
         self._waiting: list[_Waiting] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -132,6 +147,8 @@ class AvailabilityCalls:
         self, request: inventory_pb2.CheckAvailabilityRequest, *, slot: bool
     ) -> inventory_pb2.CheckAvailabilityResponse:
         self.calls_alone += 1
+        self._calls.add(1, _ALONE)
+        self._checks.add(1, _ALONE)
         try:
             return await self._stub.CheckAvailability(request)
         finally:
@@ -202,6 +219,8 @@ class AvailabilityCalls:
         self, batch: list[_Waiting]
     ) -> list[inventory_pb2.CheckAvailabilityResponse]:
         self.calls_gathered += 1
+        self._calls.add(1, _GATHERED)
+        self._checks.add(len(batch), _GATHERED)
         links = [
             trace.Link(context)
             for context in (
