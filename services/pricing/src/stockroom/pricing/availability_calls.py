@@ -146,10 +146,10 @@ class AvailabilityCalls:
     async def _alone(
         self, request: inventory_pb2.CheckAvailabilityRequest, *, slot: bool
     ) -> inventory_pb2.CheckAvailabilityResponse:
-        self.calls_alone += 1
-        self._calls.add(1, _ALONE)
-        self._checks.add(1, _ALONE)
         try:
+            self.calls_alone += 1
+            self._calls.add(1, _ALONE)
+            self._checks.add(1, _ALONE)
             return await self._stub.CheckAvailability(request)
         finally:
             if slot:
