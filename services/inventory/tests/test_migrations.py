@@ -153,9 +153,12 @@ async def test_reservations_settled_before_the_lifecycle_migration_hold_nothing_
                 },
             )
         for state, reservation_id in ids.items():
+            # The active one expires after the clock's now: the expiry sweep, running as
+            # soon as the server starts, must leave it held.
+            expires = datetime(2031, 1, 1, tzinfo=UTC) if state == "ACTIVE" else t
             await connection.execute(
-                text("INSERT INTO reservations VALUES (:id, :state, 'order', :t, :t, :t)"),
-                {"id": reservation_id, "state": state, "t": t},
+                text("INSERT INTO reservations VALUES (:id, :state, 'order', :t, :e, :t)"),
+                {"id": reservation_id, "state": state, "t": t, "e": expires},
             )
             await connection.execute(
                 text("INSERT INTO reservation_allocations VALUES (:id, 'MUG', 'WH-1', 0, 2)"),
