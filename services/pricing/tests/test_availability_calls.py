@@ -101,6 +101,22 @@ async def settled() -> None:
         await asyncio.sleep(0)
 
 
+async def one_on_its_way(calls: AvailabilityCalls) -> asyncio.Task[inv.CheckAvailabilityResponse]:
+    """Check cart A and let its call go out (the test's gate holds it there)."""
+    first = asyncio.create_task(calls.check(cart("A")))
+    await settled()
+    return first
+
+
+async def checking(
+    calls: AvailabilityCalls, *skus: str
+) -> list[asyncio.Task[inv.CheckAvailabilityResponse]]:
+    """Check a one-line cart of each SKU, and let each reach the point where it waits."""
+    tasks = [asyncio.create_task(calls.check(cart(sku))) for sku in skus]
+    await settled()
+    return tasks
+
+
 async def test_a_check_alone_is_one_check_availability_call() -> None:
     inventory = HeldInventory()
     calls = calls_for(inventory)
@@ -116,8 +132,7 @@ async def test_checks_that_come_while_a_call_is_on_its_way_go_together_in_order(
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
+    first = await one_on_its_way(calls)
     rest = [asyncio.create_task(calls.check(cart(sku, "MUG"))) for sku in ("B", "C", "D")]
     await settled()
     assert inventory.alone == [["A"]]  # the others wait for the call on its way
@@ -140,8 +155,7 @@ async def test_a_lone_waiting_check_calls_alone_from_its_own_task() -> None:
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
+    first = await one_on_its_way(calls)
     second = asyncio.create_task(calls.check(cart("B")))
     await settled()
 
@@ -156,8 +170,7 @@ async def test_a_call_takes_at_most_max_checks_and_max_lines() -> None:
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1, max_checks=2, max_lines=3)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
+    first = await one_on_its_way(calls)
     waiting = [
         asyncio.create_task(calls.check(cart(*skus)))
         for skus in (["B"], ["C"], ["D", "E"], ["F", "G"], ["H"])
@@ -177,11 +190,9 @@ async def test_a_check_whose_caller_stopped_waiting_is_not_sent() -> None:
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
+    first = await one_on_its_way(calls)
     gone = asyncio.create_task(calls.check(cart("GONE")))
-    kept = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C")]
-    await settled()
+    kept = await checking(calls, "B", "C")
     gone.cancel()
 
     inventory.gate.set()
@@ -221,8 +232,7 @@ async def test_a_refused_batch_asks_each_alone_so_only_the_bad_cart_fails() -> N
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
+    first = await one_on_its_way(calls)
     good = asyncio.create_task(calls.check(cart("B")))
     bad = asyncio.create_task(calls.check(cart("BAD")))
     await settled()
@@ -242,10 +252,8 @@ async def test_an_inventory_without_batches_is_asked_alone_from_then_on() -> Non
     inventory = HeldInventory(batch_error=unimplemented)
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
-    waiting = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C")]
-    await settled()
+    first = await one_on_its_way(calls)
+    waiting = await checking(calls, "B", "C")
     inventory.gate.set()
     await asyncio.gather(first, *waiting)
     assert not calls.gathered
@@ -253,8 +261,7 @@ async def test_an_inventory_without_batches_is_asked_alone_from_then_on() -> Non
     inventory.gate.clear()
     again = asyncio.create_task(calls.check(cart("D")))
     await settled()
-    later = [asyncio.create_task(calls.check(cart(sku))) for sku in ("E", "F")]
-    await settled()
+    later = await checking(calls, "E", "F")
     inventory.gate.set()
     answers = await asyncio.gather(again, *later)
 
@@ -267,10 +274,8 @@ async def test_a_failed_batch_fails_each_check_with_its_error() -> None:
     inventory = HeldInventory(batch_error=lambda: Unavailable("inventory is down"))
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
-    waiting = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C")]
-    await settled()
+    first = await one_on_its_way(calls)
+    waiting = await checking(calls, "B", "C")
 
     inventory.gate.set()
     await first
@@ -320,8 +325,7 @@ async def test_a_quote_whose_trace_is_recorded_asks_alone_so_its_trace_is_whole(
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
+    first = await one_on_its_way(calls)
 
     async def recorded_quote() -> inv.CheckAvailabilityResponse:
         with sampled.start_as_current_span("quote"):
@@ -345,10 +349,8 @@ async def test_a_cancelled_gathered_call_fails_its_checks_as_unavailable() -> No
     inventory = HeldInventory()
     inventory.gate.clear()
     calls = calls_for(inventory, max_in_flight=1)
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
-    waiting = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C")]
-    await settled()
+    first = await one_on_its_way(calls)
+    waiting = await checking(calls, "B", "C")
     first.cancel()  # frees the slot: B and C go together
     await settled()
     assert inventory.gathered == [[["B"], ["C"]]]
@@ -370,10 +372,8 @@ async def test_operators_see_how_many_checks_went_alone_and_gathered() -> None:
         max_in_flight=1,
         telemetry=Telemetry(meter_provider=MeterProvider(metric_readers=[reader])),
     )
-    first = asyncio.create_task(calls.check(cart("A")))
-    await settled()
-    waiting = [asyncio.create_task(calls.check(cart(sku))) for sku in ("B", "C", "D")]
-    await settled()
+    first = await one_on_its_way(calls)
+    waiting = await checking(calls, "B", "C", "D")
     inventory.gate.set()
     await asyncio.gather(first, *waiting)
 
