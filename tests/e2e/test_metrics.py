@@ -78,6 +78,12 @@ async def test_rpc_resilience_and_pool_metrics_reach_the_collector_and_prometheu
         in_flight = await received("pricing", names.SERVER_IN_FLIGHT)
         pool = await received("inventory", names.DB_CLIENT_CONNECTIONS_USAGE, state="idle")
         held = await received("inventory", "stockroom.inventory.reservations.held")
+        availability_batch = await received(
+            "inventory", names.BATCH_SIZE, **{names.BATCH_NAME: "inventory.availability"}
+        )
+        quotes_batch = await received(
+            "pricing", names.BATCH_DURATION, **{names.BATCH_NAME: "pricing.quotes"}
+        )
         prometheus = await asyncio.to_thread(scrape, prometheus_port)
 
     assert quote_duration.count == 1
@@ -102,6 +108,15 @@ async def test_rpc_resilience_and_pool_metrics_reach_the_collector_and_prometheu
     assert len(quote_count) == 1
     assert quote_count[0].endswith(" 1.0")
     assert any(line.startswith("stockroom_breaker_state{") for line in prometheus)
+    # The quote's availability read and its insert each went through a group commit.
+    assert (availability_batch.count, availability_batch.total) == (1, 1)
+    assert (quotes_batch.count, quotes_batch.attributes[names.BATCH_OUTCOME]) == (1, "ok")
+    assert any(
+        line.startswith("stockroom_batch_size_count{")
+        and 'stockroom_batch_name="pricing.quotes"' in line
+        and line.endswith(" 1.0")
+        for line in prometheus
+    )
     assert any(
         line.startswith("target_info{") and 'service_name="pricing"' in line for line in prometheus
     )

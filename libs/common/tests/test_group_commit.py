@@ -11,7 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from opentelemetry.sdk.metrics.export import HistogramDataPoint
+
 from stockroom.common.db import BatchSettings, GroupCommit
+from stockroom.common.telemetry import GLOBAL_TELEMETRY
+from stockroom.common.telemetry import _names as names
+
+from .conftest import SpanRecorder
 
 HOUR = 3600.0
 
@@ -95,3 +101,60 @@ async def test_a_batch_waits_while_some_call_of_the_process_is_not_here_yet() ->
     assert flushes.batches == [["a"], ["b", "c"]]
     flushes.release.set()
     assert await first == "done a"
+
+
+def histograms(recorder: SpanRecorder, metric: str) -> dict[tuple[str, ...], HistogramDataPoint]:
+    """``metric``'s points by their attribute values (name, and outcome for durations)."""
+    return {
+        tuple(str(v) for v in dict(p.attributes or {}).values()): p
+        for p in recorder.points(metric)
+        if isinstance(p, HistogramDataPoint)
+    }
+
+
+async def test_operators_see_each_batch_size_and_flush_time_by_name_and_outcome(
+    span_recorder: SpanRecorder,
+) -> None:
+    flushes = Flushes()
+    batcher: GroupCommit[str, str] = GroupCommit(
+        flushes.flush, two_in_flight(max_batch=3), name="orders", telemetry=span_recorder.telemetry
+    )
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    assert await asyncio.gather(*(batcher.submit(item) for item in "bcd")) == [
+        "done b",
+        "done c",
+        "done d",
+    ]
+    flushes.release.set()
+    await first
+
+    async def broken(items: Sequence[str]) -> list[str | BaseException]:
+        raise ConnectionError("the database went away")
+
+    failing: GroupCommit[str, str] = GroupCommit(
+        broken, name="orders", telemetry=span_recorder.telemetry
+    )
+    results = await asyncio.gather(failing.submit("e"), return_exceptions=True)
+    assert isinstance(results[0], ConnectionError)
+
+    sizes = histograms(span_recorder, names.BATCH_SIZE)
+    assert list(sizes) == [("orders",)]
+    (size,) = sizes.values()
+    # a, then b+c+d together, then e: three batches of five items, the largest three.
+    assert (size.count, size.sum, size.min, size.max) == (3, 5, 1, 3)
+    assert size.explicit_bounds[:4] == (1, 2, 4, 8)  # sizes, not the default millisecond buckets
+    durations = histograms(span_recorder, names.BATCH_DURATION)
+    assert sorted(durations) == [("orders", "failed"), ("orders", "ok")]
+    assert durations[("orders", "ok")].count == 2
+    assert durations[("orders", "failed")].count == 1
+    assert durations[("orders", "ok")].min >= 0
+
+
+async def test_nothing_is_recorded_per_batch_when_no_metrics_are_exported() -> None:
+    assert not GLOBAL_TELEMETRY.metrics_recorded  # the tests install no global meter provider
+    flushes = Flushes()
+    flushes.release.set()
+    batcher: GroupCommit[str, str] = GroupCommit(flushes.flush, name="orders")
+    assert batcher._metrics is None
+    assert await batcher.submit("a") == "done a"

@@ -23,6 +23,8 @@ ERROR_DOMAIN = "stockroom.error.domain"
 RETRY = "stockroom.rpc.retry"
 TARGET = "stockroom.target"
 BREAKER_STATE = "stockroom.breaker.state"
+BATCH_NAME = "stockroom.batch.name"
+BATCH_OUTCOME = "stockroom.batch.outcome"
 
 # Metrics (semantic conventions).
 RPC_SERVER_DURATION = "rpc.server.duration"
@@ -39,6 +41,8 @@ RETRY_BUDGET_DENIED = "stockroom.retry_budget.denied_retries"
 SERVER_IN_FLIGHT = "stockroom.server.in_flight"
 SERVER_SHED_CALLS = "stockroom.server.shed_calls"
 SERVER_SERVING = "stockroom.server.serving"
+BATCH_SIZE = "stockroom.batch.size"
+BATCH_DURATION = "stockroom.batch.duration"
 
 # Database spans (semantic conventions, as opentelemetry-instrumentation-sqlalchemy wrote them).
 DB_SYSTEM = "db.system"

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from stockroom.common.telemetry._resilience import ResilienceMetrics
 
 SCOPE = "stockroom.common"
+# Batch sizes run from 1 (an idle process flushes at once) to the largest max_batch (256).
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# A batch is one or two round trips and a commit: milliseconds, hundreds when the database waits.
+BATCH_DURATION_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
 
 
 class Telemetry:
@@ -88,6 +92,24 @@ class Telemetry:
             names.RPC_CLIENT_ATTEMPTS,
             unit="{attempt}",
             description="Outbound attempts that reached the network, retries included.",
+        )
+
+    @cached_property
+    def batch_size(self) -> metrics.Histogram:
+        return self.meter.create_histogram(
+            names.BATCH_SIZE,
+            unit="{item}",
+            description="Items per batch of a group commit (writes, reads, quotes), by name.",
+            explicit_bucket_boundaries_advisory=BATCH_SIZE_BUCKETS,
+        )
+
+    @cached_property
+    def batch_duration(self) -> metrics.Histogram:
+        return self.meter.create_histogram(
+            names.BATCH_DURATION,
+            unit="ms",
+            description="Time a group commit's batch took to flush, by name and outcome.",
+            explicit_bucket_boundaries_advisory=BATCH_DURATION_BUCKETS_MS,
         )
 
     @cached_property

@@ -41,7 +41,7 @@ class AvailabilityReads:
         for company always does, up to its window)."""
         self._transactions = transactions
         self._batcher: GroupCommit[frozenset[str], PromiseRead] = GroupCommit(
-            self._read, settings, calls_in_flight
+            self._read, settings, calls_in_flight, name="inventory.availability"
         )
 
     async def of(self, skus: Iterable[str]) -> PromiseRead:

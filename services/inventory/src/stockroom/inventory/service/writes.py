@@ -139,7 +139,7 @@ class StockWrites:
         # With publishing on, each batch's events go into the outbox in its transaction.
         self._events = events
         self._batcher: GroupCommit[Write, Result] = GroupCommit(
-            self._flush, settings, calls_in_flight
+            self._flush, settings, calls_in_flight, name="inventory.writes"
         )
         self._one_statement = transactions.engine.dialect.name == "postgresql"
         self._known_items: set[str] = set()

@@ -68,7 +68,7 @@ class QuoteStore:
         """``calls_in_flight``: the calls the server is serving (see the module doc)."""
         self.engine = engine
         self._batcher: GroupCommit[_ToSave, Row[Any] | None] = GroupCommit(
-            self._flush, batches, calls_in_flight
+            self._flush, batches, calls_in_flight, name="pricing.quotes"
         )
 
     async def save(self, quote: Quote, key: RequestKey | None = None) -> Quote:
