@@ -35,14 +35,15 @@ from typing import cast
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from stockroom.common._interceptors import AroundCallInterceptor
 from stockroom.common.server._authorization import CallerInterceptor, MutationAuthorizer
 from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._health import ReadinessCheck, ReadinessMonitor
+from stockroom.common.server._registrar import GenericRegistrar
 from stockroom.common.server._shedding import LoadShedder
-from stockroom.common.server._stack import ServerStack, StackedRegistrar
+from stockroom.common.server._stack import ServerStack, stacked_registrar
 from stockroom.common.server._streams import StreamGovernor
 from stockroom.common.server._workers import WORKER_INDEX_ENV
 from stockroom.common.telemetry._providers import GLOBAL_TELEMETRY, Telemetry
@@ -183,20 +184,24 @@ class GrpcServer:
         """Bind, start serving and return the bound port (useful with port 0)."""
         # Built now, not in __init__: the stack asks the telemetry what is recorded, and
         # run_service configures telemetry before it starts the server.
-        registrar = StackedRegistrar(
+        registrar = stacked_registrar(
             self._server, ServerStack(self.shedder, self._telemetry, self._inner, self.streams)
         )
         for service in self._services:
             service.add_to_server(cast("grpc.aio.Server", registrar))
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        # Health and reflection unwrapped (never shed, traced or measured), generic too.
+        plain = cast("grpc.aio.Server", GenericRegistrar(self._server))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, plain)
         names = [s.name for s in self._services]
-        reflection.enable_server_reflection(
-            [
-                *names,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            self._server,
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(  # type: ignore[no-untyped-call]
+            reflection.aio.ReflectionServicer(
+                [
+                    *names,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                ]
+            ),
+            plain,
         )
         credentials = self._credentials()
         if credentials is None:

@@ -43,6 +43,7 @@ from stockroom.common.client._deadlines import (
     leave_server_deadline,
 )
 from stockroom.common.server._error_mapping import abort_with, chosen_error, refusing_undecodable
+from stockroom.common.server._registrar import GenericRegistrar
 from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.server._streams import StreamGovernor
 from stockroom.common.telemetry._providers import Telemetry
@@ -210,32 +211,11 @@ class _Steps:
         await abort_with(context, sent)
 
 
-class StackedRegistrar:
+def stacked_registrar(server: grpc.aio.Server, stack: ServerStack) -> GenericRegistrar:
     """What a servicer's ``add_*_to_server`` is handed: the grpc server, except that every
-    handler registered through it is wrapped by the stack first."""
-
-    def __init__(self, server: grpc.aio.Server, stack: ServerStack) -> None:
-        self._server = server
-        self._stack = stack
-
-    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
-        self._server.add_generic_rpc_handlers(
-            tuple(_StackedGenericHandler(handler, self._stack) for handler in handlers)
-        )
-
-    def add_registered_method_handlers(
-        self, service_name: str, method_handlers: dict[str, Handler]
-    ) -> None:
-        self._server.add_registered_method_handlers(
-            service_name,
-            {
-                name: self._stack.wrap(f"/{service_name}/{name}", handler)
-                for name, handler in method_handlers.items()
-            },
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._server, name)
+    handler registered through it is wrapped by the stack first (and registered as a
+    generic handler only: ``_registrar``)."""
+    return GenericRegistrar(server, lambda handler: _StackedGenericHandler(handler, stack))
 
 
 # A generic handler may serve any method name; past this many, wrap without remembering.
