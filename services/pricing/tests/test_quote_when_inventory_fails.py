@@ -231,7 +231,12 @@ async def test_an_inventory_without_batch_checks_still_answers_quotes_made_toget
     BatchCheckAvailability; an inventory from before it (UNIMPLEMENTED, as during a
     rolling upgrade) gets each of them alone instead, and every quote has its answer."""
     slow = FakeInventory(delay_s=0.2)  # slow enough that the quotes overlap
-    async with inventory(slow) as target, priced_mug(pricing_for, target) as pricing:
+    # Waiting up to 20 s for inventory: the quotes that fall back to asking alone take turns
+    # behind the 0.2 s calls, longer than the default 1 s on a loaded machine.
+    async with (
+        inventory(slow) as target,
+        priced_mug(pricing_for, target, availability_max_wait_s=20.0) as pricing,
+    ):
         # One quote first, so the six below find the prices and database connections
         # warm: six cold connections at once through PgBouncer on a loaded machine can
         # outlast the engine's connect timeout, which is not what this test is about.
