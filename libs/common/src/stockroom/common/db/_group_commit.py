@@ -142,15 +142,13 @@ class GroupCommit(Generic[T, R]):
 
     async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         started = time.perf_counter()
+        ok = False
         try:
             outcomes: Sequence[R | BaseException] = await self._flush([item for item, _ in batch])
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
-            if self._metrics is not None:
-                self._metrics.record(len(batch), started, ok=True)
+            ok = True
         except BaseException as error:  # every caller must hear back, even on cancellation
-            if self._metrics is not None:
-                self._metrics.record(len(batch), started, ok=False)
             if not isinstance(error, Exception):
                 logger.warning("a batch was interrupted: %r", error)
             outcomes = [error] * len(batch)
@@ -161,6 +159,8 @@ class GroupCommit(Generic[T, R]):
             self._in_flight -= 1
             self._in_flight_items -= len(batch)
             self._slot_free.set()
+            if self._metrics is not None:
+                self._metrics.record(len(batch), started, ok=ok)
         self._settle(batch, outcomes)
 
     @staticmethod

@@ -32,7 +32,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import Token
-from typing import Any, NoReturn, TypeAlias, cast
+from typing import Any, NoReturn, cast
 
 import grpc
 
@@ -43,7 +43,7 @@ from stockroom.common.client._deadlines import (
     leave_server_deadline,
 )
 from stockroom.common.server._error_mapping import abort_with, chosen_error, refusing_undecodable
-from stockroom.common.server._registrar import GenericRegistrar
+from stockroom.common.server._registrar import GenericRegistrar, Handler
 from stockroom.common.server._shedding import LoadShedder
 from stockroom.common.server._streams import StreamGovernor
 from stockroom.common.telemetry._providers import Telemetry
@@ -57,7 +57,6 @@ from stockroom.common.telemetry._server import (
 )
 
 Behaviour = Callable[..., Any]
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 
 
