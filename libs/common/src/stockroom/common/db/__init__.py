@@ -9,6 +9,7 @@ from stockroom.common.db._conflicts import (
     TransactionConflict,
     retryable_conflict,
 )
+from stockroom.common.db._driver_reads import DriverRead
 from stockroom.common.db._engine import (
     DIALECTS,
     create_engine,
@@ -57,6 +58,7 @@ __all__ = [
     "REQUEST_ID_FIELD",
     "BatchSettings",
     "Clock",
+    "DriverRead",
     "GroupCommit",
     "ReadReplica",
     "ReplicaReads",

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import DIALECTS, UtcDateTime, one_of
+from stockroom.common.db import DIALECTS, DriverRead, UtcDateTime, one_of
 from stockroom.inventory.domain.decide import Record
 from stockroom.inventory.domain.model import ItemState, StockKey, StockLevel
 from stockroom.inventory.domain.supply import InventoryPolicy, PolicyMode
@@ -96,7 +96,12 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
     return union_all(levels, records, policies, inactive)
 
 
-_READ = {dialect: _statement(dialect) for dialect in DIALECTS}
+# Read by every write batch: run by the driver itself (``DriverRead``), rows by position.
+_READ = {dialect: DriverRead(_statement(dialect)) for dialect in DIALECTS}
+_COLUMNS = [column.name for column in _statement("postgresql").selected_columns]
+ON_HAND, RESERVED, VERSION = (_COLUMNS.index(c) for c in ("on_hand", "reserved", "version"))
+METHOD, FINGERPRINT, RESPONSE = (_COLUMNS.index(c) for c in ("method", "fingerprint", "response"))
+TIME, UPDATED = _COLUMNS.index("time"), _COLUMNS.index("updated")
 
 
 async def levels_and_records(
@@ -112,8 +117,8 @@ async def levels_and_records(
 ]:
     """Levels and policies of ``skus``, the records of ``request_ids``, and which of
     ``inactive_of`` are deactivated (SKU -> the deactivation's reason)."""
-    rows: Any = await connection.execute(
-        _READ[connection.dialect.name],
+    rows = await _READ[connection.dialect.name].rows(
+        connection,
         {
             "skus": sorted(set(skus)),
             "ids": sorted(set(request_ids)),
@@ -132,15 +137,15 @@ async def levels_and_records(
             policies[StockKey(id_, location_id)] = InventoryPolicy(
                 sku=id_,
                 location_id=location_id,
-                mode=PolicyMode(row.method),
-                backorder_limit=row.on_hand,
-                preorder_until=row.time,
-                backordered=row.reserved,
-                version=row.version,
-                update_time=row.updated,
+                mode=PolicyMode(row[METHOD]),
+                backorder_limit=row[ON_HAND],
+                preorder_until=row[TIME],
+                backordered=row[RESERVED],
+                version=row[VERSION],
+                update_time=row[UPDATED],
             )
         elif kind == "inactive":
-            inactive[id_] = row.method
-        elif row.response is not None:
-            records[id_] = Record(row.method, row.fingerprint, bytes(row.response))
+            inactive[id_] = row[METHOD]
+        elif row[RESPONSE] is not None:
+            records[id_] = Record(row[METHOD], row[FINGERPRINT], bytes(row[RESPONSE]))
     return dict(sorted(levels.items())), records, policies, inactive

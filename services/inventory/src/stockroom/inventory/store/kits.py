@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import DIALECTS, one_of
+from stockroom.common.db import DIALECTS, DriverRead, one_of
 from stockroom.inventory.domain.model import ItemState, KitComponent, StockKey, StockLevel
 from stockroom.inventory.store.levels import LEVEL_COLUMNS, level_from_row
 from stockroom.inventory.store.tables import items, kit_components, stock_levels
@@ -151,7 +151,8 @@ def _levels_with_kits(dialect: str) -> Any:
     return union_all(named, components, definition, inactive)
 
 
-_LEVELS_WITH_KITS = {dialect: _levels_with_kits(dialect) for dialect in DIALECTS}
+# Read by every CheckAvailability batch: run by the driver itself (``DriverRead``).
+_LEVELS_WITH_KITS = {dialect: DriverRead(_levels_with_kits(dialect)) for dialect in DIALECTS}
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ async def levels_with_kits(connection: AsyncConnection, skus: Iterable[str]) -> 
     """Levels of ``skus`` and of every component of the kits among them, those kits'
     definitions, and which of ``skus`` are deactivated (one statement)."""
     statement = _LEVELS_WITH_KITS[connection.dialect.name]
-    rows = await connection.execute(statement, {"skus": sorted(set(skus))})
+    rows = await statement.rows(connection, {"skus": sorted(set(skus))})
     levels: dict[StockKey, StockLevel] = {}
     edges = []
     inactive: set[str] = set()

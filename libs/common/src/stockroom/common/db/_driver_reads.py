@@ -1,0 +1,128 @@
+"""Hot reads run by the driver itself, without SQLAlchemy's per-execution work.
+
+For a small statement, SQLAlchemy's asyncio layer costs four to nine times
+what asyncpg does: its execution context, result objects and greenlet
+switches (``python -m benchmarks.statement_cost``; docs/performance.md, sixth
+pass). A ``DriverRead`` is a read statement compiled once per dialect. On
+PostgreSQL it runs as asyncpg's ``fetch`` on the connection SQLAlchemy
+checked out, when:
+
+- none of its parameters and result columns needs SQLAlchemy's type
+  processing, other than arrays of such values and columns whose result
+  processor it applies itself (checked once, when compiled);
+- no recorded span is current. The statements of a sampled call go through
+  SQLAlchemy, so they keep their database spans (``telemetry._database``).
+
+Everything around the statement stays SQLAlchemy's: the pool, and
+``run_autocommit``'s replica routing, outage tracking and retries. If asyncpg
+raises, the statement runs once more through SQLAlchemy on the same
+connection. A read changes nothing, so repeating it is safe, and SQLAlchemy
+then classifies the failure as it always does: a ``DBAPIError`` with its
+SQLSTATE for ``retry_conflicts``, or a dead connection invalidated for
+``run_autocommit`` to run the work once more on a fresh one. A failure that
+has passed is simply answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from sqlalchemy import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import CompoundSelect, Select
+
+Row = Sequence[Any]
+Processor = Callable[[Any], Any]
+DRIVER_DIALECT = "postgresql"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """The SQL and what it needs at run time, for one dialect."""
+
+    sql: str
+    # Each positional parameter: its name and its value when the statement fixes it.
+    parameters: tuple[tuple[str, Any], ...]
+    # A result processor per column (None: the value as the driver gives it).
+    processors: tuple[Processor | None, ...]
+
+
+class DriverRead:
+    """A read statement that runs on the driver's connection where it can (module doc)."""
+
+    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled | None] = {}
+
+    def driver_ready(self, dialect: Dialect) -> bool:
+        """Whether, on ``dialect``, the statement can run on the driver (tests use it)."""
+        return self._for(dialect) is not None
+
+    async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[Row]:
+        """The statement's rows, by position, as SQLAlchemy would return them."""
+        compiled = self._for(connection.dialect)
+        if compiled is None or trace.get_current_span().is_recording():
+            return await self._through_sqlalchemy(connection, parameters)
+        arguments = [parameters.get(name, fixed) for name, fixed in compiled.parameters]
+        try:
+            # The checked-out connection's, without a greenlet round (``get_raw_connection``).
+            # If it was invalidated, reaching it raises, and SQLAlchemy takes over below.
+            driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+            records = await driver.fetch(compiled.sql, *arguments)
+        except Exception:
+            # Let SQLAlchemy run it, and classify the failure if it persists (module doc).
+            return await self._through_sqlalchemy(connection, parameters)
+        if not any(compiled.processors):
+            return list(records)
+        return [_processed(record, compiled.processors) for record in records]
+
+    async def _through_sqlalchemy(
+        self, connection: AsyncConnection, parameters: Mapping[str, Any]
+    ) -> list[Row]:
+        return list(await connection.execute(self.statement, dict(parameters)))
+
+    def _for(self, dialect: Dialect) -> _Compiled | None:
+        if dialect.name not in self._compiled:
+            self._compiled[dialect.name] = (
+                _compile(self.statement, dialect) if dialect.name == DRIVER_DIALECT else None
+            )
+        return self._compiled[dialect.name]
+
+
+def _compile(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> _Compiled | None:
+    """The statement for the driver, or None when SQLAlchemy must process its values."""
+    compiled = statement.compile(dialect=dialect)
+    names = list(compiled.positiontup or [])
+    for name in names:
+        bind = compiled.binds[name]
+        if bind.expanding or bind.literal_execute or not _passes_as_is(bind.type, dialect):
+            return None
+    processors = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    )
+    return _Compiled(
+        str(compiled),
+        tuple((name, compiled.params.get(name)) for name in names),
+        processors,
+    )
+
+
+def _passes_as_is(type_: Any, dialect: Dialect) -> bool:
+    """A value of ``type_`` needs no conversion on its way to the driver (an array: if its
+    items need none; the driver takes the list)."""
+    implementation = type_.dialect_impl(dialect)
+    if isinstance(implementation, ARRAY):
+        return _passes_as_is(implementation.item_type, dialect)
+    return implementation.bind_processor(dialect) is None
+
+
+def _processed(record: Row, processors: Sequence[Processor | None]) -> tuple[Any, ...]:
+    return tuple(
+        value if process is None else process(value)
+        for value, process in zip(record, processors, strict=True)
+    )

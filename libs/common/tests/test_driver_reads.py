@@ -1,0 +1,183 @@
+"""Hot reads run by asyncpg itself (``stockroom.common.db.DriverRead``): the same rows as
+SQLAlchemy's, SQLAlchemy's path when a value needs it or a span records, and failures
+reported and recovered from exactly as through SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    literal,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from stockroom.common.db import DriverRead, UtcDateTime, create_engine, one_of, run_autocommit
+from stockroom.common.db._outage import sqlstate
+
+from .conftest import SpanRecorder
+from .test_database_reconnect import terminate
+
+pytestmark = pytest.mark.postgres
+
+metadata = MetaData()
+things = Table(
+    "driver_read_things",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("seen", UtcDateTime(), nullable=False),
+    Column("extra", JSONB, nullable=True),
+)
+SEEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+BY_NAME = DriverRead(
+    select(literal("thing").label("kind"), things.c.name, things.c.count, things.c.seen)
+    .where(one_of(things.c.name, "names", "postgresql"))
+    .order_by(things.c.name)
+)
+
+
+@pytest.fixture
+async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+        await connection.execute(
+            things.insert(),
+            [
+                {"name": "a", "count": 1, "seen": SEEN, "extra": {"k": 1}},
+                {"name": "b", "count": 2, "seen": SEEN, "extra": None},
+            ],
+        )
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def executions(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements SQLAlchemy executes (a read run by the driver adds none)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def both_ways(
+    engine: AsyncEngine, read: DriverRead, parameters: dict[str, Any]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    async with engine.connect() as connection:
+        by_driver = [tuple(row) for row in await read.rows(connection, parameters)]
+        by_sqlalchemy = [tuple(row) for row in await connection.execute(read.statement, parameters)]
+    return by_driver, by_sqlalchemy
+
+
+async def test_a_driver_read_returns_the_rows_sqlalchemy_returns_without_it(
+    engine: AsyncEngine, executions: list[str]
+) -> None:
+    by_driver, by_sqlalchemy = await both_ways(engine, BY_NAME, {"names": ["b", "a", "z"]})
+
+    assert by_driver == by_sqlalchemy == [("thing", "a", 1, SEEN), ("thing", "b", 2, SEEN)]
+    assert by_driver[0][3].tzinfo is not None  # UtcDateTime's processing, applied
+    assert BY_NAME.driver_ready(engine.dialect)
+    assert len(executions) == 1  # only the comparison went through SQLAlchemy
+
+
+async def test_rows_slice_and_index_like_sqlalchemy_rows(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        (row,) = await BY_NAME.rows(connection, {"names": ["a"]})
+
+    assert row[0] == "thing"
+    assert tuple(row[1:3]) == ("a", 1)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(
+            select(things.c.name).where(things.c.extra == bindparam("extra", type_=JSONB)),
+            id="json parameter",
+        ),
+        pytest.param(
+            select(things.c.name).where(things.c.name.in_(bindparam("names", expanding=True))),
+            id="expanding parameter",
+        ),
+    ],
+)
+async def test_a_statement_whose_values_need_sqlalchemy_runs_through_it(
+    engine: AsyncEngine, executions: list[str], statement: Any
+) -> None:
+    read = DriverRead(statement)
+    parameters = {"extra": {"k": 1}, "names": ["a"]}
+    async with engine.connect() as connection:
+        rows = [tuple(row) for row in await read.rows(connection, parameters)]
+
+    assert not read.driver_ready(engine.dialect)
+    assert len(executions) == 1
+    assert rows == [("a",)]
+
+
+async def test_a_json_column_comes_back_decoded_either_way(engine: AsyncEngine) -> None:
+    read = DriverRead(select(things.c.name, things.c.extra).order_by(things.c.name))
+
+    by_driver, by_sqlalchemy = await both_ways(engine, read, {})
+
+    assert by_driver == by_sqlalchemy == [("a", {"k": 1}), ("b", None)]
+
+
+async def test_in_a_recorded_span_the_read_goes_through_sqlalchemy(
+    engine: AsyncEngine, executions: list[str], span_recorder: SpanRecorder
+) -> None:
+    with span_recorder.tracer.start_as_current_span("a sampled call"):
+        async with engine.connect() as connection:
+            rows = await BY_NAME.rows(connection, {"names": ["a"]})
+
+    assert [tuple(row) for row in rows] == [("thing", "a", 1, SEEN)]
+    assert len(executions) == 1  # so the engine's database span is made for it
+
+
+async def test_a_failing_read_fails_as_sqlalchemy_reports_it(engine: AsyncEngine) -> None:
+    dividing = DriverRead(select(literal_column("1") / bindparam("zero", type_=Integer)))
+
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError) as raised:
+            await dividing.rows(connection, {"zero": 0})
+
+    assert sqlstate(raised.value) == "22012"  # division_by_zero
+
+
+async def test_a_read_whose_connection_died_runs_once_more_on_a_fresh_one(
+    engine: AsyncEngine, postgres_url: str, executions: list[str]
+) -> None:
+    pids: list[int] = []
+
+    async def work(connection: AsyncConnection) -> list[Any]:
+        pids.append(int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()))
+        if len(pids) == 1:
+            await terminate(postgres_url, pids[0])
+        return list(await BY_NAME.rows(connection, {"names": ["a"]}))
+
+    rows = await run_autocommit(engine, work)
+
+    assert [tuple(row) for row in rows] == [("thing", "a", 1, SEEN)]
+    assert len(pids) == 2
+    assert pids[0] != pids[1]
