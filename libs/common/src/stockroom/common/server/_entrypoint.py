@@ -20,6 +20,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from stockroom.common.server._collector import tune_collector
 from stockroom.common.server._config import ConfigError, ServerConfig
 from stockroom.common.server._grpc_server import GrpcServer
 from stockroom.common.server._logs import configure_logging
@@ -154,6 +155,7 @@ async def _serve(
     loop = type(asyncio.get_running_loop())
     logger.info("event loop", extra={"event_loop": f"{loop.__module__}.{loop.__qualname__}"})
     server = await build_server()
+    tune_collector(config.gc_threshold)
     await server.serve()
 
 
