@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    func,
     literal,
     literal_column,
     select,
@@ -163,6 +164,24 @@ async def test_a_failing_read_fails_as_sqlalchemy_reports_it(engine: AsyncEngine
             await dividing.rows(connection, {"zero": 0})
 
     assert sqlstate(raised.value) == "22012"  # division_by_zero
+
+
+async def test_a_read_that_outlasts_the_command_timeout_is_not_run_twice(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url, connect_args={"command_timeout": 0.2})
+    calls: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: calls.append(""))
+    sleeping = DriverRead(select(func.pg_sleep(bindparam("seconds", type_=Integer))))
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(TimeoutError):
+                await sleeping.rows(connection, {"seconds": 30})
+    finally:
+        await engine.dispose()
+
+    assert sleeping.driver_ready(engine.dialect)
+    assert calls == []  # asyncpg's timeout, raised as is: not run again through SQLAlchemy
 
 
 async def test_a_read_whose_connection_died_runs_once_more_on_a_fresh_one(

@@ -15,12 +15,13 @@ checked out, when:
 
 Everything around the statement stays SQLAlchemy's: the pool, and
 ``run_autocommit``'s replica routing, outage tracking and retries. If asyncpg
-raises, the statement runs once more through SQLAlchemy on the same
-connection. A read changes nothing, so repeating it is safe, and SQLAlchemy
-then classifies the failure as it always does: a ``DBAPIError`` with its
-SQLSTATE for ``retry_conflicts``, or a dead connection invalidated for
-``run_autocommit`` to run the work once more on a fresh one. A failure that
-has passed is simply answered.
+raises (other than its command timeout, raised as SQLAlchemy raises it),
+the statement runs once more through SQLAlchemy on the same connection. A
+read changes nothing, so repeating it is safe, and SQLAlchemy then classifies
+the failure as it always does: a ``DBAPIError`` with its SQLSTATE for
+``retry_conflicts``, or a dead connection invalidated for ``run_autocommit``
+to run the work once more on a fresh one. A failure that has passed is
+simply answered.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class DriverRead:
             # If it was invalidated, reaching it raises, and SQLAlchemy takes over below.
             driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
             records = await driver.fetch(compiled.sql, *arguments)
+        except TimeoutError:
+            # The statement outlasted the connection's command timeout and asyncpg cancelled
+            # it: SQLAlchemy would raise the same, and a second try would double the wait.
+            raise
         except Exception:
             # Let SQLAlchemy run it, and classify the failure if it persists (module doc).
             return await self._through_sqlalchemy(connection, parameters)
