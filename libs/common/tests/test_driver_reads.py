@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from stockroom.common.db import DriverRead, UtcDateTime, create_engine, one_of, run_autocommit
@@ -143,6 +143,14 @@ async def test_a_json_column_comes_back_decoded_either_way(engine: AsyncEngine) 
     by_driver, by_sqlalchemy = await both_ways(engine, read, {})
 
     assert by_driver == by_sqlalchemy == [("a", {"k": 1}), ("b", None)]
+
+
+async def test_a_missing_parameter_is_refused_as_sqlalchemy_refuses_it(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        with pytest.raises(StatementError, match="names"):
+            await BY_NAME.rows(connection, {})
 
 
 async def test_in_a_recorded_span_the_read_goes_through_sqlalchemy(

@@ -38,7 +38,8 @@ from sqlalchemy.sql.expression import CompoundSelect, Select
 
 Row = Sequence[Any]
 Processor = Callable[[Any], Any]
-DRIVER_DIALECT = "postgresql"
+# The dialect and driver this runs on (name, driver); any other goes through SQLAlchemy.
+DRIVER = ("postgresql", "asyncpg")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class _Compiled:
     sql: str
     # Each positional parameter: its name and its value when the statement fixes it.
     parameters: tuple[tuple[str, Any], ...]
+    # The parameters a caller must give (SQLAlchemy says so when one is missing).
+    required: frozenset[str]
     # A result processor per column (None: the value as the driver gives it).
     processors: tuple[Processor | None, ...]
 
@@ -57,7 +60,7 @@ class DriverRead:
 
     def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled | None] = {}
+        self._compiled: dict[tuple[str, str], _Compiled | None] = {}
 
     def driver_ready(self, dialect: Dialect) -> bool:
         """Whether, on ``dialect``, the statement can run on the driver (tests use it)."""
@@ -66,7 +69,11 @@ class DriverRead:
     async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[Row]:
         """The statement's rows, by position, as SQLAlchemy would return them."""
         compiled = self._for(connection.dialect)
-        if compiled is None or trace.get_current_span().is_recording():
+        if (
+            compiled is None
+            or not compiled.required <= parameters.keys()
+            or trace.get_current_span().is_recording()
+        ):
             return await self._through_sqlalchemy(connection, parameters)
         arguments = [parameters.get(name, fixed) for name, fixed in compiled.parameters]
         try:
@@ -91,11 +98,10 @@ class DriverRead:
         return list(await connection.execute(self.statement, dict(parameters)))
 
     def _for(self, dialect: Dialect) -> _Compiled | None:
-        if dialect.name not in self._compiled:
-            self._compiled[dialect.name] = (
-                _compile(self.statement, dialect) if dialect.name == DRIVER_DIALECT else None
-            )
-        return self._compiled[dialect.name]
+        key = (dialect.name, dialect.driver)
+        if key not in self._compiled:
+            self._compiled[key] = _compile(self.statement, dialect) if key == DRIVER else None
+        return self._compiled[key]
 
 
 def _compile(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> _Compiled | None:
@@ -113,6 +119,7 @@ def _compile(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> 
     return _Compiled(
         str(compiled),
         tuple((name, compiled.params.get(name)) for name in names),
+        frozenset(name for name in names if compiled.binds[name].required),
         processors,
     )
 
