@@ -26,10 +26,7 @@ import asyncpg
 import msgspec
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
-from benchmarks.inventory_writes import _asyncpg_url, catalog_sku, seed_catalog
-from stockroom.common.db import migrate
-from stockroom.common.testing import create_database, drop_database
-from stockroom.inventory.app import MIGRATIONS
+from benchmarks.inventory_writes import _asyncpg_url, catalog_database, catalog_sku
 from stockroom.inventory.domain.decide import Done, Snapshot, Write, decide
 from stockroom.inventory.domain.model import Line, ReservationRequest, Reserve, StockKey, StockLevel
 from stockroom.inventory.store import plan
@@ -134,13 +131,8 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--batches", type=int, default=60)
     args = parser.parse_args()
-    url = await create_database("stockroom_ceiling")
-    try:
-        await migrate(MIGRATIONS, url)
-        await seed_catalog(url, args.connections * SKUS_PER_CONNECTION)
+    async with catalog_database("stockroom_ceiling", args.connections * SKUS_PER_CONNECTION) as url:
         await run(url, args.connections, args.batch, args.batches)
-    finally:
-        await drop_database(url)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,9 @@ import grpc
 
 from benchmarks.processes import free_port, server_process
 from benchmarks.services import QUIET, UNITS_PER_LOCATION, _database, seed_inventory
+from stockroom.common.db import migrate
+from stockroom.common.testing import create_database, drop_database
+from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
 
@@ -68,6 +71,19 @@ def catalog_server(size: int) -> Callable[[], contextlib.AbstractContextManager[
             yield address
 
     return server
+
+
+@contextlib.asynccontextmanager
+async def catalog_database(name: str, size: int) -> AsyncIterator[str]:
+    """A fresh database with inventory's schema and a seeded catalog of ``size`` SKUs
+    (``catalog_sku``), dropped after the block: what the database-only benchmarks run on."""
+    url = await create_database(name)
+    try:
+        await migrate(MIGRATIONS, url)
+        await seed_catalog(url, size)
+        yield url
+    finally:
+        await drop_database(url)
 
 
 async def seed_catalog(url: str, size: int) -> None:

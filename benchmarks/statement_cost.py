@@ -22,11 +22,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from benchmarks.inventory_writes import LOCATIONS, _asyncpg_url, catalog_sku, seed_catalog
-from stockroom.common.db import create_engine, migrate
+from benchmarks.inventory_writes import LOCATIONS, _asyncpg_url, catalog_database, catalog_sku
+from stockroom.common.db import create_engine
 from stockroom.common.db._engine import _autocommit_engine
-from stockroom.common.testing import create_database, drop_database
-from stockroom.inventory.app import MIGRATIONS
 from stockroom.inventory.store import kits
 from stockroom.inventory.store.transactions import Transactions
 
@@ -120,13 +118,8 @@ async def main() -> None:
     parser.add_argument("--reads", type=int, default=1000)
     parser.add_argument("--skus", type=int, default=5)
     args = parser.parse_args()
-    url = await create_database("stockroom_statement_cost")
-    try:
-        await migrate(MIGRATIONS, url)
-        await seed_catalog(url, args.skus)
+    async with catalog_database("stockroom_statement_cost", args.skus) as url:
         await run(url, args.reads, [catalog_sku(n) for n in range(args.skus)])
-    finally:
-        await drop_database(url)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any, TypeVar
 
 from stockroom.common._pooler import POOLER_MODES, behind_pooler
+from stockroom.common.server._collector import DEFAULT_GC_THRESHOLD
 
 T = TypeVar("T")
 
@@ -81,7 +82,7 @@ class ServerConfig:
     # Allocations between collections of the garbage collector's youngest generation,
     # set with everything built at startup frozen once the server is ready
     # (``server._collector``); 0 keeps CPython's defaults.
-    gc_threshold: int = 50_000
+    gc_threshold: int = DEFAULT_GC_THRESHOLD
 
     @classmethod
     def from_env(
