@@ -16,6 +16,7 @@ import signal
 import grpc
 
 from stockroom.common.server import GrpcServer, ServerConfig, ServiceRegistration
+from stockroom.common.server._collector import tune_collector
 from stockroom.common.server._entrypoint import loop_factory
 from stockroom.common.telemetry import configure_telemetry
 from stockroom.common.testing import ECHO_SERVICE as SERVICE_NAME
@@ -42,8 +43,12 @@ async def serve_bare(port: int) -> None:
 
 
 async def serve_with_stack(port: int) -> None:
+    """The stack as ``run_service`` runs it: the server built, then the collector tuned
+    (``ECHO_GC_THRESHOLD``, as ``<P>_GC_THRESHOLD`` for a service; 0 keeps CPython's)."""
     config = ServerConfig.from_env("echo", "ECHO", defaults={"port": port})
-    await GrpcServer(config, [ServiceRegistration(SERVICE_NAME, add_bare_echo)]).serve()
+    server = GrpcServer(config, [ServiceRegistration(SERVICE_NAME, add_bare_echo)])
+    tune_collector(config.gc_threshold)
+    await server.serve()
 
 
 async def _until_terminated() -> None:
