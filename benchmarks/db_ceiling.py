@@ -26,7 +26,8 @@ import asyncpg
 import msgspec
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
-from benchmarks.inventory_writes import _asyncpg_url, catalog_database, catalog_sku
+from benchmarks.inventory_writes import catalog_database, catalog_sku
+from benchmarks.services import asyncpg_url
 from stockroom.inventory.domain.decide import Done, Snapshot, Write, decide
 from stockroom.inventory.domain.model import Line, ReservationRequest, Reserve, StockKey, StockLevel
 from stockroom.inventory.store import plan
@@ -93,7 +94,7 @@ def _result(decision: Any, index: int) -> Any:
 async def run(url: str, connections: int, batch: int, batches: int) -> None:
     sql, names = compiled_apply()
     work = [plans(c * SKUS_PER_CONNECTION, batches, batch) for c in range(connections)]
-    pool = [await asyncpg.connect(_asyncpg_url(url)) for _ in range(connections)]
+    pool = [await asyncpg.connect(asyncpg_url(url)) for _ in range(connections)]
     try:
         statements = [await conn.prepare(sql) for conn in pool]
 

@@ -20,14 +20,15 @@ import grpc
 
 from benchmarks.processes import free_port, server_process
 from benchmarks.services import (
+    HISTORY_ORDERS,
     QUIET,
-    SEED_POLICY,
-    SEED_TIMEOUT_S,
+    SKUS,
     UNITS_PER_LOCATION,
     _database,
+    asyncpg_url,
     seed_inventory,
+    serve_history,
 )
-from stockroom.common.client import connect
 from stockroom.common.db import migrate
 from stockroom.common.testing import create_database, drop_database
 from stockroom.inventory.app import MIGRATIONS
@@ -60,6 +61,7 @@ def hot_sku_server() -> Iterator[str]:
 
     async def seed(address: str, url: str) -> None:
         await seed_inventory(address)
+        await serve_history(address, url, SKUS)
 
     with _inventory(seed) as (address, url):
         yield address
@@ -74,7 +76,8 @@ def catalog_server(size: int) -> Callable[[], contextlib.AbstractContextManager[
     def server() -> Iterator[str]:
         async def seed(address: str, url: str) -> None:
             await seed_catalog(url, size)
-            await serve_history(address, url, size)
+            skus = [catalog_sku(n) for n in random.Random(0).sample(range(size), HISTORY_ORDERS)]
+            await serve_history(address, url, skus)
 
         with _inventory(seed) as (address, _):
             yield address
@@ -96,7 +99,7 @@ async def catalog_database(name: str, size: int) -> AsyncIterator[str]:
 
 
 async def seed_catalog(url: str, size: int) -> None:
-    connection = await asyncpg.connect(_asyncpg_url(url))
+    connection = await asyncpg.connect(asyncpg_url(url))
     try:
         async with connection.transaction():
             await connection.execute(
@@ -132,50 +135,10 @@ async def seed_catalog(url: str, size: int) -> None:
         await connection.close()
 
 
-# Orders the catalog has served before the run: enough that the tables every write grows
-# (reservations, allocations, request records) are past a few pages when analyzed.
-HISTORY_ORDERS = 400
-
-
-async def serve_history(address: str, url: str, size: int) -> None:
-    """Reserve and release ``HISTORY_ORDERS`` one-line orders through the service, then
-    ANALYZE: the database a run meets is one that has served, with statistics, as
-    autovacuum keeps them. On a database this new, autovacuum has not looked yet, and
-    a table still empty when a statement was planned is scanned from end to end by that
-    cached plan while the run grows it (docs/performance.md, seventh pass)."""
-    rng = random.Random(0)
-    async with connect(address, SEED_POLICY) as channel:
-        stub = inv_grpc.InventoryServiceStub(channel)
-
-        async def order() -> None:
-            reserved = await stub.ReserveStock(
-                inv.ReserveStockRequest(
-                    lines=[inv.ReserveStockLine(sku=catalog_sku(rng.randrange(size)), quantity=1)],
-                    request_id=str(uuid.uuid4()),
-                ),
-                timeout=SEED_TIMEOUT_S,
-            )
-            await stub.ReleaseReservation(
-                inv.ReleaseReservationRequest(
-                    reservation_id=reserved.reservation.reservation_id,
-                    request_id=str(uuid.uuid4()),
-                ),
-                timeout=SEED_TIMEOUT_S,
-            )
-
-        for _ in range(HISTORY_ORDERS // 50):
-            await asyncio.gather(*(order() for _ in range(50)))
-    connection = await asyncpg.connect(_asyncpg_url(url))
-    try:
-        await connection.execute("ANALYZE")
-    finally:
-        await connection.close()
-
-
 async def invariant_violations(url: str) -> list[str]:
     """Oversold or negative levels, levels that differ from the ledger's sums, reserved
     units that differ from what active reservations hold."""
-    connection = await asyncpg.connect(_asyncpg_url(url))
+    connection = await asyncpg.connect(asyncpg_url(url))
     try:
         rows = await connection.fetch(
             """
@@ -201,10 +164,6 @@ async def invariant_violations(url: str) -> list[str]:
     finally:
         await connection.close()
     return [str(dict(row)) for row in rows]
-
-
-def _asyncpg_url(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 def hot_sku_call(channel: grpc.aio.Channel, worker: int) -> Callable[[int], Awaitable[object]]:

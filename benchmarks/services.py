@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
+import asyncpg
 import grpc
 from google.type import money_pb2
 
@@ -54,6 +55,7 @@ def inventory_server(workers: int = 1) -> Iterator[str]:
         env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.inventory"], port, env) as address:
             asyncio.run(seed_inventory(address))
+            asyncio.run(serve_history(address, url, SKUS))
             yield address
 
 
@@ -173,6 +175,59 @@ async def seed_inventory(address: str) -> None:
                 for location_id in LOCATIONS
             )
         )
+
+
+# Orders served before a run: enough that the tables every write grows (reservations,
+# allocations, request records) are past a few pages when analyzed.
+HISTORY_ORDERS = 2_000
+
+
+async def serve_history(address: str, url: str, skus: Sequence[str]) -> None:
+    """Serve ``HISTORY_ORDERS`` one-line orders of ``skus`` (reserved, then confirmed or
+    released, in turn), then ANALYZE: a run meets a database that has served, with
+    statistics as autovacuum keeps them. On a database this new, autovacuum has not
+    looked yet: a statement planned while a table was empty keeps scanning all of it
+    from its cached plan while the run grows it (docs/performance.md, seventh pass)."""
+    async with connect(address, SEED_POLICY) as channel:
+        stub = inv_grpc.InventoryServiceStub(channel)
+
+        async def order(n: int) -> None:
+            reserved = await stub.ReserveStock(
+                inv.ReserveStockRequest(
+                    lines=[inv.ReserveStockLine(sku=skus[n % len(skus)], quantity=1)],
+                    request_id=str(uuid.uuid4()),
+                ),
+                timeout=SEED_TIMEOUT_S,
+            )
+            reservation_id = reserved.reservation.reservation_id
+            if n % 2:
+                await stub.ConfirmReservation(
+                    inv.ConfirmReservationRequest(
+                        reservation_id=reservation_id, request_id=str(uuid.uuid4())
+                    ),
+                    timeout=SEED_TIMEOUT_S,
+                )
+            else:
+                await stub.ReleaseReservation(
+                    inv.ReleaseReservationRequest(
+                        reservation_id=reservation_id, request_id=str(uuid.uuid4())
+                    ),
+                    timeout=SEED_TIMEOUT_S,
+                )
+
+        together = 100
+        for start in range(0, HISTORY_ORDERS, together):
+            await asyncio.gather(*(order(n) for n in range(start, start + together)))
+    connection = await asyncpg.connect(asyncpg_url(url))
+    try:
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+
+
+def asyncpg_url(url: str) -> str:
+    """A service's database URL as asyncpg takes it."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def seed_prices(address: str) -> None:

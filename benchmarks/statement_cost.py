@@ -22,7 +22,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from benchmarks.inventory_writes import LOCATIONS, _asyncpg_url, catalog_database, catalog_sku
+from benchmarks.inventory_writes import LOCATIONS, catalog_database, catalog_sku
+from benchmarks.services import asyncpg_url
 from stockroom.common.db import create_engine
 from stockroom.common.db._engine import _autocommit_engine
 from stockroom.inventory.store import kits
@@ -91,7 +92,7 @@ async def run(url: str, reads: int, skus: list[str]) -> None:
             "asyncpg fetch on SQLAlchemy's driver connection", reads, driver_fetch, rows
         )
     await engine.dispose()
-    own = await asyncpg.connect(_asyncpg_url(url))
+    own = await asyncpg.connect(asyncpg_url(url))
     try:
 
         async def fetch() -> Any:
