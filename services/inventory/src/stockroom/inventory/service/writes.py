@@ -208,9 +208,12 @@ class StockWrites:
         self, connection: AsyncConnection, writes: Sequence[Write]
     ) -> tuple[frozenset[str], frozenset[str]]:
         """Registered SKUs and locations among those named, and which SKUs are kits; once
-        seen, never asked again."""
-        skus = domain.skus_named(writes) - self._known_items
-        locations = domain.locations_named(writes) - self._known_locations
+        seen, never asked again. Only the named ones go to the snapshot (the domain asks
+        about no others): a copy of all seen would make each batch cost in proportion to
+        the catalog the process has met."""
+        named_skus, named_locations = domain.skus_named(writes), domain.locations_named(writes)
+        skus = named_skus - self._known_items
+        locations = named_locations - self._known_locations
         if skus or locations:
             found_items, found_locations, found_kits = await catalog.known_with_kits(
                 connection, skus, locations
@@ -218,7 +221,10 @@ class StockWrites:
             self._known_items |= found_items
             self._known_locations |= found_locations
             self._known_kits |= found_kits
-        return frozenset(self._known_items), frozenset(self._known_locations)
+        return (
+            frozenset(named_skus & self._known_items),
+            frozenset(named_locations & self._known_locations),
+        )
 
     async def _apply(
         self, writes: Sequence[Write], snapshot: Snapshot, decision: Decision, now: datetime
