@@ -22,11 +22,10 @@ from benchmarks.processes import free_port, server_process
 from benchmarks.services import (
     HISTORY_ORDERS,
     QUIET,
-    SKUS,
     UNITS_PER_LOCATION,
     _database,
     asyncpg_url,
-    seed_inventory,
+    seed_and_serve,
     serve_history,
 )
 from stockroom.common.db import migrate
@@ -59,11 +58,7 @@ def _inventory(seed: Callable[[str, str], Coroutine[Any, Any, None]]) -> Iterato
 def hot_sku_server() -> Iterator[str]:
     """The usual seed; after the run, the database must show no oversell anywhere."""
 
-    async def seed(address: str, url: str) -> None:
-        await seed_inventory(address)
-        await serve_history(address, url, SKUS)
-
-    with _inventory(seed) as (address, url):
+    with _inventory(seed_and_serve) as (address, url):
         yield address
         problems = asyncio.run(invariant_violations(url))
         print(f"after the run: {problems or 'no oversell; levels equal the ledger'}", flush=True)

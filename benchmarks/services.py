@@ -54,8 +54,7 @@ def inventory_server(workers: int = 1) -> Iterator[str]:
         }
         env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.inventory"], port, env) as address:
-            asyncio.run(seed_inventory(address))
-            asyncio.run(serve_history(address, url, SKUS))
+            asyncio.run(seed_and_serve(address, url))
             yield address
 
 
@@ -175,6 +174,12 @@ async def seed_inventory(address: str) -> None:
                 for location_id in LOCATIONS
             )
         )
+
+
+async def seed_and_serve(address: str, url: str) -> None:
+    """The usual seed, then a served history (``serve_history``)."""
+    await seed_inventory(address)
+    await serve_history(address, url, SKUS)
 
 
 # Orders served before a run: enough that the tables every write grows (reservations,

@@ -38,7 +38,7 @@ async def test_a_batch_hands_the_domain_only_the_skus_and_locations_it_names(
     engine = create_engine(database_url)
     try:
         writes = StockWrites(Transactions(engine), inventory.clock)
-        for sku in SKUS:  # the process meets every SKU and both locations
+        for sku in SKUS:  # the process meets every SKU, at WH-2
             await writes.submit(receipt(sku, "WH-2"), None)
         await writes.submit(receipt(SKUS[0]), None)
         assert seen[-1].items == {SKUS[0]}
