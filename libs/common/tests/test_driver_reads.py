@@ -1,6 +1,6 @@
-"""Hot reads run by asyncpg itself (``stockroom.common.db.DriverRead``): the same rows as
-SQLAlchemy's, SQLAlchemy's path when a value needs it or a span records, and failures
-reported and recovered from exactly as through SQLAlchemy."""
+"""Hot reads and one-statement writes run by asyncpg itself (``stockroom.common.db.DriverRead``,
+``DriverWrite``): the same rows as SQLAlchemy's, SQLAlchemy's path when a value needs it or a
+span records, and failures reported and recovered from exactly as through SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -25,10 +25,17 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from stockroom.common.db import DriverRead, UtcDateTime, create_engine, one_of, run_autocommit
+from stockroom.common.db import (
+    DriverRead,
+    DriverWrite,
+    UtcDateTime,
+    create_engine,
+    one_of,
+    run_autocommit,
+)
 from stockroom.common.db._outage import sqlstate
 
 from .conftest import SpanRecorder
@@ -208,3 +215,81 @@ async def test_a_read_whose_connection_died_runs_once_more_on_a_fresh_one(
     assert [tuple(row) for row in rows] == [("thing", "a", 1, SEEN)]
     assert len(pids) == 2
     assert pids[0] != pids[1]
+
+
+# A one-statement write that may run twice: a repeat of a committed one fails on the key.
+ADD_THING = DriverWrite(
+    text(
+        "INSERT INTO driver_read_things (name, count, seen) "
+        "SELECT n, c, :seen FROM unnest(CAST(:names AS text[]), CAST(:counts AS bigint[])) "
+        "AS t (n, c) RETURNING name, count"
+    )
+)
+
+
+async def names_and_counts(engine: AsyncEngine) -> list[tuple[Any, ...]]:
+    async with engine.connect() as connection:
+        query = select(things.c.name, things.c.count).order_by(things.c.name)
+        return [tuple(row) for row in await connection.execute(query)]
+
+
+async def test_a_driver_write_runs_on_the_driver_and_returns_what_the_statement_returns(
+    engine: AsyncEngine, executions: list[str]
+) -> None:
+    async def work(connection: AsyncConnection) -> list[tuple[Any, ...]]:
+        parameters = {"names": ["c", "d"], "counts": [3, 4], "seen": SEEN}
+        return [tuple(row) for row in await ADD_THING.rows(connection, parameters)]
+
+    written = await run_autocommit(engine, work)
+
+    assert written == [("c", 3), ("d", 4)]
+    assert ADD_THING.driver_ready(engine.dialect)
+    assert executions == []  # the driver ran it, and it committed on its own
+    assert await names_and_counts(engine) == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+
+
+async def test_a_failing_driver_write_writes_nothing_and_fails_as_sqlalchemy_reports_it(
+    engine: AsyncEngine, executions: list[str]
+) -> None:
+    async def work(connection: AsyncConnection) -> None:
+        await ADD_THING.rows(connection, {"names": ["e", "a"], "counts": [5, 6], "seen": SEEN})
+
+    with pytest.raises(IntegrityError) as raised:
+        await run_autocommit(engine, work)
+
+    assert sqlstate(raised.value) == "23505"  # unique_violation, as the apply's caller sees it
+    assert len(executions) == 1  # asyncpg's failure, run once more through SQLAlchemy
+    assert await names_and_counts(engine) == [("a", 1), ("b", 2)]  # "e" was not written
+
+
+async def test_in_a_recorded_span_a_driver_write_goes_through_sqlalchemy(
+    engine: AsyncEngine, executions: list[str], span_recorder: SpanRecorder
+) -> None:
+    async def work(connection: AsyncConnection) -> list[tuple[Any, ...]]:
+        parameters = {"names": ["f"], "counts": [7], "seen": SEEN}
+        return [tuple(row) for row in await ADD_THING.rows(connection, parameters)]
+
+    with span_recorder.tracer.start_as_current_span("a sampled call"):
+        written = await run_autocommit(engine, work)
+
+    assert written == [("f", 7)]
+    assert len(executions) == 1
+
+
+async def test_a_driver_write_whose_connection_died_runs_once_more_on_a_fresh_one(
+    engine: AsyncEngine, postgres_url: str
+) -> None:
+    pids: list[int] = []
+
+    async def work(connection: AsyncConnection) -> list[tuple[Any, ...]]:
+        pids.append(int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()))
+        if len(pids) == 1:
+            await terminate(postgres_url, pids[0])
+        parameters = {"names": ["g"], "counts": [8], "seen": SEEN}
+        return [tuple(row) for row in await ADD_THING.rows(connection, parameters)]
+
+    written = await run_autocommit(engine, work, repeatable=True)
+
+    assert written == [("g", 8)]
+    assert len(pids) == 2
+    assert await names_and_counts(engine) == [("a", 1), ("b", 2), ("g", 8)]

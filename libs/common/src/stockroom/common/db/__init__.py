@@ -9,7 +9,7 @@ from stockroom.common.db._conflicts import (
     TransactionConflict,
     retryable_conflict,
 )
-from stockroom.common.db._driver_reads import DriverRead
+from stockroom.common.db._driver_reads import DriverRead, DriverWrite
 from stockroom.common.db._engine import (
     DIALECTS,
     create_engine,
@@ -59,6 +59,7 @@ __all__ = [
     "BatchSettings",
     "Clock",
     "DriverRead",
+    "DriverWrite",
     "GroupCommit",
     "ReadReplica",
     "ReplicaReads",

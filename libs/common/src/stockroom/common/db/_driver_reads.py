@@ -22,6 +22,13 @@ the failure as it always does: a ``DBAPIError`` with its SQLSTATE for
 ``retry_conflicts``, or a dead connection invalidated for ``run_autocommit``
 to run the work once more on a fresh one. A failure that has passed is
 simply answered.
+
+A ``DriverWrite`` is the same for a write that is one statement and safe to
+run again: run under ``run_autocommit`` with ``repeatable=True``, where a
+repeat of a statement that did commit changes nothing or fails (inventory's
+batch apply, whose request records fail a repeat). A statement is atomic: if
+asyncpg raised, it either wrote nothing, or it committed and its connection
+died before the answer came, which is the case ``repeatable`` already covers.
 """
 
 from __future__ import annotations
@@ -34,9 +41,10 @@ from opentelemetry import trace
 from sqlalchemy import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.expression import CompoundSelect, Select
+from sqlalchemy.sql.expression import CompoundSelect, Select, TextClause
 
 Row = Sequence[Any]
+Statement = Select[Any] | CompoundSelect[Any] | TextClause
 Processor = Callable[[Any], Any]
 # The dialect and driver this runs on (name, driver); any other goes through SQLAlchemy.
 DRIVER = ("postgresql", "asyncpg")
@@ -51,14 +59,14 @@ class _Compiled:
     parameters: tuple[tuple[str, Any], ...]
     # The parameters a caller must give (SQLAlchemy says so when one is missing).
     required: frozenset[str]
-    # A result processor per column (None: the value as the driver gives it).
-    processors: tuple[Processor | None, ...]
+    # The columns whose values need a result processor, by position, with it.
+    processed: tuple[tuple[int, Processor], ...]
 
 
 class DriverRead:
     """A read statement that runs on the driver's connection where it can (module doc)."""
 
-    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
+    def __init__(self, statement: Statement) -> None:
         self.statement = statement
         self._compiled: dict[tuple[str, str], _Compiled | None] = {}
 
@@ -88,9 +96,9 @@ class DriverRead:
         except Exception:
             # Let SQLAlchemy run it, and classify the failure if it persists (module doc).
             return await self._through_sqlalchemy(connection, parameters)
-        if not any(compiled.processors):
+        if not compiled.processed:
             return list(records)
-        return [_processed(record, compiled.processors) for record in records]
+        return [_processed(record, compiled.processed) for record in records]
 
     async def _through_sqlalchemy(
         self, connection: AsyncConnection, parameters: Mapping[str, Any]
@@ -104,7 +112,7 @@ class DriverRead:
         return self._compiled[key]
 
 
-def _compile(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> _Compiled | None:
+def _compile(statement: Statement, dialect: Dialect) -> _Compiled | None:
     """The statement for the driver, or None when SQLAlchemy must process its values."""
     compiled = statement.compile(dialect=dialect)
     names = list(compiled.positiontup or [])
@@ -112,15 +120,16 @@ def _compile(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect) -> 
         bind = compiled.binds[name]
         if bind.expanding or bind.literal_execute or not _passes_as_is(bind.type, dialect):
             return None
-    processors = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
+    # A text statement says nothing of its columns: its rows are the driver's.
+    columns = () if isinstance(statement, TextClause) else statement.selected_columns
+    processors = (
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     )
     return _Compiled(
         str(compiled),
         tuple((name, compiled.params.get(name)) for name in names),
         frozenset(name for name in names if compiled.binds[name].required),
-        processors,
+        tuple((index, process) for index, process in enumerate(processors) if process),
     )
 
 
@@ -133,8 +142,15 @@ def _passes_as_is(type_: Any, dialect: Dialect) -> bool:
     return implementation.bind_processor(dialect) is None
 
 
-def _processed(record: Row, processors: Sequence[Processor | None]) -> tuple[Any, ...]:
-    return tuple(
-        value if process is None else process(value)
-        for value, process in zip(record, processors, strict=True)
-    )
+def _processed(record: Row, processed: Sequence[tuple[int, Processor]]) -> tuple[Any, ...]:
+    """The record's values, those of ``processed`` columns through their processors (most
+    columns have none: they are not visited)."""
+    values = list(record)
+    for index, process in processed:
+        values[index] = process(values[index])
+    return tuple(values)
+
+
+class DriverWrite(DriverRead):
+    """A one-statement write that is safe to run again, run like a ``DriverRead``
+    (module doc): only under ``run_autocommit(..., repeatable=True)``."""
