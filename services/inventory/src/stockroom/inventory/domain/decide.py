@@ -609,6 +609,8 @@ class _Batch:
             state=ReservationState.ACTIVE,
             lines=tuple(
                 dataclasses.replace(line, backorders=tuple(b for b in waiting if b.sku == line.sku))
+                if waiting
+                else line
                 for line in lines
             ),
             reference=request.reference,

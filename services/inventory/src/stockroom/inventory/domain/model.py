@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from stockroom.inventory.domain.supply import (
     Backorder,
@@ -102,9 +102,10 @@ class Location:
     create_time: datetime
 
 
-@dataclass(frozen=True, order=True)
-class StockKey:
-    """A (SKU, location) pair. Sorting keys gives the one global lock order."""
+class StockKey(NamedTuple):
+    """A (SKU, location) pair. Sorting keys gives the one global lock order. A named tuple:
+    deciding a batch hashes and compares keys hundreds of times, and a tuple does that in C
+    where a dataclass runs its generated ``__hash__`` and ``__eq__`` in Python."""
 
     sku: str
     location_id: str
