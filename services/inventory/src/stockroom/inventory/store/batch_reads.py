@@ -98,7 +98,7 @@ def _statement(dialect: str) -> CompoundSelect[Any]:
 
 # Read by every write batch: run by the driver itself (``DriverRead``), rows by position.
 _READ = {dialect: DriverRead(_statement(dialect)) for dialect in DIALECTS}
-_COLUMNS = [column.name for column in _READ["postgresql"].statement.selected_columns]
+_COLUMNS = [column.name for column in _statement("postgresql").selected_columns]
 ON_HAND, RESERVED, VERSION = (_COLUMNS.index(c) for c in ("on_hand", "reserved", "version"))
 METHOD, FINGERPRINT, RESPONSE = (_COLUMNS.index(c) for c in ("method", "fingerprint", "response"))
 TIME, UPDATED = _COLUMNS.index("time"), _COLUMNS.index("updated")
