@@ -30,8 +30,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from benchmarks.processes import free_port, server_process
-from benchmarks.services import QUIET, RESERVE_STOCK, SKUS, _database, seed_and_serve
+from benchmarks.inventory_writes import _inventory
+from benchmarks.services import RESERVE_STOCK, SKUS, seed_and_serve
 from stockroom.common.db import RequestKey, create_engine
 from stockroom.common.server._collector import tune_collector
 from stockroom.inventory.app import use_cases
@@ -107,12 +107,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--size", type=int, default=14, help="reservations a batch")
     args = parser.parse_args()
-    with _database() as url:
-        port = free_port()
-        env = {"INVENTORY_PORT": str(port), "INVENTORY_DATABASE_URL": url}
-        env |= {f"INVENTORY_{k}": v for k, v in QUIET.items()}
-        with server_process(["stockroom.inventory"], port, env) as address:
-            asyncio.run(seed_and_serve(address, url))
+    # The served database (its server stays up, idle, in its own process).
+    with _inventory(seed_and_serve) as (_, url):
         tune_collector(GC_THRESHOLD)
         asyncio.run(run(url, args.batches, args.size))
 
