@@ -11,7 +11,9 @@ work is in other processes and is not counted):
 
 - the whole flush (read, decide, apply in one statement, answers);
 - the read alone, as the flush runs it;
-- deciding alone, on one batch's read, in memory.
+- deciding alone, on one batch's read, in memory;
+- the whole flush of a batch of confirmations (each of a reservation made by an
+  earlier flush, not counted): what a reserve+confirm pair's second write costs.
 
 No gRPC and no other calls share the process, so the numbers are steadier
 than the load rows' and show a change to the write path in a few seconds.
@@ -37,7 +39,7 @@ from stockroom.common.server._collector import tune_collector
 from stockroom.inventory.app import use_cases
 from stockroom.inventory.domain import decide as domain
 from stockroom.inventory.domain.decide import Write
-from stockroom.inventory.domain.model import Line, ReservationRequest, Reserve
+from stockroom.inventory.domain.model import Confirm, Line, ReservationRequest, Reserve
 from stockroom.inventory.service.writes import StockWrites
 from stockroom.inventory.store.transactions import Transactions
 
@@ -58,6 +60,25 @@ def reservations(size: int) -> list[Write]:
             RequestKey(str(uuid.uuid4()), RESERVE_STOCK, "0" * 64),
         )
         for _ in range(size)
+    ]
+
+
+CONFIRM_RESERVATION = "/stockroom.inventory.v1.InventoryService/ConfirmReservation"
+
+
+async def confirmations(writes: StockWrites, size: int) -> list[Write]:
+    """``size`` confirmations, each of a reservation that a flush made just now."""
+    made = reservations(size)
+    outcomes = await writes._flush(made)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not failed, failed
+    return [
+        Write(
+            Confirm(w.command.reservation_id, ""),
+            RequestKey(str(uuid.uuid4()), CONFIRM_RESERVATION, "0" * 64),
+        )
+        for w in made
+        if isinstance(w.command, Reserve)
     ]
 
 
@@ -98,6 +119,8 @@ async def run(url: str, batches: int, size: int) -> None:
         )
         await cpu_per_batch("its read", [reservations(size) for _ in range(batches)], read, size)
         await cpu_per_batch("deciding, in memory", range(batches * 5), decide, size)
+        confirming = [await confirmations(writes, size) for _ in range(batches)]
+        await cpu_per_batch("confirmations: the whole flush", confirming, flush, size)
     finally:
         await engine.dispose()
 

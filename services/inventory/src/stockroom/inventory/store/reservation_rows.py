@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from stockroom.common.db import DIALECTS, one_of, upsert_insert
+from stockroom.common.db import DIALECTS, DriverRead, one_of, upsert_insert
 from stockroom.inventory.domain.model import (
     Allocation,
     Page,
@@ -117,8 +117,10 @@ def _with_lines(dialect: str, *, waiting: bool) -> CompoundSelect[Any]:
     return union_all(allocations, backorders)
 
 
-_READ = {dialect: _with_lines(dialect, waiting=False) for dialect in DIALECTS}
-_WAITING = {dialect: _with_lines(dialect, waiting=True) for dialect in DIALECTS}
+# Read by every write batch that names reservations (a confirmation, a release) and by
+# GetReservation: run by the driver itself (``DriverRead``), rows read by position.
+_READ = {dialect: DriverRead(_with_lines(dialect, waiting=False)) for dialect in DIALECTS}
+_WAITING = {dialect: DriverRead(_with_lines(dialect, waiting=True)) for dialect in DIALECTS}
 # Only the reservation rows are locked (in id order), not their allocations or backorders.
 _LOCK = {
     dialect: select(_r.reservation_id)
@@ -175,7 +177,7 @@ async def load(
     dialect = connection.dialect.name
     if lock:
         await connection.execute(_LOCK[dialect], {"ids": ids})
-    return _reservations(await connection.execute(_READ[dialect], {"ids": ids}))
+    return _reservations(await _READ[dialect].rows(connection, {"ids": ids}))
 
 
 async def load_waiting(connection: AsyncConnection, skus: Iterable[str]) -> dict[str, Reservation]:
@@ -185,62 +187,61 @@ async def load_waiting(connection: AsyncConnection, skus: Iterable[str]) -> dict
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    rows = await connection.execute(_WAITING[connection.dialect.name], {"skus": wanted})
-    return _reservations(rows)
+    return _reservations(await _WAITING[connection.dialect.name].rows(connection, {"skus": wanted}))
 
 
-def _reservations(rows: Iterable[Any]) -> dict[str, Reservation]:
-    headers: dict[str, Any] = {}
+def _reservations(rows: Iterable[Sequence[Any]]) -> dict[str, Reservation]:
+    """Reservations from ``_with_lines``' rows, read by position (``_with_lines``' order)."""
+    headers: dict[str, Sequence[Any]] = {}
     held: dict[str, dict[int, list[Allocation]]] = defaultdict(lambda: defaultdict(list))
     waiting: dict[str, dict[int, list[Backorder]]] = defaultdict(lambda: defaultdict(list))
     kits: dict[tuple[str, int], tuple[str, int]] = {}
     for row in rows:
-        headers.setdefault(row.reservation_id, row)
-        if row.kind == "allocation":
-            held[row.reservation_id][row.line_number].append(
-                Allocation(
-                    row.sku,
-                    row.location_id,
-                    row.quantity,
-                    row.confirmed,
-                    row.released,
-                    row.expired,
-                )
+        reservation_id = row[0]
+        headers.setdefault(reservation_id, row)
+        (kind, line_number, sku, location_id, quantity, confirmed, released, expired,
+         filled, cancelled, preorder, policy_location, queue_position, kit_sku,
+         kit_count) = row[7:]  # fmt: skip
+        if kind == "allocation":
+            held[reservation_id][line_number].append(
+                Allocation(sku, location_id, quantity, confirmed, released, expired)
             )
-            if row.kit_sku is not None:
-                kits[(row.reservation_id, row.line_number)] = (row.kit_sku, row.kits)
+            if kit_sku is not None:
+                kits[(reservation_id, line_number)] = (kit_sku, kit_count)
         else:
-            waiting[row.reservation_id][row.line_number].append(
+            waiting[reservation_id][line_number].append(
                 Backorder(
-                    row.sku,
-                    row.location_id,
-                    row.quantity,
-                    row.filled,
-                    row.cancelled,
-                    bool(row.preorder),
-                    row.policy_location,
-                    row.queue_position,
+                    sku,
+                    location_id,
+                    quantity,
+                    filled,
+                    cancelled,
+                    bool(preorder),
+                    policy_location,
+                    queue_position,
                 )
             )
     return {
-        h.reservation_id: Reservation(
-            reservation_id=h.reservation_id,
-            state=ReservationState(h.state),
+        reservation_id: Reservation(
+            reservation_id=reservation_id,
+            state=ReservationState(state),
             lines=tuple(
                 _line(
-                    held[h.reservation_id][n],
-                    waiting[h.reservation_id][n],
-                    kits.get((h.reservation_id, n)),
+                    held[reservation_id][n],
+                    waiting[reservation_id][n],
+                    kits.get((reservation_id, n)),
                 )
-                for n in sorted(held[h.reservation_id].keys() | waiting[h.reservation_id].keys())
+                for n in sorted(held[reservation_id].keys() | waiting[reservation_id].keys())
             ),
-            reference=h.reference,
-            create_time=h.create_time,
-            expire_time=h.expire_time,
-            update_time=h.update_time,
-            version=h.version,
+            reference=reference,
+            create_time=create_time,
+            expire_time=expire_time,
+            update_time=update_time,
+            version=version,
         )
-        for h in sorted(headers.values(), key=lambda h: h.reservation_id)
+        for reservation_id, state, reference, create_time, expire_time, update_time, version in (
+            header[:7] for _, header in sorted(headers.items())
+        )
     }
 
 
