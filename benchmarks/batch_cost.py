@@ -18,7 +18,7 @@ work is in other processes and is not counted):
 No gRPC and no other calls share the process, so the numbers are steadier
 than the load rows' and show a change to the write path in a few seconds.
 Compare only runs made one after another: this machine's speed varies by a
-third over an hour. docs/performance.md ("Eighth pass") has the numbers.
+third over an hour. docs/performance.md (the eighth and ninth passes) has the numbers.
 """
 
 from __future__ import annotations
