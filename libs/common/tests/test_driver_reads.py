@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -35,6 +37,7 @@ from stockroom.common.db import (
     create_engine,
     one_of,
     run_autocommit,
+    run_transaction,
 )
 from stockroom.common.db._outage import sqlstate
 
@@ -90,10 +93,16 @@ def executions(engine: AsyncEngine) -> Iterator[list[str]]:
     event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
+def autocommitting(engine: AsyncEngine) -> AsyncEngine:
+    """Connections whose statements commit on their own, as ``run_autocommit``'s: the only
+    ones on which the driver runs a statement itself."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def both_ways(
     engine: AsyncEngine, read: DriverRead, parameters: dict[str, Any]
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    async with engine.connect() as connection:
+    async with autocommitting(engine).connect() as connection:
         by_driver = [tuple(row) for row in await read.rows(connection, parameters)]
         by_sqlalchemy = [tuple(row) for row in await connection.execute(read.statement, parameters)]
     return by_driver, by_sqlalchemy
@@ -111,7 +120,7 @@ async def test_a_driver_read_returns_the_rows_sqlalchemy_returns_without_it(
 
 
 async def test_rows_slice_and_index_like_sqlalchemy_rows(engine: AsyncEngine) -> None:
-    async with engine.connect() as connection:
+    async with autocommitting(engine).connect() as connection:
         (row,) = await BY_NAME.rows(connection, {"names": ["a"]})
 
     assert row[0] == "thing"
@@ -174,7 +183,7 @@ async def test_in_a_recorded_span_the_read_goes_through_sqlalchemy(
 async def test_a_failing_read_fails_as_sqlalchemy_reports_it(engine: AsyncEngine) -> None:
     dividing = DriverRead(select(literal_column("1") / bindparam("zero", type_=Integer)))
 
-    async with engine.connect() as connection:
+    async with autocommitting(engine).connect() as connection:
         with pytest.raises(DBAPIError) as raised:
             await dividing.rows(connection, {"zero": 0})
 
@@ -189,7 +198,7 @@ async def test_a_read_that_outlasts_the_command_timeout_is_not_run_twice(
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: calls.append(""))
     sleeping = DriverRead(select(func.pg_sleep(bindparam("seconds", type_=Integer))))
     try:
-        async with engine.connect() as connection:
+        async with autocommitting(engine).connect() as connection:
             with pytest.raises(TimeoutError):
                 await sleeping.rows(connection, {"seconds": 30})
     finally:
@@ -215,6 +224,55 @@ async def test_a_read_whose_connection_died_runs_once_more_on_a_fresh_one(
     assert [tuple(row) for row in rows] == [("thing", "a", 1, SEEN)]
     assert len(pids) == 2
     assert pids[0] != pids[1]
+
+
+LOCK_BY_NAME = DriverRead(
+    select(things.c.name).where(things.c.name == bindparam("name")).with_for_update()
+)
+
+
+async def locked_elsewhere(postgres_url: str, name: str) -> bool:
+    """Whether another session finds the row ``name`` locked (it does not wait for it)."""
+    other = await asyncpg.connect(
+        make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    try:
+        await other.fetch(
+            "SELECT name FROM driver_read_things WHERE name = $1 FOR UPDATE NOWAIT", name
+        )
+    except asyncpg.exceptions.LockNotAvailableError:
+        return True
+    finally:
+        await other.close()
+    return False
+
+
+async def test_a_read_that_begins_a_transaction_goes_through_sqlalchemy_and_holds_its_locks(
+    engine: AsyncEngine, postgres_url: str, executions: list[str]
+) -> None:
+    async def work(connection: AsyncConnection) -> tuple[list[Any], bool]:
+        rows = await LOCK_BY_NAME.rows(connection, {"name": "a"})
+        return [tuple(row) for row in rows], await locked_elsewhere(postgres_url, "a")
+
+    rows, locked = await run_transaction(engine, work)
+
+    assert rows == [("a",)]
+    assert locked  # run by the driver, the first statement would have run before BEGIN
+    assert len(executions) == 1
+    assert not await locked_elsewhere(postgres_url, "a")  # released at COMMIT
+
+
+async def test_a_read_inside_a_transaction_goes_through_sqlalchemy(
+    engine: AsyncEngine, executions: list[str]
+) -> None:
+    async def work(connection: AsyncConnection) -> list[Any]:
+        await connection.execute(things.update().where(things.c.name == "b").values(count=3))
+        return [tuple(row) for row in await BY_NAME.rows(connection, {"names": ["b"]})]
+
+    rows = await run_transaction(engine, work)
+
+    assert rows == [("thing", "b", 3, SEEN)]  # the transaction's own write, seen
+    assert len(executions) == 2
 
 
 # A one-statement write that may run twice: a repeat of a committed one fails on the key.

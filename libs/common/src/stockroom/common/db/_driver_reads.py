@@ -11,7 +11,13 @@ checked out, when:
   processing, other than arrays of such values and columns whose result
   processor it applies itself (checked once, when compiled);
 - no recorded span is current. The statements of a sampled call go through
-  SQLAlchemy, so they keep their database spans (``telemetry._database``).
+  SQLAlchemy, so they keep their database spans (``telemetry._database``);
+- the connection is in autocommit (``run_autocommit``, where the hot reads
+  run). In a transaction the statement goes through SQLAlchemy. SQLAlchemy
+  sends BEGIN only with a transaction's first statement, so a first statement
+  run by the driver would run outside the transaction, and its locks would not
+  be held. And a failed statement aborts the transaction: running it again
+  could not help.
 
 Everything around the statement stays SQLAlchemy's: the pool, and
 ``run_autocommit``'s replica routing, outage tracking and retries. If asyncpg
@@ -86,8 +92,15 @@ class DriverRead:
         arguments = [parameters.get(name, fixed) for name, fixed in compiled.parameters]
         try:
             # The checked-out connection's, without a greenlet round (``get_raw_connection``).
-            # If it was invalidated, reaching it raises, and SQLAlchemy takes over below.
-            driver: Any = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+            # If it was invalidated, reaching it raises, and SQLAlchemy takes over.
+            checked_out: Any = connection.sync_connection.connection  # type: ignore[union-attr]
+            autocommit = bool(checked_out.dbapi_connection.autocommit)
+            driver: Any = checked_out.driver_connection
+        except Exception:
+            autocommit = False
+        if not autocommit:  # in a transaction, or no connection to reach (module doc)
+            return await self._through_sqlalchemy(connection, parameters)
+        try:
             records = await driver.fetch(compiled.sql, *arguments)
         except TimeoutError:
             # The statement outlasted the connection's command timeout and asyncpg cancelled
