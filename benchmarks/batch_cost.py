@@ -66,12 +66,17 @@ def reservations(size: int) -> list[Write]:
 CONFIRM_RESERVATION = "/stockroom.inventory.v1.InventoryService/ConfirmReservation"
 
 
+async def flushed(writes: StockWrites, batch: list[Write]) -> None:
+    """Flush ``batch``; every write of it must have succeeded."""
+    outcomes = await writes._flush(batch)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not failed, failed
+
+
 async def confirmations(writes: StockWrites, size: int) -> list[Write]:
     """``size`` confirmations, each of a reservation that a flush made just now."""
     made = reservations(size)
-    outcomes = await writes._flush(made)
-    failed = [o for o in outcomes if isinstance(o, BaseException)]
-    assert not failed, failed
+    await flushed(writes, made)
     return [
         Write(
             Confirm(w.command.reservation_id, ""),
@@ -100,9 +105,7 @@ async def run(url: str, batches: int, size: int) -> None:
             await writes._flush(reservations(size))
 
         async def flush(batch: list[Write]) -> None:
-            outcomes = await writes._flush(batch)
-            failed = [o for o in outcomes if isinstance(o, BaseException)]
-            assert not failed, failed
+            await flushed(writes, batch)
 
         async def read(batch: list[Write]) -> object:
             return await writes._transactions.read(lambda c: writes._read(c, batch))

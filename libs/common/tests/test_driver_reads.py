@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import (
     BigInteger,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -232,18 +230,19 @@ LOCK_BY_NAME = DriverRead(
 
 
 async def locked_elsewhere(postgres_url: str, name: str) -> bool:
-    """Whether another session finds the row ``name`` locked (it does not wait for it)."""
-    other = await asyncpg.connect(
-        make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
+    """Whether a session of another engine (not the one whose statements are counted) finds
+    the row ``name`` locked; it does not wait for it."""
+    nowait = select(things.c.name).where(things.c.name == name).with_for_update(nowait=True)
+    other = create_engine(postgres_url)
     try:
-        await other.fetch(
-            "SELECT name FROM driver_read_things WHERE name = $1 FOR UPDATE NOWAIT", name
-        )
-    except asyncpg.exceptions.LockNotAvailableError:
-        return True
+        async with other.connect() as connection:
+            await connection.execute(nowait)
+    except DBAPIError as error:
+        if sqlstate(error) == "55P03":  # lock_not_available
+            return True
+        raise
     finally:
-        await other.close()
+        await other.dispose()
     return False
 
 
