@@ -177,4 +177,10 @@ SCENARIOS: list[Scenario] = [
         QUOTE,
         h2load_message=QUOTE_REQUEST,
     ),
+    Scenario(
+        "pricing Quote, 3 lines, asks inventory, 2 pricing workers (PostgreSQL)",
+        lambda: pricing_and_inventory(pricing_workers=2),
+        QUOTE,
+        h2load_message=QUOTE_REQUEST,
+    ),
 ]

@@ -59,14 +59,16 @@ def inventory_server(workers: int = 1) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def pricing_and_inventory() -> Iterator[str]:
-    """Pricing, asking its own inventory; yields pricing's address."""
+def pricing_and_inventory(pricing_workers: int = 1) -> Iterator[str]:
+    """Pricing (``pricing_workers`` processes on its port), asking its own inventory;
+    yields pricing's address."""
     with inventory_server() as inventory_address, _database() as url:
         port = free_port()
         env = {
             "PRICING_PORT": str(port),
             "PRICING_DATABASE_URL": url,
             "PRICING_INVENTORY_TARGET": inventory_address,
+            "PRICING_WORKERS": str(pricing_workers),
         }
         env |= {f"PRICING_{k}": v for k, v in QUIET.items()}
         with server_process(["stockroom.pricing"], port, env) as address:
