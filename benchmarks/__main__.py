@@ -1,18 +1,26 @@
 """``make bench``: run every scenario, print the table, keep the numbers under .bench/.
 
 python -m benchmarks [--duration 10] [--only echo,Quote] [--driver h2load|python]
+                    [--adjacent-echo]
 
-The machine's load average is printed before and after and kept with the
-numbers: on a shared machine, compare ratios within one run, never raw
-numbers across runs.
+Every ratio is to the bare echo server, measured first by each driver. With
+``--adjacent-echo`` (a run about twice as long) echo is measured again, by the
+same drivers, just before each scenario, and the table adds that run and the
+row's ratio to it: where the two echo runs differ much, the machine's speed
+drifted between them (by up to 2x within minutes on the shared benchmark
+machine), and so may the row's ratio. The machine's load average is printed
+before and after and kept with the numbers: on a shared machine, compare
+ratios within one run, never raw numbers across runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -21,7 +29,7 @@ from benchmarks.cpu import cpu_window
 from benchmarks.h2load import H2Load
 from benchmarks.pydriver import PyDriver
 from benchmarks.report import save, table
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import SCENARIOS, Scenario
 from benchmarks.stats import RunResult
 
 
@@ -29,6 +37,37 @@ async def preflight(address: str, method: str, message: bytes) -> None:
     async with grpc.aio.insecure_channel(address) as channel:
         call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
         await call(message, timeout=10)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Measure one scenario: start its servers, then drive them with each driver it has."""
+
+    h2load: H2Load
+    python: PyDriver
+    warmup_s: float
+    duration_s: float
+
+    def measure(self, scenario: Scenario, drivers: list[str]) -> list[RunResult]:
+        results: list[RunResult] = []
+        with scenario.servers() as address:
+            if "h2load" in drivers and scenario.h2load_message is not None:
+                # h2load counts HTTP 200 as success even when the gRPC status in the
+                # trailers is an error, so prove the replayed request succeeds first.
+                asyncio.run(preflight(address, scenario.method, scenario.h2load_message))
+                cpu = cpu_window(self.warmup_s, self.duration_s)
+                cpu.start()
+                message = scenario.h2load_message
+                results.append(
+                    self.h2load.run(scenario.name, address, scenario.method, message, cpu)
+                )
+            if "python" in drivers and scenario.python_factory is not None:
+                cpu = cpu_window(self.warmup_s, self.duration_s)
+                cpu.start()
+                results.append(
+                    self.python.run(scenario.name, address, scenario.python_factory, cpu)
+                )
+        return results
 
 
 def main() -> int:
@@ -41,6 +80,11 @@ def main() -> int:
         help="comma-separated: run the scenarios whose name contains one of these (echo always)",
     )
     parser.add_argument("--driver", choices=["h2load", "python", "both"], default="both")
+    parser.add_argument(
+        "--adjacent-echo",
+        action="store_true",
+        help="measure echo again just before each scenario, to see drift (module doc)",
+    )
     args = parser.parse_args()
 
     h2load = H2Load(duration_s=args.duration, warmup_s=args.warmup)
@@ -52,31 +96,26 @@ def main() -> int:
     use_python = args.driver in ("python", "both")
 
     wanted = [part for part in args.only.split(",") if part]
+    drivers = [name for name, used in (("h2load", use_h2load), ("python", use_python)) if used]
+    runs = Runs(h2load, python, args.warmup, args.duration)
+    baseline = SCENARIOS[0]
     load_before = os.getloadavg()
     print(f"load average before: {_load(load_before)}", flush=True)
     results: list[RunResult] = []
     for scenario in SCENARIOS:
-        if (
-            wanted
-            and not any(part in scenario.name for part in wanted)
-            and scenario.name != SCENARIOS[0].name
-        ):
+        chosen = not wanted or any(part in scenario.name for part in wanted)
+        if not chosen and scenario is not baseline:
             continue
-        with scenario.servers() as address:
-            if use_h2load and scenario.h2load_message is not None:
-                # h2load counts HTTP 200 as success even when the gRPC status in the
-                # trailers is an error, so prove the replayed request succeeds first.
-                asyncio.run(preflight(address, scenario.method, scenario.h2load_message))
-                cpu = cpu_window(args.warmup, args.duration)
-                cpu.start()
-                message = scenario.h2load_message
-                results.append(h2load.run(scenario.name, address, scenario.method, message, cpu))
-                print(table(results).splitlines()[-1], flush=True)
-            if use_python and scenario.python_factory is not None:
-                cpu = cpu_window(args.warmup, args.duration)
-                cpu.start()
-                results.append(python.run(scenario.name, address, scenario.python_factory, cpu))
-                print(table(results).splitlines()[-1], flush=True)
+        # Echo again just before the scenario, by the drivers it uses: the table then
+        # shows how far the machine's speed drifted since the first echo run.
+        adjacent = (
+            {}
+            if scenario is baseline or not args.adjacent_echo
+            else {r.driver: r for r in runs.measure(baseline, _drivers_of(scenario, drivers))}
+        )
+        for result in runs.measure(scenario, drivers):
+            results.append(dataclasses.replace(result, baseline=adjacent.get(result.driver)))
+            print(table(results).splitlines()[-1], flush=True)
 
     load_after = os.getloadavg()
     print()
@@ -89,9 +128,16 @@ def main() -> int:
         "warmup_s": args.warmup,
         "h2load": h2load.__dict__,
         "python": python.__dict__,
+        "adjacent_echo": args.adjacent_echo,
     }
     print(f"\nsaved {save(results, Path('.bench'), settings)}")
     return 0
+
+
+def _drivers_of(scenario: Scenario, drivers: list[str]) -> list[str]:
+    """Those of ``drivers`` that ``scenario`` is driven by."""
+    has = {"h2load": scenario.h2load_message is not None, "python": bool(scenario.python_factory)}
+    return [driver for driver in drivers if has[driver]]
 
 
 def _load(average: tuple[float, float, float]) -> str:

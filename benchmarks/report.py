@@ -12,27 +12,35 @@ BASELINE = "echo (bare grpc.aio)"
 
 
 def table(results: list[RunResult]) -> str:
-    baselines = {r.driver: r for r in results if r.scenario == BASELINE}
+    """One row per run, its ratios to the run's first echo row of its driver. With
+    ``--adjacent-echo``, the last two columns give the echo run made by the same driver
+    just before the row's scenario, and the row's ratio to it: when the two echo runs
+    differ much, the machine's speed drifted in between, and the row's ratio with it."""
+    first = {r.driver: r for r in results if r.scenario == BASELINE}
     lines = [
         "| scenario | driver | req/s | p50 ms | p99 ms | failed | req/s vs echo | p50 vs echo"
-        " | server CPU us/call | echo's CPU / this |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | server CPU us/call | echo's CPU / this | echo just before, req/s"
+        " | req/s vs echo just before |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
-        base = baselines.get(r.driver)
-        rps_ratio = f"{r.rps / base.rps:.2f}" if base and base.rps else "-"
-        p50_ratio = f"{r.p50_ms / base.p50_ms:.1f}x" if base and base.p50_ms else "-"
-        cpu = f"{r.server_cpu_us:,.0f}" if r.server_cpu_us else "-"
-        cpu_ratio = (
-            f"{base.server_cpu_us / r.server_cpu_us:.2f}"
-            if base and base.server_cpu_us and r.server_cpu_us
-            else "-"
-        )
+        base = first.get(r.driver)
+        before = r.baseline
         lines.append(
             f"| {r.scenario} | {r.driver} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f}"
-            f" | {r.failed} | {rps_ratio} | {p50_ratio} | {cpu} | {cpu_ratio} |"
+            f" | {r.failed} | {_ratio(r.rps, base.rps if base else 0)}"
+            f" | {_ratio(r.p50_ms, base.p50_ms if base else 0, 'x', 1)}"
+            f" | {f'{r.server_cpu_us:,.0f}' if r.server_cpu_us else '-'}"
+            f" | {_ratio(base.server_cpu_us if base else 0, r.server_cpu_us)}"
+            f" | {f'{before.rps:,.0f}' if before else '-'}"
+            f" | {_ratio(r.rps, before.rps if before else 0)} |"
         )
     return "\n".join(lines)
+
+
+def _ratio(value: float, to: float, unit: str = "", digits: int = 2) -> str:
+    """``value / to`` for the table, or "-" when either is unknown (0)."""
+    return f"{value / to:.{digits}f}{unit}" if value and to else "-"
 
 
 def save(results: list[RunResult], directory: Path, settings: dict[str, object]) -> Path:

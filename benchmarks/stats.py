@@ -18,6 +18,9 @@ class RunResult:
     p99_ms: float
     # The servers' CPU per measured call (all their processes), microseconds; 0 if unknown.
     server_cpu_us: float = 0.0
+    # The bare echo server measured by the same driver just before this run
+    # (``--adjacent-echo``; None: not measured).
+    baseline: RunResult | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
