@@ -7,7 +7,6 @@ constraints on ``stock_levels`` stay the last line of defence behind them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,6 @@ from stockroom.inventory.domain.model import (
     ReservedComponent,
     SafetyStockChange,
     StockDelta,
-    StockKey,
     StockLevel,
 )
 
@@ -91,24 +89,28 @@ def offers(
     of the rest it takes care of (backorders); if that covers the line, the line holds
     what is available and the rest waits.
     """
-    free: dict[StockKey, int] = {}
-    by_sku: dict[str, list[StockKey]] = defaultdict(list)
+    # Units still free, by SKU, then location (what the lines so far left).
+    free: dict[str, dict[str, int]] = {}
     for level in levels:
-        free[level.key] = level.available
-        by_sku[level.sku].append(level.key)
+        at = free.get(level.sku)
+        if at is None:
+            at = free[level.sku] = {}
+        at[level.location_id] = level.available
+    nowhere: dict[str, int] = {}
 
     def total(sku: str) -> int:
-        return sum(free[key] for key in by_sku[sku])
+        return sum(free.get(sku, nowhere).values())
 
     def take(sku: str, quantity: int) -> tuple[Allocation, ...]:
+        at = free.get(sku, nowhere)
         taken: list[Allocation] = []
         remaining = quantity
-        for key in sorted(by_sku[sku], key=lambda k: (-free[k], k.location_id)):
-            if remaining == 0 or free[key] == 0:
+        for location_id, units_free in sorted(at.items(), key=_most_free_first):
+            if remaining == 0 or units_free == 0:
                 break
-            units = min(free[key], remaining)
-            taken.append(Allocation(sku, key.location_id, units))
-            free[key] -= units
+            units = min(units_free, remaining)
+            taken.append(Allocation(sku, location_id, units))
+            at[location_id] = units_free - units
             remaining -= units
         return tuple(taken)
 
@@ -142,6 +144,12 @@ def offers(
                 )
             found.append(LineOffer(line, possible, hold))
     return found
+
+
+def _most_free_first(location: tuple[str, int]) -> tuple[int, str]:
+    """``offers``' order among a SKU's locations: most units free, then location id."""
+    location_id, units_free = location
+    return -units_free, location_id
 
 
 def availability(
