@@ -51,22 +51,23 @@ class Runs:
     def measure(self, scenario: Scenario, drivers: list[str]) -> list[RunResult]:
         results: list[RunResult] = []
         with scenario.servers() as address:
-            if "h2load" in drivers and scenario.h2load_message is not None:
-                # h2load counts HTTP 200 as success even when the gRPC status in the
-                # trailers is an error, so prove the replayed request succeeds first.
-                asyncio.run(preflight(address, scenario.method, scenario.h2load_message))
+            for driver in _drivers_of(scenario, drivers):
                 cpu = cpu_window(self.warmup_s, self.duration_s)
-                cpu.start()
-                message = scenario.h2load_message
-                results.append(
-                    self.h2load.run(scenario.name, address, scenario.method, message, cpu)
-                )
-            if "python" in drivers and scenario.python_factory is not None:
-                cpu = cpu_window(self.warmup_s, self.duration_s)
-                cpu.start()
-                results.append(
-                    self.python.run(scenario.name, address, scenario.python_factory, cpu)
-                )
+                if driver == "h2load":
+                    message = scenario.h2load_message
+                    assert message is not None
+                    # h2load counts HTTP 200 as success even when the gRPC status in the
+                    # trailers is an error, so prove the replayed request succeeds first.
+                    asyncio.run(preflight(address, scenario.method, message))
+                    cpu.start()
+                    results.append(
+                        self.h2load.run(scenario.name, address, scenario.method, message, cpu)
+                    )
+                else:
+                    factory = scenario.python_factory
+                    assert factory is not None
+                    cpu.start()
+                    results.append(self.python.run(scenario.name, address, factory, cpu))
         return results
 
 
