@@ -3,12 +3,13 @@
 No test here waits for a clock: windows are an hour long, and a batch that
 should start is expected to have started within a few turns of the event
 loop; what starts one is its first item, a free slot, a full batch, or nobody
-else being on the way.
+else being on the way (with a quiet time of zero, or of an hour).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import HistogramDataPoint
@@ -99,6 +100,43 @@ async def test_a_batch_waits_while_some_call_of_the_process_is_not_here_yet() ->
     assert flushes.batches == [["a"]]  # b waits for the third call
     assert list(await asyncio.gather(second, batcher.submit("c"))) == ["done b", "done c"]
     assert flushes.batches == [["a"], ["b", "c"]]
+    flushes.release.set()
+    assert await first == "done a"
+
+
+async def test_a_gathering_batch_starts_once_the_last_call_on_its_way_has_come() -> None:
+    flushes = Flushes()
+    calls = 3  # a, b, and c still on its way: b gathers; when c comes, nobody else can
+    settings = dataclasses.replace(two_in_flight(), quiet_s=0.0)
+    batcher: GroupCommit[str, str] = GroupCommit(flushes.flush, settings, lambda: calls)
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    later = [asyncio.create_task(batcher.submit("b"))]
+    await turns()
+    assert flushes.batches == [["a"]]  # b waits for c
+    later.append(asyncio.create_task(batcher.submit("c")))
+    await turns()
+    assert all(call.done() for call in later)  # not the rest of the hour
+    assert flushes.batches == [["a"], ["b", "c"]]
+    flushes.release.set()
+    assert await first == "done a"
+
+
+async def test_a_call_the_count_missed_still_joins_within_the_quiet_time() -> None:
+    flushes = Flushes()
+    calls = 3  # the count sees a, b and c; d was still queued in gRPC's core
+    settings = dataclasses.replace(two_in_flight(max_batch=3), quiet_s=HOUR)
+    batcher: GroupCommit[str, str] = GroupCommit(flushes.flush, settings, lambda: calls)
+    first = asyncio.create_task(batcher.submit("a"))
+    await turns()
+    later = [asyncio.create_task(batcher.submit("b"))]
+    await turns()  # b gathers: c is on its way
+    later.append(asyncio.create_task(batcher.submit("c")))
+    await turns()
+    assert flushes.batches == [["a"]]  # every counted call is here: b and c wait quietly
+    later.append(asyncio.create_task(batcher.submit("d")))
+    assert await asyncio.gather(*later) == ["done b", "done c", "done d"]
+    assert flushes.batches == [["a"], ["b", "c", "d"]]
     flushes.release.set()
     assert await first == "done a"
 

@@ -7,12 +7,17 @@ flight gather for the next one; it starts when a batch slot is free, and
 when ``max_in_flight`` > 1 only after ``window_s`` (or as soon as
 ``max_batch`` items wait), so a second batch does not start with one item.
 Given ``company`` (how many calls the process is serving: the server's
-unary calls in flight, ``GrpcServer.shedder.in_flight``), a batch waits for
-more only while some of those calls are not in the batcher yet, as
+unary calls in flight, ``GrpcServer.shedder.in_flight``), a batch starts to
+gather only while some of those calls are not in the batcher yet, as
 PostgreSQL's ``commit_delay`` waits only with ``commit_siblings``
 transactions active: a loaded process fills fewer, larger batches (less CPU
 per call), and one whose every call is already here (a few clients, each
-waiting for its answer) never waits for callers that cannot come.
+waiting for its answer) never waits for callers that cannot come. Once every
+call it counts is here, a gathering batch waits for the next arrival only
+``quiet_s``: the count cannot see calls still queued in gRPC's core (a
+saturated server accepts one call per turn of its loop), which keep arriving
+within it under load, while a few clients that are all here stop waiting
+for the rest of the window.
 ``flush`` gets the items in arrival order and returns one outcome per item:
 a value, or an exception for that item alone. If ``flush`` itself raises,
 every item of the batch gets that error (the batch could not be applied).
@@ -54,6 +59,8 @@ class BatchSettings:
     window_s: float = 0.002
     max_batch: int = 256
     max_in_flight: int = 1
+    # Once ``company`` says every call is here: how long to wait for one more arrival.
+    quiet_s: float = 0.002
 
 
 DEFAULT_BATCHES = BatchSettings()
@@ -119,11 +126,14 @@ class GroupCommit(Generic[T, R]):
         return self._company() > len(self._waiting) + self._in_flight_items
 
     async def _gather(self, window_s: float) -> None:
-        """Wait up to ``window_s`` for more items, or until a batch is full."""
+        """Wait up to ``window_s`` for more items, or until a batch is full, or until
+        ``quiet_s`` passes without an arrival once ``company`` sees nobody else coming."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + window_s
         while len(self._waiting) < self._settings.max_batch:
             remaining = deadline - loop.time()
+            if not self._may_grow():
+                remaining = min(remaining, self._settings.quiet_s)
             if remaining <= 0 or not await self._next_arrival(remaining):
                 return
 
