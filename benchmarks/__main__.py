@@ -59,9 +59,15 @@ class Runs:
                     # h2load counts HTTP 200 as success even when the gRPC status in the
                     # trailers is an error, so prove the replayed request succeeds first.
                     asyncio.run(preflight(address, scenario.method, message))
+                    h2load = self.h2load
+                    if scenario.h2load_load is not None:
+                        connections, streams = scenario.h2load_load
+                        h2load = dataclasses.replace(
+                            h2load, connections=connections, streams_per_connection=streams
+                        )
                     cpu.start()
                     results.append(
-                        self.h2load.run(scenario.name, address, scenario.method, message, cpu)
+                        h2load.run(scenario.name, address, scenario.method, message, cpu)
                     )
                 else:
                     factory = scenario.python_factory

@@ -33,6 +33,8 @@ class Scenario:
     method: str
     h2load_message: bytes | None = None
     python_factory: str | None = None
+    # h2load's connections and streams on each, when not the run's (8 x 8 by default).
+    h2load_load: tuple[int, int] | None = None
 
 
 @contextlib.contextmanager
@@ -128,6 +130,15 @@ SCENARIOS: list[Scenario] = [
         inventory_server,
         CHECK_AVAILABILITY,
         h2load_message=AVAILABILITY_REQUEST,
+    ),
+    # A few clients rather than a saturating crowd: how long a read batch gathers matters
+    # most here (its ratio is to echo at the run's load, 64 streams).
+    Scenario(
+        "inventory CheckAvailability, 3 lines, 8 calls in flight (PostgreSQL)",
+        inventory_server,
+        CHECK_AVAILABILITY,
+        h2load_message=AVAILABILITY_REQUEST,
+        h2load_load=(2, 4),
     ),
     Scenario(
         "inventory CheckAvailability, 3 lines, 2 workers (PostgreSQL)",
