@@ -1,16 +1,17 @@
-"""CheckAvailability as concurrency grows: how many calls share a read, and what it gives.
+"""CheckAvailability (or Quote) as concurrency grows: how many calls share a statement.
 
-python -m benchmarks.read_batching [--duration 5] [--loads 2x1,1x4,2x4,4x4,8x8]
+python -m benchmarks.read_batching [--rpc check|quote] [--duration 5] [--loads 2x1,...,8x8]
 
-One inventory process on a fresh database (``benchmarks.services.inventory_server``),
-driven by h2load with C connections of S streams each (a load ``CxS`` keeps C x S
-calls in flight). For each load: calls/s, p50 and p99 latency, and the statements
-the benchmark's database committed per second (PostgreSQL's ``xact_commit``,
-which its statistics publish about once a second: read it over several seconds).
-Calls per statement (calls/s over statements/s; h2load's warm-up runs at the same
-rate) is how well reads are shared. ``make bench`` has one load
-(8 x 8); the read batching's rules were chosen on all of these (docs/performance.md,
-"Twelfth pass"). Compare code versions by running them in turn, not by one run.
+One inventory process on a fresh database (``benchmarks.services.inventory_server``;
+with ``--rpc quote``, pricing asking it: ``pricing_and_inventory``), driven by h2load
+with C connections of S streams each (a load ``CxS`` keeps C x S calls in flight).
+For each load: calls/s, p50 and p99 latency, and the statements the benchmark's
+databases committed per second (PostgreSQL's ``xact_commit``, which its statistics
+publish about once a second: read it over several seconds). Calls per statement
+(calls/s over statements/s; h2load's warm-up runs at the same rate) is how well
+reads (and quote inserts) are shared. ``make bench`` drives 8 x 8 and 2 x 4; the read
+batching's rules were chosen on all of these (docs/performance.md, "Twelfth pass").
+Compare code versions by running them in turn, not by one run.
 """
 
 from __future__ import annotations
@@ -25,12 +26,20 @@ from benchmarks.h2load import H2Load
 from benchmarks.services import (
     AVAILABILITY_REQUEST,
     CHECK_AVAILABILITY,
+    QUOTE,
+    QUOTE_REQUEST,
     asyncpg_url,
     inventory_server,
+    pricing_and_inventory,
 )
 from stockroom.common.testing import admin_url
 
 DATABASE_PREFIX = "stockroom_bench"
+# --rpc: the servers, the method and the request h2load replays.
+RPCS = {
+    "check": (inventory_server, CHECK_AVAILABILITY, AVAILABILITY_REQUEST),
+    "quote": (pricing_and_inventory, QUOTE, QUOTE_REQUEST),
+}
 
 
 async def committed() -> int:
@@ -53,6 +62,7 @@ def parse_load(text: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rpc", choices=sorted(RPCS), default="check")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--loads", default="2x1,1x4,2x4,4x4,8x8", help="CxS,...")
@@ -62,7 +72,8 @@ def main() -> None:
     loads = [parse_load(part) for part in args.loads.split(",") if part]
     print("| load | calls in flight | calls/s | p50 ms | p99 ms | statements/s | calls each |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    with inventory_server() as address:
+    servers, method, request = RPCS[args.rpc]
+    with servers() as address:
         for connections, streams in loads:
             h2load = H2Load(
                 duration_s=args.duration,
@@ -71,9 +82,7 @@ def main() -> None:
                 streams_per_connection=streams,
             )
             before, started = asyncio.run(committed()), time.monotonic()
-            result = h2load.run(
-                f"{connections}x{streams}", address, CHECK_AVAILABILITY, AVAILABILITY_REQUEST
-            )
+            result = h2load.run(f"{connections}x{streams}", address, method, request)
             statements = (asyncio.run(committed()) - before) / (time.monotonic() - started)
             print(
                 f"| {connections} x {streams} | {connections * streams} | {result.rps:,.0f} "
