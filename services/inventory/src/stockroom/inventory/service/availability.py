@@ -27,8 +27,8 @@ from stockroom.inventory.store.transactions import Transactions
 # only when the server has calls that are not here yet (``calls_in_flight``), and once they
 # all are, only until 2 ms pass without another (``quiet_s``, the default): measured on
 # the 2-core benchmark machine, the count doubled a loaded process's CheckAvailability
-# calls per second, and the quiet time gave 4-16 clients 35-60 % more than waiting out the
-# window (docs/performance.md).
+# calls per second, and the quiet time gave 4-16 calls in flight 30-65 % more on average
+# than waiting out the window (docs/performance.md, "Twelfth pass").
 READ_BATCHES = BatchSettings(window_s=0.008, max_batch=512, max_in_flight=2)
 
 
