@@ -3,6 +3,7 @@ PostgreSQL, transactions that survive a lost connection and retry conflicts, Ale
 idempotent requests and page tokens."""
 
 from stockroom.common._caller import current_caller
+from stockroom.common.db._array_literals import int_array, text_array
 from stockroom.common.db._conflicts import (
     CONFLICT_ATTEMPTS,
     RetryTransaction,
@@ -78,6 +79,7 @@ __all__ = [
     "find_created",
     "fingerprint",
     "insert_once",
+    "int_array",
     "is_sqlite",
     "lost_connection",
     "migrate",
@@ -93,6 +95,7 @@ __all__ = [
     "run_autocommit",
     "run_migrations",
     "run_transaction",
+    "text_array",
     "upsert_insert",
     "utc_now",
     "validate_request_id",
