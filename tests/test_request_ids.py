@@ -14,7 +14,7 @@ from stockroom.common.client import channel_credentials, connect
 from stockroom.common.db import migrate
 from stockroom.common.errors import InvalidArgument
 from stockroom.common.server import ServerConfig
-from stockroom.common.testing import Pki, make_pki, serving
+from stockroom.common.testing import PATIENT_POLICY, Pki, make_pki, serving
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
@@ -49,7 +49,9 @@ async def inventory(tmp_path: Path, pki: Pki) -> AsyncIterator[str]:
     async with serving(
         inventory_app.build_server(inventory_app.InventorySettings(config))
     ) as address:
-        async with connect(address, credentials=credentials(pki, "pricing")) as channel:
+        async with connect(
+            address, PATIENT_POLICY, credentials=credentials(pki, "pricing")
+        ) as channel:
             stub = pb_grpc.InventoryServiceStub(channel)
             await stub.CreateLocation(
                 pb.CreateLocationRequest(
@@ -69,7 +71,9 @@ def receipt(request_id: str) -> pb.ReceiveStockRequest:
 
 async def test_one_uuid_in_upper_and_lower_case_is_one_request(inventory: str, pki: Pki) -> None:
     request_id = str(uuid.uuid4())
-    async with connect(inventory, credentials=credentials(pki, "pricing")) as channel:
+    async with connect(
+        inventory, PATIENT_POLICY, credentials=credentials(pki, "pricing")
+    ) as channel:
         stub = pb_grpc.InventoryServiceStub(channel)
         first = await stub.ReceiveStock(receipt(request_id.upper()))
         again = await stub.ReceiveStock(receipt(request_id.lower()))
@@ -91,7 +95,9 @@ async def test_other_spellings_of_a_uuid_are_refused(
     inventory: str, pki: Pki, spelling: str
 ) -> None:
     request_id = SPELLINGS[spelling](uuid.uuid4())
-    async with connect(inventory, credentials=credentials(pki, "pricing")) as channel:
+    async with connect(
+        inventory, PATIENT_POLICY, credentials=credentials(pki, "pricing")
+    ) as channel:
         with pytest.raises(InvalidArgument) as refused:
             await pb_grpc.InventoryServiceStub(channel).ReceiveStock(receipt(request_id))
     assert refused.value.field_violations[0].field == "request_id"
@@ -103,8 +109,8 @@ async def test_a_request_id_belongs_to_its_caller(inventory: str, pki: Pki) -> N
         lines=[pb.ReserveStockLine(sku="MUG", quantity=1)], request_id=request_id
     )
     async with (
-        connect(inventory, credentials=credentials(pki, "pricing")) as as_pricing,
-        connect(inventory, credentials=credentials(pki, "checkout")) as as_checkout,
+        connect(inventory, PATIENT_POLICY, credentials=credentials(pki, "pricing")) as as_pricing,
+        connect(inventory, PATIENT_POLICY, credentials=credentials(pki, "checkout")) as as_checkout,
     ):
         pricing = pb_grpc.InventoryServiceStub(as_pricing)
         await pricing.ReceiveStock(receipt(str(uuid.uuid4())))
@@ -128,7 +134,7 @@ async def test_pricing_refuses_other_spellings_and_folds_case(tmp_path: Path) ->
     price = money_pb2.Money(currency_code="USD", units=3)
     async with (
         serving(pricing_app.build_server(config)) as address,
-        connect(address) as channel,
+        connect(address, PATIENT_POLICY) as channel,
     ):
         stub = ppb_grpc.PricingServiceStub(channel)
         upper = await stub.SetPrice(

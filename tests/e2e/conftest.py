@@ -15,7 +15,7 @@ from google.type import money_pb2
 
 from stockroom.cli.processes import ServiceProcess, start_service, wait_until_serving
 from stockroom.common.client import connect
-from stockroom.common.testing import OtlpReceiver
+from stockroom.common.testing import PATIENT_POLICY, OtlpReceiver
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 QUOTE = "stockroom.pricing.v1.PricingService/Quote"
@@ -86,7 +86,7 @@ async def receiver() -> AsyncIterator[OtlpReceiver]:
 async def set_price(pricing_address: str) -> None:
     """What the quote needs: a price for MUG. Inventory holds none of it (no catalog entry
     needed): it answers 0 available, which is an answer, so the call is still traced."""
-    async with connect(pricing_address) as pricing:
+    async with connect(pricing_address, PATIENT_POLICY) as pricing:
         await pricing_pb2_grpc.PricingServiceStub(pricing).SetPrice(
             pricing_pb2.SetPriceRequest(
                 sku="MUG", unit_price=money_pb2.Money(currency_code="USD", units=12)
@@ -95,5 +95,5 @@ async def set_price(pricing_address: str) -> None:
 
 
 async def quote(pricing_address: str) -> pricing_pb2.QuoteResponse:
-    async with connect(pricing_address) as channel:
-        return await pricing_pb2_grpc.PricingServiceStub(channel).Quote(CART, timeout=5)
+    async with connect(pricing_address, PATIENT_POLICY) as channel:
+        return await pricing_pb2_grpc.PricingServiceStub(channel).Quote(CART)

@@ -23,7 +23,7 @@ from google.protobuf.duration_pb2 import Duration
 from sqlalchemy.engine import make_url
 
 from stockroom.common.client import connect
-from stockroom.common.testing import temporary_database
+from stockroom.common.testing import PATIENT_POLICY, temporary_database
 from stockroom.inventory.v1 import inventory_pb2 as pb
 from stockroom.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
@@ -59,7 +59,7 @@ async def some_history(address: str) -> dict[tuple[str, str], tuple[int, int]]:
     def rid() -> str:
         return str(uuid.uuid4())
 
-    async with connect(address) as channel:
+    async with connect(address, PATIENT_POLICY) as channel:
         stub = pb_grpc.InventoryServiceStub(channel)
         for sku in ("MUG", "TEE"):
             await stub.CreateItem(pb.CreateItemRequest(item=pb.Item(sku=sku), request_id=rid()))
@@ -188,7 +188,7 @@ async def test_a_dump_taken_while_serving_restores_to_a_verified_ledger_that_ser
         (tmp_path / "restored").mkdir()
         async with (
             service("inventory", restore_port, env, tmp_path / "restored") as again,
-            connect(again.address) as channel,
+            connect(again.address, PATIENT_POLICY) as channel,
         ):
             after = await levels(pb_grpc.InventoryServiceStub(channel))
 

@@ -13,7 +13,7 @@ import pytest
 from google.type import money_pb2
 
 from stockroom.common.client import connect
-from stockroom.common.testing import temporary_database
+from stockroom.common.testing import PATIENT_POLICY, temporary_database
 from stockroom.common.testing.pytest_plugin import require_postgres
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2, pricing_pb2_grpc
@@ -38,7 +38,7 @@ def gathered_checks(prometheus_port: int) -> float:
 
 
 async def stock_and_prices(inventory: str, pricing: str) -> None:
-    async with connect(inventory) as channel:
+    async with connect(inventory, PATIENT_POLICY) as channel:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         for sku in ("MUG", "CUP"):
             await stub.CreateItem(
@@ -62,7 +62,7 @@ async def stock_and_prices(inventory: str, pricing: str) -> None:
                 request_id=str(uuid.uuid4()), sku="MUG", location_id="WH-1", quantity=ON_HAND
             )
         )
-    async with connect(pricing) as channel:
+    async with connect(pricing, PATIENT_POLICY) as channel:
         prices = pricing_pb2_grpc.PricingServiceStub(channel)
         for sku in ("MUG", "CUP"):
             await prices.SetPrice(
@@ -98,7 +98,7 @@ async def test_quotes_made_together_share_calls_and_each_gets_its_own_answer(
         ) as pricing,
     ):
         await stock_and_prices(inventory.address, pricing.address)
-        async with connect(pricing.address) as channel:
+        async with connect(pricing.address, PATIENT_POLICY) as channel:
             stub = pricing_pb2_grpc.PricingServiceStub(channel)
 
             async def quote(sku: str, quantity: int) -> pricing_pb2.QuoteResponse:

@@ -13,7 +13,7 @@ import pytest
 from stockroom.common.client import Policy, connect
 from stockroom.common.db import migrate
 from stockroom.common.server import GrpcServer, ServerConfig
-from stockroom.common.testing import serving
+from stockroom.common.testing import PATIENT_POLICY, serving
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing import app as pricing_app
@@ -29,12 +29,9 @@ async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
     await migrate(inventory_app.MIGRATIONS, url)
     config = ServerConfig(service_name="inventory", port=0, database_url=url)
-    # Seeding waits as long as a loaded machine needs: a default deadline only makes
-    # the fixture flaky, and these calls are not what the tests test.
-    patient = Policy(timeout_s=120.0, breaker=None)
     async with (
         serving(inventory_app.build_server(inventory_app.InventorySettings(config))) as address,
-        connect(address, patient) as channel,
+        connect(address, PATIENT_POLICY) as channel,
     ):
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
         await stub.CreateLocation(
@@ -89,14 +86,16 @@ async def replicas_of(
 
 @pytest.fixture
 def pricing_for(database_url: str) -> PricingFactory:
-    """Starts a pricing server that asks ``inventory_target``, with optional settings."""
+    """Starts a pricing server that asks ``inventory_target``, with optional settings,
+    and calls it with a deadline only a hung server misses (tests of deadlines set
+    their own per call)."""
 
     @asynccontextmanager
     async def start(
         inventory_target: str, **settings: Any
     ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
         server = build_pricing(database_url, inventory_target, **settings)
-        async with serving(server) as address, connect(address) as channel:
+        async with serving(server) as address, connect(address, PATIENT_POLICY) as channel:
             yield pb_grpc.PricingServiceStub(channel)
 
     return start

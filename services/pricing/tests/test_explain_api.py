@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from stockroom.common.client import connect
+from stockroom.common.testing import PATIENT_POLICY
 from stockroom.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
@@ -178,7 +179,7 @@ async def test_a_quote_can_hold_the_cart_in_inventory_and_still_answers_when_it_
     again = await pricing.Quote(cart(("TEE", 3), reserve=True, request_id=request_id))
     short = await pricing.Quote(cart(("MUG", 5), reserve=True))
     plain = await pricing.Quote(cart(("TEE", 1)))
-    async with connect(inventory_target) as channel:
+    async with connect(inventory_target, PATIENT_POLICY) as channel:
         left = await inventory_pb2_grpc.InventoryServiceStub(channel).CheckAvailability(
             inventory_pb2.CheckAvailabilityRequest(
                 lines=[inventory_pb2.AvailabilityLine(sku="TEE", quantity=1)]

@@ -12,7 +12,7 @@ from google.type import money_pb2
 from stockroom.common.client import connect
 from stockroom.common.db import migrate
 from stockroom.common.server import ServerConfig
-from stockroom.common.testing import Pki, make_pki, serving
+from stockroom.common.testing import PATIENT_POLICY, Pki, make_pki, serving
 from stockroom.inventory import app as inventory_app
 from stockroom.pricing import app as pricing_app
 from stockroom.pricing.v1 import pricing_pb2 as pb
@@ -50,7 +50,7 @@ async def quote_from_pricing(
     await migrate(pricing_app.MIGRATIONS, sqlite_url)
     async with (
         serving(pricing_app.build_server(config)) as address,
-        connect(address) as channel,
+        connect(address, PATIENT_POLICY) as channel,
     ):
         stub = pb_grpc.PricingServiceStub(channel)
         await stub.SetPrice(
@@ -60,7 +60,7 @@ async def quote_from_pricing(
                 request_id=str(uuid.uuid4()),
             )
         )
-        return await stub.Quote(CART, timeout=5)
+        return await stub.Quote(CART)
 
 
 async def test_a_client_certificate_gets_pricing_an_answer_from_inventory(

@@ -11,7 +11,7 @@ from stockroom.common.client import connect
 from stockroom.common.db import migrate
 from stockroom.common.errors import InvalidArgument, NotFound
 from stockroom.common.server import GrpcServer, ServerConfig
-from stockroom.common.testing import serving
+from stockroom.common.testing import PATIENT_POLICY, serving
 from stockroom.pricing import app as pricing_app
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
@@ -29,7 +29,7 @@ async def pricing(
 ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
     async with (
         serving(start_pricing(database_url, inventory_target)) as address,
-        connect(address) as channel,
+        connect(address, PATIENT_POLICY) as channel,
     ):
         stub = pb_grpc.PricingServiceStub(channel)
         await stub.SetPrice(
@@ -61,7 +61,7 @@ async def test_quote_without_inventory_still_prices_with_availability_unknown(
     nowhere = f"127.0.0.1:{unused_tcp_port}"
     async with (
         serving(start_pricing(database_url, nowhere)) as address,
-        connect(address) as channel,
+        connect(address, PATIENT_POLICY) as channel,
     ):
         stub = pb_grpc.PricingServiceStub(channel)
         price = money_pb2.Money(currency_code="JPY", units=800)

@@ -10,6 +10,9 @@ services to aim them at (echo, ledger), schema drift between models and
 migrations (``schema_drift``), and the dev-only trace tools: an in-process
 OTLP receiver and a console trace summary (``stockroom dev up``).
 
+A test that proves what a server answers calls it with ``PATIENT_POLICY``: a
+deadline only a hung server misses, so a loaded machine cannot fail it.
+
 The pytest fixtures ``postgres_url``, ``sqlite_url`` and ``database_url`` are a
 plugin: ``pytest_plugins = ["stockroom.common.testing.pytest_plugin"]``.
 Needs the ``db`` and ``telemetry`` extras.
@@ -40,6 +43,7 @@ from stockroom.common.testing._otlp_receiver import (
     ReceivedSpan,
 )
 from stockroom.common.testing._pgbouncer import PgBouncer, free_port, running_pgbouncer
+from stockroom.common.testing._policies import PATIENT_POLICY
 from stockroom.common.testing._postgres import (
     admin_url,
     create_database,
@@ -65,6 +69,7 @@ __all__ = [
     "LEDGER_APPEND",
     "LEDGER_BALANCE",
     "LEDGER_SERVICE",
+    "PATIENT_POLICY",
     "AppendRequest",
     "BalanceRequest",
     "FaultInjector",
