@@ -42,7 +42,13 @@ from stockroom.common.client import (
 from stockroom.common.db import migrate
 from stockroom.common.errors import DeadlineExceeded
 from stockroom.common.server import ServerConfig
-from stockroom.common.testing import FaultProxy, SeenCall, TimeoutRecordingProxy, serving
+from stockroom.common.testing import (
+    PATIENT_POLICY,
+    FaultProxy,
+    SeenCall,
+    TimeoutRecordingProxy,
+    serving,
+)
 from stockroom.inventory import app as inventory_app
 from stockroom.inventory.v1 import inventory_pb2 as inv
 from stockroom.inventory.v1 import inventory_pb2_grpc as inv_grpc
@@ -72,7 +78,7 @@ class Setup:
 
 
 async def seed_inventory(address: str) -> None:
-    async with connect(address) as channel:
+    async with connect(address, PATIENT_POLICY) as channel:
         stub = inv_grpc.InventoryServiceStub(channel)
         await stub.CreateLocation(
             inv.CreateLocationRequest(
