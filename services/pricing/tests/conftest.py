@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     PricingFactory = Callable[..., AbstractAsyncContextManager[pb_grpc.PricingServiceAsyncStub]]
 
 
+# How long the tests' pricing servers wait for inventory, unless a test says otherwise.
+PATIENT_AVAILABILITY_WAIT_S = 60.0
+
+
 @pytest.fixture
 async def inventory_target(tmp_path: Path) -> AsyncIterator[str]:
     """A real inventory server holding 2 MUG and 40 TEE."""
@@ -88,12 +92,15 @@ async def replicas_of(
 def pricing_for(database_url: str) -> PricingFactory:
     """Starts a pricing server that asks ``inventory_target``, with optional settings,
     and calls it with a deadline only a hung server misses (tests of deadlines set
-    their own per call)."""
+    their own per call). Pricing waits up to ``PATIENT_AVAILABILITY_WAIT_S`` for
+    inventory unless the test says otherwise: the default 1 s is missed by a busy
+    machine, and a quote would then report availability UNKNOWN."""
 
     @asynccontextmanager
     async def start(
         inventory_target: str, **settings: Any
     ) -> AsyncIterator[pb_grpc.PricingServiceAsyncStub]:
+        settings.setdefault("availability_max_wait_s", PATIENT_AVAILABILITY_WAIT_S)
         server = build_pricing(database_url, inventory_target, **settings)
         async with serving(server) as address, connect(address, PATIENT_POLICY) as channel:
             yield pb_grpc.PricingServiceStub(channel)

@@ -44,6 +44,7 @@ class FakeInventory:
         self.error = error
         self.failures = failures  # how many calls ``error`` fails; -1 means all of them
         self.calls = 0
+        self.time_remaining: list[float | None] = []  # each call's deadline, as it arrived
 
     async def CheckAvailability(
         self,
@@ -53,6 +54,7 @@ class FakeInventory:
         ],
     ) -> inventory_pb2.CheckAvailabilityResponse:
         self.calls += 1
+        self.time_remaining.append(context.time_remaining())
         await asyncio.sleep(self.delay_s)
         if self.error is not None and (self.failures < 0 or self.calls <= self.failures):
             raise self.error
@@ -101,7 +103,7 @@ async def test_a_quote_without_inventory_still_prices_within_the_deadline(
     pricing_for: Callable[..., Any], unused_tcp_port: int
 ) -> None:
     async with priced_mug(pricing_for, f"127.0.0.1:{unused_tcp_port}") as pricing:
-        quote = await pricing.Quote(CART, timeout=2.0)
+        quote = await pricing.Quote(CART)
 
     assert quote.total.units == 25
     assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
@@ -112,19 +114,41 @@ async def test_a_quote_without_inventory_still_prices_within_the_deadline(
 async def test_a_slow_inventory_is_cut_off_by_the_callers_deadline(
     pricing_for: Callable[..., Any],
 ) -> None:
-    slow = FakeInventory(delay_s=30.0)
+    slow = FakeInventory(delay_s=120.0)
     async with (
         inventory(slow) as target,
-        # Pricing would wait 20 s on its own: only the caller's deadline can cut it short.
-        priced_mug(pricing_for, target, availability_max_wait_s=20.0) as pricing,
+        # Pricing would wait 60 s on its own: only the caller's deadline can cut it short.
+        priced_mug(pricing_for, target, availability_max_wait_s=60.0) as pricing,
     ):
-        # Quote raises DEADLINE_EXCEEDED if the answer misses the caller's 1 s deadline.
-        quote = await pricing.Quote(CART, timeout=1.0)
+        # Quote raises DEADLINE_EXCEEDED if the answer misses the caller's deadline: 6 s,
+        # which a busy machine's pricing work fits in (1 s did not always, through PgBouncer).
+        quote = await pricing.Quote(CART, timeout=6.0)
 
     assert slow.calls == 1
+    [remaining] = slow.time_remaining
+    assert remaining is not None
+    assert remaining <= 6.0  # the caller's deadline, not pricing's 60 s
     assert quote.total.units == 25
     assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
     assert quote.availability_reason == "DEADLINE_EXCEEDED"
+
+
+async def test_inventory_is_given_the_whole_configured_wait_beyond_the_clients_default(
+    pricing_for: Callable[..., Any],
+) -> None:
+    """PRICING_AVAILABILITY_MAX_WAIT_S is the bound, not the common client's 2 s default."""
+    fake = FakeInventory()
+    async with (
+        inventory(fake) as target,
+        priced_mug(pricing_for, target, availability_max_wait_s=60.0) as pricing,
+    ):
+        quote = await pricing.Quote(CART)  # the test client's deadline: 120 s
+
+    assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK
+    [remaining] = fake.time_remaining
+    # About 60 s less the time to get there; 2 s if the channel's default still capped it.
+    assert remaining is not None
+    assert 30.0 < remaining <= 60.0
 
 
 async def test_without_a_caller_deadline_pricing_waits_its_configured_time(
@@ -147,9 +171,9 @@ async def test_a_deadline_too_short_for_inventory_skips_asking_it(
     fake = FakeInventory()
     async with (
         inventory(fake) as target,
-        priced_mug(pricing_for, target, availability_reserve_s=5.0) as pricing,
+        priced_mug(pricing_for, target, availability_reserve_s=60.0) as pricing,
     ):
-        quote = await pricing.Quote(CART, timeout=2.0)
+        quote = await pricing.Quote(CART, timeout=30.0)
 
     assert fake.calls == 0
     assert quote.availability_reason == "DEADLINE_TOO_SHORT"
@@ -171,7 +195,7 @@ async def test_inventory_failures_leave_availability_unknown_with_the_reason(
         inventory(FakeInventory(error=error)) as target,
         priced_mug(pricing_for, target) as pricing,
     ):
-        quote = await pricing.Quote(CART, timeout=2.0)
+        quote = await pricing.Quote(CART)
 
     assert quote.availability_reason == reason
     assert quote.lines[0].availability == pb.AVAILABILITY_UNKNOWN
@@ -191,7 +215,7 @@ async def test_a_cart_inventory_rejects_is_the_callers_error_not_unknown(
         priced_mug(pricing_for, target) as pricing,
     ):
         with pytest.raises(InvalidArgument) as raised:
-            await pricing.Quote(CART, timeout=2.0)
+            await pricing.Quote(CART)
 
     assert raised.value.reason == "INVENTORY_REJECTED_CART"
     assert raised.value.metadata["inventory_reason"] == "INVALID_REQUEST"
@@ -205,7 +229,7 @@ async def test_a_healthy_inventory_answers_inside_the_quote(
         inventory(FakeInventory(delay_s=0.05)) as target,
         priced_mug(pricing_for, target) as pricing,
     ):
-        quote = await pricing.Quote(CART, timeout=2.0)
+        quote = await pricing.Quote(CART)
 
     assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK
     assert quote.lines[0].available_quantity == 100
@@ -217,7 +241,7 @@ async def test_a_passing_inventory_outage_is_retried_inside_the_quote(
 ) -> None:
     flaky = FakeInventory(error=Unavailable("restarting"), failures=1)
     async with inventory(flaky) as target, priced_mug(pricing_for, target) as pricing:
-        quote = await pricing.Quote(CART, timeout=2.0)
+        quote = await pricing.Quote(CART)
 
     assert flaky.calls == 2
     assert quote.lines[0].availability == pb.AVAILABILITY_IN_STOCK

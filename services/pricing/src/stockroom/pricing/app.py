@@ -180,11 +180,14 @@ def _pairs(name: str, raw: str) -> list[tuple[str, str]]:
 def connect_inventory(settings: PricingSettings) -> grpc.aio.Channel:
     """The channel to inventory: the one place its client policy is chosen.
 
-    The common library's defaults fit: deadlines come from the quote being
-    served (and are bounded again by ``InventoryAvailability``), the read is
-    retried within a budget because the proto marks CheckAvailability
-    ``NO_SIDE_EFFECTS``, and a breaker fails fast while inventory is sick, so
-    quotes answer with availability UNKNOWN at once instead of waiting.
+    The common library's defaults fit, but for the deadline: a call gets what
+    is left of the quote being served, bounded by ``availability_max_wait_s``
+    (``InventoryAvailability`` and ``InventoryHold`` open that scope), so the
+    channel's own cap is that wait too; the library's 2 s would cut a longer
+    configured wait short. The read is retried within a budget because the
+    proto marks CheckAvailability ``NO_SIDE_EFFECTS``, and a breaker fails fast
+    while inventory is sick, so quotes answer with availability UNKNOWN at once
+    instead of waiting.
     """
     credentials = None
     if settings.inventory_tls_ca_file:
@@ -193,7 +196,8 @@ def connect_inventory(settings: PricingSettings) -> grpc.aio.Channel:
             settings.inventory_tls_cert_file or None,
             settings.inventory_tls_key_file or None,
         )
-    return connect(settings.inventory_target, Policy(), credentials=credentials)
+    policy = Policy(timeout_s=settings.availability_max_wait_s)
+    return connect(settings.inventory_target, policy, credentials=credentials)
 
 
 async def build_server(
