@@ -37,6 +37,17 @@ def distinct_values(cls: type, **given: object) -> dict[str, object]:
     return values
 
 
+def holding(level: StockLevel) -> Snapshot:
+    """What a batch reads when it names only ``level``'s SKU and location."""
+    return Snapshot(
+        levels={level.key: level},
+        reservations={},
+        records={},
+        items=frozenset({level.sku}),
+        locations=frozenset({level.location_id}),
+    )
+
+
 def test_an_entry_shifted_keeps_every_field_but_its_position() -> None:
     level = StockLevel(**distinct_values(StockLevel))  # type: ignore[arg-type]
     entry = Movement(
@@ -54,13 +65,7 @@ def test_an_entry_shifted_keeps_every_field_but_its_position() -> None:
 def test_a_level_moved_by_a_receipt_keeps_every_field_it_does_not_change() -> None:
     level = StockLevel(**distinct_values(StockLevel, sku="MUG", location_id="WH-1"))  # type: ignore[arg-type]
     assert len(distinct_values(StockLevel)) == len(dataclasses.fields(StockLevel))
-    snapshot = Snapshot(
-        levels={level.key: level},
-        reservations={},
-        records={},
-        items=frozenset({"MUG"}),
-        locations=frozenset({"WH-1"}),
-    )
+    snapshot = holding(level)
 
     decision = domain.decide([Write(Receipt("MUG", "WH-1", 5, "", ""), None)], snapshot, NOW)
 
@@ -73,13 +78,7 @@ def test_a_level_moved_by_a_receipt_keeps_every_field_it_does_not_change() -> No
 
 def test_a_positioned_decision_moves_every_entry_and_answer_by_the_base() -> None:
     level = StockLevel("MUG", "WH-1", on_hand=10, reserved=0, safety_stock=0, version=3)
-    snapshot = Snapshot(
-        levels={level.key: level},
-        reservations={},
-        records={},
-        items=frozenset({"MUG"}),
-        locations=frozenset({"WH-1"}),
-    )
+    snapshot = holding(level)
     reserve = Reserve(ReservationRequest((Line("MUG", 2),), timedelta(minutes=5), "", ()), "r-1")
     writes = [Write(Receipt("MUG", "WH-1", 5, "", ""), None), Write(reserve, None)]
 
