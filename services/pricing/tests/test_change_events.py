@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select
 
-from stockroom.common.client import Policy, connect
+from stockroom.common.client import connect
 from stockroom.common.db import create_engine, migrate
 from stockroom.common.events import EventsConfig, unpack
 from stockroom.common.events.testing import events_config, stream_envelopes
 from stockroom.common.server import ServerConfig
-from stockroom.common.testing import ManualClock, eventually, free_port, serving
+from stockroom.common.testing import PATIENT_POLICY, ManualClock, eventually, free_port, serving
 from stockroom.pricing import app
 from stockroom.pricing.tables import outbox
 from stockroom.pricing.v1 import pricing_pb2 as pb
@@ -27,8 +27,6 @@ from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 from .test_api import usd
 
 __all__ = ["events_config"]  # the fixture, for the tests here
-
-PATIENT = Policy(timeout_s=60.0, breaker=None)
 
 
 @asynccontextmanager
@@ -41,7 +39,7 @@ async def running_pricing(
     config = app.PricingSettings(server, f"127.0.0.1:{free_port()}", **settings)  # type: ignore[arg-type]
     async with (
         serving(app.build_server(config, clock=clock)) as address,
-        connect(address, PATIENT) as channel,
+        connect(address, PATIENT_POLICY) as channel,
     ):
         yield pb_grpc.PricingServiceStub(channel)
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from stockroom.common.client import Policy
 from stockroom.common.errors import FailedPrecondition
+from stockroom.common.testing import PATIENT_POLICY
 from stockroom.pricing.v1 import pricing_pb2 as pb
 from stockroom.pricing.v1 import pricing_pb2_grpc as pb_grpc
 
@@ -37,15 +37,15 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 # Price and list writes queue on one lock: on a loaded machine a caller may be told to
-# come back (UNAVAILABLE with RetryInfo), which the client's retries do, as real ones would.
-PATIENT = Policy(timeout_s=120.0, breaker=None)
+# come back (UNAVAILABLE with RetryInfo), which the client's retries do, as real ones would
+# (PATIENT_POLICY keeps the default retries).
 NO_INVENTORY = "127.0.0.1:1"  # nothing here quotes
 T = TypeVar("T")
 
 
 @pytest.fixture
 async def replicas(postgres_url: str) -> AsyncIterator[list[Stub]]:
-    async with replicas_of(postgres_url, NO_INVENTORY, PATIENT, {}, {}) as stubs:
+    async with replicas_of(postgres_url, NO_INVENTORY, PATIENT_POLICY, {}, {}) as stubs:
         yield stubs
 
 
