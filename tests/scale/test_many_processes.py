@@ -130,32 +130,49 @@ class Load:
                 self.held[sku] += quantity
 
 
-async def server_connections(admin: asyncpg.Connection, database: str) -> int:
-    count = await admin.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", database
-    )
-    return int(count)
+async def backend_pids(admin: asyncpg.Connection, database: str) -> set[int]:
+    rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    return {int(row["pid"]) for row in rows}
 
 
-async def watch_connections(database: str, done: asyncio.Event) -> int:
-    """The most connections the database had at once, sampled until ``done``."""
+async def watch_connections(
+    database: str, bouncer: PgBouncer, done: asyncio.Event
+) -> tuple[int, set[int]]:
+    """The most backends of PgBouncer's the database had at once, sampled until ``done``,
+    and the other backends seen that did not end soon after.
+
+    A client that times out drops its PgBouncer connection mid-query; PgBouncer closes
+    that server connection and opens another, while the abandoned backend runs on until
+    it notices. Such a backend is not PgBouncer's (SHOW SERVERS' remote_pid) and ends
+    by itself; one that does not end is a connection that bypasses the pooler.
+    """
     admin = await asyncpg.connect(
         make_url(admin_url()).set(drivername="postgresql").render_as_string(False)
     )
-    most = 0
+    most, others = 0, set()
     try:
         for _ in range(100_000):
-            most = max(most, await server_connections(admin, database))
+            pids = await backend_pids(admin, database)
+            if len(pids) > SERVER_POOL:
+                held = await asyncio.to_thread(pgbouncer_server_pids, bouncer, database)
+                others |= pids - held
+                pids &= held
+            most = max(most, len(pids))
             if done.is_set():
                 break
             await asyncio.sleep(0.01)
+        for _ in range(3_000):
+            if not others & await backend_pids(admin, database):
+                break
+            await asyncio.sleep(0.01)
+        lingering = others & await backend_pids(admin, database)
     finally:
         await admin.close()
-    return most
+    return most, lingering
 
 
-def pgbouncer_clients(bouncer: PgBouncer, database: str) -> int:
-    """Client connections PgBouncer holds for ``database`` (its SHOW POOLS)."""
+def admin_console(bouncer: PgBouncer, command: str) -> list[list[str]]:
+    """The rows PgBouncer's admin console answers ``command`` with."""
     psql = shutil.which("psql") or "/usr/bin/psql"
     rows = subprocess.run(
         [
@@ -170,19 +187,32 @@ def pgbouncer_clients(bouncer: PgBouncer, database: str) -> int:
             "pgbouncer",
             "-AtF,",
             "-c",
-            "SHOW POOLS",
+            command,
         ],
         capture_output=True,
         text=True,
         check=True,
         timeout=30,
     ).stdout.splitlines()
-    clients = 0
-    for row in rows:
-        columns = row.split(",")
-        if columns[0] == database:
-            clients += int(columns[2]) + int(columns[3])  # cl_active + cl_waiting
-    return clients
+    return [row.split(",") for row in rows]
+
+
+def pgbouncer_server_pids(bouncer: PgBouncer, database: str) -> set[int]:
+    """Backend pids of the server connections PgBouncer holds for ``database``."""
+    return {
+        int(columns[15])  # remote_pid
+        for columns in admin_console(bouncer, "SHOW SERVERS")
+        if columns[2] == database and columns[15]
+    }
+
+
+def pgbouncer_clients(bouncer: PgBouncer, database: str) -> int:
+    """Client connections PgBouncer holds for ``database`` (its SHOW POOLS)."""
+    return sum(
+        int(columns[2]) + int(columns[3])  # cl_active + cl_waiting
+        for columns in admin_console(bouncer, "SHOW POOLS")
+        if columns[0] == database
+    )
 
 
 async def movement_sums(
@@ -241,13 +271,13 @@ async def test_four_processes_through_pgbouncer_never_oversell(tmp_path: Path) -
                         )
 
                 load, done = Load(stubs), asyncio.Event()
-                watcher = asyncio.create_task(watch_connections(database, done))
+                watcher = asyncio.create_task(watch_connections(database, bouncer, done))
                 gate = asyncio.Semaphore(IN_FLIGHT)
                 try:
                     await asyncio.gather(*(load.one(n, gate) for n in range(ATTEMPTS)))
                 finally:
                     done.set()
-                most_connections = await watcher
+                most_connections, lingering = await watcher
                 clients = pgbouncer_clients(bouncer, database)
 
                 assert load.refused > 0, "the load must run stock out, or oversell is not tested"
@@ -269,4 +299,5 @@ async def test_four_processes_through_pgbouncer_never_oversell(tmp_path: Path) -
     seen = f"database connections at most {most_connections}, PgBouncer clients {clients}"
     print(seen)  # shown with -rP: the numbers docs/scaling.md quotes
     assert 0 < most_connections <= SERVER_POOL, seen
+    assert not lingering, f"backends not PgBouncer's stayed (bypassing it?): {lingering}"
     assert clients >= PROCESSES > SERVER_POOL, seen
