@@ -8,8 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stockroom.common.errors import FieldErrors
-from stockroom.pricing.api.wire import amount_minor, to_money
+from stockroom.pricing.api.wire import amount_minor, set_money, to_money
 from stockroom.pricing.domain.money import MAX_AMOUNT_MINOR
+from stockroom.pricing.v1 import pricing_pb2 as pb
 
 CURRENCIES = ["USD", "JPY", "KWD", "CLF", "EUR", "BHD", "KRW"]
 
@@ -89,3 +90,14 @@ def test_any_money_is_either_taken_exactly_or_refused_with_a_reason(
     else:
         assert problems.violations == []
         assert to_money(amount, currency_code) == money
+
+
+def test_an_amount_written_into_a_message_is_exact_and_set_even_when_zero() -> None:
+    line = pb.QuoteLine()
+
+    set_money(line.total, -1234, "KWD")
+    set_money(line.net_total, 0, "JPY")
+
+    assert line.total == money_pb2.Money(currency_code="KWD", units=-1, nanos=-234_000_000)
+    assert line.HasField("net_total")
+    assert line.net_total == money_pb2.Money(currency_code="JPY")

@@ -3,7 +3,9 @@
 Declared once, imported by each service's request validation, so that a value
 one service accepts is never refused by another: pricing stores prices only
 for SKUs inventory can hold, and quotes only carts inventory can check in one
-call (``tests/contract`` proves it). Plain Python: no grpc, no database.
+call (``tests/contract`` proves it). Also how a datetime goes on the wire
+(``set_timestamp``), so that every answer writes times alike. Plain Python and
+protobuf: no grpc, no database.
 """
 
 from stockroom.common.contract._ids import (
@@ -23,6 +25,7 @@ from stockroom.common.contract._limits import (
     check_line_count,
     check_quantity,
 )
+from stockroom.common.contract._timestamps import set_timestamp
 
 __all__ = [
     "ID_PATTERN",
@@ -38,4 +41,5 @@ __all__ = [
     "check_request_id",
     "is_valid_id",
     "is_valid_request_id",
+    "set_timestamp",
 ]

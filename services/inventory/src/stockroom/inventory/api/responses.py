@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol, TypeVar
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from stockroom.common.contract import set_timestamp
 from stockroom.common.errors import StockroomError
 from stockroom.inventory.domain.model import (
     Allocation,
@@ -57,7 +60,7 @@ _RECEIPT_STATES = {
 
 def timestamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromDatetime(value)
+    set_timestamp(stamp, value)
     return stamp
 
 
@@ -140,46 +143,68 @@ def movement(value: Movement) -> pb.Movement:
     )
 
 
+class _HoldsReservation(Protocol):
+    @property
+    def reservation(self) -> pb.Reservation: ...
+
+
+AnswerT = TypeVar("AnswerT", bound=_HoldsReservation)
+
+
+def reservation_answer(answer_type: Callable[[], AnswerT], value: Reservation) -> AnswerT:
+    """A response whose ``reservation`` is ``value``, written into it in place."""
+    answer = answer_type()
+    set_reservation(answer.reservation, value)
+    return answer
+
+
 def reservation(value: Reservation) -> pb.Reservation:
-    return pb.Reservation(
-        reservation_id=value.reservation_id,
-        state=_STATES[value.state],
-        lines=[
-            pb.ReservationLine(
-                sku=line.sku,
-                quantity=line.quantity,
-                allocations=[allocation(a) for a in line.allocations],
-                held=line.units_held,
-                confirmed=line.units_confirmed,
-                released=line.units_released,
-                expired=line.units_expired,
-                components=[
-                    pb.ReservedComponent(
-                        sku=c.sku,
-                        quantity=c.quantity,
-                        allocations=[allocation(a) for a in c.allocations],
-                        held=sum(a.held for a in c.allocations),
-                        confirmed=sum(a.confirmed for a in c.allocations),
-                        released=sum(a.released for a in c.allocations),
-                        expired=sum(a.expired for a in c.allocations),
-                    )
-                    for c in line.components
-                ],
-                backordered=line.backordered,
-                preorder=line.preorder,
-                backorders=[backorder(b) for b in line.backorders],
+    message = pb.Reservation()
+    set_reservation(message, value)
+    return message
+
+
+def set_reservation(message: pb.Reservation, value: Reservation) -> None:
+    """Write ``value`` into ``message`` where it lives: each sub-message is written in
+    place, never built apart and copied in (every reservation write answers one)."""
+    message.reservation_id = value.reservation_id
+    message.state = _STATES[value.state]
+    message.reference = value.reference
+    for line in value.lines:
+        out = message.lines.add(
+            sku=line.sku,
+            quantity=line.quantity,
+            held=line.units_held,
+            confirmed=line.units_confirmed,
+            released=line.units_released,
+            expired=line.units_expired,
+            backordered=line.backordered,
+            preorder=line.preorder,
+        )
+        for a in line.allocations:
+            _add_allocation(out.allocations, a)
+        for c in line.components:
+            component = out.components.add(
+                sku=c.sku,
+                quantity=c.quantity,
+                held=sum(a.held for a in c.allocations),
+                confirmed=sum(a.confirmed for a in c.allocations),
+                released=sum(a.released for a in c.allocations),
+                expired=sum(a.expired for a in c.allocations),
             )
-            for line in value.lines
-        ],
-        reference=value.reference,
-        create_time=timestamp(value.create_time),
-        expire_time=timestamp(value.expire_time),
-        update_time=timestamp(value.update_time),
-    )
+            for a in c.allocations:
+                _add_allocation(component.allocations, a)
+        for b in line.backorders:
+            _set_backorder(out.backorders.add(), b)
+    set_timestamp(message.create_time, value.create_time)
+    set_timestamp(message.expire_time, value.expire_time)
+    set_timestamp(message.update_time, value.update_time)
 
 
-def allocation(value: Allocation) -> pb.Allocation:
-    return pb.Allocation(
+def _add_allocation(
+    into: RepeatedCompositeFieldContainer[pb.Allocation], value: Allocation
+) -> None:
+    into.add(
         location_id=value.location_id,
         quantity=value.quantity,
         held=value.held,
@@ -233,15 +258,13 @@ def row_result(
     )
 
 
-def backorder(value: Backorder) -> pb.Backorder:
-    return pb.Backorder(
-        location_id=value.location_id,
-        quantity=value.quantity,
-        filled=value.filled,
-        cancelled=value.cancelled,
-        outstanding=value.outstanding,
-        preorder=value.preorder,
-    )
+def _set_backorder(message: pb.Backorder, value: Backorder) -> None:
+    message.location_id = value.location_id
+    message.quantity = value.quantity
+    message.filled = value.filled
+    message.cancelled = value.cancelled
+    message.outstanding = value.outstanding
+    message.preorder = value.preorder
 
 
 def policy(value: InventoryPolicy) -> pb.InventoryPolicy:

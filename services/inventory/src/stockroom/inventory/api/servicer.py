@@ -254,7 +254,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         reservation = await self.reservations.reserve(
             requests.reservation(request), request_key("ReserveStock", request)
         )
-        return pb.ReserveStockResponse(reservation=responses.reservation(reservation))
+        return responses.reservation_answer(pb.ReserveStockResponse, reservation)
 
     async def GetReservation(
         self,
@@ -262,7 +262,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         context: grpc.aio.ServicerContext[pb.GetReservationRequest, pb.GetReservationResponse],
     ) -> pb.GetReservationResponse:
         reservation = await self.reservations.get(requests.reservation_id(request.reservation_id))
-        return pb.GetReservationResponse(reservation=responses.reservation(reservation))
+        return responses.reservation_answer(pb.GetReservationResponse, reservation)
 
     async def ConfirmReservation(
         self,
@@ -275,7 +275,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         reservation = await self.reservations.confirm(
             reservation_id, request.reference, request_key("ConfirmReservation", request), parts
         )
-        return pb.ConfirmReservationResponse(reservation=responses.reservation(reservation))
+        return responses.reservation_answer(pb.ConfirmReservationResponse, reservation)
 
     async def ReleaseReservation(
         self,
@@ -288,7 +288,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         reservation = await self.reservations.release(
             reservation_id, request.reason, request_key("ReleaseReservation", request), parts
         )
-        return pb.ReleaseReservationResponse(reservation=responses.reservation(reservation))
+        return responses.reservation_answer(pb.ReleaseReservationResponse, reservation)
 
     async def WatchStock(
         self,
@@ -487,7 +487,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             expire_time=expire_time,
             ttl=ttl,
         )
-        return pb.ExtendReservationResponse(reservation=responses.reservation(reservation))
+        return responses.reservation_answer(pb.ExtendReservationResponse, reservation)
 
     async def ListReservations(
         self,

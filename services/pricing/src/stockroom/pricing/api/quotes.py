@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from stockroom.common.contract import set_timestamp
 from stockroom.pricing.api.explanations import line_explanation_message
 from stockroom.pricing.api.prices import MODE_TO_PROTO, new_price
 from stockroom.pricing.api.promotions import TARGET_TO_PROTO, promotion_terms
-from stockroom.pricing.api.wire import moment, to_money, to_timestamp
+from stockroom.pricing.api.wire import moment, set_money
 from stockroom.pricing.domain.codes import CodeStatus, normalize
 from stockroom.pricing.domain.discounts import AppliedDiscount
 from stockroom.pricing.domain.prices import PriceListScope
@@ -77,114 +78,102 @@ def cart(request: pb.QuoteRequest) -> Cart:
     )
 
 
-def _breakdown(split: TaxSplit, currency_code: str, line: PricedLine | None) -> pb.TaxBreakdown:
-    message = pb.TaxBreakdown(
-        net=to_money(split.net_minor, currency_code),
-        tax=to_money(split.tax_minor, currency_code),
-        gross=to_money(split.gross_minor, currency_code),
-    )
+def _set_breakdown(
+    message: pb.TaxBreakdown, split: TaxSplit, currency_code: str, line: PricedLine | None
+) -> None:
+    set_money(message.net, split.net_minor, currency_code)
+    set_money(message.tax, split.tax_minor, currency_code)
+    set_money(message.gross, split.gross_minor, currency_code)
     if line is not None:
         for rate, amount in zip(line.tax_rates, split.taxes_minor, strict=False):
-            message.taxes.append(
-                pb.TaxAmount(
-                    name=rate.name,
-                    rate_percent=rate.percent,
-                    amount=to_money(amount, currency_code),
-                )
-            )
-    return message
+            tax = message.taxes.add(name=rate.name, rate_percent=rate.percent)
+            set_money(tax.amount, amount, currency_code)
 
 
 def quote_message(quote: Quote) -> pb.QuoteResponse:
+    """The answer to a Quote. Built in place: each sub-message is written where it
+    lives, never built apart and copied in (a quote holds a few dozen amounts)."""
     currency_code = quote.scope.currency_code
     priced = quote.priced
-
-    lines = []
-    for i, line in enumerate(priced.lines):
-        availability, available = quote.stock.of(line.sku, line.quantity)
-        message = pb.QuoteLine(
-            sku=line.sku,
-            quantity=line.quantity,
-            total=to_money(line.total_minor, currency_code),
-            availability=AVAILABILITY_TO_PROTO[availability],
-            available_quantity=available or 0,
-            tiers_mode=MODE_TO_PROTO[line.tiers_mode],
-            tiers_applied=[_applied_tier(c, currency_code) for c in line.charges],
-            discounts=[_discount(d, currency_code) for d in line.discounts],
-            discount_total=to_money(line.discount_minor, currency_code),
-            net_total=to_money(line.net_total_minor, currency_code),
-            price_id=line.price_id,
-            tax_inclusive=line.tax_inclusive,
-            tax=_breakdown(line.tax_split, currency_code, line),
-            price_list_id=line.price_list_id,
-        )
-        if line.unit_amount_minor is not None:
-            message.unit_price.CopyFrom(to_money(line.unit_amount_minor, currency_code))
-        if quote.explanations:
-            message.explanation.CopyFrom(line_explanation_message(quote.explanations[i]))
-        lines.append(message)
     response = pb.QuoteResponse(
-        lines=lines,
-        subtotal=to_money(priced.subtotal_minor, currency_code),
         availability_note=quote.stock.note,
         quote_id=quote.quote_id,
         currency_code=currency_code,
-        price_time=to_timestamp(quote.price_time),
-        create_time=to_timestamp(quote.created_at),
-        expire_time=to_timestamp(quote.expire_at),
-        cart_discounts=[_discount(d, currency_code) for d in priced.cart_discounts],
-        discount_total=to_money(priced.discount_minor, currency_code),
-        total=to_money(priced.total_minor, currency_code),
         availability_reason=quote.stock.reason,
         channel=quote.scope.channel,
         customer_group=quote.scope.customer_group,
         country=quote.scope.country,
-        tax_total=_breakdown(priced.tax_total, currency_code, None),
-        amount_due=to_money(priced.amount_due_minor, currency_code),
-        cash_rounding=to_money(priced.cash_rounding_minor, currency_code),
-        discount_codes=[
-            pb.DiscountCodeResult(
-                code=result.code,
-                status=CODE_STATUS_TO_PROTO[result.status],
-                promotion_id=result.promotion_id,
-                detail=result.detail,
-            )
-            for result in quote.codes
-        ],
         customer_id=quote.customer_id,
         dry_run=quote.dry_run,
     )
-    if quote.hold is not None:
-        response.hold.CopyFrom(
-            pb.StockHold(
-                reservation_id=quote.hold.reservation_id,
-                reason=quote.hold.reason,
-                note=quote.hold.note,
-            )
+    for i, line in enumerate(priced.lines):
+        availability, available = quote.stock.of(line.sku, line.quantity)
+        message = response.lines.add(
+            sku=line.sku,
+            quantity=line.quantity,
+            availability=AVAILABILITY_TO_PROTO[availability],
+            available_quantity=available or 0,
+            tiers_mode=MODE_TO_PROTO[line.tiers_mode],
+            price_id=line.price_id,
+            tax_inclusive=line.tax_inclusive,
+            price_list_id=line.price_list_id,
         )
+        set_money(message.total, line.total_minor, currency_code)
+        for charge in line.charges:
+            _set_applied_tier(message.tiers_applied.add(), charge, currency_code)
+        for discount in line.discounts:
+            _set_discount(message.discounts.add(), discount, currency_code)
+        set_money(message.discount_total, line.discount_minor, currency_code)
+        set_money(message.net_total, line.net_total_minor, currency_code)
+        _set_breakdown(message.tax, line.tax_split, currency_code, line)
+        if line.unit_amount_minor is not None:
+            set_money(message.unit_price, line.unit_amount_minor, currency_code)
+        if quote.explanations:
+            message.explanation.CopyFrom(line_explanation_message(quote.explanations[i]))
+    set_money(response.subtotal, priced.subtotal_minor, currency_code)
+    set_timestamp(response.price_time, quote.price_time)
+    set_timestamp(response.create_time, quote.created_at)
+    set_timestamp(response.expire_time, quote.expire_at)
+    for discount in priced.cart_discounts:
+        _set_discount(response.cart_discounts.add(), discount, currency_code)
+    set_money(response.discount_total, priced.discount_minor, currency_code)
+    set_money(response.total, priced.total_minor, currency_code)
+    _set_breakdown(response.tax_total, priced.tax_total, currency_code, None)
+    set_money(response.amount_due, priced.amount_due_minor, currency_code)
+    set_money(response.cash_rounding, priced.cash_rounding_minor, currency_code)
+    for result in quote.codes:
+        response.discount_codes.add(
+            code=result.code,
+            status=CODE_STATUS_TO_PROTO[result.status],
+            promotion_id=result.promotion_id,
+            detail=result.detail,
+        )
+    if quote.hold is not None:
+        hold = response.hold
+        hold.reservation_id = quote.hold.reservation_id
+        hold.reason = quote.hold.reason
+        hold.note = quote.hold.note
         if quote.hold.expire_at is not None:
-            response.hold.expire_time.CopyFrom(to_timestamp(quote.hold.expire_at))
+            set_timestamp(hold.expire_time, quote.hold.expire_at)
     return response
 
 
-def _applied_tier(charge: TierCharge, currency_code: str) -> pb.AppliedTier:
-    return pb.AppliedTier(
-        tier_index=charge.tier_index,
-        up_to=charge.tier.up_to or 0,
-        quantity=charge.quantity,
-        unit_amount=to_money(charge.tier.unit_amount_minor, currency_code),
-        flat_amount=to_money(charge.tier.flat_amount_minor, currency_code),
-        amount=to_money(charge.amount_minor, currency_code),
-    )
+def _set_applied_tier(message: pb.AppliedTier, charge: TierCharge, currency_code: str) -> None:
+    message.tier_index = charge.tier_index
+    message.up_to = charge.tier.up_to or 0
+    message.quantity = charge.quantity
+    set_money(message.unit_amount, charge.tier.unit_amount_minor, currency_code)
+    set_money(message.flat_amount, charge.tier.flat_amount_minor, currency_code)
+    set_money(message.amount, charge.amount_minor, currency_code)
 
 
-def _discount(discount: AppliedDiscount, currency_code: str) -> pb.AppliedDiscount:
-    return pb.AppliedDiscount(
-        promotion_id=discount.promotion_id,
-        display_name=discount.display_name,
-        target=TARGET_TO_PROTO[discount.target],
-        amount=to_money(discount.amount_minor, currency_code),
-        reason=discount.reason,
-        code=discount.code,
-        promotion_version=discount.promotion_version,
-    )
+def _set_discount(
+    message: pb.AppliedDiscount, discount: AppliedDiscount, currency_code: str
+) -> None:
+    message.promotion_id = discount.promotion_id
+    message.display_name = discount.display_name
+    message.target = TARGET_TO_PROTO[discount.target]
+    set_money(message.amount, discount.amount_minor, currency_code)
+    message.reason = discount.reason
+    message.code = discount.code
+    message.promotion_version = discount.promotion_version
