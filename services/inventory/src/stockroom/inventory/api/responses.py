@@ -158,12 +158,6 @@ def reservation_answer(answer_type: Callable[[], AnswerT], value: Reservation) -
     return answer
 
 
-def reservation(value: Reservation) -> pb.Reservation:
-    message = pb.Reservation()
-    set_reservation(message, value)
-    return message
-
-
 def set_reservation(message: pb.Reservation, value: Reservation) -> None:
     """Write ``value`` into ``message`` where it lives: each sub-message is written in
     place, never built apart and copied in (every reservation write answers one)."""
@@ -195,7 +189,7 @@ def set_reservation(message: pb.Reservation, value: Reservation) -> None:
             for a in c.allocations:
                 _add_allocation(component.allocations, a)
         for b in line.backorders:
-            _set_backorder(out.backorders.add(), b)
+            _add_backorder(out.backorders, b)
     set_timestamp(message.create_time, value.create_time)
     set_timestamp(message.expire_time, value.expire_time)
     set_timestamp(message.update_time, value.update_time)
@@ -258,13 +252,15 @@ def row_result(
     )
 
 
-def _set_backorder(message: pb.Backorder, value: Backorder) -> None:
-    message.location_id = value.location_id
-    message.quantity = value.quantity
-    message.filled = value.filled
-    message.cancelled = value.cancelled
-    message.outstanding = value.outstanding
-    message.preorder = value.preorder
+def _add_backorder(into: RepeatedCompositeFieldContainer[pb.Backorder], value: Backorder) -> None:
+    into.add(
+        location_id=value.location_id,
+        quantity=value.quantity,
+        filled=value.filled,
+        cancelled=value.cancelled,
+        outstanding=value.outstanding,
+        preorder=value.preorder,
+    )
 
 
 def policy(value: InventoryPolicy) -> pb.InventoryPolicy:

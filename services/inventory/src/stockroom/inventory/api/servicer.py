@@ -504,12 +504,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             after=_reservation_cursor(cursor),
             size=size,
         )
-        return pb.ListReservationsResponse(
-            reservations=[responses.reservation(r) for r in page.items],
+        response = pb.ListReservationsResponse(
             next_page_token=(
                 encode_page_token(page.next_cursor, filters) if page.next_cursor else ""
             ),
         )
+        for reservation in page.items:
+            responses.set_reservation(response.reservations.add(), reservation)
+        return response
 
     async def RenameItem(
         self,
